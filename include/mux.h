@@ -1,0 +1,478 @@
+/*
+ * mux.h -- libmux, a single-threaded select() event loop and a small
+ * stream/datagram server built on it.
+ *
+ * Conventions used by every function in this header:
+ *  - Success is 0 (or a non-negative result); failure is a negative errno
+ *    value, which mux_strerror() turns into text. There is no global error
+ *    state.
+ *  - Handles are opaque. Whatever a *_new function creates, the matching
+ *    *_free function releases.
+ *  - Callbacks receive the handle they concern and the caller's `arg`,
+ *    which the library never dereferences and never frees.
+ *  - The library never prints, never exits and never aborts on a failed
+ *    system call: errors come back as return values, events through
+ *    callbacks.
+ *  - Nothing here is thread-safe: one loop belongs to one thread.
+ */
+#ifndef MUX_H
+#define MUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MUX_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Returns a static, human-readable description of `err`, a negative errno
+ * value as returned by this library (a positive value is accepted too).
+ * Never returns NULL.
+ */
+const char *mux_strerror(int err);
+
+/* Errors of our own, outside the errno range (as getaddrinfo has its own). */
+#define MUX_ENOHOST (-4001)    /* "unknown host" */
+#define MUX_ENOSERVICE (-4002) /* "unknown port or service name" */
+
+/* ------------------------------------------------------------------ */
+/* The loop                                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct mux_loop mux_loop_t;
+typedef struct mux_timer mux_timer_t;
+
+/* Interest and readiness bits for fd watchers. */
+enum { MUX_READ = 1, MUX_WRITE = 2 };
+
+/* How mux_run() runs. */
+typedef enum {
+    MUX_RUN_DEFAULT = 0, /* until mux_stop() or nothing is left to wait for */
+    MUX_RUN_ONCE = 1,    /* one turn, waiting until something happens */
+    MUX_RUN_NOWAIT = 2   /* one turn, without waiting */
+} mux_run_mode;
+
+/*
+ * Called when `fd` is ready. `events` holds the MUX_READ and/or MUX_WRITE
+ * bits that are ready (only bits the watcher asked for).
+ */
+typedef void mux_io_cb(mux_loop_t *loop, int fd, int events, void *arg);
+
+/*
+ * Called when `timer` is due. A one-shot timer is released as soon as this
+ * callback returns, so `timer` must not be used afterwards; a repeating
+ * timer stays armed until mux_timer_stop().
+ */
+typedef void mux_timer_cb(mux_loop_t *loop, mux_timer_t *timer, void *arg);
+
+/* Called from the loop (never from the signal handler) after `signo`. */
+typedef void mux_signal_cb(mux_loop_t *loop, int signo, void *arg);
+
+/*
+ * Creates a loop in *loop. Returns 0, or -ENOMEM / -EMFILE (the loop owns
+ * one pipe, used to turn signals into readable events).
+ */
+int mux_loop_new(mux_loop_t **loop);
+
+/*
+ * Releases a loop: its timers, signal handlers (previous dispositions are
+ * restored) and pipe. It does not close fds the caller watched. Servers
+ * built on the loop must be freed first. NULL is a no-op.
+ */
+void mux_loop_free(mux_loop_t *loop);
+
+/*
+ * Watches `fd` for `events` (MUX_READ, MUX_WRITE, or both), calling `cb`
+ * with `arg` when it is ready. Watching an fd that is already watched
+ * replaces its events, callback and argument. `events` may be 0: the fd
+ * stays registered but is not selected on (see mux_watch_events()).
+ *
+ * Returns 0; -ERANGE if fd >= FD_SETSIZE (select() cannot hold it);
+ * -EBADF if fd < 0; -EINVAL if cb is NULL or events has unknown bits.
+ */
+int mux_watch(mux_loop_t *loop, int fd, int events, mux_io_cb *cb, void *arg);
+
+/*
+ * Changes only the events of a watched fd. Cheap: meant to be called each
+ * time output starts or stops being pending. Returns 0, or -ENOENT if `fd`
+ * is not watched, -EINVAL for unknown bits.
+ */
+int mux_watch_events(mux_loop_t *loop, int fd, int events);
+
+/*
+ * Stops watching `fd` (the caller still owns and closes it). Safe from any
+ * callback, also for the fd being dispatched: a readiness already reported
+ * by select() for a removed fd is never delivered. Returns 0 or -ENOENT.
+ */
+int mux_unwatch(mux_loop_t *loop, int fd);
+
+/*
+ * Arms a timer that fires after `after_ms` and then every `repeat_ms`
+ * (0: once). Deadlines use the monotonic clock. On success, *timer (if
+ * `timer` is not NULL) is the handle for mux_timer_stop(). Timers due in
+ * the same turn fire in deadline order, ties in the order they were armed.
+ * Returns 0 or -ENOMEM, -EINVAL if cb is NULL.
+ */
+int mux_timer_start(mux_loop_t *loop, mux_timer_t **timer, uint64_t after_ms,
+                    uint64_t repeat_ms, mux_timer_cb *cb, void *arg);
+
+/*
+ * Cancels and releases a pending timer. Allowed from any callback,
+ * including the timer's own. NULL is a no-op. Stopping a one-shot timer
+ * that already fired is a use after free: clear your handle in its
+ * callback.
+ */
+void mux_timer_stop(mux_timer_t *timer);
+
+/*
+ * Re-arms a pending timer to fire `after_ms` from now (keeping its repeat
+ * interval). Cheaper than stop + start. From inside its own callback this
+ * also keeps a one-shot timer alive.
+ */
+void mux_timer_restart(mux_timer_t *timer, uint64_t after_ms);
+
+/*
+ * Milliseconds on the loop's monotonic clock, as of the start of the
+ * current turn (cheap: no system call).
+ */
+uint64_t mux_now(const mux_loop_t *loop);
+
+/*
+ * Calls `cb` from the loop whenever `signo` arrives; cb NULL removes the
+ * watcher and restores the disposition the signal had before. One loop at
+ * a time may watch a given signal. Returns 0; -EINVAL for a bad signal
+ * number; -EBUSY if another loop watches it; -errno from sigaction().
+ */
+int mux_signal(mux_loop_t *loop, int signo, mux_signal_cb *cb, void *arg);
+
+/*
+ * Runs the loop. Each turn: select() on the watched fds (waiting at most
+ * until the nearest timer), dispatch ready fds in fd order, run due
+ * timers, then release what callbacks freed during the turn.
+ *
+ * MUX_RUN_DEFAULT returns 0 after mux_stop() or once no fd, timer or signal
+ * is watched. MUX_RUN_ONCE and MUX_RUN_NOWAIT return the number of
+ * callbacks run (0 or more). Any mode returns -errno if select() fails
+ * with anything but EINTR (-EBADF: a watched fd was closed unwatched).
+ */
+int mux_run(mux_loop_t *loop, mux_run_mode mode);
+
+/*
+ * Makes mux_run() return after the current turn. Safe from any callback.
+ */
+void mux_stop(mux_loop_t *loop);
+
+/*
+ * For a host that owns its select() loop: adds the loop's fds to `rd` and
+ * `wr` (which the host has already filled with its own), raises *maxfd to
+ * the highest fd added (leave it at -1 if the host has none), and, when the
+ * loop has a timer, stores the wait until the nearest one in *timeout and
+ * returns 1 (a host with its own deadline uses the smaller of the two).
+ * Returns 0 and leaves *timeout alone when the loop needs no timeout.
+ * Never fails; returns int for -errno room in future versions.
+ */
+int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
+                struct timeval *timeout);
+
+/*
+ * For a host that owns its select() loop: after select() returned, runs
+ * the callbacks of the loop's ready fds (fds in the sets that the loop
+ * does not watch are ignored), then due timers and deferred frees.
+ * `rd`/`wr` may be NULL (nothing ready: e.g. select() timed out).
+ * Returns the number of callbacks run.
+ */
+int mux_process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr);
+
+/* ------------------------------------------------------------------ */
+/* Addresses                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef enum { MUX_TCP = 1, MUX_UDP = 2, MUX_UNIX = 3 } mux_transport;
+
+/* Longest text an address can format to, with its terminating NUL. */
+#define MUX_ADDRSTRLEN 112
+
+/*
+ * A parsed, not yet resolved, address. `host` is "" for all interfaces
+ * (written "*" or left empty); for MUX_UNIX `path` is set instead.
+ */
+typedef struct {
+    mux_transport transport;
+    char host[256];
+    char port[64];
+    char path[108];
+} mux_addr_t;
+
+/*
+ * Parses an address in one of the forms
+ *     HOST:PORT   :PORT   *:PORT   [V6]:PORT   PORT
+ *     tcp://...   udp://...   unix:/path   unix:relative/path
+ * HOST is a name or an IPv4/IPv6 literal; PORT a number (0..65535, 0 picks
+ * a free one) or a service name ("echo", "http"). A bare PORT and ":PORT"
+ * take `default_host` (NULL or "" or "*": all interfaces).
+ * Returns 0, or -EINVAL with nothing else written (empty, unbalanced
+ * brackets, a port out of range, a unix path too long, ...).
+ */
+int mux_addr_parse(const char *text, const char *default_host,
+                   mux_addr_t *addr);
+
+/* One resolved address, ready for socket() and bind() or connect(). */
+typedef struct {
+    int family;   /* AF_INET, AF_INET6, AF_UNIX */
+    int socktype; /* SOCK_STREAM or SOCK_DGRAM */
+    socklen_t len;
+    struct sockaddr_storage sa;
+} mux_sockaddr_t;
+
+/*
+ * Resolves `addr` with getaddrinfo() (blocking: call it before the loop
+ * runs) into up to `max` entries of `out`. `passive` non-zero resolves for
+ * bind() ("" means all interfaces), zero for connect() ("" means
+ * loopback). Returns how many entries were stored (at least 1), or
+ * MUX_ENOHOST / MUX_ENOSERVICE, -ENOMEM, -EAGAIN (temporary DNS failure).
+ */
+int mux_addr_resolve(const mux_addr_t *addr, int passive, mux_sockaddr_t *out,
+                     size_t max);
+
+/*
+ * Formats a socket address as "1.2.3.4:80", "[::1]:80" or "/path" into
+ * `out` (at least MUX_ADDRSTRLEN bytes is always enough). Returns `out`.
+ */
+char *mux_addr_format(const struct sockaddr *sa, socklen_t len, char *out,
+                      size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Servers, connections and services                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct mux_server mux_server_t;
+typedef struct mux_conn mux_conn_t;
+typedef struct mux_dgram mux_dgram_t;
+
+/* How a stream's bytes are cut into messages. */
+typedef enum {
+    MUX_FRAMING_DEFAULT = 0, /* in options: the service's own */
+    MUX_FRAMING_RAW = 1,     /* each read() is one message */
+    MUX_FRAMING_LINE = 2     /* LF-terminated lines, LF and a CR before it cut */
+} mux_framing;
+
+/* How mux_conn_close() closes. */
+enum { MUX_CLOSE_AFTER_FLUSH = 0, MUX_CLOSE_NOW = 1 };
+
+/*
+ * A service: one protocol, as a table of callbacks. Every member but
+ * `name` may be NULL. Stream callbacks:
+ *  - open: a client connected; may send a greeting or close it.
+ *  - message: one message (a read, or a line without its terminator).
+ *  - eof: the client half-closed. NULL means close after flushing output.
+ *  - drain: makes the service a producer (chargen): called whenever the
+ *    client can take more, i.e. the socket is writable and pending output
+ *    is at or below half the high watermark; write a bounded batch here.
+ *  - close: the connection is going away; release per-connection data.
+ * Datagram callback:
+ *  - datagram: one datagram arrived; answer with mux_dgram_reply().
+ *    NULL: the service has no datagram form, and udp:// listening fails
+ *    with -EPROTONOSUPPORT.
+ */
+typedef struct mux_service {
+    const char *name;
+    const char *summary; /* one line, for --help */
+    mux_framing framing; /* default framing; 0 means raw */
+    void (*open)(mux_conn_t *conn);
+    void (*message)(mux_conn_t *conn, const char *data, size_t len);
+    void (*eof)(mux_conn_t *conn);
+    void (*drain)(mux_conn_t *conn);
+    void (*close)(mux_conn_t *conn);
+    void (*datagram)(mux_dgram_t *dgram, const char *data, size_t len);
+} mux_service_t;
+
+/* What happened, for the server's event callback. */
+typedef enum {
+    MUX_EV_LISTEN = 1, /* a listener is bound: local */
+    MUX_EV_ACCEPT,     /* a client connected: peer, local */
+    MUX_EV_REFUSE,     /* a client was turned away: peer, reason */
+    MUX_EV_CLOSE,      /* a client left: peer, bytes, duration, reason */
+    MUX_EV_ERROR,      /* a failure that cost one client or one accept: err */
+    MUX_EV_SERVICE,    /* a service's own log line: text */
+    MUX_EV_SHUTDOWN,   /* graceful shutdown began: clients still open */
+    MUX_EV_DONE        /* graceful shutdown finished: every client closed */
+} mux_event_type;
+
+/*
+ * One event. Strings point into library memory valid only during the
+ * callback; `text` is raw (it may hold any bytes from the network: escape
+ * it before printing it). Unused members are 0 / NULL / "".
+ */
+typedef struct {
+    mux_event_type type;
+    mux_conn_t *conn;     /* the client, or NULL */
+    mux_transport transport;
+    const char *peer;     /* "1.2.3.4:5678", "[::1]:80", "unix" */
+    const char *local;    /* the listener's address */
+    const char *reason;   /* why a refuse/close/error happened */
+    int err;              /* -errno for errors, else 0 */
+    uint64_t bytes_in, bytes_out;
+    uint64_t duration_ms;
+    uint64_t clients; /* clients connected after this event */
+    const char *text; /* MUX_EV_SERVICE: the service's text */
+    size_t text_len;
+} mux_event_t;
+
+typedef void mux_event_cb(mux_server_t *server, const mux_event_t *ev,
+                          void *arg);
+
+/*
+ * Server options. Zero-initialise, then set what you need: every 0 means
+ * the default given beside it.
+ */
+typedef struct {
+    int backlog;            /* listen() backlog; 0: 128 */
+    unsigned max_clients;   /* 0: as many as select() can hold */
+    size_t max_output;      /* high watermark of pending output per client,
+                               past which reading pauses; 0: 1 MiB */
+    size_t max_line;        /* longest line in line framing; 0: 64 KiB */
+    mux_framing framing;    /* 0: the service's default */
+    uint64_t idle_timeout_ms;     /* close silent clients; 0: never */
+    uint64_t delay_ms;            /* send every reply this much later */
+    const char *full_message; /* sent to a refused client; 0: "server
+                                 full\n" */
+    mux_event_cb *on_event; /* NULL: events are not reported */
+    void *event_arg;
+    void *service_arg; /* for the service: mux_conn_service_arg() */
+} mux_server_opts_t;
+
+/*
+ * Creates a server running `service` on `loop`, with `opts` (NULL for all
+ * defaults; the struct is copied). `service` must outlive the server.
+ * Returns 0, -ENOMEM, or -EINVAL (NULL service).
+ */
+int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
+                   const mux_server_opts_t *opts, mux_server_t **server);
+
+/*
+ * Closes every listener and client at once (service close callbacks run)
+ * and releases the server. Call it outside the server's callbacks. NULL is
+ * a no-op.
+ */
+void mux_server_free(mux_server_t *server);
+
+/*
+ * Binds and listens on `addr` (see mux_addr_parse(); default host
+ * 127.0.0.1), every address it resolves to ("localhost" gives both
+ * 127.0.0.1 and ::1, sharing the port that port 0 picked). Each bound
+ * listener is reported as MUX_EV_LISTEN. Returns 0; -EINVAL for an address
+ * that does not parse; MUX_ENOHOST or MUX_ENOSERVICE for a name that does not resolve;
+ * -EPROTONOSUPPORT for udp:// with a service that has no datagram form;
+ * -ERANGE if no fd below FD_SETSIZE is free; -errno from socket(), bind()
+ * or listen(), e.g. -EADDRINUSE.
+ */
+int mux_server_listen(mux_server_t *server, const char *addr);
+
+/* The same, for an address already parsed with mux_addr_parse(). */
+int mux_server_listen_addr(mux_server_t *server, const mux_addr_t *addr);
+
+/*
+ * Serves an already bound socket (inherited, socket activation). A stream
+ * socket that is not yet listening is put in listening state. The server
+ * owns `fd` from then on, also when this fails. Returns 0 or -errno.
+ */
+int mux_server_adopt(mux_server_t *server, int fd);
+
+/*
+ * The addresses the server listens on, formatted like
+ * "tcp 127.0.0.1:43121", "udp [::1]:7", "unix /tmp/x.sock": up to `max`
+ * pointers into server memory, valid until the server changes. Returns how
+ * many listeners there are (which may exceed `max`).
+ */
+size_t mux_server_addresses(const mux_server_t *server, const char **out,
+                            size_t max);
+
+/*
+ * Graceful shutdown: closes the listeners, answers what every client has
+ * already sent (input already in the socket is read and served), then
+ * closes each client once its output is flushed. Clients still open after
+ * `timeout_ms` (0: no limit) are closed at once. Reports MUX_EV_SHUTDOWN,
+ * then MUX_EV_DONE when the last client is gone (at once if there is
+ * none). Calling it again does nothing.
+ */
+void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms);
+
+/* Clients connected right now. */
+size_t mux_server_clients(const mux_server_t *server);
+
+/* The loop a server or a connection runs on. */
+mux_loop_t *mux_server_loop(const mux_server_t *server);
+mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
+
+/*
+ * Queues `len` bytes for the client: written at once as far as the socket
+ * takes them, the rest when it is writable (with opts.delay_ms, all of it
+ * that much later). Past the high watermark the server stops reading this
+ * client until its output drains; past 16 times it the client is dropped
+ * (MUX_EV_CLOSE, reason "output overflow"). Returns 0; -EPIPE if the
+ * connection is closing or closed; -ENOMEM.
+ */
+int mux_conn_send(mux_conn_t *conn, const void *data, size_t len);
+
+/*
+ * Closes the connection: MUX_CLOSE_AFTER_FLUSH stops reading and closes
+ * once pending output is written; MUX_CLOSE_NOW discards it. Safe from any
+ * callback, also for another connection; the memory is released at the end
+ * of the loop turn and the service's close callback runs exactly once.
+ */
+void mux_conn_close(mux_conn_t *conn, int how);
+
+/* Bytes waiting to be written to the client. */
+size_t mux_conn_pending(const mux_conn_t *conn);
+
+/* The high watermark (opts.max_output) of this connection's server. */
+size_t mux_conn_watermark(const mux_conn_t *conn);
+
+/* Client and listener addresses as text ("1.2.3.4:5678"; "unix"). */
+const char *mux_conn_peer(const mux_conn_t *conn);
+const char *mux_conn_local(const mux_conn_t *conn);
+
+/* A small number unique per server, starting at 1 (chat's "userN"). */
+uint64_t mux_conn_id(const mux_conn_t *conn);
+
+/* Per-connection data of the service (NULL until set). */
+void *mux_conn_data(const mux_conn_t *conn);
+void mux_conn_set_data(mux_conn_t *conn, void *data);
+
+/* The server's opts.service_arg, and the server itself. */
+void *mux_conn_service_arg(const mux_conn_t *conn);
+mux_server_t *mux_conn_server(const mux_conn_t *conn);
+
+/*
+ * Calls `fn` for every open client of the server (not closing ones), e.g.
+ * to broadcast. `fn` may close or send to any connection.
+ */
+void mux_server_foreach(mux_server_t *server,
+                        void (*fn)(mux_conn_t *conn, void *arg), void *arg);
+
+/*
+ * Reports a service log line (MUX_EV_SERVICE) about `conn`. `text` may hold
+ * any bytes; the program escapes it before printing.
+ */
+void mux_conn_log(mux_conn_t *conn, const char *text, size_t len);
+
+/* Datagrams: answer the sender of the datagram being served. Returns 0 or
+ * -errno (-EMSGSIZE for a reply too large for one datagram). */
+int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len);
+const char *mux_dgram_peer(const mux_dgram_t *dgram);
+void *mux_dgram_service_arg(const mux_dgram_t *dgram);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MUX_H */

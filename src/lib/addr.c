@@ -1,0 +1,209 @@
+/*
+ * addr.c -- address text: parsing "host:port" and its relatives, resolving
+ * with getaddrinfo(), and printing socket addresses.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+static bool has_prefix(const char *s, const char *prefix) {
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Copies [s, s+len) into dst of `size` bytes; false if it does not fit. */
+static bool copy_span(char *dst, size_t size, const char *s, size_t len) {
+    if (len >= size)
+        return false;
+    memcpy(dst, s, len);
+    dst[len] = '\0';
+    return true;
+}
+
+/* A port is 0..65535 in decimal, or a service name such as "http". */
+static bool valid_port(const char *port) {
+    if (!*port)
+        return false;
+    if (isdigit((unsigned char)port[0])) {
+        unsigned long v = 0;
+        for (const char *p = port; *p; p++) {
+            if (!isdigit((unsigned char)*p))
+                return false;
+            v = v * 10 + (unsigned long)(*p - '0');
+            if (v > 65535)
+                return false;
+        }
+        return true;
+    }
+    for (const char *p = port; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+            return false;
+    return true;
+}
+
+static bool valid_host(const char *host) {
+    for (const char *p = host; *p; p++)
+        if (!isgraph((unsigned char)*p) || strchr("[]/@", *p))
+            return false;
+    return true;
+}
+
+static bool set_host(mux_addr_t *addr, const char *host, size_t len,
+                     const char *default_host) {
+    if (len == 0) {
+        host = default_host ? default_host : "";
+        len = strlen(host);
+    }
+    if (len == 1 && host[0] == '*')
+        len = 0;
+    return copy_span(addr->host, sizeof(addr->host), host, len) &&
+           valid_host(addr->host);
+}
+
+/* "HOST:PORT", "[V6]:PORT", ":PORT", "PORT" */
+static bool parse_inet(const char *s, const char *default_host,
+                       mux_addr_t *addr) {
+    const char *port;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':' || close == s + 1)
+            return false;
+        if (!copy_span(addr->host, sizeof(addr->host), s + 1,
+                       (size_t)(close - s - 1)) ||
+            !strchr(addr->host, ':') || !valid_host(addr->host))
+            return false;
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (colon && memchr(s, ':', (size_t)(colon - s)))
+            return false; /* a bare IPv6 literal needs brackets */
+        size_t host_len = colon ? (size_t)(colon - s) : 0;
+        if (!set_host(addr, s, host_len, default_host))
+            return false;
+        port = colon ? colon + 1 : s;
+    }
+    return copy_span(addr->port, sizeof(addr->port), port, strlen(port)) &&
+           valid_port(addr->port);
+}
+
+int mux_addr_parse(const char *text, const char *default_host,
+                   mux_addr_t *out) {
+    mux_addr_t addr;
+    memset(&addr, 0, sizeof(addr));
+    if (!text)
+        return -EINVAL;
+    if (has_prefix(text, "unix:")) {
+        const char *path = text + 5;
+        addr.transport = MUX_UNIX;
+        if (!*path || !copy_span(addr.path, sizeof(addr.path), path,
+                                 strlen(path)))
+            return -EINVAL;
+        *out = addr;
+        return 0;
+    }
+    addr.transport = MUX_TCP;
+    if (has_prefix(text, "udp://")) {
+        addr.transport = MUX_UDP;
+        text += 6;
+    } else if (has_prefix(text, "tcp://")) {
+        text += 6;
+    }
+    if (!parse_inet(text, default_host, &addr))
+        return -EINVAL;
+    *out = addr;
+    return 0;
+}
+
+static int resolve_unix(const mux_addr_t *addr, mux_sockaddr_t *out) {
+    struct sockaddr_un *sun = (struct sockaddr_un *)&out->sa;
+    memset(out, 0, sizeof(*out));
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, addr->path, strlen(addr->path) + 1);
+    out->family = AF_UNIX;
+    out->socktype = SOCK_STREAM;
+    out->len = (socklen_t)sizeof(*sun);
+    return 1;
+}
+
+static int gai_to_errno(int gai) {
+    switch (gai) {
+    case EAI_SERVICE:
+        return MUX_ENOSERVICE;
+    case EAI_MEMORY:
+        return -ENOMEM;
+    case EAI_AGAIN:
+        return -EAGAIN;
+    case EAI_SYSTEM:
+        return errno ? -errno : -EIO;
+    default:
+        return MUX_ENOHOST;
+    }
+}
+
+int mux_addr_resolve(const mux_addr_t *addr, int passive, mux_sockaddr_t *out,
+                     size_t max) {
+    if (max == 0)
+        return -EINVAL;
+    if (addr->transport == MUX_UNIX)
+        return resolve_unix(addr, out);
+    struct addrinfo hints, *res;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = addr->transport == MUX_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    const char *node = addr->host[0] ? addr->host : NULL;
+    int gai = getaddrinfo(node, addr->port, &hints, &res);
+    if (gai != 0)
+        return gai_to_errno(gai);
+    size_t n = 0;
+    for (struct addrinfo *ai = res; ai && n < max; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(out[n].sa))
+            continue;
+        memset(&out[n], 0, sizeof(out[n]));
+        out[n].family = ai->ai_family;
+        out[n].socktype = ai->ai_socktype;
+        out[n].len = ai->ai_addrlen;
+        memcpy(&out[n].sa, ai->ai_addr, ai->ai_addrlen);
+        n++;
+    }
+    freeaddrinfo(res);
+    return n ? (int)n : MUX_ENOHOST;
+}
+
+char *mux_addr_format(const struct sockaddr *sa, socklen_t len, char *out,
+                      size_t size) {
+    char ip[INET6_ADDRSTRLEN];
+    if (size == 0)
+        return out;
+    out[0] = '\0';
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(out, size, "%s:%u", ip, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        snprintf(out, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
+    } else if (sa->sa_family == AF_UNIX) {
+        const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+        size_t path_len = len > offsetof(struct sockaddr_un, sun_path)
+                              ? len - offsetof(struct sockaddr_un, sun_path)
+                              : 0;
+        if (path_len == 0 || sun->sun_path[0] == '\0')
+            snprintf(out, size, "unix");
+        else
+            snprintf(out, size, "%.*s", (int)strnlen(sun->sun_path, path_len),
+                     sun->sun_path);
+    } else {
+        snprintf(out, size, "?");
+    }
+    return out;
+}

@@ -1,0 +1,500 @@
+/*
+ * conn.c -- one stream client: non-blocking reads into the loop's scratch
+ * buffer, framing into messages, the output queue with its watermarks,
+ * half-close, and lingering close.
+ *
+ * States: OPEN (reading and serving) -> CLOSING (output still being
+ * flushed) -> LINGER (our side shut, discarding input until the client
+ * closes, so that a close() with unread input cannot reset the connection
+ * before the client has read our last reply) -> CLOSED (memory released
+ * at the end of the turn). Any state may jump to CLOSED.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* elsewhere: SO_NOSIGPIPE or SIGPIPE ignored */
+#endif
+
+/* How long a lingering close waits for the client to close its side. */
+#define LINGER_MS 2000
+/* Pending output past this many high watermarks drops the client. */
+#define OVERFLOW_FACTOR 16
+
+typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
+
+struct mux_conn {
+    mux_server_t *server;
+    mux_loop_t *loop;
+    mux_listener_t *listener;
+    mux_conn_t *prev, *next; /* the server's list */
+    const mux_service_t *service;
+    int fd;
+    conn_state state;
+    int events;         /* what the loop watches for us now */
+    bool eof;           /* the client shut its write side */
+    bool paused;        /* reading stops: output above the watermark */
+    bool opened;        /* the service's open callback ran */
+    mux_framing framing;
+    uint64_t id;
+    mux_buf_t out; /* output not yet written */
+    mux_buf_t in;  /* an incomplete line (line framing only) */
+    uint64_t bytes_in, bytes_out;
+    uint64_t started, last_active;
+    mux_timer_t *timer; /* idle timeout, or the linger limit */
+    void *data;
+    char peer[MUX_ADDRSTRLEN];
+};
+
+static void conn_free(void *ptr) {
+    mux_conn_t *conn = ptr;
+    mux__buf_free(&conn->out);
+    mux__buf_free(&conn->in);
+    free(conn);
+}
+
+/* ------------------------------------------------------------------ */
+/* Accessors                                                           */
+/* ------------------------------------------------------------------ */
+
+size_t mux_conn_pending(const mux_conn_t *conn) { return conn->out.len; }
+size_t mux_conn_watermark(const mux_conn_t *conn) {
+    return mux__server_opts(conn->server)->max_output;
+}
+const char *mux_conn_peer(const mux_conn_t *conn) { return conn->peer; }
+const char *mux_conn_local(const mux_conn_t *conn) {
+    return conn->listener->local;
+}
+uint64_t mux_conn_id(const mux_conn_t *conn) { return conn->id; }
+void *mux_conn_data(const mux_conn_t *conn) { return conn->data; }
+void mux_conn_set_data(mux_conn_t *conn, void *data) { conn->data = data; }
+void *mux_conn_service_arg(const mux_conn_t *conn) {
+    return mux__server_opts(conn->server)->service_arg;
+}
+mux_server_t *mux_conn_server(const mux_conn_t *conn) { return conn->server; }
+mux_loop_t *mux_conn_loop(const mux_conn_t *conn) { return conn->loop; }
+
+void mux_conn_log(mux_conn_t *conn, const char *text, size_t len) {
+    mux_event_t ev = {.type = MUX_EV_SERVICE, .conn = conn, .text = text,
+                      .text_len = len};
+    mux__server_emit(conn->server, &ev);
+}
+
+/* ------------------------------------------------------------------ */
+/* Interest                                                            */
+/* ------------------------------------------------------------------ */
+
+static size_t low_watermark(const mux_conn_t *conn) {
+    return mux_conn_watermark(conn) / 2;
+}
+
+/* Reads while open and not paused (or to discard, lingering); writes while
+ * output is pending, or while a producer service can add more. */
+static void update_interest(mux_conn_t *conn) {
+    int events = 0;
+    if ((conn->state == OPEN && !conn->eof && !conn->paused) ||
+        conn->state == LINGER)
+        events |= MUX_READ;
+    if (conn->out.len > 0 ||
+        (conn->state == OPEN && conn->service->drain &&
+         conn->out.len <= low_watermark(conn)))
+        events |= MUX_WRITE;
+    if (events != conn->events) {
+        conn->events = events;
+        mux_watch_events(conn->loop, conn->fd, events);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Closing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The end of every connection: exactly once, whatever the path. */
+static void finish(mux_conn_t *conn, const char *reason) {
+    if (conn->state == CLOSED)
+        return;
+    conn->state = CLOSED;
+    if (conn->opened && conn->service->close)
+        conn->service->close(conn);
+    mux_timer_stop(conn->timer);
+    conn->timer = NULL;
+    mux_unwatch(conn->loop, conn->fd);
+    mux__close(conn->fd);
+    mux__server_remove_conn(conn->server, conn);
+    mux_event_t ev = {.type = MUX_EV_CLOSE,
+                      .conn = conn,
+                      .reason = reason,
+                      .bytes_in = conn->bytes_in,
+                      .bytes_out = conn->bytes_out,
+                      .duration_ms = mux_now(conn->loop) - conn->started};
+    mux__server_emit(conn->server, &ev);
+    if (mux__defer(conn->loop, conn_free, conn) < 0)
+        return; /* leaks rather than free memory still on the stack */
+}
+
+static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer,
+                              void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(timer);
+    mux_conn_t *conn = arg;
+    conn->timer = NULL;
+    finish(conn, "closed");
+}
+
+/* Output is flushed: shut our side, wait for the client's EOF. */
+static void linger(mux_conn_t *conn) {
+    if (conn->eof || shutdown(conn->fd, SHUT_WR) < 0) {
+        finish(conn, conn->eof ? "client closed" : "closed");
+        return;
+    }
+    conn->state = LINGER;
+    mux_timer_stop(conn->timer);
+    conn->timer = NULL;
+    if (mux_timer_start(conn->loop, &conn->timer, LINGER_MS, 0,
+                        on_linger_timeout, conn) < 0) {
+        finish(conn, "closed");
+        return;
+    }
+    update_interest(conn);
+}
+
+void mux_conn_close(mux_conn_t *conn, int how) {
+    if (conn->state == CLOSED)
+        return;
+    if (how == MUX_CLOSE_NOW) {
+        finish(conn, "closed by server");
+        return;
+    }
+    if (conn->state != OPEN)
+        return;
+    conn->state = CLOSING;
+    if (conn->out.len == 0)
+        linger(conn);
+    else
+        update_interest(conn);
+}
+
+void mux__conn_destroy(mux_conn_t *conn) { finish(conn, "server stopped"); }
+
+/* A failed read or write: the reason names the errno. */
+static void fail(mux_conn_t *conn, int err) {
+    finish(conn, err == -ECONNRESET ? "reset by client" : mux_strerror(err));
+}
+
+/* ------------------------------------------------------------------ */
+/* Output                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Writes from `data`; returns bytes written (0: not now), or -errno. */
+static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
+    for (;;) {
+        ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
+        if (n >= 0) {
+            conn->bytes_out += (uint64_t)n;
+            return n;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/* After output shrank: resume reading, feed a producer, finish a close. */
+static void output_drained(mux_conn_t *conn) {
+    if (conn->paused && conn->out.len <= low_watermark(conn))
+        conn->paused = false;
+    if (conn->state == CLOSING && conn->out.len == 0) {
+        linger(conn);
+        return;
+    }
+    update_interest(conn);
+}
+
+static void flush(mux_conn_t *conn) {
+    ssize_t n = write_some(conn, mux__buf_head(&conn->out), conn->out.len);
+    if (n < 0) {
+        fail(conn, (int)n);
+        return;
+    }
+    mux__buf_consume(&conn->out, (size_t)n);
+    output_drained(conn);
+}
+
+int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
+    if (conn->state != OPEN)
+        return -EPIPE;
+    size_t written = 0;
+    if (conn->out.len == 0) {
+        ssize_t n = write_some(conn, data, len);
+        if (n < 0) {
+            fail(conn, (int)n);
+            return -EPIPE;
+        }
+        written = (size_t)n;
+    }
+    if (written == len)
+        return 0;
+    size_t max_output = mux_conn_watermark(conn);
+    if (conn->out.len + (len - written) > max_output * OVERFLOW_FACTOR) {
+        finish(conn, "output overflow");
+        return -ENOBUFS;
+    }
+    if (mux__buf_append(&conn->out, (const char *)data + written,
+                        len - written) < 0) {
+        finish(conn, "out of memory");
+        return -ENOMEM;
+    }
+    if (conn->out.len >= max_output)
+        conn->paused = true;
+    update_interest(conn);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Input and framing                                                   */
+/* ------------------------------------------------------------------ */
+
+static void line_too_long(mux_conn_t *conn) {
+    char msg[80];
+    int n = snprintf(msg, sizeof(msg), "error: line too long (max %zu bytes)\n",
+                     mux__server_opts(conn->server)->max_line);
+    mux_conn_send(conn, msg, (size_t)n);
+    mux_buf_t *in = &conn->in;
+    mux__buf_consume(in, in->len);
+    mux_event_t ev = {.type = MUX_EV_ERROR, .conn = conn,
+                      .reason = "line too long", .err = -EMSGSIZE};
+    mux__server_emit(conn->server, &ev);
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+
+/* Serves every complete line in data; returns the bytes consumed. */
+static size_t serve_lines(mux_conn_t *conn, const char *data, size_t len) {
+    size_t max_line = mux__server_opts(conn->server)->max_line;
+    const char *p = data, *end = data + len;
+    while (p < end && conn->state == OPEN) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            break;
+        size_t line = (size_t)(nl - p);
+        if (line > 0 && p[line - 1] == '\r')
+            line--;
+        if (line > max_line) {
+            line_too_long(conn);
+            return len;
+        }
+        conn->service->message(conn, p, line);
+        p = nl + 1;
+    }
+    return (size_t)(p - data);
+}
+
+/* Line framing: complete lines are served straight from the scratch
+ * buffer; only an incomplete tail is copied, into conn->in. */
+static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
+    mux_buf_t *in = &conn->in;
+    if (in->len > 0) {
+        if (mux__buf_append(in, data, len) < 0) {
+            finish(conn, "out of memory");
+            return;
+        }
+        data = mux__buf_head(in);
+        len = in->len;
+    }
+    size_t used = serve_lines(conn, data, len);
+    if (conn->state != OPEN)
+        return;
+    if (in->len > 0)
+        mux__buf_consume(in, used);
+    else if (used < len && mux__buf_append(in, data + used, len - used) < 0) {
+        finish(conn, "out of memory");
+        return;
+    }
+    if (in->len > mux__server_opts(conn->server)->max_line)
+        line_too_long(conn);
+}
+
+static void deliver(mux_conn_t *conn, const char *data, size_t len) {
+    if (!conn->service->message)
+        return;
+    if (conn->framing == MUX_FRAMING_LINE)
+        frame_lines(conn, data, len);
+    else
+        conn->service->message(conn, data, len);
+}
+
+/* The client half-closed: an unterminated last line is still a message. */
+static void on_eof(mux_conn_t *conn) {
+    conn->eof = true;
+    if (conn->state == LINGER) {
+        finish(conn, "closed");
+        return;
+    }
+    if (conn->state == OPEN && conn->in.len > 0 && conn->service->message) {
+        conn->service->message(conn, mux__buf_head(&conn->in), conn->in.len);
+        mux__buf_consume(&conn->in, conn->in.len);
+    }
+    if (conn->state == OPEN) {
+        if (conn->service->eof)
+            conn->service->eof(conn);
+        else
+            mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+    }
+    if (conn->state != CLOSED)
+        update_interest(conn); /* stop reading: EOF stays readable */
+}
+
+/* One read per readiness: a client that floods cannot starve the rest. */
+static void read_input(mux_conn_t *conn) {
+    char *scratch = mux__loop_scratch(conn->loop);
+    ssize_t n;
+    do
+        n = read(conn->fd, scratch, MUX__SCRATCH_SIZE);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            fail(conn, -errno);
+        return;
+    }
+    if (n == 0) {
+        on_eof(conn);
+        return;
+    }
+    conn->bytes_in += (uint64_t)n;
+    conn->last_active = mux_now(conn->loop);
+    if (conn->state == OPEN)
+        deliver(conn, scratch, (size_t)n);
+}
+
+static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(fd);
+    mux_conn_t *conn = arg;
+    if (events & MUX_WRITE) {
+        if (conn->out.len > 0)
+            flush(conn);
+        if (conn->state == OPEN && conn->service->drain &&
+            conn->out.len <= low_watermark(conn))
+            conn->service->drain(conn);
+        if (conn->state == CLOSED)
+            return;
+    }
+    if ((events & MUX_READ) && (conn->state == OPEN || conn->state == LINGER))
+        read_input(conn);
+}
+
+/* ------------------------------------------------------------------ */
+/* Idle timeout: one timer per client, re-armed lazily                 */
+/* ------------------------------------------------------------------ */
+
+static void on_idle_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    mux_conn_t *conn = arg;
+    uint64_t limit = mux__server_opts(conn->server)->idle_timeout_ms;
+    uint64_t idle = mux_now(loop) - conn->last_active;
+    if (idle < limit) { /* activity since: check again when it could expire */
+        mux_timer_restart(timer, limit - idle);
+        return;
+    }
+    conn->timer = NULL;
+    finish(conn, "idle timeout");
+}
+
+/* ------------------------------------------------------------------ */
+/* Creation and graceful shutdown                                      */
+/* ------------------------------------------------------------------ */
+
+static int conn_start(mux_conn_t *conn) {
+    const mux_server_opts_t *opts = mux__server_opts(conn->server);
+    int err = mux_watch(conn->loop, conn->fd, MUX_READ, on_io, conn);
+    if (err < 0)
+        return err;
+    conn->events = MUX_READ;
+    if (opts->idle_timeout_ms &&
+        (err = mux_timer_start(conn->loop, &conn->timer, opts->idle_timeout_ms,
+                               0, on_idle_check, conn)) < 0) {
+        mux_unwatch(conn->loop, conn->fd);
+        return err;
+    }
+    return 0;
+}
+
+int mux__conn_new(mux_server_t *server, mux_listener_t *listener, int fd,
+                  const struct sockaddr *peer, socklen_t peer_len) {
+    mux_conn_t *conn = calloc(1, sizeof(*conn));
+    if (!conn) {
+        mux__close(fd);
+        return -ENOMEM;
+    }
+    const mux_server_opts_t *opts = mux__server_opts(server);
+    conn->server = server;
+    conn->loop = mux_server_loop(server);
+    conn->listener = listener;
+    conn->service = mux__server_service(server);
+    conn->fd = fd;
+    conn->framing = opts->framing;
+    conn->started = conn->last_active = mux_now(conn->loop);
+    mux_addr_format(peer, peer_len, conn->peer, sizeof(conn->peer));
+    int err = conn_start(conn);
+    if (err < 0) {
+        mux__close(fd);
+        free(conn);
+        return err;
+    }
+    conn->id = mux__server_add_conn(server, conn);
+    mux_event_t ev = {.type = MUX_EV_ACCEPT, .conn = conn};
+    mux__server_emit(server, &ev);
+    conn->opened = true;
+    if (conn->service->open)
+        conn->service->open(conn);
+    if (conn->state == OPEN)
+        update_interest(conn);
+    return 0;
+}
+
+void mux__conn_shutdown(mux_conn_t *conn) {
+    /* Serve what the client already sent: bounded, the socket may be
+     * refilled as fast as we read. */
+    for (int i = 0; i < 16 && conn->state == OPEN && !conn->eof &&
+                    !conn->paused;
+         i++) {
+        uint64_t before = conn->bytes_in;
+        read_input(conn);
+        if (conn->bytes_in == before)
+            break;
+    }
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+
+/* ------------------------------------------------------------------ */
+/* The server's list                                                   */
+/* ------------------------------------------------------------------ */
+
+mux_conn_t *mux__conn_next(const mux_conn_t *conn) { return conn->next; }
+
+void mux__conn_link(mux_conn_t **head, mux_conn_t *conn) {
+    conn->prev = NULL;
+    conn->next = *head;
+    if (*head)
+        (*head)->prev = conn;
+    *head = conn;
+}
+
+void mux__conn_unlink(mux_conn_t **head, mux_conn_t *conn) {
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else
+        *head = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    conn->prev = conn->next = NULL;
+}
+
+bool mux__conn_is_open(const mux_conn_t *conn) { return conn->state == OPEN; }

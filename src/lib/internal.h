@@ -1,0 +1,143 @@
+/*
+ * internal.h -- what the parts of libmux share and do not export.
+ */
+#ifndef MUX_INTERNAL_H
+#define MUX_INTERNAL_H
+
+#include "mux.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MUX__UNUSED(x) ((void)(x))
+
+/* The size of the loop's scratch buffer: the most one read() takes. */
+#define MUX__SCRATCH_SIZE (64 * 1024)
+
+/* ---- buf.c: a growable byte buffer with a read offset ---- */
+
+typedef struct {
+    char *data;
+    size_t off; /* first unread byte */
+    size_t len; /* bytes after off */
+    size_t cap;
+} mux_buf_t;
+
+/* Appends; returns 0 or -ENOMEM (the buffer is unchanged then). */
+int mux__buf_append(mux_buf_t *buf, const void *data, size_t len);
+/* Drops `len` bytes from the front (len <= buf->len). Empty -> off 0. */
+void mux__buf_consume(mux_buf_t *buf, size_t len);
+/* The unread bytes. */
+static inline char *mux__buf_head(const mux_buf_t *buf) { return buf->data + buf->off; }
+/* Releases the storage; the buffer is empty and reusable after. */
+void mux__buf_free(mux_buf_t *buf);
+
+/* ---- loop.c: what the other layers need from the loop ---- */
+
+/* A scratch buffer of MUX__SCRATCH_SIZE bytes, shared by all reads. */
+char *mux__loop_scratch(mux_loop_t *loop);
+
+/*
+ * Calls fn(ptr) at the end of the current turn (at once if no turn runs),
+ * after every callback of the turn. Returns 0 or -ENOMEM; on failure the
+ * caller must not free ptr now either (it is still in use): it leaks, which
+ * beats a use after free.
+ */
+int mux__defer(mux_loop_t *loop, void (*fn)(void *), void *ptr);
+
+/*
+ * Holds deferred work back until the matching release, as a turn does:
+ * lets code outside a turn walk lists whose members callbacks may close.
+ */
+void mux__loop_hold(mux_loop_t *loop);
+void mux__loop_release(mux_loop_t *loop);
+
+/* ---- fd.c: descriptors ---- */
+
+/*
+ * Makes `fd` non-blocking and close-on-exec and moves it below FD_SETSIZE
+ * if it is not. Returns the (maybe new) fd, or -ERANGE (fd closed) when
+ * no lower fd is free, or -errno (fd closed).
+ */
+int mux__fd_prepare(int fd);
+
+/* close() that keeps errno. */
+void mux__close(int fd);
+
+/* ---- listen.c / dgram.c: listening sockets ---- */
+
+typedef struct mux_listener mux_listener_t;
+
+struct mux_listener {
+    mux_server_t *server;
+    mux_listener_t *next;
+    int fd;
+    mux_transport transport;
+    bool owns_path;                /* unlink the unix path on close */
+    char local[MUX_ADDRSTRLEN];    /* "127.0.0.1:9999", "/tmp/x.sock" */
+    char name[MUX_ADDRSTRLEN + 8]; /* "tcp 127.0.0.1:9999" */
+    mux_timer_t *retry;            /* accepting paused (no fd to shed) */
+    mux_dgram_t *dgram;            /* UDP only */
+};
+
+/*
+ * Opens, binds and watches a listener for one resolved address. `port`
+ * is set to the bound port (so that later addresses can reuse a port 0
+ * picked). Returns 0 or -errno.
+ */
+int mux__listener_open(mux_server_t *server, const mux_sockaddr_t *sa,
+                       mux_transport transport, mux_listener_t **out);
+/* Takes over a bound socket. Closes fd on failure. */
+int mux__listener_adopt(mux_server_t *server, int fd, mux_listener_t **out);
+/* Unwatches, closes, unlinks its unix path, frees. */
+void mux__listener_close(mux_listener_t *listener);
+/* The port a listener is bound to (0 for unix). */
+unsigned mux__listener_port(const mux_listener_t *listener);
+
+/* dgram.c: serving one UDP socket */
+int mux__dgram_start(mux_listener_t *listener);
+void mux__dgram_stop(mux_listener_t *listener);
+
+/* ---- conn.c: one stream client ---- */
+
+/*
+ * Wraps an accepted, non-blocking client socket, adds it to the server and
+ * runs the service's open callback. Returns 0 or -errno (fd closed then).
+ */
+int mux__conn_new(mux_server_t *server, mux_listener_t *listener, int fd,
+                  const struct sockaddr *peer, socklen_t peer_len);
+/* Graceful shutdown of one client: serve what it sent, then close. */
+void mux__conn_shutdown(mux_conn_t *conn);
+/* Closes and frees now (server teardown): the close callback runs. */
+void mux__conn_destroy(mux_conn_t *conn);
+/* The server's list of clients (conn.c owns the links). */
+void mux__conn_link(mux_conn_t **head, mux_conn_t *conn);
+void mux__conn_unlink(mux_conn_t **head, mux_conn_t *conn);
+mux_conn_t *mux__conn_next(const mux_conn_t *conn);
+bool mux__conn_is_open(const mux_conn_t *conn);
+
+/* ---- server.c: what the layers below report to the server ---- */
+
+const mux_service_t *mux__server_service(const mux_server_t *server);
+const mux_server_opts_t *mux__server_opts(const mux_server_t *server);
+/* Accept-time policy: NULL to admit, else the refusal reason. */
+const char *mux__server_admit(mux_server_t *server,
+                              const struct sockaddr *peer);
+/* Sheds one pending client when accept() hit EMFILE. false: no spare fd. */
+bool mux__server_shed(mux_server_t *server, int listen_fd);
+/* Tells a refused client why (one line) and closes it. */
+void mux__server_refuse(mux_server_t *server, mux_listener_t *listener,
+                        int fd, const struct sockaddr *peer,
+                        socklen_t peer_len, const char *reason);
+uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn);
+void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn);
+/* Reports an event; fills in server-wide members (clients). */
+void mux__server_emit(mux_server_t *server, mux_event_t *ev);
+void mux__server_error(mux_server_t *server, const char *local,
+                       const char *what, int err);
+
+/* Monotonic milliseconds. */
+uint64_t mux__clock_ms(void);
+
+#endif /* MUX_INTERNAL_H */

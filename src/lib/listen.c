@@ -1,0 +1,256 @@
+/*
+ * listen.c -- listening sockets: bind and listen, adopt inherited sockets,
+ * and accept clients in bounded batches, with the FD_SETSIZE guard and the
+ * EMFILE remedy.
+ */
+#define _GNU_SOURCE /* accept4() */
+
+#include "internal.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Clients accepted per readiness of one listener: fair to the clients
+ * already connected, yet quick to drain a burst of connects. */
+#define ACCEPT_BATCH 64
+/* How long accepting pauses when fds ran out and none could be shed. */
+#define ACCEPT_RETRY_MS 100
+
+static int accept_client(int fd, struct sockaddr *sa, socklen_t *len) {
+#ifdef SOCK_NONBLOCK
+    return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    int cfd = accept(fd, sa, len);
+    return cfd < 0 ? cfd : mux__fd_prepare(cfd);
+#endif
+}
+
+static void on_retry(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    MUX__UNUSED(timer);
+    mux_listener_t *listener = arg;
+    listener->retry = NULL;
+    mux_watch_events(loop, listener->fd, MUX_READ);
+}
+
+/* Out of fds: shed one waiting client, or stop accepting for a moment so
+ * that select() does not report the same backlog again and again. */
+static void out_of_fds(mux_listener_t *listener, int err) {
+    mux_server_t *server = listener->server;
+    mux__server_error(server, listener->local, "accept", err);
+    if (mux__server_shed(server, listener->fd))
+        return;
+    mux_loop_t *loop = mux_server_loop(server);
+    if (!listener->retry &&
+        mux_timer_start(loop, &listener->retry, ACCEPT_RETRY_MS, 0, on_retry,
+                        listener) == 0)
+        mux_watch_events(loop, listener->fd, 0);
+}
+
+/* Admits one accepted client, or tells it why not. */
+static void admit(mux_listener_t *listener, int fd, struct sockaddr *peer,
+                  socklen_t peer_len) {
+    mux_server_t *server = listener->server;
+    const char *reason = fd >= FD_SETSIZE
+                             ? "too many open fds for select()"
+                             : mux__server_admit(server, peer);
+    if (reason) {
+        mux__server_refuse(server, listener, fd, peer, peer_len, reason);
+        return;
+    }
+    int err = mux__conn_new(server, listener, fd, peer, peer_len);
+    if (err < 0)
+        mux__server_error(server, listener->local, "accept", err);
+}
+
+static void on_acceptable(mux_loop_t *loop, int fd, int events, void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(events);
+    mux_listener_t *listener = arg;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        int cfd = accept_client(fd, (struct sockaddr *)&peer, &peer_len);
+        if (cfd >= 0) {
+            admit(listener, cfd, (struct sockaddr *)&peer, peer_len);
+            if (listener->fd < 0) /* a callback closed the listener */
+                return;
+            continue;
+        }
+        switch (errno) {
+        case EINTR:
+        case ECONNABORTED: /* gone before we took it: take the next */
+            continue;
+        case EMFILE:
+        case ENFILE:
+        case ENOBUFS:
+        case ENOMEM:
+            out_of_fds(listener, -errno);
+            return;
+        case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+        case EWOULDBLOCK:
+#endif
+            return;
+        default:
+            mux__server_error(listener->server, listener->local, "accept",
+                              -errno);
+            return;
+        }
+    }
+}
+
+/* Fills in the listener's address texts from the bound socket. */
+static void name_listener(mux_listener_t *listener) {
+    static const char *const names[] = {"?", "tcp", "udp", "unix"};
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(listener->fd, (struct sockaddr *)&ss, &len) < 0)
+        len = 0, ss.ss_family = AF_UNSPEC;
+    mux_addr_format((struct sockaddr *)&ss, len, listener->local,
+                    sizeof(listener->local));
+    strcpy(listener->name, names[listener->transport]);
+    strcat(listener->name, " ");
+    strcat(listener->name, listener->local);
+}
+
+unsigned mux__listener_port(const mux_listener_t *listener) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(listener->fd, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+/* Starts serving a bound (and, for streams, listening) socket. */
+static int start(mux_server_t *server, int fd, mux_transport transport,
+                 bool owns_path, mux_listener_t **out) {
+    mux_listener_t *listener = calloc(1, sizeof(*listener));
+    if (!listener) {
+        mux__close(fd);
+        return -ENOMEM;
+    }
+    listener->server = server;
+    listener->fd = fd;
+    listener->transport = transport;
+    listener->owns_path = owns_path;
+    name_listener(listener);
+    int err = transport == MUX_UDP
+                  ? mux__dgram_start(listener)
+                  : mux_watch(mux_server_loop(server), fd, MUX_READ,
+                              on_acceptable, listener);
+    if (err < 0) {
+        listener->owns_path = false; /* the path may belong to another */
+        mux__listener_close(listener);
+        return err;
+    }
+    *out = listener;
+    return 0;
+}
+
+/*
+ * A unix socket path left by a process that died is stale: nobody accepts
+ * on it. Remove it so bind() can succeed; a live one stays (EADDRINUSE).
+ */
+static void remove_stale_socket(const mux_sockaddr_t *sa) {
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)&sa->sa;
+    struct stat st;
+    if (stat(sun->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return;
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return;
+    if (connect(probe, (const struct sockaddr *)&sa->sa, sa->len) < 0 &&
+        errno == ECONNREFUSED)
+        unlink(sun->sun_path);
+    mux__close(probe);
+}
+
+static int bind_socket(int fd, const mux_sockaddr_t *sa, int backlog) {
+    int one = 1;
+    if (sa->family != AF_UNIX &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+        return -errno;
+    /* Wildcard v4 and v6 listeners share a port: keep v6 to itself. */
+    if (sa->family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+        return -errno;
+    if (sa->family == AF_UNIX)
+        remove_stale_socket(sa);
+    if (bind(fd, (const struct sockaddr *)&sa->sa, sa->len) < 0)
+        return -errno;
+    if (sa->socktype == SOCK_STREAM && listen(fd, backlog) < 0)
+        return -errno;
+    return 0;
+}
+
+int mux__listener_open(mux_server_t *server, const mux_sockaddr_t *sa,
+                       mux_transport transport, mux_listener_t **out) {
+    int fd = socket(sa->family, sa->socktype, 0);
+    if (fd < 0)
+        return -errno;
+    fd = mux__fd_prepare(fd);
+    if (fd < 0)
+        return fd;
+    int err = bind_socket(fd, sa, mux__server_opts(server)->backlog);
+    if (err < 0) {
+        mux__close(fd);
+        return err;
+    }
+    return start(server, fd, transport, sa->family == AF_UNIX, out);
+}
+
+int mux__listener_adopt(mux_server_t *server, int fd, mux_listener_t **out) {
+    fd = mux__fd_prepare(fd);
+    if (fd < 0)
+        return fd;
+    int type = 0, listening = 0;
+    socklen_t len = sizeof(type);
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+        int err = -errno;
+        mux__close(fd);
+        return err == -ENOTSOCK ? -ENOTSOCK : err;
+    }
+    len = sizeof(listening);
+    if (type == SOCK_STREAM &&
+        (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+         (!listening &&
+          listen(fd, mux__server_opts(server)->backlog) < 0))) {
+        int err = -errno;
+        mux__close(fd);
+        return err;
+    }
+    mux_transport transport = type == SOCK_DGRAM       ? MUX_UDP
+                              : ss.ss_family == AF_UNIX ? MUX_UNIX
+                                                        : MUX_TCP;
+    return start(server, fd, transport, false, out);
+}
+
+void mux__listener_close(mux_listener_t *listener) {
+    if (!listener)
+        return;
+    mux_loop_t *loop = mux_server_loop(listener->server);
+    if (listener->transport == MUX_UDP)
+        mux__dgram_stop(listener);
+    mux_unwatch(loop, listener->fd);
+    mux_timer_stop(listener->retry);
+    if (listener->owns_path)
+        unlink(listener->local);
+    mux__close(listener->fd);
+    listener->fd = -1;
+    /* Its accept loop may be on the stack: release at the end of turn. */
+    if (mux__defer(loop, free, listener) < 0)
+        return; /* leaks one listener rather than risk a use after free */
+}

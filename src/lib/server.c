@@ -1,0 +1,347 @@
+/*
+ * server.c -- listeners plus one service plus limits: tracks the clients,
+ * admits or refuses them, reports events, and shuts down gracefully.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+#define MAX_RESOLVED 16
+
+struct mux_server {
+    mux_loop_t *loop;
+    const mux_service_t *service;
+    mux_server_opts_t opts; /* defaults filled in */
+    mux_listener_t *listeners;
+    mux_conn_t *conns;
+    size_t nclients;
+    uint64_t next_id;
+    int spare_fd; /* closed to make room when accept() hits EMFILE */
+    bool shutting_down;
+    mux_timer_t *shutdown_timer;
+};
+
+const mux_service_t *mux__server_service(const mux_server_t *server) {
+    return server->service;
+}
+const mux_server_opts_t *mux__server_opts(const mux_server_t *server) {
+    return &server->opts;
+}
+mux_loop_t *mux_server_loop(const mux_server_t *server) {
+    return server->loop;
+}
+size_t mux_server_clients(const mux_server_t *server) {
+    return server->nclients;
+}
+
+static int open_spare(void) {
+    return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
+                   const mux_server_opts_t *opts, mux_server_t **out) {
+    if (!service || !service->name)
+        return -EINVAL;
+    mux_server_t *server = calloc(1, sizeof(*server));
+    if (!server)
+        return -ENOMEM;
+    server->loop = loop;
+    server->service = service;
+    if (opts)
+        server->opts = *opts;
+    mux_server_opts_t *o = &server->opts;
+    if (!o->backlog)
+        o->backlog = SOMAXCONN;
+    if (!o->max_output)
+        o->max_output = 1024 * 1024;
+    if (!o->max_line)
+        o->max_line = 64 * 1024;
+    if (!o->framing)
+        o->framing = service->framing ? service->framing : MUX_FRAMING_RAW;
+    if (!o->full_message)
+        o->full_message = "server full\n";
+    server->spare_fd = open_spare();
+    *out = server;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Events                                                              */
+/* ------------------------------------------------------------------ */
+
+void mux__server_emit(mux_server_t *server, mux_event_t *ev) {
+    if (!server->opts.on_event)
+        return;
+    if (ev->conn) {
+        ev->peer = mux_conn_peer(ev->conn);
+        ev->local = mux_conn_local(ev->conn);
+    }
+    ev->peer = ev->peer ? ev->peer : "";
+    ev->local = ev->local ? ev->local : "";
+    ev->reason = ev->reason ? ev->reason : "";
+    ev->clients = server->nclients;
+    server->opts.on_event(server, ev, server->opts.event_arg);
+}
+
+void mux__server_error(mux_server_t *server, const char *local,
+                       const char *what, int err) {
+    mux_event_t ev = {
+        .type = MUX_EV_ERROR, .local = local, .reason = what, .err = err};
+    mux__server_emit(server, &ev);
+}
+
+/* ------------------------------------------------------------------ */
+/* Listening                                                           */
+/* ------------------------------------------------------------------ */
+
+static void add_listener(mux_server_t *server, mux_listener_t *listener) {
+    mux_listener_t **tail = &server->listeners;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = listener;
+    mux_event_t ev = {.type = MUX_EV_LISTEN,
+                      .transport = listener->transport,
+                      .local = listener->local};
+    mux__server_emit(server, &ev);
+}
+
+/* Port 0 on a name with several addresses: every one gets the same port. */
+static void reuse_port(mux_sockaddr_t *sa, unsigned port) {
+    if (sa->family == AF_INET && !((struct sockaddr_in *)&sa->sa)->sin_port)
+        ((struct sockaddr_in *)&sa->sa)->sin_port = htons((uint16_t)port);
+    if (sa->family == AF_INET6 && !((struct sockaddr_in6 *)&sa->sa)->sin6_port)
+        ((struct sockaddr_in6 *)&sa->sa)->sin6_port = htons((uint16_t)port);
+}
+
+/* An address family this host lacks (no IPv6, say) is skipped, if another
+ * address of the same name could be bound. */
+static bool family_missing(int err) {
+    return err == -EAFNOSUPPORT || err == -EADDRNOTAVAIL;
+}
+
+int mux_server_listen(mux_server_t *server, const char *text) {
+    mux_addr_t addr;
+    if (mux_addr_parse(text, "127.0.0.1", &addr) < 0)
+        return -EINVAL;
+    return mux_server_listen_addr(server, &addr);
+}
+
+int mux_server_listen_addr(mux_server_t *server, const mux_addr_t *addr) {
+    mux_sockaddr_t sa[MAX_RESOLVED];
+    if (addr->transport == MUX_UDP && !server->service->datagram)
+        return -EPROTONOSUPPORT;
+    int n = mux_addr_resolve(addr, 1, sa, MAX_RESOLVED);
+    if (n < 0)
+        return n;
+    mux_listener_t *opened[MAX_RESOLVED];
+    int nopened = 0, err = 0;
+    unsigned port = 0;
+    for (int i = 0; i < n; i++) {
+        reuse_port(&sa[i], port);
+        mux_listener_t *listener;
+        int e = mux__listener_open(server, &sa[i], addr->transport, &listener);
+        if (e < 0) {
+            err = err ? err : e;
+            continue;
+        }
+        port = mux__listener_port(listener);
+        opened[nopened++] = listener;
+    }
+    if (nopened > 0 && (!err || family_missing(err)))
+        err = 0;
+    for (int i = 0; i < nopened; i++) {
+        if (err < 0)
+            mux__listener_close(opened[i]);
+        else
+            add_listener(server, opened[i]);
+    }
+    return err;
+}
+
+int mux_server_adopt(mux_server_t *server, int fd) {
+    mux_listener_t *listener;
+    int err = mux__listener_adopt(server, fd, &listener);
+    if (err < 0)
+        return err;
+    add_listener(server, listener);
+    return 0;
+}
+
+size_t mux_server_addresses(const mux_server_t *server, const char **out,
+                            size_t max) {
+    size_t n = 0;
+    for (mux_listener_t *l = server->listeners; l; l = l->next, n++)
+        if (n < max)
+            out[n] = l->name;
+    return n;
+}
+
+static void close_listeners(mux_server_t *server) {
+    while (server->listeners) {
+        mux_listener_t *listener = server->listeners;
+        server->listeners = listener->next;
+        mux__listener_close(listener);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Clients                                                             */
+/* ------------------------------------------------------------------ */
+
+const char *mux__server_admit(mux_server_t *server,
+                              const struct sockaddr *peer) {
+    MUX__UNUSED(peer);
+    if (server->shutting_down)
+        return "shutting down";
+    if (server->opts.max_clients && server->nclients >= server->opts.max_clients)
+        return "server full";
+    return NULL;
+}
+
+void mux__server_refuse(mux_server_t *server, mux_listener_t *listener,
+                        int fd, const struct sockaddr *peer,
+                        socklen_t peer_len, const char *reason) {
+    const char *msg = server->opts.full_message;
+    ssize_t n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)n; /* best effort: the client is being turned away anyway */
+    mux__close(fd);
+    char text[MUX_ADDRSTRLEN];
+    mux_event_t ev = {.type = MUX_EV_REFUSE,
+                      .transport = listener->transport,
+                      .peer = mux_addr_format(peer, peer_len, text,
+                                              sizeof(text)),
+                      .local = listener->local,
+                      .reason = reason};
+    mux__server_emit(server, &ev);
+}
+
+bool mux__server_shed(mux_server_t *server, int listen_fd) {
+    mux_listener_t *listener = server->listeners;
+    while (listener && listener->fd != listen_fd)
+        listener = listener->next;
+    if (server->spare_fd < 0 || !listener)
+        return false;
+    close(server->spare_fd);
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    int fd = accept(listen_fd, (struct sockaddr *)&peer, &len);
+    if (fd >= 0)
+        mux__server_refuse(server, listener, fd, (struct sockaddr *)&peer, len,
+                           "out of file descriptors");
+    server->spare_fd = open_spare();
+    return fd >= 0;
+}
+
+uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn) {
+    mux__conn_link(&server->conns, conn);
+    server->nclients++;
+    return ++server->next_id;
+}
+
+static void shutdown_done(mux_server_t *server) {
+    mux_timer_stop(server->shutdown_timer);
+    server->shutdown_timer = NULL;
+    mux_event_t ev = {.type = MUX_EV_DONE};
+    mux__server_emit(server, &ev);
+}
+
+void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn) {
+    mux__conn_unlink(&server->conns, conn);
+    server->nclients--;
+    if (server->nclients == 0 && server->shutting_down)
+        shutdown_done(server);
+}
+
+/*
+ * Calls fn on a snapshot of the clients, so that fn may close any of them
+ * (their memory lives until the hold is released).
+ */
+static void each_conn(mux_server_t *server, bool open_only,
+                      void (*fn)(mux_conn_t *conn, void *arg), void *arg) {
+    size_t n = server->nclients;
+    if (n == 0)
+        return;
+    mux_conn_t **all = malloc(n * sizeof(*all));
+    if (!all)
+        return;
+    size_t i = 0;
+    for (mux_conn_t *c = server->conns; c && i < n; c = mux__conn_next(c))
+        all[i++] = c;
+    mux__loop_hold(server->loop);
+    for (size_t k = 0; k < i; k++)
+        if (!open_only || mux__conn_is_open(all[k]))
+            fn(all[k], arg);
+    mux__loop_release(server->loop);
+    free(all);
+}
+
+void mux_server_foreach(mux_server_t *server,
+                        void (*fn)(mux_conn_t *conn, void *arg), void *arg) {
+    each_conn(server, true, fn, arg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Shutdown and teardown                                               */
+/* ------------------------------------------------------------------ */
+
+static void destroy_conn(mux_conn_t *conn, void *arg) {
+    MUX__UNUSED(arg);
+    mux__conn_destroy(conn);
+}
+
+static void shutdown_conn(mux_conn_t *conn, void *arg) {
+    MUX__UNUSED(arg);
+    mux__conn_shutdown(conn);
+}
+
+static void on_shutdown_timeout(mux_loop_t *loop, mux_timer_t *timer,
+                                void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(timer);
+    mux_server_t *server = arg;
+    server->shutdown_timer = NULL;
+    each_conn(server, false, destroy_conn, NULL);
+}
+
+void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
+    if (server->shutting_down)
+        return;
+    server->shutting_down = true;
+    close_listeners(server);
+    mux_event_t ev = {.type = MUX_EV_SHUTDOWN};
+    mux__server_emit(server, &ev);
+    if (server->nclients == 0) {
+        shutdown_done(server);
+        return;
+    }
+    if (timeout_ms)
+        mux_timer_start(server->loop, &server->shutdown_timer, timeout_ms, 0,
+                        on_shutdown_timeout, server);
+    each_conn(server, true, shutdown_conn, NULL);
+}
+
+void mux_server_free(mux_server_t *server) {
+    if (!server)
+        return;
+    mux__loop_hold(server->loop);
+    close_listeners(server);
+    server->shutting_down = false; /* no MUX_EV_DONE from a teardown */
+    each_conn(server, false, destroy_conn, NULL);
+    mux_timer_stop(server->shutdown_timer);
+    if (server->spare_fd >= 0)
+        close(server->spare_fd);
+    mux__loop_release(server->loop);
+    free(server);
+}

@@ -1,0 +1,260 @@
+/*
+ * muxd -- a select() multiplexing server: echo and friends on TCP, UDP
+ * and unix sockets. Options and logging live here; the loop and the
+ * server are libmux.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "log.h"
+#include "services.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LISTEN 64
+
+enum { EXIT_USAGE = 2 };
+
+typedef struct {
+    mux_addr_t listen[MAX_LISTEN];
+    size_t nlisten;
+    const char *listen_text[MAX_LISTEN]; /* as given, for messages */
+    const char *host;                    /* -H */
+    const char *port;                    /* -p */
+    const mux_service_t *service;
+    mux_server_opts_t server;
+    muxd_service_config_t config;
+    muxd_log_t log;
+} options_t;
+
+/* Everything a running muxd holds, for the callbacks. */
+typedef struct {
+    options_t *opts;
+    mux_loop_t *loop;
+    mux_server_t *server;
+    int signals; /* how many stop signals arrived */
+} muxd_t;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: muxd [OPTION]...\n"
+            "A select() multiplexing server. With no options it serves echo "
+            "on 127.0.0.1:9999.\n"
+            "\n"
+            "Listening:\n"
+            "  -l, --listen ADDR     listen on ADDR; repeat for more "
+            "listeners:\n"
+            "                          HOST:PORT, :PORT, [V6ADDR]:PORT, "
+            "*:PORT (all interfaces),\n"
+            "                          udp://HOST:PORT, unix:/PATH\n"
+            "                        PORT is a number, 0 (any free port) or "
+            "a service name\n"
+            "  -H, --host HOST       host for -p and for ADDRs without one "
+            "(default 127.0.0.1)\n"
+            "  -p, --port PORT       listen on HOST:PORT (default 9999 when "
+            "no -l is given)\n"
+            "  -b, --backlog N       listen() backlog (default: SOMAXCONN)\n"
+            "\n"
+            "Serving:\n"
+            "  -s, --service NAME    the protocol to serve (default echo):\n");
+    for (size_t i = 0; muxd_services[i]; i++)
+        fprintf(out, "                          %-9s %s\n",
+                muxd_services[i]->name, muxd_services[i]->summary);
+    fprintf(out,
+            "\n"
+            "Output:\n"
+            "  -q, --quiet           log only errors\n"
+            "  -v, --verbose         also log service messages and refusals\n"
+            "  -h, --help            show this help and exit\n"
+            "  -V, --version         show the version and exit\n"
+            "\n"
+            "Once every listener is bound, muxd prints one line per listener "
+            "to stdout,\n"
+            "e.g. \"listening on tcp 127.0.0.1:43121\", and logs clients to "
+            "stderr.\n"
+            "SIGINT or SIGTERM: stop accepting, answer what clients sent, "
+            "exit 0.\n"
+            "Exit status: 0 ok, 1 runtime failure (e.g. cannot listen), 2 "
+            "usage error.\n");
+}
+
+static _Noreturn void usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "muxd: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'muxd --help' for more information.\n");
+    exit(EXIT_USAGE);
+}
+
+static unsigned long parse_number(const char *text, const char *what,
+                                  unsigned long max) {
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v > max) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "invalid %s: '%%s'", what);
+        usage_error(msg, text);
+    }
+    return v;
+}
+
+static void add_listen(options_t *o, const char *text) {
+    if (o->nlisten == MAX_LISTEN)
+        usage_error("too many listeners (at most 64): '%s'", text);
+    o->listen_text[o->nlisten++] = text;
+}
+
+/* Parses addresses once -H is known: "-l :80 -H ::1" works too. */
+static void parse_listeners(options_t *o) {
+    static char default_addr[300];
+    if (o->port || o->nlisten == 0) {
+        const char *host = o->host ? o->host : "127.0.0.1";
+        const char *port = o->port ? o->port : "9999";
+        snprintf(default_addr, sizeof(default_addr),
+                 strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+        if (o->nlisten == MAX_LISTEN)
+            usage_error("too many listeners (at most 64): '%s'", default_addr);
+        o->listen_text[o->nlisten++] = default_addr;
+    }
+    for (size_t i = 0; i < o->nlisten; i++)
+        if (mux_addr_parse(o->listen_text[i], o->host ? o->host : "127.0.0.1",
+                           &o->listen[i]) < 0)
+            usage_error(o->port && i == o->nlisten - 1
+                            ? "invalid host or port: '%s'"
+                            : "invalid address: '%s'",
+                        o->listen_text[i]);
+}
+
+static void parse_options(int argc, char **argv, options_t *o) {
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"backlog", required_argument, NULL, 'b'},
+        {"service", required_argument, NULL, 's'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":l:H:p:b:s:qvhV", longopts, NULL)) !=
+           -1) {
+        switch (c) {
+        case 'l':
+            add_listen(o, optarg);
+            break;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'p':
+            o->port = optarg;
+            break;
+        case 'b':
+            o->server.backlog =
+                (int)parse_number(optarg, "backlog", INT_MAX);
+            break;
+        case 's':
+            if (!(o->service = muxd_service_find(optarg)))
+                usage_error("unknown service: '%s' (see muxd --help)", optarg);
+            break;
+        case 'q':
+            o->log.level = MUXD_LOG_QUIET;
+            break;
+        case 'v':
+            o->log.level = MUXD_LOG_VERBOSE;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(0);
+        case 'V':
+            printf("muxd %s\n", MUX_VERSION);
+            exit(0);
+        case ':':
+            usage_error("option '%s' needs an argument", argv[optind - 1]);
+        default:
+            usage_error("unknown option: '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        usage_error("unexpected argument: '%s'", argv[optind]);
+    parse_listeners(o);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
+    muxd_t *muxd = arg;
+    (void)server;
+    muxd_log_event(&muxd->opts->log, ev);
+    if (ev->type == MUX_EV_DONE)
+        mux_stop(muxd->loop);
+}
+
+static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
+    muxd_t *muxd = arg;
+    if (muxd->signals++ > 0) { /* asked twice: stop waiting for clients */
+        mux_stop(loop);
+        return;
+    }
+    muxd_log_text(&muxd->opts->log, MUXD_LOG_NORMAL, "%s: shutting down",
+                  signo == SIGINT ? "SIGINT" : "SIGTERM");
+    mux_server_shutdown(muxd->server, 5000);
+}
+
+static int listen_all(muxd_t *muxd) {
+    options_t *o = muxd->opts;
+    for (size_t i = 0; i < o->nlisten; i++) {
+        int err = mux_server_listen_addr(muxd->server, &o->listen[i]);
+        if (err < 0) {
+            muxd_log_error("cannot listen on %s: %s", o->listen_text[i],
+                           mux_strerror(err));
+            return err;
+        }
+    }
+    const char *names[MAX_LISTEN * 4];
+    size_t n = mux_server_addresses(muxd->server, names, MAX_LISTEN * 4);
+    for (size_t i = 0; i < n && i < MAX_LISTEN * 4; i++)
+        printf("listening on %s\n", names[i]);
+    fflush(stdout);
+    return 0;
+}
+
+static int serve(options_t *o) {
+    muxd_t muxd = {.opts = o};
+    int err = mux_loop_new(&muxd.loop);
+    if (err < 0) {
+        muxd_log_error("cannot create the event loop: %s", mux_strerror(err));
+        return 1;
+    }
+    o->server.on_event = on_event;
+    o->server.event_arg = &muxd;
+    o->server.service_arg = &o->config;
+    o->server.full_message = "muxd: server full\n";
+    err = mux_server_new(muxd.loop, o->service, &o->server, &muxd.server);
+    if (err == 0)
+        err = listen_all(&muxd);
+    if (err == 0 &&
+        ((err = mux_signal(muxd.loop, SIGINT, on_stop_signal, &muxd)) < 0 ||
+         (err = mux_signal(muxd.loop, SIGTERM, on_stop_signal, &muxd)) < 0))
+        muxd_log_error("cannot watch signals: %s", mux_strerror(err));
+    if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
+        muxd_log_error("event loop failed: %s", mux_strerror(err));
+    mux_server_free(muxd.server);
+    mux_loop_free(muxd.loop);
+    return err < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    options_t opts = {.service = &muxd_echo_service};
+    opts.log.level = MUXD_LOG_NORMAL;
+    parse_options(argc, argv, &opts);
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
+    return serve(&opts);
+}

@@ -1,0 +1,20 @@
+/*
+ * echo.c -- every message back, as it came (RFC 862 over TCP and UDP).
+ */
+#include "services.h"
+
+static void echo_message(mux_conn_t *conn, const char *data, size_t len) {
+    mux_conn_send(conn, data, len);
+}
+
+static void echo_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
+    mux_dgram_reply(dgram, data, len);
+}
+
+const mux_service_t muxd_echo_service = {
+    .name = "echo",
+    .summary = "every message back (RFC 862)",
+    .framing = MUX_FRAMING_RAW,
+    .message = echo_message,
+    .datagram = echo_datagram,
+};
