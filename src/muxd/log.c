@@ -111,6 +111,8 @@ void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev) {
                       muxd_escape(ev->text, ev->text_len, text, sizeof(text)));
         break;
     case MUX_EV_SHUTDOWN:
+        if (ev->clients == 0)
+            break;
         muxd_log_text(log, MUXD_LOG_NORMAL,
                       "listeners closed, waiting for %" PRIu64 " client%s",
                       ev->clients, plural(ev->clients));

@@ -238,12 +238,13 @@ static int serve(options_t *o) {
     o->server.service_arg = &o->config;
     o->server.full_message = "muxd: server full\n";
     err = mux_server_new(muxd.loop, o->service, &o->server, &muxd.server);
-    if (err == 0)
-        err = listen_all(&muxd);
+    /* Signals first: a script may send SIGTERM as soon as it sees ready. */
     if (err == 0 &&
         ((err = mux_signal(muxd.loop, SIGINT, on_stop_signal, &muxd)) < 0 ||
          (err = mux_signal(muxd.loop, SIGTERM, on_stop_signal, &muxd)) < 0))
         muxd_log_error("cannot watch signals: %s", mux_strerror(err));
+    if (err == 0)
+        err = listen_all(&muxd);
     if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     mux_server_free(muxd.server);

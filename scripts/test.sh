@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds muxd with -Werror and runs every test, then builds it again with
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again.
+# Installs what it needs (cmake, cmocka, python3) with apt-get when root.
+#
+#   scripts/test.sh            both builds
+#   MUX_TEST_BUILDS=plain scripts/test.sh    only the plain build
+#   MUX_TEST_BUILDS=asan  scripts/test.sh    only the sanitizer build
+#   extra arguments go to ctest (e.g. -R loop, -L unit)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_packages cmake:cmake cc:gcc python3:python3 \
+    /usr/include/cmocka.h:libcmocka-dev
+
+jobs=$(nproc 2>/dev/null || echo 2)
+builds=${MUX_TEST_BUILDS:-plain asan}
+
+run_suite() { # name, cmake args...
+    local name=$1 dir=build/$1
+    shift
+    echo "== $name build =="
+    cmake -S . -B "$dir" -DMUX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" -j "$jobs"
+    echo "== $name tests =="
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${CTEST_ARGS[@]}"
+}
+
+CTEST_ARGS=("$@")
+for b in $builds; do
+    case $b in
+    plain) run_suite plain ;;
+    asan)
+        ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+            run_suite asan -DMUX_SANITIZE=ON ;;
+    *) die "unknown build '$b' in MUX_TEST_BUILDS (plain, asan)" ;;
+    esac
+done
+echo "== all tests passed ($builds) =="

@@ -1,0 +1,172 @@
+"""Helpers for the integration tests: start the real muxd, wait for its
+ready lines, talk to it over real sockets, stop it. Every wait is bounded."""
+
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD_DIR = os.environ.get("MUX_BUILD_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "plain")
+TIMEOUT = 10.0  # seconds: the bound of every wait in these tests
+READY_RE = re.compile(r"^listening on (tcp|udp|unix) (.+)$")
+
+
+def binary(name):
+    path = os.path.join(BUILD_DIR, name)
+    if not os.path.exists(path):
+        raise unittest.SkipTest(f"{path} is not built")
+    return path
+
+
+def ipv6_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def split_addr(transport, text):
+    """'127.0.0.1:80' -> ('127.0.0.1', 80); '[::1]:80' -> ('::1', 80);
+    a unix path stays a path."""
+    if transport == "unix":
+        return text
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class Muxd:
+    """A running muxd. `listeners` is the list of (transport, address) from
+    its ready lines, in order."""
+
+    def __init__(self, *args, listeners=1, binary_name="muxd", env=None):
+        self.stderr_file = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [binary(binary_name), *args], stdout=subprocess.PIPE,
+            stderr=self.stderr_file, stdin=subprocess.DEVNULL, env=env)
+        self.listeners = []
+        self._out = b""
+        deadline = time.monotonic() + TIMEOUT
+        while len(self.listeners) < listeners:
+            line = self.readline(deadline)
+            if line is None:
+                self.kill()
+                raise AssertionError(
+                    f"muxd gave no ready line; stderr: {self.stderr()!r}")
+            m = READY_RE.match(line)
+            if not m:
+                raise AssertionError(f"unexpected stdout line: {line!r}")
+            self.listeners.append((m.group(1), split_addr(m.group(1), m.group(2))))
+
+    def readline(self, deadline):
+        """One line of stdout, or None at EOF or when the deadline passes."""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            sel = selectors.DefaultSelector()
+            sel.register(fd, selectors.EVENT_READ)
+            ready = sel.select(left)
+            sel.close()
+            if not ready:
+                return None
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            self._out += chunk
+        line, _, self._out = self._out.partition(b"\n")
+        return line.decode()
+
+    @property
+    def port(self):
+        return self.listeners[0][1][1]
+
+    @property
+    def addr(self):
+        return self.listeners[0][1]
+
+    def connect(self, index=0, timeout=TIMEOUT):
+        transport, addr = self.listeners[index]
+        if transport == "unix":
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        else:
+            family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
+            kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+            s = socket.socket(family, kind)
+        s.settimeout(timeout)
+        s.connect(addr)
+        return s
+
+    def stderr(self):
+        self.stderr_file.seek(0)
+        return self.stderr_file.read().decode(errors="replace")
+
+    def send_signal(self, signo):
+        self.proc.send_signal(signo)
+
+    def wait(self, timeout=TIMEOUT):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self, signo=signal.SIGTERM, timeout=TIMEOUT):
+        """Sends signo and returns the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signo)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=TIMEOUT)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        self.proc.stdout.close()
+        self.stderr_file.close()
+
+
+def run(*args, timeout=TIMEOUT, binary_name="muxd", input=None):
+    """Runs a binary to completion: (exit status, stdout, stderr)."""
+    p = subprocess.run([binary(binary_name), *args], capture_output=True,
+                       timeout=timeout, input=input)
+    return p.returncode, p.stdout.decode(errors="replace"), \
+        p.stderr.decode(errors="replace")
+
+
+def recv_exactly(sock, n, timeout=TIMEOUT):
+    """Reads n bytes (less only if the peer closes first)."""
+    sock.settimeout(timeout)
+    chunks, got = [], 0
+    while got < n:
+        b = sock.recv(min(65536, n - got))
+        if not b:
+            break
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+def recv_until_close(sock, timeout=TIMEOUT, limit=64 << 20):
+    sock.settimeout(timeout)
+    chunks, got = [], 0
+    while got < limit:
+        b = sock.recv(65536)
+        if not b:
+            break
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+def main():
+    unittest.main(verbosity=2)
