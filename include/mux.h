@@ -389,6 +389,14 @@ int mux_server_listen_addr(mux_server_t *server, const mux_addr_t *addr);
 int mux_server_adopt(mux_server_t *server, int fd);
 
 /*
+ * Serves an already connected stream socket (a socketpair, an inetd-style
+ * inherited client) as one more client: it is made non-blocking and the
+ * service's open callback runs. The server owns `fd` from then on, also
+ * when this fails. Returns 0, -ERANGE (no fd below FD_SETSIZE), or -errno.
+ */
+int mux_server_serve_fd(mux_server_t *server, int fd);
+
+/*
  * The addresses the server listens on, formatted like
  * "tcp 127.0.0.1:43121", "udp [::1]:7", "unix /tmp/x.sock": up to `max`
  * pointers into server memory, valid until the server changes. Returns how

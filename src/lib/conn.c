@@ -34,7 +34,6 @@ typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
 struct mux_conn {
     mux_server_t *server;
     mux_loop_t *loop;
-    mux_listener_t *listener;
     mux_conn_t *prev, *next; /* the server's list */
     const mux_service_t *service;
     int fd;
@@ -52,6 +51,7 @@ struct mux_conn {
     mux_timer_t *timer; /* idle timeout, or the linger limit */
     void *data;
     char peer[MUX_ADDRSTRLEN];
+    char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
 };
 
 static void conn_free(void *ptr) {
@@ -71,7 +71,7 @@ size_t mux_conn_watermark(const mux_conn_t *conn) {
 }
 const char *mux_conn_peer(const mux_conn_t *conn) { return conn->peer; }
 const char *mux_conn_local(const mux_conn_t *conn) {
-    return conn->listener->local;
+    return conn->local;
 }
 uint64_t mux_conn_id(const mux_conn_t *conn) { return conn->id; }
 void *mux_conn_data(const mux_conn_t *conn) { return conn->data; }
@@ -426,7 +426,7 @@ static int conn_start(mux_conn_t *conn) {
     return 0;
 }
 
-int mux__conn_new(mux_server_t *server, mux_listener_t *listener, int fd,
+int mux__conn_new(mux_server_t *server, const char *local, int fd,
                   const struct sockaddr *peer, socklen_t peer_len) {
     mux_conn_t *conn = calloc(1, sizeof(*conn));
     if (!conn) {
@@ -436,7 +436,7 @@ int mux__conn_new(mux_server_t *server, mux_listener_t *listener, int fd,
     const mux_server_opts_t *opts = mux__server_opts(server);
     conn->server = server;
     conn->loop = mux_server_loop(server);
-    conn->listener = listener;
+    snprintf(conn->local, sizeof(conn->local), "%s", local);
     conn->service = mux__server_service(server);
     conn->fd = fd;
     conn->framing = opts->framing;

@@ -103,9 +103,10 @@ void mux__dgram_stop(mux_listener_t *listener);
 
 /*
  * Wraps an accepted, non-blocking client socket, adds it to the server and
- * runs the service's open callback. Returns 0 or -errno (fd closed then).
+ * runs the service's open callback. `local` names where it came in.
+ * Returns 0 or -errno (fd closed then).
  */
-int mux__conn_new(mux_server_t *server, mux_listener_t *listener, int fd,
+int mux__conn_new(mux_server_t *server, const char *local, int fd,
                   const struct sockaddr *peer, socklen_t peer_len);
 /* Graceful shutdown of one client: serve what it sent, then close. */
 void mux__conn_shutdown(mux_conn_t *conn);

@@ -63,7 +63,7 @@ static void admit(mux_listener_t *listener, int fd, struct sockaddr *peer,
         mux__server_refuse(server, listener, fd, peer, peer_len, reason);
         return;
     }
-    int err = mux__conn_new(server, listener, fd, peer, peer_len);
+    int err = mux__conn_new(server, listener->local, fd, peer, peer_len);
     if (err < 0)
         mux__server_error(server, listener->local, "accept", err);
 }

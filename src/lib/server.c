@@ -179,6 +179,24 @@ int mux_server_adopt(mux_server_t *server, int fd) {
     return 0;
 }
 
+int mux_server_serve_fd(mux_server_t *server, int fd) {
+    fd = mux__fd_prepare(fd);
+    if (fd < 0)
+        return fd;
+    struct sockaddr_storage peer, local;
+    socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) < 0 ||
+        getsockname(fd, (struct sockaddr *)&local, &local_len) < 0) {
+        int err = -errno;
+        mux__close(fd);
+        return err;
+    }
+    char text[MUX_ADDRSTRLEN];
+    mux_addr_format((struct sockaddr *)&local, local_len, text, sizeof(text));
+    return mux__conn_new(server, text, fd, (struct sockaddr *)&peer,
+                         peer_len);
+}
+
 size_t mux_server_addresses(const mux_server_t *server, const char **out,
                             size_t max) {
     size_t n = 0;
