@@ -263,7 +263,7 @@ typedef struct mux_dgram mux_dgram_t;
 typedef enum {
     MUX_FRAMING_DEFAULT = 0, /* in options: the service's own */
     MUX_FRAMING_RAW = 1,     /* each read() is one message */
-    MUX_FRAMING_LINE = 2     /* LF-terminated lines, LF and a CR before it cut */
+    MUX_FRAMING_LINE = 2 /* LF-terminated lines, LF and a CR before it cut */
 } mux_framing;
 
 /* How mux_conn_close() closes. */
@@ -315,12 +315,12 @@ typedef enum {
  */
 typedef struct {
     mux_event_type type;
-    mux_conn_t *conn;     /* the client, or NULL */
+    mux_conn_t *conn; /* the client, or NULL */
     mux_transport transport;
-    const char *peer;     /* "1.2.3.4:5678", "[::1]:80", "unix" */
-    const char *local;    /* the listener's address */
-    const char *reason;   /* why a refuse/close/error happened */
-    int err;              /* -errno for errors, else 0 */
+    const char *peer;   /* "1.2.3.4:5678", "[::1]:80", "unix" */
+    const char *local;  /* the listener's address */
+    const char *reason; /* why a refuse/close/error happened */
+    int err;            /* -errno for errors, else 0 */
     uint64_t bytes_in, bytes_out;
     uint64_t duration_ms;
     uint64_t clients; /* clients connected after this event */
@@ -336,16 +336,22 @@ typedef void mux_event_cb(mux_server_t *server, const mux_event_t *ev,
  * the default given beside it.
  */
 typedef struct {
-    int backlog;            /* listen() backlog; 0: 128 */
-    unsigned max_clients;   /* 0: as many as select() can hold */
-    size_t max_output;      /* high watermark of pending output per client,
-                               past which reading pauses; 0: 1 MiB */
-    size_t max_line;        /* longest line in line framing; 0: 64 KiB */
-    mux_framing framing;    /* 0: the service's default */
-    uint64_t idle_timeout_ms;     /* close silent clients; 0: never */
-    uint64_t delay_ms;            /* send every reply this much later */
+    int backlog;              /* listen() backlog; 0: 128 */
+    unsigned max_clients;     /* 0: as many as select() can hold */
+    size_t max_output;        /* high watermark of pending output per client,
+                                 past which reading pauses; 0: 1 MiB */
+    size_t max_line;          /* longest line in line framing; 0: 64 KiB */
+    mux_framing framing;      /* 0: the service's default */
+    uint64_t idle_timeout_ms; /* close silent clients; 0: never */
+    uint64_t delay_ms;        /* send every reply this much later */
     const char *full_message; /* sent to a refused client; 0: "server
                                  full\n" */
+    /* Decides at accept time whether a client may stay: NULL to admit, or
+     * a short reason to close it at once, without a word to it (reported
+     * as MUX_EV_REFUSE with that reason). NULL filter: admit all. */
+    const char *(*filter)(const struct sockaddr *peer, socklen_t len,
+                          void *arg);
+    void *filter_arg;
     mux_event_cb *on_event; /* NULL: events are not reported */
     void *event_arg;
     void *service_arg; /* for the service: mux_conn_service_arg() */
@@ -371,9 +377,9 @@ void mux_server_free(mux_server_t *server);
  * 127.0.0.1), every address it resolves to ("localhost" gives both
  * 127.0.0.1 and ::1, sharing the port that port 0 picked). Each bound
  * listener is reported as MUX_EV_LISTEN. Returns 0; -EINVAL for an address
- * that does not parse; MUX_ENOHOST or MUX_ENOSERVICE for a name that does not resolve;
- * -EPROTONOSUPPORT for udp:// with a service that has no datagram form;
- * -ERANGE if no fd below FD_SETSIZE is free; -errno from socket(), bind()
+ * that does not parse; MUX_ENOHOST or MUX_ENOSERVICE for a name that does not
+ * resolve; -EPROTONOSUPPORT for udp:// with a service that has no datagram
+ * form; -ERANGE if no fd below FD_SETSIZE is free; -errno from socket(), bind()
  * or listen(), e.g. -EADDRINUSE.
  */
 int mux_server_listen(mux_server_t *server, const char *addr);
@@ -414,6 +420,9 @@ size_t mux_server_addresses(const mux_server_t *server, const char **out,
  * none). Calling it again does nothing.
  */
 void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms);
+
+/* Changes opts.max_clients (0: no limit but select()'s) for new clients. */
+void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients);
 
 /* Clients connected right now. */
 size_t mux_server_clients(const mux_server_t *server);

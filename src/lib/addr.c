@@ -103,8 +103,8 @@ int mux_addr_parse(const char *text, const char *default_host,
     if (has_prefix(text, "unix:")) {
         const char *path = text + 5;
         addr.transport = MUX_UNIX;
-        if (!*path || !copy_span(addr.path, sizeof(addr.path), path,
-                                 strlen(path)))
+        if (!*path ||
+            !copy_span(addr.path, sizeof(addr.path), path, strlen(path)))
             return -EINVAL;
         *out = addr;
         return 0;

@@ -38,10 +38,10 @@ struct mux_conn {
     const mux_service_t *service;
     int fd;
     conn_state state;
-    int events;         /* what the loop watches for us now */
-    bool eof;           /* the client shut its write side */
-    bool paused;        /* reading stops: output above the watermark */
-    bool opened;        /* the service's open callback ran */
+    int events;  /* what the loop watches for us now */
+    bool eof;    /* the client shut its write side */
+    bool paused; /* reading stops: output above the watermark */
+    bool opened; /* the service's open callback ran */
     mux_framing framing;
     uint64_t id;
     mux_buf_t out; /* output not yet written */
@@ -70,9 +70,7 @@ size_t mux_conn_watermark(const mux_conn_t *conn) {
     return mux__server_opts(conn->server)->max_output;
 }
 const char *mux_conn_peer(const mux_conn_t *conn) { return conn->peer; }
-const char *mux_conn_local(const mux_conn_t *conn) {
-    return conn->local;
-}
+const char *mux_conn_local(const mux_conn_t *conn) { return conn->local; }
 uint64_t mux_conn_id(const mux_conn_t *conn) { return conn->id; }
 void *mux_conn_data(const mux_conn_t *conn) { return conn->data; }
 void mux_conn_set_data(mux_conn_t *conn, void *data) { conn->data = data; }
@@ -83,8 +81,8 @@ mux_server_t *mux_conn_server(const mux_conn_t *conn) { return conn->server; }
 mux_loop_t *mux_conn_loop(const mux_conn_t *conn) { return conn->loop; }
 
 void mux_conn_log(mux_conn_t *conn, const char *text, size_t len) {
-    mux_event_t ev = {.type = MUX_EV_SERVICE, .conn = conn, .text = text,
-                      .text_len = len};
+    mux_event_t ev = {
+        .type = MUX_EV_SERVICE, .conn = conn, .text = text, .text_len = len};
     mux__server_emit(conn->server, &ev);
 }
 
@@ -103,9 +101,8 @@ static void update_interest(mux_conn_t *conn) {
     if ((conn->state == OPEN && !conn->eof && !conn->paused) ||
         conn->state == LINGER)
         events |= MUX_READ;
-    if (conn->out.len > 0 ||
-        (conn->state == OPEN && conn->service->drain &&
-         conn->out.len <= low_watermark(conn)))
+    if (conn->out.len > 0 || (conn->state == OPEN && conn->service->drain &&
+                              conn->out.len <= low_watermark(conn)))
         events |= MUX_WRITE;
     if (events != conn->events) {
         conn->events = events;
@@ -140,8 +137,7 @@ static void finish(mux_conn_t *conn, const char *reason) {
         return; /* leaks rather than free memory still on the stack */
 }
 
-static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer,
-                              void *arg) {
+static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
@@ -270,8 +266,10 @@ static void line_too_long(mux_conn_t *conn) {
     mux_conn_send(conn, msg, (size_t)n);
     mux_buf_t *in = &conn->in;
     mux__buf_consume(in, in->len);
-    mux_event_t ev = {.type = MUX_EV_ERROR, .conn = conn,
-                      .reason = "line too long", .err = -EMSGSIZE};
+    mux_event_t ev = {.type = MUX_EV_ERROR,
+                      .conn = conn,
+                      .reason = "line too long",
+                      .err = -EMSGSIZE};
     mux__server_emit(conn->server, &ev);
     mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
@@ -462,9 +460,8 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
 void mux__conn_shutdown(mux_conn_t *conn) {
     /* Serve what the client already sent: bounded, the socket may be
      * refilled as fast as we read. */
-    for (int i = 0; i < 16 && conn->state == OPEN && !conn->eof &&
-                    !conn->paused;
-         i++) {
+    for (int i = 0;
+         i < 16 && conn->state == OPEN && !conn->eof && !conn->paused; i++) {
         uint64_t before = conn->bytes_in;
         read_input(conn);
         if (conn->bytes_in == before)

@@ -29,7 +29,9 @@ int mux__buf_append(mux_buf_t *buf, const void *data, size_t len);
 /* Drops `len` bytes from the front (len <= buf->len). Empty -> off 0. */
 void mux__buf_consume(mux_buf_t *buf, size_t len);
 /* The unread bytes. */
-static inline char *mux__buf_head(const mux_buf_t *buf) { return buf->data + buf->off; }
+static inline char *mux__buf_head(const mux_buf_t *buf) {
+    return buf->data + buf->off;
+}
 /* Releases the storage; the buffer is empty and reusable after. */
 void mux__buf_free(mux_buf_t *buf);
 
@@ -122,15 +124,15 @@ bool mux__conn_is_open(const mux_conn_t *conn);
 
 const mux_service_t *mux__server_service(const mux_server_t *server);
 const mux_server_opts_t *mux__server_opts(const mux_server_t *server);
-/* Accept-time policy: NULL to admit, else the refusal reason. */
-const char *mux__server_admit(mux_server_t *server,
-                              const struct sockaddr *peer);
+/*
+ * Takes one accepted client of `listener`: admits it (a new conn) or turns
+ * it away (over FD_SETSIZE, over max_clients, refused by the filter). The
+ * server owns fd from then on.
+ */
+void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
+                        const struct sockaddr *peer, socklen_t peer_len);
 /* Sheds one pending client when accept() hit EMFILE. false: no spare fd. */
-bool mux__server_shed(mux_server_t *server, int listen_fd);
-/* Tells a refused client why (one line) and closes it. */
-void mux__server_refuse(mux_server_t *server, mux_listener_t *listener,
-                        int fd, const struct sockaddr *peer,
-                        socklen_t peer_len, const char *reason);
+bool mux__server_shed(mux_server_t *server, mux_listener_t *listener);
 uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn);
 void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn);
 /* Reports an event; fills in server-wide members (clients). */

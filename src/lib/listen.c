@@ -43,29 +43,13 @@ static void on_retry(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 static void out_of_fds(mux_listener_t *listener, int err) {
     mux_server_t *server = listener->server;
     mux__server_error(server, listener->local, "accept", err);
-    if (mux__server_shed(server, listener->fd))
+    if (mux__server_shed(server, listener))
         return;
     mux_loop_t *loop = mux_server_loop(server);
     if (!listener->retry &&
         mux_timer_start(loop, &listener->retry, ACCEPT_RETRY_MS, 0, on_retry,
                         listener) == 0)
         mux_watch_events(loop, listener->fd, 0);
-}
-
-/* Admits one accepted client, or tells it why not. */
-static void admit(mux_listener_t *listener, int fd, struct sockaddr *peer,
-                  socklen_t peer_len) {
-    mux_server_t *server = listener->server;
-    const char *reason = fd >= FD_SETSIZE
-                             ? "too many open fds for select()"
-                             : mux__server_admit(server, peer);
-    if (reason) {
-        mux__server_refuse(server, listener, fd, peer, peer_len, reason);
-        return;
-    }
-    int err = mux__conn_new(server, listener->local, fd, peer, peer_len);
-    if (err < 0)
-        mux__server_error(server, listener->local, "accept", err);
 }
 
 static void on_acceptable(mux_loop_t *loop, int fd, int events, void *arg) {
@@ -77,7 +61,8 @@ static void on_acceptable(mux_loop_t *loop, int fd, int events, void *arg) {
         socklen_t peer_len = sizeof(peer);
         int cfd = accept_client(fd, (struct sockaddr *)&peer, &peer_len);
         if (cfd >= 0) {
-            admit(listener, cfd, (struct sockaddr *)&peer, peer_len);
+            mux__server_accept(listener->server, listener, cfd,
+                               (struct sockaddr *)&peer, peer_len);
             if (listener->fd < 0) /* a callback closed the listener */
                 return;
             continue;
@@ -226,13 +211,12 @@ int mux__listener_adopt(mux_server_t *server, int fd, mux_listener_t **out) {
     len = sizeof(listening);
     if (type == SOCK_STREAM &&
         (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
-         (!listening &&
-          listen(fd, mux__server_opts(server)->backlog) < 0))) {
+         (!listening && listen(fd, mux__server_opts(server)->backlog) < 0))) {
         int err = -errno;
         mux__close(fd);
         return err;
     }
-    mux_transport transport = type == SOCK_DGRAM       ? MUX_UDP
+    mux_transport transport = type == SOCK_DGRAM        ? MUX_UDP
                               : ss.ss_family == AF_UNIX ? MUX_UNIX
                                                         : MUX_TCP;
     return start(server, fd, transport, false, out);

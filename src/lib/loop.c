@@ -430,8 +430,8 @@ int mux_signal(mux_loop_t *loop, int signo, mux_signal_cb *cb, void *arg) {
         return 0;
     }
     if (loop->nsignals == 0) {
-        int err = mux_watch(loop, loop->sigpipe[0], MUX_READ, on_signal_pipe,
-                            NULL);
+        int err =
+            mux_watch(loop, loop->sigpipe[0], MUX_READ, on_signal_pipe, NULL);
         if (err < 0)
             return err;
     }

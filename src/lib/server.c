@@ -39,16 +39,15 @@ const mux_service_t *mux__server_service(const mux_server_t *server) {
 const mux_server_opts_t *mux__server_opts(const mux_server_t *server) {
     return &server->opts;
 }
-mux_loop_t *mux_server_loop(const mux_server_t *server) {
-    return server->loop;
+mux_loop_t *mux_server_loop(const mux_server_t *server) { return server->loop; }
+void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients) {
+    server->opts.max_clients = max_clients;
 }
 size_t mux_server_clients(const mux_server_t *server) {
     return server->nclients;
 }
 
-static int open_spare(void) {
-    return open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
+static int open_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
                    const mux_server_opts_t *opts, mux_server_t **out) {
@@ -193,8 +192,7 @@ int mux_server_serve_fd(mux_server_t *server, int fd) {
     }
     char text[MUX_ADDRSTRLEN];
     mux_addr_format((struct sockaddr *)&local, local_len, text, sizeof(text));
-    return mux__conn_new(server, text, fd, (struct sockaddr *)&peer,
-                         peer_len);
+    return mux__conn_new(server, text, fd, (struct sockaddr *)&peer, peer_len);
 }
 
 size_t mux_server_addresses(const mux_server_t *server, const char **out,
@@ -218,46 +216,61 @@ static void close_listeners(mux_server_t *server) {
 /* Clients                                                             */
 /* ------------------------------------------------------------------ */
 
-const char *mux__server_admit(mux_server_t *server,
-                              const struct sockaddr *peer) {
-    MUX__UNUSED(peer);
-    if (server->shutting_down)
-        return "shutting down";
-    if (server->opts.max_clients && server->nclients >= server->opts.max_clients)
-        return "server full";
-    return NULL;
-}
-
-void mux__server_refuse(mux_server_t *server, mux_listener_t *listener,
-                        int fd, const struct sockaddr *peer,
-                        socklen_t peer_len, const char *reason) {
-    const char *msg = server->opts.full_message;
-    ssize_t n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)n; /* best effort: the client is being turned away anyway */
+/* Tells a client why it is turned away (one line, if `tell`), closes it
+ * and reports it. */
+static void refuse(mux_server_t *server, mux_listener_t *listener, int fd,
+                   const struct sockaddr *peer, socklen_t peer_len,
+                   const char *reason, bool tell) {
+    if (tell) {
+        const char *msg = server->opts.full_message;
+        ssize_t n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)n; /* best effort: the client is being turned away anyway */
+    }
     mux__close(fd);
     char text[MUX_ADDRSTRLEN];
     mux_event_t ev = {.type = MUX_EV_REFUSE,
                       .transport = listener->transport,
-                      .peer = mux_addr_format(peer, peer_len, text,
-                                              sizeof(text)),
+                      .peer =
+                          mux_addr_format(peer, peer_len, text, sizeof(text)),
                       .local = listener->local,
                       .reason = reason};
     mux__server_emit(server, &ev);
 }
 
-bool mux__server_shed(mux_server_t *server, int listen_fd) {
-    mux_listener_t *listener = server->listeners;
-    while (listener && listener->fd != listen_fd)
-        listener = listener->next;
-    if (server->spare_fd < 0 || !listener)
+void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
+                        const struct sockaddr *peer, socklen_t peer_len) {
+    const mux_server_opts_t *o = &server->opts;
+    const char *reason =
+        o->filter ? o->filter(peer, peer_len, o->filter_arg) : NULL;
+    if (reason) {
+        refuse(server, listener, fd, peer, peer_len, reason, false);
+        return;
+    }
+    if (fd >= FD_SETSIZE)
+        reason = "server full: no fd below FD_SETSIZE";
+    else if (o->max_clients && server->nclients >= o->max_clients)
+        reason = "server full";
+    else if (server->shutting_down)
+        reason = "shutting down";
+    if (reason) {
+        refuse(server, listener, fd, peer, peer_len, reason, true);
+        return;
+    }
+    int err = mux__conn_new(server, listener->local, fd, peer, peer_len);
+    if (err < 0)
+        mux__server_error(server, listener->local, "accept", err);
+}
+
+bool mux__server_shed(mux_server_t *server, mux_listener_t *listener) {
+    if (server->spare_fd < 0)
         return false;
     close(server->spare_fd);
     struct sockaddr_storage peer;
     socklen_t len = sizeof(peer);
-    int fd = accept(listen_fd, (struct sockaddr *)&peer, &len);
+    int fd = accept(listener->fd, (struct sockaddr *)&peer, &len);
     if (fd >= 0)
-        mux__server_refuse(server, listener, fd, (struct sockaddr *)&peer, len,
-                           "out of file descriptors");
+        refuse(server, listener, fd, (struct sockaddr *)&peer, len,
+               "server full: out of file descriptors", true);
     server->spare_fd = open_spare();
     return fd >= 0;
 }

@@ -57,8 +57,8 @@ static void vlog(const char *fmt, va_list ap) {
     fprintf(stderr, "muxd: %s\n", line);
 }
 
-void muxd_log_text(const muxd_log_t *log, muxd_log_level level,
-                   const char *fmt, ...) {
+void muxd_log_text(const muxd_log_t *log, muxd_log_level level, const char *fmt,
+                   ...) {
     if (log->level < level)
         return;
     va_list ap;
@@ -100,8 +100,7 @@ void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev) {
         break;
     case MUX_EV_ERROR:
         if (ev->conn)
-            muxd_log_text(log, MUXD_LOG_NORMAL, "%s: %s", ev->peer,
-                          ev->reason);
+            muxd_log_text(log, MUXD_LOG_NORMAL, "%s: %s", ev->peer, ev->reason);
         else
             muxd_log_error("%s on %s: %s", ev->reason, ev->local,
                            mux_strerror(ev->err));

@@ -23,9 +23,8 @@ typedef struct {
 void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev);
 
 /* "muxd: " + the formatted text, if `level` is enabled. */
-void muxd_log_text(const muxd_log_t *log, muxd_log_level level,
-                   const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void muxd_log_text(const muxd_log_t *log, muxd_log_level level, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
 
 /* "muxd: " + the formatted text, always. */
 void muxd_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -4,21 +4,39 @@
  * server are libmux.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* initgroups() */
 
+#include "acl.h"
 #include "log.h"
 #include "services.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
+#include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #define MAX_LISTEN 64
 
 enum { EXIT_USAGE = 2 };
+
+/* Long options without a short form. */
+enum {
+    OPT_MAX_OUTPUT = 256,
+    OPT_IDLE_TIMEOUT,
+    OPT_SHUTDOWN_TIMEOUT,
+    OPT_ALLOW,
+    OPT_DENY,
+    OPT_USER,
+};
 
 typedef struct {
     mux_addr_t listen[MAX_LISTEN];
@@ -30,6 +48,9 @@ typedef struct {
     mux_server_opts_t server;
     muxd_service_config_t config;
     muxd_log_t log;
+    muxd_acl_t acl;
+    uint64_t shutdown_timeout_ms;
+    const char *user; /* --user: whom to become after binding */
 } options_t;
 
 /* Everything a running muxd holds, for the callbacks. */
@@ -59,6 +80,11 @@ static void usage(FILE *out) {
             "  -p, --port PORT       listen on HOST:PORT (default 9999 when "
             "no -l is given)\n"
             "  -b, --backlog N       listen() backlog (default: SOMAXCONN)\n"
+            "      --allow CIDR      admit only clients in CIDR (repeatable; "
+            "e.g. 127.0.0.0/8)\n"
+            "      --deny CIDR       refuse clients in CIDR (repeatable; wins "
+            "over --allow)\n"
+            "      --user NAME       drop privileges to NAME once listening\n"
             "\n"
             "Serving:\n"
             "  -s, --service NAME    the protocol to serve (default echo):\n");
@@ -66,6 +92,20 @@ static void usage(FILE *out) {
         fprintf(out, "                          %-9s %s\n",
                 muxd_services[i]->name, muxd_services[i]->summary);
     fprintf(out,
+            "\n"
+            "Limits:\n"
+            "  -m, --max-clients N   clients at once; more are told "
+            "\"muxd: server full\"\n"
+            "                        (default: what select() can hold)\n"
+            "      --max-output BYTES  pending output per client past which "
+            "muxd stops\n"
+            "                        reading from it (default 1M; suffixes "
+            "k, M, G)\n"
+            "      --idle-timeout SECS  close clients silent for SECS "
+            "(default: never)\n"
+            "      --shutdown-timeout SECS  on SIGTERM, wait at most SECS "
+            "for clients\n"
+            "                        (default 5)\n"
             "\n"
             "Output:\n"
             "  -q, --quiet           log only errors\n"
@@ -103,6 +143,48 @@ static unsigned long parse_number(const char *text, const char *what,
     return v;
 }
 
+/* Seconds, fractions allowed ("0.5"), as milliseconds. */
+static uint64_t parse_seconds(const char *text, const char *what) {
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= 0) || v > 1e9) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "invalid %s: '%%s' (seconds)", what);
+        usage_error(msg, text);
+    }
+    return (uint64_t)llround(v * 1000);
+}
+
+/* Bytes, with an optional k, M or G suffix (powers of 1024). */
+static size_t parse_size(const char *text, const char *what) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    unsigned shift = 0;
+    if (*end && !end[1] && end != text)
+        shift = *end == 'k' || *end == 'K'   ? 10
+                : *end == 'm' || *end == 'M' ? 20
+                : *end == 'g' || *end == 'G' ? 30
+                                             : 64;
+    if (errno || end == text || text[0] == '-' || shift == 64 ||
+        (*end && shift == 0) || v == 0 || v > (SIZE_MAX >> 1 >> shift)) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "invalid %s: '%%s' (bytes, e.g. 64k)", what);
+        usage_error(msg, text);
+    }
+    return (size_t)(v << shift);
+}
+
+static void add_cidr(muxd_cidr_t *list, size_t *n, const char *text) {
+    if (*n == MUXD_ACL_MAX)
+        usage_error("too many --allow or --deny entries (at most 64): '%s'",
+                    text);
+    if (!muxd_cidr_parse(text, &list[*n]))
+        usage_error("invalid CIDR: '%s' (e.g. 10.0.0.0/8, ::1/128)", text);
+    (*n)++;
+}
+
 static void add_listen(options_t *o, const char *text) {
     if (o->nlisten == MAX_LISTEN)
         usage_error("too many listeners (at most 64): '%s'", text);
@@ -137,6 +219,13 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"port", required_argument, NULL, 'p'},
         {"backlog", required_argument, NULL, 'b'},
         {"service", required_argument, NULL, 's'},
+        {"max-clients", required_argument, NULL, 'm'},
+        {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"deny", required_argument, NULL, OPT_DENY},
+        {"user", required_argument, NULL, OPT_USER},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -144,7 +233,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {NULL, 0, NULL, 0}};
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":l:H:p:b:s:qvhV", longopts, NULL)) !=
+    while ((c = getopt_long(argc, argv, ":l:H:p:b:s:m:qvhV", longopts, NULL)) !=
            -1) {
         switch (c) {
         case 'l':
@@ -157,12 +246,35 @@ static void parse_options(int argc, char **argv, options_t *o) {
             o->port = optarg;
             break;
         case 'b':
-            o->server.backlog =
-                (int)parse_number(optarg, "backlog", INT_MAX);
+            o->server.backlog = (int)parse_number(optarg, "backlog", INT_MAX);
             break;
         case 's':
             if (!(o->service = muxd_service_find(optarg)))
                 usage_error("unknown service: '%s' (see muxd --help)", optarg);
+            break;
+        case 'm':
+            o->server.max_clients =
+                (unsigned)parse_number(optarg, "client limit", UINT_MAX);
+            if (!o->server.max_clients)
+                usage_error("invalid client limit: '%s' (at least 1)", optarg);
+            break;
+        case OPT_MAX_OUTPUT:
+            o->server.max_output = parse_size(optarg, "output limit");
+            break;
+        case OPT_IDLE_TIMEOUT:
+            o->server.idle_timeout_ms = parse_seconds(optarg, "idle timeout");
+            break;
+        case OPT_SHUTDOWN_TIMEOUT:
+            o->shutdown_timeout_ms = parse_seconds(optarg, "shutdown timeout");
+            break;
+        case OPT_ALLOW:
+            add_cidr(o->acl.allow, &o->acl.nallow, optarg);
+            break;
+        case OPT_DENY:
+            add_cidr(o->acl.deny, &o->acl.ndeny, optarg);
+            break;
+        case OPT_USER:
+            o->user = optarg;
             break;
         case 'q':
             o->log.level = MUXD_LOG_QUIET;
@@ -205,7 +317,22 @@ static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
     }
     muxd_log_text(&muxd->opts->log, MUXD_LOG_NORMAL, "%s: shutting down",
                   signo == SIGINT ? "SIGINT" : "SIGTERM");
-    mux_server_shutdown(muxd->server, 5000);
+    /* 0 means "do not wait"; the library's 0 would mean "no limit". */
+    uint64_t ms = muxd->opts->shutdown_timeout_ms;
+    mux_server_shutdown(muxd->server, ms ? ms : 1);
+}
+
+/* Why a listen failed, in words a person can act on. */
+static const char *listen_hint(const mux_addr_t *addr, int err) {
+    if (err == -EACCES && addr->transport != MUX_UNIX &&
+        strtoul(addr->port, NULL, 10) < 1024 && addr->port[0] >= '0' &&
+        addr->port[0] <= '9')
+        return " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    if (err == -ERANGE)
+        return " (no fd below FD_SETSIZE is free: too many inherited fds)";
+    if (err == -EPROTONOSUPPORT)
+        return " (this service has no UDP form)";
+    return "";
 }
 
 static int listen_all(muxd_t *muxd) {
@@ -213,16 +340,58 @@ static int listen_all(muxd_t *muxd) {
     for (size_t i = 0; i < o->nlisten; i++) {
         int err = mux_server_listen_addr(muxd->server, &o->listen[i]);
         if (err < 0) {
-            muxd_log_error("cannot listen on %s: %s", o->listen_text[i],
-                           mux_strerror(err));
+            muxd_log_error("cannot listen on %s: %s%s", o->listen_text[i],
+                           mux_strerror(err), listen_hint(&o->listen[i], err));
             return err;
         }
     }
+    return 0;
+}
+
+/* The ready lines: one per listener, once everything is in place. */
+static void print_ready(muxd_t *muxd) {
     const char *names[MAX_LISTEN * 4];
     size_t n = mux_server_addresses(muxd->server, names, MAX_LISTEN * 4);
     for (size_t i = 0; i < n && i < MAX_LISTEN * 4; i++)
         printf("listening on %s\n", names[i]);
     fflush(stdout);
+}
+
+/*
+ * The default client limit: what select() can hold, less the fds muxd
+ * keeps (stdio, the loop's pipe, listeners, inherited ones: all below the
+ * highest open fd), and no more than RLIMIT_NOFILE allows.
+ */
+static unsigned default_max_clients(void) {
+    long limit = FD_SETSIZE;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)limit)
+        limit = (long)rl.rlim_cur;
+    long highest = 2;
+    for (int fd = 3; fd < FD_SETSIZE; fd++)
+        if (fcntl(fd, F_GETFD) >= 0)
+            highest = fd;
+    return limit > highest + 1 ? (unsigned)(limit - highest - 1) : 1;
+}
+
+/* --user: become NAME (groups too) for good, after binding. */
+static int drop_privileges(const char *name) {
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        muxd_log_error("cannot switch to user %s: no such user", name);
+        return -ENOENT;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0) {
+        int err = -errno;
+        muxd_log_error("cannot switch to user %s: %s", name, mux_strerror(err));
+        return err;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) { /* must not be able to return */
+        muxd_log_error("cannot switch to user %s: root could be regained",
+                       name);
+        return -EPERM;
+    }
     return 0;
 }
 
@@ -237,6 +406,10 @@ static int serve(options_t *o) {
     o->server.event_arg = &muxd;
     o->server.service_arg = &o->config;
     o->server.full_message = "muxd: server full\n";
+    if (o->acl.nallow || o->acl.ndeny) {
+        o->server.filter = muxd_acl_filter;
+        o->server.filter_arg = &o->acl;
+    }
     err = mux_server_new(muxd.loop, o->service, &o->server, &muxd.server);
     /* Signals first: a script may send SIGTERM as soon as it sees ready. */
     if (err == 0 &&
@@ -245,6 +418,12 @@ static int serve(options_t *o) {
         muxd_log_error("cannot watch signals: %s", mux_strerror(err));
     if (err == 0)
         err = listen_all(&muxd);
+    if (err == 0 && o->user)
+        err = drop_privileges(o->user);
+    if (err == 0 && !o->server.max_clients)
+        mux_server_set_max_clients(muxd.server, default_max_clients());
+    if (err == 0)
+        print_ready(&muxd);
     if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     mux_server_free(muxd.server);
@@ -253,7 +432,8 @@ static int serve(options_t *o) {
 }
 
 int main(int argc, char **argv) {
-    options_t opts = {.service = &muxd_echo_service};
+    options_t opts = {.service = &muxd_echo_service,
+                      .shutdown_timeout_ms = 5000};
     opts.log.level = MUXD_LOG_NORMAL;
     parse_options(argc, argv, &opts);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
