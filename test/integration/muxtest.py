@@ -46,11 +46,11 @@ class Muxd:
     """A running muxd. `listeners` is the list of (transport, address) from
     its ready lines, in order."""
 
-    def __init__(self, *args, listeners=1, binary_name="muxd", env=None):
+    def __init__(self, *args, listeners=1, binary_name="muxd", **popen):
         self.stderr_file = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [binary(binary_name), *args], stdout=subprocess.PIPE,
-            stderr=self.stderr_file, stdin=subprocess.DEVNULL, env=env)
+            stderr=self.stderr_file, stdin=subprocess.DEVNULL, **popen)
         self.listeners = []
         self._out = b""
         deadline = time.monotonic() + TIMEOUT

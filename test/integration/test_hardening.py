@@ -1,0 +1,419 @@
+"""Limits, faults and hostile clients: muxd keeps serving everyone else,
+loses nothing and stays bounded."""
+
+import os
+import resource
+import selectors
+import signal
+import socket
+import threading
+import time
+import unittest
+
+import muxtest
+from muxtest import Muxd, recv_exactly, recv_until_close
+
+FULL = b"muxd: server full\n"
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def with_nofile(n):
+    def preexec():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return preexec
+
+
+def round_trip(sock, msg):
+    sock.sendall(msg)
+    return recv_exactly(sock, len(msg))
+
+
+def classify(clients):
+    """Reads from each client after sending a probe: (served, refused)."""
+    served, refused = [], []
+    for c in clients:
+        try:
+            c.sendall(b"probe")
+        except OSError:
+            pass  # already closed by muxd: a refusal
+        data = b""
+        c.settimeout(muxtest.TIMEOUT)
+        try:
+            while data != b"probe" and len(data) < len(FULL):
+                chunk = c.recv(64)
+                if not chunk:
+                    break
+                data += chunk
+        except ConnectionResetError:
+            pass
+        if data == b"probe":
+            served.append(c)
+        else:
+            # a refused client may see the line, or a reset if it was fast
+            refused.append((c, data))
+    return served, refused
+
+
+class ClientLimit(unittest.TestCase):
+    def test_max_clients_5_of_10(self):
+        with Muxd("-p", "0", "-m", "5") as m:
+            clients = [m.connect() for _ in range(10)]
+            time.sleep(0.2)  # every accept has happened (not a readiness wait)
+            served, refused = classify(clients)
+            self.assertEqual(len(served), 5)
+            self.assertEqual(len(refused), 5)
+            for _, data in refused:
+                self.assertIn(data, (FULL, b""))
+            self.assertTrue(any(d == FULL for _, d in refused))
+            for c in served:  # everyone admitted is still served
+                self.assertEqual(round_trip(c, b"again"), b"again")
+            for c in clients:
+                c.close()
+            self.assertEqual(m.stop(), 0)
+            self.assertIn("server full", m.stderr())
+
+    def test_1500_clients_against_the_default_limit(self):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        with Muxd("-p", "0", "-q") as m:
+            clients = []
+            for _ in range(1500):
+                clients.append(m.connect())
+            time.sleep(0.5)
+            served, refused = classify(clients)
+            self.assertEqual(len(served) + len(refused), 1500)
+            self.assertGreater(len(served), 1000)  # what select() can hold
+            self.assertLess(len(served), 1024)
+            for c in served[:50] + served[-50:]:
+                self.assertEqual(round_trip(c, b"still here"), b"still here")
+            for c in clients:
+                c.close()
+            self.assertEqual(m.stop(), 0)
+
+
+class FdSetSize(unittest.TestCase):
+    def spawn_with_inherited(self, count, *args):
+        """muxd with `count` extra fds inherited (3 .. count+2)."""
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        held = []
+        while len(held) < count:
+            held.append(os.open("/dev/null", os.O_RDONLY))
+        try:
+            return muxtest.subprocess.run(
+                [muxtest.binary("muxd"), *args], pass_fds=held,
+                capture_output=True, timeout=muxtest.TIMEOUT)
+        finally:
+            for fd in held:
+                os.close(fd)
+
+    def test_no_free_fd_below_fd_setsize_fails_clearly(self):
+        p = self.spawn_with_inherited(1100, "-p", "0", "-V")
+        self.assertEqual(p.returncode, 0)  # sanity: options still parse
+        p = self.spawn_with_inherited(1100, "-p", "0")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"FD_SETSIZE", p.stderr)
+        self.assertEqual(p.stdout, b"")
+
+    def test_high_inherited_fds_leave_room_for_a_few_clients(self):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1000)]
+        try:
+            m = Muxd("-p", "0", "-q", pass_fds=held)
+        finally:
+            for fd in held:
+                os.close(fd)
+        with m:
+            clients = [m.connect() for _ in range(40)]
+            time.sleep(0.2)
+            served, refused = classify(clients)
+            self.assertGreater(len(served), 0)
+            self.assertGreater(len(refused), 0)
+            for c in served:
+                self.assertEqual(round_trip(c, b"ok"), b"ok")
+            for c in clients:
+                c.close()
+            self.assertEqual(m.stop(), 0)
+
+
+class OutOfFds(unittest.TestCase):
+    def run_emfile(self, *extra):
+        with Muxd("-p", "0", "-q", *extra, preexec_fn=with_nofile(64)) as m:
+            clients = [m.connect() for _ in range(200)]
+            time.sleep(0.3)
+            cpu_before = cpu_seconds(m.proc.pid)
+            time.sleep(1.0)  # clients wait; muxd must not spin meanwhile
+            cpu_used = cpu_seconds(m.proc.pid) - cpu_before
+            self.assertLess(cpu_used, 0.5, "muxd spins while out of fds")
+            served, refused = classify(clients)
+            self.assertGreater(len(served), 10)
+            self.assertGreater(len(refused), 0)
+            for c in clients:
+                c.close()
+            time.sleep(0.3)
+            late = [m.connect() for _ in range(10)]  # served once others left
+            for c in late:
+                self.assertEqual(round_trip(c, b"late"), b"late")
+                c.close()
+            self.assertEqual(m.stop(), 0)
+
+    def test_emfile_sheds_clients_without_spinning(self):
+        self.run_emfile("-m", "1000")  # a limit above the fds: hits EMFILE
+
+    def test_default_limit_follows_the_fd_limit(self):
+        self.run_emfile()
+
+
+class SlowReader(unittest.TestCase):
+    def test_100mb_to_a_client_that_never_reads(self):
+        with Muxd("-p", "0", "-q") as m:
+            hog = m.connect()
+            hog.settimeout(2.0)
+            chunk = b"x" * (1 << 20)
+            stop = threading.Event()
+            sent = [0]
+
+            def flood():
+                try:
+                    while sent[0] < 100 * len(chunk) and not stop.is_set():
+                        sent[0] += hog.send(chunk)
+                except OSError:
+                    pass  # send timed out: muxd stopped reading, as it should
+
+            t = threading.Thread(target=flood)
+            t.start()
+            others = [m.connect() for _ in range(10)]
+            worst = 0.0
+            for i in range(30):
+                for c in others:
+                    start = time.monotonic()
+                    self.assertEqual(round_trip(c, b"rt%d" % i), b"rt%d" % i)
+                    worst = max(worst, time.monotonic() - start)
+            t.join(30)
+            stop.set()
+            self.assertLess(rss_kib(m.proc.pid), 64 * 1024)
+            self.assertLess(sent[0], 100 * len(chunk), "muxd never pushed back")
+            print(f"slow reader: {sent[0] >> 20} MiB taken before push-back, "
+                  f"worst round trip of others {worst * 1000:.1f} ms, "
+                  f"RSS {rss_kib(m.proc.pid)} KiB")
+            hog.close()
+            for c in others:
+                self.assertEqual(round_trip(c, b"after"), b"after")
+                c.close()
+
+
+class Timeouts(unittest.TestCase):
+    def test_idle_clients_are_closed_active_ones_kept(self):
+        with Muxd("-p", "0", "--idle-timeout", "0.4") as m:
+            idle, busy = m.connect(), m.connect()
+            deadline = time.monotonic() + 1.2
+            while time.monotonic() < deadline:
+                self.assertEqual(round_trip(busy, b"."), b".")
+                time.sleep(0.1)
+            self.assertEqual(recv_until_close(idle), b"")  # closed by muxd
+            self.assertEqual(round_trip(busy, b"still"), b"still")
+            busy.close()
+            idle.close()
+            self.assertEqual(m.stop(), 0)
+            self.assertIn(": idle timeout", m.stderr())
+
+
+class HalfCloseAndResets(unittest.TestCase):
+    def test_half_close_still_gets_every_reply(self):
+        payload = os.urandom(3 << 20)
+        with Muxd("-p", "0", "-q") as m:
+            s = m.connect()
+            t = threading.Thread(
+                target=lambda: (s.sendall(payload), s.shutdown(socket.SHUT_WR)))
+            t.start()
+            self.assertEqual(recv_until_close(s), payload)
+            t.join(muxtest.TIMEOUT)
+            s.close()
+
+    def test_reset_mid_transfer_is_noticed_by_nobody_else(self):
+        with Muxd("-p", "0") as m:
+            other = m.connect()
+            for _ in range(5):
+                s = m.connect()
+                s.sendall(os.urandom(4 << 20) if False else b"y" * (2 << 20))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                s.close()  # RST while muxd is still writing the echo
+                self.assertEqual(round_trip(other, b"fine"), b"fine")
+            other.close()
+            self.assertEqual(m.stop(), 0)  # alive: no SIGPIPE killed it
+            err = m.stderr()
+            self.assertEqual(err.count("closed 127.0.0.1"), 6)
+
+
+class Fairness(unittest.TestCase):
+    def test_a_flood_does_not_starve_round_trips(self):
+        with Muxd("-p", "0", "-q") as m:
+            flooder = m.connect()
+            stop = threading.Event()
+
+            def flood():
+                msg = b"flood " * 1000
+                while not stop.is_set():
+                    flooder.sendall(msg)
+
+            def drain():
+                flooder.settimeout(0.5)
+                while not stop.is_set():
+                    try:
+                        if not flooder.recv(1 << 16):
+                            return
+                    except OSError:
+                        pass
+
+            threads = [threading.Thread(target=flood),
+                       threading.Thread(target=drain)]
+            for t in threads:
+                t.start()
+            try:
+                c = m.connect()
+                for i in range(200):
+                    self.assertEqual(round_trip(c, b"%d;" % i), b"%d;" % i)
+                c.close()
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join(muxtest.TIMEOUT)
+                flooder.close()
+
+
+class GracefulShutdown(unittest.TestCase):
+    def test_sigterm_answers_100_messages_in_flight(self):
+        with Muxd("-p", "0", "-q") as m:
+            clients = [m.connect() for _ in range(100)]
+            for i, c in enumerate(clients):
+                round_trip(c, b"hi")  # every client is accepted
+            for i, c in enumerate(clients):
+                c.sendall(b"in flight %03d" % i)
+            m.send_signal(signal.SIGTERM)
+            for i, c in enumerate(clients):
+                self.assertEqual(recv_until_close(c), b"in flight %03d" % i)
+                c.close()
+            self.assertEqual(m.wait(), 0)
+
+    def test_shutdown_timeout_bounds_the_wait(self):
+        with Muxd("-p", "0", "-q", "--shutdown-timeout", "0.3") as m:
+            c = m.connect()
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            c.sendall(b"z" * (8 << 20) if False else b"z" * 65536)
+            start = time.monotonic()
+            m.send_signal(signal.SIGTERM)
+            self.assertEqual(m.wait(), 0)
+            self.assertLess(time.monotonic() - start, 3.0)
+            c.close()
+
+
+class AccessLists(unittest.TestCase):
+    def test_deny(self):
+        with Muxd("-p", "0", "--deny", "127.0.0.0/8") as m:
+            c = m.connect()
+            self.assertEqual(recv_until_close(c), b"")  # closed, no message
+            c.close()
+            self.assertEqual(m.stop(), 0)
+            self.assertRegex(m.stderr(), r"refused 127\.0\.0\.1:\d+ .*denied by --deny")
+
+    def test_allow_admits_only_the_listed_source(self):
+        with Muxd("-H", "127.0.0.1", "-p", "0", "--allow", "127.0.0.2/32") as m:
+            bad = m.connect()
+            self.assertEqual(recv_until_close(bad), b"")
+            good = socket.socket()
+            good.settimeout(muxtest.TIMEOUT)
+            good.bind(("127.0.0.2", 0))
+            good.connect(("127.0.0.1", m.port))
+            self.assertEqual(round_trip(good, b"allowed"), b"allowed")
+            good.close()
+            bad.close()
+            self.assertEqual(m.stop(), 0)
+            self.assertIn("not in --allow", m.stderr())
+
+    @unittest.skipUnless(muxtest.ipv6_available(), "no IPv6 loopback")
+    def test_ipv6_deny(self):
+        with Muxd("-l", "[::1]:0", "-l", "127.0.0.1:0", "--deny", "::1/128",
+                  "-q", listeners=2) as m:
+            v6 = m.connect(0)
+            self.assertEqual(recv_until_close(v6), b"")
+            v4 = m.connect(1)
+            self.assertEqual(round_trip(v4, b"v4"), b"v4")
+            v4.close()
+            v6.close()
+
+    def test_bad_cidr_is_a_usage_error(self):
+        for bad in ("10.0.0.0/33", "nope", "::1/129", "1.2.3.4/"):
+            code, _, err = muxtest.run("--allow", bad)
+            self.assertEqual(code, 2, bad)
+            self.assertIn("invalid CIDR", err)
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root")
+class Privileges(unittest.TestCase):
+    def test_user_drops_privileges_after_binding(self):
+        with Muxd("-p", "0", "-q", "--user", "nobody") as m:
+            with open(f"/proc/{m.proc.pid}/status") as f:
+                uid_line = next(l for l in f if l.startswith("Uid:"))
+            self.assertEqual(set(uid_line.split()[1:]), {"65534"})
+            c = m.connect()
+            self.assertEqual(round_trip(c, b"as nobody"), b"as nobody")
+            c.close()
+
+    def test_unknown_user(self):
+        code, out, err = muxtest.run("-p", "0", "--user", "no-such-user-x")
+        self.assertEqual(code, 1)
+        self.assertIn("cannot switch to user no-such-user-x: no such user", err)
+
+    def test_low_port_without_privileges_says_why(self):
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            if int(f.read()) <= 1:
+                self.skipTest("unprivileged low ports are allowed here")
+        p = muxtest.subprocess.run(
+            [muxtest.binary("muxd"), "-p", "1"], capture_output=True,
+            timeout=muxtest.TIMEOUT, preexec_fn=lambda: os.setuid(65534))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(b"cannot listen on 127.0.0.1:1: Permission denied "
+                      b"(ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+                      p.stderr)
+
+
+class NoLeaks(unittest.TestCase):
+    def test_fd_count_after_10000_connections(self):
+        with Muxd("-p", "0", "-q") as m:
+            c = m.connect()
+            self.assertEqual(round_trip(c, b"warm"), b"warm")
+            c.close()
+            time.sleep(0.1)
+            before = fd_count(m.proc.pid)
+            for i in range(10000):
+                c = socket.create_connection(("127.0.0.1", m.port), 5)
+                if i % 10 == 0:
+                    self.assertEqual(round_trip(c, b"x"), b"x")
+                c.close()
+            c = m.connect()  # a last round trip: every close was processed
+            self.assertEqual(round_trip(c, b"last"), b"last")
+            c.close()
+            deadline = time.monotonic() + muxtest.TIMEOUT
+            while fd_count(m.proc.pid) != before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(fd_count(m.proc.pid), before)
+
+
+if __name__ == "__main__":
+    muxtest.main()
