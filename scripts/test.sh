@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages cmake:cmake cc:gcc python3:python3 \
+ensure_packages cmake:cmake cc:gcc python3:python3 valgrind:valgrind \
     /usr/include/cmocka.h:libcmocka-dev
 
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -46,10 +46,13 @@ class Muxd:
     """A running muxd. `listeners` is the list of (transport, address) from
     its ready lines, in order."""
 
-    def __init__(self, *args, listeners=1, binary_name="muxd", **popen):
+    def __init__(self, *args, listeners=1, binary_name="muxd", wrapper=(),
+                 **popen):
+        """Starts `binary_name` with args; `wrapper` (e.g. valgrind and
+        its options) goes in front of it."""
         self.stderr_file = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [binary(binary_name), *args], stdout=subprocess.PIPE,
+            [*wrapper, binary(binary_name), *args], stdout=subprocess.PIPE,
             stderr=self.stderr_file, stdin=subprocess.DEVNULL, **popen)
         self.listeners = []
         self._out = b""
