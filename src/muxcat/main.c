@@ -46,7 +46,8 @@ typedef struct {
     int npositional;
 } options_t;
 
-static void usage(FILE *out) {
+/* The modes, then the options they share, then examples. */
+static void usage_modes(FILE *out) {
     fputs("Usage: muxcat [OPTION]... HOST PORT\n"
           "       muxcat [OPTION]... ADDR\n"
           "       muxcat [OPTION]... ADDR --send TEXT [--expect TEXT]...\n"
@@ -91,6 +92,9 @@ static void usage(FILE *out) {
           "                       (default 200), or at once when it equals "
           "--expect TEXT\n",
           out);
+}
+
+static void usage_common(FILE *out) {
     fputs("\n"
           "Common options:\n"
           "  -u, --udp            HOST PORT and ADDR mean UDP\n"
@@ -122,6 +126,11 @@ static void usage(FILE *out) {
           "server that\n"
           "did not close with --until-close; 2 usage error.\n",
           out);
+}
+
+static void usage(FILE *out) {
+    usage_modes(out);
+    usage_common(out);
 }
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) {
