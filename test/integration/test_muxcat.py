@@ -1,0 +1,446 @@
+"""muxcat against the real muxd (echo over TCP, unix, IPv6 and UDP) and
+against small Python servers for what echo cannot show: a greeting, a
+server that closes first, one that answers only after end of file, one that
+never closes. Every wait is bounded; ports are 0 or held open by the test."""
+
+import os
+import re
+import selectors
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BUILD_DIR = os.environ.get("MUX_BUILD_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build")
+TIMEOUT = 10.0  # seconds: the bound of every wait in these tests
+READY_RE = re.compile(r"^listening on (tcp|udp|unix) (.+)$")
+
+
+def binary(name):
+    path = os.path.join(BUILD_DIR, name)
+    if not os.path.exists(path):
+        raise unittest.SkipTest(f"{path} is not built")
+    return path
+
+
+def ipv6_available():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def muxcat(*args, input=b"", timeout=TIMEOUT):
+    """Runs muxcat to completion: (exit status, stdout bytes, stderr text)."""
+    p = subprocess.run([binary("muxcat"), *args], input=input,
+                       capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+class Muxd:
+    """muxd with the given listeners; `addresses` holds what its ready
+    lines said, e.g. ["tcp 127.0.0.1:43121", "unix /tmp/x.sock"]."""
+
+    def __init__(self, *listen):
+        args = [a for addr in listen for a in ("-l", addr)]
+        self.proc = subprocess.Popen(
+            [binary("muxd"), "-q", *args], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        self.addresses = []
+        buf = b""
+        deadline = time.monotonic() + TIMEOUT
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while len(self.addresses) < len(listen):
+                left = deadline - time.monotonic()
+                chunk = b""
+                if left > 0 and sel.select(left):
+                    chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    self.close()
+                    raise AssertionError("muxd printed no ready line")
+                buf += chunk
+                while b"\n" in buf:
+                    line, _, buf = buf.partition(b"\n")
+                    m = READY_RE.match(line.decode())
+                    assert m, f"unexpected ready line {line!r}"
+                    self.addresses.append(f"{m.group(1)} {m.group(2)}")
+
+    def address(self, index=0):
+        """The address of a listener in muxcat's syntax."""
+        transport, addr = self.addresses[index].split(" ", 1)
+        return {"tcp": addr, "udp": "udp://" + addr,
+                "unix": "unix:" + addr}[transport]
+
+    def port(self, index=0):
+        return int(self.addresses[index].rsplit(":", 1)[1])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=TIMEOUT)
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class PyServer:
+    """A one-connection-at-a-time TCP server on 127.0.0.1 running
+    `handler(conn)` in a thread per client."""
+
+    def __init__(self, handler):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(TIMEOUT)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.errors = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.settimeout(TIMEOUT)
+            threading.Thread(target=self._run, args=(conn,),
+                             daemon=True).start()
+
+    def _run(self, conn):
+        try:
+            self.handler(conn)
+        except OSError as e:
+            self.errors.append(e)
+        finally:
+            conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+
+def hello_handler(conn):
+    """The tutorials' welcome server: Welcome!, Hello, <msg>!, exit."""
+    conn.sendall(b"Welcome!")
+    while True:
+        msg = conn.recv(1024)
+        if not msg or msg == b"exit":
+            return
+        conn.sendall(b"Hello, " + msg + b"!")
+
+
+def http_handler(conn):
+    """Answers once the request's blank line arrived, then closes."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        chunk = conn.recv(1024)
+        if not chunk:
+            return
+        request += chunk
+    conn.sendall(b"HTTP/1.0 200 OK\r\n\r\nbody of " + request.split()[1])
+
+
+def count_until_eof(conn):
+    """Answers only after end of file: proves muxcat half-closed."""
+    total = 0
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        total += len(chunk)
+    conn.sendall(b"got %d bytes\n" % total)
+
+
+def refused_port(kind=socket.SOCK_STREAM):
+    """A socket bound to a port on 127.0.0.1 that accepts nothing: TCP
+    bound but not listening; UDP closed again. Connecting is refused."""
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    if kind == socket.SOCK_DGRAM:
+        s.close()
+    return s, port
+
+
+class PipeMode(unittest.TestCase):
+    def test_tcp_host_port_and_addr(self):
+        with Muxd("127.0.0.1:0") as muxd:
+            status, out, err = muxcat("127.0.0.1", str(muxd.port()),
+                                      input=b"hello\n")
+            self.assertEqual((status, out, err), (0, b"hello\n", ""))
+            status, out, err = muxcat(muxd.address(), input=b"addr form")
+            self.assertEqual((status, out, err), (0, b"addr form", ""))
+
+    def test_unix(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "echo.sock")
+            with Muxd("unix:" + path) as muxd:
+                status, out, err = muxcat(muxd.address(), input=b"over unix\n")
+                self.assertEqual((status, out, err), (0, b"over unix\n", ""))
+
+    @unittest.skipUnless(ipv6_available(), "no IPv6 on ::1")
+    def test_ipv6(self):
+        with Muxd("[::1]:0") as muxd:
+            port = str(muxd.port())
+            self.assertEqual(muxcat("::1", port, input=b"six\n"),
+                             (0, b"six\n", ""))
+            self.assertEqual(muxcat(f"[::1]:{port}", input=b"six\n"),
+                             (0, b"six\n", ""))
+
+    def test_all_of_stdin_is_echoed_then_exit_0(self):
+        data = bytes(range(256)) * 4096  # 1 MiB, more than any buffer
+        with Muxd("127.0.0.1:0") as muxd:
+            status, out, err = muxcat(muxd.address(), input=data)
+        self.assertEqual(status, 0, err)
+        self.assertEqual(len(out), len(data))
+        self.assertEqual(out, data)
+
+    def test_half_close_lets_the_server_answer_at_eof(self):
+        with PyServer(count_until_eof) as srv:
+            status, out, err = muxcat("127.0.0.1", str(srv.port),
+                                      input=b"x" * 100000)
+        self.assertEqual((status, out, err), (0, b"got 100000 bytes\n", ""))
+
+    def test_exits_when_the_server_closes_first(self):
+        def bye(conn):
+            conn.sendall(b"bye\n")
+        with PyServer(bye) as srv:
+            p = subprocess.Popen([binary("muxcat"), "127.0.0.1", str(srv.port)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            try:  # stdin stays open: only the server's close ends muxcat
+                status = p.wait(timeout=TIMEOUT)
+                out, err = p.stdout.read(), p.stderr.read()
+            finally:
+                p.kill()
+                p.wait()
+                for f in (p.stdin, p.stdout, p.stderr):
+                    f.close()
+        self.assertEqual((status, out, err), (0, b"bye\n", b""))
+
+    def test_until_close_with_a_raw_http_request(self):
+        with PyServer(http_handler) as srv:
+            status, out, err = muxcat(
+                "--until-close", "127.0.0.1", str(srv.port),
+                input=b"GET /index HTTP/1.0\r\n\r\n")
+        self.assertEqual((status, out, err),
+                         (0, b"HTTP/1.0 200 OK\r\n\r\nbody of /index", ""))
+
+    def test_until_close_fails_if_the_server_stays_open(self):
+        released = threading.Event()
+
+        def never_close(conn):
+            while conn.recv(1024):
+                pass
+            conn.sendall(b"still here\n")  # at end of file, but stays open
+            released.wait(TIMEOUT)
+
+        with PyServer(never_close) as srv:
+            try:
+                status, out, err = muxcat("-w", "0.3", "--until-close",
+                                          "127.0.0.1", str(srv.port),
+                                          input=b"x")
+                self.assertEqual(status, 1)
+                self.assertEqual(out, b"still here\n")
+                self.assertIn("did not close the connection", err)
+                # Without --until-close a quiet server ends the run normally.
+                status, out, err = muxcat("-w", "0.3", "127.0.0.1",
+                                          str(srv.port), input=b"x")
+                self.assertEqual((status, out, err), (0, b"still here\n", ""))
+            finally:
+                released.set()
+
+    def test_connection_refused(self):
+        s, port = refused_port()
+        with s:
+            status, out, err = muxcat("127.0.0.1", str(port), input=b"x")
+        self.assertEqual((status, out), (1, b""))
+        self.assertEqual(
+            err, f"muxcat: cannot connect to 127.0.0.1:{port}: "
+                 "Connection refused\n")
+
+
+class Udp(unittest.TestCase):
+    def test_pipe_datagram_echo(self):
+        with Muxd("udp://127.0.0.1:0") as muxd:
+            status, out, err = muxcat(muxd.address(), input=b"ping\n")
+            self.assertEqual((status, out, err), (0, b"ping\n", ""))
+            status, out, err = muxcat("-u", "127.0.0.1", str(muxd.port()),
+                                      input=b"dash u\n")
+            self.assertEqual((status, out, err), (0, b"dash u\n", ""))
+
+    def test_script_datagrams(self):
+        with Muxd("udp://127.0.0.1:0") as muxd:
+            status, out, err = muxcat(muxd.address(), "--send", "a",
+                                      "--expect", "a", "--send", "bc",
+                                      "--expect", "bc")
+        self.assertEqual((status, out, err), (0, b"a\nbc\n", ""))
+
+    def test_refused(self):
+        _, port = refused_port(socket.SOCK_DGRAM)
+        status, out, err = muxcat(f"udp://127.0.0.1:{port}", "--send", "x")
+        self.assertEqual(status, 1)
+        self.assertEqual(
+            err, f"muxcat: cannot connect to udp://127.0.0.1:{port}: "
+                 "Connection refused\n")
+
+
+class ScriptMode(unittest.TestCase):
+    def test_expect_passes_against_echo(self):
+        with Muxd("127.0.0.1:0") as muxd:
+            status, out, err = muxcat(muxd.address(), "--send", "hi",
+                                      "--expect", "hi")
+        self.assertEqual((status, out, err), (0, b"hi\n", ""))
+
+    def test_expect_fails_with_both_texts_escaped(self):
+        with Muxd("127.0.0.1:0") as muxd:
+            status, out, err = muxcat(muxd.address(), "-e", "--send",
+                                      "hi\\t\\x01", "--expect", "ho")
+        self.assertEqual(status, 1)
+        self.assertEqual(out, b"hi\t\x01\n")
+        self.assertIn('expected "ho", got "hi\\t\\x01"', err)
+        self.assertTrue(err.startswith('muxcat: reply to --send "hi\\t\\x01"'),
+                        err)
+
+    def test_newline_option_and_trailing_line_end(self):
+        with Muxd("127.0.0.1:0") as muxd:
+            status, out, err = muxcat(muxd.address(), "-n", "--send", "hi",
+                                      "--expect", "hi")
+            self.assertEqual((status, out, err), (0, b"hi\n", ""))
+            status, out, err = muxcat(muxd.address(), "--crlf", "-e",
+                                      "--send", "hi", "--expect", "hi\\r\\n")
+            self.assertEqual((status, out, err), (0, b"hi\r\n", ""))
+
+    def test_tutorial_client(self):
+        # The greeting is waited for by --idle; 500 ms leave room for a
+        # loaded machine (the --expect test below needs no such margin).
+        with PyServer(hello_handler) as srv:
+            status, out, err = muxcat(
+                f"127.0.0.1:{srv.port}", "--idle", "500", "--send", "Michael",
+                "--send", "Tracy", "--send", "Chenqi", "--send", "exit")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, b"Welcome!\nHello, Michael!\nHello, Tracy!\n"
+                              b"Hello, Chenqi!\n")
+
+    def test_greeting_and_replies_expected(self):
+        with PyServer(hello_handler) as srv:
+            status, out, err = muxcat(
+                f"127.0.0.1:{srv.port}", "--expect", "Welcome!",
+                "--send", "Bob", "--expect", "Hello, Bob!", "--send", "exit")
+            self.assertEqual((status, out, err),
+                             (0, b"Welcome!\nHello, Bob!\n", ""))
+            status, out, err = muxcat(f"127.0.0.1:{srv.port}",
+                                      "--expect", "Welcome", "--send", "Bob")
+            self.assertEqual((status, out), (1, b"Welcome!\n"))
+            self.assertIn('greeting differs: expected "Welcome", '
+                          'got "Welcome!"', err)
+
+    def test_server_closing_before_the_last_send(self):
+        with PyServer(hello_handler) as srv:
+            status, out, err = muxcat(f"127.0.0.1:{srv.port}", "--expect",
+                                      "Welcome!", "--send", "exit",
+                                      "--send", "more")
+        self.assertEqual(status, 1)
+        self.assertIn('closed the connection before --send "more"', err)
+
+    def test_until_close_after_the_last_send(self):
+        with PyServer(http_handler) as srv:
+            status, out, err = muxcat(
+                f"127.0.0.1:{srv.port}", "-e", "--until-close",
+                "--send", "GET /s HTTP/1.0\\r\\n\\r\\n")
+        self.assertEqual((status, err), (0, ""))
+        self.assertEqual(out, b"HTTP/1.0 200 OK\r\n\r\nbody of /s\n")
+
+    def test_refused(self):
+        s, port = refused_port()
+        with s:
+            status, out, err = muxcat(f"127.0.0.1:{port}", "--send", "x")
+        self.assertEqual((status, out), (1, b""))
+        self.assertIn("cannot connect to", err)
+
+
+class Resolve(unittest.TestCase):
+    LINE = re.compile(r"^(ipv4|ipv6) +(stream|dgram) +(\S+) +(\d+)$")
+
+    def test_localhost(self):
+        status, out, err = muxcat("--resolve", "localhost")
+        self.assertEqual((status, err), (0, ""))
+        lines = out.decode().splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            m = self.LINE.match(line)
+            self.assertTrue(m, line)
+            self.assertIn(m.group(3), ("127.0.0.1", "::1"))
+            self.assertEqual(m.group(4), "0")
+
+    def test_with_a_service(self):
+        status, out, err = muxcat("--resolve", "127.0.0.1", "80")
+        self.assertEqual((status, err), (0, ""))
+        self.assertIn("ipv4  stream  127.0.0.1  80", out.decode())
+        try:
+            socket.getservbyname("www", "tcp")
+        except OSError:
+            return  # no /etc/services entry for www here
+        status, out, err = muxcat("--resolve", "localhost", "www")
+        self.assertEqual(status, 0, err)
+        self.assertRegex(out.decode(), r"stream +(127\.0\.0\.1|::1) +80\n")
+
+
+class Usage(unittest.TestCase):
+    def assert_usage(self, *args, message):
+        status, out, err = muxcat(*args)
+        self.assertEqual(status, 2, (args, err))
+        self.assertEqual(out, b"")
+        self.assertIn(message, err)
+        self.assertTrue(err.startswith("muxcat: "), err)
+        self.assertIn("Try 'muxcat --help'", err)
+
+    def test_usage_errors(self):
+        self.assert_usage(message="missing address")
+        self.assert_usage("--bogus", message="unknown option: '--bogus'")
+        self.assert_usage("-x", "h", "1", message="unknown option: '-x'")
+        self.assert_usage("a", "1", "c", message="unexpected argument: 'c'")
+        self.assert_usage("-w", message="needs an argument")
+        self.assert_usage("-w", "0", "h:1", message="invalid wait")
+        self.assert_usage("-w", "x", "h:1", message="invalid wait")
+        self.assert_usage("host:99999", message="invalid address")
+        self.assert_usage("-n", "h:1", message="--newline needs --send")
+        self.assert_usage("-e", "h:1", "--send", "a\\q",
+                          message="bad escape")
+        self.assert_usage("h:1", "--expect", "a", "--expect", "b",
+                          message="two --expect in a row")
+        self.assert_usage("--until-close", "udp://h:1",
+                          message="--until-close needs a stream")
+        self.assert_usage("udp://h:1", "--expect", "x", "--send", "y",
+                          message="UDP server sends no greeting")
+        self.assert_usage("-u", "unix:/tmp/x", message="--udp does not apply")
+        self.assert_usage("--resolve", message="missing HOST")
+
+    def test_help_and_version(self):
+        status, out, err = muxcat("--help")
+        self.assertEqual((status, err), (0, ""))
+        text = out.decode()
+        for word in ("Usage: muxcat", "--send", "--expect", "--until-close",
+                     "--resolve", "Examples:", "Exit status"):
+            self.assertIn(word, text)
+        status, out, err = muxcat("-V")
+        self.assertEqual((status, err), (0, ""))
+        self.assertRegex(out.decode(), r"^muxcat \d+\.\d+\.\d+\n$")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
