@@ -12,13 +12,13 @@
 int mux__buf_append(mux_buf_t *buf, const void *data, size_t len) {
     if (len == 0)
         return 0;
+    if (len > SIZE_MAX / 2 - buf->len) /* before any sum below can wrap */
+        return -ENOMEM;
     if (buf->off + buf->len + len > buf->cap && buf->off > 0) {
         memmove(buf->data, buf->data + buf->off, buf->len);
         buf->off = 0;
     }
     if (buf->len + len > buf->cap) {
-        if (len > SIZE_MAX / 2 - buf->len)
-            return -ENOMEM;
         size_t cap = buf->cap ? buf->cap : 256;
         while (cap < buf->len + len)
             cap *= 2;
