@@ -35,17 +35,19 @@ char *muxd_escape(const char *in, size_t len, char *out, size_t size) {
             out[0] = '\0';
         return out;
     }
-    size_t o = 0;
+    size_t o = 0, cut = 0; /* cut: where "..." goes if the rest won't fit */
     for (size_t i = 0; i < len; i++) {
         char esc[5];
         escape_byte((unsigned char)in[i], esc);
         size_t n = strlen(esc);
-        if (o + n > size - 4) { /* keep room for "..." and the NUL */
-            memcpy(out + o, "...", 4);
+        if (o + n > size - 1) {
+            memcpy(out + cut, "...", 4);
             return out;
         }
         memcpy(out + o, esc, n);
         o += n;
+        if (o <= size - 4) /* room for "..." and the NUL after this byte */
+            cut = o;
     }
     out[o] = '\0';
     return out;
