@@ -343,7 +343,9 @@ typedef struct {
     size_t max_line;        /* longest line in line framing; 0: 64 KiB */
     mux_framing framing;    /* 0: the service's default */
     uint64_t idle_timeout_ms;     /* close silent clients; 0: never */
-    uint64_t delay_ms;            /* send every reply this much later */
+    uint64_t delay_ms;            /* hold every stream send this long (see
+                                     mux_conn_send()); 0: none. Datagram
+                                     replies are never delayed */
     const char *full_message; /* sent to a refused client; 0: "server
                                  full\n" */
     mux_event_cb *on_event; /* NULL: events are not reported */
@@ -416,11 +418,16 @@ mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
 
 /*
  * Queues `len` bytes for the client: written at once as far as the socket
- * takes them, the rest when it is writable (with opts.delay_ms, all of it
- * that much later). Past the high watermark the server stops reading this
- * client until its output drains; past 16 times it the client is dropped
- * (MUX_EV_CLOSE, reason "output overflow"). Returns 0; -EPIPE if the
- * connection is closing or closed; -ENOMEM.
+ * takes them, the rest when it is writable. With opts.delay_ms the bytes
+ * are held back instead and written that much later, by a timer (never by
+ * blocking): output keeps the order it was sent in, a close after flush
+ * waits for it, a close now discards it. Held-back bytes count as pending
+ * (mux_conn_pending()). Past the high watermark the server stops reading
+ * this client until its output drains; past 16 times it the client is
+ * dropped (MUX_EV_CLOSE, reason "output overflow"). Returns 0; -EPIPE if
+ * the connection is closing or closed (or a write failed: the connection
+ * is closed then); -ENOBUFS after an overflow; -ENOMEM (the connection is
+ * closed).
  */
 int mux_conn_send(mux_conn_t *conn, const void *data, size_t len);
 
@@ -432,7 +439,8 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len);
  */
 void mux_conn_close(mux_conn_t *conn, int how);
 
-/* Bytes waiting to be written to the client. */
+/* Bytes waiting to be written to the client, held back by opts.delay_ms
+ * included. */
 size_t mux_conn_pending(const mux_conn_t *conn);
 
 /* The high watermark (opts.max_output) of this connection's server. */
