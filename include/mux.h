@@ -443,6 +443,15 @@ void mux_conn_close(mux_conn_t *conn, int how);
  * included. */
 size_t mux_conn_pending(const mux_conn_t *conn);
 
+/*
+ * How this connection's input is cut into messages: MUX_FRAMING_RAW or
+ * MUX_FRAMING_LINE (never MUX_FRAMING_DEFAULT; the server resolved it from
+ * opts.framing and the service's default). A service that answers lines
+ * uses it to end its replies the way the client ends its messages: in line
+ * framing the terminator was cut off before the message callback.
+ */
+mux_framing mux_conn_framing(const mux_conn_t *conn);
+
 /* The high watermark (opts.max_output) of this connection's server. */
 size_t mux_conn_watermark(const mux_conn_t *conn);
 
@@ -479,6 +488,13 @@ void mux_conn_log(mux_conn_t *conn, const char *text, size_t len);
 int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len);
 const char *mux_dgram_peer(const mux_dgram_t *dgram);
 void *mux_dgram_service_arg(const mux_dgram_t *dgram);
+
+/*
+ * Reports a service log line (MUX_EV_SERVICE, conn NULL, peer the sender,
+ * transport MUX_UDP) about the datagram being served, as mux_conn_log()
+ * does for a stream. `text` may hold any bytes; it is not copied.
+ */
+void mux_dgram_log(mux_dgram_t *dgram, const char *text, size_t len);
 
 #ifdef __cplusplus
 }

@@ -91,6 +91,7 @@ static void conn_free(void *ptr) {
 size_t mux_conn_pending(const mux_conn_t *conn) {
     return conn->out.len + conn->delayed_len;
 }
+mux_framing mux_conn_framing(const mux_conn_t *conn) { return conn->framing; }
 size_t mux_conn_watermark(const mux_conn_t *conn) {
     return mux__server_opts(conn->server)->max_output;
 }

@@ -38,13 +38,23 @@ int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len) {
 const char *mux_dgram_peer(const mux_dgram_t *dgram) {
     mux_dgram_t *d = (mux_dgram_t *)dgram; /* a cache, not a visible change */
     if (!d->peer_text[0])
-        mux_addr_format((struct sockaddr *)&d->peer, d->peer_len,
-                        d->peer_text, sizeof(d->peer_text));
+        mux_addr_format((struct sockaddr *)&d->peer, d->peer_len, d->peer_text,
+                        sizeof(d->peer_text));
     return d->peer_text;
 }
 
 void *mux_dgram_service_arg(const mux_dgram_t *dgram) {
     return mux__server_opts(dgram->listener->server)->service_arg;
+}
+
+void mux_dgram_log(mux_dgram_t *dgram, const char *text, size_t len) {
+    mux_event_t ev = {.type = MUX_EV_SERVICE,
+                      .transport = MUX_UDP,
+                      .peer = mux_dgram_peer(dgram),
+                      .local = dgram->listener->local,
+                      .text = text,
+                      .text_len = len};
+    mux__server_emit(dgram->listener->server, &ev);
 }
 
 static void on_readable(mux_loop_t *loop, int fd, int events, void *arg) {
@@ -55,8 +65,7 @@ static void on_readable(mux_loop_t *loop, int fd, int events, void *arg) {
     for (int i = 0; i < DGRAM_BATCH; i++) {
         dgram->peer_len = sizeof(dgram->peer);
         ssize_t n = recvfrom(fd, scratch, MUX__SCRATCH_SIZE, 0,
-                             (struct sockaddr *)&dgram->peer,
-                             &dgram->peer_len);
+                             (struct sockaddr *)&dgram->peer, &dgram->peer_len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
