@@ -16,7 +16,7 @@ CLIENTS = 50
 
 class Delay(unittest.TestCase):
     def test_fifty_clients_all_answered_after_one_delay_not_fifty(self):
-        with Muxd("-s", "echo", "--delay", "500", "-q") as m:
+        with Muxd("-p", "0", "-s", "echo", "--delay", "500", "-q") as m:
             clients = [m.connect() for _ in range(CLIENTS)]
             sel = selectors.DefaultSelector()
             start = time.monotonic()
@@ -48,8 +48,8 @@ class Delay(unittest.TestCase):
         self.assertLess(total, 10.0)
 
     def test_order_kept_and_close_waits_for_delayed_output(self):
-        with Muxd("-s", "hello", "--framing", "line", "--delay", "200",
-                  "-q") as m:
+        with Muxd("-p", "0", "-s", "hello", "--framing", "line",
+                  "--delay", "200", "-q") as m:
             with m.connect() as s:
                 start = time.monotonic()
                 s.sendall(b"Ann\nBob\nexit\nnever answered\n")
@@ -60,7 +60,7 @@ class Delay(unittest.TestCase):
         self.assertGreaterEqual(elapsed, 0.19)
 
     def test_shutdown_waits_for_delayed_output(self):
-        with Muxd("-s", "echo", "--delay", "300") as m:
+        with Muxd("-p", "0", "-s", "echo", "--delay", "300") as m:
             with m.connect() as s:
                 s.sendall(b"first\n")
                 self.assertEqual(recv_exactly(s, 6), b"first\n")  # accepted
@@ -70,7 +70,7 @@ class Delay(unittest.TestCase):
             self.assertEqual(m.wait(), 0)
 
     def test_client_gone_with_output_still_delayed(self):
-        with Muxd("-s", "echo", "--delay", "200") as m:
+        with Muxd("-p", "0", "-s", "echo", "--delay", "200") as m:
             with m.connect() as s:
                 s.sendall(b"never read\n")
             with m.connect() as s:  # the server is fine, and still delays
@@ -80,14 +80,14 @@ class Delay(unittest.TestCase):
             self.assertEqual(m.stderr().count("muxd: closed"), 2)
 
     def test_delayed_chargen_keeps_the_pattern(self):
-        with Muxd("-s", "chargen", "--delay", "20", "-q") as m:
+        with Muxd("-p", "0", "-s", "chargen", "--delay", "20", "-q") as m:
             with m.connect() as s:
                 lines = 95 * 3
                 self.assertEqual(recv_exactly(s, 74 * lines),
                                  chargen_pattern(0, lines))
 
     def test_greeting_services_are_delayed_too(self):
-        with Muxd("-s", "greet", "--delay", "100", "-q") as m:
+        with Muxd("-p", "0", "-s", "greet", "--delay", "100", "-q") as m:
             with m.connect() as s:
                 start = time.monotonic()
                 got = recv_until_close(s)
@@ -98,7 +98,8 @@ class Delay(unittest.TestCase):
 
 class Framing(unittest.TestCase):
     def test_max_line_error_and_close(self):
-        with Muxd("-s", "echo", "--framing", "line", "--max-line", "16") as m:
+        with Muxd("-p", "0", "-s", "echo", "--framing", "line",
+                  "--max-line", "16") as m:
             with m.connect() as s:
                 s.sendall(b"sixteen bytes ok\n")
                 self.assertEqual(recv_exactly(s, 17), b"sixteen bytes ok\n")
@@ -109,15 +110,15 @@ class Framing(unittest.TestCase):
             self.assertIn("line too long", m.stderr())
 
     def test_max_line_counts_an_unterminated_line_too(self):
-        with Muxd("-s", "echo", "--framing", "line", "--max-line", "100",
-                  "-q") as m:
+        with Muxd("-p", "0", "-s", "echo", "--framing", "line",
+                  "--max-line", "100", "-q") as m:
             with m.connect() as s:
                 s.sendall(b"y" * 1000)  # no newline: still too long
                 self.assertEqual(recv_until_close(s),
                                  b"error: line too long (max 100 bytes)\n")
 
     def test_chat_is_line_framed_by_default(self):
-        with Muxd("-s", "chat", "--max-line", "8", "-q") as m:
+        with Muxd("-p", "0", "-s", "chat", "--max-line", "8", "-q") as m:
             with m.connect() as s:
                 self.assertEqual(recv_exactly(s, 16), b"* you are user1\n")
                 s.sendall(b"too long a line\n")
@@ -125,7 +126,7 @@ class Framing(unittest.TestCase):
                                  b"error: line too long (max 8 bytes)\n")
 
     def test_raw_framing_makes_chat_take_each_read(self):
-        with Muxd("-s", "chat", "--framing", "raw", "-q") as m:
+        with Muxd("-p", "0", "-s", "chat", "--framing", "raw", "-q") as m:
             with m.connect() as a, m.connect() as b:
                 self.assertEqual(recv_exactly(a, 16), b"* you are user1\n")
                 self.assertEqual(recv_exactly(b, 16), b"* you are user2\n")

@@ -98,7 +98,8 @@ class EchoLines(ServiceCase):
             with self.subTest(transport=name), self.stream(name) as s:
                 s.sendall(b"a\r\nb\nc")
                 self.assertEqual(recv_exactly(s, 4), b"a\nb\n")
-                s.shutdown(socket.SHUT_WR)  # the unterminated tail is a line too
+                # The unterminated tail is a line too, at EOF.
+                s.shutdown(socket.SHUT_WR)
                 self.assertEqual(recv_until_close(s), b"c\n")
 
 
@@ -185,7 +186,8 @@ class HelloLines(ServiceCase):
     def test_each_line_answered_with_lf(self):
         for name in self.stream_names:
             with self.subTest(transport=name), self.stream(name) as s:
-                self.assertEqual(recv_exactly(s, 23), b"Hi there, who are you?\n")
+                self.assertEqual(recv_exactly(s, 23),
+                                 b"Hi there, who are you?\n")
                 s.sendall(b"Ann\r\nBob\nexit\nnever answered\n")
                 self.assertEqual(recv_until_close(s),
                                  b"Hello, Ann!\nHello, Bob!\n")
@@ -272,8 +274,9 @@ class Chargen(ServiceCase):
         for name in self.stream_names:
             with self.subTest(transport=name), self.stream(name) as s:
                 got = recv_exactly(s, 74 * lines)
-                self.assertEqual(got[:74], b" !\"#$%&'()*+,-./0123456789:;<=>?@"
-                                 b"ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg\r\n")
+                self.assertEqual(
+                    got[:74], b" !\"#$%&'()*+,-./0123456789:;<=>?@"
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefg\r\n")
                 self.assertEqual(got, chargen_pattern(0, lines))
 
     def test_keeps_going_after_client_eof(self):
