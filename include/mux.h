@@ -332,6 +332,46 @@ typedef void mux_event_cb(mux_server_t *server, const mux_event_t *ev,
                           void *arg);
 
 /*
+ * Fault injection, to test clients against a misbehaving server (see
+ * docs/faults.md). Zero-initialise: every 0 means "off". The members
+ * combine, and none applies to datagrams. With all of them off the paths
+ * they hook into cost one test of a flag set when the client connected.
+ */
+typedef struct {
+    /* Closes each stream client once this many bytes in total have been
+     * written to it: exactly that many reach it, then a close after flush
+     * (the client reads EOF; with `rst`, a reset). Output the service
+     * queued beyond it is discarded, and mux_conn_send() returns -EPIPE
+     * from then on. 0: off. */
+    uint64_t drop_after;
+    /* Writes every stream client's output in pieces of at most this many
+     * bytes, one write() each, at least `split_ms` apart (a piece the
+     * socket takes only in part is finished first), so a reply arrives in
+     * several reads. Order is kept, pieces wait in the same per-connection
+     * queue as opts.delay_ms (they count as pending), and a close after
+     * flush waits for the last piece. 0: off. */
+    size_t split;
+    uint64_t split_ms; /* the pause between pieces; 0: 10 ms */
+    /* Non-zero: every close of a stream client, refused ones included, is
+     * abortive (SO_LINGER {1, 0}): no FIN and no lingering wait, the
+     * client gets a reset (ECONNRESET), and output it has not received
+     * yet may be lost. TCP only: a unix socket closes as usual. */
+    int rst;
+    /* Non-zero: never reads from stream clients. The service's open
+     * callback runs (a greeting goes out) but no message and no EOF
+     * follows; the client's sends block once the socket buffers are
+     * full. A stalled client stays until the idle timeout, a close by the
+     * service, the server's shutdown or teardown. */
+    int stall;
+    /* Accepts stream clients this many milliseconds late, one at a time:
+     * a readable listener is paused (by a timer, never by blocking), one
+     * client is accepted when the timer fires, and the listener resumes.
+     * Connects complete at once (the kernel's backlog); a burst of N
+     * waits up to N times as long for the last. 0: off. */
+    uint64_t accept_delay_ms;
+} mux_faults_t;
+
+/*
  * Server options. Zero-initialise, then set what you need: every 0 means
  * the default given beside it.
  */
@@ -357,6 +397,8 @@ typedef struct {
     mux_event_cb *on_event; /* NULL: events are not reported */
     void *event_arg;
     void *service_arg; /* for the service: mux_conn_service_arg() */
+    /* Fault injection, for testing clients; all 0: none. */
+    mux_faults_t faults;
 } mux_server_opts_t;
 
 /*
@@ -439,7 +481,8 @@ mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
  * are held back instead and written that much later, by a timer (never by
  * blocking): output keeps the order it was sent in, a close after flush
  * waits for it, a close now discards it. Held-back bytes count as pending
- * (mux_conn_pending()). Past the high watermark the server stops reading
+ * (mux_conn_pending()); opts.faults.split and drop_after hold bytes on the
+ * same queue. Past the high watermark the server stops reading
  * this client until its output drains; past 16 times it the client is
  * dropped (MUX_EV_CLOSE, reason "output overflow"). Returns 0; -EPIPE if
  * the connection is closing or closed (or a write failed: the connection
@@ -456,8 +499,8 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len);
  */
 void mux_conn_close(mux_conn_t *conn, int how);
 
-/* Bytes waiting to be written to the client, held back by opts.delay_ms
- * included. */
+/* Bytes waiting to be written to the client, those held back by
+ * opts.delay_ms or opts.faults (split, drop_after) included. */
 size_t mux_conn_pending(const mux_conn_t *conn);
 
 /*

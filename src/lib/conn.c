@@ -14,6 +14,12 @@
  * queue, moves due bytes into the output queue. Every send is delayed by
  * the same amount, so the queue is ordered by due time and output keeps
  * the order it was sent in.
+ *
+ * Fault injection (opts.faults) hooks in where it costs nothing when off:
+ * split and drop_after send everything through the same delay queue (with
+ * no delay of their own) and limit what each release of the timer lets
+ * out; stall is one more reason for `paused`; rst changes how finish()
+ * and linger() close.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -34,6 +40,11 @@
 #define LINGER_MS 2000
 /* Pending output past this many high watermarks drops the client. */
 #define OVERFLOW_FACTOR 16
+/* The pause between pieces of opts.faults.split when split_ms is 0. */
+#define SPLIT_MS 10
+
+/* Why reading is paused (conn->paused): any bit stops it. */
+enum { PAUSED_OUTPUT = 1, PAUSED_STALL = 2 };
 
 typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
 
@@ -52,17 +63,21 @@ struct mux_conn {
     const mux_service_t *service;
     int fd;
     conn_state state;
-    int events;  /* what the loop watches for us now */
-    bool eof;    /* the client shut its write side */
-    bool paused; /* reading stops: output above the watermark */
-    bool opened; /* the service's open callback ran */
+    int events;      /* what the loop watches for us now */
+    bool eof;        /* the client shut its write side */
+    uint8_t paused;  /* reading stops: PAUSED_* bits */
+    bool opened;     /* the service's open callback ran */
+    bool held;       /* sends go through `delayed`: delay_ms or out_faults */
+    bool out_faults; /* opts.faults.split or drop_after limit releases */
     mux_framing framing;
     uint64_t id;
     mux_buf_t out; /* output not yet written */
     mux_buf_t in;  /* an incomplete line (line framing only) */
     delayed_t *delayed, *delayed_tail; /* output not yet due, oldest first */
     size_t delayed_len;                /* bytes in `delayed` */
-    mux_timer_t *delay_timer;          /* armed for `delayed`'s head */
+    mux_timer_t *delay_timer;          /* armed for `delayed`'s head (or, with
+                                          faults.split, the next piece) */
+    uint64_t next_piece;               /* faults.split: not before this time */
     uint64_t bytes_in, bytes_out;
     uint64_t started, last_active;
     mux_timer_t *timer; /* idle timeout, or the linger limit */
@@ -152,6 +167,8 @@ static void finish(mux_conn_t *conn, const char *reason) {
     mux_timer_stop(conn->delay_timer); /* the queue goes in conn_free */
     conn->delay_timer = NULL;
     mux_unwatch(conn->loop, conn->fd);
+    if (mux__server_opts(conn->server)->faults.rst)
+        mux__reset_on_close(conn->fd);
     mux__close(conn->fd);
     mux__server_remove_conn(conn->server, conn);
     mux_event_t ev = {.type = MUX_EV_CLOSE,
@@ -173,8 +190,13 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     finish(conn, "closed");
 }
 
-/* Output is flushed: shut our side, wait for the client's EOF. */
+/* Output is flushed: shut our side, wait for the client's EOF (with
+ * faults.rst: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
+    if (mux__server_opts(conn->server)->faults.rst) {
+        finish(conn, "reset (fault rst)");
+        return;
+    }
     if (conn->eof || shutdown(conn->fd, SHUT_WR) < 0) {
         finish(conn, conn->eof ? "client closed" : "closed");
         return;
@@ -234,8 +256,9 @@ static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
 
 /* After output shrank: resume reading, feed a producer, finish a close. */
 static void output_drained(mux_conn_t *conn) {
-    if (conn->paused && mux_conn_pending(conn) <= low_watermark(conn))
-        conn->paused = false;
+    if ((conn->paused & PAUSED_OUTPUT) &&
+        mux_conn_pending(conn) <= low_watermark(conn))
+        conn->paused &= (uint8_t)~PAUSED_OUTPUT;
     if (conn->state == CLOSING && mux_conn_pending(conn) == 0) {
         linger(conn);
         return;
@@ -287,32 +310,116 @@ static int output(mux_conn_t *conn, const char *data, size_t len) {
     return 0;
 }
 
-/* Moves the delayed output that is due into the output queue, oldest
- * first. Returns 0 or -errno (the connection is finished then). */
-static int release_due(mux_conn_t *conn, uint64_t now) {
-    while (conn->delayed && conn->delayed->due <= now) {
-        delayed_t *entry = conn->delayed;
-        conn->delayed = entry->next;
-        if (!conn->delayed)
-            conn->delayed_tail = NULL;
-        conn->delayed_len -= entry->bytes.len;
-        int err = output(conn, mux__buf_head(&entry->bytes), entry->bytes.len);
-        mux__buf_free(&entry->bytes);
-        free(entry);
-        if (err < 0)
-            return err;
+/* Drops the head of the delay queue. */
+static void pop_delayed(mux_conn_t *conn) {
+    delayed_t *entry = conn->delayed;
+    conn->delayed = entry->next;
+    if (!conn->delayed)
+        conn->delayed_tail = NULL;
+    conn->delayed_len -= entry->bytes.len;
+    mux__buf_free(&entry->bytes);
+    free(entry);
+}
+
+static const mux_faults_t *faults_of(const mux_conn_t *conn) {
+    return &mux__server_opts(conn->server)->faults;
+}
+
+static uint64_t split_ms(const mux_faults_t *faults) {
+    return faults->split_ms ? faults->split_ms : SPLIT_MS;
+}
+
+/*
+ * How many due bytes the output faults let out now. split: one piece, once
+ * the last one is written in full and its pause is over. drop_after: no
+ * more than is left of the total (bytes written and bytes in `out` only
+ * ever come from here, so they never pass it).
+ */
+static size_t fault_quota(const mux_conn_t *conn, uint64_t now) {
+    const mux_faults_t *faults = faults_of(conn);
+    size_t quota = SIZE_MAX;
+    if (faults->split)
+        quota = conn->out.len > 0 || now < conn->next_piece ? 0 : faults->split;
+    if (faults->drop_after) {
+        uint64_t used = conn->bytes_out + conn->out.len;
+        uint64_t left =
+            used < faults->drop_after ? faults->drop_after - used : 0;
+        if (left < quota)
+            quota = (size_t)left;
     }
+    return quota;
+}
+
+/* After a release under output faults: start the pause after a piece; at
+ * the drop_after total, discard the rest and close once `out` is written
+ * (the caller's output_drained() does). */
+static void fault_released(mux_conn_t *conn, uint64_t now, size_t released) {
+    const mux_faults_t *faults = faults_of(conn);
+    if (faults->split && released > 0)
+        conn->next_piece = now + split_ms(faults);
+    if (faults->drop_after &&
+        conn->bytes_out + conn->out.len >= faults->drop_after) {
+        while (conn->delayed)
+            pop_delayed(conn);
+        if (conn->state == OPEN)
+            conn->state = CLOSING;
+        mux_event_t ev = {.type = MUX_EV_ERROR,
+                          .conn = conn,
+                          .reason = "fault drop-after: closing"};
+        mux__server_emit(conn->server, &ev);
+    }
+}
+
+/* Moves the delayed output that is due into the output queue, oldest
+ * first, as far as the output faults let it. Returns 0 or -errno (the
+ * connection is finished then; conn_free releases the queue). */
+static int release_due(mux_conn_t *conn, uint64_t now) {
+    size_t quota = conn->out_faults ? fault_quota(conn, now) : SIZE_MAX;
+    bool one_piece = conn->out_faults && faults_of(conn)->split;
+    size_t released = 0;
+    while (conn->delayed && conn->delayed->due <= now && quota > 0) {
+        delayed_t *entry = conn->delayed;
+        size_t len = entry->bytes.len < quota ? entry->bytes.len : quota;
+        if (len > 0) {
+            int err = output(conn, mux__buf_head(&entry->bytes), len);
+            if (err < 0)
+                return err;
+            mux__buf_consume(&entry->bytes, len);
+            conn->delayed_len -= len;
+            released += len;
+            quota = one_piece ? 0 : quota - len;
+        }
+        if (entry->bytes.len == 0)
+            pop_delayed(conn);
+    }
+    if (conn->out_faults)
+        fault_released(conn, now, released);
     return 0;
 }
 
-/* The delay timer: release what is due, re-arm for the new head. */
+/* When the head of the delay queue may go out: when it is due, and with
+ * faults.split not before the pause ends (a piece the socket has not
+ * taken in full yet is looked at again one pause later). */
+static uint64_t next_release(const mux_conn_t *conn, uint64_t now) {
+    uint64_t due = conn->delayed->due;
+    const mux_faults_t *faults = faults_of(conn);
+    if (!conn->out_faults || !faults->split)
+        return due;
+    uint64_t piece =
+        conn->out.len > 0 ? now + split_ms(faults) : conn->next_piece;
+    return piece > due ? piece : due;
+}
+
+/* The delay timer: release what may go out, re-arm for what is left. */
 static void on_delay_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     mux_conn_t *conn = arg;
-    if (release_due(conn, mux__clock_ms()) < 0)
+    uint64_t now = mux__clock_ms();
+    if (release_due(conn, now) < 0)
         return; /* finished: it stopped this timer */
     if (conn->delayed) {
-        uint64_t now = mux__clock_ms(), due = conn->delayed->due;
+        uint64_t due = next_release(conn, now);
+        now = mux__clock_ms();
         mux_timer_restart(timer, due > now ? due - now : 0);
     } else {
         conn->delay_timer = NULL; /* a one-shot: released on return */
@@ -350,7 +457,7 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
     if (conn->state != OPEN)
         return -EPIPE;
     int err;
-    if (mux__server_opts(conn->server)->delay_ms == 0)
+    if (!conn->held)
         err = output(conn, data, len);
     else if (overflows(conn, len)) {
         finish(conn, "output overflow");
@@ -360,7 +467,7 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
     if (err < 0)
         return err;
     if (mux_conn_pending(conn) >= mux_conn_watermark(conn))
-        conn->paused = true;
+        conn->paused |= PAUSED_OUTPUT;
     update_interest(conn);
     return 0;
 }
@@ -548,6 +655,9 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     conn->service = mux__server_service(server);
     conn->fd = fd;
     conn->framing = opts->framing;
+    conn->out_faults = opts->faults.split || opts->faults.drop_after;
+    conn->held = opts->delay_ms || conn->out_faults;
+    conn->paused = opts->faults.stall ? PAUSED_STALL : 0;
     conn->started = conn->last_active = mux_now(conn->loop);
     mux_addr_format(peer, peer_len, conn->peer, sizeof(conn->peer));
     int err = conn_start(conn);

@@ -7,11 +7,20 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 void mux__close(int fd) {
     int saved = errno;
     close(fd);
+    errno = saved;
+}
+
+void mux__reset_on_close(int fd) {
+    struct linger abortive = {.l_onoff = 1, .l_linger = 0};
+    int saved = errno;
+    /* Best effort: a socket without resets (unix) just closes as usual. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abortive, sizeof(abortive));
     errno = saved;
 }
 

@@ -66,6 +66,9 @@ int mux__fd_prepare(int fd);
 
 /* close() that keeps errno. */
 void mux__close(int fd);
+/* Makes the coming close() of a TCP socket abortive: SO_LINGER {1, 0},
+ * the peer gets a reset instead of a FIN (opts.faults.rst). Keeps errno. */
+void mux__reset_on_close(int fd);
 
 /* ---- listen.c / dgram.c: listening sockets ---- */
 
@@ -79,7 +82,7 @@ struct mux_listener {
     bool owns_path;                /* unlink the unix path on close */
     char local[MUX_ADDRSTRLEN];    /* "127.0.0.1:9999", "/tmp/x.sock" */
     char name[MUX_ADDRSTRLEN + 8]; /* "tcp 127.0.0.1:9999" */
-    mux_timer_t *retry;            /* accepting paused (no fd to shed) */
+    mux_timer_t *retry;            /* paused: no fd to shed; accept-delay */
     mux_dgram_t *dgram;            /* UDP only */
 };
 

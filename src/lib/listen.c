@@ -1,7 +1,7 @@
 /*
  * listen.c -- listening sockets: bind and listen, adopt inherited sockets,
  * and accept clients in bounded batches, with the FD_SETSIZE guard and the
- * EMFILE remedy.
+ * EMFILE remedy; or, with opts.faults.accept_delay_ms, one at a time, late.
  */
 #define _GNU_SOURCE /* accept4() */
 
@@ -52,42 +52,75 @@ static void out_of_fds(mux_listener_t *listener, int err) {
         mux_watch_events(loop, listener->fd, 0);
 }
 
+/* Accepts one client and hands it to the server. Returns whether to go
+ * on accepting: false once the backlog is empty, on an error, or when a
+ * callback closed the listener. */
+static bool accept_one(mux_listener_t *listener) {
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof(peer);
+    int cfd = accept_client(listener->fd, (struct sockaddr *)&peer, &peer_len);
+    if (cfd >= 0) {
+        mux__server_accept(listener->server, listener, cfd,
+                           (struct sockaddr *)&peer, peer_len);
+        return listener->fd >= 0;
+    }
+    switch (errno) {
+    case EINTR:
+    case ECONNABORTED: /* gone before we took it: take the next */
+        return true;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+        out_of_fds(listener, -errno);
+        return false;
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return false;
+    default:
+        mux__server_error(listener->server, listener->local, "accept", -errno);
+        return false;
+    }
+}
+
+/* accept-delay: the pause is over; take the oldest waiting client and
+ * listen again, unless accepting paused for want of fds meanwhile. */
+static void on_accept_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    MUX__UNUSED(timer);
+    mux_listener_t *listener = arg;
+    listener->retry = NULL;
+    accept_one(listener);
+    if (listener->fd >= 0 && !listener->retry)
+        mux_watch_events(loop, listener->fd, MUX_READ);
+}
+
+/* accept-delay: pause the readable listener; on_accept_due accepts. If no
+ * timer can be armed, accept now rather than spin on the readiness. */
+static void delay_accept(mux_listener_t *listener, uint64_t delay_ms) {
+    mux_loop_t *loop = mux_server_loop(listener->server);
+    if (mux_timer_start(loop, &listener->retry, delay_ms, 0, on_accept_due,
+                        listener) == 0)
+        mux_watch_events(loop, listener->fd, 0);
+    else
+        accept_one(listener);
+}
+
 static void on_acceptable(mux_loop_t *loop, int fd, int events, void *arg) {
     MUX__UNUSED(loop);
+    MUX__UNUSED(fd);
     MUX__UNUSED(events);
     mux_listener_t *listener = arg;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage peer;
-        socklen_t peer_len = sizeof(peer);
-        int cfd = accept_client(fd, (struct sockaddr *)&peer, &peer_len);
-        if (cfd >= 0) {
-            mux__server_accept(listener->server, listener, cfd,
-                               (struct sockaddr *)&peer, peer_len);
-            if (listener->fd < 0) /* a callback closed the listener */
-                return;
-            continue;
-        }
-        switch (errno) {
-        case EINTR:
-        case ECONNABORTED: /* gone before we took it: take the next */
-            continue;
-        case EMFILE:
-        case ENFILE:
-        case ENOBUFS:
-        case ENOMEM:
-            out_of_fds(listener, -errno);
-            return;
-        case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-        case EWOULDBLOCK:
-#endif
-            return;
-        default:
-            mux__server_error(listener->server, listener->local, "accept",
-                              -errno);
-            return;
-        }
+    uint64_t delay_ms =
+        mux__server_opts(listener->server)->faults.accept_delay_ms;
+    if (delay_ms) {
+        delay_accept(listener, delay_ms);
+        return;
     }
+    for (int i = 0; i < ACCEPT_BATCH; i++)
+        if (!accept_one(listener))
+            return;
 }
 
 /* Fills in the listener's address texts from the bound socket. */

@@ -226,6 +226,8 @@ static void refuse(mux_server_t *server, mux_listener_t *listener, int fd,
         ssize_t n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)n; /* best effort: the client is being turned away anyway */
     }
+    if (server->opts.faults.rst)
+        mux__reset_on_close(fd);
     mux__close(fd);
     char text[MUX_ADDRSTRLEN];
     mux_event_t ev = {.type = MUX_EV_REFUSE,

@@ -1,0 +1,313 @@
+/*
+ * test_conn_faults.c -- opts.faults: split writes pieces one per turn in
+ * order and a close after flush waits for the last; drop_after lets
+ * exactly N bytes out, then EOF, and later sends fail; the two combine;
+ * stall never reads; rst resets; accept_delay_ms accepts late, one at a
+ * time.
+ *
+ * Drives a real loop and server on 127.0.0.1:0 with blocking client
+ * sockets read with MSG_DONTWAIT after every turn; a 5 ms ticker bounds
+ * every turn, a 5 s deadline every test. The only times asserted are
+ * lower bounds that the timers guarantee.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "mux.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h> /* cmocka needs these before its header */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define DEADLINE_MS 5000
+#define TEXT "0123456789abcdefghij"
+
+typedef struct {
+    mux_loop_t *loop;
+    mux_server_t *server;
+    mux_timer_t *ticker;
+    struct sockaddr_in addr; /* the listener's */
+    mux_conn_t *conn;        /* the latest client, while open */
+    int opens, closes, messages;
+    uint64_t opened_at[2]; /* ms, when the first two opens ran */
+    size_t pending_after;  /* mux_conn_pending() right after the sends */
+    int late_send_err;     /* a send after drop_after closed the conn */
+    char close_reason[64];
+    char error_reason[64];
+} fixture_t;
+
+static fixture_t fx; /* the services reach it through here */
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void on_tick(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    (void)loop, (void)timer, (void)arg;
+}
+
+static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
+    (void)server, (void)arg;
+    if (ev->type == MUX_EV_CLOSE)
+        snprintf(fx.close_reason, sizeof(fx.close_reason), "%s", ev->reason);
+    if (ev->type == MUX_EV_ERROR)
+        snprintf(fx.error_reason, sizeof(fx.error_reason), "%s", ev->reason);
+}
+
+static void service_close(mux_conn_t *conn) {
+    (void)conn;
+    fx.closes++;
+    fx.conn = NULL;
+}
+
+static void service_message(mux_conn_t *conn, const char *data, size_t len) {
+    (void)conn, (void)data, (void)len;
+    fx.messages++;
+}
+
+/* Sends TEXT in two sends, then closes after flush or not. */
+static void send_text_open(mux_conn_t *conn, int close_after) {
+    fx.conn = conn;
+    assert_int_equal(mux_conn_send(conn, TEXT, 10), 0);
+    assert_int_equal(mux_conn_send(conn, TEXT + 10, 10), 0);
+    fx.pending_after = mux_conn_pending(conn);
+    if (close_after)
+        mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+static void text_close_open(mux_conn_t *conn) { send_text_open(conn, 1); }
+static void text_open(mux_conn_t *conn) { send_text_open(conn, 0); }
+
+static void record_open(mux_conn_t *conn) {
+    fx.conn = conn;
+    if (fx.opens < 2)
+        fx.opened_at[fx.opens] = now_ms();
+    fx.opens++;
+    assert_int_equal(mux_conn_send(conn, "hi", 2), 0);
+}
+
+static const mux_service_t text_close_service = {.name = "text-close",
+                                                 .open = text_close_open,
+                                                 .message = service_message,
+                                                 .close = service_close};
+static const mux_service_t text_service = {.name = "text",
+                                           .open = text_open,
+                                           .message = service_message,
+                                           .close = service_close};
+static const mux_service_t record_service = {.name = "record",
+                                             .open = record_open,
+                                             .message = service_message,
+                                             .close = service_close};
+
+/* Starts a loop and a server for `service` with `faults`. */
+static void start(const mux_service_t *service, mux_faults_t faults) {
+    memset(&fx, 0, sizeof(fx));
+    assert_int_equal(mux_loop_new(&fx.loop), 0);
+    mux_server_opts_t opts = {.on_event = on_event, .faults = faults};
+    assert_int_equal(mux_server_new(fx.loop, service, &opts, &fx.server), 0);
+    assert_int_equal(mux_server_listen(fx.server, "127.0.0.1:0"), 0);
+    assert_int_equal(mux_timer_start(fx.loop, &fx.ticker, 5, 5, on_tick, NULL),
+                     0);
+    const char *name;
+    assert_int_equal(mux_server_addresses(fx.server, &name, 1), 1);
+    fx.addr.sin_family = AF_INET;
+    fx.addr.sin_port = htons((uint16_t)atoi(strrchr(name, ':') + 1));
+    fx.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static int connect_client(void) {
+    int client = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(client >= 0);
+    assert_int_equal(
+        connect(client, (struct sockaddr *)&fx.addr, sizeof(fx.addr)), 0);
+    return client;
+}
+
+static void stop(int client) {
+    if (client >= 0)
+        close(client);
+    mux_server_free(fx.server);
+    mux_timer_stop(fx.ticker);
+    mux_loop_free(fx.loop);
+}
+
+/* What the client saw: the bytes, how many recv() calls returned some,
+ * the largest, and how the stream ended (0 EOF, an errno, -1 deadline). */
+typedef struct {
+    char data[64];
+    size_t len, reads, largest;
+    int end;
+} seen_t;
+
+/* Runs the loop, reading after every turn, until EOF or an error. */
+static seen_t run_until_end(int client) {
+    seen_t seen = {.end = -1};
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    while (now_ms() < deadline && seen.end == -1) {
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+        ssize_t n = recv(client, seen.data + seen.len,
+                         sizeof(seen.data) - seen.len, MSG_DONTWAIT);
+        if (n > 0) {
+            seen.len += (size_t)n;
+            seen.reads++;
+            seen.largest = (size_t)n > seen.largest ? (size_t)n : seen.largest;
+        } else if (n == 0) {
+            seen.end = 0;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            seen.end = errno;
+        }
+    }
+    return seen;
+}
+
+static void run_for(uint64_t ms) {
+    uint64_t until = now_ms() + ms;
+    while (now_ms() < until)
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+}
+
+/* ---- split: pieces of at most 3 bytes, one per turn, 20 ms apart ---- */
+
+static void test_split_pieces_in_order_then_close(void **state) {
+    (void)state;
+    start(&text_close_service, (mux_faults_t){.split = 3, .split_ms = 20});
+    int client = connect_client();
+    uint64_t t0 = now_ms();
+    seen_t seen = run_until_end(client);
+    uint64_t elapsed = now_ms() - t0;
+    assert_int_equal(fx.pending_after, 20); /* held, yet pending */
+    assert_int_equal(seen.end, 0);          /* EOF after the last piece */
+    assert_int_equal(seen.len, 20);
+    assert_memory_equal(seen.data, TEXT, 20);
+    /* Each piece is read on its own, since the client reads after every
+     * turn: 7 pieces (3 x 6 + 2), or 8 when the two sends fell in
+     * different milliseconds (pieces never span two queue entries). */
+    assert_int_equal(seen.largest, 3);
+    assert_true(seen.reads == 7 || seen.reads == 8);
+    assert_true(elapsed >= 6 * 20); /* at least six pauses */
+    stop(client);
+}
+
+/* ---- drop_after: exactly 7 bytes, then EOF; later sends fail ---- */
+
+static void late_send(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    (void)loop, (void)timer, (void)arg;
+    fx.late_send_err = fx.conn ? mux_conn_send(fx.conn, "x", 1) : -ENOTCONN;
+}
+
+static void test_drop_after_exactly_n_then_eof(void **state) {
+    (void)state;
+    start(&text_service, (mux_faults_t){.drop_after = 7});
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 7);
+    assert_memory_equal(seen.data, TEXT, 7);
+    assert_string_equal(fx.error_reason, "fault drop-after: closing");
+    assert_non_null(fx.conn); /* lingering: waits for the client's EOF */
+    assert_int_equal(mux_timer_start(fx.loop, NULL, 0, 0, late_send, NULL), 0);
+    run_for(10);
+    assert_int_equal(fx.late_send_err, -EPIPE);
+    assert_int_equal(shutdown(client, SHUT_WR), 0);
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    while (fx.closes == 0 && now_ms() < deadline)
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    assert_int_equal(fx.closes, 1);
+    assert_string_equal(fx.close_reason, "closed");
+    stop(client);
+}
+
+/* ---- both: pieces of 3 up to a total of 7 (3 + 3 + 1) ---- */
+
+static void test_split_and_drop_after_combine(void **state) {
+    (void)state;
+    start(&text_close_service,
+          (mux_faults_t){.split = 3, .split_ms = 5, .drop_after = 7});
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 7);
+    assert_memory_equal(seen.data, TEXT, 7);
+    assert_int_equal(seen.reads, 3);
+    assert_int_equal(seen.largest, 3);
+    stop(client);
+}
+
+/* ---- stall: the greeting goes out, input is never served ---- */
+
+static void test_stall_never_reads(void **state) {
+    (void)state;
+    start(&record_service, (mux_faults_t){.stall = 1});
+    int client = connect_client();
+    assert_int_equal(send(client, "hello\n", 6, 0), 6);
+    run_for(50);
+    char buf[8];
+    assert_int_equal(recv(client, buf, sizeof(buf), MSG_DONTWAIT), 2);
+    assert_memory_equal(buf, "hi", 2);
+    assert_int_equal(fx.messages, 0);
+    /* A graceful shutdown does not serve the stalled input either. */
+    mux_server_shutdown(fx.server, 0);
+    assert_int_equal(shutdown(client, SHUT_WR), 0);
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    while (fx.closes == 0 && now_ms() < deadline)
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    assert_int_equal(fx.closes, 1);
+    assert_int_equal(fx.messages, 0);
+    stop(client);
+}
+
+/* ---- rst: the client reads the reply, then a reset instead of EOF ---- */
+
+static void test_rst_resets(void **state) {
+    (void)state;
+    start(&text_close_service, (mux_faults_t){.rst = 1});
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, ECONNRESET);
+    assert_true(seen.len <= 20);
+    assert_memory_equal(seen.data, TEXT, seen.len);
+    assert_string_equal(fx.close_reason, "reset (fault rst)");
+    stop(client);
+}
+
+/* ---- accept_delay_ms: 30 ms late, one at a time ---- */
+
+static void test_accept_delay_one_at_a_time(void **state) {
+    (void)state;
+    start(&record_service, (mux_faults_t){.accept_delay_ms = 30});
+    int first = connect_client(); /* connect() completes: the backlog */
+    int second = connect_client();
+    uint64_t t0 = now_ms();
+    uint64_t deadline = t0 + DEADLINE_MS;
+    while (fx.opens < 2 && now_ms() < deadline)
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    assert_int_equal(fx.opens, 2);
+    assert_true(fx.opened_at[0] >= t0 + 30);
+    assert_true(fx.opened_at[1] >= fx.opened_at[0] + 30);
+    close(second);
+    stop(first);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_split_pieces_in_order_then_close),
+        cmocka_unit_test(test_drop_after_exactly_n_then_eof),
+        cmocka_unit_test(test_split_and_drop_after_combine),
+        cmocka_unit_test(test_stall_never_reads),
+        cmocka_unit_test(test_rst_resets),
+        cmocka_unit_test(test_accept_delay_one_at_a_time),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
