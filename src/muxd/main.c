@@ -7,6 +7,7 @@
 #define _DEFAULT_SOURCE /* initgroups() */
 
 #include "acl.h"
+#include "faults.h"
 #include "log.h"
 #include "services.h"
 
@@ -41,6 +42,7 @@ enum {
     OPT_ALLOW,
     OPT_DENY,
     OPT_USER,
+    OPT_FAULT,
 };
 
 typedef struct {
@@ -160,6 +162,9 @@ static void usage(FILE *out) {
             "      --shutdown-timeout SECS  on SIGTERM, wait at most SECS "
             "for clients\n"
             "                        (default 5)\n"
+            "\n");
+    muxd_fault_usage(out);
+    fprintf(out,
             "\n"
             "Output:\n"
             "  -q, --quiet           log only errors\n"
@@ -333,6 +338,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"allow", required_argument, NULL, OPT_ALLOW},
         {"deny", required_argument, NULL, OPT_DENY},
         {"user", required_argument, NULL, OPT_USER},
+        {"fault", required_argument, NULL, OPT_FAULT},
         {"text", required_argument, NULL, OPT_TEXT},
         {"framing", required_argument, NULL, OPT_FRAMING},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
@@ -387,6 +393,12 @@ static void parse_options(int argc, char **argv, options_t *o) {
         case OPT_USER:
             o->user = optarg;
             break;
+        case OPT_FAULT: {
+            const char *err = muxd_fault_parse(optarg, &o->server.faults);
+            if (err)
+                usage_error(err, optarg);
+            break;
+        }
         case 'q':
             o->log.level = MUXD_LOG_QUIET;
             break;

@@ -1,0 +1,207 @@
+"""--fault KIND[=VALUE]: muxd misbehaves on purpose, and a client sees
+exactly the fault it asked for. The only times asserted are lower bounds
+that muxd's timers guarantee (a piece or an accept never comes early);
+upper bounds are the generous TIMEOUT of every wait."""
+
+import signal
+import socket
+import time
+import unittest
+
+import muxtest
+from muxtest import Muxd, recv_until_close
+
+GREETING = b"Thank you for connecting\n"
+WELCOME = b"Welcome!\n"
+
+
+def chargen(n):
+    """The first n bytes of chargen's stream (RFC 864, 72 chars + CR LF)."""
+    out, i = bytearray(), 0
+    while len(out) < n:
+        out += bytes(32 + (i + k) % 95 for k in range(72)) + b"\r\n"
+        i += 1
+    return bytes(out[:n])
+
+
+def read_to_end(sock):
+    """Reads until EOF or a reset: (data, reads that returned data,
+    whether it ended with a reset)."""
+    chunks = []
+    try:
+        while True:
+            b = sock.recv(65536)
+            if not b:
+                return b"".join(chunks), len(chunks), False
+            chunks.append(b)
+    except ConnectionResetError:
+        return b"".join(chunks), len(chunks), True
+
+
+class DropAfter(unittest.TestCase):
+    def test_chargen_gets_exactly_n_bytes_then_eof(self):
+        with Muxd("-p", "0", "-s", "chargen", "--fault", "drop-after=1000") as m:
+            with m.connect() as c:
+                data, _, reset = read_to_end(c)
+            self.assertFalse(reset)
+            self.assertEqual(data, chargen(1000))
+            self.assertEqual(m.stop(), 0)
+            self.assertIn("fault drop-after", m.stderr())
+
+    def test_a_reply_is_cut_and_later_ones_never_come(self):
+        with Muxd("-p", "0", "--fault", "drop-after=5") as m:
+            with m.connect() as c:
+                c.sendall(b"hello world")
+                data, _, reset = read_to_end(c)
+            self.assertEqual(data, b"hello")
+            self.assertFalse(reset)
+            self.assertEqual(m.stop(), 0)
+
+
+class Rst(unittest.TestCase):
+    def test_a_close_after_the_greeting_is_a_reset(self):
+        with Muxd("-p", "0", "-s", "greet", "--fault", "rst") as m:
+            with m.connect() as c:
+                data, _, reset = read_to_end(c)
+            self.assertTrue(reset, "expected ECONNRESET, got EOF")
+            self.assertTrue(GREETING.startswith(data))
+            self.assertEqual(m.stop(), 0)
+            self.assertIn("reset (fault rst)", m.stderr())
+
+    def test_refused_clients_are_reset_too(self):
+        with Muxd("-p", "0", "-m", "1", "--fault", "rst") as m:
+            with m.connect() as first, m.connect() as second:
+                first.sendall(b"ping")  # admitted: served as usual
+                self.assertEqual(muxtest.recv_exactly(first, 4), b"ping")
+                data, _, reset = read_to_end(second)
+                self.assertTrue(reset, "expected ECONNRESET, got EOF")
+                self.assertTrue(b"muxd: server full\n".startswith(data))
+            self.assertEqual(m.stop(), 0)
+
+
+class Split(unittest.TestCase):
+    def test_a_greeting_arrives_in_pieces_over_time(self):
+        # 25 bytes in pieces of 4: 7 pieces, 6 pauses of 50 ms at least.
+        with Muxd("-p", "0", "-s", "greet", "--fault", "split=4:50") as m:
+            start = time.monotonic()
+            with m.connect() as c:
+                data, reads, reset = read_to_end(c)
+            elapsed = time.monotonic() - start
+            self.assertEqual(data, GREETING)  # byte-exact, then EOF
+            self.assertFalse(reset)
+            self.assertGreaterEqual(reads, 2)
+            self.assertGreaterEqual(elapsed, 6 * 0.050 * 0.8)
+            self.assertEqual(m.stop(), 0)
+
+    def test_a_large_echo_is_byte_exact(self):
+        payload = bytes(range(256)) * 80  # 20480 bytes: 21 pieces of 1000
+        with Muxd("-p", "0", "--fault", "split=1000:2") as m:
+            with m.connect() as c:
+                c.sendall(payload)
+                c.shutdown(socket.SHUT_WR)
+                data, reads, reset = read_to_end(c)
+            self.assertEqual(data, payload)
+            self.assertFalse(reset)
+            self.assertGreaterEqual(reads, 2)
+            self.assertEqual(m.stop(), 0)
+
+    def test_split_with_delay_keeps_order_and_close(self):
+        with Muxd("-p", "0", "-s", "greet", "--delay", "100",
+                  "--fault", "split=10:10") as m:
+            start = time.monotonic()
+            with m.connect() as c:
+                data, reads, _ = read_to_end(c)
+            self.assertEqual(data, GREETING)
+            self.assertGreaterEqual(reads, 2)
+            self.assertGreaterEqual(time.monotonic() - start, 0.1 * 0.8)
+            self.assertEqual(m.stop(), 0)
+
+
+class Stall(unittest.TestCase):
+    def test_sends_block_and_muxd_still_greets_and_stops(self):
+        with Muxd("-p", "0", "-s", "hello", "--fault", "stall",
+                  "--shutdown-timeout", "1") as m:
+            hog = m.connect()
+            self.assertEqual(muxtest.recv_exactly(hog, len(WELCOME)), WELCOME)
+            hog.settimeout(0.5)
+            sent, chunk = 0, b"x" * 65536
+            with self.assertRaises(socket.timeout):
+                while sent < 256 << 20:  # far beyond any socket buffers
+                    sent += hog.send(chunk)
+            # The loop is not blocked: a new client is accepted and greeted.
+            with m.connect() as other:
+                self.assertEqual(
+                    muxtest.recv_exactly(other, len(WELCOME)), WELCOME)
+                other.sendall(b"Tracy\n")  # never answered: nobody reads
+                other.settimeout(0.2)
+                with self.assertRaises(socket.timeout):
+                    other.recv(64)
+                self.assertEqual(m.stop(), 0)
+            hog.close()
+
+
+class AcceptDelay(unittest.TestCase):
+    def test_connect_completes_and_the_greeting_comes_late(self):
+        with Muxd("-p", "0", "-s", "greet",
+                  "--fault", "accept-delay=300") as m:
+            start = time.monotonic()
+            with m.connect() as c:  # the kernel's backlog completes it
+                data = recv_until_close(c)
+            self.assertEqual(data, GREETING)
+            self.assertGreaterEqual(time.monotonic() - start, 0.3 * 0.8)
+            self.assertEqual(m.stop(), 0)
+
+    def test_one_client_per_delay(self):
+        with Muxd("-p", "0", "-s", "greet",
+                  "--fault", "accept-delay=150") as m:
+            start = time.monotonic()
+            with m.connect() as first, m.connect() as second:
+                self.assertEqual(recv_until_close(first), GREETING)
+                self.assertEqual(recv_until_close(second), GREETING)
+            self.assertGreaterEqual(time.monotonic() - start, 2 * 0.15 * 0.8)
+            self.assertEqual(m.stop(), 0)
+
+    def test_sigterm_while_a_client_waits(self):
+        with Muxd("-p", "0", "-s", "greet",
+                  "--fault", "accept-delay=3600000") as m:
+            with m.connect() as c:
+                self.assertEqual(m.stop(signal.SIGTERM), 0)
+                try:
+                    data = recv_until_close(c)
+                except ConnectionResetError:
+                    data = b""
+                self.assertEqual(data, b"")  # never accepted, never greeted
+
+
+class Usage(unittest.TestCase):
+    def test_bad_values_are_usage_errors(self):
+        for bad in ["nope", "drop-after", "drop-after=", "drop-after=0",
+                    "drop-after=x", "drop-after=-1", "drop-after=5q",
+                    "split", "split=0", "split=4:0", "split=4:", "split=:5",
+                    "split=4:5:6", "rst=1", "stall=yes", "accept-delay",
+                    "accept-delay=0", "accept-delay=3600001",
+                    "accept-delay=1k", "=5", ""]:
+            with self.subTest(fault=bad):
+                status, out, err = muxtest.run("-p", "0", "--fault", bad)
+                self.assertEqual(status, 2)
+                self.assertEqual(out, "")
+                self.assertIn(f"muxd: invalid fault: '{bad}'", err)
+
+    def test_good_values_parse(self):
+        status, out, _ = muxtest.run(
+            "--fault", "drop-after=1M", "--fault", "split=64k:5",
+            "--fault", "split=1", "--fault", "rst", "--fault", "stall",
+            "--fault", "accept-delay=3600000", "-V")
+        self.assertEqual(status, 0)
+        self.assertTrue(out.startswith("muxd "))
+
+    def test_help_lists_every_kind(self):
+        status, out, _ = muxtest.run("--help")
+        self.assertEqual(status, 0)
+        for kind in ["drop-after=BYTES", "rst", "split=BYTES[:MS]", "stall",
+                     "accept-delay=MS"]:
+            self.assertIn(f"--fault {kind}", out)
+
+
+if __name__ == "__main__":
+    muxtest.main()
