@@ -82,7 +82,7 @@ static void service_message(mux_conn_t *conn, const char *data, size_t len) {
 static void send_text_open(mux_conn_t *conn, int close_after) {
     fx.conn = conn;
     assert_int_equal(mux_conn_send(conn, TEXT, 10), 0);
-    assert_int_equal(mux_conn_send(conn, TEXT + 10, 10), 0);
+    assert_int_equal(mux_conn_send(conn, &TEXT[10], 10), 0);
     fx.pending_after = mux_conn_pending(conn);
     if (close_after)
         mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
