@@ -152,6 +152,17 @@ class Install(unittest.TestCase):
         out = self.run_step([os.path.join(self.prefix, "bin", "muxd"), "-V"])
         self.assertEqual(out, f"muxd {header_version()}\n")
 
+    def test_shared_library_exports_only_the_api(self):
+        if not shutil.which("nm"):
+            self.skipTest("nm is not installed")
+        out = self.run_step(["nm", "-D", "--defined-only",
+                             os.path.join(self.libdir, "libmux.so")])
+        symbols = [line.split()[-1] for line in out.splitlines()]
+        self.assertIn("mux_loop_new", symbols)
+        self.assertIn("mux_server_listen", symbols)
+        self.assertEqual([s for s in symbols if not re.match(
+            r"^mux_[a-z]", s)], [])
+
     def test_pkg_config(self):
         pkg_config = shutil.which("pkg-config") or shutil.which("pkgconf")
         if not pkg_config:
