@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_packages cmake:cmake cc:gcc python3:python3 valgrind:valgrind \
-    nc:netcat-openbsd ncat:ncat \
+    nc:netcat-openbsd ncat:ncat pkg-config:pkgconf \
     /usr/include/cmocka.h:libcmocka-dev
 
 jobs=$(nproc 2>/dev/null || echo 2)
