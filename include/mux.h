@@ -532,7 +532,8 @@ mux_server_t *mux_conn_server(const mux_conn_t *conn);
 
 /*
  * Calls `fn` for every open client of the server (not closing ones), e.g.
- * to broadcast. `fn` may close or send to any connection.
+ * to broadcast, newest first. `fn` may close or send to any connection;
+ * clients that arrive meanwhile are not visited.
  */
 void mux_server_foreach(mux_server_t *server,
                         void (*fn)(mux_conn_t *conn, void *arg), void *arg);

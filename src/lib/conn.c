@@ -84,6 +84,7 @@ struct mux_conn {
     void *data;
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
+    mux_transport transport;    /* MUX_TCP or MUX_UNIX */
 };
 
 static void conn_free(void *ptr) {
@@ -119,6 +120,9 @@ void *mux_conn_service_arg(const mux_conn_t *conn) {
     return mux__server_opts(conn->server)->service_arg;
 }
 mux_server_t *mux_conn_server(const mux_conn_t *conn) { return conn->server; }
+mux_transport mux__conn_transport(const mux_conn_t *conn) {
+    return conn->transport;
+}
 mux_loop_t *mux_conn_loop(const mux_conn_t *conn) { return conn->loop; }
 
 void mux_conn_log(mux_conn_t *conn, const char *text, size_t len) {
@@ -170,14 +174,13 @@ static void finish(mux_conn_t *conn, const char *reason) {
     if (mux__server_opts(conn->server)->faults.rst)
         mux__reset_on_close(conn->fd);
     mux__close(conn->fd);
-    mux__server_remove_conn(conn->server, conn);
     mux_event_t ev = {.type = MUX_EV_CLOSE,
                       .conn = conn,
                       .reason = reason,
                       .bytes_in = conn->bytes_in,
                       .bytes_out = conn->bytes_out,
                       .duration_ms = mux_now(conn->loop) - conn->started};
-    mux__server_emit(conn->server, &ev);
+    mux__server_remove_conn(conn->server, conn, &ev);
     if (mux__defer(conn->loop, conn_free, conn) < 0)
         return; /* leaks rather than free memory still on the stack */
 }
@@ -660,6 +663,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     conn->paused = opts->faults.stall ? PAUSED_STALL : 0;
     conn->started = conn->last_active = mux_now(conn->loop);
     mux_addr_format(peer, peer_len, conn->peer, sizeof(conn->peer));
+    conn->transport = peer->sa_family == AF_UNIX ? MUX_UNIX : MUX_TCP;
     int err = conn_start(conn);
     if (err < 0) {
         mux__close(fd);

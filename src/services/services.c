@@ -100,7 +100,8 @@ static char *join(const muxd_piece_t *pieces, size_t n, char *buf, size_t size,
 
 int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n) {
     char buf[512];
-    size_t len;
+    size_t len = 0;
+    buf[0] = '\0'; /* gcc -O3 cannot see that len is 0 when buf is unused */
     char *joined = join(pieces, n, buf, sizeof(buf), &len);
     if (!joined)
         return -ENOMEM;
@@ -112,7 +113,8 @@ int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n) {
 
 int muxd_reply(mux_dgram_t *dgram, const muxd_piece_t *pieces, size_t n) {
     char buf[512];
-    size_t len;
+    size_t len = 0;
+    buf[0] = '\0'; /* gcc -O3 cannot see that len is 0 when buf is unused */
     char *joined = join(pieces, n, buf, sizeof(buf), &len);
     if (!joined)
         return -ENOMEM;
