@@ -172,6 +172,13 @@ static seen_t run_until_end(int client) {
     return seen;
 }
 
+/* Runs the loop until *count reaches `want` or the deadline passes. */
+static void run_until_count(const int *count, int want) {
+    uint64_t deadline = now_ms() + DEADLINE_MS;
+    while (*count < want && now_ms() < deadline)
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+}
+
 static void run_for(uint64_t ms) {
     uint64_t until = now_ms() + ms;
     while (now_ms() < until)
@@ -221,9 +228,7 @@ static void test_drop_after_exactly_n_then_eof(void **state) {
     run_for(10);
     assert_int_equal(fx.late_send_err, -EPIPE);
     assert_int_equal(shutdown(client, SHUT_WR), 0);
-    uint64_t deadline = now_ms() + DEADLINE_MS;
-    while (fx.closes == 0 && now_ms() < deadline)
-        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    run_until_count(&fx.closes, 1);
     assert_int_equal(fx.closes, 1);
     assert_string_equal(fx.close_reason, "closed");
     stop(client);
@@ -260,9 +265,7 @@ static void test_stall_never_reads(void **state) {
     /* A graceful shutdown does not serve the stalled input either. */
     mux_server_shutdown(fx.server, 0);
     assert_int_equal(shutdown(client, SHUT_WR), 0);
-    uint64_t deadline = now_ms() + DEADLINE_MS;
-    while (fx.closes == 0 && now_ms() < deadline)
-        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    run_until_count(&fx.closes, 1);
     assert_int_equal(fx.closes, 1);
     assert_int_equal(fx.messages, 0);
     stop(client);
@@ -290,9 +293,7 @@ static void test_accept_delay_one_at_a_time(void **state) {
     int first = connect_client(); /* connect() completes: the backlog */
     int second = connect_client();
     uint64_t t0 = now_ms();
-    uint64_t deadline = t0 + DEADLINE_MS;
-    while (fx.opens < 2 && now_ms() < deadline)
-        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    run_until_count(&fx.opens, 2);
     assert_int_equal(fx.opens, 2);
     assert_true(fx.opened_at[0] >= t0 + 30);
     assert_true(fx.opened_at[1] >= fx.opened_at[0] + 30);
