@@ -135,6 +135,9 @@ void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
 bool mux__server_shed(mux_server_t *server, mux_listener_t *listener);
 uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn);
 void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn);
+/* The server's counters (mux_server_stats()): conn.c and dgram.c add the
+ * bytes they read and write straight to them. */
+mux_server_stats_t *mux__server_counters(mux_server_t *server);
 /* Reports an event; fills in server-wide members (clients). */
 void mux__server_emit(mux_server_t *server, mux_event_t *ev);
 void mux__server_error(mux_server_t *server, const char *local,

@@ -31,6 +31,7 @@ struct mux_server {
     int spare_fd; /* closed to make room when accept() hits EMFILE */
     bool shutting_down;
     mux_timer_t *shutdown_timer;
+    mux_server_stats_t counters; /* clients unused: nclients is the truth */
 };
 
 const mux_service_t *mux__server_service(const mux_server_t *server) {
@@ -45,6 +46,13 @@ void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients) {
 }
 size_t mux_server_clients(const mux_server_t *server) {
     return server->nclients;
+}
+mux_server_stats_t *mux__server_counters(mux_server_t *server) {
+    return &server->counters;
+}
+void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats) {
+    *stats = server->counters;
+    stats->clients = server->nclients;
 }
 
 static int open_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
@@ -204,7 +212,7 @@ size_t mux_server_addresses(const mux_server_t *server, const char **out,
     return n;
 }
 
-static void close_listeners(mux_server_t *server) {
+void mux_server_close_listeners(mux_server_t *server) {
     while (server->listeners) {
         mux_listener_t *listener = server->listeners;
         server->listeners = listener->next;
@@ -227,6 +235,7 @@ static void refuse(mux_server_t *server, mux_listener_t *listener, int fd,
         (void)n; /* best effort: the client is being turned away anyway */
     }
     mux__close(fd);
+    server->counters.refused++;
     char text[MUX_ADDRSTRLEN];
     mux_event_t ev = {.type = MUX_EV_REFUSE,
                       .transport = listener->transport,
@@ -278,6 +287,7 @@ bool mux__server_shed(mux_server_t *server, mux_listener_t *listener) {
 uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn) {
     mux__conn_link(&server->conns, conn);
     server->nclients++;
+    server->counters.accepted++;
     return ++server->next_id;
 }
 
@@ -350,7 +360,7 @@ void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
     if (server->shutting_down)
         return;
     server->shutting_down = true;
-    close_listeners(server);
+    mux_server_close_listeners(server);
     mux_event_t ev = {.type = MUX_EV_SHUTDOWN};
     mux__server_emit(server, &ev);
     if (server->nclients == 0) {
@@ -367,7 +377,7 @@ void mux_server_free(mux_server_t *server) {
     if (!server)
         return;
     mux__loop_hold(server->loop);
-    close_listeners(server);
+    mux_server_close_listeners(server);
     server->shutting_down = false; /* no MUX_EV_DONE from a teardown */
     each_conn(server, false, destroy_conn, NULL);
     mux_timer_stop(server->shutdown_timer);
