@@ -7,24 +7,26 @@
 #define _DEFAULT_SOURCE /* initgroups() */
 
 #include "acl.h"
+#include "fixture.h"
 #include "log.h"
+#include "muxd.h"
 #include "services.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#define MAX_LISTEN 64
 
 enum { EXIT_USAGE = 2 };
 
@@ -38,28 +40,36 @@ enum {
     OPT_USER,
 };
 
-typedef struct {
-    mux_addr_t listen[MAX_LISTEN];
-    size_t nlisten;
-    const char *listen_text[MAX_LISTEN]; /* as given, for messages */
-    const char *host;                    /* -H */
-    const char *port;                    /* -p */
-    const mux_service_t *service;
-    mux_server_opts_t server;
-    muxd_service_config_t config;
-    muxd_log_t log;
-    muxd_acl_t acl;
-    uint64_t shutdown_timeout_ms;
-    const char *user; /* --user: whom to become after binding */
-} options_t;
-
 /* Everything a running muxd holds, for the callbacks. */
 typedef struct {
     options_t *opts;
     mux_loop_t *loop;
     mux_server_t *server;
-    int signals; /* how many stop signals arrived */
+    int signals;       /* how many stop signals arrived */
+    uint64_t accepted; /* clients admitted, for --max-accepts */
 } muxd_t;
+
+/* Options for test scripts and service managers (docs/fixtures.md). */
+static void usage_fixture(FILE *out) {
+    fprintf(out,
+            "Fixtures and service managers:\n"
+            "      --ready-file PATH  once listening, write the ready lines "
+            "(without\n"
+            "                        \"listening on \") to PATH atomically; "
+            "removed at exit\n"
+            "      --pidfile PATH    write muxd's pid to PATH; removed at "
+            "exit\n"
+            "      --fd N            serve the inherited listening socket N "
+            "(repeatable);\n"
+            "                        systemd's (LISTEN_FDS) are served "
+            "without it; with\n"
+            "                        either, only -l/-p add other listeners\n"
+            "      --max-accepts N   close the listeners after N clients; "
+            "exit 0 once\n"
+            "                        those N have gone\n"
+            "  With $NOTIFY_SOCKET set, muxd sends READY=1 and STOPPING=1 "
+            "there.\n");
+}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -106,10 +116,15 @@ static void usage(FILE *out) {
             "      --shutdown-timeout SECS  on SIGTERM, wait at most SECS "
             "for clients\n"
             "                        (default 5)\n"
+            "\n");
+    usage_fixture(out);
+    fprintf(out,
             "\n"
             "Output:\n"
             "  -q, --quiet           log only errors\n"
             "  -v, --verbose         also log service messages and refusals\n"
+            "      --log-format FMT  text (default) or json: one JSON object "
+            "per event\n"
             "  -h, --help            show this help and exit\n"
             "  -V, --version         show the version and exit\n"
             "\n"
@@ -119,6 +134,8 @@ static void usage(FILE *out) {
             "stderr.\n"
             "SIGINT or SIGTERM: stop accepting, answer what clients sent, "
             "exit 0.\n"
+            "SIGUSR1: log one stats line (clients, accepted, refused, bytes "
+            "in and out).\n"
             "Exit status: 0 ok, 1 runtime failure (e.g. cannot listen), 2 "
             "usage error.\n");
 }
@@ -194,7 +211,7 @@ static void add_listen(options_t *o, const char *text) {
 /* Parses addresses once -H is known: "-l :80 -H ::1" works too. */
 static void parse_listeners(options_t *o) {
     static char default_addr[300];
-    if (o->port || o->nlisten == 0) {
+    if (o->port || (o->nlisten == 0 && o->ninherited == 0)) {
         const char *host = o->host ? o->host : "127.0.0.1";
         const char *port = o->port ? o->port : "9999";
         snprintf(default_addr, sizeof(default_addr),
@@ -212,6 +229,48 @@ static void parse_listeners(options_t *o) {
                         o->listen_text[i]);
 }
 
+/* Long options of the fixture conveniences (apart from the others'). */
+enum {
+    OPT_READY_FILE = 512,
+    OPT_PIDFILE,
+    OPT_FD,
+    OPT_MAX_ACCEPTS,
+    OPT_LOG_FORMAT,
+};
+
+static void add_inherited(options_t *o, const char *text) {
+    int fd = (int)parse_number(text, "fd", INT_MAX);
+    if (o->ninherited == MAX_LISTEN)
+        usage_error("too many inherited sockets (at most 64): '%s'", text);
+    o->inherited[o->ninherited++] = fd;
+}
+
+/* The options for scripts and service managers; false if `c` is not one. */
+static bool fixture_option(int c, const char *arg, options_t *o) {
+    switch (c) {
+    case OPT_READY_FILE:
+        o->ready_file = arg;
+        return true;
+    case OPT_PIDFILE:
+        o->pidfile = arg;
+        return true;
+    case OPT_FD:
+        add_inherited(o, arg);
+        return true;
+    case OPT_MAX_ACCEPTS:
+        if (!(o->max_accepts = parse_number(arg, "accept count", ULONG_MAX)))
+            usage_error("invalid accept count: '%s' (at least 1)", arg);
+        return true;
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "text") != 0 && strcmp(arg, "json") != 0)
+            usage_error("invalid log format: '%s' (text or json)", arg);
+        o->log.format = arg[0] == 'j' ? MUXD_LOG_JSON : MUXD_LOG_TEXT;
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void parse_options(int argc, char **argv, options_t *o) {
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -226,6 +285,11 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"allow", required_argument, NULL, OPT_ALLOW},
         {"deny", required_argument, NULL, OPT_DENY},
         {"user", required_argument, NULL, OPT_USER},
+        {"ready-file", required_argument, NULL, OPT_READY_FILE},
+        {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"fd", required_argument, NULL, OPT_FD},
+        {"max-accepts", required_argument, NULL, OPT_MAX_ACCEPTS},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -235,6 +299,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":l:H:p:b:s:m:qvhV", longopts, NULL)) !=
            -1) {
+        if (fixture_option(c, optarg, o))
+            continue;
         switch (c) {
         case 'l':
             add_listen(o, optarg);
@@ -301,12 +367,45 @@ static void parse_options(int argc, char **argv, options_t *o) {
 
 /* ------------------------------------------------------------------ */
 
+/*
+ * --max-accepts: the Nth client closes the listeners (those waiting in the
+ * backlog are reset) while the N are served as long as they stay; the
+ * last one to leave ends muxd, with exit status 0.
+ */
+static void count_accept(muxd_t *muxd) {
+    options_t *o = muxd->opts;
+    if (!o->max_accepts || ++muxd->accepted != o->max_accepts)
+        return;
+    mux_server_close_listeners(muxd->server);
+    muxd_log_text(&o->log, MUXD_LOG_NORMAL,
+                  "accepted %" PRIu64 " client%s (--max-accepts): listeners "
+                  "closed",
+                  muxd->accepted, muxd->accepted == 1 ? "" : "s");
+    muxd_announce_stopping();
+}
+
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     muxd_t *muxd = arg;
-    (void)server;
-    muxd_log_event(&muxd->opts->log, ev);
+    options_t *o = muxd->opts;
+    muxd_log_event(&o->log, ev);
+    if (ev->type == MUX_EV_ACCEPT)
+        count_accept(muxd);
+    if (ev->type == MUX_EV_CLOSE && o->max_accepts &&
+        muxd->accepted >= o->max_accepts && ev->clients == 0)
+        mux_server_shutdown(server, 0); /* nobody left: DONE at once */
+    if (ev->type == MUX_EV_SHUTDOWN)
+        muxd_announce_stopping();
     if (ev->type == MUX_EV_DONE)
         mux_stop(muxd->loop);
+}
+
+static void on_stats_signal(mux_loop_t *loop, int signo, void *arg) {
+    (void)loop;
+    (void)signo;
+    muxd_t *muxd = arg;
+    mux_server_stats_t stats;
+    mux_server_stats(muxd->server, &stats);
+    muxd_log_stats(&muxd->opts->log, &stats);
 }
 
 static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
@@ -320,6 +419,18 @@ static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
     /* 0 means "do not wait"; the library's 0 would mean "no limit". */
     uint64_t ms = muxd->opts->shutdown_timeout_ms;
     mux_server_shutdown(muxd->server, ms ? ms : 1);
+}
+
+/* Signals first: a script may send SIGTERM as soon as it sees ready. */
+static int watch_signals(muxd_t *muxd) {
+    int err = mux_signal(muxd->loop, SIGINT, on_stop_signal, muxd);
+    if (err == 0)
+        err = mux_signal(muxd->loop, SIGTERM, on_stop_signal, muxd);
+    if (err == 0)
+        err = mux_signal(muxd->loop, SIGUSR1, on_stats_signal, muxd);
+    if (err < 0)
+        muxd_log_error("cannot watch signals: %s", mux_strerror(err));
+    return err;
 }
 
 /* Why a listen failed, in words a person can act on. */
@@ -348,13 +459,33 @@ static int listen_all(muxd_t *muxd) {
     return 0;
 }
 
-/* The ready lines: one per listener, once everything is in place. */
-static void print_ready(muxd_t *muxd) {
-    const char *names[MAX_LISTEN * 4];
-    size_t n = mux_server_addresses(muxd->server, names, MAX_LISTEN * 4);
-    for (size_t i = 0; i < n && i < MAX_LISTEN * 4; i++)
-        printf("listening on %s\n", names[i]);
-    fflush(stdout);
+/* Inherited sockets (socket activation, --fd), after the bound ones. */
+static int adopt_inherited(muxd_t *muxd) {
+    options_t *o = muxd->opts;
+    for (size_t i = 0; i < o->ninherited; i++) {
+        int err = mux_server_adopt(muxd->server, o->inherited[i]);
+        if (err < 0) {
+            muxd_log_error("cannot serve the inherited fd %d: %s%s",
+                           o->inherited[i], mux_strerror(err),
+                           err == -ERANGE ? " (no fd below FD_SETSIZE is free)"
+                                          : "");
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* Once everything is in place: the ready lines and the rest. */
+static int announce_ready(muxd_t *muxd) {
+    options_t *o = muxd->opts;
+    char *text = muxd_ready_text(muxd->server);
+    if (!text) {
+        muxd_log_error("cannot announce readiness: %s", mux_strerror(-ENOMEM));
+        return -ENOMEM;
+    }
+    int err = muxd_announce(o->pidfile, o->ready_file, text);
+    free(text);
+    return err;
 }
 
 /*
@@ -395,6 +526,32 @@ static int drop_privileges(const char *name) {
     return 0;
 }
 
+/* Everything up to the ready lines: server, signals, listeners. */
+static int start(muxd_t *muxd) {
+    options_t *o = muxd->opts;
+    o->server.on_event = on_event;
+    o->server.event_arg = muxd;
+    o->server.service_arg = &o->config;
+    o->server.full_message = "muxd: server full\n";
+    if (o->acl.nallow || o->acl.ndeny) {
+        o->server.filter = muxd_acl_filter;
+        o->server.filter_arg = &o->acl;
+    }
+    int err = mux_server_new(muxd->loop, o->service, &o->server, &muxd->server);
+    if (err < 0) {
+        muxd_log_error("cannot create the server: %s", mux_strerror(err));
+        return err;
+    }
+    if ((err = watch_signals(muxd)) < 0 || (err = listen_all(muxd)) < 0 ||
+        (err = adopt_inherited(muxd)) < 0)
+        return err;
+    if (o->user && (err = drop_privileges(o->user)) < 0)
+        return err;
+    if (!o->server.max_clients)
+        mux_server_set_max_clients(muxd->server, default_max_clients());
+    return announce_ready(muxd);
+}
+
 static int serve(options_t *o) {
     muxd_t muxd = {.opts = o};
     int err = mux_loop_new(&muxd.loop);
@@ -402,40 +559,33 @@ static int serve(options_t *o) {
         muxd_log_error("cannot create the event loop: %s", mux_strerror(err));
         return 1;
     }
-    o->server.on_event = on_event;
-    o->server.event_arg = &muxd;
-    o->server.service_arg = &o->config;
-    o->server.full_message = "muxd: server full\n";
-    if (o->acl.nallow || o->acl.ndeny) {
-        o->server.filter = muxd_acl_filter;
-        o->server.filter_arg = &o->acl;
-    }
-    err = mux_server_new(muxd.loop, o->service, &o->server, &muxd.server);
-    /* Signals first: a script may send SIGTERM as soon as it sees ready. */
-    if (err == 0 &&
-        ((err = mux_signal(muxd.loop, SIGINT, on_stop_signal, &muxd)) < 0 ||
-         (err = mux_signal(muxd.loop, SIGTERM, on_stop_signal, &muxd)) < 0))
-        muxd_log_error("cannot watch signals: %s", mux_strerror(err));
-    if (err == 0)
-        err = listen_all(&muxd);
-    if (err == 0 && o->user)
-        err = drop_privileges(o->user);
-    if (err == 0 && !o->server.max_clients)
-        mux_server_set_max_clients(muxd.server, default_max_clients());
-    if (err == 0)
-        print_ready(&muxd);
+    err = start(&muxd);
     if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     mux_server_free(muxd.server);
     mux_loop_free(muxd.loop);
+    muxd_remove_files(o->pidfile, o->ready_file);
     return err < 0 ? 1 : 0;
+}
+
+/* Socket activation: the sockets systemd passed come first. */
+static void take_activated(options_t *o) {
+    int n = muxd_listen_fds(o->inherited, MAX_LISTEN);
+    if (n < 0)
+        usage_error("%s", "invalid LISTEN_PID or LISTEN_FDS in the "
+                          "environment");
+    if (n > MAX_LISTEN)
+        usage_error("%s", "too many sockets in LISTEN_FDS (at most 64)");
+    o->ninherited = (size_t)n;
 }
 
 int main(int argc, char **argv) {
     options_t opts = {.service = &muxd_echo_service,
                       .shutdown_timeout_ms = 5000};
     opts.log.level = MUXD_LOG_NORMAL;
+    take_activated(&opts);
     parse_options(argc, argv, &opts);
+    muxd_log_init(&opts.log);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
     return serve(&opts);
 }

@@ -1,0 +1,37 @@
+/*
+ * muxd.h -- what the parts of the muxd program share: its options.
+ */
+#ifndef MUXD_H
+#define MUXD_H
+
+#include "acl.h"
+#include "log.h"
+#include "services.h"
+
+#include "mux.h"
+
+#include <stdint.h>
+
+#define MAX_LISTEN 64
+
+typedef struct {
+    mux_addr_t listen[MAX_LISTEN];
+    size_t nlisten;
+    const char *listen_text[MAX_LISTEN]; /* as given, for messages */
+    const char *host;                    /* -H */
+    const char *port;                    /* -p */
+    const mux_service_t *service;
+    mux_server_opts_t server;
+    muxd_service_config_t config;
+    muxd_log_t log;
+    muxd_acl_t acl;
+    uint64_t shutdown_timeout_ms;
+    const char *user; /* --user: whom to become after binding */
+    /* For test scripts and service managers (docs/fixtures.md). */
+    int inherited[MAX_LISTEN]; /* LISTEN_FDS sockets, then --fd ones */
+    size_t ninherited;
+    const char *ready_file, *pidfile;
+    uint64_t max_accepts; /* 0: no limit */
+} options_t;
+
+#endif
