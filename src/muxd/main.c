@@ -11,6 +11,7 @@
 #include "log.h"
 #include "muxd.h"
 #include "services.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +68,12 @@ static void usage_fixture(FILE *out) {
             "      --max-accepts N   close the listeners after N clients; "
             "exit 0 once\n"
             "                        those N have gone\n"
+            "      --workers N       N processes serve the same addresses "
+            "(SO_REUSEPORT;\n"
+            "                        TCP and UDP); the parent prints the "
+            "ready lines once\n"
+            "                        and passes SIGTERM, SIGINT and SIGUSR1 "
+            "on\n"
             "  With $NOTIFY_SOCKET set, muxd sends READY=1 and STOPPING=1 "
             "there.\n");
 }
@@ -236,6 +243,7 @@ enum {
     OPT_FD,
     OPT_MAX_ACCEPTS,
     OPT_LOG_FORMAT,
+    OPT_WORKERS,
 };
 
 static void add_inherited(options_t *o, const char *text) {
@@ -266,9 +274,28 @@ static bool fixture_option(int c, const char *arg, options_t *o) {
             usage_error("invalid log format: '%s' (text or json)", arg);
         o->log.format = arg[0] == 'j' ? MUXD_LOG_JSON : MUXD_LOG_TEXT;
         return true;
+    case OPT_WORKERS:
+        o->workers = (unsigned)parse_number(arg, "worker count", 1024);
+        if (!o->workers)
+            usage_error("invalid worker count: '%s' (1 to 1024)", arg);
+        return true;
     default:
         return false;
     }
+}
+
+/* Combinations --workers cannot honour. */
+static void check_workers(const options_t *o) {
+    if (o->workers < 2)
+        return;
+    if (o->max_accepts)
+        usage_error("%s", "--max-accepts cannot be combined with --workers "
+                          "(each worker would count its own)");
+    for (size_t i = 0; i < o->nlisten; i++)
+        if (o->listen[i].transport == MUX_UNIX)
+            usage_error("--workers cannot share a unix socket: '%s' (TCP "
+                        "and UDP only; or pass it with --fd)",
+                        o->listen_text[i]);
 }
 
 static void parse_options(int argc, char **argv, options_t *o) {
@@ -290,6 +317,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"fd", required_argument, NULL, OPT_FD},
         {"max-accepts", required_argument, NULL, OPT_MAX_ACCEPTS},
         {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"workers", required_argument, NULL, OPT_WORKERS},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -363,6 +391,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
     if (optind < argc)
         usage_error("unexpected argument: '%s'", argv[optind]);
     parse_listeners(o);
+    check_workers(o);
 }
 
 /* ------------------------------------------------------------------ */
@@ -381,7 +410,8 @@ static void count_accept(muxd_t *muxd) {
                   "accepted %" PRIu64 " client%s (--max-accepts): listeners "
                   "closed",
                   muxd->accepted, muxd->accepted == 1 ? "" : "s");
-    muxd_announce_stopping();
+    if (!o->worker)
+        muxd_announce_stopping();
 }
 
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
@@ -393,7 +423,7 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     if (ev->type == MUX_EV_CLOSE && o->max_accepts &&
         muxd->accepted >= o->max_accepts && ev->clients == 0)
         mux_server_shutdown(server, 0); /* nobody left: DONE at once */
-    if (ev->type == MUX_EV_SHUTDOWN)
+    if (ev->type == MUX_EV_SHUTDOWN && !o->worker)
         muxd_announce_stopping();
     if (ev->type == MUX_EV_DONE)
         mux_stop(muxd->loop);
@@ -421,9 +451,15 @@ static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
     mux_server_shutdown(muxd->server, ms ? ms : 1);
 }
 
-/* Signals first: a script may send SIGTERM as soon as it sees ready. */
+/* Signals first: a script may send SIGTERM as soon as it sees ready. A
+ * worker leaves the terminal's SIGINT to its parent, which passes it on as
+ * SIGTERM. */
 static int watch_signals(muxd_t *muxd) {
-    int err = mux_signal(muxd->loop, SIGINT, on_stop_signal, muxd);
+    int err = 0;
+    if (muxd->opts->worker)
+        signal(SIGINT, SIG_IGN);
+    else
+        err = mux_signal(muxd->loop, SIGINT, on_stop_signal, muxd);
     if (err == 0)
         err = mux_signal(muxd->loop, SIGTERM, on_stop_signal, muxd);
     if (err == 0)
@@ -475,7 +511,20 @@ static int adopt_inherited(muxd_t *muxd) {
     return 0;
 }
 
-/* Once everything is in place: the ready lines and the rest. */
+/* A worker tells its parent what it listens on: the ready text, then an
+ * empty line to say it is complete. */
+static int report_ready(int fd, const char *text) {
+    int err = muxd_write_all(fd, text, strlen(text));
+    if (err == 0)
+        err = muxd_write_all(fd, "\n", 1);
+    close(fd);
+    if (err < 0)
+        muxd_log_error("cannot report to the parent: %s", mux_strerror(err));
+    return err;
+}
+
+/* Once everything is in place: the ready lines and the rest, or, in a
+ * worker, the report to the parent. */
 static int announce_ready(muxd_t *muxd) {
     options_t *o = muxd->opts;
     char *text = muxd_ready_text(muxd->server);
@@ -483,7 +532,8 @@ static int announce_ready(muxd_t *muxd) {
         muxd_log_error("cannot announce readiness: %s", mux_strerror(-ENOMEM));
         return -ENOMEM;
     }
-    int err = muxd_announce(o->pidfile, o->ready_file, text);
+    int err = o->worker ? report_ready(o->report_fd, text)
+                        : muxd_announce(o->pidfile, o->ready_file, text);
     free(text);
     return err;
 }
@@ -506,7 +556,7 @@ static unsigned default_max_clients(void) {
 }
 
 /* --user: become NAME (groups too) for good, after binding. */
-static int drop_privileges(const char *name) {
+int muxd_drop_privileges(const char *name) {
     struct passwd *pw = getpwnam(name);
     if (!pw) {
         muxd_log_error("cannot switch to user %s: no such user", name);
@@ -545,14 +595,14 @@ static int start(muxd_t *muxd) {
     if ((err = watch_signals(muxd)) < 0 || (err = listen_all(muxd)) < 0 ||
         (err = adopt_inherited(muxd)) < 0)
         return err;
-    if (o->user && (err = drop_privileges(o->user)) < 0)
+    if (o->user && (err = muxd_drop_privileges(o->user)) < 0)
         return err;
     if (!o->server.max_clients)
         mux_server_set_max_clients(muxd->server, default_max_clients());
     return announce_ready(muxd);
 }
 
-static int serve(options_t *o) {
+int muxd_serve(options_t *o) {
     muxd_t muxd = {.opts = o};
     int err = mux_loop_new(&muxd.loop);
     if (err < 0) {
@@ -587,5 +637,5 @@ int main(int argc, char **argv) {
     parse_options(argc, argv, &opts);
     muxd_log_init(&opts.log);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
-    return serve(&opts);
+    return opts.workers > 1 ? muxd_workers_run(&opts) : muxd_serve(&opts);
 }

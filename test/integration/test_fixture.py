@@ -1,10 +1,11 @@
 """muxd as a fixture for test scripts and service managers: --ready-file,
 --pidfile, socket activation and --fd, $NOTIFY_SOCKET, --max-accepts,
---log-format json and the SIGUSR1 stats line."""
+--log-format json, the SIGUSR1 stats line and --workers."""
 
 import json
 import os
 import re
+import resource
 import select
 import signal
 import socket
@@ -402,6 +403,130 @@ class Stats(unittest.TestCase):
         self.assertEqual(e["event"], "stats")
         self.assertEqual((e["clients"], e["accepted"], e["refused"],
                           e["bytes_in"], e["bytes_out"]), (1, 1, 1, 5, 5))
+
+
+class Workers(unittest.TestCase):
+    def test_two_workers_serve_one_port_zero(self):
+        with tempfile.TemporaryDirectory() as d:
+            ready, pidfile = os.path.join(d, "ready"), os.path.join(d, "pid")
+            with Muxd("-p", "0", "--workers", "2", "--log-format", "json",
+                      "--ready-file", ready, "--pidfile", pidfile) as m:
+                workers = children(m.proc.pid)
+                self.assertEqual(len(workers), 2)
+                with open(ready) as f:
+                    self.assertEqual(f.read(), f"tcp 127.0.0.1:{m.port}\n")
+                with open(pidfile) as f:
+                    self.assertEqual(f.read(), f"{m.proc.pid}\n")
+                clients = [m.connect() for _ in range(40)]
+                for i, c in enumerate(clients):
+                    self.assertEqual(round_trip(c, b"w%d" % i), b"w%d" % i)
+                for c in clients:
+                    c.close()
+                self.assertEqual(m.stop(), 0)
+                self.assertEqual(m.proc.stdout.read(), b"")  # printed once
+                events = json_lines(m.stderr())
+            self.assertEqual(os.listdir(d), [])
+        accepts = [e for e in events if e["event"] == "accept"]
+        self.assertEqual(len(accepts), 40)
+        # Spread by the kernel's hash: both served (all 40 on one worker
+        # has a probability of 2^-39).
+        self.assertEqual(sorted({e["pid"] for e in accepts}), workers)
+        self.assertEqual(sorted({e["worker"] for e in accepts}), [1, 2])
+        for pid in workers:  # the parent reaped them before it exited
+            self.assertFalse(os.path.exists(f"/proc/{pid}"))
+
+    def test_ctrl_c_stops_the_workers_gracefully(self):
+        # ^C: SIGINT to the whole process group. The workers leave it to
+        # the parent, which stops them with one SIGTERM each.
+        with Muxd("-p", "0", "--workers", "2", "-q",
+                  start_new_session=True) as m:
+            c = m.connect()
+            self.assertEqual(round_trip(c, b"before"), b"before")
+            c.sendall(b"pending")
+            os.killpg(m.proc.pid, signal.SIGINT)
+            # What the client sent is answered, then the client is closed.
+            self.assertEqual(muxtest.recv_until_close(c), b"pending")
+            c.close()
+            self.assertEqual(m.wait(), 0)
+
+    def test_udp(self):
+        with Muxd("-l", "udp://127.0.0.1:0", "--workers", "2", "-q") as m:
+            for i in range(20):
+                self.assertEqual(udp_round_trip(m.addr, b"d%d" % i), b"d%d" % i)
+            self.assertEqual(m.stop(), 0)
+
+    def test_a_shared_inherited_socket(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        fd = s.fileno()
+        with Muxd("--fd", str(fd), "--workers", "2", "-q",
+                  pass_fds=[fd]) as m:
+            s.close()
+            self.assertEqual(len(children(m.proc.pid)), 2)
+            for i in range(10):
+                with m.connect() as c:
+                    self.assertEqual(round_trip(c, b"s%d" % i), b"s%d" % i)
+            self.assertEqual(m.stop(), 0)
+
+    @unittest.skipUnless(have_pidfd(), "no pidfd_open")
+    def test_a_worker_that_dies_is_reported(self):
+        with Muxd("-p", "0", "--workers", "2", "-q") as m:
+            victim, survivor = children(m.proc.pid)
+            os.kill(victim, signal.SIGKILL)
+            self.assertTrue(wait_exit(victim))
+            for i in range(10):  # its socket is gone: all go to the other
+                with m.connect() as c:
+                    self.assertEqual(round_trip(c, b"k%d" % i), b"k%d" % i)
+            self.assertEqual(children(m.proc.pid), [survivor])
+            self.assertEqual(m.stop(), 1)
+            self.assertRegex(m.stderr(),
+                             r"muxd: worker [12] \(pid %d\) was killed by "
+                             r"signal 9 \(Killed\); 1 of 2 workers left"
+                             % victim)
+
+    @unittest.skipUnless(have_pidfd(), "no pidfd_open")
+    def test_workers_follow_a_killed_parent(self):
+        with Muxd("-p", "0", "--workers", "2", "-q") as m:
+            workers = children(m.proc.pid)
+            m.kill()
+            for pid in workers:
+                self.assertTrue(wait_exit(pid), f"worker {pid} still runs")
+
+    def test_more_clients_than_one_fd_setsize(self):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        with Muxd("-p", "0", "--workers", "2", "-q") as m:
+            clients = [m.connect() for _ in range(1300)]
+            for i, c in enumerate(clients):
+                self.assertEqual(round_trip(c, b"%d" % i), b"%d" % i)
+            for c in clients:
+                c.close()
+            self.assertEqual(m.stop(), 0)
+
+    def test_usage_errors(self):
+        for args, msg in (
+                (["--workers", "0"], "invalid worker count: '0'"),
+                (["--workers", "2", "-l", "unix:/tmp/x.sock"],
+                 "--workers cannot share a unix socket"),
+                (["--workers", "2", "--max-accepts", "1"],
+                 "--max-accepts cannot be combined with --workers")):
+            code, _, err = run(*args)
+            self.assertEqual(code, 2, args)
+            self.assertIn(msg, err)
+
+    def test_a_worker_that_cannot_listen_fails_the_start(self):
+        s = socket.socket()  # no SO_REUSEPORT: nobody may share it
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        code, out, err = run("-p", str(port), "--workers", "2")
+        s.close()
+        self.assertEqual(code, 1)
+        self.assertEqual(out, "")
+        self.assertIn("muxd: worker 1: cannot listen on 127.0.0.1:%d" % port,
+                      err)
+        self.assertIn("muxd: worker 1 (pid ", err)
+        self.assertIn("failed to start: exited with status 1", err)
 
 
 if __name__ == "__main__":
