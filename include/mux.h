@@ -336,14 +336,16 @@ typedef void mux_event_cb(mux_server_t *server, const mux_event_t *ev,
  * the default given beside it.
  */
 typedef struct {
-    int backlog;              /* listen() backlog; 0: 128 */
+    int backlog;              /* listen() backlog; 0: SOMAXCONN */
     unsigned max_clients;     /* 0: as many as select() can hold */
     size_t max_output;        /* high watermark of pending output per client,
                                  past which reading pauses; 0: 1 MiB */
     size_t max_line;          /* longest line in line framing; 0: 64 KiB */
     mux_framing framing;      /* 0: the service's default */
     uint64_t idle_timeout_ms; /* close silent clients; 0: never */
-    uint64_t delay_ms;        /* send every reply this much later */
+    uint64_t delay_ms;        /* hold every stream send this long (see
+                                 mux_conn_send()); 0: none. Datagram
+                                 replies are never delayed */
     const char *full_message; /* sent to a refused client; 0: "server
                                  full\n" */
     /* Decides at accept time whether a client may stay: NULL to admit, or
@@ -468,11 +470,16 @@ mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
 
 /*
  * Queues `len` bytes for the client: written at once as far as the socket
- * takes them, the rest when it is writable (with opts.delay_ms, all of it
- * that much later). Past the high watermark the server stops reading this
- * client until its output drains; past 16 times it the client is dropped
- * (MUX_EV_CLOSE, reason "output overflow"). Returns 0; -EPIPE if the
- * connection is closing or closed; -ENOMEM.
+ * takes them, the rest when it is writable. With opts.delay_ms the bytes
+ * are held back instead and written that much later, by a timer (never by
+ * blocking): output keeps the order it was sent in, a close after flush
+ * waits for it, a close now discards it. Held-back bytes count as pending
+ * (mux_conn_pending()). Past the high watermark the server stops reading
+ * this client until its output drains; past 16 times it the client is
+ * dropped (MUX_EV_CLOSE, reason "output overflow"). Returns 0; -EPIPE if
+ * the connection is closing or closed (or a write failed: the connection
+ * is closed then); -ENOBUFS after an overflow; -ENOMEM (the connection is
+ * closed).
  */
 int mux_conn_send(mux_conn_t *conn, const void *data, size_t len);
 
@@ -484,8 +491,18 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len);
  */
 void mux_conn_close(mux_conn_t *conn, int how);
 
-/* Bytes waiting to be written to the client. */
+/* Bytes waiting to be written to the client, held back by opts.delay_ms
+ * included. */
 size_t mux_conn_pending(const mux_conn_t *conn);
+
+/*
+ * How this connection's input is cut into messages: MUX_FRAMING_RAW or
+ * MUX_FRAMING_LINE (never MUX_FRAMING_DEFAULT; the server resolved it from
+ * opts.framing and the service's default). A service that answers lines
+ * uses it to end its replies the way the client ends its messages: in line
+ * framing the terminator was cut off before the message callback.
+ */
+mux_framing mux_conn_framing(const mux_conn_t *conn);
 
 /* The high watermark (opts.max_output) of this connection's server. */
 size_t mux_conn_watermark(const mux_conn_t *conn);
@@ -507,7 +524,8 @@ mux_server_t *mux_conn_server(const mux_conn_t *conn);
 
 /*
  * Calls `fn` for every open client of the server (not closing ones), e.g.
- * to broadcast. `fn` may close or send to any connection.
+ * to broadcast, newest first. `fn` may close or send to any connection;
+ * clients that arrive meanwhile are not visited.
  */
 void mux_server_foreach(mux_server_t *server,
                         void (*fn)(mux_conn_t *conn, void *arg), void *arg);
@@ -523,6 +541,13 @@ void mux_conn_log(mux_conn_t *conn, const char *text, size_t len);
 int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len);
 const char *mux_dgram_peer(const mux_dgram_t *dgram);
 void *mux_dgram_service_arg(const mux_dgram_t *dgram);
+
+/*
+ * Reports a service log line (MUX_EV_SERVICE, conn NULL, peer the sender,
+ * transport MUX_UDP) about the datagram being served, as mux_conn_log()
+ * does for a stream. `text` may hold any bytes; it is not copied.
+ */
+void mux_dgram_log(mux_dgram_t *dgram, const char *text, size_t len);
 
 #ifdef __cplusplus
 }

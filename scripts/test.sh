@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds muxd with -Werror and runs every test, then builds it again with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again.
-# Installs what it needs (cmake, cmocka, python3) with apt-get when root.
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again,
+# and last builds it with clang -Werror (warnings differ between compilers)
+# and runs the unit tests. Installs what it needs with apt-get when root.
 #
-#   scripts/test.sh            both builds
+#   scripts/test.sh            all three builds
 #   MUX_TEST_BUILDS=plain scripts/test.sh    only the plain build
 #   MUX_TEST_BUILDS=asan  scripts/test.sh    only the sanitizer build
 #   extra arguments go to ctest (e.g. -R loop, -L unit)
@@ -12,10 +13,11 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 ensure_packages cmake:cmake cc:gcc python3:python3 valgrind:valgrind \
+    nc:netcat-openbsd ncat:ncat pkg-config:pkgconf \
     /usr/include/cmocka.h:libcmocka-dev
 
 jobs=$(nproc 2>/dev/null || echo 2)
-builds=${MUX_TEST_BUILDS:-plain asan}
+builds=${MUX_TEST_BUILDS:-plain asan clang}
 
 run_suite() { # name, cmake args...
     local name=$1 dir=build/$1
@@ -24,7 +26,8 @@ run_suite() { # name, cmake args...
     cmake -S . -B "$dir" -DMUX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
     cmake --build "$dir" -j "$jobs"
     echo "== $name tests =="
-    ctest --test-dir "$dir" --output-on-failure -j "$jobs" "${CTEST_ARGS[@]}"
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" ${ONLY_LABEL:+-L "$ONLY_LABEL"} \
+        "${CTEST_ARGS[@]}"
 }
 
 CTEST_ARGS=("$@")
@@ -35,7 +38,10 @@ for b in $builds; do
         ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
         UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
             run_suite asan -DMUX_SANITIZE=ON ;;
-    *) die "unknown build '$b' in MUX_TEST_BUILDS (plain, asan)" ;;
+    clang)
+        ensure_packages clang:clang
+        ONLY_LABEL=unit run_suite clang -DCMAKE_C_COMPILER=clang ;;
+    *) die "unknown build '$b' in MUX_TEST_BUILDS (plain, asan, clang)" ;;
     esac
 done
 echo "== all tests passed ($builds) =="

@@ -8,6 +8,12 @@
  * closes, so that a close() with unread input cannot reset the connection
  * before the client has read our last reply) -> CLOSED (memory released
  * at the end of the turn). Any state may jump to CLOSED.
+ *
+ * With opts.delay_ms, mux_conn_send() puts the bytes on a delay queue with
+ * a due time instead; one timer per connection, armed for the head of that
+ * queue, moves due bytes into the output queue. Every send is delayed by
+ * the same amount, so the queue is ordered by due time and output keeps
+ * the order it was sent in.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -31,6 +37,14 @@
 
 typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
 
+/* Output held back by opts.delay_ms: sends due in the same millisecond
+ * share one entry. */
+typedef struct delayed {
+    struct delayed *next;
+    uint64_t due; /* on the mux__clock_ms() clock, as timer deadlines are */
+    mux_buf_t bytes;
+} delayed_t;
+
 struct mux_conn {
     mux_server_t *server;
     mux_loop_t *loop;
@@ -46,6 +60,9 @@ struct mux_conn {
     uint64_t id;
     mux_buf_t out; /* output not yet written */
     mux_buf_t in;  /* an incomplete line (line framing only) */
+    delayed_t *delayed, *delayed_tail; /* output not yet due, oldest first */
+    size_t delayed_len;                /* bytes in `delayed` */
+    mux_timer_t *delay_timer;          /* armed for `delayed`'s head */
     uint64_t bytes_in, bytes_out;
     mux_server_stats_t *counters; /* the server's, for its byte totals */
     uint64_t started, last_active;
@@ -53,10 +70,17 @@ struct mux_conn {
     void *data;
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
+    mux_transport transport;    /* MUX_TCP or MUX_UNIX */
 };
 
 static void conn_free(void *ptr) {
     mux_conn_t *conn = ptr;
+    while (conn->delayed) {
+        delayed_t *entry = conn->delayed;
+        conn->delayed = entry->next;
+        mux__buf_free(&entry->bytes);
+        free(entry);
+    }
     mux__buf_free(&conn->out);
     mux__buf_free(&conn->in);
     free(conn);
@@ -66,7 +90,10 @@ static void conn_free(void *ptr) {
 /* Accessors                                                           */
 /* ------------------------------------------------------------------ */
 
-size_t mux_conn_pending(const mux_conn_t *conn) { return conn->out.len; }
+size_t mux_conn_pending(const mux_conn_t *conn) {
+    return conn->out.len + conn->delayed_len;
+}
+mux_framing mux_conn_framing(const mux_conn_t *conn) { return conn->framing; }
 size_t mux_conn_watermark(const mux_conn_t *conn) {
     return mux__server_opts(conn->server)->max_output;
 }
@@ -79,6 +106,9 @@ void *mux_conn_service_arg(const mux_conn_t *conn) {
     return mux__server_opts(conn->server)->service_arg;
 }
 mux_server_t *mux_conn_server(const mux_conn_t *conn) { return conn->server; }
+mux_transport mux__conn_transport(const mux_conn_t *conn) {
+    return conn->transport;
+}
 mux_loop_t *mux_conn_loop(const mux_conn_t *conn) { return conn->loop; }
 
 void mux_conn_log(mux_conn_t *conn, const char *text, size_t len) {
@@ -103,7 +133,7 @@ static void update_interest(mux_conn_t *conn) {
         conn->state == LINGER)
         events |= MUX_READ;
     if (conn->out.len > 0 || (conn->state == OPEN && conn->service->drain &&
-                              conn->out.len <= low_watermark(conn)))
+                              mux_conn_pending(conn) <= low_watermark(conn)))
         events |= MUX_WRITE;
     if (events != conn->events) {
         conn->events = events;
@@ -124,16 +154,17 @@ static void finish(mux_conn_t *conn, const char *reason) {
         conn->service->close(conn);
     mux_timer_stop(conn->timer);
     conn->timer = NULL;
+    mux_timer_stop(conn->delay_timer); /* the queue goes in conn_free */
+    conn->delay_timer = NULL;
     mux_unwatch(conn->loop, conn->fd);
     mux__close(conn->fd);
-    mux__server_remove_conn(conn->server, conn);
     mux_event_t ev = {.type = MUX_EV_CLOSE,
                       .conn = conn,
                       .reason = reason,
                       .bytes_in = conn->bytes_in,
                       .bytes_out = conn->bytes_out,
                       .duration_ms = mux_now(conn->loop) - conn->started};
-    mux__server_emit(conn->server, &ev);
+    mux__server_remove_conn(conn->server, conn, &ev);
     if (mux__defer(conn->loop, conn_free, conn) < 0)
         return; /* leaks rather than free memory still on the stack */
 }
@@ -173,7 +204,7 @@ void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state != OPEN)
         return;
     conn->state = CLOSING;
-    if (conn->out.len == 0)
+    if (mux_conn_pending(conn) == 0) /* delayed output waits its turn */
         linger(conn);
     else
         update_interest(conn);
@@ -208,9 +239,9 @@ static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
 
 /* After output shrank: resume reading, feed a producer, finish a close. */
 static void output_drained(mux_conn_t *conn) {
-    if (conn->paused && conn->out.len <= low_watermark(conn))
+    if (conn->paused && mux_conn_pending(conn) <= low_watermark(conn))
         conn->paused = false;
-    if (conn->state == CLOSING && conn->out.len == 0) {
+    if (conn->state == CLOSING && mux_conn_pending(conn) == 0) {
         linger(conn);
         return;
     }
@@ -227,9 +258,18 @@ static void flush(mux_conn_t *conn) {
     output_drained(conn);
 }
 
-int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
-    if (conn->state != OPEN)
-        return -EPIPE;
+/* Whether `more` bytes on top of what is pending pass the hard cap. */
+static bool overflows(const mux_conn_t *conn, size_t more) {
+    return mux_conn_pending(conn) + more >
+           mux_conn_watermark(conn) * OVERFLOW_FACTOR;
+}
+
+/*
+ * Writes what the socket takes now and queues the rest behind what is
+ * already queued. Returns 0, or -EPIPE / -ENOBUFS / -ENOMEM with the
+ * connection finished.
+ */
+static int output(mux_conn_t *conn, const char *data, size_t len) {
     size_t written = 0;
     if (conn->out.len == 0) {
         ssize_t n = write_some(conn, data, len);
@@ -241,17 +281,90 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
     }
     if (written == len)
         return 0;
-    size_t max_output = mux_conn_watermark(conn);
-    if (conn->out.len + (len - written) > max_output * OVERFLOW_FACTOR) {
+    if (overflows(conn, len - written)) {
         finish(conn, "output overflow");
         return -ENOBUFS;
     }
-    if (mux__buf_append(&conn->out, (const char *)data + written,
-                        len - written) < 0) {
+    if (mux__buf_append(&conn->out, data + written, len - written) < 0) {
         finish(conn, "out of memory");
         return -ENOMEM;
     }
-    if (conn->out.len >= max_output)
+    return 0;
+}
+
+/* Moves the delayed output that is due into the output queue, oldest
+ * first. Returns 0 or -errno (the connection is finished then). */
+static int release_due(mux_conn_t *conn, uint64_t now) {
+    while (conn->delayed && conn->delayed->due <= now) {
+        delayed_t *entry = conn->delayed;
+        conn->delayed = entry->next;
+        if (!conn->delayed)
+            conn->delayed_tail = NULL;
+        conn->delayed_len -= entry->bytes.len;
+        int err = output(conn, mux__buf_head(&entry->bytes), entry->bytes.len);
+        mux__buf_free(&entry->bytes);
+        free(entry);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
+/* The delay timer: release what is due, re-arm for the new head. */
+static void on_delay_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    MUX__UNUSED(loop);
+    mux_conn_t *conn = arg;
+    if (release_due(conn, mux__clock_ms()) < 0)
+        return; /* finished: it stopped this timer */
+    if (conn->delayed) {
+        uint64_t now = mux__clock_ms(), due = conn->delayed->due;
+        mux_timer_restart(timer, due > now ? due - now : 0);
+    } else {
+        conn->delay_timer = NULL; /* a one-shot: released on return */
+    }
+    output_drained(conn);
+}
+
+/* Appends to the delay queue; the tail absorbs bytes due at the same
+ * time. Arms the timer when the queue was empty. Returns 0 or -ENOMEM. */
+static int delay_output(mux_conn_t *conn, const void *data, size_t len) {
+    uint64_t due = mux__clock_ms() + mux__server_opts(conn->server)->delay_ms;
+    delayed_t *tail = conn->delayed_tail;
+    if (!tail || tail->due != due) {
+        if (!(tail = calloc(1, sizeof(*tail))))
+            return -ENOMEM;
+        tail->due = due;
+        if (!conn->delay_timer &&
+            mux_timer_start(conn->loop, &conn->delay_timer,
+                            mux__server_opts(conn->server)->delay_ms, 0,
+                            on_delay_due, conn) < 0) {
+            free(tail);
+            return -ENOMEM;
+        }
+        *(conn->delayed_tail ? &conn->delayed_tail->next : &conn->delayed) =
+            tail;
+        conn->delayed_tail = tail;
+    }
+    if (mux__buf_append(&tail->bytes, data, len) < 0)
+        return -ENOMEM; /* an empty tail stays: released empty when due */
+    conn->delayed_len += len;
+    return 0;
+}
+
+int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
+    if (conn->state != OPEN)
+        return -EPIPE;
+    int err;
+    if (mux__server_opts(conn->server)->delay_ms == 0)
+        err = output(conn, data, len);
+    else if (overflows(conn, len)) {
+        finish(conn, "output overflow");
+        err = -ENOBUFS;
+    } else if ((err = delay_output(conn, data, len)) < 0)
+        finish(conn, "out of memory");
+    if (err < 0)
+        return err;
+    if (mux_conn_pending(conn) >= mux_conn_watermark(conn))
         conn->paused = true;
     update_interest(conn);
     return 0;
@@ -383,7 +496,7 @@ static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
         if (conn->out.len > 0)
             flush(conn);
         if (conn->state == OPEN && conn->service->drain &&
-            conn->out.len <= low_watermark(conn))
+            mux_conn_pending(conn) <= low_watermark(conn))
             conn->service->drain(conn);
         if (conn->state == CLOSED)
             return;
@@ -444,6 +557,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     conn->framing = opts->framing;
     conn->started = conn->last_active = mux_now(conn->loop);
     mux_addr_format(peer, peer_len, conn->peer, sizeof(conn->peer));
+    conn->transport = peer->sa_family == AF_UNIX ? MUX_UNIX : MUX_TCP;
     int err = conn_start(conn);
     if (err < 0) {
         mux__close(fd);
@@ -451,6 +565,9 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
         return err;
     }
     conn->id = mux__server_add_conn(server, conn);
+    /* The callbacks may close the conn; outside a turn (serve_fd) that
+     * would free it at once, before the state check below. */
+    mux__loop_hold(conn->loop);
     mux_event_t ev = {.type = MUX_EV_ACCEPT, .conn = conn};
     mux__server_emit(server, &ev);
     conn->opened = true;
@@ -458,6 +575,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
         conn->service->open(conn);
     if (conn->state == OPEN)
         update_interest(conn);
+    mux__loop_release(conn->loop);
     return 0;
 }
 

@@ -50,6 +50,16 @@ void *mux_dgram_service_arg(const mux_dgram_t *dgram) {
     return mux__server_opts(dgram->listener->server)->service_arg;
 }
 
+void mux_dgram_log(mux_dgram_t *dgram, const char *text, size_t len) {
+    mux_event_t ev = {.type = MUX_EV_SERVICE,
+                      .transport = MUX_UDP,
+                      .peer = mux_dgram_peer(dgram),
+                      .local = dgram->listener->local,
+                      .text = text,
+                      .text_len = len};
+    mux__server_emit(dgram->listener->server, &ev);
+}
+
 static void on_readable(mux_loop_t *loop, int fd, int events, void *arg) {
     MUX__UNUSED(events);
     mux_dgram_t *dgram = arg;

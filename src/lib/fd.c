@@ -35,6 +35,8 @@ static int move_below_setsize(int fd) {
 }
 
 int mux__fd_prepare(int fd) {
+    if (fd < 0)
+        return -EBADF;
     fd = move_below_setsize(fd);
     if (fd < 0)
         return fd;

@@ -119,6 +119,7 @@ void mux__conn_link(mux_conn_t **head, mux_conn_t *conn);
 void mux__conn_unlink(mux_conn_t **head, mux_conn_t *conn);
 mux_conn_t *mux__conn_next(const mux_conn_t *conn);
 bool mux__conn_is_open(const mux_conn_t *conn);
+mux_transport mux__conn_transport(const mux_conn_t *conn);
 
 /* ---- server.c: what the layers below report to the server ---- */
 
@@ -134,7 +135,10 @@ void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
 /* Sheds one pending client when accept() hit EMFILE. false: no spare fd. */
 bool mux__server_shed(mux_server_t *server, mux_listener_t *listener);
 uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn);
-void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn);
+/* Forgets a closed client and reports `ev` (its MUX_EV_CLOSE), then the
+ * end of a graceful shutdown if it was the last. */
+void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
+                             mux_event_t *ev);
 /* The server's counters (mux_server_stats()): conn.c and dgram.c add the
  * bytes they read and write straight to them. */
 mux_server_stats_t *mux__server_counters(mux_server_t *server);

@@ -27,7 +27,12 @@ static int accept_client(int fd, struct sockaddr *sa, socklen_t *len) {
     return accept4(fd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
     int cfd = accept(fd, sa, len);
-    return cfd < 0 ? cfd : mux__fd_prepare(cfd);
+    if (cfd < 0)
+        return cfd;
+    cfd = mux__fd_prepare(cfd);
+    if (cfd < 0)
+        errno = -cfd; /* the caller reads errno, as after accept4() */
+    return cfd < 0 ? -1 : cfd;
 #endif
 }
 

@@ -94,6 +94,7 @@ void mux__server_emit(mux_server_t *server, mux_event_t *ev) {
     if (ev->conn) {
         ev->peer = mux_conn_peer(ev->conn);
         ev->local = mux_conn_local(ev->conn);
+        ev->transport = mux__conn_transport(ev->conn);
     }
     ev->peer = ev->peer ? ev->peer : "";
     ev->local = ev->local ? ev->local : "";
@@ -298,9 +299,11 @@ static void shutdown_done(mux_server_t *server) {
     mux__server_emit(server, &ev);
 }
 
-void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn) {
+void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
+                             mux_event_t *ev) {
     mux__conn_unlink(&server->conns, conn);
     server->nclients--;
+    mux__server_emit(server, ev);
     if (server->nclients == 0 && server->shutting_down)
         shutdown_done(server);
 }

@@ -33,7 +33,11 @@ enum { EXIT_USAGE = 2 };
 
 /* Long options without a short form. */
 enum {
-    OPT_MAX_OUTPUT = 256,
+    OPT_TEXT = 256,
+    OPT_FRAMING,
+    OPT_MAX_LINE,
+    OPT_DELAY,
+    OPT_MAX_OUTPUT,
     OPT_IDLE_TIMEOUT,
     OPT_SHUTDOWN_TIMEOUT,
     OPT_ALLOW,
@@ -78,12 +82,8 @@ static void usage_fixture(FILE *out) {
             "there.\n");
 }
 
-static void usage(FILE *out) {
+static void usage_listening(FILE *out) {
     fprintf(out,
-            "Usage: muxd [OPTION]...\n"
-            "A select() multiplexing server. With no options it serves echo "
-            "on 127.0.0.1:9999.\n"
-            "\n"
             "Listening:\n"
             "  -l, --listen ADDR     listen on ADDR; repeat for more "
             "listeners:\n"
@@ -101,13 +101,66 @@ static void usage(FILE *out) {
             "e.g. 127.0.0.0/8)\n"
             "      --deny CIDR       refuse clients in CIDR (repeatable; wins "
             "over --allow)\n"
-            "      --user NAME       drop privileges to NAME once listening\n"
-            "\n"
-            "Serving:\n"
-            "  -s, --service NAME    the protocol to serve (default echo):\n");
+            "      --user NAME       drop privileges to NAME once listening\n");
+}
+
+/* "over udp:// too: echo ack ...", wrapped at 80 columns. */
+static void usage_datagram_forms(FILE *out) {
+    int col = fprintf(out, "                        over udp:// too:");
+    for (size_t i = 0; muxd_services[i]; i++) {
+        if (!muxd_services[i]->datagram)
+            continue;
+        int len = (int)strlen(muxd_services[i]->name) + 1;
+        if (col + len > 79)
+            col = fprintf(out, "\n                         ") - 1;
+        col += fprintf(out, " %s", muxd_services[i]->name);
+    }
+    fprintf(out, "\n");
+}
+
+/* The service list, the datagram forms and the texts come from the
+ * service table, so --help cannot drift from it. */
+static void usage_services(FILE *out) {
+    fprintf(out, "  -s, --service NAME    the protocol to serve (default "
+                 "echo):\n");
     for (size_t i = 0; muxd_services[i]; i++)
         fprintf(out, "                          %-9s %s\n",
                 muxd_services[i]->name, muxd_services[i]->summary);
+    usage_datagram_forms(out);
+    fprintf(out, "      --text TEXT       replace the fixed text of:\n");
+    for (size_t i = 0; muxd_services[i]; i++) {
+        const char *text = muxd_service_default_text(muxd_services[i]);
+        if (text)
+            fprintf(out, "                          %-9s %s\n",
+                    muxd_services[i]->name, text);
+    }
+}
+
+static void usage_serving(FILE *out) {
+    fprintf(out, "Serving:\n");
+    usage_services(out);
+    fprintf(out,
+            "      --framing MODE    how input is cut into messages: raw (each "
+            "read is one\n"
+            "                          message) or line (LF-terminated lines, "
+            "a CR before\n"
+            "                          the LF dropped); default: line for "
+            "chat, else raw\n"
+            "      --max-line BYTES  longest line in line framing (default "
+            "65536); a longer\n"
+            "                          line gets an error line and a close\n"
+            "      --delay MS        send every reply MS milliseconds later "
+            "(stream clients;\n"
+            "                          a timer: muxd never blocks)\n");
+}
+
+static void usage(FILE *out) {
+    fprintf(out, "Usage: muxd [OPTION]...\n"
+                 "A select() multiplexing server. With no options it serves "
+                 "echo on 127.0.0.1:9999.\n\n");
+    usage_listening(out);
+    fprintf(out, "\n");
+    usage_serving(out);
     fprintf(out,
             "\n"
             "Limits:\n"
@@ -129,7 +182,8 @@ static void usage(FILE *out) {
             "\n"
             "Output:\n"
             "  -q, --quiet           log only errors\n"
-            "  -v, --verbose         also log service messages and refusals\n"
+            "  -v, --verbose         also log bound listeners and the end of a "
+            "shutdown\n"
             "      --log-format FMT  text (default) or json: one JSON object "
             "per event\n"
             "  -h, --help            show this help and exit\n"
@@ -144,7 +198,8 @@ static void usage(FILE *out) {
             "SIGUSR1: log one stats line (clients, accepted, refused, bytes "
             "in and out).\n"
             "Exit status: 0 ok, 1 runtime failure (e.g. cannot listen), 2 "
-            "usage error.\n");
+            "usage error.\n"
+            "See muxd(1) and docs/services.md for the services.\n");
 }
 
 static _Noreturn void usage_error(const char *fmt, const char *arg) {
@@ -236,6 +291,42 @@ static void parse_listeners(options_t *o) {
                         o->listen_text[i]);
 }
 
+/* Long options without a short form. */
+
+static mux_framing parse_framing(const char *text) {
+    if (strcmp(text, "raw") == 0)
+        return MUX_FRAMING_RAW;
+    if (strcmp(text, "line") == 0)
+        return MUX_FRAMING_LINE;
+    usage_error("invalid framing: '%s' (raw or line)", text);
+}
+
+/* The options that shape what the service does; false if `c` is not one. */
+static bool serving_option(int c, const char *arg, options_t *o) {
+    switch (c) {
+    case 's':
+        if (!(o->service = muxd_service_find(arg)))
+            usage_error("unknown service: '%s' (see muxd --help)", arg);
+        return true;
+    case OPT_TEXT:
+        o->config.text = arg;
+        return true;
+    case OPT_FRAMING:
+        o->server.framing = parse_framing(arg);
+        return true;
+    case OPT_MAX_LINE:
+        o->server.max_line = parse_number(arg, "line length", 1ul << 30);
+        if (o->server.max_line == 0)
+            usage_error("invalid line length: '%s' (at least 1)", arg);
+        return true;
+    case OPT_DELAY:
+        o->server.delay_ms = parse_number(arg, "delay", 3600000);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Long options of the fixture conveniences (apart from the others'). */
 enum {
     OPT_READY_FILE = 512,
@@ -284,6 +375,21 @@ static bool fixture_option(int c, const char *arg, options_t *o) {
     }
 }
 
+/* Option combinations that cannot do what the user asked. */
+static void check_options(const options_t *o, bool max_line_given) {
+    if (o->config.text && !muxd_service_default_text(o->service))
+        usage_error("--text does not apply to the %s service (see muxd "
+                    "--help)",
+                    o->service->name);
+    mux_framing framing = o->server.framing     ? o->server.framing
+                          : o->service->framing ? o->service->framing
+                                                : MUX_FRAMING_RAW;
+    if (max_line_given && framing != MUX_FRAMING_LINE)
+        usage_error("--max-line needs line framing, and %s is framed raw "
+                    "here: add --framing line",
+                    o->service->name);
+}
+
 /* Combinations --workers cannot honour. */
 static void check_workers(const options_t *o) {
     if (o->workers < 2)
@@ -312,6 +418,10 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"allow", required_argument, NULL, OPT_ALLOW},
         {"deny", required_argument, NULL, OPT_DENY},
         {"user", required_argument, NULL, OPT_USER},
+        {"text", required_argument, NULL, OPT_TEXT},
+        {"framing", required_argument, NULL, OPT_FRAMING},
+        {"max-line", required_argument, NULL, OPT_MAX_LINE},
+        {"delay", required_argument, NULL, OPT_DELAY},
         {"ready-file", required_argument, NULL, OPT_READY_FILE},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
         {"fd", required_argument, NULL, OPT_FD},
@@ -324,10 +434,12 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     int c;
+    bool max_line_given = false;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":l:H:p:b:s:m:qvhV", longopts, NULL)) !=
            -1) {
-        if (fixture_option(c, optarg, o))
+        max_line_given |= c == OPT_MAX_LINE;
+        if (serving_option(c, optarg, o) || fixture_option(c, optarg, o))
             continue;
         switch (c) {
         case 'l':
@@ -341,10 +453,6 @@ static void parse_options(int argc, char **argv, options_t *o) {
             break;
         case 'b':
             o->server.backlog = (int)parse_number(optarg, "backlog", INT_MAX);
-            break;
-        case 's':
-            if (!(o->service = muxd_service_find(optarg)))
-                usage_error("unknown service: '%s' (see muxd --help)", optarg);
             break;
         case 'm':
             o->server.max_clients =
@@ -390,6 +498,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
     }
     if (optind < argc)
         usage_error("unexpected argument: '%s'", argv[optind]);
+    check_options(o, max_line_given);
     parse_listeners(o);
     check_workers(o);
 }
@@ -486,6 +595,12 @@ static int listen_all(muxd_t *muxd) {
     options_t *o = muxd->opts;
     for (size_t i = 0; i < o->nlisten; i++) {
         int err = mux_server_listen_addr(muxd->server, &o->listen[i]);
+        if (err == -EPROTONOSUPPORT && o->listen[i].transport == MUX_UDP) {
+            muxd_log_error("cannot listen on %s: the %s service has no "
+                           "datagram form (see muxd --help)",
+                           o->listen_text[i], o->service->name);
+            return err;
+        }
         if (err < 0) {
             muxd_log_error("cannot listen on %s: %s%s", o->listen_text[i],
                            mux_strerror(err), listen_hint(&o->listen[i], err));

@@ -1,10 +1,16 @@
 /*
- * echo.c -- every message back, as it came (RFC 862 over TCP and UDP).
+ * echo.c -- every message back, as it came (RFC 862 over TCP and UDP). In
+ * line framing the library cut each line's end off: it goes back as "\n".
  */
 #include "services.h"
 
 static void echo_message(mux_conn_t *conn, const char *data, size_t len) {
-    mux_conn_send(conn, data, len);
+    if (mux_conn_framing(conn) != MUX_FRAMING_LINE) {
+        mux_conn_send(conn, data, len);
+        return;
+    }
+    muxd_piece_t line[] = {{data, len}, {"\n", 1}};
+    muxd_send(conn, line, 2);
 }
 
 static void echo_datagram(mux_dgram_t *dgram, const char *data, size_t len) {

@@ -1,13 +1,38 @@
 /*
- * services.c -- the table of muxd's services.
+ * services.c -- the table of muxd's services, their fixed texts, and the
+ * helpers they share to build replies.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "services.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 const mux_service_t *const muxd_services[] = {
     &muxd_echo_service,
+    &muxd_ack_service,
+    &muxd_hello_service,
+    &muxd_reply_service,
+    &muxd_greet_service,
+    &muxd_discard_service,
+    &muxd_chargen_service,
+    &muxd_daytime_service,
+    &muxd_time_service,
+    &muxd_chat_service,
     NULL,
+};
+
+/* The texts --text replaces: one place, read by the services and --help. */
+static const struct {
+    const mux_service_t *service;
+    const char *text;
+} fixed_texts[] = {
+    {&muxd_ack_service, "ACK!"},
+    {&muxd_hello_service, "Welcome!"},
+    {&muxd_reply_service, "Hello, client!"},
+    {&muxd_greet_service, "Thank you for connecting"},
 };
 
 const mux_service_t *muxd_service_find(const char *name) {
@@ -15,4 +40,86 @@ const mux_service_t *muxd_service_find(const char *name) {
         if (strcmp(muxd_services[i]->name, name) == 0)
             return muxd_services[i];
     return NULL;
+}
+
+const char *muxd_service_default_text(const mux_service_t *service) {
+    for (size_t i = 0; i < sizeof(fixed_texts) / sizeof(fixed_texts[0]); i++)
+        if (fixed_texts[i].service == service)
+            return fixed_texts[i].text;
+    return NULL;
+}
+
+const char *muxd_service_text(const void *service_arg,
+                              const mux_service_t *service) {
+    const muxd_service_config_t *config = service_arg;
+    if (config && config->text)
+        return config->text;
+    return muxd_service_default_text(service);
+}
+
+muxd_piece_t muxd_piece(const char *text) {
+    return (muxd_piece_t){text, strlen(text)};
+}
+
+muxd_line_t muxd_split_line(const char *data, size_t len) {
+    size_t end = 0;
+    if (len >= 1 && data[len - 1] == '\n')
+        end = len >= 2 && data[len - 2] == '\r' ? 2 : 1;
+    return (muxd_line_t){{data, len - end}, {data + len - end, end}};
+}
+
+muxd_line_t muxd_conn_line(const mux_conn_t *conn, const char *data,
+                           size_t len) {
+    if (mux_conn_framing(conn) == MUX_FRAMING_LINE)
+        return (muxd_line_t){{data, len}, {"\n", 1}};
+    return muxd_split_line(data, len);
+}
+
+/*
+ * Joins the pieces into `buf` (of `size` bytes) if they fit, else into
+ * memory from malloc(). Returns the joined bytes (the caller frees them
+ * if they are not `buf`), or NULL when out of memory.
+ */
+static char *join(const muxd_piece_t *pieces, size_t n, char *buf, size_t size,
+                  size_t *len) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += pieces[i].len;
+    char *out = total <= size ? buf : malloc(total);
+    if (!out)
+        return NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pieces[i].len) /* memcpy from a NULL data pointer is UB */
+            memcpy(out + at, pieces[i].data, pieces[i].len);
+        at += pieces[i].len;
+    }
+    *len = total;
+    return out;
+}
+
+int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n) {
+    char buf[512];
+    size_t len = 0;
+    buf[0] = '\0'; /* gcc -O3 cannot see that len is 0 when buf is unused */
+    char *joined = join(pieces, n, buf, sizeof(buf), &len);
+    if (!joined)
+        return -ENOMEM;
+    int err = mux_conn_send(conn, joined, len);
+    if (joined != buf)
+        free(joined);
+    return err;
+}
+
+int muxd_reply(mux_dgram_t *dgram, const muxd_piece_t *pieces, size_t n) {
+    char buf[512];
+    size_t len = 0;
+    buf[0] = '\0'; /* gcc -O3 cannot see that len is 0 when buf is unused */
+    char *joined = join(pieces, n, buf, sizeof(buf), &len);
+    if (!joined)
+        return -ENOMEM;
+    int err = mux_dgram_reply(dgram, joined, len);
+    if (joined != buf)
+        free(joined);
+    return err;
 }

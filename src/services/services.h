@@ -1,10 +1,13 @@
 /*
- * services.h -- the services muxd offers, one file each in this folder.
+ * services.h -- the services muxd offers, one file each in this folder,
+ * and the few helpers they share.
  */
 #ifndef MUXD_SERVICES_H
 #define MUXD_SERVICES_H
 
 #include "mux.h"
+
+#include <stddef.h>
 
 /* What `--text` and friends hand to every service (opts.service_arg). */
 typedef struct {
@@ -12,11 +15,72 @@ typedef struct {
 } muxd_service_config_t;
 
 extern const mux_service_t muxd_echo_service;
+extern const mux_service_t muxd_ack_service;
+extern const mux_service_t muxd_hello_service;
+extern const mux_service_t muxd_reply_service;
+extern const mux_service_t muxd_greet_service;
+extern const mux_service_t muxd_discard_service;
+extern const mux_service_t muxd_chargen_service;
+extern const mux_service_t muxd_daytime_service;
+extern const mux_service_t muxd_time_service;
+extern const mux_service_t muxd_chat_service;
 
 /* Every service, NULL-terminated, in the order --help lists them. */
 extern const mux_service_t *const muxd_services[];
 
 /* The service called `name`, or NULL. */
 const mux_service_t *muxd_service_find(const char *name);
+
+/*
+ * The fixed text of `service` that --text replaces ("ACK!" for ack), or
+ * NULL for a service that has none.
+ */
+const char *muxd_service_default_text(const mux_service_t *service);
+
+/*
+ * The text `service` sends: the config's --text if set, else its default.
+ * `service_arg` is the server's opts.service_arg (a muxd_service_config_t,
+ * or NULL). Never NULL for a service that has a default text.
+ */
+const char *muxd_service_text(const void *service_arg,
+                              const mux_service_t *service);
+
+/* A run of bytes, one piece of a reply. */
+typedef struct {
+    const char *data;
+    size_t len;
+} muxd_piece_t;
+
+/* A NUL-terminated string as a piece. */
+muxd_piece_t muxd_piece(const char *text);
+
+/*
+ * A message cut in two: its body and its line end ("\r\n", "\n" or "").
+ * The pieces point into the message.
+ */
+typedef struct {
+    muxd_piece_t body, end;
+} muxd_line_t;
+
+/* Splits a trailing "\n" or "\r\n" off `data` (a datagram, a raw read). */
+muxd_line_t muxd_split_line(const char *data, size_t len);
+
+/*
+ * The same for a stream message, so that a reply ends the way the
+ * client's message did: in line framing the library already cut the end
+ * off, and the end is "\n".
+ */
+muxd_line_t muxd_conn_line(const mux_conn_t *conn, const char *data,
+                           size_t len);
+
+/*
+ * Sends the `n` pieces as one message (one mux_conn_send(), so that they
+ * leave in one write when the socket takes them). Returns what
+ * mux_conn_send() returns, or -ENOMEM.
+ */
+int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n);
+
+/* The same as one datagram reply (mux_dgram_reply()). */
+int muxd_reply(mux_dgram_t *dgram, const muxd_piece_t *pieces, size_t n);
 
 #endif

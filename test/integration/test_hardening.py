@@ -217,6 +217,52 @@ class SlowReader(unittest.TestCase):
                 c.close()
 
 
+class EndlessLine(unittest.TestCase):
+    def test_10mb_without_a_newline(self):
+        with Muxd("-p", "0", "--framing", "line") as m:
+            other = m.connect()
+            c = m.connect()
+            stop = threading.Event()
+
+            def flood():
+                chunk = b"n" * 65536
+                try:
+                    for _ in range(160):  # 10 MiB, no newline
+                        if stop.is_set():
+                            return
+                        c.sendall(chunk)
+                except OSError:
+                    pass  # muxd closed it: expected
+
+            t = threading.Thread(target=flood)
+            t.start()
+            reply = recv_until_close(c)
+            stop.set()
+            t.join(muxtest.TIMEOUT)
+            self.assertEqual(reply, b"error: line too long (max 65536 bytes)\n")
+            self.assertLess(rss_kib(m.proc.pid), 16 * 1024)
+            self.assertEqual(round_trip(other, b"fine\n"), b"fine\n")
+            other.close()
+            c.close()
+            self.assertEqual(m.stop(), 0)
+            self.assertIn("line too long", m.stderr())
+
+
+class Escaping(unittest.TestCase):
+    def test_client_bytes_are_escaped_in_the_log(self):
+        with Muxd("-p", "0", "-s", "ack") as m:
+            c = m.connect()
+            c.sendall(b"evil\x1b[31m\r\nline\x00\xff\"end")
+            self.assertEqual(recv_until_close(c), b"ACK!")
+            c.close()
+            self.assertEqual(m.stop(), 0)
+            err = m.stderr()
+            self.assertIn(r'received: evil\x1b[31m\r\nline\x00\xff\"end', err)
+            self.assertNotIn("\x1b", err)
+            for ch in err:
+                self.assertTrue(ch == "\n" or " " <= ch <= "~", repr(ch))
+
+
 class Timeouts(unittest.TestCase):
     def test_idle_clients_are_closed_active_ones_kept(self):
         with Muxd("-p", "0", "--idle-timeout", "0.4") as m:

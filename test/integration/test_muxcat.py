@@ -5,7 +5,6 @@ never closes. Every wait is bounded; ports are 0 or held open by the test."""
 
 import os
 import re
-import selectors
 import socket
 import subprocess
 import tempfile
@@ -13,26 +12,8 @@ import threading
 import time
 import unittest
 
-BUILD_DIR = os.environ.get("MUX_BUILD_DIR") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "build")
-TIMEOUT = 10.0  # seconds: the bound of every wait in these tests
-READY_RE = re.compile(r"^listening on (tcp|udp|unix) (.+)$")
-
-
-def binary(name):
-    path = os.path.join(BUILD_DIR, name)
-    if not os.path.exists(path):
-        raise unittest.SkipTest(f"{path} is not built")
-    return path
-
-
-def ipv6_available():
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+import muxtest
+from muxtest import TIMEOUT, binary, ipv6_available
 
 
 def muxcat(*args, input=b"", timeout=TIMEOUT):
@@ -42,55 +23,24 @@ def muxcat(*args, input=b"", timeout=TIMEOUT):
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
 
 
-class Muxd:
-    """muxd with the given listeners; `addresses` holds what its ready
-    lines said, e.g. ["tcp 127.0.0.1:43121", "unix /tmp/x.sock"]."""
+class Muxd(muxtest.Muxd):
+    """muxd -q with the given listeners."""
 
     def __init__(self, *listen):
         args = [a for addr in listen for a in ("-l", addr)]
-        self.proc = subprocess.Popen(
-            [binary("muxd"), "-q", *args], stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        self.addresses = []
-        buf = b""
-        deadline = time.monotonic() + TIMEOUT
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while len(self.addresses) < len(listen):
-                left = deadline - time.monotonic()
-                chunk = b""
-                if left > 0 and sel.select(left):
-                    chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    self.close()
-                    raise AssertionError("muxd printed no ready line")
-                buf += chunk
-                while b"\n" in buf:
-                    line, _, buf = buf.partition(b"\n")
-                    m = READY_RE.match(line.decode())
-                    assert m, f"unexpected ready line {line!r}"
-                    self.addresses.append(f"{m.group(1)} {m.group(2)}")
+        super().__init__("-q", *args, listeners=len(listen))
 
     def address(self, index=0):
         """The address of a listener in muxcat's syntax."""
-        transport, addr = self.addresses[index].split(" ", 1)
-        return {"tcp": addr, "udp": "udp://" + addr,
-                "unix": "unix:" + addr}[transport]
+        transport, addr = self.listeners[index]
+        if transport == "unix":
+            return "unix:" + addr
+        host = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+        prefix = "udp://" if transport == "udp" else ""
+        return f"{prefix}{host}:{addr[1]}"
 
     def port(self, index=0):
-        return int(self.addresses[index].rsplit(":", 1)[1])
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=TIMEOUT)
-        self.proc.stdout.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        return self.listeners[index][1][1]
 
 
 class PyServer:

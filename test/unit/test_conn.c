@@ -188,6 +188,19 @@ static const mux_service_t lines_service = {
     .close = track_close,
 };
 
+/* "refuse": closes every client from its open callback. */
+static void refuse_open(mux_conn_t *conn) {
+    track_open(conn);
+    mux_conn_close(conn, MUX_CLOSE_NOW);
+}
+
+static const mux_service_t refuse_service = {
+    .name = "refuse",
+    .open = refuse_open,
+    .message = track_message,
+    .close = track_close,
+};
+
 /* ------------------------------------------------------------------ */
 /* Server events                                                       */
 /* ------------------------------------------------------------------ */
@@ -572,6 +585,29 @@ static void test_close_now_discards_output(void **state) {
     assert_int_equal(f->svc.conns[0].closes, 1);
 }
 
+/* MUX_CLOSE_NOW from the open callback, for an accepted client and for
+ * one handed over with mux_server_serve_fd() outside any turn. */
+static void test_close_now_in_open(void **state) {
+    fixture_t *f = *state;
+    start_server(f, &refuse_service, NULL);
+    client_t *c = connect_client(f, 0);
+    start_reading(f, c);
+    RUN_UNTIL(f, c->eof || c->err);
+    assert_int_equal(c->len, 0);
+    assert_int_equal(f->svc.conns[0].closes, 1);
+
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(mux_server_serve_fd(f->server, sv[0]), 0);
+    assert_int_equal(f->svc.opens, 2);
+    assert_int_equal(f->svc.conns[1].closes, 1);
+    assert_int_equal(f->ev.closes, 2);
+    assert_int_equal(mux_server_clients(f->server), 0);
+    char byte;
+    assert_int_equal(read(sv[1], &byte, 1), 0); /* closed */
+    close(sv[1]);
+}
+
 /* A message callback closes another connection that is ready in the same
  * turn: the other one's message is never delivered. */
 static void test_close_another_connection(void **state) {
@@ -727,6 +763,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_close_now_in_message, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_now_discards_output, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_close_now_in_open, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_another_connection, setup,
                                         teardown),

@@ -1,0 +1,106 @@
+"""A few services driven by clients muxd's authors did not write: Debian's
+OpenBSD netcat (`nc`) and nmap's `ncat`, the way docs/services.md shows.
+Skipped when the tool is not installed."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import muxtest
+from muxtest import Muxd, TIMEOUT
+from test_services import DAYTIME_RE, chargen_pattern
+
+
+def openbsd_nc():
+    """The path of OpenBSD netcat (it has -N and -U), or skip."""
+    path = shutil.which("nc")
+    if not path:
+        raise unittest.SkipTest("nc is not installed")
+    usage = subprocess.run([path, "-h"], capture_output=True, timeout=TIMEOUT)
+    if b"OpenBSD netcat" not in usage.stdout + usage.stderr:
+        raise unittest.SkipTest("nc is not OpenBSD netcat")
+    return path
+
+
+def tool(*argv, input=b""):
+    """Runs a client to completion: (exit status, stdout)."""
+    p = subprocess.run(argv, input=input, capture_output=True,
+                       timeout=TIMEOUT)
+    return p.returncode, p.stdout
+
+
+class WithNc(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.nc = openbsd_nc()
+
+    def test_echo_half_closes_and_gets_everything_back(self):
+        with Muxd("-p", "0", "-q") as m:
+            status, out = tool(self.nc, "-N", "127.0.0.1", str(m.port),
+                               input=b"hello nc\nsecond line\n")
+        self.assertEqual((status, out), (0, b"hello nc\nsecond line\n"))
+
+    def test_hello_script_with_exit(self):
+        with Muxd("-s", "hello", "--framing", "line", "-p", "0", "-q") as m:
+            status, out = tool(self.nc, "127.0.0.1", str(m.port),
+                               input=b"Michael\nTracy\nChenqi\nexit\n")
+        self.assertEqual(status, 0)
+        self.assertEqual(out, b"Welcome!\nHello, Michael!\nHello, Tracy!\n"
+                              b"Hello, Chenqi!\n")
+
+    def test_daytime_over_a_unix_socket(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "daytime.sock")
+            with Muxd("-s", "daytime", "-l", "unix:" + path, "-q"):
+                status, out = tool(self.nc, "-U", path)
+        self.assertEqual(status, 0)
+        self.assertRegex(out, DAYTIME_RE)
+
+    def test_chargen_first_lines(self):
+        with Muxd("-s", "chargen", "-p", "0", "-q") as m:
+            p = subprocess.Popen([self.nc, "127.0.0.1", str(m.port)],
+                                 stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE)
+            try:
+                first = p.stdout.read(74 * 3)
+            finally:
+                p.kill()
+                p.wait(TIMEOUT)
+                p.stdout.close()
+        self.assertEqual(first, chargen_pattern(0, 3))
+
+    def test_udp_echo(self):
+        with Muxd("-l", "udp://127.0.0.1:0", "-q") as m:
+            # -w1: nc -u cannot know the reply was the last one.
+            status, out = tool(self.nc, "-u", "-w1", "127.0.0.1",
+                               str(m.port), input=b"datagram\n")
+        self.assertEqual(out, b"datagram\n")
+
+
+class WithNcat(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ncat = shutil.which("ncat")
+        if not cls.ncat:
+            raise unittest.SkipTest("ncat is not installed")
+
+    def test_ack_logs_and_answers(self):
+        with Muxd("-s", "ack", "-p", "0") as m:
+            status, out = tool(self.ncat, "127.0.0.1", str(m.port),
+                               input=b"knock knock\n")
+            self.assertEqual((status, out), (0, b"ACK!\n"))
+            self.assertIn("received: knock knock", m.stderr())
+
+    def test_reply_over_ipv6(self):
+        if not muxtest.ipv6_available():
+            self.skipTest("no IPv6 on this host")
+        with Muxd("-s", "reply", "-l", "[::1]:0", "-q") as m:
+            status, out = tool(self.ncat, "-6", "::1", str(m.port),
+                               input=b"hi\n")
+        self.assertEqual((status, out), (0, b"Hello, client!\n"))
+
+
+if __name__ == "__main__":
+    muxtest.main()
