@@ -303,8 +303,10 @@ void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
                              mux_event_t *ev) {
     mux__conn_unlink(&server->conns, conn);
     server->nclients--;
+    /* A shutdown begun by this CLOSE's own callback reports DONE itself. */
+    bool was_shutting_down = server->shutting_down;
     mux__server_emit(server, ev);
-    if (server->nclients == 0 && server->shutting_down)
+    if (server->nclients == 0 && was_shutting_down)
         shutdown_done(server);
 }
 

@@ -36,8 +36,9 @@ typedef struct {
     mux_server_t *server;
     mux_timer_t *watchdog;
     bool watchdog_fired;
-    bool close_on_accept; /* the event callback stops accepting */
-    int accepts;
+    bool close_on_accept;  /* the event callback stops accepting */
+    bool shutdown_on_last; /* ... or shuts down when the last leaves */
+    int accepts, shutdowns, dones;
 } fixture_t;
 
 /* ------------------------------------------------------------------ */
@@ -57,6 +58,10 @@ static const mux_service_t echo_service = {
 
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     fixture_t *f = arg;
+    f->shutdowns += ev->type == MUX_EV_SHUTDOWN;
+    f->dones += ev->type == MUX_EV_DONE;
+    if (ev->type == MUX_EV_CLOSE && f->shutdown_on_last && ev->clients == 0)
+        mux_server_shutdown(server, 0);
     if (ev->type != MUX_EV_ACCEPT)
         return;
     f->accepts++;
@@ -230,6 +235,23 @@ static void test_close_listeners_from_accept(void **state) {
         close(c[i]);
 }
 
+/* What muxd --max-accepts does: listeners closed at an accept, shutdown
+ * from the CLOSE event of the last client. DONE comes exactly once. */
+static void test_shutdown_from_the_last_close(void **state) {
+    fixture_t *f = *state;
+    f->close_on_accept = f->shutdown_on_last = true;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    int c = client(SOCK_STREAM, port);
+    assert_int_equal(send(c, "bye", 3, 0), 3);
+    expect_reply(f, c, "bye", 3);
+    close(c);
+    RUN_UNTIL(f, f->dones > 0);
+    for (int i = 0; i < 3; i++)
+        assert_true(mux_run(f->loop, MUX_RUN_NOWAIT) >= 0);
+    assert_int_equal(f->shutdowns, 1);
+    assert_int_equal(f->dones, 1);
+}
+
 static void test_reuseport_shares_an_address(void **state) {
     fixture_t *f = *state;
     mux_server_t *second = NULL, *third = NULL;
@@ -279,6 +301,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_listeners_from_accept, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_from_the_last_close,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_reuseport_shares_an_address, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reuseport_udp, setup, teardown),
