@@ -299,6 +299,16 @@ class MaxAccepts(unittest.TestCase):
                           "closed", err)
             self.assertEqual(err.count("muxd: closed"), 2)
 
+    def test_json_log_ends_with_one_shutdown(self):
+        with Muxd("-p", "0", "--max-accepts", "1", "--log-format",
+                  "json") as m:
+            with m.connect() as c:
+                self.assertEqual(round_trip(c, b"only"), b"only")
+            self.assertEqual(m.wait(), 0)
+            names = [e["event"] for e in json_lines(m.stderr())]
+        self.assertEqual(names, ["listen", "accept", "info", "close",
+                                 "shutdown", "done"])
+
     def test_sigterm_still_stops_it(self):
         with Muxd("-p", "0", "-q", "--max-accepts", "5") as m:
             with m.connect() as c:
@@ -339,6 +349,25 @@ class JsonLog(unittest.TestCase):
         self.assertEqual(by["close"]["bytes_out"], 5)
         self.assertIsInstance(by["close"]["duration_ms"], int)
         self.assertEqual(by["info"]["message"], "SIGTERM: shutting down")
+
+    def test_bytes_from_the_network_are_escaped(self):
+        # ack logs what a client sent: control bytes, an escape sequence,
+        # UTF-8 (one C1 control among it), and bytes that are not UTF-8.
+        sent = b"\x00\x07\x1b[2J\"q\\ caf\xc3\xa9 \xc2\x9b \xff\xc3("
+        with Muxd("-p", "0", "-s", "ack", "--log-format", "json") as m:
+            with m.connect() as c:
+                c.sendall(sent + b"\n")
+                self.assertEqual(muxtest.recv_until_close(c), b"ACK!\n")
+            self.assertEqual(m.stop(), 0)
+            raw = m.stderr()
+        self.assertNotIn("\x1b", raw)  # no raw control byte reaches a terminal
+        want = (r'"text":"received: \u0000\u0007\u001b[2J\"q\\ caf' "\u00e9"
+                r' \u009b \ufffd\ufffd("')
+        self.assertIn(want, raw)
+        (service,) = [e for e in json_lines(raw) if e["event"] == "service"]
+        self.assertEqual(service["text"], "received: \x00\x07\x1b[2J\"q\\ "
+                         "caf\u00e9 \u009b \ufffd\ufffd(")
+        self.assertEqual(service["transport"], "tcp")
 
     def test_odd_bytes_are_escaped(self):
         # A listener whose path holds control bytes and UTF-8: the listen
