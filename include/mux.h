@@ -399,6 +399,14 @@ typedef struct {
     void *service_arg; /* for the service: mux_conn_service_arg() */
     /* Fault injection, for testing clients; all 0: none. */
     mux_faults_t faults;
+    /* Non-zero: TCP and UDP listeners set SO_REUSEPORT before bind(), so
+     * that several processes (or servers) can each bind their own socket
+     * to the same address; the kernel spreads new connections and
+     * datagrams among the sockets. Every socket of such a group must be
+     * served: a connection the kernel hands to a socket nobody accepts
+     * from waits there. Unix listeners ignore it. Listening fails with
+     * -EOPNOTSUPP where the system has no SO_REUSEPORT. */
+    int reuseport;
 } mux_server_opts_t;
 
 /*
@@ -465,11 +473,38 @@ size_t mux_server_addresses(const mux_server_t *server, const char **out,
  */
 void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms);
 
+/*
+ * Stops accepting: closes every listener (stream and datagram; a unix
+ * socket's path is removed), while the clients already connected are
+ * served on as before. Unlike mux_server_shutdown() it reports no event and
+ * sets no deadline: mux_server_clients() tells when the last client has
+ * gone. Safe from any callback, also from the MUX_EV_ACCEPT of a client:
+ * clients still waiting in a closed listener's backlog are never accepted
+ * (the system resets them). Afterwards mux_server_addresses() returns 0.
+ */
+void mux_server_close_listeners(mux_server_t *server);
+
 /* Changes opts.max_clients (0: no limit but select()'s) for new clients. */
 void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients);
 
 /* Clients connected right now. */
 size_t mux_server_clients(const mux_server_t *server);
+
+/* Counters of a server since mux_server_new(), for mux_server_stats(). */
+typedef struct {
+    uint64_t clients;   /* stream clients connected now */
+    uint64_t accepted;  /* stream clients admitted (a MUX_EV_ACCEPT each) */
+    uint64_t refused;   /* clients turned away (a MUX_EV_REFUSE each) */
+    uint64_t bytes_in;  /* read from stream clients and datagrams received */
+    uint64_t bytes_out; /* written to stream clients, datagrams replied */
+} mux_server_stats_t;
+
+/*
+ * Fills *stats with the server's counters. Cheap (no system call, no walk
+ * over the clients): the counters are kept up to date where clients are
+ * admitted and where bytes are read and written. Never fails.
+ */
+void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats);
 
 /* The loop a server or a connection runs on. */
 mux_loop_t *mux_server_loop(const mux_server_t *server);

@@ -79,6 +79,7 @@ struct mux_conn {
                                           faults.split, the next piece) */
     uint64_t next_piece;               /* faults.split: not before this time */
     uint64_t bytes_in, bytes_out;
+    mux_server_stats_t *counters; /* the server's, for its byte totals */
     uint64_t started, last_active;
     mux_timer_t *timer; /* idle timeout, or the linger limit */
     void *data;
@@ -248,6 +249,7 @@ static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
         ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
         if (n >= 0) {
             conn->bytes_out += (uint64_t)n;
+            conn->counters->bytes_out += (uint64_t)n;
             return n;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -587,6 +589,7 @@ static void read_input(mux_conn_t *conn) {
         return;
     }
     conn->bytes_in += (uint64_t)n;
+    conn->counters->bytes_in += (uint64_t)n;
     conn->last_active = mux_now(conn->loop);
     if (conn->state == OPEN)
         deliver(conn, scratch, (size_t)n);
@@ -654,6 +657,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     const mux_server_opts_t *opts = mux__server_opts(server);
     conn->server = server;
     conn->loop = mux_server_loop(server);
+    conn->counters = mux__server_counters(server);
     snprintf(conn->local, sizeof(conn->local), "%s", local);
     conn->service = mux__server_service(server);
     conn->fd = fd;

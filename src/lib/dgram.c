@@ -28,8 +28,11 @@ int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len) {
     for (;;) {
         ssize_t n = sendto(dgram->listener->fd, data, len, MSG_NOSIGNAL,
                            (struct sockaddr *)&dgram->peer, dgram->peer_len);
-        if (n >= 0)
+        if (n >= 0) {
+            mux__server_counters(dgram->listener->server)->bytes_out +=
+                (uint64_t)n;
             return 0;
+        }
         if (errno != EINTR)
             return -errno; /* EAGAIN: the reply is dropped, as UDP may */
     }
@@ -71,6 +74,7 @@ static void on_readable(mux_loop_t *loop, int fd, int events, void *arg) {
                 continue;
             return; /* EAGAIN, or an ICMP error for an earlier reply */
         }
+        mux__server_counters(dgram->listener->server)->bytes_in += (uint64_t)n;
         dgram->peer_text[0] = '\0';
         service->datagram(dgram, scratch, (size_t)n);
         if (dgram->listener->fd < 0)

@@ -142,6 +142,9 @@ uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn);
  * end of a graceful shutdown if it was the last. */
 void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
                              mux_event_t *ev);
+/* The server's counters (mux_server_stats()): conn.c and dgram.c add the
+ * bytes they read and write straight to them. */
+mux_server_stats_t *mux__server_counters(mux_server_t *server);
 /* Reports an event; fills in server-wide members (clients). */
 void mux__server_emit(mux_server_t *server, mux_event_t *ev);
 void mux__server_error(mux_server_t *server, const char *local,

@@ -198,11 +198,28 @@ static void remove_stale_socket(const mux_sockaddr_t *sa) {
     mux__close(probe);
 }
 
-static int bind_socket(int fd, const mux_sockaddr_t *sa, int backlog) {
+/* opts.reuseport: several sockets, in this or other processes, share the
+ * address; the kernel spreads clients among them. */
+static int share_port(int fd) {
+#ifdef SO_REUSEPORT
     int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+        return errno == ENOPROTOOPT ? -EOPNOTSUPP : -errno;
+    return 0;
+#else
+    MUX__UNUSED(fd);
+    return -EOPNOTSUPP;
+#endif
+}
+
+static int bind_socket(int fd, const mux_sockaddr_t *sa,
+                       const mux_server_opts_t *opts) {
+    int one = 1, err;
     if (sa->family != AF_UNIX &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         return -errno;
+    if (sa->family != AF_UNIX && opts->reuseport && (err = share_port(fd)) < 0)
+        return err;
     /* Wildcard v4 and v6 listeners share a port: keep v6 to itself. */
     if (sa->family == AF_INET6 &&
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
@@ -211,7 +228,7 @@ static int bind_socket(int fd, const mux_sockaddr_t *sa, int backlog) {
         remove_stale_socket(sa);
     if (bind(fd, (const struct sockaddr *)&sa->sa, sa->len) < 0)
         return -errno;
-    if (sa->socktype == SOCK_STREAM && listen(fd, backlog) < 0)
+    if (sa->socktype == SOCK_STREAM && listen(fd, opts->backlog) < 0)
         return -errno;
     return 0;
 }
@@ -224,7 +241,7 @@ int mux__listener_open(mux_server_t *server, const mux_sockaddr_t *sa,
     fd = mux__fd_prepare(fd);
     if (fd < 0)
         return fd;
-    int err = bind_socket(fd, sa, mux__server_opts(server)->backlog);
+    int err = bind_socket(fd, sa, mux__server_opts(server));
     if (err < 0) {
         mux__close(fd);
         return err;

@@ -31,6 +31,7 @@ struct mux_server {
     int spare_fd; /* closed to make room when accept() hits EMFILE */
     bool shutting_down;
     mux_timer_t *shutdown_timer;
+    mux_server_stats_t counters; /* clients unused: nclients is the truth */
 };
 
 const mux_service_t *mux__server_service(const mux_server_t *server) {
@@ -45,6 +46,13 @@ void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients) {
 }
 size_t mux_server_clients(const mux_server_t *server) {
     return server->nclients;
+}
+mux_server_stats_t *mux__server_counters(mux_server_t *server) {
+    return &server->counters;
+}
+void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats) {
+    *stats = server->counters;
+    stats->clients = server->nclients;
 }
 
 static int open_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
@@ -205,7 +213,7 @@ size_t mux_server_addresses(const mux_server_t *server, const char **out,
     return n;
 }
 
-static void close_listeners(mux_server_t *server) {
+void mux_server_close_listeners(mux_server_t *server) {
     while (server->listeners) {
         mux_listener_t *listener = server->listeners;
         server->listeners = listener->next;
@@ -230,6 +238,7 @@ static void refuse(mux_server_t *server, mux_listener_t *listener, int fd,
     if (server->opts.faults.rst)
         mux__reset_on_close(fd);
     mux__close(fd);
+    server->counters.refused++;
     char text[MUX_ADDRSTRLEN];
     mux_event_t ev = {.type = MUX_EV_REFUSE,
                       .transport = listener->transport,
@@ -281,6 +290,7 @@ bool mux__server_shed(mux_server_t *server, mux_listener_t *listener) {
 uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn) {
     mux__conn_link(&server->conns, conn);
     server->nclients++;
+    server->counters.accepted++;
     return ++server->next_id;
 }
 
@@ -295,8 +305,10 @@ void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
                              mux_event_t *ev) {
     mux__conn_unlink(&server->conns, conn);
     server->nclients--;
+    /* A shutdown begun by this CLOSE's own callback reports DONE itself. */
+    bool was_shutting_down = server->shutting_down;
     mux__server_emit(server, ev);
-    if (server->nclients == 0 && server->shutting_down)
+    if (server->nclients == 0 && was_shutting_down)
         shutdown_done(server);
 }
 
@@ -355,7 +367,7 @@ void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
     if (server->shutting_down)
         return;
     server->shutting_down = true;
-    close_listeners(server);
+    mux_server_close_listeners(server);
     mux_event_t ev = {.type = MUX_EV_SHUTDOWN};
     mux__server_emit(server, &ev);
     if (server->nclients == 0) {
@@ -372,7 +384,7 @@ void mux_server_free(mux_server_t *server) {
     if (!server)
         return;
     mux__loop_hold(server->loop);
-    close_listeners(server);
+    mux_server_close_listeners(server);
     server->shutting_down = false; /* no MUX_EV_DONE from a teardown */
     each_conn(server, false, destroy_conn, NULL);
     mux_timer_stop(server->shutdown_timer);

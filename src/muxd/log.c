@@ -1,14 +1,25 @@
 /*
- * log.c -- muxd's log lines.
+ * log.c -- muxd's log lines: text for people, or one JSON object per line
+ * for programs (--log-format json).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "log.h"
+#include "json.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The settings muxd_log_error() and the line writers use. */
+static muxd_log_t settings = {.level = MUXD_LOG_NORMAL};
+
+void muxd_log_init(const muxd_log_t *log) { settings = *log; }
 
 /* The escaped form of one byte, NUL-terminated, in esc[5]. */
 static void escape_byte(unsigned char c, char esc[5]) {
@@ -53,10 +64,96 @@ char *muxd_escape(const char *in, size_t len, char *out, size_t size) {
     return out;
 }
 
-static void vlog(const char *fmt, va_list ap) {
+/* ------------------------------------------------------------------ */
+/* JSON lines                                                          */
+/* ------------------------------------------------------------------ */
+
+/* One JSON line being built; `len` never passes JSON_MAX (room is kept
+ * for the closing "}\n"), and every string is escaped to fit. */
+#define JSON_MAX 4093
+typedef struct {
+    char buf[JSON_MAX + 3];
+    size_t len;
+} json_line_t;
+
+static void json_raw(json_line_t *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void json_raw(json_line_t *j, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(j->buf + j->len, JSON_MAX + 1 - j->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        j->len += (size_t)n < JSON_MAX - j->len ? (size_t)n : JSON_MAX - j->len;
+}
+
+/* Wall-clock time as 2024-05-01T12:00:00.123Z. */
+static void timestamp(char out[32]) {
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03ldZ", now.tv_nsec / 1000000);
+}
+
+static void json_begin(json_line_t *j, const char *event) {
+    char ts[32];
+    timestamp(ts);
+    j->len = 0;
+    json_raw(j, "{\"ts\":\"%s\",\"pid\":%ld", ts, (long)getpid());
+    if (settings.worker)
+        json_raw(j, ",\"worker\":%u", settings.worker);
+    json_raw(j, ",\"event\":\"%s\"", event);
+}
+
+static void json_bytes(json_line_t *j, const char *key, const char *data,
+                       size_t len) {
+    char esc[1536];
+    json_raw(j, ",\"%s\":\"%s\"", key,
+             muxd_json_escape(data, len, esc, sizeof(esc)));
+}
+
+static void json_string(json_line_t *j, const char *key, const char *text) {
+    json_bytes(j, key, text, strlen(text));
+}
+
+static void json_number(json_line_t *j, const char *key, uint64_t n) {
+    json_raw(j, ",\"%s\":%" PRIu64, key, n);
+}
+
+/* Ends the line and writes it with one write(): lines of several
+ * processes (--workers) never mix. */
+static void json_end(json_line_t *j) {
+    memcpy(j->buf + j->len, "}\n", 2);
+    size_t len = j->len + 2, off = 0;
+    while (off < len) {
+        ssize_t n = write(STDERR_FILENO, j->buf + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        off += (size_t)n;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Free-form lines                                                     */
+/* ------------------------------------------------------------------ */
+
+static void vlog(const char *event, const char *fmt, va_list ap) {
     char line[1024];
     vsnprintf(line, sizeof(line), fmt, ap);
-    fprintf(stderr, "muxd: %s\n", line);
+    if (settings.format == MUXD_LOG_JSON) {
+        json_line_t j;
+        json_begin(&j, event);
+        json_string(&j, "message", line);
+        json_end(&j);
+    } else if (settings.worker) {
+        fprintf(stderr, "muxd: worker %u: %s\n", settings.worker, line);
+    } else {
+        fprintf(stderr, "muxd: %s\n", line);
+    }
 }
 
 void muxd_log_text(const muxd_log_t *log, muxd_log_level level, const char *fmt,
@@ -65,20 +162,25 @@ void muxd_log_text(const muxd_log_t *log, muxd_log_level level, const char *fmt,
         return;
     va_list ap;
     va_start(ap, fmt);
-    vlog(fmt, ap);
+    vlog("info", fmt, ap);
     va_end(ap);
 }
 
 void muxd_log_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vlog(fmt, ap);
+    vlog("error", fmt, ap);
     va_end(ap);
 }
 
+/* ------------------------------------------------------------------ */
+/* Server events                                                       */
+/* ------------------------------------------------------------------ */
+
 static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
 
-void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev) {
+/* The lines muxd printed before JSON existed: keep them as they are. */
+static void text_event(const muxd_log_t *log, const mux_event_t *ev) {
     char text[512];
     switch (ev->type) {
     case MUX_EV_LISTEN:
@@ -122,4 +224,73 @@ void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev) {
         muxd_log_text(log, MUXD_LOG_VERBOSE, "every client closed");
         break;
     }
+}
+
+static const char *const event_names[] = {
+    [MUX_EV_LISTEN] = "listen",     [MUX_EV_ACCEPT] = "accept",
+    [MUX_EV_REFUSE] = "refuse",     [MUX_EV_CLOSE] = "close",
+    [MUX_EV_ERROR] = "error",       [MUX_EV_SERVICE] = "service",
+    [MUX_EV_SHUTDOWN] = "shutdown", [MUX_EV_DONE] = "done"};
+
+/* The members each event has, under the names docs/fixtures.md lists. */
+static void json_members(json_line_t *j, const mux_event_t *ev) {
+    static const char *const transports[] = {"", "tcp", "udp", "unix"};
+    if (ev->transport >= MUX_TCP && ev->transport <= MUX_UNIX)
+        json_string(j, "transport", transports[ev->transport]);
+    if (ev->peer[0])
+        json_string(j, "peer", ev->peer);
+    if (ev->local[0])
+        json_string(j, "local", ev->local);
+    if (ev->reason[0])
+        json_string(j, "reason", ev->reason);
+    if (ev->type == MUX_EV_ERROR && ev->err)
+        json_string(j, "error", mux_strerror(ev->err));
+    if (ev->type == MUX_EV_CLOSE) {
+        json_number(j, "bytes_in", ev->bytes_in);
+        json_number(j, "bytes_out", ev->bytes_out);
+        json_number(j, "duration_ms", ev->duration_ms);
+    }
+    if (ev->type == MUX_EV_SERVICE)
+        json_bytes(j, "text", ev->text ? ev->text : "", ev->text_len);
+    if (ev->type != MUX_EV_LISTEN && ev->type != MUX_EV_SERVICE)
+        json_number(j, "clients", ev->clients);
+}
+
+/* Every event but at -q, where only errors that cost no client remain. */
+static void json_event(const muxd_log_t *log, const mux_event_t *ev) {
+    bool quiet_error = ev->type == MUX_EV_ERROR && !ev->conn;
+    if (log->level < MUXD_LOG_NORMAL && !quiet_error)
+        return;
+    if (ev->type < MUX_EV_LISTEN || ev->type > MUX_EV_DONE)
+        return;
+    json_line_t j;
+    json_begin(&j, event_names[ev->type]);
+    json_members(&j, ev);
+    json_end(&j);
+}
+
+void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev) {
+    if (log->format == MUXD_LOG_JSON)
+        json_event(log, ev);
+    else
+        text_event(log, ev);
+}
+
+void muxd_log_stats(const muxd_log_t *log, const mux_server_stats_t *st) {
+    if (log->format == MUXD_LOG_TEXT) {
+        muxd_log_error("stats: %" PRIu64 " client%s now, %" PRIu64
+                       " accepted, %" PRIu64 " refused, %" PRIu64
+                       " bytes in, %" PRIu64 " bytes out",
+                       st->clients, plural(st->clients), st->accepted,
+                       st->refused, st->bytes_in, st->bytes_out);
+        return;
+    }
+    json_line_t j;
+    json_begin(&j, "stats");
+    json_number(&j, "clients", st->clients);
+    json_number(&j, "accepted", st->accepted);
+    json_number(&j, "refused", st->refused);
+    json_number(&j, "bytes_in", st->bytes_in);
+    json_number(&j, "bytes_out", st->bytes_out);
+    json_end(&j);
 }

@@ -15,18 +15,39 @@ typedef enum {
     MUXD_LOG_VERBOSE = 2, /* and listeners, service chatter */
 } muxd_log_level;
 
+typedef enum {
+    MUXD_LOG_TEXT = 0, /* "muxd: accepted ..." lines for people */
+    MUXD_LOG_JSON = 1, /* one JSON object per line, for programs */
+} muxd_log_format;
+
 typedef struct {
     muxd_log_level level;
+    muxd_log_format format;
+    unsigned worker; /* 1..N in a --workers process, 0 otherwise */
 } muxd_log_t;
 
-/* Logs one server event, if the level asks for it. */
+/*
+ * Makes `log` the settings of muxd_log_error() and of every line below:
+ * call it once the options are known (until then: text, no worker).
+ */
+void muxd_log_init(const muxd_log_t *log);
+
+/*
+ * Logs one server event, if the level asks for it. Text: the lines muxd
+ * always printed. JSON: every event but at -q, as
+ * {"ts":...,"pid":...,"event":"accept",...} (see docs/fixtures.md).
+ */
 void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev);
 
-/* "muxd: " + the formatted text, if `level` is enabled. */
+/* The SIGUSR1 line: the server's counters, whatever the level. */
+void muxd_log_stats(const muxd_log_t *log, const mux_server_stats_t *stats);
+
+/* "muxd: " + the formatted text, if `level` is enabled (JSON: an "info"
+ * event with the text as "message"). */
 void muxd_log_text(const muxd_log_t *log, muxd_log_level level, const char *fmt,
                    ...) __attribute__((format(printf, 3, 4)));
 
-/* "muxd: " + the formatted text, always. */
+/* "muxd: " + the formatted text, always (JSON: an "error" event). */
 void muxd_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*

@@ -8,13 +8,17 @@
 
 #include "acl.h"
 #include "faults.h"
+#include "fixture.h"
 #include "log.h"
+#include "muxd.h"
 #include "services.h"
+#include "workers.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <pwd.h>
@@ -25,8 +29,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#define MAX_LISTEN 64
 
 enum { EXIT_USAGE = 2 };
 
@@ -45,28 +47,42 @@ enum {
     OPT_FAULT,
 };
 
-typedef struct {
-    mux_addr_t listen[MAX_LISTEN];
-    size_t nlisten;
-    const char *listen_text[MAX_LISTEN]; /* as given, for messages */
-    const char *host;                    /* -H */
-    const char *port;                    /* -p */
-    const mux_service_t *service;
-    mux_server_opts_t server;
-    muxd_service_config_t config;
-    muxd_log_t log;
-    muxd_acl_t acl;
-    uint64_t shutdown_timeout_ms;
-    const char *user; /* --user: whom to become after binding */
-} options_t;
-
 /* Everything a running muxd holds, for the callbacks. */
 typedef struct {
     options_t *opts;
     mux_loop_t *loop;
     mux_server_t *server;
-    int signals; /* how many stop signals arrived */
+    int signals;       /* how many stop signals arrived */
+    uint64_t accepted; /* clients admitted, for --max-accepts */
 } muxd_t;
+
+/* Options for test scripts and service managers (docs/fixtures.md). */
+static void usage_fixture(FILE *out) {
+    fprintf(out,
+            "Fixtures and service managers:\n"
+            "      --ready-file PATH  once listening, write the ready lines "
+            "(without\n"
+            "                        \"listening on \") to PATH atomically; "
+            "removed at exit\n"
+            "      --pidfile PATH    write muxd's pid to PATH; removed at "
+            "exit\n"
+            "      --fd N            serve the inherited listening socket N "
+            "(repeatable);\n"
+            "                        systemd's (LISTEN_FDS) are served "
+            "without it; with\n"
+            "                        either, only -l/-p add other listeners\n"
+            "      --max-accepts N   close the listeners after N clients; "
+            "exit 0 once\n"
+            "                        those N have gone\n"
+            "      --workers N       N processes serve the same addresses "
+            "(SO_REUSEPORT;\n"
+            "                        TCP and UDP); the parent prints the "
+            "ready lines once\n"
+            "                        and passes SIGTERM, SIGINT and SIGUSR1 "
+            "on\n"
+            "  With $NOTIFY_SOCKET set, muxd sends READY=1 and STOPPING=1 "
+            "there.\n");
+}
 
 static void usage_listening(FILE *out) {
     fprintf(out,
@@ -164,12 +180,15 @@ static void usage(FILE *out) {
             "                        (default 5)\n"
             "\n");
     muxd_fault_usage(out);
+    usage_fixture(out);
     fprintf(out,
             "\n"
             "Output:\n"
             "  -q, --quiet           log only errors\n"
             "  -v, --verbose         also log bound listeners and the end of a "
             "shutdown\n"
+            "      --log-format FMT  text (default) or json: one JSON object "
+            "per event\n"
             "  -h, --help            show this help and exit\n"
             "  -V, --version         show the version and exit\n"
             "\n"
@@ -179,6 +198,8 @@ static void usage(FILE *out) {
             "stderr.\n"
             "SIGINT or SIGTERM: stop accepting, answer what clients sent, "
             "exit 0.\n"
+            "SIGUSR1: log one stats line (clients, accepted, refused, bytes "
+            "in and out).\n"
             "Exit status: 0 ok, 1 runtime failure (e.g. cannot listen), 2 "
             "usage error.\n"
             "See muxd(1) and docs/services.md for the services.\n");
@@ -255,7 +276,7 @@ static void add_listen(options_t *o, const char *text) {
 /* Parses addresses once -H is known: "-l :80 -H ::1" works too. */
 static void parse_listeners(options_t *o) {
     static char default_addr[300];
-    if (o->port || o->nlisten == 0) {
+    if (o->port || (o->nlisten == 0 && o->ninherited == 0)) {
         const char *host = o->host ? o->host : "127.0.0.1";
         const char *port = o->port ? o->port : "9999";
         snprintf(default_addr, sizeof(default_addr),
@@ -272,8 +293,6 @@ static void parse_listeners(options_t *o) {
                             : "invalid address: '%s'",
                         o->listen_text[i]);
 }
-
-/* Long options without a short form. */
 
 static mux_framing parse_framing(const char *text) {
     if (strcmp(text, "raw") == 0)
@@ -309,6 +328,54 @@ static bool serving_option(int c, const char *arg, options_t *o) {
     }
 }
 
+/* Long options of the fixture conveniences (apart from the others'). */
+enum {
+    OPT_READY_FILE = 512,
+    OPT_PIDFILE,
+    OPT_FD,
+    OPT_MAX_ACCEPTS,
+    OPT_LOG_FORMAT,
+    OPT_WORKERS,
+};
+
+static void add_inherited(options_t *o, const char *text) {
+    int fd = (int)parse_number(text, "fd", INT_MAX);
+    if (o->ninherited == MAX_LISTEN)
+        usage_error("too many inherited sockets (at most 64): '%s'", text);
+    o->inherited[o->ninherited++] = fd;
+}
+
+/* The options for scripts and service managers; false if `c` is not one. */
+static bool fixture_option(int c, const char *arg, options_t *o) {
+    switch (c) {
+    case OPT_READY_FILE:
+        o->ready_file = arg;
+        return true;
+    case OPT_PIDFILE:
+        o->pidfile = arg;
+        return true;
+    case OPT_FD:
+        add_inherited(o, arg);
+        return true;
+    case OPT_MAX_ACCEPTS:
+        if (!(o->max_accepts = parse_number(arg, "accept count", ULONG_MAX)))
+            usage_error("invalid accept count: '%s' (at least 1)", arg);
+        return true;
+    case OPT_LOG_FORMAT:
+        if (strcmp(arg, "text") != 0 && strcmp(arg, "json") != 0)
+            usage_error("invalid log format: '%s' (text or json)", arg);
+        o->log.format = arg[0] == 'j' ? MUXD_LOG_JSON : MUXD_LOG_TEXT;
+        return true;
+    case OPT_WORKERS:
+        o->workers = (unsigned)parse_number(arg, "worker count", 1024);
+        if (!o->workers)
+            usage_error("invalid worker count: '%s' (1 to 1024)", arg);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Option combinations that cannot do what the user asked. */
 static void check_options(const options_t *o, bool max_line_given) {
     if (o->config.text && !muxd_service_default_text(o->service))
@@ -322,6 +389,20 @@ static void check_options(const options_t *o, bool max_line_given) {
         usage_error("--max-line needs line framing, and %s is framed raw "
                     "here: add --framing line",
                     o->service->name);
+}
+
+/* Combinations --workers cannot honour. */
+static void check_workers(const options_t *o) {
+    if (o->workers < 2)
+        return;
+    if (o->max_accepts)
+        usage_error("%s", "--max-accepts cannot be combined with --workers "
+                          "(each worker would count its own)");
+    for (size_t i = 0; i < o->nlisten; i++)
+        if (o->listen[i].transport == MUX_UNIX)
+            usage_error("--workers cannot share a unix socket: '%s' (TCP "
+                        "and UDP only; or pass it with --fd)",
+                        o->listen_text[i]);
 }
 
 static void parse_options(int argc, char **argv, options_t *o) {
@@ -343,6 +424,12 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"framing", required_argument, NULL, OPT_FRAMING},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
         {"delay", required_argument, NULL, OPT_DELAY},
+        {"ready-file", required_argument, NULL, OPT_READY_FILE},
+        {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"fd", required_argument, NULL, OPT_FD},
+        {"max-accepts", required_argument, NULL, OPT_MAX_ACCEPTS},
+        {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+        {"workers", required_argument, NULL, OPT_WORKERS},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -354,7 +441,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
     while ((c = getopt_long(argc, argv, ":l:H:p:b:s:m:qvhV", longopts, NULL)) !=
            -1) {
         max_line_given |= c == OPT_MAX_LINE;
-        if (serving_option(c, optarg, o))
+        if (serving_option(c, optarg, o) || fixture_option(c, optarg, o))
             continue;
         switch (c) {
         case 'l':
@@ -421,16 +508,51 @@ static void parse_options(int argc, char **argv, options_t *o) {
         usage_error("unexpected argument: '%s'", argv[optind]);
     check_options(o, max_line_given);
     parse_listeners(o);
+    check_workers(o);
 }
 
 /* ------------------------------------------------------------------ */
 
+/*
+ * --max-accepts: the Nth client closes the listeners (those waiting in the
+ * backlog are reset) while the N are served as long as they stay; the
+ * last one to leave ends muxd, with exit status 0.
+ */
+static void count_accept(muxd_t *muxd) {
+    options_t *o = muxd->opts;
+    if (!o->max_accepts || ++muxd->accepted != o->max_accepts)
+        return;
+    mux_server_close_listeners(muxd->server);
+    muxd_log_text(&o->log, MUXD_LOG_NORMAL,
+                  "accepted %" PRIu64 " client%s (--max-accepts): listeners "
+                  "closed",
+                  muxd->accepted, muxd->accepted == 1 ? "" : "s");
+    if (!o->worker)
+        muxd_announce_stopping();
+}
+
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     muxd_t *muxd = arg;
-    (void)server;
-    muxd_log_event(&muxd->opts->log, ev);
+    options_t *o = muxd->opts;
+    muxd_log_event(&o->log, ev);
+    if (ev->type == MUX_EV_ACCEPT)
+        count_accept(muxd);
+    if (ev->type == MUX_EV_CLOSE && o->max_accepts &&
+        muxd->accepted >= o->max_accepts && ev->clients == 0)
+        mux_server_shutdown(server, 0); /* nobody left: DONE at once */
+    if (ev->type == MUX_EV_SHUTDOWN && !o->worker)
+        muxd_announce_stopping();
     if (ev->type == MUX_EV_DONE)
         mux_stop(muxd->loop);
+}
+
+static void on_stats_signal(mux_loop_t *loop, int signo, void *arg) {
+    (void)loop;
+    (void)signo;
+    muxd_t *muxd = arg;
+    mux_server_stats_t stats;
+    mux_server_stats(muxd->server, &stats);
+    muxd_log_stats(&muxd->opts->log, &stats);
 }
 
 static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
@@ -444,6 +566,24 @@ static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
     /* 0 means "do not wait"; the library's 0 would mean "no limit". */
     uint64_t ms = muxd->opts->shutdown_timeout_ms;
     mux_server_shutdown(muxd->server, ms ? ms : 1);
+}
+
+/* Signals first: a script may send SIGTERM as soon as it sees ready. A
+ * worker leaves the terminal's SIGINT to its parent, which passes it on as
+ * SIGTERM. */
+static int watch_signals(muxd_t *muxd) {
+    int err = 0;
+    if (muxd->opts->worker)
+        signal(SIGINT, SIG_IGN);
+    else
+        err = mux_signal(muxd->loop, SIGINT, on_stop_signal, muxd);
+    if (err == 0)
+        err = mux_signal(muxd->loop, SIGTERM, on_stop_signal, muxd);
+    if (err == 0)
+        err = mux_signal(muxd->loop, SIGUSR1, on_stats_signal, muxd);
+    if (err < 0)
+        muxd_log_error("cannot watch signals: %s", mux_strerror(err));
+    return err;
 }
 
 /* Why a listen failed, in words a person can act on. */
@@ -478,13 +618,47 @@ static int listen_all(muxd_t *muxd) {
     return 0;
 }
 
-/* The ready lines: one per listener, once everything is in place. */
-static void print_ready(muxd_t *muxd) {
-    const char *names[MAX_LISTEN * 4];
-    size_t n = mux_server_addresses(muxd->server, names, MAX_LISTEN * 4);
-    for (size_t i = 0; i < n && i < MAX_LISTEN * 4; i++)
-        printf("listening on %s\n", names[i]);
-    fflush(stdout);
+/* Inherited sockets (socket activation, --fd), after the bound ones. */
+static int adopt_inherited(muxd_t *muxd) {
+    options_t *o = muxd->opts;
+    for (size_t i = 0; i < o->ninherited; i++) {
+        int err = mux_server_adopt(muxd->server, o->inherited[i]);
+        if (err < 0) {
+            muxd_log_error("cannot serve the inherited fd %d: %s%s",
+                           o->inherited[i], mux_strerror(err),
+                           err == -ERANGE ? " (no fd below FD_SETSIZE is free)"
+                                          : "");
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* A worker tells its parent what it listens on: the ready text, then an
+ * empty line to say it is complete. */
+static int report_ready(int fd, const char *text) {
+    int err = muxd_write_all(fd, text, strlen(text));
+    if (err == 0)
+        err = muxd_write_all(fd, "\n", 1);
+    close(fd);
+    if (err < 0)
+        muxd_log_error("cannot report to the parent: %s", mux_strerror(err));
+    return err;
+}
+
+/* Once everything is in place: the ready lines and the rest, or, in a
+ * worker, the report to the parent. */
+static int announce_ready(muxd_t *muxd) {
+    options_t *o = muxd->opts;
+    char *text = muxd_ready_text(muxd->server);
+    if (!text) {
+        muxd_log_error("cannot announce readiness: %s", mux_strerror(-ENOMEM));
+        return -ENOMEM;
+    }
+    int err = o->worker ? report_ready(o->report_fd, text)
+                        : muxd_announce(o->pidfile, o->ready_file, text);
+    free(text);
+    return err;
 }
 
 /*
@@ -505,7 +679,7 @@ static unsigned default_max_clients(void) {
 }
 
 /* --user: become NAME (groups too) for good, after binding. */
-static int drop_privileges(const char *name) {
+int muxd_drop_privileges(const char *name) {
     struct passwd *pw = getpwnam(name);
     if (!pw) {
         muxd_log_error("cannot switch to user %s: no such user", name);
@@ -525,47 +699,66 @@ static int drop_privileges(const char *name) {
     return 0;
 }
 
-static int serve(options_t *o) {
-    muxd_t muxd = {.opts = o};
-    int err = mux_loop_new(&muxd.loop);
-    if (err < 0) {
-        muxd_log_error("cannot create the event loop: %s", mux_strerror(err));
-        return 1;
-    }
+/* Everything up to the ready lines: server, signals, listeners. */
+static int start(muxd_t *muxd) {
+    options_t *o = muxd->opts;
     o->server.on_event = on_event;
-    o->server.event_arg = &muxd;
+    o->server.event_arg = muxd;
     o->server.service_arg = &o->config;
     o->server.full_message = "muxd: server full\n";
     if (o->acl.nallow || o->acl.ndeny) {
         o->server.filter = muxd_acl_filter;
         o->server.filter_arg = &o->acl;
     }
-    err = mux_server_new(muxd.loop, o->service, &o->server, &muxd.server);
-    /* Signals first: a script may send SIGTERM as soon as it sees ready. */
-    if (err == 0 &&
-        ((err = mux_signal(muxd.loop, SIGINT, on_stop_signal, &muxd)) < 0 ||
-         (err = mux_signal(muxd.loop, SIGTERM, on_stop_signal, &muxd)) < 0))
-        muxd_log_error("cannot watch signals: %s", mux_strerror(err));
-    if (err == 0)
-        err = listen_all(&muxd);
-    if (err == 0 && o->user)
-        err = drop_privileges(o->user);
-    if (err == 0 && !o->server.max_clients)
-        mux_server_set_max_clients(muxd.server, default_max_clients());
-    if (err == 0)
-        print_ready(&muxd);
+    int err = mux_server_new(muxd->loop, o->service, &o->server, &muxd->server);
+    if (err < 0) {
+        muxd_log_error("cannot create the server: %s", mux_strerror(err));
+        return err;
+    }
+    if ((err = watch_signals(muxd)) < 0 || (err = listen_all(muxd)) < 0 ||
+        (err = adopt_inherited(muxd)) < 0)
+        return err;
+    if (o->user && (err = muxd_drop_privileges(o->user)) < 0)
+        return err;
+    if (!o->server.max_clients)
+        mux_server_set_max_clients(muxd->server, default_max_clients());
+    return announce_ready(muxd);
+}
+
+int muxd_serve(options_t *o) {
+    muxd_t muxd = {.opts = o};
+    int err = mux_loop_new(&muxd.loop);
+    if (err < 0) {
+        muxd_log_error("cannot create the event loop: %s", mux_strerror(err));
+        return 1;
+    }
+    err = start(&muxd);
     if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     mux_server_free(muxd.server);
     mux_loop_free(muxd.loop);
+    muxd_remove_files(o->pidfile, o->ready_file);
     return err < 0 ? 1 : 0;
+}
+
+/* Socket activation: the sockets systemd passed come first. */
+static void take_activated(options_t *o) {
+    int n = muxd_listen_fds(o->inherited, MAX_LISTEN);
+    if (n < 0)
+        usage_error("%s", "invalid LISTEN_PID or LISTEN_FDS in the "
+                          "environment");
+    if (n > MAX_LISTEN)
+        usage_error("%s", "too many sockets in LISTEN_FDS (at most 64)");
+    o->ninherited = (size_t)n;
 }
 
 int main(int argc, char **argv) {
     options_t opts = {.service = &muxd_echo_service,
                       .shutdown_timeout_ms = 5000};
     opts.log.level = MUXD_LOG_NORMAL;
+    take_activated(&opts);
     parse_options(argc, argv, &opts);
+    muxd_log_init(&opts.log);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
-    return serve(&opts);
+    return opts.workers > 1 ? muxd_workers_run(&opts) : muxd_serve(&opts);
 }

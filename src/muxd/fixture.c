@@ -1,0 +1,204 @@
+/*
+ * fixture.c -- atomic files, socket activation and readiness
+ * notification: the small protocols a test script or systemd speaks.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "fixture.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+/* The first fd systemd passes (SD_LISTEN_FDS_START). */
+#define LISTEN_FDS_START 3
+
+int muxd_write_all(int fd, const char *data, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int muxd_write_atomic(const char *path, const char *data, size_t len) {
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return -errno;
+    int err = muxd_write_all(fd, data, len);
+    if (err == 0 && fchmod(fd, 0644) < 0)
+        err = -errno;
+    if (close(fd) < 0 && err == 0)
+        err = -errno;
+    if (err == 0 && rename(tmp, path) < 0)
+        err = -errno;
+    if (err < 0)
+        unlink(tmp);
+    return err;
+}
+
+/* A whole decimal number in `text`, or -1. */
+static long parse_long(const char *text) {
+    if (!text || !*text)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    return errno || *end || v < 0 ? -1 : v;
+}
+
+int muxd_listen_fds(int *fds, size_t max) {
+    const char *pid_text = getenv("LISTEN_PID");
+    const char *fds_text = getenv("LISTEN_FDS");
+    long pid = parse_long(pid_text), n = parse_long(fds_text);
+    int result = 0;
+    if (pid_text && pid == (long)getpid())
+        result = n < 0 || n > INT_MAX - LISTEN_FDS_START ? -EINVAL : (int)n;
+    else if (pid_text && pid < 0)
+        result = -EINVAL;
+    for (int i = 0; i < result && (size_t)i < max; i++)
+        fds[i] = LISTEN_FDS_START + i;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return result;
+}
+
+/* $NOTIFY_SOCKET as an address: "/path", or "@name" (abstract). */
+static int notify_address(const char *name, struct sockaddr_un *sun,
+                          socklen_t *len) {
+    size_t n = strlen(name);
+    if (name[0] != '/' && name[0] != '@')
+        return -EAFNOSUPPORT;
+    if (n < 2 || n > sizeof(sun->sun_path) - (name[0] == '/'))
+        return -ENAMETOOLONG;
+    memset(sun, 0, sizeof(*sun));
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, name, n);
+    if (name[0] == '@')
+        sun->sun_path[0] = '\0'; /* no NUL at the end: the length says */
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n +
+                       (name[0] == '/'));
+    return 0;
+}
+
+int muxd_notify(const char *state) {
+    const char *name = getenv("NOTIFY_SOCKET");
+    if (!name || !*name)
+        return 0;
+    struct sockaddr_un sun;
+    socklen_t len;
+    int err = notify_address(name, &sun, &len);
+    if (err < 0)
+        return err;
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return -errno;
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    ssize_t n;
+    do
+        n = sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT,
+                   (struct sockaddr *)&sun, len);
+    while (n < 0 && errno == EINTR);
+    err = n < 0 ? -errno : 0;
+    close(fd);
+    return err;
+}
+
+char *muxd_ready_text(const mux_server_t *server) {
+    size_t n = mux_server_addresses(server, NULL, 0);
+    const char **names = malloc((n ? n : 1) * sizeof(*names));
+    char *text = malloc(n * (MUX_ADDRSTRLEN + 8) + 1);
+    if (names && text) {
+        mux_server_addresses(server, names, n);
+        size_t len = 0;
+        for (size_t i = 0; i < n; i++)
+            len += (size_t)sprintf(text + len, "%s\n", names[i]);
+        text[len] = '\0';
+    } else {
+        free(text);
+        text = NULL;
+    }
+    free(names);
+    return text;
+}
+
+static bool pidfile_written, ready_file_written, stopping_sent;
+
+/* Writes one announced file; logs a failure. */
+static int announce_file(const char *what, const char *path, const char *data,
+                         bool *written) {
+    int err = muxd_write_atomic(path, data, strlen(data));
+    if (err < 0)
+        muxd_log_error("cannot write the %s %s: %s", what, path,
+                       mux_strerror(err));
+    *written = err == 0;
+    return err;
+}
+
+static void notify(const char *state) {
+    int err = muxd_notify(state);
+    if (err < 0)
+        muxd_log_error("cannot send %s to NOTIFY_SOCKET %s: %s", state,
+                       getenv("NOTIFY_SOCKET"), mux_strerror(err));
+}
+
+int muxd_announce(const char *pidfile, const char *ready_file,
+                  const char *lines) {
+    char pid[32];
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    int err = 0;
+    if (pidfile &&
+        (err = announce_file("pidfile", pidfile, pid, &pidfile_written)) < 0)
+        return err;
+    if (ready_file && (err = announce_file("ready file", ready_file, lines,
+                                           &ready_file_written)) < 0)
+        return err;
+    for (const char *p = lines; *p;) {
+        size_t len = strcspn(p, "\n");
+        printf("listening on %.*s\n", (int)len, p);
+        p += len + (p[len] == '\n');
+    }
+    fflush(stdout);
+    notify("READY=1");
+    return 0;
+}
+
+void muxd_announce_stopping(void) {
+    if (stopping_sent)
+        return;
+    stopping_sent = true;
+    notify("STOPPING=1");
+}
+
+void muxd_remove_files(const char *pidfile, const char *ready_file) {
+    if (pidfile_written && unlink(pidfile) < 0 && errno != ENOENT)
+        muxd_log_error("cannot remove the pidfile %s: %s", pidfile,
+                       mux_strerror(-errno));
+    if (ready_file_written && unlink(ready_file) < 0 && errno != ENOENT)
+        muxd_log_error("cannot remove the ready file %s: %s", ready_file,
+                       mux_strerror(-errno));
+    pidfile_written = ready_file_written = false;
+}

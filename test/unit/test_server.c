@@ -1,0 +1,311 @@
+/*
+ * test_server.c -- server-wide features (src/lib/server.c): the counters of
+ * mux_server_stats() for streams and datagrams, mux_server_close_listeners()
+ * called from an accept event, and opts.reuseport letting two servers bind
+ * one address.
+ *
+ * Clients are plain sockets of the test; the loop runs turn by turn until
+ * what a test waits for has happened, bounded by a watchdog timer.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "mux.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WATCHDOG_MS 20000
+#define MAX_TURNS 100000
+
+typedef struct {
+    mux_loop_t *loop;
+    mux_server_t *server;
+    mux_timer_t *watchdog;
+    bool watchdog_fired;
+    bool close_on_accept;  /* the event callback stops accepting */
+    bool shutdown_on_last; /* ... or shuts down when the last leaves */
+    int accepts, shutdowns, dones;
+} fixture_t;
+
+/* ------------------------------------------------------------------ */
+/* An echo service, stream and datagram                                */
+/* ------------------------------------------------------------------ */
+
+static void echo_message(mux_conn_t *conn, const char *data, size_t len) {
+    assert_int_equal(mux_conn_send(conn, data, len), 0);
+}
+
+static void echo_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
+    assert_int_equal(mux_dgram_reply(dgram, data, len), 0);
+}
+
+static const mux_service_t echo_service = {
+    .name = "echo", .message = echo_message, .datagram = echo_datagram};
+
+static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
+    fixture_t *f = arg;
+    f->shutdowns += ev->type == MUX_EV_SHUTDOWN;
+    f->dones += ev->type == MUX_EV_DONE;
+    if (ev->type == MUX_EV_CLOSE && f->shutdown_on_last && ev->clients == 0)
+        mux_server_shutdown(server, 0);
+    if (ev->type != MUX_EV_ACCEPT)
+        return;
+    f->accepts++;
+    if (f->close_on_accept)
+        mux_server_close_listeners(server);
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixture                                                             */
+/* ------------------------------------------------------------------ */
+
+static void on_watchdog(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    (void)timer;
+    fixture_t *f = arg;
+    f->watchdog = NULL;
+    f->watchdog_fired = true;
+    mux_stop(loop);
+}
+
+static int setup(void **state) {
+    fixture_t *f = calloc(1, sizeof(*f));
+    if (!f || mux_loop_new(&f->loop) < 0)
+        return -1;
+    if (mux_timer_start(f->loop, &f->watchdog, WATCHDOG_MS, 0, on_watchdog, f) <
+        0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture_t *f = *state;
+    mux_server_free(f->server);
+    mux_timer_stop(f->watchdog);
+    mux_loop_free(f->loop);
+    free(f);
+    return 0;
+}
+
+/* A server of the fixture's loop; returns the port of its first listener. */
+static unsigned start(fixture_t *f, mux_server_t **server, const char *addr,
+                      int reuseport, unsigned max_clients) {
+    mux_server_opts_t opts = {.on_event = on_event,
+                              .event_arg = f,
+                              .reuseport = reuseport,
+                              .max_clients = max_clients};
+    assert_int_equal(mux_server_new(f->loop, &echo_service, &opts, server), 0);
+    assert_int_equal(mux_server_listen(*server, addr), 0);
+    const char *names[1];
+    assert_int_equal(mux_server_addresses(*server, names, 1), 1);
+    return (unsigned)atoi(strrchr(names[0], ':') + 1);
+}
+
+#define RUN_UNTIL(f, cond)                                                     \
+    do {                                                                       \
+        int turns_ = 0;                                                        \
+        while (!(cond)) {                                                      \
+            if (++turns_ > MAX_TURNS)                                          \
+                fail_msg("still not true after %d turns: %s", MAX_TURNS,       \
+                         #cond);                                               \
+            assert_true(mux_run((f)->loop, MUX_RUN_ONCE) >= 0);                \
+            if ((f)->watchdog_fired)                                           \
+                fail_msg("nothing happened for %d ms", WATCHDOG_MS);           \
+        }                                                                      \
+    } while (0)
+
+static struct sockaddr_in loopback(unsigned port) {
+    struct sockaddr_in sin = {.sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    return sin;
+}
+
+/* A socket of `type` connected to 127.0.0.1:port (on loopback a stream
+ * one completes its handshake before the server accepts). */
+static int client(int type, unsigned port) {
+    int fd = socket(AF_INET, type, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sin = loopback(port);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    return fd;
+}
+
+static mux_server_stats_t stats_of(const mux_server_t *server) {
+    mux_server_stats_t st;
+    memset(&st, 0xff, sizeof(st)); /* every member must be written */
+    mux_server_stats(server, &st);
+    return st;
+}
+
+/* Runs the loop until `fd` has `len` bytes to read, then reads them. */
+static void expect_reply(fixture_t *f, int fd, const char *want, size_t len) {
+    char buf[64];
+    ssize_t n = -1;
+    RUN_UNTIL(f, (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_PEEK)) >=
+                     (ssize_t)len);
+    assert_int_equal(recv(fd, buf, len, 0), (ssize_t)len);
+    assert_memory_equal(buf, want, len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+/* ------------------------------------------------------------------ */
+
+static void test_stats_count_streams(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 1);
+    mux_server_stats_t st = stats_of(f->server);
+    assert_true(st.clients == 0 && st.accepted == 0 && st.refused == 0);
+    assert_true(st.bytes_in == 0 && st.bytes_out == 0);
+
+    int a = client(SOCK_STREAM, port);
+    assert_int_equal(send(a, "hello", 5, 0), 5);
+    expect_reply(f, a, "hello", 5);
+    int b = client(SOCK_STREAM, port); /* over max_clients: refused */
+    RUN_UNTIL(f, stats_of(f->server).refused == 1);
+    st = stats_of(f->server);
+    assert_int_equal(st.clients, 1);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.bytes_in, 5);
+    assert_int_equal(st.bytes_out, 5);
+
+    close(a);
+    RUN_UNTIL(f, stats_of(f->server).clients == 0);
+    st = stats_of(f->server);
+    assert_int_equal(st.accepted, 1); /* totals outlive the clients */
+    assert_int_equal(st.bytes_in, 5);
+    close(b);
+}
+
+static void test_stats_count_datagrams(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "udp://127.0.0.1:0", 0, 0);
+    int c = client(SOCK_DGRAM, port);
+    assert_int_equal(send(c, "ping", 4, 0), 4);
+    expect_reply(f, c, "ping", 4);
+    mux_server_stats_t st = stats_of(f->server);
+    assert_int_equal(st.bytes_in, 4);
+    assert_int_equal(st.bytes_out, 4);
+    assert_int_equal(st.accepted, 0); /* a datagram is not a client */
+    assert_int_equal(st.clients, 0);
+    close(c);
+}
+
+/* Three clients wait in the backlog; the first accept closes the listener:
+ * it is served on, the other two are never accepted. */
+static void test_close_listeners_from_accept(void **state) {
+    fixture_t *f = *state;
+    f->close_on_accept = true;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    int c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = client(SOCK_STREAM, port);
+    RUN_UNTIL(f, f->accepts == 1);
+    for (int i = 0; i < 3; i++)
+        assert_true(mux_run(f->loop, MUX_RUN_NOWAIT) >= 0);
+    assert_int_equal(f->accepts, 1);
+    assert_int_equal(stats_of(f->server).accepted, 1);
+    assert_int_equal(mux_server_addresses(f->server, NULL, 0), 0);
+
+    assert_int_equal(send(c[0], "still", 5, 0), 5);
+    expect_reply(f, c[0], "still", 5);
+    assert_int_equal(stats_of(f->server).clients, 1);
+
+    int late = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = loopback(port);
+    assert_int_equal(connect(late, (struct sockaddr *)&sin, sizeof(sin)), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    close(late);
+    for (int i = 0; i < 3; i++)
+        close(c[i]);
+}
+
+/* What muxd --max-accepts does: listeners closed at an accept, shutdown
+ * from the CLOSE event of the last client. DONE comes exactly once. */
+static void test_shutdown_from_the_last_close(void **state) {
+    fixture_t *f = *state;
+    f->close_on_accept = f->shutdown_on_last = true;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    int c = client(SOCK_STREAM, port);
+    assert_int_equal(send(c, "bye", 3, 0), 3);
+    expect_reply(f, c, "bye", 3);
+    close(c);
+    RUN_UNTIL(f, f->dones > 0);
+    for (int i = 0; i < 3; i++)
+        assert_true(mux_run(f->loop, MUX_RUN_NOWAIT) >= 0);
+    assert_int_equal(f->shutdowns, 1);
+    assert_int_equal(f->dones, 1);
+}
+
+static void test_reuseport_shares_an_address(void **state) {
+    fixture_t *f = *state;
+    mux_server_t *second = NULL, *third = NULL;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 1, 0);
+    char addr[32];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
+    assert_int_equal(start(f, &second, addr, 1, 0), port);
+
+    mux_server_opts_t plain = {0};
+    assert_int_equal(mux_server_new(f->loop, &echo_service, &plain, &third), 0);
+    assert_int_equal(mux_server_listen(third, addr), -EADDRINUSE);
+
+    /* Every client lands on one of the two and is served. */
+    for (int i = 0; i < 8; i++) {
+        int c = client(SOCK_STREAM, port);
+        assert_int_equal(send(c, "x", 1, 0), 1);
+        expect_reply(f, c, "x", 1);
+        close(c);
+    }
+    assert_int_equal(stats_of(f->server).accepted + stats_of(second).accepted,
+                     8);
+    mux_server_free(third);
+    mux_server_free(second);
+}
+
+static void test_reuseport_udp(void **state) {
+    fixture_t *f = *state;
+    mux_server_t *second = NULL;
+    unsigned port = start(f, &f->server, "udp://127.0.0.1:0", 1, 0);
+    char addr[40];
+    snprintf(addr, sizeof(addr), "udp://127.0.0.1:%u", port);
+    assert_int_equal(start(f, &second, addr, 1, 0), port);
+    int c = client(SOCK_DGRAM, port);
+    assert_int_equal(send(c, "dg", 2, 0), 2);
+    expect_reply(f, c, "dg", 2);
+    assert_int_equal(stats_of(f->server).bytes_in + stats_of(second).bytes_in,
+                     2);
+    close(c);
+    mux_server_free(second);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stats_count_streams, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stats_count_datagrams, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_close_listeners_from_accept, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_shutdown_from_the_last_close,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reuseport_shares_an_address, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_reuseport_udp, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
