@@ -142,8 +142,8 @@ void mux_timer_stop(mux_timer_t *timer);
 void mux_timer_restart(mux_timer_t *timer, uint64_t after_ms);
 
 /*
- * Milliseconds on the loop's monotonic clock, as of the start of the
- * current turn (cheap: no system call).
+ * Milliseconds on the loop's monotonic clock, read at most once per turn
+ * (the first call in a turn reads it; later calls in the turn are free).
  */
 uint64_t mux_now(const mux_loop_t *loop);
 

@@ -58,6 +58,7 @@ typedef struct delayed {
 
 struct mux_conn {
     mux_server_t *server;
+    const mux_server_opts_t *opts; /* the server's, cached: read per message */
     mux_loop_t *loop;
     mux_conn_t *prev, *next; /* the server's list */
     const mux_service_t *service;
@@ -110,7 +111,7 @@ size_t mux_conn_pending(const mux_conn_t *conn) {
 }
 mux_framing mux_conn_framing(const mux_conn_t *conn) { return conn->framing; }
 size_t mux_conn_watermark(const mux_conn_t *conn) {
-    return mux__server_opts(conn->server)->max_output;
+    return conn->opts->max_output;
 }
 const char *mux_conn_peer(const mux_conn_t *conn) { return conn->peer; }
 const char *mux_conn_local(const mux_conn_t *conn) { return conn->local; }
@@ -118,7 +119,7 @@ uint64_t mux_conn_id(const mux_conn_t *conn) { return conn->id; }
 void *mux_conn_data(const mux_conn_t *conn) { return conn->data; }
 void mux_conn_set_data(mux_conn_t *conn, void *data) { conn->data = data; }
 void *mux_conn_service_arg(const mux_conn_t *conn) {
-    return mux__server_opts(conn->server)->service_arg;
+    return conn->opts->service_arg;
 }
 mux_server_t *mux_conn_server(const mux_conn_t *conn) { return conn->server; }
 mux_transport mux__conn_transport(const mux_conn_t *conn) {
@@ -172,7 +173,7 @@ static void finish(mux_conn_t *conn, const char *reason) {
     mux_timer_stop(conn->delay_timer); /* the queue goes in conn_free */
     conn->delay_timer = NULL;
     mux_unwatch(conn->loop, conn->fd);
-    if (mux__server_opts(conn->server)->faults.rst)
+    if (conn->opts->faults.rst)
         mux__reset_on_close(conn->fd);
     mux__close(conn->fd);
     mux_event_t ev = {.type = MUX_EV_CLOSE,
@@ -197,7 +198,7 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Output is flushed: shut our side, wait for the client's EOF (with
  * faults.rst: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
-    if (mux__server_opts(conn->server)->faults.rst) {
+    if (conn->opts->faults.rst) {
         finish(conn, "reset (fault rst)");
         return;
     }
@@ -327,7 +328,7 @@ static void pop_delayed(mux_conn_t *conn) {
 }
 
 static const mux_faults_t *faults_of(const mux_conn_t *conn) {
-    return &mux__server_opts(conn->server)->faults;
+    return &conn->opts->faults;
 }
 
 static uint64_t split_ms(const mux_faults_t *faults) {
@@ -435,7 +436,7 @@ static void on_delay_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Appends to the delay queue; the tail absorbs bytes due at the same
  * time. Arms the timer when the queue was empty. Returns 0 or -ENOMEM. */
 static int delay_output(mux_conn_t *conn, const void *data, size_t len) {
-    uint64_t due = mux__clock_ms() + mux__server_opts(conn->server)->delay_ms;
+    uint64_t due = mux__clock_ms() + conn->opts->delay_ms;
     delayed_t *tail = conn->delayed_tail;
     if (!tail || tail->due != due) {
         if (!(tail = calloc(1, sizeof(*tail))))
@@ -443,8 +444,7 @@ static int delay_output(mux_conn_t *conn, const void *data, size_t len) {
         tail->due = due;
         if (!conn->delay_timer &&
             mux_timer_start(conn->loop, &conn->delay_timer,
-                            mux__server_opts(conn->server)->delay_ms, 0,
-                            on_delay_due, conn) < 0) {
+                            conn->opts->delay_ms, 0, on_delay_due, conn) < 0) {
             free(tail);
             return -ENOMEM;
         }
@@ -471,7 +471,9 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
         finish(conn, "out of memory");
     if (err < 0)
         return err;
-    if (mux_conn_pending(conn) >= mux_conn_watermark(conn))
+    if (mux_conn_pending(conn) == 0)
+        return 0; /* all written: nothing queued before or now */
+    if (mux_conn_pending(conn) >= conn->opts->max_output)
         conn->paused |= PAUSED_OUTPUT;
     update_interest(conn);
     return 0;
@@ -484,7 +486,7 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
 static void line_too_long(mux_conn_t *conn) {
     char msg[80];
     int n = snprintf(msg, sizeof(msg), "error: line too long (max %zu bytes)\n",
-                     mux__server_opts(conn->server)->max_line);
+                     conn->opts->max_line);
     mux_conn_send(conn, msg, (size_t)n);
     mux_buf_t *in = &conn->in;
     mux__buf_consume(in, in->len);
@@ -498,7 +500,7 @@ static void line_too_long(mux_conn_t *conn) {
 
 /* Serves every complete line in data; returns the bytes consumed. */
 static size_t serve_lines(mux_conn_t *conn, const char *data, size_t len) {
-    size_t max_line = mux__server_opts(conn->server)->max_line;
+    size_t max_line = conn->opts->max_line;
     const char *p = data, *end = data + len;
     while (p < end && conn->state == OPEN) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -538,7 +540,7 @@ static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
         finish(conn, "out of memory");
         return;
     }
-    if (in->len > mux__server_opts(conn->server)->max_line)
+    if (in->len > conn->opts->max_line)
         line_too_long(conn);
 }
 
@@ -590,7 +592,8 @@ static void read_input(mux_conn_t *conn) {
     }
     conn->bytes_in += (uint64_t)n;
     conn->counters->bytes_in += (uint64_t)n;
-    conn->last_active = mux_now(conn->loop);
+    if (conn->opts->idle_timeout_ms) /* the clock only when it matters */
+        conn->last_active = mux_now(conn->loop);
     if (conn->state == OPEN)
         deliver(conn, scratch, (size_t)n);
 }
@@ -618,7 +621,7 @@ static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
 
 static void on_idle_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     mux_conn_t *conn = arg;
-    uint64_t limit = mux__server_opts(conn->server)->idle_timeout_ms;
+    uint64_t limit = conn->opts->idle_timeout_ms;
     uint64_t idle = mux_now(loop) - conn->last_active;
     if (idle < limit) { /* activity since: check again when it could expire */
         mux_timer_restart(timer, limit - idle);
@@ -633,7 +636,7 @@ static void on_idle_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* ------------------------------------------------------------------ */
 
 static int conn_start(mux_conn_t *conn) {
-    const mux_server_opts_t *opts = mux__server_opts(conn->server);
+    const mux_server_opts_t *opts = conn->opts;
     int err = mux_watch(conn->loop, conn->fd, MUX_READ, on_io, conn);
     if (err < 0)
         return err;
@@ -656,6 +659,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     }
     const mux_server_opts_t *opts = mux__server_opts(server);
     conn->server = server;
+    conn->opts = mux__server_opts(server);
     conn->loop = mux_server_loop(server);
     conn->counters = mux__server_counters(server);
     snprintf(conn->local, sizeof(conn->local), "%s", local);

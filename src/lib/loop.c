@@ -68,6 +68,7 @@ struct mux_loop {
     size_t ntimers, heap_cap;
     uint64_t timer_seq;
     uint64_t now;
+    bool now_stale; /* read the clock on the next mux_now() */
 
     int sigpipe[2]; /* the handler writes signal numbers to [1] */
     size_t nsignals;
@@ -103,7 +104,20 @@ uint64_t mux__clock_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-uint64_t mux_now(const mux_loop_t *loop) { return loop->now; }
+uint64_t mux_now(const mux_loop_t *loop) {
+    mux_loop_t *l = (mux_loop_t *)loop; /* a cache: no loop is const */
+    if (l->now_stale) {
+        l->now = mux__clock_ms();
+        l->now_stale = false;
+    }
+    return l->now;
+}
+
+/* The clock, read now (timers need it exact). */
+static void update_now(mux_loop_t *loop) {
+    loop->now = mux__clock_ms();
+    loop->now_stale = false;
+}
 
 char *mux__loop_scratch(mux_loop_t *loop) { return loop->scratch; }
 
@@ -486,6 +500,58 @@ static void run_deferred(mux_loop_t *loop) {
 /* Turns                                                               */
 /* ------------------------------------------------------------------ */
 
+/* Calls the watcher of one ready fd, if it still wants what is ready. */
+static int dispatch_one(mux_loop_t *loop, int fd, int ready) {
+    watcher_t *w = &loop->watchers[fd];
+    /* Re-check: an earlier callback may have removed or replaced it. */
+    ready &= w->events;
+    if (!w->cb || !ready || w->added_turn == loop->turn)
+        return 0;
+    w->cb(loop, fd, ready, w->arg);
+    return 1;
+}
+
+#if defined(__GLIBC__)
+/*
+ * glibc's fd_set is an array of longs, one bit per fd: scan it a word at
+ * a time and visit only the set bits, so a turn costs what is ready, not
+ * maxfd bit tests.
+ */
+#define WORD_BITS ((int)(8 * sizeof(long)))
+_Static_assert(sizeof(fd_set) == FD_SETSIZE / 8, "fd_set is a bit array");
+
+static long fd_word(const fd_set *set, int i) {
+    return set ? ((const long *)(const void *)set)[i] : 0;
+}
+
+static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
+                        int nready) {
+    int ran = 0;
+    for (int i = 0; i <= loop->maxfd / WORD_BITS && nready > 0; i++) {
+        unsigned long r = (unsigned long)fd_word(rd, i);
+        unsigned long w = (unsigned long)fd_word(wr, i);
+        for (unsigned long bits = r | w; bits && nready > 0; bits &= bits - 1) {
+            int bit = __builtin_ctzl(bits);
+            unsigned long mask = 1ul << bit;
+            int ready = (r & mask ? MUX_READ : 0) | (w & mask ? MUX_WRITE : 0);
+            nready -= (r & mask ? 1 : 0) + (w & mask ? 1 : 0);
+            ran += dispatch_one(loop, i * WORD_BITS + bit, ready);
+        }
+    }
+    return ran;
+}
+
+/* Copies the words of a set that hold fds 0..maxfd: all select() reads.
+ */
+static void copy_set(fd_set *dst, const fd_set *src, int maxfd) {
+    long *d = (long *)(void *)dst;
+    const long *s = (const long *)(const void *)src;
+    if (maxfd < WORD_BITS)
+        d[0] = s[0]; /* the common case, without a call to memcpy() */
+    else
+        memcpy(d, s, (size_t)(maxfd / WORD_BITS + 1) * sizeof(long));
+}
+#else
 /* Calls the watchers of the ready fds; `nready` bounds the scan. */
 static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
                         int nready) {
@@ -499,21 +565,21 @@ static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
         if (!ready)
             continue;
         nready -= (ready & MUX_READ ? 1 : 0) + (ready & MUX_WRITE ? 1 : 0);
-        watcher_t *w = &loop->watchers[fd];
-        /* Re-check: an earlier callback may have removed or replaced it. */
-        ready &= w->events;
-        if (!w->cb || !ready || w->added_turn == loop->turn)
-            continue;
-        w->cb(loop, fd, ready, w->arg);
-        ran++;
+        ran += dispatch_one(loop, fd, ready);
     }
     return ran;
 }
 
+static void copy_set(fd_set *dst, const fd_set *src, int maxfd) {
+    (void)maxfd;
+    *dst = *src;
+}
+#endif
+
 int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
                 struct timeval *timeout) {
     loop->turn++;
-    loop->now = mux__clock_ms();
+    update_now(loop);
     for (int fd = 0; fd <= loop->maxfd; fd++) {
         if (FD_ISSET(fd, &loop->rd))
             FD_SET(fd, rd);
@@ -541,10 +607,12 @@ void mux__loop_release(mux_loop_t *loop) {
 static int process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
                    int nready) {
     mux__loop_hold(loop);
-    loop->now = mux__clock_ms();
+    loop->now_stale = true; /* most turns never ask: read it lazily */
     int ran = nready > 0 ? dispatch_fds(loop, rd, wr, nready) : 0;
-    loop->now = mux__clock_ms();
-    ran += run_timers(loop);
+    if (loop->ntimers > 0) {
+        update_now(loop);
+        ran += run_timers(loop);
+    }
     mux__loop_release(loop);
     return ran;
 }
@@ -557,9 +625,12 @@ int mux_process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr) {
 /* One turn: select() on copies of the master sets, then process. */
 static int turn(mux_loop_t *loop, bool may_wait) {
     loop->turn++;
-    loop->now = mux__clock_ms();
-    fd_set rd = loop->rd, wr = loop->wr;
+    fd_set rd, wr;
+    copy_set(&rd, &loop->rd, loop->maxfd);
+    copy_set(&wr, &loop->wr, loop->maxfd);
     struct timeval tv = {0, 0}, *tvp = &tv;
+    if (may_wait && loop->ntimers > 0)
+        update_now(loop); /* the wait is relative to now */
     int64_t ms = may_wait ? next_timeout(loop) : 0;
     if (ms < 0)
         tvp = NULL;
