@@ -464,6 +464,9 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
         return err;
     }
     conn->id = mux__server_add_conn(server, conn);
+    /* The callbacks may close the conn; outside a turn (serve_fd) that
+     * would free it at once, before the state check below. */
+    mux__loop_hold(conn->loop);
     mux_event_t ev = {.type = MUX_EV_ACCEPT, .conn = conn};
     mux__server_emit(server, &ev);
     conn->opened = true;
@@ -471,6 +474,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
         conn->service->open(conn);
     if (conn->state == OPEN)
         update_interest(conn);
+    mux__loop_release(conn->loop);
     return 0;
 }
 
