@@ -6,6 +6,8 @@
 #
 #   scripts/fuzz.sh                  every harness, 60 s each
 #   scripts/fuzz.sh 600 fuzz_lines   one harness, 10 minutes
+#   scripts/fuzz.sh --ctest          CI: the CTest tests (label fuzz), each
+#                                    harness for MUX_FUZZ_SECONDS (10) s
 #
 # New inputs are kept in build/fuzz/test/fuzz/corpus/<name>/ (so a campaign
 # continues where the last one stopped), the seeds in test/fuzz/corpus/ are
@@ -16,20 +18,30 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
+ctest_mode=false
+if [ "${1:-}" = --ctest ]; then
+    ctest_mode=true
+    shift
+fi
 seconds=${1:-60}
 shift || true
 fuzzers=("$@")
 [ ${#fuzzers[@]} -eq 0 ] && fuzzers=(fuzz_addr fuzz_lines fuzz_server)
-[[ $seconds =~ ^[0-9]+$ ]] || die "usage: $0 [SECONDS] [FUZZER...]"
+[[ $seconds =~ ^[1-9][0-9]*$ ]] || die "usage: $0 [--ctest | SECONDS [FUZZER...]]"
 
 ensure_packages cmake:cmake clang:clang
 rt="$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-$(uname -m).a"
 ensure_packages "$rt:libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
 
 dir=build/fuzz
+jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B "$dir" -DCMAKE_C_COMPILER=clang -DMUX_FUZZ=ON -DMUX_TESTS=OFF \
-    -DMUX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$dir" --target fuzzers -j "$(nproc 2>/dev/null || echo 2)"
+    -DMUX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DMUX_FUZZ_SECONDS="${MUX_FUZZ_SECONDS:-10}" >/dev/null
+cmake --build "$dir" --target fuzzers -j "$jobs"
+if $ctest_mode; then
+    exec ctest --test-dir "$dir" -L fuzz --output-on-failure -j "$jobs"
+fi
 
 out=$dir/test/fuzz
 failed=()
