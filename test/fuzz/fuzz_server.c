@@ -50,7 +50,6 @@
 #define FULL_MESSAGE "full\n"
 
 typedef struct {
-    int idx;
     int fd;           /* the client's end; -1 once closed */
     bool shut_wr;     /* the client shut its write side */
     mux_conn_t *conn; /* from open until the close callback */
@@ -59,7 +58,8 @@ typedef struct {
     bool lossy;       /* output may have been discarded */
     bytes_t written;  /* what the client wrote (what its socket took) */
     size_t delivered; /* bytes of `written` that messages accounted for */
-    bytes_t expected; /* what the service sent (accepted by send) */
+    bytes_t expected; /* what the client must read: what the service sent,
+                         the library's error line or full_message */
     size_t received;  /* bytes of `expected` the client read */
     size_t produced;  /* drain output so far */
 } client_t;
@@ -574,7 +574,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fd_snapshot_t fds = fd_snapshot(-1);
     memset(&st, 0, sizeof(st));
     for (int i = 0; i < MAX_CLIENTS; i++)
-        st.clients[i].idx = i, st.clients[i].fd = -1;
+        st.clients[i].fd = -1;
     run(data, size);
     check_no_fd_leak(fds);
     return 0;
