@@ -519,6 +519,15 @@ static size_t serve_lines(mux_conn_t *conn, const char *data, size_t len) {
     return (size_t)(p - data);
 }
 
+/* How long an incomplete line counts as: a final CR may be the first half
+ * of a CRLF whose LF comes with the next read, so it does not count yet. */
+static size_t tail_length(const mux_buf_t *in) {
+    size_t len = in->len;
+    if (len > 0 && mux__buf_head(in)[len - 1] == '\r')
+        len--;
+    return len;
+}
+
 /* Line framing: complete lines are served straight from the scratch
  * buffer; only an incomplete tail is copied, into conn->in. */
 static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
@@ -540,7 +549,7 @@ static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
         finish(conn, "out of memory");
         return;
     }
-    if (in->len > conn->opts->max_line)
+    if (tail_length(in) > conn->opts->max_line)
         line_too_long(conn);
 }
 
@@ -561,8 +570,14 @@ static void on_eof(mux_conn_t *conn) {
         return;
     }
     if (conn->state == OPEN && conn->in.len > 0 && conn->service->message) {
-        conn->service->message(conn, mux__buf_head(&conn->in), conn->in.len);
-        mux__buf_consume(&conn->in, conn->in.len);
+        /* Its final CR, if any, is data now: the line may be one too long. */
+        if (conn->in.len > conn->opts->max_line) {
+            line_too_long(conn);
+        } else {
+            conn->service->message(conn, mux__buf_head(&conn->in),
+                                   conn->in.len);
+            mux__buf_consume(&conn->in, conn->in.len);
+        }
     }
     if (conn->state == OPEN) {
         if (conn->service->eof)

@@ -32,6 +32,7 @@ struct mux_server {
     bool shutting_down;
     mux_timer_t *shutdown_timer;
     mux_server_stats_t counters; /* clients unused: nclients is the truth */
+    mux_timer_t *drain_timer;    /* starts the per-client shutdown pass */
 };
 
 const mux_service_t *mux__server_service(const mux_server_t *server) {
@@ -363,6 +364,20 @@ static void on_shutdown_timeout(mux_loop_t *loop, mux_timer_t *timer,
     each_conn(server, false, destroy_conn, NULL);
 }
 
+/*
+ * The per-client pass of a graceful shutdown reads sockets into the loop's
+ * scratch buffer and calls services. Run from a service callback, it would
+ * re-enter the connection being served and overwrite the bytes still being
+ * cut into lines, so it runs from a timer, once that callback returned.
+ */
+static void on_shutdown_drain(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(timer);
+    mux_server_t *server = arg;
+    server->drain_timer = NULL;
+    each_conn(server, true, shutdown_conn, NULL);
+}
+
 void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
     if (server->shutting_down)
         return;
@@ -377,7 +392,9 @@ void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
     if (timeout_ms)
         mux_timer_start(server->loop, &server->shutdown_timer, timeout_ms, 0,
                         on_shutdown_timeout, server);
-    each_conn(server, true, shutdown_conn, NULL);
+    if (mux_timer_start(server->loop, &server->drain_timer, 0, 0,
+                        on_shutdown_drain, server) < 0)
+        each_conn(server, true, shutdown_conn, NULL); /* no memory: now */
 }
 
 void mux_server_free(mux_server_t *server) {
@@ -388,6 +405,7 @@ void mux_server_free(mux_server_t *server) {
     server->shutting_down = false; /* no MUX_EV_DONE from a teardown */
     each_conn(server, false, destroy_conn, NULL);
     mux_timer_stop(server->shutdown_timer);
+    mux_timer_stop(server->drain_timer);
     if (server->spare_fd >= 0)
         close(server->spare_fd);
     mux__loop_release(server->loop);
