@@ -7,6 +7,7 @@
 #   scripts/test.sh            all three builds
 #   MUX_TEST_BUILDS=plain scripts/test.sh    only the plain build
 #   MUX_TEST_BUILDS=asan  scripts/test.sh    only the sanitizer build
+#   MUX_TEST_FUZZ=0 scripts/test.sh           without the short fuzz runs
 #   extra arguments go to ctest (e.g. -R loop, -L unit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,4 +45,9 @@ for b in $builds; do
     *) die "unknown build '$b' in MUX_TEST_BUILDS (plain, asan, clang)" ;;
     esac
 done
+# The libFuzzer harnesses, briefly (scripts/fuzz.sh SECONDS for a campaign).
+if [ "${MUX_TEST_FUZZ:-1}" = 1 ]; then
+    echo "== fuzz (10 s per harness) =="
+    scripts/fuzz.sh --ctest
+fi
 echo "== all tests passed ($builds) =="
