@@ -37,6 +37,9 @@ LEVELS = [  # (mode, connections, message size)
 PINGPONG_CONNS = [c for m, c, _ in LEVELS if m == "pingpong"]
 IDLE_CONNS = 1000
 READY_RUNS = 20
+# Other processes' CPU use (in CPUs) above which the machine is not quiet:
+# cells measured above it are left out of the medians when enough are not.
+NOISY = 0.2
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -159,8 +162,25 @@ def children_cpu():
     return ru.ru_utime + ru.ru_stime
 
 
+def others_load(seconds):
+    """CPUs busy over `seconds` while we run nothing: other processes."""
+    busy0, t0 = busy_seconds(), time.monotonic()
+    time.sleep(seconds)
+    return (busy_seconds() - busy0) / (time.monotonic() - t0)
+
+
+def wait_quiet(args):
+    """Waits (bounded per cell and in all) until other processes idle."""
+    start = time.monotonic()
+    while (args.quiet_budget > 0 and others_load(0.2) > NOISY / 2 and
+           time.monotonic() - start < args.quiet_wait):
+        pass
+    args.quiet_budget -= time.monotonic() - start
+
+
 def measure_level(args, name, cmd, level):
     mode, conns, size = level
+    wait_quiet(args)
     srv = Server(name, cmd, args.logdir, args.pin)
     try:
         cpu0, busy0, kids0 = srv.cpu_seconds(), busy_seconds(), children_cpu()
@@ -287,11 +307,14 @@ def summarize(cells):
     keys = ["rps", "p50_us", "p99_us", "p999_us", "us_per_rt", "client_cpu",
             "mibps"]
     med = {}
-    for k, results in cells.items():
+    for k, all_results in cells.items():
+        quiet = [r for r in all_results if r["other_load"] <= NOISY]
+        results = quiet if 2 * len(quiet) >= len(all_results) else all_results
         med[k] = {key: median([r[key] for r in results]) for key in keys}
-        med[k]["errors"] = int(sum(r["errors"] for r in results))
-        med[k]["mismatches"] = int(sum(r["mismatches"] for r in results))
-        med[k]["hwm_kib"] = max(r["hwm_kib"] for r in results)
+        med[k]["used"] = f"{len(results)}/{len(all_results)}"
+        med[k]["errors"] = int(sum(r["errors"] for r in all_results))
+        med[k]["mismatches"] = int(sum(r["mismatches"] for r in all_results))
+        med[k]["hwm_kib"] = max(r["hwm_kib"] for r in all_results)
         med[k]["runs"] = len(results)
     return med
 
@@ -304,9 +327,9 @@ def level_table(level, servers, med):
     ref = med.get(("select", level), {}).get("rps", 0)
     lines = [f"### {level_name(level)}", "",
              "| server | round trips/s | × select | p50 µs | p99 µs | "
-             "p99.9 µs | server CPU µs/RT | load gen busy | errors | "
-             "mismatches |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "p99.9 µs | server CPU µs/RT | load gen busy | rounds | errors "
+             "| mismatches |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in servers:
         m = med.get((s, level))
         if not m:
@@ -316,7 +339,7 @@ def level_table(level, servers, med):
             f"| {s} | {fmt_rate(m['rps'])} | {ratio} | {m['p50_us']:.0f} | "
             f"{m['p99_us']:.0f} | {m['p999_us']:.0f} | "
             f"{m['us_per_rt']:.2f} | {m['client_cpu'] * 100:.0f}% | "
-            f"{m['errors']} | {m['mismatches']} |")
+            f"{m['used']} | {m['errors']} | {m['mismatches']} |")
     return lines + [""]
 
 
@@ -348,8 +371,11 @@ def target_rows(servers, med, idle, ready, instr):
         sel = med.get(("select", level), {}).get("rps", 0)
         if mode in ("pingpong", "churn") and sel:
             need = 0.95 if mode == "pingpong" else 0.9
+            cpu = (med[("muxd", level)]["us_per_rt"] /
+                   max(med[("select", level)]["us_per_rt"], 1e-9))
             rows.append((f"{level_name(level)}: muxd ≥ {need}× select",
-                         f"{mux / sel:.2f}×", mux >= need * sel))
+                         f"{mux / sel:.3f}× (server CPU per round trip "
+                         f"{cpu:.2f}×)", mux >= need * sel))
         behind = [s for s in rival if med.get((s, level), {}).get("rps", 0)
                   >= mux]
         if rival and any((s, level) in med for s in rival):
@@ -532,12 +558,15 @@ def parse_args():
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--cg-count", type=int, default=10000)
     p.add_argument("--no-pin", dest="pin", action="store_false")
+    p.add_argument("--quiet-wait", type=float, default=20.0,
+                   help="longest wait per level for other load to stop")
     a = p.parse_args()
     a.build_dir = os.path.abspath(a.build_dir)
     a.out = os.path.abspath(a.out)
     a.muxbench = os.path.join(a.build_dir, "bench", "muxbench")
     a.logdir = os.path.join(a.out, "logs")
     a.select_ready = None
+    a.quiet_budget = 0 if a.smoke else 180.0  # seconds of waiting in all
     if a.smoke:
         a.duration, a.warmup, a.rounds = min(a.duration, 1.0), 0.0, 1
     return a
@@ -566,7 +595,10 @@ def main():
             f"{args.warmup:g} s of warm-up, servers pinned to CPU 0 and "
             f"muxbench to CPU 1: {'yes' if args.pin else 'no'}; "
             f"{(time.time() - started) / 60:.1f} min in all.",
-            "Medians over the rounds; errors and mismatches are totals."]
+            "Medians over the rounds (rounds: those used / run; a round "
+            f"measured while other processes used more than {NOISY} CPU is "
+            "left out when at least half are quieter); errors and "
+            "mismatches are totals over every round."]
     loads = sorted(r["other_load"] for rs in cells.values() for r in rs)
     if loads:
         meta.append(f"Other load on the machine during the measurements "

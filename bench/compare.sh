@@ -19,6 +19,8 @@ Usage: bench/compare.sh [OPTION]...
   --rounds N       rounds of turns; medians are reported (default 5)
   --servers LIST   comma-separated subset of: muxd,select,epoll,libevent,
                    libuv,py-selectors,py-asyncio (default: all)
+  --quiet-wait SEC before each measurement, wait up to SEC for other
+                   processes to go idle (default 20; 3 min in all)
   --build-dir DIR  Release build directory (default: build-release)
   --out DIR        where results go (default: BUILD-DIR/bench-results)
   --no-install     do not apt-get install missing packages
@@ -39,11 +41,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-release"
 out=""
 install=1
-smoke=0
+
 pass=""
 while [ $# -gt 0 ]; do
     case "$1" in
-    --duration | --warmup | --rounds | --servers)
+    --duration | --warmup | --rounds | --servers | --quiet-wait)
         [ $# -ge 2 ] || die_usage "option '$1' needs an argument"
         pass="$pass $1 $2"
         shift 2
@@ -60,7 +62,7 @@ while [ $# -gt 0 ]; do
         ;;
     --no-install) install=0; shift ;;
     --no-pin) pass="$pass --no-pin"; shift ;;
-    --smoke) smoke=1; install=0; pass="$pass --smoke"; shift ;;
+    --smoke) install=0; pass="$pass --smoke"; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die_usage "unknown option: '$1'" ;;
     esac
