@@ -6,7 +6,8 @@ Each measurement starts a fresh server pinned to CPU 0, waits for its ready
 line ("listening on tcp 127.0.0.1:PORT"), runs muxbench pinned to CPU 1 and
 reads the server's CPU time (/proc/PID/stat utime+stime) and peak RSS
 (VmHWM) before stopping it. Servers take turns level by level (A B C ... A B
-C ...), for --rounds rounds; the tables show medians.
+C ..., each round starting one server later), for --rounds rounds; the
+tables show medians.
 
 Outputs in --out: results.md (the tables), results.dat and plot.gp (data and
 script for gnuplot), plot.png (when gnuplot is installed), raw.jsonl (every
@@ -476,9 +477,14 @@ def note_problems(name, level, r, problems):
 
 def run_levels(args, servers, raw, problems):
     cells = {}
+    names = list(servers)
     for rnd in range(args.rounds):
+        # Each round starts the turns one server later (A B C, B C A, ...):
+        # no server is always the first after a change of level.
+        order = names[rnd % len(names):] + names[:rnd % len(names)]
         for level in LEVELS:
-            for name, cmd in servers.items():
+            for name in order:
+                cmd = servers[name]
                 try:
                     r = measure_level(args, name, cmd, level)
                 except BenchError as e:
