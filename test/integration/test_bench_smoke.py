@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Smoke test of the benchmark: muxbench drives muxd for about a second per
+mode and every byte must come back as sent (no timing is asserted). Also
+checks that muxbench notices a server that corrupts or drops bytes, so a
+clean run means something. Needs MUX_BUILD_DIR (set by CTest)."""
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import threading
+import unittest
+
+BUILD = os.environ.get("MUX_BUILD_DIR", "build")
+MUXD = os.path.join(BUILD, "muxd")
+MUXBENCH = os.path.join(BUILD, "bench", "muxbench")
+READY = re.compile(rb"listening on tcp 127\.0\.0\.1:(\d+)")
+TIMEOUT = 30  # seconds any one muxbench run may take
+
+
+def wait_ready(proc, timeout=10):
+    """The port from the ready line on proc's stdout, or None."""
+    seen = b""
+    while True:
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        if not ready:
+            return None
+        chunk = os.read(proc.stdout.fileno(), 4096)
+        if not chunk:
+            return None
+        seen += chunk
+        m = READY.search(seen)
+        if m:
+            return int(m.group(1))
+
+
+def run_bench(port, *args):
+    """Runs muxbench; returns (exit status, RESULT fields, stderr)."""
+    p = subprocess.run([MUXBENCH, "-q", *args, str(port)],
+                       capture_output=True, timeout=TIMEOUT)
+    fields = {}
+    for line in p.stdout.decode().splitlines():
+        if line.startswith("RESULT "):
+            fields = dict(kv.split("=", 1) for kv in line.split()[1:])
+    return p.returncode, fields, p.stderr.decode()
+
+
+class BadEcho(threading.Thread):
+    """An echo server that flips one bit of the 100th byte it echoes, or
+    closes the connection there instead."""
+
+    def __init__(self, close_instead):
+        super().__init__(daemon=True)
+        self.close_instead = close_instead
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+
+    def run(self):
+        with self.listener:
+            conn, _ = self.listener.accept()
+        with conn:
+            echoed = 0
+            while data := conn.recv(65536):
+                if echoed <= 100 < echoed + len(data):
+                    if self.close_instead:
+                        return
+                    data = bytearray(data)
+                    data[100 - echoed] ^= 1
+                echoed += len(data)
+                conn.sendall(data)
+
+
+class BenchSmoke(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.muxd = subprocess.Popen([MUXD, "-p", "0", "-q"],
+                                    stdout=subprocess.PIPE)
+        cls.port = wait_ready(cls.muxd)
+        if cls.port is None:
+            cls.muxd.kill()
+            cls.muxd.wait()
+            raise RuntimeError("muxd printed no ready line")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.muxd.terminate()
+        cls.muxd.wait(10)
+        cls.muxd.stdout.close()
+
+    def check_clean(self, *args, min_rts=1):
+        status, r, err = run_bench(self.port, *args)
+        self.assertEqual(r.get("errors"), "0", err)
+        self.assertEqual(r.get("mismatches"), "0", err)
+        self.assertGreaterEqual(int(r["rts_total"]), min_rts, r)
+        self.assertEqual(status, 0, err)
+        self.assertIsNone(self.muxd.poll(), "muxd exited")
+
+    def test_pingpong(self):
+        self.check_clean("-m", "pingpong", "-c", "10", "-d", "1")
+
+    def test_churn(self):
+        self.check_clean("-m", "churn", "-c", "10", "-d", "1")
+
+    def test_bulk(self):
+        self.check_clean("-m", "bulk", "-c", "2", "-d", "1")
+
+    def test_idle_connections_all_answered(self):
+        self.check_clean("-m", "idle", "-c", "200", "--hold", "0.2",
+                         min_rts=200)
+
+    def test_count_bounded(self):
+        status, r, err = run_bench(self.port, "-c", "3", "-n", "500")
+        self.assertEqual(status, 0, err)
+        self.assertEqual(r["rts"], "500")
+
+    def test_corrupted_byte_is_a_mismatch(self):
+        bad = BadEcho(close_instead=False)
+        bad.start()
+        status, r, err = run_bench(bad.port, "-s", "64", "-n", "10")
+        self.assertEqual(r.get("mismatches"), "1", err)
+        self.assertIn("byte 36 of message 2 differs", err)
+        self.assertEqual(status, 1)
+
+    def test_dropped_connection_is_an_error(self):
+        bad = BadEcho(close_instead=True)
+        bad.start()
+        status, r, err = run_bench(bad.port, "-s", "64", "-n", "10")
+        self.assertEqual(r.get("errors"), "1", err)
+        self.assertEqual(r.get("mismatches"), "0", err)
+        self.assertEqual(status, 1)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=[sys.argv[0], "-v"])
