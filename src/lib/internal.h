@@ -83,6 +83,7 @@ struct mux_listener {
     char local[MUX_ADDRSTRLEN];    /* "127.0.0.1:9999", "/tmp/x.sock" */
     char name[MUX_ADDRSTRLEN + 8]; /* "tcp 127.0.0.1:9999" */
     mux_timer_t *retry;            /* paused: no fd to shed; accept-delay */
+    int batch;                     /* accept() calls for the next readiness */
     mux_dgram_t *dgram;            /* UDP only */
 };
 

@@ -123,9 +123,18 @@ static void on_acceptable(mux_loop_t *loop, int fd, int events, void *arg) {
         delay_accept(listener, delay_ms);
         return;
     }
-    for (int i = 0; i < ACCEPT_BATCH; i++)
-        if (!accept_one(listener))
-            return;
+    /* The batch follows the arrivals: a trickle of one client per readiness
+     * costs one accept() each instead of a second that says EAGAIN; a full
+     * batch doubles the next one, up to ACCEPT_BATCH. */
+    int batch = listener->batch ? listener->batch : 1, accepted = 0;
+    while (accepted < batch && accept_one(listener))
+        accepted++;
+    if (listener->fd < 0)
+        return; /* closed by a callback: released at the end of the turn */
+    listener->batch =
+        accepted == batch
+            ? (batch * 2 > ACCEPT_BATCH ? ACCEPT_BATCH : batch * 2)
+            : (accepted > 0 ? accepted : 1);
 }
 
 /* Fills in the listener's address texts from the bound socket. */

@@ -293,6 +293,24 @@ static void test_format_ipv4(void **state) {
         mux_addr_format((struct sockaddr *)&in, sizeof(in), out, sizeof(out));
     assert_ptr_equal(ret, out);
     assert_string_equal(out, "192.0.2.33:8080");
+    /* Every digit count of an octet and of a port (formatted by hand). */
+    static const struct {
+        const char *ip;
+        unsigned port;
+        const char *text;
+    } cases[] = {{"0.0.0.0", 0, "0.0.0.0:0"},
+                 {"255.255.255.255", 65535, "255.255.255.255:65535"},
+                 {"10.9.100.99", 1, "10.9.100.99:1"},
+                 {"127.0.0.1", 10000, "127.0.0.1:10000"},
+                 {"1.20.199.250", 80, "1.20.199.250:80"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(inet_pton(AF_INET, cases[i].ip, &in.sin_addr), 1);
+        in.sin_port = htons((uint16_t)cases[i].port);
+        mux_addr_format((struct sockaddr *)&in, sizeof(in), out, sizeof(out));
+        assert_string_equal(out, cases[i].text);
+    }
+    assert_int_equal(inet_pton(AF_INET, "192.0.2.33", &in.sin_addr), 1);
+    in.sin_port = htons(8080);
     /* Too small a buffer: cut, still terminated. */
     char small[6];
     mux_addr_format((struct sockaddr *)&in, sizeof(in), small, sizeof(small));
