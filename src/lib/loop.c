@@ -61,6 +61,7 @@ struct mux_loop {
     fd_set rd, wr; /* master sets: select() works on copies */
     int maxfd;     /* highest watched fd, -1 if none */
     size_t nwatched;
+    size_t nwriters; /* watchers with MUX_WRITE: none, no write set */
     watcher_t watchers[FD_SETSIZE];
     uint32_t turn;
 
@@ -178,6 +179,7 @@ void mux_loop_free(mux_loop_t *loop) {
 /* ------------------------------------------------------------------ */
 
 static void apply_events(mux_loop_t *loop, int fd, int events) {
+    int before = loop->watchers[fd].events;
     if (events & MUX_READ)
         FD_SET(fd, &loop->rd);
     else
@@ -186,6 +188,10 @@ static void apply_events(mux_loop_t *loop, int fd, int events) {
         FD_SET(fd, &loop->wr);
     else
         FD_CLR(fd, &loop->wr);
+    if ((events & MUX_WRITE) && !(before & MUX_WRITE))
+        loop->nwriters++;
+    else if (!(events & MUX_WRITE) && (before & MUX_WRITE))
+        loop->nwriters--;
     loop->watchers[fd].events = events;
 }
 
@@ -627,7 +633,8 @@ static int turn(mux_loop_t *loop, bool may_wait) {
     loop->turn++;
     fd_set rd, wr;
     copy_set(&rd, &loop->rd, loop->maxfd);
-    copy_set(&wr, &loop->wr, loop->maxfd);
+    if (loop->nwriters)
+        copy_set(&wr, &loop->wr, loop->maxfd);
     struct timeval tv = {0, 0}, *tvp = &tv;
     if (may_wait && loop->ntimers > 0)
         update_now(loop); /* the wait is relative to now */
@@ -638,13 +645,16 @@ static int turn(mux_loop_t *loop, bool may_wait) {
         tv.tv_sec = (time_t)(ms / 1000);
         tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     }
-    int nready = select(loop->maxfd + 1, &rd, &wr, NULL, tvp);
+    /* Mostly nobody waits to write: then the kernel has one set less to
+     * copy in, scan and clear. */
+    fd_set *wrp = loop->nwriters ? &wr : NULL;
+    int nready = select(loop->maxfd + 1, &rd, wrp, NULL, tvp);
     if (nready < 0) {
         if (errno != EINTR)
             return -errno;
         nready = 0;
     }
-    return process(loop, &rd, &wr, nready);
+    return process(loop, &rd, wrp, nready);
 }
 
 int mux_run(mux_loop_t *loop, mux_run_mode mode) {
