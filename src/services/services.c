@@ -98,28 +98,27 @@ static char *join(const muxd_piece_t *pieces, size_t n, char *buf, size_t size,
     return out;
 }
 
-int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n) {
+/* Joins the pieces and hands them to one of the two send functions, so
+ * that a stream reply and a datagram reply leave in one write each. */
+static int send_joined(mux_conn_t *conn, mux_dgram_t *dgram,
+                       const muxd_piece_t *pieces, size_t n) {
     char buf[512];
     size_t len = 0;
     buf[0] = '\0'; /* gcc -O3 cannot see that len is 0 when buf is unused */
     char *joined = join(pieces, n, buf, sizeof(buf), &len);
     if (!joined)
         return -ENOMEM;
-    int err = mux_conn_send(conn, joined, len);
+    int err = conn ? mux_conn_send(conn, joined, len)
+                   : mux_dgram_reply(dgram, joined, len);
     if (joined != buf)
         free(joined);
     return err;
 }
 
+int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n) {
+    return send_joined(conn, NULL, pieces, n);
+}
+
 int muxd_reply(mux_dgram_t *dgram, const muxd_piece_t *pieces, size_t n) {
-    char buf[512];
-    size_t len = 0;
-    buf[0] = '\0'; /* gcc -O3 cannot see that len is 0 when buf is unused */
-    char *joined = join(pieces, n, buf, sizeof(buf), &len);
-    if (!joined)
-        return -ENOMEM;
-    int err = mux_dgram_reply(dgram, joined, len);
-    if (joined != buf)
-        free(joined);
-    return err;
+    return send_joined(NULL, dgram, pieces, n);
 }
