@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define DELAY_MS 100
 #define DEADLINE_MS 5000
 
@@ -42,16 +44,6 @@ typedef struct {
 } fixture_t;
 
 static fixture_t fx; /* the services reach it through here */
-
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void on_tick(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
-    (void)loop, (void)timer, (void)arg;
-}
 
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     (void)server, (void)arg;
@@ -73,17 +65,9 @@ static int start(const mux_service_t *service, size_t max_output) {
         .delay_ms = DELAY_MS, .max_output = max_output, .on_event = on_event};
     assert_int_equal(mux_server_new(fx.loop, service, &opts, &fx.server), 0);
     assert_int_equal(mux_server_listen(fx.server, "127.0.0.1:0"), 0);
-    assert_int_equal(mux_timer_start(fx.loop, &fx.ticker, 5, 5, on_tick, NULL),
-                     0);
-    const char *name;
-    assert_int_equal(mux_server_addresses(fx.server, &name, 1), 1);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_port = htons((uint16_t)atoi(strrchr(name, ':') + 1));
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int client = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(client >= 0);
-    assert_int_equal(connect(client, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return client;
+    assert_int_equal(
+        mux_timer_start(fx.loop, &fx.ticker, 5, 5, test_tick, NULL), 0);
+    return test_connect(test_server_port(fx.server));
 }
 
 static void stop(int client) {
@@ -96,9 +80,9 @@ static void stop(int client) {
 /* Runs the loop, collecting what the client reads, until it reads EOF
  * (returns 1) or the deadline passes (returns 0). */
 static int run_until_eof(int client, char *buf, size_t cap, size_t *got) {
-    uint64_t deadline = now_ms() + DEADLINE_MS;
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
     *got = 0;
-    while (now_ms() < deadline) {
+    while (test_now_ms() < deadline) {
         assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
         ssize_t n = recv(client, buf + *got, cap - *got, MSG_DONTWAIT);
         if (n == 0)
@@ -131,7 +115,7 @@ static void later_b(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 static void three_sends_open(mux_conn_t *conn) {
     fx.conn = conn;
-    fx.opened_at = now_ms();
+    fx.opened_at = test_now_ms();
     send_text("a");
     fx.pending_after = mux_conn_pending(conn);
     assert_int_equal(
@@ -146,7 +130,7 @@ static void test_order_kept_and_close_waits(void **state) {
     char buf[16];
     size_t got;
     assert_int_equal(run_until_eof(client, buf, sizeof(buf), &got), 1);
-    uint64_t elapsed = now_ms() - fx.opened_at;
+    uint64_t elapsed = test_now_ms() - fx.opened_at;
     assert_int_equal(fx.pending_after, 1); /* held back, yet pending */
     assert_int_equal(fx.send_err, 0);
     assert_int_equal(got, 3);
@@ -155,8 +139,8 @@ static void test_order_kept_and_close_waits(void **state) {
     /* The server lingers until the client closes its side too. */
     assert_int_equal(fx.closes, 0);
     assert_int_equal(shutdown(client, SHUT_WR), 0);
-    uint64_t deadline = now_ms() + DEADLINE_MS;
-    while (fx.closes == 0 && now_ms() < deadline)
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (fx.closes == 0 && test_now_ms() < deadline)
         assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
     assert_int_equal(fx.closes, 1);
     assert_string_equal(fx.close_reason, "closed");
@@ -229,16 +213,16 @@ static void test_echo_replies_in_order(void **state) {
     int client = start(&service, 0);
     char buf[16];
     size_t got = 0;
-    uint64_t deadline = now_ms() + DEADLINE_MS;
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
     /* One byte every 2 ms or more: replies with separate due times, so
      * the timer is re-armed for each new head of the queue. */
     for (const char *p = "12345"; *p; p++) {
         assert_int_equal(send(client, p, 1, 0), 1);
-        uint64_t sent = now_ms();
-        while (now_ms() < sent + 2)
+        uint64_t sent = test_now_ms();
+        while (test_now_ms() < sent + 2)
             assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
     }
-    while (got < 5 && now_ms() < deadline) {
+    while (got < 5 && test_now_ms() < deadline) {
         assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
         ssize_t n = recv(client, buf + got, sizeof(buf) - got, MSG_DONTWAIT);
         if (n > 0)
@@ -261,8 +245,8 @@ static void test_teardown_frees_held_output(void **state) {
     static const mux_service_t service = {
         .name = "held", .open = held_open, .close = service_close};
     int client = start(&service, 0);
-    uint64_t deadline = now_ms() + DEADLINE_MS;
-    while (!fx.conn && now_ms() < deadline)
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (!fx.conn && test_now_ms() < deadline)
         assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
     assert_non_null(fx.conn);
     assert_int_equal(mux_conn_pending(fx.conn), strlen("never sent"));

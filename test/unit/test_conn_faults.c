@@ -30,6 +30,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #define DEADLINE_MS 5000
 #define TEXT "0123456789abcdefghij"
 
@@ -37,8 +39,8 @@ typedef struct {
     mux_loop_t *loop;
     mux_server_t *server;
     mux_timer_t *ticker;
-    struct sockaddr_in addr; /* the listener's */
-    mux_conn_t *conn;        /* the latest client, while open */
+    uint16_t port;    /* the listener's */
+    mux_conn_t *conn; /* the latest client, while open */
     int opens, closes, messages;
     uint64_t opened_at[2]; /* ms, when the first two opens ran */
     size_t pending_after;  /* mux_conn_pending() right after the sends */
@@ -48,16 +50,6 @@ typedef struct {
 } fixture_t;
 
 static fixture_t fx; /* the services reach it through here */
-
-static uint64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void on_tick(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
-    (void)loop, (void)timer, (void)arg;
-}
 
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     (void)server, (void)arg;
@@ -93,7 +85,7 @@ static void text_open(mux_conn_t *conn) { send_text_open(conn, 0); }
 static void record_open(mux_conn_t *conn) {
     fx.conn = conn;
     if (fx.opens < 2)
-        fx.opened_at[fx.opens] = now_ms();
+        fx.opened_at[fx.opens] = test_now_ms();
     fx.opens++;
     assert_int_equal(mux_conn_send(conn, "hi", 2), 0);
 }
@@ -118,22 +110,12 @@ static void start(const mux_service_t *service, mux_faults_t faults) {
     mux_server_opts_t opts = {.on_event = on_event, .faults = faults};
     assert_int_equal(mux_server_new(fx.loop, service, &opts, &fx.server), 0);
     assert_int_equal(mux_server_listen(fx.server, "127.0.0.1:0"), 0);
-    assert_int_equal(mux_timer_start(fx.loop, &fx.ticker, 5, 5, on_tick, NULL),
-                     0);
-    const char *name;
-    assert_int_equal(mux_server_addresses(fx.server, &name, 1), 1);
-    fx.addr.sin_family = AF_INET;
-    fx.addr.sin_port = htons((uint16_t)atoi(strrchr(name, ':') + 1));
-    fx.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(
+        mux_timer_start(fx.loop, &fx.ticker, 5, 5, test_tick, NULL), 0);
+    fx.port = test_server_port(fx.server);
 }
 
-static int connect_client(void) {
-    int client = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(client >= 0);
-    assert_int_equal(
-        connect(client, (struct sockaddr *)&fx.addr, sizeof(fx.addr)), 0);
-    return client;
-}
+static int connect_client(void) { return test_connect(fx.port); }
 
 static void stop(int client) {
     if (client >= 0)
@@ -154,8 +136,8 @@ typedef struct {
 /* Runs the loop, reading after every turn, until EOF or an error. */
 static seen_t run_until_end(int client) {
     seen_t seen = {.end = -1};
-    uint64_t deadline = now_ms() + DEADLINE_MS;
-    while (now_ms() < deadline && seen.end == -1) {
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (test_now_ms() < deadline && seen.end == -1) {
         assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
         ssize_t n = recv(client, seen.data + seen.len,
                          sizeof(seen.data) - seen.len, MSG_DONTWAIT);
@@ -174,14 +156,14 @@ static seen_t run_until_end(int client) {
 
 /* Runs the loop until *count reaches `want` or the deadline passes. */
 static void run_until_count(const int *count, int want) {
-    uint64_t deadline = now_ms() + DEADLINE_MS;
-    while (*count < want && now_ms() < deadline)
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (*count < want && test_now_ms() < deadline)
         assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
 }
 
 static void run_for(uint64_t ms) {
-    uint64_t until = now_ms() + ms;
-    while (now_ms() < until)
+    uint64_t until = test_now_ms() + ms;
+    while (test_now_ms() < until)
         assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
 }
 
@@ -191,9 +173,9 @@ static void test_split_pieces_in_order_then_close(void **state) {
     (void)state;
     start(&text_close_service, (mux_faults_t){.split = 3, .split_ms = 20});
     int client = connect_client();
-    uint64_t t0 = now_ms();
+    uint64_t t0 = test_now_ms();
     seen_t seen = run_until_end(client);
-    uint64_t elapsed = now_ms() - t0;
+    uint64_t elapsed = test_now_ms() - t0;
     assert_int_equal(fx.pending_after, 20); /* held, yet pending */
     assert_int_equal(seen.end, 0);          /* EOF after the last piece */
     assert_int_equal(seen.len, 20);
@@ -292,7 +274,7 @@ static void test_accept_delay_one_at_a_time(void **state) {
     start(&record_service, (mux_faults_t){.accept_delay_ms = 30});
     int first = connect_client(); /* connect() completes: the backlog */
     int second = connect_client();
-    uint64_t t0 = now_ms();
+    uint64_t t0 = test_now_ms();
     run_until_count(&fx.opens, 2);
     assert_int_equal(fx.opens, 2);
     assert_true(fx.opened_at[0] >= t0 + 30);

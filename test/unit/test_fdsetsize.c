@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "internal.h"
 
 #include <errno.h>
@@ -209,14 +211,6 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
         events->accepted++;
 }
 
-static unsigned server_port(const mux_server_t *server) {
-    const char *names[1];
-    assert_int_equal(mux_server_addresses(server, names, 1), 1);
-    const char *colon = strrchr(names[0], ':');
-    assert_non_null(colon);
-    return (unsigned)atoi(colon + 1);
-}
-
 static const mux_service_t silent_service = {.name = "silent"};
 
 static void test_accept_above_limit(void **state) {
@@ -234,7 +228,7 @@ static void test_accept_above_limit(void **state) {
     int client = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(client >= 0);
     struct sockaddr_in sin = {.sin_family = AF_INET,
-                              .sin_port = htons((uint16_t)server_port(server)),
+                              .sin_port = htons(test_server_port(server)),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int *low;
     int nlow = fill_low_fds(&low);

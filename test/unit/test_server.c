@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "mux.h"
 
 #include <arpa/inet.h>
@@ -110,9 +112,7 @@ static unsigned start(fixture_t *f, mux_server_t **server, const char *addr,
                               .max_clients = max_clients};
     assert_int_equal(mux_server_new(f->loop, &echo_service, &opts, server), 0);
     assert_int_equal(mux_server_listen(*server, addr), 0);
-    const char *names[1];
-    assert_int_equal(mux_server_addresses(*server, names, 1), 1);
-    return (unsigned)atoi(strrchr(names[0], ':') + 1);
+    return test_server_port(*server);
 }
 
 #define RUN_UNTIL(f, cond)                                                     \
