@@ -405,6 +405,44 @@ static void check_workers(const options_t *o) {
                         o->listen_text[i]);
 }
 
+/* Limits, access and faults: true if `c` was one of them. */
+static bool limit_option(int c, const char *optarg, options_t *o) {
+    switch (c) {
+    case 'm':
+        o->server.max_clients =
+            (unsigned)parse_number(optarg, "client limit", UINT_MAX);
+        if (!o->server.max_clients)
+            usage_error("invalid client limit: '%s' (at least 1)", optarg);
+        return true;
+    case OPT_MAX_OUTPUT:
+        o->server.max_output = parse_size(optarg, "output limit");
+        return true;
+    case OPT_IDLE_TIMEOUT:
+        o->server.idle_timeout_ms = parse_seconds(optarg, "idle timeout");
+        return true;
+    case OPT_SHUTDOWN_TIMEOUT:
+        o->shutdown_timeout_ms = parse_seconds(optarg, "shutdown timeout");
+        return true;
+    case OPT_ALLOW:
+        add_cidr(o->acl.allow, &o->acl.nallow, optarg);
+        return true;
+    case OPT_DENY:
+        add_cidr(o->acl.deny, &o->acl.ndeny, optarg);
+        return true;
+    case OPT_USER:
+        o->user = optarg;
+        return true;
+    case OPT_FAULT: {
+        const char *err = muxd_fault_parse(optarg, &o->server.faults);
+        if (err)
+            usage_error(err, optarg);
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
 static void parse_options(int argc, char **argv, options_t *o) {
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, 'l'},
@@ -441,7 +479,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
     while ((c = getopt_long(argc, argv, ":l:H:p:b:s:m:qvhV", longopts, NULL)) !=
            -1) {
         max_line_given |= c == OPT_MAX_LINE;
-        if (serving_option(c, optarg, o) || fixture_option(c, optarg, o))
+        if (serving_option(c, optarg, o) || limit_option(c, optarg, o) ||
+            fixture_option(c, optarg, o))
             continue;
         switch (c) {
         case 'l':
@@ -456,36 +495,6 @@ static void parse_options(int argc, char **argv, options_t *o) {
         case 'b':
             o->server.backlog = (int)parse_number(optarg, "backlog", INT_MAX);
             break;
-        case 'm':
-            o->server.max_clients =
-                (unsigned)parse_number(optarg, "client limit", UINT_MAX);
-            if (!o->server.max_clients)
-                usage_error("invalid client limit: '%s' (at least 1)", optarg);
-            break;
-        case OPT_MAX_OUTPUT:
-            o->server.max_output = parse_size(optarg, "output limit");
-            break;
-        case OPT_IDLE_TIMEOUT:
-            o->server.idle_timeout_ms = parse_seconds(optarg, "idle timeout");
-            break;
-        case OPT_SHUTDOWN_TIMEOUT:
-            o->shutdown_timeout_ms = parse_seconds(optarg, "shutdown timeout");
-            break;
-        case OPT_ALLOW:
-            add_cidr(o->acl.allow, &o->acl.nallow, optarg);
-            break;
-        case OPT_DENY:
-            add_cidr(o->acl.deny, &o->acl.ndeny, optarg);
-            break;
-        case OPT_USER:
-            o->user = optarg;
-            break;
-        case OPT_FAULT: {
-            const char *err = muxd_fault_parse(optarg, &o->server.faults);
-            if (err)
-                usage_error(err, optarg);
-            break;
-        }
         case 'q':
             o->log.level = MUXD_LOG_QUIET;
             break;
