@@ -406,36 +406,36 @@ static void check_workers(const options_t *o) {
 }
 
 /* Limits, access and faults: true if `c` was one of them. */
-static bool limit_option(int c, const char *optarg, options_t *o) {
+static bool limit_option(int c, const char *arg, options_t *o) {
     switch (c) {
     case 'm':
         o->server.max_clients =
-            (unsigned)parse_number(optarg, "client limit", UINT_MAX);
+            (unsigned)parse_number(arg, "client limit", UINT_MAX);
         if (!o->server.max_clients)
-            usage_error("invalid client limit: '%s' (at least 1)", optarg);
+            usage_error("invalid client limit: '%s' (at least 1)", arg);
         return true;
     case OPT_MAX_OUTPUT:
-        o->server.max_output = parse_size(optarg, "output limit");
+        o->server.max_output = parse_size(arg, "output limit");
         return true;
     case OPT_IDLE_TIMEOUT:
-        o->server.idle_timeout_ms = parse_seconds(optarg, "idle timeout");
+        o->server.idle_timeout_ms = parse_seconds(arg, "idle timeout");
         return true;
     case OPT_SHUTDOWN_TIMEOUT:
-        o->shutdown_timeout_ms = parse_seconds(optarg, "shutdown timeout");
+        o->shutdown_timeout_ms = parse_seconds(arg, "shutdown timeout");
         return true;
     case OPT_ALLOW:
-        add_cidr(o->acl.allow, &o->acl.nallow, optarg);
+        add_cidr(o->acl.allow, &o->acl.nallow, arg);
         return true;
     case OPT_DENY:
-        add_cidr(o->acl.deny, &o->acl.ndeny, optarg);
+        add_cidr(o->acl.deny, &o->acl.ndeny, arg);
         return true;
     case OPT_USER:
-        o->user = optarg;
+        o->user = arg;
         return true;
     case OPT_FAULT: {
-        const char *err = muxd_fault_parse(optarg, &o->server.faults);
+        const char *err = muxd_fault_parse(arg, &o->server.faults);
         if (err)
-            usage_error(err, optarg);
+            usage_error(err, arg);
         return true;
     }
     default:
