@@ -595,17 +595,22 @@ static int watch_signals(muxd_t *muxd) {
     return err;
 }
 
+/* What -ERANGE means wherever muxd asks for an fd. */
+static const char *fd_hint(int err) {
+    return err == -ERANGE
+               ? " (no fd below FD_SETSIZE is free: too many inherited fds)"
+               : "";
+}
+
 /* Why a listen failed, in words a person can act on. */
 static const char *listen_hint(const mux_addr_t *addr, int err) {
     if (err == -EACCES && addr->transport != MUX_UNIX &&
         strtoul(addr->port, NULL, 10) < 1024 && addr->port[0] >= '0' &&
         addr->port[0] <= '9')
         return " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
-    if (err == -ERANGE)
-        return " (no fd below FD_SETSIZE is free: too many inherited fds)";
     if (err == -EPROTONOSUPPORT)
         return " (this service has no UDP form)";
-    return "";
+    return fd_hint(err);
 }
 
 static int listen_all(muxd_t *muxd) {
@@ -634,9 +639,7 @@ static int adopt_inherited(muxd_t *muxd) {
         int err = mux_server_adopt(muxd->server, o->inherited[i]);
         if (err < 0) {
             muxd_log_error("cannot serve the inherited fd %d: %s%s",
-                           o->inherited[i], mux_strerror(err),
-                           err == -ERANGE ? " (no fd below FD_SETSIZE is free)"
-                                          : "");
+                           o->inherited[i], mux_strerror(err), fd_hint(err));
             return err;
         }
     }
@@ -738,7 +741,8 @@ int muxd_serve(options_t *o) {
     muxd_t muxd = {.opts = o};
     int err = mux_loop_new(&muxd.loop);
     if (err < 0) {
-        muxd_log_error("cannot create the event loop: %s", mux_strerror(err));
+        muxd_log_error("cannot create the event loop: %s%s", mux_strerror(err),
+                       fd_hint(err));
         return 1;
     }
     err = start(&muxd);

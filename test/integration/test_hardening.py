@@ -130,6 +130,19 @@ class FdSetSize(unittest.TestCase):
         self.assertIn(b"FD_SETSIZE", p.stderr)
         self.assertEqual(p.stdout, b"")
 
+    def test_every_fd_below_fd_setsize_taken_fails_clearly(self):
+        # No gaps at all (the case above may leave the parent's own fds
+        # free in the child): even the loop's self-pipe cannot be placed.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        fill = ('for i in $(seq 3 1100); do eval "exec $i</dev/null"; done; '
+                'exec "$0" -p 0')
+        p = muxtest.subprocess.run(
+            ["bash", "-c", fill, muxtest.binary("muxd")],
+            capture_output=True, timeout=muxtest.TIMEOUT)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"no fd below FD_SETSIZE is free", p.stderr)
+        self.assertEqual(p.stdout, b"")
+
     def test_high_inherited_fds_leave_room_for_a_few_clients(self):
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
         held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1000)]
