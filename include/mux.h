@@ -500,9 +500,9 @@ typedef struct {
 } mux_server_stats_t;
 
 /*
- * Fills *stats with the server's counters. Cheap (no system call, no walk
- * over the clients): the counters are kept up to date where clients are
- * admitted and where bytes are read and written. Never fails.
+ * Fills *stats with the server's counters. No system call; it walks the
+ * connected clients to add up their bytes (so that reads and writes, the
+ * hot path, count into the client alone). Never fails.
  */
 void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats);
 

@@ -56,6 +56,8 @@ typedef struct delayed {
     mux_buf_t bytes;
 } delayed_t;
 
+typedef void input_fn(mux_conn_t *conn, const char *data, size_t len);
+
 struct mux_conn {
     mux_server_t *server;
     const mux_server_opts_t *opts; /* the server's, cached: read per message */
@@ -64,13 +66,15 @@ struct mux_conn {
     const mux_service_t *service;
     int fd;
     conn_state state;
-    int events;      /* what the loop watches for us now */
-    bool eof;        /* the client shut its write side */
-    uint8_t paused;  /* reading stops: PAUSED_* bits */
-    bool opened;     /* the service's open callback ran */
-    bool held;       /* sends go through `delayed`: delay_ms or out_faults */
-    bool out_faults; /* opts.faults.split or drop_after limit releases */
+    int events;        /* what the loop watches for us now */
+    bool eof;          /* the client shut its write side */
+    uint8_t paused;    /* reading stops: PAUSED_* bits */
+    bool opened;       /* the service's open callback ran */
+    bool held;         /* sends go through `delayed`: delay_ms or out_faults */
+    bool out_faults;   /* opts.faults.split or drop_after limit releases */
+    bool idle_tracked; /* opts.idle_timeout_ms: reads note the time */
     mux_framing framing;
+    input_fn *input; /* where read bytes go: the service or the framing */
     uint64_t id;
     mux_buf_t out; /* output not yet written */
     mux_buf_t in;  /* an incomplete line (line framing only) */
@@ -79,8 +83,7 @@ struct mux_conn {
     mux_timer_t *delay_timer;          /* armed for `delayed`'s head (or, with
                                           faults.split, the next piece) */
     uint64_t next_piece;               /* faults.split: not before this time */
-    uint64_t bytes_in, bytes_out;
-    mux_server_stats_t *counters; /* the server's, for its byte totals */
+    uint64_t bytes_in, bytes_out;      /* the server adds them up when asked */
     uint64_t started, last_active;
     mux_timer_t *timer; /* idle timeout, or the linger limit */
     void *data;
@@ -250,7 +253,6 @@ static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
         ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
         if (n >= 0) {
             conn->bytes_out += (uint64_t)n;
-            conn->counters->bytes_out += (uint64_t)n;
             return n;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -288,6 +290,20 @@ static bool overflows(const mux_conn_t *conn, size_t more) {
            mux_conn_watermark(conn) * OVERFLOW_FACTOR;
 }
 
+/* Queues bytes behind what is queued. Returns 0, or -ENOBUFS / -ENOMEM
+ * with the connection finished. */
+static int queue(mux_conn_t *conn, const char *data, size_t len) {
+    if (overflows(conn, len)) {
+        finish(conn, "output overflow");
+        return -ENOBUFS;
+    }
+    if (mux__buf_append(&conn->out, data, len) < 0) {
+        finish(conn, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 /*
  * Writes what the socket takes now and queues the rest behind what is
  * already queued. Returns 0, or -EPIPE / -ENOBUFS / -ENOMEM with the
@@ -303,17 +319,7 @@ static int output(mux_conn_t *conn, const char *data, size_t len) {
         }
         written = (size_t)n;
     }
-    if (written == len)
-        return 0;
-    if (overflows(conn, len - written)) {
-        finish(conn, "output overflow");
-        return -ENOBUFS;
-    }
-    if (mux__buf_append(&conn->out, data + written, len - written) < 0) {
-        finish(conn, "out of memory");
-        return -ENOMEM;
-    }
-    return 0;
+    return written == len ? 0 : queue(conn, data + written, len - written);
 }
 
 /* Drops the head of the delay queue. */
@@ -458,9 +464,34 @@ static int delay_output(mux_conn_t *conn, const void *data, size_t len) {
     return 0;
 }
 
-int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
-    if (conn->state != OPEN)
-        return -EPIPE;
+/* After bytes were queued or held back: the watermark, write interest. */
+static int sent(mux_conn_t *conn) {
+    if (mux_conn_pending(conn) == 0)
+        return 0; /* all written: nothing queued before or now */
+    if (mux_conn_pending(conn) >= conn->opts->max_output)
+        conn->paused |= PAUSED_OUTPUT;
+    update_interest(conn);
+    return 0;
+}
+
+/* The socket took `n` of `len` bytes (n < 0: none, errno says why). */
+MUX__COLD static int send_rest(mux_conn_t *conn, const char *data, size_t len,
+                               ssize_t n) {
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            fail(conn, -errno);
+            return -EPIPE;
+        }
+        n = 0; /* written when the socket is writable */
+    }
+    conn->bytes_out += (uint64_t)n;
+    int err = queue(conn, data + n, len - (size_t)n);
+    return err < 0 ? err : sent(conn);
+}
+
+/* Output behind queued or held-back bytes. */
+MUX__COLD static int send_behind(mux_conn_t *conn, const char *data,
+                                 size_t len) {
     int err;
     if (!conn->held)
         err = output(conn, data, len);
@@ -469,13 +500,21 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
         err = -ENOBUFS;
     } else if ((err = delay_output(conn, data, len)) < 0)
         finish(conn, "out of memory");
-    if (err < 0)
-        return err;
-    if (mux_conn_pending(conn) == 0)
-        return 0; /* all written: nothing queued before or now */
-    if (mux_conn_pending(conn) >= conn->opts->max_output)
-        conn->paused |= PAUSED_OUTPUT;
-    update_interest(conn);
+    return err < 0 ? err : sent(conn);
+}
+
+int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
+    if (conn->state != OPEN)
+        return -EPIPE;
+    if (len == 0)
+        return 0;
+    if (conn->held || conn->out.len > 0)
+        return send_behind(conn, data, len);
+    /* The common case, kept short: the socket takes it all. */
+    ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
+    if (n < 0 || (size_t)n != len)
+        return send_rest(conn, data, len, n);
+    conn->bytes_out += len;
     return 0;
 }
 
@@ -553,13 +592,11 @@ static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
         line_too_long(conn);
 }
 
-static void deliver(mux_conn_t *conn, const char *data, size_t len) {
-    if (!conn->service->message)
-        return;
-    if (conn->framing == MUX_FRAMING_LINE)
-        frame_lines(conn, data, len);
-    else
-        conn->service->message(conn, data, len);
+/* Input for a service without a message callback. */
+static void ignore_input(mux_conn_t *conn, const char *data, size_t len) {
+    MUX__UNUSED(conn);
+    MUX__UNUSED(data);
+    MUX__UNUSED(len);
 }
 
 /* The client half-closed: an unterminated last line is still a message. */
@@ -589,34 +626,46 @@ static void on_eof(mux_conn_t *conn) {
         update_interest(conn); /* stop reading: EOF stays readable */
 }
 
-/* One read per readiness: a client that floods cannot starve the rest. */
+/* A read that returned no bytes: EOF, not now, or an error. */
+MUX__COLD static void read_ended(mux_conn_t *conn, ssize_t n) {
+    if (n == 0)
+        on_eof(conn);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        fail(conn, -errno); /* EINTR: select() says so again next turn */
+}
+
+/* With an idle timeout: a read is activity. */
+MUX__COLD static void note_activity(mux_conn_t *conn) {
+    conn->last_active = mux_now(conn->loop);
+}
+
+/* One read per readiness: a client that floods cannot starve the rest.
+ * For an open connection: the bytes go to the service. */
 static void read_input(mux_conn_t *conn) {
     char *scratch = mux__loop_scratch(conn->loop);
-    ssize_t n;
-    do
-        n = read(conn->fd, scratch, MUX__SCRATCH_SIZE);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            fail(conn, -errno);
-        return;
-    }
-    if (n == 0) {
-        on_eof(conn);
+    ssize_t n = read(conn->fd, scratch, MUX__SCRATCH_SIZE);
+    if (n <= 0) {
+        read_ended(conn, n);
         return;
     }
     conn->bytes_in += (uint64_t)n;
-    conn->counters->bytes_in += (uint64_t)n;
-    if (conn->opts->idle_timeout_ms) /* the clock only when it matters */
-        conn->last_active = mux_now(conn->loop);
-    if (conn->state == OPEN)
-        deliver(conn, scratch, (size_t)n);
+    if (conn->idle_tracked)
+        note_activity(conn);
+    conn->input(conn, scratch, (size_t)n);
 }
 
-static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
-    MUX__UNUSED(loop);
-    MUX__UNUSED(fd);
-    mux_conn_t *conn = arg;
+/* Lingering: what the client still sends is read and dropped. */
+MUX__COLD static void discard_input(mux_conn_t *conn) {
+    ssize_t n =
+        read(conn->fd, mux__loop_scratch(conn->loop), MUX__SCRATCH_SIZE);
+    if (n > 0)
+        conn->bytes_in += (uint64_t)n;
+    else
+        read_ended(conn, n);
+}
+
+/* Writable, or readable while not open: rarer than a plain read. */
+MUX__COLD static void on_other_io(mux_conn_t *conn, int events) {
     if (events & MUX_WRITE) {
         if (conn->out.len > 0)
             flush(conn);
@@ -626,8 +675,20 @@ static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
         if (conn->state == CLOSED)
             return;
     }
-    if ((events & MUX_READ) && (conn->state == OPEN || conn->state == LINGER))
+    if ((events & MUX_READ) && conn->state == OPEN)
         read_input(conn);
+    else if ((events & MUX_READ) && conn->state == LINGER)
+        discard_input(conn);
+}
+
+static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(fd);
+    mux_conn_t *conn = arg;
+    if (events == MUX_READ && conn->state == OPEN)
+        read_input(conn);
+    else
+        on_other_io(conn, events);
 }
 
 /* ------------------------------------------------------------------ */
@@ -676,11 +737,14 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     conn->server = server;
     conn->opts = mux__server_opts(server);
     conn->loop = mux_server_loop(server);
-    conn->counters = mux__server_counters(server);
     snprintf(conn->local, sizeof(conn->local), "%s", local);
     conn->service = mux__server_service(server);
     conn->fd = fd;
     conn->framing = opts->framing;
+    conn->input = !conn->service->message             ? ignore_input
+                  : conn->framing == MUX_FRAMING_LINE ? frame_lines
+                                                      : conn->service->message;
+    conn->idle_tracked = opts->idle_timeout_ms != 0;
     conn->out_faults = opts->faults.split || opts->faults.drop_after;
     conn->held = opts->delay_ms || conn->out_faults;
     conn->paused = opts->faults.stall ? PAUSED_STALL : 0;
@@ -726,6 +790,11 @@ void mux__conn_shutdown(mux_conn_t *conn) {
 /* ------------------------------------------------------------------ */
 
 mux_conn_t *mux__conn_next(const mux_conn_t *conn) { return conn->next; }
+
+void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats) {
+    stats->bytes_in += conn->bytes_in;
+    stats->bytes_out += conn->bytes_out;
+}
 
 void mux__conn_link(mux_conn_t **head, mux_conn_t *conn) {
     conn->prev = NULL;

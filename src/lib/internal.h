@@ -12,6 +12,13 @@
 
 #define MUX__UNUSED(x) ((void)(x))
 
+/* A rare path: kept out of line, so that the common one stays short. */
+#if defined(__GNUC__)
+#define MUX__COLD __attribute__((cold, noinline))
+#else
+#define MUX__COLD
+#endif
+
 /* The size of the loop's scratch buffer: the most one read() takes. */
 #define MUX__SCRATCH_SIZE (64 * 1024)
 
@@ -122,6 +129,8 @@ void mux__conn_destroy(mux_conn_t *conn);
 void mux__conn_link(mux_conn_t **head, mux_conn_t *conn);
 void mux__conn_unlink(mux_conn_t **head, mux_conn_t *conn);
 mux_conn_t *mux__conn_next(const mux_conn_t *conn);
+/* Adds the client's bytes in and out so far to stats. */
+void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats);
 bool mux__conn_is_open(const mux_conn_t *conn);
 mux_transport mux__conn_transport(const mux_conn_t *conn);
 
@@ -143,8 +152,8 @@ uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn);
  * end of a graceful shutdown if it was the last. */
 void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
                              mux_event_t *ev);
-/* The server's counters (mux_server_stats()): conn.c and dgram.c add the
- * bytes they read and write straight to them. */
+/* The server's counters (mux_server_stats()): dgram.c adds its bytes
+ * straight to them; a stream client's are added when it leaves. */
 mux_server_stats_t *mux__server_counters(mux_server_t *server);
 /* Reports an event; fills in server-wide members (clients). */
 void mux__server_emit(mux_server_t *server, mux_event_t *ev);

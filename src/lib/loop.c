@@ -77,7 +77,8 @@ struct mux_loop {
 
     deferred_t *deferred;
     size_t ndeferred, deferred_cap;
-    int depth; /* > 0 while a turn dispatches */
+    int depth;        /* > 0 while a turn dispatches */
+    fd_set *ready_rd; /* the read set being dispatched: see dispatch_reads */
 
     bool stopped;
     char scratch[MUX__SCRATCH_SIZE];
@@ -188,6 +189,8 @@ static void apply_events(mux_loop_t *loop, int fd, int events) {
         FD_SET(fd, &loop->wr);
     else
         FD_CLR(fd, &loop->wr);
+    if (!(events & MUX_READ) && loop->ready_rd)
+        FD_CLR(fd, loop->ready_rd); /* no stale readiness for a new watcher */
     if ((events & MUX_WRITE) && !(before & MUX_WRITE))
         loop->nwriters++;
     else if (!(events & MUX_WRITE) && (before & MUX_WRITE))
@@ -547,6 +550,29 @@ static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
     return ran;
 }
 
+/*
+ * The common turn: nobody waits to write, so only reads are ready. Each
+ * bit is cleared before its callback runs, and apply_events() clears the
+ * bit of a watcher that is removed or stops reading meanwhile: every bit
+ * left is a watcher that still wants to read, so no per-fd re-check.
+ */
+static int dispatch_reads(mux_loop_t *loop, fd_set *rd, int maxfd) {
+    unsigned long *words = (unsigned long *)(void *)rd;
+    int ran = 0;
+    fd_set *outer = loop->ready_rd; /* a callback may run a turn of its own */
+    loop->ready_rd = rd;
+    for (int i = 0; i <= maxfd / WORD_BITS; i++) { /* the words select() saw */
+        for (unsigned long bits; (bits = words[i]) != 0; ran++) {
+            words[i] = bits & (bits - 1);
+            int fd = i * WORD_BITS + __builtin_ctzl(bits);
+            watcher_t *w = &loop->watchers[fd];
+            w->cb(loop, fd, MUX_READ, w->arg);
+        }
+    }
+    loop->ready_rd = outer;
+    return ran;
+}
+
 /* Copies the words of a set that hold fds 0..maxfd: all select() reads.
  */
 static void copy_set(fd_set *dst, const fd_set *src, int maxfd) {
@@ -574,6 +600,11 @@ static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
         ran += dispatch_one(loop, fd, ready);
     }
     return ran;
+}
+
+static int dispatch_reads(mux_loop_t *loop, fd_set *rd, int maxfd) {
+    (void)maxfd;
+    return dispatch_fds(loop, rd, NULL, FD_SETSIZE);
 }
 
 static void copy_set(fd_set *dst, const fd_set *src, int maxfd) {
@@ -609,12 +640,15 @@ void mux__loop_release(mux_loop_t *loop) {
         run_deferred(loop);
 }
 
-/* What select() said: dispatch fds, run timers, release deferred memory. */
-static int process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
-                   int nready) {
+/* Around the dispatch of what select() said: callbacks may ask the time
+ * (read lazily: most turns never do) and free memory (deferred). */
+static void begin_dispatch(mux_loop_t *loop) {
     mux__loop_hold(loop);
-    loop->now_stale = true; /* most turns never ask: read it lazily */
-    int ran = nready > 0 ? dispatch_fds(loop, rd, wr, nready) : 0;
+    loop->now_stale = true;
+}
+
+/* After it: due timers, then the deferred frees. */
+static int end_dispatch(mux_loop_t *loop, int ran) {
     if (loop->ntimers > 0) {
         update_now(loop);
         ran += run_timers(loop);
@@ -624,8 +658,10 @@ static int process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
 }
 
 int mux_process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr) {
+    begin_dispatch(loop);
     /* The host's sets may hold its own fds: count only the loop's. */
-    return process(loop, rd, wr, rd || wr ? FD_SETSIZE * 2 : 0);
+    int ran = rd || wr ? dispatch_fds(loop, rd, wr, FD_SETSIZE * 2) : 0;
+    return end_dispatch(loop, ran);
 }
 
 /* One turn: select() on copies of the master sets, then process. */
@@ -654,7 +690,11 @@ static int turn(mux_loop_t *loop, bool may_wait) {
             return -errno;
         nready = 0;
     }
-    return process(loop, &rd, wrp, nready);
+    begin_dispatch(loop);
+    int ran = nready <= 0 ? 0
+              : wrp       ? dispatch_fds(loop, &rd, wrp, nready)
+                          : dispatch_reads(loop, &rd, loop->maxfd);
+    return end_dispatch(loop, ran);
 }
 
 int mux_run(mux_loop_t *loop, mux_run_mode mode) {

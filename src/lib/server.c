@@ -31,8 +31,10 @@ struct mux_server {
     int spare_fd; /* closed to make room when accept() hits EMFILE */
     bool shutting_down;
     mux_timer_t *shutdown_timer;
-    mux_server_stats_t counters; /* clients unused: nclients is the truth */
-    mux_timer_t *drain_timer;    /* starts the per-client shutdown pass */
+    /* Clients unused (nclients is the truth); bytes of the clients that
+     * left and of datagrams: connected clients count their own. */
+    mux_server_stats_t counters;
+    mux_timer_t *drain_timer; /* starts the per-client shutdown pass */
 };
 
 const mux_service_t *mux__server_service(const mux_server_t *server) {
@@ -54,6 +56,8 @@ mux_server_stats_t *mux__server_counters(mux_server_t *server) {
 void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats) {
     *stats = server->counters;
     stats->clients = server->nclients;
+    for (mux_conn_t *c = server->conns; c; c = mux__conn_next(c))
+        mux__conn_add_bytes(c, stats);
 }
 
 static int open_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
@@ -306,6 +310,7 @@ void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
                              mux_event_t *ev) {
     mux__conn_unlink(&server->conns, conn);
     server->nclients--;
+    mux__conn_add_bytes(conn, &server->counters);
     /* A shutdown begun by this CLOSE's own callback reports DONE itself. */
     bool was_shutting_down = server->shutting_down;
     mux__server_emit(server, ev);

@@ -4,13 +4,18 @@
  */
 #include "services.h"
 
-static void echo_message(mux_conn_t *conn, const char *data, size_t len) {
-    if (mux_conn_framing(conn) != MUX_FRAMING_LINE) {
-        mux_conn_send(conn, data, len);
-        return;
-    }
+/* Kept apart, so that the raw path needs no stack frame of its own. */
+MUXD_NOINLINE static void echo_line(mux_conn_t *conn, const char *data,
+                                    size_t len) {
     muxd_piece_t line[] = {{data, len}, {"\n", 1}};
     muxd_send(conn, line, 2);
+}
+
+static void echo_message(mux_conn_t *conn, const char *data, size_t len) {
+    if (mux_conn_framing(conn) == MUX_FRAMING_LINE)
+        echo_line(conn, data, len);
+    else
+        mux_conn_send(conn, data, len);
 }
 
 static void echo_datagram(mux_dgram_t *dgram, const char *data, size_t len) {

@@ -9,6 +9,13 @@
 
 #include <stddef.h>
 
+/* Keeps a rare path out of its caller, whose common path stays short. */
+#if defined(__GNUC__)
+#define MUXD_NOINLINE __attribute__((noinline))
+#else
+#define MUXD_NOINLINE
+#endif
+
 /* What `--text` and friends hand to every service (opts.service_arg). */
 typedef struct {
     const char *text; /* replaces the service's fixed text; NULL: default */

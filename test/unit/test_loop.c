@@ -365,6 +365,37 @@ static void test_unwatch_other_ready_fd(void **state) {
     close(b[1]);
 }
 
+/* The same with a writer watched: select() gets a write set, and the
+ * dispatch takes its general path. */
+static void test_unwatch_other_ready_fd_with_writer(void **state) {
+    (void)state;
+    mux_loop_t *loop = new_loop();
+    int a[2], b[2], c[2];
+    new_pair(a);
+    new_pair(b);
+    new_pair(c);
+    assert_true(a[0] < b[0]);
+    close_other_t t = {.second = b[0], .replacement = -1};
+    io_record_t writer = {0};
+    assert_int_equal(mux_watch(loop, a[0], MUX_READ, close_other, &t), 0);
+    assert_int_equal(mux_watch(loop, b[0], MUX_READ, second_cb, &t), 0);
+    assert_int_equal(mux_watch(loop, c[0], MUX_WRITE, record_io, &writer), 0);
+    assert_int_equal(write(a[1], "x", 1), 1);
+    assert_int_equal(write(b[1], "x", 1), 1);
+    assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 2);
+    assert_int_equal(t.first_rec.calls, 1);
+    assert_int_equal(t.second_rec.calls, 0); /* removed before its turn */
+    assert_int_equal(writer.calls, 1);
+    assert_int_equal(writer.events, MUX_WRITE);
+    assert_int_equal(mux_unwatch(loop, a[0]), 0);
+    assert_int_equal(mux_unwatch(loop, c[0]), 0);
+    assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
+    mux_loop_free(loop);
+    close_pair(a);
+    close_pair(c);
+    close(b[1]);
+}
+
 /* The closed fd's number is reused in the same turn: the new fd must not
  * get the old one's readiness. */
 static void test_fd_number_reused_in_turn(void **state) {
@@ -1163,6 +1194,7 @@ int main(void) {
         cmocka_unit_test(test_unwatch_self),
         cmocka_unit_test(test_dispatch_in_fd_order),
         cmocka_unit_test(test_unwatch_other_ready_fd),
+        cmocka_unit_test(test_unwatch_other_ready_fd_with_writer),
         cmocka_unit_test(test_fd_number_reused_in_turn),
         cmocka_unit_test(test_events_changed_in_turn),
         cmocka_unit_test(test_closed_watched_fd),

@@ -189,6 +189,7 @@ static void test_stats_count_streams(void **state) {
     st = stats_of(f->server);
     assert_int_equal(st.accepted, 1); /* totals outlive the clients */
     assert_int_equal(st.bytes_in, 5);
+    assert_int_equal(st.bytes_out, 5);
     close(b);
 }
 
