@@ -450,7 +450,8 @@ int mux_server_adopt(mux_server_t *server, int fd);
  * Serves an already connected stream socket (a socketpair, an inetd-style
  * inherited client) as one more client: it is made non-blocking and the
  * service's open callback runs. The server owns `fd` from then on, also
- * when this fails. Returns 0, -ERANGE (no fd below FD_SETSIZE), or -errno.
+ * when this fails. Returns 0, -ERANGE (no fd below FD_SETSIZE),
+ * -ESHUTDOWN (after mux_server_shutdown(): `fd` is closed), or -errno.
  */
 int mux_server_serve_fd(mux_server_t *server, int fd);
 

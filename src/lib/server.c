@@ -193,6 +193,10 @@ int mux_server_adopt(mux_server_t *server, int fd) {
 }
 
 int mux_server_serve_fd(mux_server_t *server, int fd) {
+    if (server->shutting_down) { /* it would outlive MUX_EV_DONE */
+        mux__close(fd);
+        return -ESHUTDOWN;
+    }
     fd = mux__fd_prepare(fd);
     if (fd < 0)
         return fd;

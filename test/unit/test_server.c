@@ -253,6 +253,23 @@ static void test_shutdown_from_the_last_close(void **state) {
     assert_int_equal(f->dones, 1);
 }
 
+/* A client handed over after the shutdown is done would outlive DONE. */
+static void test_serve_fd_after_shutdown(void **state) {
+    fixture_t *f = *state;
+    start(f, &f->server, "127.0.0.1:0", 0, 0);
+    mux_server_shutdown(f->server, 0);
+    RUN_UNTIL(f, f->dones > 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(mux_server_serve_fd(f->server, sv[0]), -ESHUTDOWN);
+    char byte;
+    assert_int_equal(read(sv[1], &byte, 1), 0); /* closed, not served */
+    close(sv[1]);
+    assert_int_equal(mux_server_clients(f->server), 0);
+    assert_int_equal(stats_of(f->server).accepted, 0);
+    assert_int_equal(f->dones, 1);
+}
+
 static void test_reuseport_shares_an_address(void **state) {
     fixture_t *f = *state;
     mux_server_t *second = NULL, *third = NULL;
@@ -304,6 +321,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_from_the_last_close,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_serve_fd_after_shutdown, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_reuseport_shares_an_address, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reuseport_udp, setup, teardown),
