@@ -673,21 +673,27 @@ static int announce_ready(muxd_t *muxd) {
     return err;
 }
 
+/* Free fds the default client limit leaves for muxd's own use while it
+ * runs (the socket that tells $NOTIFY_SOCKET "STOPPING=1", and one more). */
+#define MUXD_FDS_IN_RESERVE 2
+
 /*
- * The default client limit: what select() can hold, less the fds muxd
- * keeps (stdio, the loop's pipe, listeners, inherited ones: all below the
- * highest open fd), and no more than RLIMIT_NOFILE allows.
+ * The default client limit: what select() can hold, that is the fds now
+ * free below FD_SETSIZE and RLIMIT_NOFILE (stdio, the loop's pipe, the
+ * listeners and inherited fds are open already; a few are kept in
+ * reserve). Counted, not derived from the highest open fd: one inherited
+ * fd at 900 leaves the 900 below it to clients.
  */
 static unsigned default_max_clients(void) {
     long limit = FD_SETSIZE;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)limit)
         limit = (long)rl.rlim_cur;
-    long highest = 2;
-    for (int fd = 3; fd < FD_SETSIZE; fd++)
-        if (fcntl(fd, F_GETFD) >= 0)
-            highest = fd;
-    return limit > highest + 1 ? (unsigned)(limit - highest - 1) : 1;
+    long free_fds = -MUXD_FDS_IN_RESERVE;
+    for (int fd = 0; fd < limit; fd++)
+        if (fcntl(fd, F_GETFD) < 0)
+            free_fds++;
+    return free_fds > 1 ? (unsigned)free_fds : 1;
 }
 
 /* --user: become NAME (groups too) for good, after binding. */

@@ -107,6 +107,28 @@ class ClientLimit(unittest.TestCase):
             self.assertEqual(m.stop(), 0)
 
 
+    def test_a_high_inherited_fd_leaves_the_rest_to_clients(self):
+        # The free fds are counted: one inherited at 900 takes one slot,
+        # not the 900 below it.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+        tmp = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(tmp, 900)
+        os.close(tmp)
+        try:
+            m = Muxd("-p", "0", "-q", pass_fds=[900])
+        finally:
+            os.close(900)
+        with m:
+            clients = [m.connect() for _ in range(300)]
+            time.sleep(0.3)
+            served, refused = classify(clients)
+            self.assertEqual(len(refused), 0)
+            self.assertEqual(len(served), 300)
+            for c in clients:
+                c.close()
+            self.assertEqual(m.stop(), 0)
+
+
 class FdSetSize(unittest.TestCase):
     def spawn_with_inherited(self, count, *args):
         """muxd with `count` extra fds inherited (3 .. count+2)."""
