@@ -26,8 +26,8 @@
 
 typedef struct {
     char *data;
+    size_t len; /* bytes after off (second: see struct mux_conn) */
     size_t off; /* first unread byte */
-    size_t len; /* bytes after off */
     size_t cap;
 } mux_buf_t;
 
