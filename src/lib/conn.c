@@ -113,7 +113,8 @@ static void conn_free(void *ptr) {
     }
     mux__buf_free(&conn->out);
     mux__buf_free(&conn->in);
-    free(conn);
+    if (!mux__loop_keep_spare(conn->loop, conn))
+        free(conn);
 }
 
 /* ------------------------------------------------------------------ */
@@ -739,8 +740,12 @@ static int conn_start(mux_conn_t *conn) {
 
 int mux__conn_new(mux_server_t *server, const char *local, int fd,
                   const struct sockaddr *peer, socklen_t peer_len) {
-    /* On a cache line of its own (sizeof is a multiple of the alignment). */
-    mux_conn_t *conn = aligned_alloc(_Alignof(mux_conn_t), sizeof(*conn));
+    /* A spare one, or a new one on a cache line of its own (sizeof is a
+     * multiple of the alignment). */
+    mux_loop_t *loop = mux_server_loop(server);
+    mux_conn_t *conn = mux__loop_take_spare(loop);
+    if (!conn)
+        conn = aligned_alloc(_Alignof(mux_conn_t), sizeof(*conn));
     if (!conn) {
         mux__close(fd);
         return -ENOMEM;
@@ -748,9 +753,10 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     memset(conn, 0, sizeof(*conn));
     const mux_server_opts_t *opts = mux__server_opts(server);
     conn->server = server;
-    conn->opts = mux__server_opts(server);
-    conn->loop = mux_server_loop(server);
-    snprintf(conn->local, sizeof(conn->local), "%s", local);
+    conn->opts = opts;
+    conn->loop = loop;
+    size_t local_len = strnlen(local, sizeof(conn->local) - 1);
+    memcpy(conn->local, local, local_len); /* NUL: zeroed above */
     conn->service = mux__server_service(server);
     conn->fd = fd;
     conn->framing = opts->framing;

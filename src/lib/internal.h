@@ -48,6 +48,17 @@ void mux__buf_free(mux_buf_t *buf);
 char *mux__loop_scratch(mux_loop_t *loop);
 
 /*
+ * Freed connection structs the loop keeps for the next clients (at most
+ * MUX__SPARE_CONNS; freed with the loop): accepting and closing clients
+ * at a high rate then costs no malloc()/free(), whose aligned form
+ * bypasses glibc's caches. take: one, or NULL; keep: false when full
+ * (the caller frees it then).
+ */
+#define MUX__SPARE_CONNS 32
+void *mux__loop_take_spare(mux_loop_t *loop);
+bool mux__loop_keep_spare(mux_loop_t *loop, void *block);
+
+/*
  * Calls fn(ptr) at the end of the current turn (at once if no turn runs),
  * after every callback of the turn. Returns 0 or -ENOMEM; on failure the
  * caller must not free ptr now either (it is still in use): it leaks, which

@@ -81,6 +81,8 @@ struct mux_loop {
     fd_set *ready_rd; /* the read set being dispatched: see dispatch_reads */
 
     bool stopped;
+    void *spares[MUX__SPARE_CONNS]; /* see mux__loop_take_spare() */
+    size_t nspares;
     char scratch[MUX__SCRATCH_SIZE];
 };
 
@@ -122,6 +124,17 @@ static void update_now(mux_loop_t *loop) {
 }
 
 char *mux__loop_scratch(mux_loop_t *loop) { return loop->scratch; }
+
+void *mux__loop_take_spare(mux_loop_t *loop) {
+    return loop->nspares > 0 ? loop->spares[--loop->nspares] : NULL;
+}
+
+bool mux__loop_keep_spare(mux_loop_t *loop, void *block) {
+    if (loop->nspares == MUX__SPARE_CONNS)
+        return false;
+    loop->spares[loop->nspares++] = block;
+    return true;
+}
 
 /* ------------------------------------------------------------------ */
 /* Creation                                                            */
@@ -166,6 +179,8 @@ void mux_loop_free(mux_loop_t *loop) {
         if (signal_owner[signo] == loop)
             mux_signal(loop, signo, NULL, NULL);
     run_deferred(loop);
+    while (loop->nspares > 0)
+        free(loop->spares[--loop->nspares]);
     for (size_t i = 0; i < loop->ntimers; i++)
         free(loop->heap[i]);
     free(loop->heap);
