@@ -598,6 +598,13 @@ static void copy_set(fd_set *dst, const fd_set *src, int maxfd) {
     else
         memcpy(d, s, (size_t)(maxfd / WORD_BITS + 1) * sizeof(long));
 }
+/* Adds the fds 0..maxfd of src to dst (the host's sets in mux_prepare). */
+static void add_set(fd_set *dst, const fd_set *src, int maxfd) {
+    long *d = (long *)(void *)dst;
+    const long *s = (const long *)(const void *)src;
+    for (int i = 0; i <= maxfd / WORD_BITS; i++)
+        d[i] |= s[i];
+}
 #else
 /* Calls the watchers of the ready fds; `nready` bounds the scan. */
 static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
@@ -626,18 +633,20 @@ static void copy_set(fd_set *dst, const fd_set *src, int maxfd) {
     (void)maxfd;
     *dst = *src;
 }
+
+static void add_set(fd_set *dst, const fd_set *src, int maxfd) {
+    for (int fd = 0; fd <= maxfd; fd++)
+        if (FD_ISSET(fd, src))
+            FD_SET(fd, dst);
+}
 #endif
 
 int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
                 struct timeval *timeout) {
     loop->turn++;
     update_now(loop);
-    for (int fd = 0; fd <= loop->maxfd; fd++) {
-        if (FD_ISSET(fd, &loop->rd))
-            FD_SET(fd, rd);
-        if (FD_ISSET(fd, &loop->wr))
-            FD_SET(fd, wr);
-    }
+    add_set(rd, &loop->rd, loop->maxfd);
+    add_set(wr, &loop->wr, loop->maxfd);
     if (loop->maxfd > *maxfd)
         *maxfd = loop->maxfd;
     int64_t ms = next_timeout(loop);
