@@ -23,6 +23,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -527,6 +528,17 @@ mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
  */
 int mux_conn_send(mux_conn_t *conn, const void *data, size_t len);
 
+/* The most pieces mux_conn_sendv() and mux_dgram_replyv() take. */
+#define MUX_IOV_MAX 64
+
+/*
+ * mux_conn_send() of the `iovcnt` pieces one after another, without
+ * joining them first: one sendmsg() when nothing is queued (a reply and
+ * its line end leave in one write). The same returns, and -EINVAL for an
+ * iovcnt outside 0..MUX_IOV_MAX. The pieces are not kept.
+ */
+int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt);
+
 /*
  * Closes the connection: MUX_CLOSE_AFTER_FLUSH stops reading and closes
  * once pending output is written; MUX_CLOSE_NOW discards it. Safe from any
@@ -583,6 +595,9 @@ void mux_conn_log(mux_conn_t *conn, const char *text, size_t len);
 /* Datagrams: answer the sender of the datagram being served. Returns 0 or
  * -errno (-EMSGSIZE for a reply too large for one datagram). */
 int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len);
+/* The same for a reply in pieces (one datagram); -EINVAL as
+ * mux_conn_sendv(). */
+int mux_dgram_replyv(mux_dgram_t *dgram, const struct iovec *iov, int iovcnt);
 const char *mux_dgram_peer(const mux_dgram_t *dgram);
 void *mux_dgram_service_arg(const mux_dgram_t *dgram);
 

@@ -486,9 +486,10 @@ static int sent(mux_conn_t *conn) {
     return 0;
 }
 
-/* The socket took `n` of `len` bytes (n < 0: none, errno says why). */
-MUX__COLD static int send_rest(mux_conn_t *conn, const char *data, size_t len,
-                               ssize_t n) {
+/* The socket took `n` bytes of the pieces (n < 0: none, errno says
+ * why): the rest is queued. */
+MUX__COLD static int send_rest(mux_conn_t *conn, const struct iovec *iov,
+                               int iovcnt, ssize_t n) {
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             fail(conn, -errno);
@@ -497,8 +498,19 @@ MUX__COLD static int send_rest(mux_conn_t *conn, const char *data, size_t len,
         n = 0; /* written when the socket is writable */
     }
     conn->bytes_out += (uint64_t)n;
-    int err = queue(conn, data + n, len - (size_t)n);
-    return err < 0 ? err : sent(conn);
+    size_t skip = (size_t)n;
+    for (int i = 0; i < iovcnt; i++) {
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        int err = queue(conn, (const char *)iov[i].iov_base + skip, len - skip);
+        if (err < 0)
+            return err;
+        skip = 0;
+    }
+    return sent(conn);
 }
 
 /* Output behind queued or held-back bytes. */
@@ -524,9 +536,42 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
         return send_behind(conn, data, len);
     /* The common case, kept short: the socket takes it all. */
     ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
-    if (n < 0 || (size_t)n != len)
-        return send_rest(conn, data, len, n);
+    if (n < 0 || (size_t)n != len) {
+        struct iovec one = {.iov_base = (void *)data, .iov_len = len};
+        return send_rest(conn, &one, 1, n);
+    }
     conn->bytes_out += len;
+    return 0;
+}
+
+int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
+    if (conn->state != OPEN)
+        return -EPIPE;
+    if (iovcnt < 0 || iovcnt > MUX_IOV_MAX)
+        return -EINVAL;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (total == 0)
+        return 0;
+    if (conn->held || conn->out.len > 0) {
+        /* Queued one after another: the order holds, and held-back pieces
+         * due at the same time share one entry of the delay queue. */
+        for (int i = 0; i < iovcnt; i++) {
+            int err = iov[i].iov_len == 0
+                          ? 0
+                          : send_behind(conn, iov[i].iov_base, iov[i].iov_len);
+            if (err < 0)
+                return err;
+        }
+        return 0;
+    }
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov,
+                         .msg_iovlen = (size_t)iovcnt};
+    ssize_t n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL);
+    if (n < 0 || (size_t)n != total)
+        return send_rest(conn, iov, iovcnt, n);
+    conn->bytes_out += total;
     return 0;
 }
 

@@ -24,10 +24,15 @@ struct mux_dgram {
     char peer_text[MUX_ADDRSTRLEN]; /* formatted on demand */
 };
 
-int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len) {
+int mux_dgram_replyv(mux_dgram_t *dgram, const struct iovec *iov, int iovcnt) {
+    if (iovcnt < 0 || iovcnt > MUX_IOV_MAX)
+        return -EINVAL;
+    struct msghdr msg = {.msg_name = &dgram->peer,
+                         .msg_namelen = dgram->peer_len,
+                         .msg_iov = (struct iovec *)iov,
+                         .msg_iovlen = (size_t)iovcnt};
     for (;;) {
-        ssize_t n = sendto(dgram->listener->fd, data, len, MSG_NOSIGNAL,
-                           (struct sockaddr *)&dgram->peer, dgram->peer_len);
+        ssize_t n = sendmsg(dgram->listener->fd, &msg, MSG_NOSIGNAL);
         if (n >= 0) {
             mux__server_counters(dgram->listener->server)->bytes_out +=
                 (uint64_t)n;
@@ -36,6 +41,11 @@ int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len) {
         if (errno != EINTR)
             return -errno; /* EAGAIN: the reply is dropped, as UDP may */
     }
+}
+
+int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len) {
+    struct iovec one = {.iov_base = (void *)data, .iov_len = len};
+    return mux_dgram_replyv(dgram, &one, 1);
 }
 
 const char *mux_dgram_peer(const mux_dgram_t *dgram) {

@@ -7,7 +7,6 @@
 #include "services.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 const mux_service_t *const muxd_services[] = {
@@ -75,50 +74,23 @@ muxd_line_t muxd_conn_line(const mux_conn_t *conn, const char *data,
     return muxd_split_line(data, len);
 }
 
-/*
- * Joins the pieces into `buf` (of `size` bytes) if they fit, else into
- * memory from malloc(). Returns the joined bytes (the caller frees them
- * if they are not `buf`), or NULL when out of memory.
- */
-static char *join(const muxd_piece_t *pieces, size_t n, char *buf, size_t size,
-                  size_t *len) {
-    size_t total = 0;
+/* The pieces as the library's iovecs: at most MUXD_MAX_PIECES. */
+static int to_iovecs(const muxd_piece_t *pieces, size_t n, struct iovec *iov) {
+    if (n > MUXD_MAX_PIECES)
+        return -EINVAL;
     for (size_t i = 0; i < n; i++)
-        total += pieces[i].len;
-    char *out = total <= size ? buf : malloc(total);
-    if (!out)
-        return NULL;
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (pieces[i].len) /* memcpy from a NULL data pointer is UB */
-            memcpy(out + at, pieces[i].data, pieces[i].len);
-        at += pieces[i].len;
-    }
-    *len = total;
-    return out;
-}
-
-/* Joins the pieces and hands them to one of the two send functions, so
- * that a stream reply and a datagram reply leave in one write each. */
-static int send_joined(mux_conn_t *conn, mux_dgram_t *dgram,
-                       const muxd_piece_t *pieces, size_t n) {
-    char buf[512];
-    size_t len = 0;
-    buf[0] = '\0'; /* gcc -O3 cannot see that len is 0 when buf is unused */
-    char *joined = join(pieces, n, buf, sizeof(buf), &len);
-    if (!joined)
-        return -ENOMEM;
-    int err = conn ? mux_conn_send(conn, joined, len)
-                   : mux_dgram_reply(dgram, joined, len);
-    if (joined != buf)
-        free(joined);
-    return err;
+        iov[i] = (struct iovec){(void *)pieces[i].data, pieces[i].len};
+    return (int)n;
 }
 
 int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n) {
-    return send_joined(conn, NULL, pieces, n);
+    struct iovec iov[MUXD_MAX_PIECES];
+    int count = to_iovecs(pieces, n, iov);
+    return count < 0 ? count : mux_conn_sendv(conn, iov, count);
 }
 
 int muxd_reply(mux_dgram_t *dgram, const muxd_piece_t *pieces, size_t n) {
-    return send_joined(NULL, dgram, pieces, n);
+    struct iovec iov[MUXD_MAX_PIECES];
+    int count = to_iovecs(pieces, n, iov);
+    return count < 0 ? count : mux_dgram_replyv(dgram, iov, count);
 }

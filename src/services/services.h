@@ -80,14 +80,18 @@ muxd_line_t muxd_split_line(const char *data, size_t len);
 muxd_line_t muxd_conn_line(const mux_conn_t *conn, const char *data,
                            size_t len);
 
+/* The most pieces one reply may have. */
+#define MUXD_MAX_PIECES 8
+
 /*
- * Sends the `n` pieces as one message (one mux_conn_send(), so that they
- * leave in one write when the socket takes them). Returns what
- * mux_conn_send() returns, or -ENOMEM.
+ * Sends the `n` pieces as one message, without joining them (one
+ * mux_conn_sendv(), so that they leave in one write when the socket takes
+ * them). Returns what mux_conn_sendv() returns, or -EINVAL for more than
+ * MUXD_MAX_PIECES.
  */
 int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n);
 
-/* The same as one datagram reply (mux_dgram_reply()). */
+/* The same as one datagram reply (mux_dgram_replyv()). */
 int muxd_reply(mux_dgram_t *dgram, const muxd_piece_t *pieces, size_t n);
 
 #endif

@@ -51,6 +51,7 @@ typedef struct {
     conn_rec_t conns[MAX_CONNS];
     int opens, closes;
     size_t bulk; /* bytes the service sends when asked */
+    bool gather; /* ...in pieces, with mux_conn_sendv() */
 } svc_state_t;
 
 /* What the server's event callback saw. */
@@ -123,6 +124,14 @@ static void track_message(mux_conn_t *conn, const char *data, size_t len) {
     rec->messages++;
 }
 
+/* mux_conn_sendv() of a chunk in uneven pieces, an empty one among them. */
+static int send_pieces(mux_conn_t *conn, char *chunk, size_t n) {
+    size_t a = n < 1 ? n : 1, b = n - a < 1000 ? n - a : 1000;
+    struct iovec iov[] = {
+        {chunk, a}, {chunk + a, 0}, {chunk + a, b}, {chunk + a + b, n - a - b}};
+    return mux_conn_sendv(conn, iov, 4);
+}
+
 /* Sends svc->bulk bytes of the pattern, in chunks. */
 static void send_bulk(mux_conn_t *conn) {
     size_t total = svc_of(conn)->bulk;
@@ -131,7 +140,10 @@ static void send_bulk(mux_conn_t *conn) {
         size_t n = total - off < sizeof(chunk) ? total - off : sizeof(chunk);
         for (size_t i = 0; i < n; i++)
             chunk[i] = pattern(off + i);
-        assert_int_equal(mux_conn_send(conn, chunk, n), 0);
+        if (svc_of(conn)->gather)
+            assert_int_equal(send_pieces(conn, chunk, n), 0);
+        else
+            assert_int_equal(mux_conn_send(conn, chunk, n), 0);
     }
 }
 
@@ -499,6 +511,34 @@ static void test_partial_writes(void **state) {
     assert_int_equal(mux_server_clients(f->server), 0);
 }
 
+/* The same with every chunk sent in pieces by mux_conn_sendv(): a write
+ * that ends inside a piece queues the rest of it and the pieces after. */
+static void test_sendv_partial_writes(void **state) {
+    fixture_t *f = *state;
+    f->svc.bulk = 4u * 1024 * 1024 + 777;
+    f->svc.gather = true;
+    start_server(f, &bulk_service, NULL);
+    client_t *c = connect_client(f, 16384);
+    mux_conn_t *conn = f->svc.conns[0].conn;
+    assert_non_null(conn);
+    limit_server_sndbuf(c);
+    assert_int_equal(mux_conn_sendv(conn, NULL, 0), 0); /* nothing: no-op */
+    struct iovec one = {"x", 1};
+    assert_int_equal(mux_conn_sendv(conn, &one, MUX_IOV_MAX + 1), -EINVAL);
+    assert_int_equal(mux_conn_sendv(conn, &one, -1), -EINVAL);
+    client_send(c, "go");
+    RUN_UNTIL(f, f->svc.conns[0].messages == 1);
+    assert_true(mux_conn_pending(conn) > 0);
+    start_reading(f, c);
+    RUN_UNTIL(f, c->len >= f->svc.bulk);
+    assert_int_equal(c->len, f->svc.bulk);
+    assert_pattern(c->data, c->len);
+    assert_int_equal(mux_conn_pending(conn), 0);
+    close_client(f, c);
+    RUN_UNTIL(f, f->svc.closes == 1);
+    assert_int_equal(f->ev.close_out, f->svc.bulk);
+}
+
 /* The client half-closes while output is pending: the server flushes it
  * all, then closes; the close callback runs once. */
 static void test_eof_with_output_pending(void **state) {
@@ -758,6 +798,8 @@ static void test_accept_and_close_events(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_partial_writes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sendv_partial_writes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_eof_with_output_pending, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_now_in_message, setup,
