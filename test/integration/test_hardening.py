@@ -45,6 +45,22 @@ def round_trip(sock, msg):
     return recv_exactly(sock, len(msg))
 
 
+def muxd_inheriting(held):
+    """`muxd -p 0 -q` with the fds `held` inherited (closed here after)."""
+    try:
+        return Muxd("-p", "0", "-q", pass_fds=held)
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def connect_and_classify(m, count, settle):
+    """`count` clients, `settle` seconds, then (clients, served, refused)."""
+    clients = [m.connect() for _ in range(count)]
+    time.sleep(settle)
+    return (clients, *classify(clients))
+
+
 def classify(clients):
     """Reads from each client after sending a probe: (served, refused)."""
     served, refused = [], []
@@ -114,14 +130,8 @@ class ClientLimit(unittest.TestCase):
         tmp = os.open("/dev/null", os.O_RDONLY)
         os.dup2(tmp, 900)
         os.close(tmp)
-        try:
-            m = Muxd("-p", "0", "-q", pass_fds=[900])
-        finally:
-            os.close(900)
-        with m:
-            clients = [m.connect() for _ in range(300)]
-            time.sleep(0.3)
-            served, refused = classify(clients)
+        with muxd_inheriting([900]) as m:
+            clients, served, refused = connect_and_classify(m, 300, 0.3)
             self.assertEqual(len(refused), 0)
             self.assertEqual(len(served), 300)
             for c in clients:
@@ -168,15 +178,8 @@ class FdSetSize(unittest.TestCase):
     def test_high_inherited_fds_leave_room_for_a_few_clients(self):
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
         held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1000)]
-        try:
-            m = Muxd("-p", "0", "-q", pass_fds=held)
-        finally:
-            for fd in held:
-                os.close(fd)
-        with m:
-            clients = [m.connect() for _ in range(40)]
-            time.sleep(0.2)
-            served, refused = classify(clients)
+        with muxd_inheriting(held) as m:
+            clients, served, refused = connect_and_classify(m, 40, 0.2)
             self.assertGreater(len(served), 0)
             self.assertGreater(len(refused), 0)
             for c in served:
