@@ -399,7 +399,7 @@ class GracefulShutdown(unittest.TestCase):
         with Muxd("-p", "0", "-q", "--shutdown-timeout", "0.3") as m:
             c = m.connect()
             c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            c.sendall(b"z" * (8 << 20) if False else b"z" * 65536)
+            c.sendall(b"z" * 65536)  # more than it will read: output waits
             start = time.monotonic()
             m.send_signal(signal.SIGTERM)
             self.assertEqual(m.wait(), 0)
