@@ -453,8 +453,8 @@ static void on_delay_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 /* Appends to the delay queue; the tail absorbs bytes due at the same
  * time. Arms the timer when the queue was empty. Returns 0 or -ENOMEM. */
-static int delay_output(mux_conn_t *conn, const void *data, size_t len) {
-    uint64_t due = mux__clock_ms() + conn->opts->delay_ms;
+static int delay_output(mux_conn_t *conn, const void *data, size_t len,
+                        uint64_t due) {
     delayed_t *tail = conn->delayed_tail;
     if (!tail || tail->due != due) {
         if (!(tail = calloc(1, sizeof(*tail))))
@@ -513,17 +513,30 @@ MUX__COLD static int send_rest(mux_conn_t *conn, const struct iovec *iov,
     return sent(conn);
 }
 
-/* Output behind queued or held-back bytes. */
+/* When output sent now is due (with opts.delay_ms). */
+static uint64_t due_now(const mux_conn_t *conn) {
+    return mux__clock_ms() + conn->opts->delay_ms;
+}
+
+/* Output behind queued or held-back bytes, without the watermark update
+ * (sent()): held back until `due`, or queued behind `out`. */
+static int behind(mux_conn_t *conn, const char *data, size_t len,
+                  uint64_t due) {
+    if (!conn->held)
+        return output(conn, data, len);
+    if (overflows(conn, len)) {
+        finish(conn, "output overflow");
+        return -ENOBUFS;
+    }
+    int err = delay_output(conn, data, len, due);
+    if (err < 0)
+        finish(conn, "out of memory");
+    return err;
+}
+
 MUX__COLD static int send_behind(mux_conn_t *conn, const char *data,
                                  size_t len) {
-    int err;
-    if (!conn->held)
-        err = output(conn, data, len);
-    else if (overflows(conn, len)) {
-        finish(conn, "output overflow");
-        err = -ENOBUFS;
-    } else if ((err = delay_output(conn, data, len)) < 0)
-        finish(conn, "out of memory");
+    int err = behind(conn, data, len, due_now(conn));
     return err < 0 ? err : sent(conn);
 }
 
@@ -555,16 +568,18 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
     if (total == 0)
         return 0;
     if (conn->held || conn->out.len > 0) {
-        /* Queued one after another: the order holds, and held-back pieces
-         * due at the same time share one entry of the delay queue. */
+        /* One after another, all due at once: held back, the pieces share
+         * one entry of the delay queue, so they leave as one reply (and
+         * faults.split cuts that reply, not the pieces). */
+        uint64_t due = due_now(conn);
         for (int i = 0; i < iovcnt; i++) {
-            int err = iov[i].iov_len == 0
-                          ? 0
-                          : send_behind(conn, iov[i].iov_base, iov[i].iov_len);
+            if (iov[i].iov_len == 0)
+                continue;
+            int err = behind(conn, iov[i].iov_base, iov[i].iov_len, due);
             if (err < 0)
                 return err;
         }
-        return 0;
+        return sent(conn);
     }
     struct msghdr msg = {.msg_iov = (struct iovec *)iov,
                          .msg_iovlen = (size_t)iovcnt};
@@ -688,7 +703,7 @@ MUX__COLD static void read_ended(mux_conn_t *conn, ssize_t n) {
     if (n == 0)
         on_eof(conn);
     else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        fail(conn, -errno); /* EINTR: select() says so again next turn */
+        fail(conn, -errno); /* EINTR (discard_input): select() says so again */
 }
 
 /* With an idle timeout: a read is activity. */
@@ -700,7 +715,10 @@ MUX__COLD static void note_activity(mux_conn_t *conn) {
  * For an open connection: the bytes go to the service. */
 static void read_input(mux_conn_t *conn) {
     char *scratch = mux__loop_scratch(conn->loop);
-    ssize_t n = read(conn->fd, scratch, MUX__SCRATCH_SIZE);
+    ssize_t n;
+    do
+        n = read(conn->fd, scratch, MUX__SCRATCH_SIZE);
+    while (n < 0 && errno == EINTR);
     if (n <= 0) {
         read_ended(conn, n);
         return;

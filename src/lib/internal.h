@@ -52,9 +52,20 @@ char *mux__loop_scratch(mux_loop_t *loop);
  * MUX__SPARE_CONNS; freed with the loop): accepting and closing clients
  * at a high rate then costs no malloc()/free(), whose aligned form
  * bypasses glibc's caches. take: one, or NULL; keep: false when full
- * (the caller frees it then).
+ * (the caller frees it then), and always under AddressSanitizer, so that
+ * a use after free of a connection is caught, not handed to the next.
  */
 #define MUX__SPARE_CONNS 32
+#if defined(__SANITIZE_ADDRESS__)
+#define MUX__SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MUX__SANITIZED 1
+#endif
+#endif
+#ifndef MUX__SANITIZED
+#define MUX__SANITIZED 0
+#endif
 void *mux__loop_take_spare(mux_loop_t *loop);
 bool mux__loop_keep_spare(mux_loop_t *loop, void *block);
 

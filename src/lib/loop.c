@@ -130,8 +130,8 @@ void *mux__loop_take_spare(mux_loop_t *loop) {
 }
 
 bool mux__loop_keep_spare(mux_loop_t *loop, void *block) {
-    if (loop->nspares == MUX__SPARE_CONNS)
-        return false;
+    if (MUX__SANITIZED || loop->nspares == MUX__SPARE_CONNS)
+        return false; /* sanitized: every free is a free, for ASan to see */
     loop->spares[loop->nspares++] = block;
     return true;
 }
@@ -574,7 +574,6 @@ static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
 static int dispatch_reads(mux_loop_t *loop, fd_set *rd, int maxfd) {
     unsigned long *words = (unsigned long *)(void *)rd;
     int ran = 0;
-    fd_set *outer = loop->ready_rd; /* a callback may run a turn of its own */
     loop->ready_rd = rd;
     for (int i = 0; i <= maxfd / WORD_BITS; i++) { /* the words select() saw */
         for (unsigned long bits; (bits = words[i]) != 0; ran++) {
@@ -584,7 +583,7 @@ static int dispatch_reads(mux_loop_t *loop, fd_set *rd, int maxfd) {
             w->cb(loop, fd, MUX_READ, w->arg);
         }
     }
-    loop->ready_rd = outer;
+    loop->ready_rd = NULL;
     return ran;
 }
 
@@ -715,9 +714,12 @@ static int turn(mux_loop_t *loop, bool may_wait) {
         nready = 0;
     }
     begin_dispatch(loop);
-    int ran = nready <= 0 ? 0
-              : wrp       ? dispatch_fds(loop, &rd, wrp, nready)
-                          : dispatch_reads(loop, &rd, loop->maxfd);
+    /* A turn run from a callback (not supported, but not fatal) takes
+     * the checked path: the outer turn's set stays the one removals
+     * clear, so it is not left with stale bits. */
+    int ran = nready <= 0             ? 0
+              : wrp || loop->ready_rd ? dispatch_fds(loop, &rd, wrp, nready)
+                                      : dispatch_reads(loop, &rd, loop->maxfd);
     return end_dispatch(loop, ran);
 }
 

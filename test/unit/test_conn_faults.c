@@ -80,6 +80,15 @@ static void send_text_open(mux_conn_t *conn, int close_after) {
         mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
 static void text_close_open(mux_conn_t *conn) { send_text_open(conn, 1); }
+
+/* Sends TEXT in one mux_conn_sendv() of two pieces, then closes. */
+static void gather_close_open(mux_conn_t *conn) {
+    fx.conn = conn;
+    struct iovec pieces[] = {{TEXT, 10}, {&TEXT[10], 10}};
+    assert_int_equal(mux_conn_sendv(conn, pieces, 2), 0);
+    fx.pending_after = mux_conn_pending(conn);
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
 static void text_open(mux_conn_t *conn) { send_text_open(conn, 0); }
 
 static void record_open(mux_conn_t *conn) {
@@ -94,6 +103,10 @@ static const mux_service_t text_close_service = {.name = "text-close",
                                                  .open = text_close_open,
                                                  .message = service_message,
                                                  .close = service_close};
+static const mux_service_t gather_close_service = {.name = "gather-close",
+                                                   .open = gather_close_open,
+                                                   .message = service_message,
+                                                   .close = service_close};
 static const mux_service_t text_service = {.name = "text",
                                            .open = text_open,
                                            .message = service_message,
@@ -186,6 +199,22 @@ static void test_split_pieces_in_order_then_close(void **state) {
     assert_int_equal(seen.largest, 3);
     assert_true(seen.reads == 7 || seen.reads == 8);
     assert_true(elapsed >= 6 * 20); /* at least six pauses */
+    stop(client);
+}
+
+/* The pieces of one mux_conn_sendv() are one reply: split cuts the reply
+ * (7 pieces, whatever the clock), not at the pieces' boundary. */
+static void test_split_cuts_a_sendv_reply_not_its_pieces(void **state) {
+    (void)state;
+    start(&gather_close_service, (mux_faults_t){.split = 3, .split_ms = 20});
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(fx.pending_after, 20);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 20);
+    assert_memory_equal(seen.data, TEXT, 20);
+    assert_int_equal(seen.largest, 3);
+    assert_int_equal(seen.reads, 7);
     stop(client);
 }
 
@@ -286,6 +315,7 @@ static void test_accept_delay_one_at_a_time(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_pieces_in_order_then_close),
+        cmocka_unit_test(test_split_cuts_a_sendv_reply_not_its_pieces),
         cmocka_unit_test(test_drop_after_exactly_n_then_eof),
         cmocka_unit_test(test_split_and_drop_after_combine),
         cmocka_unit_test(test_stall_never_reads),

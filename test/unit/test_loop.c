@@ -396,6 +396,47 @@ static void test_unwatch_other_ready_fd_with_writer(void **state) {
     close(b[1]);
 }
 
+/* A callback that runs a turn of its own (not supported: the API says the
+ * loop is not re-entrant) must still not get a removed watcher called:
+ * the inner turn removes the second fd, which the outer turn had ready. */
+typedef struct {
+    int first, second;
+    io_record_t first_rec, second_rec;
+} nested_t;
+
+static void nested_second(mux_loop_t *loop, int fd, int events, void *arg) {
+    nested_t *t = arg;
+    drain_io(loop, fd, events, &t->second_rec);
+    assert_int_equal(mux_unwatch(loop, fd), 0);
+}
+
+static void nested_first(mux_loop_t *loop, int fd, int events, void *arg) {
+    nested_t *t = arg;
+    drain_io(loop, fd, events, &t->first_rec);
+    assert_int_equal(mux_unwatch(loop, fd), 0);
+    assert_int_equal(mux_run(loop, MUX_RUN_NOWAIT), 1); /* the second */
+}
+
+static void test_nested_turn_removes_a_ready_fd(void **state) {
+    (void)state;
+    mux_loop_t *loop = new_loop();
+    int a[2], b[2];
+    new_pair(a);
+    new_pair(b);
+    assert_true(a[0] < b[0]);
+    nested_t t = {.first = a[0], .second = b[0]};
+    assert_int_equal(mux_watch(loop, a[0], MUX_READ, nested_first, &t), 0);
+    assert_int_equal(mux_watch(loop, b[0], MUX_READ, nested_second, &t), 0);
+    assert_int_equal(write(a[1], "x", 1), 1);
+    assert_int_equal(write(b[1], "x", 1), 1);
+    assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 1);
+    assert_int_equal(t.first_rec.calls, 1);
+    assert_int_equal(t.second_rec.calls, 1); /* once, from the inner turn */
+    mux_loop_free(loop);
+    close_pair(a);
+    close_pair(b);
+}
+
 /* The closed fd's number is reused in the same turn: the new fd must not
  * get the old one's readiness. */
 static void test_fd_number_reused_in_turn(void **state) {
@@ -1195,6 +1236,7 @@ int main(void) {
         cmocka_unit_test(test_dispatch_in_fd_order),
         cmocka_unit_test(test_unwatch_other_ready_fd),
         cmocka_unit_test(test_unwatch_other_ready_fd_with_writer),
+        cmocka_unit_test(test_nested_turn_removes_a_ready_fd),
         cmocka_unit_test(test_fd_number_reused_in_turn),
         cmocka_unit_test(test_events_changed_in_turn),
         cmocka_unit_test(test_closed_watched_fd),
