@@ -513,6 +513,14 @@ MUX__COLD static int send_rest(mux_conn_t *conn, const struct iovec *iov,
     return sent(conn);
 }
 
+/* send_rest() for mux_conn_send(): the iovec is built here, so that the
+ * common path needs no stack frame for it. */
+MUX__COLD static int send_rest_of_one(mux_conn_t *conn, const void *data,
+                                      size_t len, ssize_t n) {
+    struct iovec one = {.iov_base = (void *)data, .iov_len = len};
+    return send_rest(conn, &one, 1, n);
+}
+
 /* When output sent now is due (with opts.delay_ms). */
 static uint64_t due_now(const mux_conn_t *conn) {
     return mux__clock_ms() + conn->opts->delay_ms;
@@ -549,10 +557,8 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
         return send_behind(conn, data, len);
     /* The common case, kept short: the socket takes it all. */
     ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
-    if (n < 0 || (size_t)n != len) {
-        struct iovec one = {.iov_base = (void *)data, .iov_len = len};
-        return send_rest(conn, &one, 1, n);
-    }
+    if (n < 0 || (size_t)n != len)
+        return send_rest_of_one(conn, data, len, n);
     conn->bytes_out += len;
     return 0;
 }
@@ -698,12 +704,17 @@ static void on_eof(mux_conn_t *conn) {
         update_interest(conn); /* stop reading: EOF stays readable */
 }
 
-/* A read that returned no bytes: EOF, not now, or an error. */
+static void read_input(mux_conn_t *conn);
+
+/* A read that returned no bytes: EOF, not now, interrupted (read again),
+ * or an error. */
 MUX__COLD static void read_ended(mux_conn_t *conn, ssize_t n) {
     if (n == 0)
         on_eof(conn);
-    else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        fail(conn, -errno); /* EINTR (discard_input): select() says so again */
+    else if (errno == EINTR)
+        read_input(conn); /* discard_input retries by itself */
+    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        fail(conn, -errno);
 }
 
 /* With an idle timeout: a read is activity. */
@@ -715,10 +726,7 @@ MUX__COLD static void note_activity(mux_conn_t *conn) {
  * For an open connection: the bytes go to the service. */
 static void read_input(mux_conn_t *conn) {
     char *scratch = mux__loop_scratch(conn->loop);
-    ssize_t n;
-    do
-        n = read(conn->fd, scratch, MUX__SCRATCH_SIZE);
-    while (n < 0 && errno == EINTR);
+    ssize_t n = read(conn->fd, scratch, MUX__SCRATCH_SIZE);
     if (n <= 0) {
         read_ended(conn, n);
         return;
@@ -731,8 +739,10 @@ static void read_input(mux_conn_t *conn) {
 
 /* Lingering: what the client still sends is read and dropped. */
 MUX__COLD static void discard_input(mux_conn_t *conn) {
-    ssize_t n =
-        read(conn->fd, mux__loop_scratch(conn->loop), MUX__SCRATCH_SIZE);
+    ssize_t n;
+    do
+        n = read(conn->fd, mux__loop_scratch(conn->loop), MUX__SCRATCH_SIZE);
+    while (n < 0 && errno == EINTR);
     if (n > 0)
         conn->bytes_in += (uint64_t)n;
     else
