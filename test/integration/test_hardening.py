@@ -45,6 +45,14 @@ def round_trip(sock, msg):
     return recv_exactly(sock, len(msg))
 
 
+def fill_fds(last):
+    """A wrapper that runs its command with fds 3..last all open on
+    /dev/null, whatever the test process itself holds."""
+    script = (f'for i in $(seq 3 {last}); do eval "exec $i</dev/null"; '
+              'done; exec "$@"')
+    return ("bash", "-c", script, "fill_fds")
+
+
 def fd_open(fd):
     try:
         os.fstat(fd)
@@ -149,45 +157,40 @@ class ClientLimit(unittest.TestCase):
 
 
 class FdSetSize(unittest.TestCase):
-    def spawn_with_inherited(self, count, *args):
-        """muxd with `count` extra fds inherited (3 .. count+2)."""
+    """muxd started with inherited fds filling (most of) 3..FD_SETSIZE-1.
+    The fds are opened by a bash wrapper, so the layout does not depend on
+    what the test process holds."""
+
+    def setUp(self):
         resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
-        held = []
-        while len(held) < count:
-            held.append(os.open("/dev/null", os.O_RDONLY))
-        try:
-            return muxtest.subprocess.run(
-                [muxtest.binary("muxd"), *args], pass_fds=held,
-                capture_output=True, timeout=muxtest.TIMEOUT)
-        finally:
-            for fd in held:
-                os.close(fd)
+
+    def run_filled(self, last, *args):
+        return muxtest.subprocess.run(
+            [*fill_fds(last), muxtest.binary("muxd"), *args],
+            capture_output=True, timeout=muxtest.TIMEOUT)
 
     def test_no_free_fd_below_fd_setsize_fails_clearly(self):
-        p = self.spawn_with_inherited(1100, "-p", "0", "-V")
+        p = self.run_filled(1102, "-p", "0", "-V")
         self.assertEqual(p.returncode, 0)  # sanity: options still parse
-        p = self.spawn_with_inherited(1100, "-p", "0")
-        self.assertEqual(p.returncode, 1)
-        self.assertIn(b"FD_SETSIZE", p.stderr)
+        p = self.run_filled(1102, "-p", "0")
+        self.assertEqual(p.returncode, 1, p.stderr)
+        # The first fd muxd needs is the loop's self-pipe: it cannot be
+        # placed, and the message says why.
+        self.assertIn(b"cannot create the event loop", p.stderr)
+        self.assertIn(b"no fd below FD_SETSIZE is free", p.stderr)
         self.assertEqual(p.stdout, b"")
 
-    def test_every_fd_below_fd_setsize_taken_fails_clearly(self):
-        # No gaps at all (the case above may leave the parent's own fds
-        # free in the child): even the loop's self-pipe cannot be placed.
-        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
-        fill = ('for i in $(seq 3 1100); do eval "exec $i</dev/null"; done; '
-                'exec "$0" -p 0')
-        p = muxtest.subprocess.run(
-            ["bash", "-c", fill, muxtest.binary("muxd")],
-            capture_output=True, timeout=muxtest.TIMEOUT)
+    def test_no_free_fd_for_the_listener_fails_clearly(self):
+        # fds 3..1020 taken: the loop's pipe gets 1021 and 1022, the spare
+        # fd for EMFILE 1023, and the listener finds nothing below 1024.
+        p = self.run_filled(1020, "-p", "0")
         self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn(b"cannot listen on 127.0.0.1:0", p.stderr)
         self.assertIn(b"no fd below FD_SETSIZE is free", p.stderr)
         self.assertEqual(p.stdout, b"")
 
     def test_high_inherited_fds_leave_room_for_a_few_clients(self):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
-        held = [os.open("/dev/null", os.O_RDONLY) for _ in range(1000)]
-        with muxd_inheriting(held) as m:
+        with Muxd("-p", "0", "-q", wrapper=fill_fds(1002)) as m:
             clients, served, refused = connect_and_classify(m, 40, 0.2)
             self.assertGreater(len(served), 0)
             self.assertGreater(len(refused), 0)
