@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "mux.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,8 +34,6 @@
 
 #define MAX_CONNS 8
 #define MAX_MESSAGES 16
-#define WATCHDOG_MS 20000
-#define MAX_TURNS 100000
 
 /* ------------------------------------------------------------------ */
 /* What the test services saw                                          */
@@ -75,10 +74,8 @@ typedef struct {
 } client_t;
 
 typedef struct {
-    mux_loop_t *loop;
+    test_loop_t t; /* the loop and its watchdog */
     mux_server_t *server;
-    mux_timer_t *watchdog;
-    bool watchdog_fired;
     unsigned port;
     svc_state_t svc;
     events_t ev;
@@ -259,20 +256,9 @@ static void record_event(mux_server_t *server, const mux_event_t *ev,
 /* Fixture: a loop, a watchdog, a server on 127.0.0.1:0                */
 /* ------------------------------------------------------------------ */
 
-static void on_watchdog(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
-    (void)timer;
-    fixture_t *f = arg;
-    f->watchdog = NULL;
-    f->watchdog_fired = true;
-    mux_stop(loop);
-}
-
 static int setup(void **state) {
     fixture_t *f = calloc(1, sizeof(*f));
-    if (!f || mux_loop_new(&f->loop) < 0)
-        return -1;
-    if (mux_timer_start(f->loop, &f->watchdog, WATCHDOG_MS, 0, on_watchdog, f) <
-        0)
+    if (!f || test_loop_open(&f->t) < 0)
         return -1;
     *state = f;
     return 0;
@@ -283,14 +269,13 @@ static int teardown(void **state) {
     for (int i = 0; i < f->nclients; i++) {
         client_t *c = &f->clients[i];
         if (c->watched)
-            mux_unwatch(f->loop, c->fd);
+            mux_unwatch(f->t.loop, c->fd);
         if (c->fd >= 0)
             close(c->fd);
         free(c->data);
     }
     mux_server_free(f->server);
-    mux_timer_stop(f->watchdog);
-    mux_loop_free(f->loop);
+    test_loop_close(&f->t);
     free(f);
     return 0;
 }
@@ -303,7 +288,7 @@ static void start_server(fixture_t *f, const mux_service_t *service,
     opts->service_arg = &f->svc;
     opts->on_event = record_event;
     opts->event_arg = &f->ev;
-    assert_int_equal(mux_server_new(f->loop, service, opts, &f->server), 0);
+    assert_int_equal(mux_server_new(f->t.loop, service, opts, &f->server), 0);
     assert_int_equal(mux_server_listen(f->server, "127.0.0.1:0"), 0);
     const char *names[2];
     assert_int_equal(mux_server_addresses(f->server, names, 2), 1);
@@ -314,25 +299,9 @@ static void start_server(fixture_t *f, const mux_service_t *service,
 }
 
 /* One turn, which waits for something to happen (at worst the watchdog). */
-static int turn(fixture_t *f) {
-    int ran = mux_run(f->loop, MUX_RUN_ONCE);
-    assert_true(ran >= 0);
-    if (f->watchdog_fired)
-        fail_msg("nothing happened for %d ms", WATCHDOG_MS);
-    return ran;
-}
+static int turn(fixture_t *f) { return test_turn(&f->t); }
 
-/* Runs turns until `cond` holds, a bounded number of them. */
-#define RUN_UNTIL(f, cond)                                                     \
-    do {                                                                       \
-        int turns_ = 0;                                                        \
-        while (!(cond)) {                                                      \
-            if (++turns_ > MAX_TURNS)                                          \
-                fail_msg("still not true after %d turns: %s", MAX_TURNS,       \
-                         #cond);                                               \
-            turn(f);                                                           \
-        }                                                                      \
-    } while (0)
+#define RUN_UNTIL(f, cond) TEST_RUN_UNTIL(&(f)->t, cond)
 
 /* How many fds the loop selects on for writing. */
 static int write_interest(mux_loop_t *loop) {
@@ -400,8 +369,8 @@ static client_t *connect_client(fixture_t *f, int rcvbuf) {
 
 /* From now on the loop reads what arrives for the client. */
 static void start_reading(fixture_t *f, client_t *c) {
-    assert_int_equal(mux_watch(f->loop, c->fd, MUX_READ, on_client_readable, c),
-                     0);
+    assert_int_equal(
+        mux_watch(f->t.loop, c->fd, MUX_READ, on_client_readable, c), 0);
     c->watched = true;
 }
 
@@ -409,7 +378,7 @@ static void start_reading(fixture_t *f, client_t *c) {
  * on a closed fd). */
 static void close_client(fixture_t *f, client_t *c) {
     if (c->watched)
-        assert_int_equal(mux_unwatch(f->loop, c->fd), 0);
+        assert_int_equal(mux_unwatch(f->t.loop, c->fd), 0);
     c->watched = false;
     assert_int_equal(close(c->fd), 0);
     c->fd = -1;
@@ -482,25 +451,25 @@ static void test_partial_writes(void **state) {
     size_t pending = mux_conn_pending(conn);
     assert_true(pending > 0);
     assert_true(pending < f->svc.bulk);
-    assert_int_equal(write_interest(f->loop), 1);
+    assert_int_equal(write_interest(f->t.loop), 1);
     /* The client still does not read: nothing moves, nothing closes. */
     for (int i = 0; i < 20; i++)
-        mux_run(f->loop, MUX_RUN_NOWAIT);
+        mux_run(f->t.loop, MUX_RUN_NOWAIT);
     assert_true(mux_conn_pending(conn) > 0);
     assert_int_equal(f->svc.closes, 0);
 
     start_reading(f, c);
     int turns = 0;
     while (c->len < f->svc.bulk) {
-        assert_true(++turns < MAX_TURNS);
+        assert_true(++turns < TEST_MAX_TURNS);
         turn(f);
-        assert_int_equal(write_interest(f->loop),
+        assert_int_equal(write_interest(f->t.loop),
                          mux_conn_pending(conn) > 0 ? 1 : 0);
     }
     assert_int_equal(c->len, f->svc.bulk);
     assert_pattern(c->data, c->len);
     assert_int_equal(mux_conn_pending(conn), 0);
-    assert_int_equal(write_interest(f->loop), 0);
+    assert_int_equal(write_interest(f->t.loop), 0);
 
     /* The client leaves: one close, with the byte counts. */
     close_client(f, c);
@@ -570,7 +539,7 @@ static void test_eof_with_output_pending(void **state) {
     assert_int_equal(f->ev.close_in, 4);
     assert_string_equal(f->ev.close_reason, "client closed");
     /* Nothing more happens to it. */
-    mux_run(f->loop, MUX_RUN_NOWAIT);
+    mux_run(f->t.loop, MUX_RUN_NOWAIT);
     assert_int_equal(f->svc.closes, 1);
     assert_int_equal(f->ev.closes, 1);
 }
@@ -599,7 +568,7 @@ static void test_close_now_in_message(void **state) {
     assert_int_equal(f->ev.closes, 1);
     assert_string_equal(f->ev.close_reason, "closed by server");
     assert_int_equal(mux_server_clients(f->server), 0);
-    mux_run(f->loop, MUX_RUN_NOWAIT);
+    mux_run(f->t.loop, MUX_RUN_NOWAIT);
     assert_int_equal(rec->closes, 1);
     assert_int_equal(rec->messages, 2);
 }
@@ -779,7 +748,7 @@ static void test_accept_and_close_events(void **state) {
     assert_string_equal(mux_conn_local(f->svc.conns[0].conn), local);
     assert_int_equal(mux_conn_id(f->svc.conns[0].conn), 1);
     /* An idle client: no write interest. */
-    assert_int_equal(write_interest(f->loop), 0);
+    assert_int_equal(write_interest(f->t.loop), 0);
 
     start_reading(f, c);
     client_send(c, "hello\nworld!\n");

@@ -30,14 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define WATCHDOG_MS 20000
-#define MAX_TURNS 100000
-
 typedef struct {
-    mux_loop_t *loop;
+    test_loop_t t; /* the loop and its watchdog */
     mux_server_t *server;
-    mux_timer_t *watchdog;
-    bool watchdog_fired;
     bool close_on_accept;  /* the event callback stops accepting */
     bool shutdown_on_last; /* ... or shuts down when the last leaves */
     int accepts, shutdowns, dones;
@@ -75,20 +70,9 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
 /* Fixture                                                             */
 /* ------------------------------------------------------------------ */
 
-static void on_watchdog(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
-    (void)timer;
-    fixture_t *f = arg;
-    f->watchdog = NULL;
-    f->watchdog_fired = true;
-    mux_stop(loop);
-}
-
 static int setup(void **state) {
     fixture_t *f = calloc(1, sizeof(*f));
-    if (!f || mux_loop_new(&f->loop) < 0)
-        return -1;
-    if (mux_timer_start(f->loop, &f->watchdog, WATCHDOG_MS, 0, on_watchdog, f) <
-        0)
+    if (!f || test_loop_open(&f->t) < 0)
         return -1;
     *state = f;
     return 0;
@@ -97,8 +81,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture_t *f = *state;
     mux_server_free(f->server);
-    mux_timer_stop(f->watchdog);
-    mux_loop_free(f->loop);
+    test_loop_close(&f->t);
     free(f);
     return 0;
 }
@@ -110,23 +93,13 @@ static unsigned start(fixture_t *f, mux_server_t **server, const char *addr,
                               .event_arg = f,
                               .reuseport = reuseport,
                               .max_clients = max_clients};
-    assert_int_equal(mux_server_new(f->loop, &echo_service, &opts, server), 0);
+    assert_int_equal(mux_server_new(f->t.loop, &echo_service, &opts, server),
+                     0);
     assert_int_equal(mux_server_listen(*server, addr), 0);
     return test_server_port(*server);
 }
 
-#define RUN_UNTIL(f, cond)                                                     \
-    do {                                                                       \
-        int turns_ = 0;                                                        \
-        while (!(cond)) {                                                      \
-            if (++turns_ > MAX_TURNS)                                          \
-                fail_msg("still not true after %d turns: %s", MAX_TURNS,       \
-                         #cond);                                               \
-            assert_true(mux_run((f)->loop, MUX_RUN_ONCE) >= 0);                \
-            if ((f)->watchdog_fired)                                           \
-                fail_msg("nothing happened for %d ms", WATCHDOG_MS);           \
-        }                                                                      \
-    } while (0)
+#define RUN_UNTIL(f, cond) TEST_RUN_UNTIL(&(f)->t, cond)
 
 static struct sockaddr_in loopback(unsigned port) {
     struct sockaddr_in sin = {.sin_family = AF_INET,
@@ -218,7 +191,7 @@ static void test_close_listeners_from_accept(void **state) {
         c[i] = client(SOCK_STREAM, port);
     RUN_UNTIL(f, f->accepts == 1);
     for (int i = 0; i < 3; i++)
-        assert_true(mux_run(f->loop, MUX_RUN_NOWAIT) >= 0);
+        assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
     assert_int_equal(f->accepts, 1);
     assert_int_equal(stats_of(f->server).accepted, 1);
     assert_int_equal(mux_server_addresses(f->server, NULL, 0), 0);
@@ -248,7 +221,7 @@ static void test_shutdown_from_the_last_close(void **state) {
     close(c);
     RUN_UNTIL(f, f->dones > 0);
     for (int i = 0; i < 3; i++)
-        assert_true(mux_run(f->loop, MUX_RUN_NOWAIT) >= 0);
+        assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
     assert_int_equal(f->shutdowns, 1);
     assert_int_equal(f->dones, 1);
 }
@@ -279,7 +252,8 @@ static void test_reuseport_shares_an_address(void **state) {
     assert_int_equal(start(f, &second, addr, 1, 0), port);
 
     mux_server_opts_t plain = {0};
-    assert_int_equal(mux_server_new(f->loop, &echo_service, &plain, &third), 0);
+    assert_int_equal(mux_server_new(f->t.loop, &echo_service, &plain, &third),
+                     0);
     assert_int_equal(mux_server_listen(third, addr), -EADDRINUSE);
 
     /* Every client lands on one of the two and is served. */

@@ -1,6 +1,7 @@
 /*
  * testutil.h -- small helpers the cmocka tests share: the clock, the port
- * a test server listens on, a connected client. Include after <cmocka.h>.
+ * a test server listens on, a connected client, a loop with a watchdog.
+ * Include after <cmocka.h>.
  */
 #ifndef MUX_TESTUTIL_H
 #define MUX_TESTUTIL_H
@@ -9,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,5 +50,65 @@ static inline int test_connect(uint16_t port) {
 static inline void test_tick(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)loop, (void)timer, (void)arg;
 }
+
+/*
+ * A loop whose every wait is bounded: a watchdog timer stops it after
+ * TEST_WATCHDOG_MS without progress, and test_turn() then fails the test.
+ * Embed one in a fixture and open it in the cmocka setup.
+ */
+#define TEST_WATCHDOG_MS 20000
+#define TEST_MAX_TURNS 100000
+
+typedef struct {
+    mux_loop_t *loop;
+    mux_timer_t *watchdog;
+    bool watchdog_fired;
+} test_loop_t;
+
+static inline void test_on_watchdog(mux_loop_t *loop, mux_timer_t *timer,
+                                    void *arg) {
+    (void)timer;
+    test_loop_t *t = arg;
+    t->watchdog = NULL;
+    t->watchdog_fired = true;
+    mux_stop(loop);
+}
+
+/* Returns 0, or -1 (for a cmocka setup function). */
+static inline int test_loop_open(test_loop_t *t) {
+    if (mux_loop_new(&t->loop) < 0)
+        return -1;
+    return mux_timer_start(t->loop, &t->watchdog, TEST_WATCHDOG_MS, 0,
+                           test_on_watchdog, t) < 0
+               ? -1
+               : 0;
+}
+
+static inline void test_loop_close(test_loop_t *t) {
+    mux_timer_stop(t->watchdog);
+    mux_loop_free(t->loop);
+}
+
+/* One turn, which waits for something to happen (at worst the watchdog).
+ * Returns the callbacks run. */
+static inline int test_turn(test_loop_t *t) {
+    int ran = mux_run(t->loop, MUX_RUN_ONCE);
+    assert_true(ran >= 0);
+    if (t->watchdog_fired)
+        fail_msg("nothing happened for %d ms", TEST_WATCHDOG_MS);
+    return ran;
+}
+
+/* Runs turns until `cond` holds, a bounded number of them. */
+#define TEST_RUN_UNTIL(t, cond)                                                \
+    do {                                                                       \
+        int turns_ = 0;                                                        \
+        while (!(cond)) {                                                      \
+            if (++turns_ > TEST_MAX_TURNS)                                     \
+                fail_msg("still not true after %d turns: %s", TEST_MAX_TURNS,  \
+                         #cond);                                               \
+            test_turn(t);                                                      \
+        }                                                                      \
+    } while (0)
 
 #endif
