@@ -146,6 +146,15 @@ def run(*args, timeout=TIMEOUT, binary_name="muxd", input=None):
         p.stderr.decode(errors="replace")
 
 
+def tcp_listener(backlog=128):
+    """A listening TCP socket on 127.0.0.1, any free port: a port taken,
+    or a socket to hand to muxd."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(backlog)
+    return s
+
+
 def recv_exactly(sock, n, timeout=TIMEOUT):
     """Reads n bytes (less only if the peer closes first)."""
     sock.settimeout(timeout)

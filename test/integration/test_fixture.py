@@ -15,7 +15,7 @@ import tempfile
 import unittest
 
 import muxtest
-from muxtest import Muxd, recv_exactly, run
+from muxtest import Muxd, recv_exactly, run, tcp_listener
 
 # Started in front of muxd: moves the sockets it was given to fds 3, 4, ...
 # and sets LISTEN_FDS and LISTEN_PID for its own pid (which muxd keeps:
@@ -190,9 +190,7 @@ class SocketActivation(unittest.TestCase):
             self.assertTrue(os.path.exists(os.path.join(d, "act.sock")))
 
     def test_listen_pid_of_another_process_is_ignored(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        s.listen()
+        s = tcp_listener()
         theirs = s.getsockname()[1]
         with tempfile.TemporaryDirectory() as d:
             ready = os.path.join(d, "ready")
@@ -206,9 +204,7 @@ class SocketActivation(unittest.TestCase):
                 self.assertEqual(m.stop(), 0)
 
     def test_fd_option_with_an_explicit_listener(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        s.listen()
+        s = tcp_listener()
         fd = s.fileno()
         with Muxd("--fd", str(fd), "-l", "127.0.0.1:0", "-q", listeners=2,
                   pass_fds=[fd]) as m:
@@ -383,9 +379,7 @@ class JsonLog(unittest.TestCase):
         self.assertEqual(listen[0]["local"], path)
 
     def test_errors_are_json_too(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        s.listen()
+        s = tcp_listener()
         port = s.getsockname()[1]
         code, out, err = run("-p", str(port), "--log-format", "json")
         s.close()
@@ -485,9 +479,7 @@ class Workers(unittest.TestCase):
             self.assertEqual(m.stop(), 0)
 
     def test_a_shared_inherited_socket(self):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        s.listen()
+        s = tcp_listener()
         fd = s.fileno()
         with Muxd("--fd", str(fd), "--workers", "2", "-q",
                   pass_fds=[fd]) as m:
@@ -544,9 +536,7 @@ class Workers(unittest.TestCase):
             self.assertIn(msg, err)
 
     def test_a_worker_that_cannot_listen_fails_the_start(self):
-        s = socket.socket()  # no SO_REUSEPORT: nobody may share it
-        s.bind(("127.0.0.1", 0))
-        s.listen()
+        s = tcp_listener()  # no SO_REUSEPORT: nobody may share it
         port = s.getsockname()[1]
         code, out, err = run("-p", str(port), "--workers", "2")
         s.close()

@@ -48,9 +48,7 @@ class PyServer:
     `handler(conn)` in a thread per client."""
 
     def __init__(self, handler):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
+        self.sock = muxtest.tcp_listener(8)
         self.sock.settimeout(TIMEOUT)
         self.port = self.sock.getsockname()[1]
         self.handler = handler
