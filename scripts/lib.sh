@@ -21,7 +21,13 @@ ensure_packages() {
     fi
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
+    apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null \
         || die "apt-get install ${missing[*]} failed"
 }
+
+# What building muxd needs on a fresh Debian: CMake, make, a C compiler and
+# the C library's headers and start files (libc6-dev is only a Recommends of
+# gcc, so --no-install-recommends leaves it out).
+BUILD_PACKAGES=(cmake:cmake make:make cc:gcc /usr/include/stdio.h:libc6-dev)

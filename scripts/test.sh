@@ -13,9 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-ensure_packages cmake:cmake cc:gcc python3:python3 valgrind:valgrind \
-    nc:netcat-openbsd ncat:ncat pkg-config:pkgconf \
-    /usr/include/cmocka.h:libcmocka-dev
+# The build, then what the tests run: the outside clients and tools they
+# drive (a test fails, never skips, when one is missing) and /etc/services
+# (netbase), which a minimal Debian does not have.
+ensure_packages "${BUILD_PACKAGES[@]}" python3:python3 valgrind:valgrind \
+    nc:netcat-openbsd ncat:ncat pkg-config:pkgconf readelf:binutils \
+    /usr/include/cmocka.h:libcmocka-dev /etc/services:netbase
 
 jobs=$(nproc 2>/dev/null || echo 2)
 builds=${MUX_TEST_BUILDS:-plain asan clang}
@@ -24,7 +27,7 @@ run_suite() { # name, cmake args...
     local name=$1 dir=build/$1
     shift
     echo "== $name build =="
-    cmake -S . -B "$dir" -DMUX_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake -S . -B "$dir" -DMUX_WERROR=ON -DMUX_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
     cmake --build "$dir" -j "$jobs"
     echo "== $name tests =="
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" ${ONLY_LABEL:+-L "$ONLY_LABEL"} \
