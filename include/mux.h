@@ -45,6 +45,8 @@ const char *mux_strerror(int err);
 /* Errors of our own, outside the errno range (as getaddrinfo has its own). */
 #define MUX_ENOHOST (-4001)    /* "unknown host" */
 #define MUX_ENOSERVICE (-4002) /* "unknown port or service name" */
+/* An unknown service name on a system with no services database. */
+#define MUX_ENOSERVDB (-4003)
 
 /* ------------------------------------------------------------------ */
 /* The loop                                                            */
@@ -220,12 +222,27 @@ typedef struct {
  *     tcp://...   udp://...   unix:/path   unix:relative/path
  * HOST is a name or an IPv4/IPv6 literal; PORT a number (0..65535, 0 picks
  * a free one) or a service name ("echo", "http"). A bare PORT and ":PORT"
- * take `default_host` (NULL or "" or "*": all interfaces).
- * Returns 0, or -EINVAL with nothing else written (empty, unbalanced
- * brackets, a port out of range, a unix path too long, ...).
+ * take `default_host` (NULL or "" or "*": all interfaces). A service name
+ * starts with a letter; it is looked up by mux_addr_resolve().
+ * Returns 0; -ERANGE for a port number past 65535; -EINVAL for anything
+ * else that does not parse (empty, unbalanced brackets, a unix path too
+ * long, ...). Nothing is written on failure.
  */
 int mux_addr_parse(const char *text, const char *default_host,
                    mux_addr_t *addr);
+
+/*
+ * The number of `port` for `transport` (MUX_TCP or MUX_UDP): decimal
+ * 0..65535, or a service name from the system's services database
+ * (/etc/services), or, where the database lacks it or is missing, from
+ * libmux's own table of the names its docs use (echo, discard, daytime,
+ * qotd, chargen, time, ftp, ssh, telnet, smtp, domain, http, www, pop3,
+ * ntp, imap, https). Blocking like any NSS lookup.
+ * Returns the number; -ERANGE past 65535; -EINVAL for text that is neither
+ * a number nor a name; MUX_ENOSERVICE for an unknown name; MUX_ENOSERVDB
+ * for a name outside that table on a system with no services database.
+ */
+int mux_port_lookup(const char *port, mux_transport transport);
 
 /* One resolved address, ready for socket() and bind() or connect(). */
 typedef struct {
@@ -239,8 +256,9 @@ typedef struct {
  * Resolves `addr` with getaddrinfo() (blocking: call it before the loop
  * runs) into up to `max` entries of `out`. `passive` non-zero resolves for
  * bind() ("" means all interfaces), zero for connect() ("" means
- * loopback). Returns how many entries were stored (at least 1), or
- * MUX_ENOHOST / MUX_ENOSERVICE, -ENOMEM, -EAGAIN (temporary DNS failure).
+ * loopback); the port as mux_port_lookup() finds it. Returns how many
+ * entries were stored (at least 1), or MUX_ENOHOST, MUX_ENOSERVICE,
+ * MUX_ENOSERVDB, -ENOMEM, -EAGAIN (temporary DNS failure).
  */
 int mux_addr_resolve(const mux_addr_t *addr, int passive, mux_sockaddr_t *out,
                      size_t max);

@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -28,25 +29,26 @@ static bool copy_span(char *dst, size_t size, const char *s, size_t len) {
     return true;
 }
 
-/* A port is 0..65535 in decimal, or a service name such as "http". */
-static bool valid_port(const char *port) {
-    if (!*port)
-        return false;
+/* A port is 0..65535 in decimal, or a service name such as "http": a
+ * letter, then letters, digits, '-' or '_'. Returns 0, -ERANGE for a
+ * number past 65535, or -EINVAL. */
+static int check_port(const char *port) {
     if (isdigit((unsigned char)port[0])) {
         unsigned long v = 0;
         for (const char *p = port; *p; p++) {
             if (!isdigit((unsigned char)*p))
-                return false;
-            v = v * 10 + (unsigned long)(*p - '0');
-            if (v > 65535)
-                return false;
+                return -EINVAL;
+            if (v <= 65535)
+                v = v * 10 + (unsigned long)(*p - '0');
         }
-        return true;
+        return v > 65535 ? -ERANGE : 0;
     }
+    if (!isalpha((unsigned char)port[0]))
+        return -EINVAL;
     for (const char *p = port; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
-            return false;
-    return true;
+            return -EINVAL;
+    return 0;
 }
 
 static bool valid_host(const char *host) {
@@ -68,30 +70,33 @@ static bool set_host(mux_addr_t *addr, const char *host, size_t len,
            valid_host(addr->host);
 }
 
-/* "HOST:PORT", "[V6]:PORT", ":PORT", "PORT" */
-static bool parse_inet(const char *s, const char *default_host,
-                       mux_addr_t *addr) {
+/* "HOST:PORT", "[V6]:PORT", ":PORT", "PORT". Returns 0, -ERANGE (the
+ * port) or -EINVAL. */
+static int parse_inet(const char *s, const char *default_host,
+                      mux_addr_t *addr) {
     const char *port;
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
         if (!close || close[1] != ':' || close == s + 1)
-            return false;
+            return -EINVAL;
         if (!copy_span(addr->host, sizeof(addr->host), s + 1,
                        (size_t)(close - s - 1)) ||
             !strchr(addr->host, ':') || !valid_host(addr->host))
-            return false;
+            return -EINVAL;
         port = close + 2;
     } else {
         const char *colon = strrchr(s, ':');
         if (colon && memchr(s, ':', (size_t)(colon - s)))
-            return false; /* a bare IPv6 literal needs brackets */
+            return -EINVAL; /* a bare IPv6 literal needs brackets */
         size_t host_len = colon ? (size_t)(colon - s) : 0;
         if (!set_host(addr, s, host_len, default_host))
-            return false;
+            return -EINVAL;
         port = colon ? colon + 1 : s;
     }
-    return copy_span(addr->port, sizeof(addr->port), port, strlen(port)) &&
-           valid_port(addr->port);
+    if (!*port ||
+        !copy_span(addr->port, sizeof(addr->port), port, strlen(port)))
+        return -EINVAL;
+    return check_port(addr->port);
 }
 
 int mux_addr_parse(const char *text, const char *default_host,
@@ -116,8 +121,9 @@ int mux_addr_parse(const char *text, const char *default_host,
     } else if (has_prefix(text, "tcp://")) {
         text += 6;
     }
-    if (!parse_inet(text, default_host, &addr))
-        return -EINVAL;
+    int err = parse_inet(text, default_host, &addr);
+    if (err < 0)
+        return err;
     *out = addr;
     return 0;
 }
@@ -148,6 +154,57 @@ static int gai_to_errno(int gai) {
     }
 }
 
+/* The names muxd's docs use, for a system without a services database (a
+ * minimal Debian has no /etc/services until netbase is installed), or one
+ * whose database lacks them. Same numbers for TCP and UDP. */
+static const struct {
+    char name[8];
+    unsigned short port;
+} builtin_ports[] = {
+    {"echo", 7},     {"discard", 9}, {"daytime", 13}, {"qotd", 17},
+    {"chargen", 19}, {"ftp", 21},    {"ssh", 22},     {"telnet", 23},
+    {"smtp", 25},    {"time", 37},   {"domain", 53},  {"http", 80},
+    {"www", 80},     {"pop3", 110},  {"ntp", 123},    {"imap", 143},
+    {"https", 443},
+};
+
+/* `name` in the system's services database (getaddrinfo: thread-safe, and
+ * whatever NSS is set up). Returns the port, or MUX_ENOSERVICE. */
+static int system_port(const char *name, int socktype) {
+    struct addrinfo hints, *res;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_INET; /* no lookup: the node is NULL, passive */
+    hints.ai_socktype = socktype;
+    hints.ai_flags = AI_PASSIVE;
+    int gai = getaddrinfo(NULL, name, &hints, &res);
+    if (gai != 0)
+        return gai == EAI_SERVICE ? MUX_ENOSERVICE : gai_to_errno(gai);
+    int port =
+        ntohs(((const struct sockaddr_in *)(void *)res->ai_addr)->sin_port);
+    freeaddrinfo(res);
+    return port;
+}
+
+int mux_port_lookup(const char *port, mux_transport transport) {
+    int err = check_port(port);
+    if (err < 0)
+        return err;
+    if (isdigit((unsigned char)port[0]))
+        return atoi(port);
+    int found =
+        system_port(port, transport == MUX_UDP ? SOCK_DGRAM : SOCK_STREAM);
+    if (found != MUX_ENOSERVICE)
+        return found;
+    for (size_t i = 0; i < sizeof(builtin_ports) / sizeof(builtin_ports[0]);
+         i++)
+        if (strcmp(builtin_ports[i].name, port) == 0)
+            return builtin_ports[i].port;
+    /* Unknown to both: say so differently where there is no database. */
+    return system_port("discard", SOCK_STREAM) == MUX_ENOSERVICE
+               ? MUX_ENOSERVDB
+               : MUX_ENOSERVICE;
+}
+
 int mux_addr_resolve(const mux_addr_t *addr, int passive, mux_sockaddr_t *out,
                      size_t max) {
     if (max == 0)
@@ -158,9 +215,14 @@ int mux_addr_resolve(const mux_addr_t *addr, int passive, mux_sockaddr_t *out,
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = addr->transport == MUX_UDP ? SOCK_DGRAM : SOCK_STREAM;
-    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    int port = mux_port_lookup(addr->port, addr->transport);
+    if (port < 0)
+        return port;
+    char number[12];
+    snprintf(number, sizeof(number), "%d", port);
     const char *node = addr->host[0] ? addr->host : NULL;
-    int gai = getaddrinfo(node, addr->port, &hints, &res);
+    int gai = getaddrinfo(node, number, &hints, &res);
     if (gai != 0)
         return gai_to_errno(gai);
     size_t n = 0;

@@ -99,6 +99,9 @@ const char *mux_strerror(int err) {
         return "Unknown host";
     if (err == -MUX_ENOSERVICE)
         return "Unknown port or service name";
+    if (err == -MUX_ENOSERVDB)
+        return "Unknown service name (this system has no services database, "
+               "/etc/services: install netbase, or give the port number)";
     return strerror(err);
 }
 

@@ -329,7 +329,10 @@ static void parse_target(options_t *o) {
     }
     if (strncmp(text, "unix:", 5) == 0 && o->npositional == 2)
         usage_error("a unix: address takes no PORT: '%s'", text);
-    if (mux_addr_parse(text, "127.0.0.1", &o->run.addr) < 0)
+    int err = mux_addr_parse(text, "127.0.0.1", &o->run.addr);
+    if (err == -ERANGE)
+        usage_error("invalid address '%s': port out of range (0-65535)", text);
+    if (err < 0)
         usage_error(o->npositional == 2 ? "invalid host or port: '%s'"
                                         : "invalid address: '%s'",
                     text);

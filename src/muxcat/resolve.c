@@ -14,7 +14,7 @@
 
 /* Numeric text only: an IPv6 address with a scope, and a port number. */
 #define HOST_TEXT 64
-#define PORT_TEXT 8
+#define PORT_TEXT 12
 
 static const char *family_name(int family) {
     switch (family) {
@@ -45,15 +45,36 @@ static int print_result(const struct addrinfo *ai) {
     return 0;
 }
 
+/* SERVICE as a number, as libmux finds it for TCP, else for UDP (the same
+ * lookup, built-in names and messages as connecting). Returns 0 or an
+ * error for mux_strerror(). */
+static int service_number(const char *service, char *number, size_t size) {
+    int port = mux_port_lookup(service, MUX_TCP);
+    if (port < 0)
+        port = mux_port_lookup(service, MUX_UDP);
+    if (port >= 0)
+        snprintf(number, size, "%d", port);
+    return port < 0 ? port : 0;
+}
+
 int muxcat_resolve(const char *host, const char *service) {
     struct addrinfo hints, *res;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
-    int gai = getaddrinfo(host, service, &hints, &res);
-    if (gai != 0) {
+    hints.ai_flags = AI_NUMERICSERV;
+    char number[PORT_TEXT];
+    int err = service ? service_number(service, number, sizeof(number)) : 0;
+    if (err == 0) {
+        int gai = getaddrinfo(host, service ? number : NULL, &hints, &res);
+        err = gai == 0            ? 0
+              : gai == EAI_SYSTEM ? (errno ? -errno : -EIO)
+              : gai == EAI_MEMORY ? -ENOMEM
+              : gai == EAI_AGAIN  ? -EAGAIN
+                                  : MUX_ENOHOST;
+    }
+    if (err < 0) {
         muxcat_error("cannot resolve %s%s%s: %s", host, service ? " " : "",
-                     service ? service : "",
-                     gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+                     service ? service : "", mux_strerror(err));
         return MUXCAT_EXIT_FAIL;
     }
     int status = MUXCAT_EXIT_OK;

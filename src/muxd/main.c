@@ -219,7 +219,7 @@ static unsigned long parse_number(const char *text, const char *what,
     unsigned long v = strtoul(text, &end, 10);
     if (errno || end == text || *end || text[0] == '-' || v > max) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "invalid %s: '%%s'", what);
+        snprintf(msg, sizeof(msg), "invalid %s: '%%s' (0 to %lu)", what, max);
         usage_error(msg, text);
     }
     return v;
@@ -273,25 +273,47 @@ static void add_listen(options_t *o, const char *text) {
     o->listen_text[o->nlisten++] = text;
 }
 
-/* Parses addresses once -H is known: "-l :80 -H ::1" works too. */
+/* Why an address (or, with -p, its port) cannot be listened on: `err`
+ * from mux_addr_parse() or mux_port_lookup(). Exits 2. */
+static _Noreturn void address_error(const char *text, const char *port,
+                                    int err) {
+    const char *why = mux_strerror(err);
+    if (err == -ERANGE)
+        why = port ? "out of range (0-65535)" : "port out of range (0-65535)";
+    else if (err == MUX_ENOSERVICE)
+        why = "unknown service name (not in /etc/services)";
+    else if (err == -EINVAL)
+        why = port ? "not a number 0-65535 or a service name"
+                   : "not HOST:PORT, [V6]:PORT, udp://HOST:PORT or unix:/PATH";
+    char msg[512];
+    snprintf(msg, sizeof(msg), "invalid %s '%s': %s", port ? "port" : "address",
+             port ? port : text, why);
+    usage_error("%s", msg);
+}
+
+/* Parses addresses once -H is known ("-l :80 -H ::1" works too), and looks
+ * their service names up: a port muxd cannot use is a usage error, however
+ * it is wrong. */
 static void parse_listeners(options_t *o) {
     static char default_addr[300];
+    const char *host = o->host ? o->host : "127.0.0.1";
     if (o->port || (o->nlisten == 0 && o->ninherited == 0)) {
-        const char *host = o->host ? o->host : "127.0.0.1";
-        const char *port = o->port ? o->port : "9999";
         snprintf(default_addr, sizeof(default_addr),
-                 strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+                 strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
+                 o->port ? o->port : "9999");
         if (o->nlisten == MAX_LISTEN)
             usage_error("too many listeners (at most 64): '%s'", default_addr);
         o->listen_text[o->nlisten++] = default_addr;
     }
-    for (size_t i = 0; i < o->nlisten; i++)
-        if (mux_addr_parse(o->listen_text[i], o->host ? o->host : "127.0.0.1",
-                           &o->listen[i]) < 0)
-            usage_error(o->port && i == o->nlisten - 1
-                            ? "invalid host or port: '%s'"
-                            : "invalid address: '%s'",
-                        o->listen_text[i]);
+    for (size_t i = 0; i < o->nlisten; i++) {
+        const char *port = o->listen_text[i] == default_addr ? o->port : NULL;
+        mux_addr_t *addr = &o->listen[i];
+        int err = mux_addr_parse(o->listen_text[i], host, addr);
+        if (err == 0 && addr->transport != MUX_UNIX)
+            err = mux_port_lookup(addr->port, addr->transport);
+        if (err < 0)
+            address_error(o->listen_text[i], port, err);
+    }
 }
 
 static mux_framing parse_framing(const char *text) {
@@ -302,12 +324,24 @@ static mux_framing parse_framing(const char *text) {
     usage_error("invalid framing: '%s' (raw or line)", text);
 }
 
+/* "unknown service: 'x' (echo, ack, ...)": the names from the table. */
+static _Noreturn void unknown_service(const char *name) {
+    char msg[512];
+    size_t len = (size_t)snprintf(msg, sizeof(msg), "unknown service: '%%s' (");
+    for (size_t i = 0; muxd_services[i] && len < sizeof(msg); i++)
+        len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s",
+                                i ? ", " : "", muxd_services[i]->name);
+    if (len < sizeof(msg))
+        snprintf(msg + len, sizeof(msg) - len, ")");
+    usage_error(msg, name);
+}
+
 /* The options that shape what the service does; false if `c` is not one. */
 static bool serving_option(int c, const char *arg, options_t *o) {
     switch (c) {
     case 's':
         if (!(o->service = muxd_service_find(arg)))
-            usage_error("unknown service: '%s' (see muxd --help)", arg);
+            unknown_service(arg);
         return true;
     case OPT_TEXT:
         o->config.text = arg;

@@ -4,6 +4,7 @@ ready lines, talk to it over real sockets, stop it. Every wait is bounded."""
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,16 +12,46 @@ import tempfile
 import time
 import unittest
 
-BUILD_DIR = os.environ.get("MUX_BUILD_DIR") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "build", "plain")
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def find_build_dir():
+    """Where the binaries under test are: $MUX_BUILD_DIR (CTest sets it to
+    its own build), else build/plain (scripts/test.sh), else build (the
+    README's build by hand), whichever holds a muxd."""
+    if os.environ.get("MUX_BUILD_DIR"):
+        return os.environ["MUX_BUILD_DIR"]
+    for sub in ("build/plain", "build"):
+        path = os.path.join(SOURCE_DIR, sub)
+        if os.path.exists(os.path.join(path, "muxd")):
+            return path
+    return os.path.join(SOURCE_DIR, "build", "plain")
+
+
+BUILD_DIR = find_build_dir()
 TIMEOUT = 10.0  # seconds: the bound of every wait in these tests
 READY_RE = re.compile(r"^listening on (tcp|udp|unix) (.+)$")
 
 
 def binary(name):
+    """The path of a built program; a missing one fails the test (never a
+    skip: a test that cannot find what it tests has not passed)."""
     path = os.path.join(BUILD_DIR, name)
     if not os.path.exists(path):
-        raise unittest.SkipTest(f"{path} is not built")
+        raise AssertionError(
+            f"{path} is not built: build it (cmake -S . -B build && cmake "
+            f"--build build), or set MUX_BUILD_DIR to the build directory")
+    return path
+
+
+def require_tool(name, package):
+    """The path of an outside program a test drives (nc, valgrind, ...);
+    missing, the test fails and says what to install."""
+    path = shutil.which(name)
+    if not path:
+        raise AssertionError(
+            f"{name} is not installed (apt-get install {package}; "
+            f"scripts/test.sh installs it)")
     return path
 
 

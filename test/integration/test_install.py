@@ -67,9 +67,8 @@ def header_version():
 
 
 def needed_libs(path):
-    """The DT_NEEDED entries of an executable, or None without readelf."""
-    if not shutil.which("readelf"):
-        return None
+    """The DT_NEEDED entries of an executable."""
+    muxtest.require_tool("readelf", "binutils")
     out = subprocess.run(["readelf", "-d", path], capture_output=True,
                          text=True, check=True).stdout
     return re.findall(r"\(NEEDED\).*\[(.+)\]", out)
@@ -153,8 +152,7 @@ class Install(unittest.TestCase):
         self.assertEqual(out, f"muxd {header_version()}\n")
 
     def test_shared_library_exports_only_the_api(self):
-        if not shutil.which("nm"):
-            self.skipTest("nm is not installed")
+        muxtest.require_tool("nm", "binutils")
         out = self.run_step(["nm", "-D", "--defined-only",
                              os.path.join(self.libdir, "libmux.so")])
         symbols = [line.split()[-1] for line in out.splitlines()]
@@ -164,9 +162,7 @@ class Install(unittest.TestCase):
             r"^mux_[a-z]", s)], [])
 
     def test_pkg_config(self):
-        pkg_config = shutil.which("pkg-config") or shutil.which("pkgconf")
-        if not pkg_config:
-            self.skipTest("pkg-config is not installed")
+        pkg_config = muxtest.require_tool("pkg-config", "pkgconf")
         env = dict(os.environ,
                    PKG_CONFIG_PATH=os.path.join(self.libdir, "pkgconfig"))
         query = lambda *a: self.run_step([pkg_config, *a, "mux"], env).strip()
@@ -177,9 +173,7 @@ class Install(unittest.TestCase):
         exe = os.path.join(self.tmp.name, "consumer-pkg-config")
         self.run_step([self.cache["CMAKE_C_COMPILER"], self.consumer_c,
                        "-o", exe, *flags])
-        needed = needed_libs(exe)
-        if needed is not None:
-            self.assertIn("libmux.so.0", needed)
+        self.assertIn("libmux.so.0", needed_libs(exe))
         self.run_consumer(exe, dict(os.environ, LD_LIBRARY_PATH=self.libdir))
 
     def test_find_package(self):
@@ -194,10 +188,8 @@ class Install(unittest.TestCase):
         self.assertIn(f"found mux {header_version()}", out)
         shared = os.path.join(build, "consumer")
         static = os.path.join(build, "consumer_static")
-        needed = needed_libs(shared)
-        if needed is not None:
-            self.assertIn("libmux.so.0", needed)
-            self.assertNotIn("libmux.so.0", needed_libs(static))
+        self.assertIn("libmux.so.0", needed_libs(shared))
+        self.assertNotIn("libmux.so.0", needed_libs(static))
         self.run_consumer(shared)  # found through the build RPATH
         self.run_consumer(static)
 

@@ -184,13 +184,17 @@ class Errors(unittest.TestCase):
         cases = [
             (["-x"], "unknown option"),
             (["--bogus"], "unknown option"),
-            (["-p", "70000"], "invalid host or port"),
-            (["-p", "12ab!"], "invalid host or port"),
+            (["-p", "70000"], "invalid port '70000': out of range (0-65535)"),
+            (["-p", "-1"], "invalid port '-1': not a number 0-65535 or a service name"),
+            (["-p", "12ab!"], "invalid port '12ab!': not a number"),
+            (["-p", "no-such-service"], "invalid port 'no-such-service': unknown service name"),
+            (["-l", "127.0.0.1:65536"], "invalid address '127.0.0.1:65536': port out of range"),
+            (["--delay", "-1"], "invalid delay: '-1' (0 to 3600000)"),
             (["-l", "[::1"], "invalid address"),
             (["-l", ""], "invalid address"),
             (["-b", "-5"], "invalid backlog"),
             (["-l"], "needs an argument"),
-            (["-s", "nope"], "unknown service"),
+            (["-s", "nope"], "unknown service: 'nope' (echo, ack, hello,"),
             (["stray"], "unexpected argument"),
         ]
         for args, message in cases:
@@ -198,7 +202,7 @@ class Errors(unittest.TestCase):
                 code, out, err = run(*args)
                 self.assertEqual(code, 2)
                 self.assertIn(message, err)
-                self.assertIn("muxd --help", err)
+                self.assertEqual(err.count("muxd --help"), 1, err)
 
     def test_help_and_version(self):
         code, out, _ = run("--help")

@@ -1,9 +1,8 @@
 """A few services driven by clients muxd's authors did not write: Debian's
 OpenBSD netcat (`nc`) and nmap's `ncat`, the way docs/services.md shows.
-Skipped when the tool is not installed."""
+A missing tool fails the test (scripts/test.sh installs them)."""
 
 import os
-import shutil
 import subprocess
 import tempfile
 import unittest
@@ -14,13 +13,13 @@ from test_services import DAYTIME_RE, chargen_pattern
 
 
 def openbsd_nc():
-    """The path of OpenBSD netcat (it has -N and -U), or skip."""
-    path = shutil.which("nc")
-    if not path:
-        raise unittest.SkipTest("nc is not installed")
+    """The path of OpenBSD netcat (it has -N and -U); the test fails
+    without it."""
+    path = muxtest.require_tool("nc", "netcat-openbsd")
     usage = subprocess.run([path, "-h"], capture_output=True, timeout=TIMEOUT)
     if b"OpenBSD netcat" not in usage.stdout + usage.stderr:
-        raise unittest.SkipTest("nc is not OpenBSD netcat")
+        raise AssertionError(f"{path} is not OpenBSD netcat "
+                             "(apt-get install netcat-openbsd)")
     return path
 
 
@@ -82,9 +81,7 @@ class WithNc(unittest.TestCase):
 class WithNcat(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.ncat = shutil.which("ncat")
-        if not cls.ncat:
-            raise unittest.SkipTest("ncat is not installed")
+        cls.ncat = muxtest.require_tool("ncat", "ncat")
 
     def test_ack_logs_and_answers(self):
         with Muxd("-s", "ack", "-p", "0") as m:

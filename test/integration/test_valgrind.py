@@ -1,7 +1,6 @@
 """muxd serving a mixed session under valgrind: no leak, no memory error."""
 
 import os
-import shutil
 import signal
 import socket
 import tempfile
@@ -22,8 +21,11 @@ def sanitized_build():
 
 
 @unittest.skipIf(sanitized_build(), "valgrind does not run ASan binaries")
-@unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
 class Valgrind(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        muxtest.require_tool("valgrind", "valgrind")
+
     def test_a_session_leaks_nothing(self):
         with tempfile.TemporaryDirectory() as d:
             log = os.path.join(d, "vg.log")

@@ -121,8 +121,6 @@ static void test_parse_bad_input(void **state) {
         "::1:80",
         "::1",
         "fe80::1:443",
-        "127.0.0.1:65536",
-        "127.0.0.1:99999999999999999999",
         "host:",
         "host:80x",
         "host:8 0",
@@ -147,6 +145,19 @@ static void test_parse_bad_input(void **state) {
         int err = mux_addr_parse(bad[i], "127.0.0.1", &addr);
         if (err != -EINVAL)
             fail_msg("\"%s\": expected -EINVAL, got %d", bad[i], err);
+        /* Nothing else written. */
+        assert_memory_equal(&addr, &before, sizeof(addr));
+    }
+    static const char *const out_of_range[] = {
+        "127.0.0.1:65536", "127.0.0.1:99999999999999999999", "udp://:70000"};
+    for (size_t i = 0; i < sizeof(out_of_range) / sizeof(out_of_range[0]);
+         i++) {
+        mux_addr_t addr, before;
+        memset(&addr, 0x5a, sizeof(addr));
+        before = addr;
+        int err = mux_addr_parse(out_of_range[i], "127.0.0.1", &addr);
+        if (err != -ERANGE)
+            fail_msg("\"%s\": expected -ERANGE, got %d", out_of_range[i], err);
         /* Nothing else written. */
         assert_memory_equal(&addr, &before, sizeof(addr));
     }
@@ -224,6 +235,26 @@ static void test_resolve_unknown_service(void **state) {
     assert_string_equal(mux_strerror(MUX_ENOSERVICE),
                         "Unknown port or service name");
     assert_string_equal(mux_strerror(MUX_ENOHOST), "Unknown host");
+}
+
+/* Numbers, names, and the reasons a port is refused. */
+static void test_port_lookup(void **state) {
+    (void)state;
+    assert_int_equal(mux_port_lookup("0", MUX_TCP), 0);
+    assert_int_equal(mux_port_lookup("65535", MUX_UDP), 65535);
+    assert_int_equal(mux_port_lookup("65536", MUX_TCP), -ERANGE);
+    assert_int_equal(mux_port_lookup("99999999999999999999", MUX_TCP), -ERANGE);
+    assert_int_equal(mux_port_lookup("-1", MUX_TCP), -EINVAL);
+    assert_int_equal(mux_port_lookup("", MUX_TCP), -EINVAL);
+    assert_int_equal(mux_port_lookup("12ab", MUX_TCP), -EINVAL);
+    assert_int_equal(mux_port_lookup("echo", MUX_TCP), 7);
+    assert_int_equal(mux_port_lookup("chargen", MUX_UDP), 19);
+    assert_int_equal(mux_port_lookup("no-such-service-here", MUX_TCP),
+                     MUX_ENOSERVICE);
+    mux_addr_t addr;
+    assert_int_equal(mux_addr_parse("127.0.0.1:70000", NULL, &addr), -ERANGE);
+    assert_int_equal(mux_addr_parse("127.0.0.1:-1", NULL, &addr), -EINVAL);
+    assert_non_null(strstr(mux_strerror(MUX_ENOSERVDB), "netbase"));
 }
 
 /* An empty host is every interface for bind() and loopback for connect(). */
@@ -399,6 +430,7 @@ int main(void) {
         cmocka_unit_test(test_resolve_ipv4),
         cmocka_unit_test(test_resolve_service_name),
         cmocka_unit_test(test_resolve_unknown_service),
+        cmocka_unit_test(test_port_lookup),
         cmocka_unit_test(test_resolve_empty_host),
         cmocka_unit_test(test_resolve_unix),
         cmocka_unit_test(test_format_ipv4),
