@@ -24,7 +24,9 @@ int main(int argc, char **argv) {
     mux_server_t *server = NULL;
     int err = mux_loop_new(&loop);
     if (err == 0 && (err = mux_server_new(loop, &upper, &opts, &server)) == 0 &&
-        (err = mux_server_listen(server, addr)) == 0) {
+        (err = mux_server_listen(server, addr)) == 0 &&
+        /* Ctrl-C: answer what clients sent, then return from mux_run(). */
+        (err = mux_server_stop_on_signals(server, 5000)) == 0) {
         const char *where;
         mux_server_addresses(server, &where, 1);
         printf("listening on %s\n", where);

@@ -494,6 +494,17 @@ size_t mux_server_addresses(const mux_server_t *server, const char **out,
 void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms);
 
 /*
+ * The usual graceful Ctrl-C in one call: on the first SIGINT or SIGTERM,
+ * mux_server_shutdown(server, timeout_ms), and once it reports MUX_EV_DONE
+ * the loop stops (mux_run() returns 0); a second signal closes every
+ * client at once and stops the loop. Takes both signals over with
+ * mux_signal() (one owner per signal: a later mux_signal() for either
+ * replaces this); mux_server_free() gives them back. Returns 0 or -errno
+ * from mux_signal(), having watched neither.
+ */
+int mux_server_stop_on_signals(mux_server_t *server, uint64_t timeout_ms);
+
+/*
  * Stops accepting: closes every listener (stream and datagram; a unix
  * socket's path is removed), while the clients already connected are
  * served on as before. Unlike mux_server_shutdown() it reports no event and

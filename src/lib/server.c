@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +36,11 @@ struct mux_server {
      * left and of datagrams: connected clients count their own. */
     mux_server_stats_t counters;
     mux_timer_t *drain_timer; /* starts the per-client shutdown pass */
+    /* mux_server_stop_on_signals(): the shutdown's deadline, and whether
+     * MUX_EV_DONE stops the loop. */
+    uint64_t signal_timeout_ms;
+    bool stop_loop_when_done;
+    bool watches_signals;
 };
 
 const mux_service_t *mux__server_service(const mux_server_t *server) {
@@ -308,6 +314,8 @@ static void shutdown_done(mux_server_t *server) {
     server->shutdown_timer = NULL;
     mux_event_t ev = {.type = MUX_EV_DONE};
     mux__server_emit(server, &ev);
+    if (server->stop_loop_when_done)
+        mux_stop(server->loop);
 }
 
 void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
@@ -406,10 +414,44 @@ void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
         each_conn(server, true, shutdown_conn, NULL); /* no memory: now */
 }
 
+static void unwatch_signals(mux_server_t *server) {
+    if (!server->watches_signals)
+        return;
+    mux_signal(server->loop, SIGINT, NULL, NULL);
+    mux_signal(server->loop, SIGTERM, NULL, NULL);
+    server->watches_signals = false;
+}
+
+/* First signal: a graceful shutdown that stops the loop when done; second:
+ * every client closed now, and the loop stopped. */
+static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
+    MUX__UNUSED(signo);
+    mux_server_t *server = arg;
+    if (server->stop_loop_when_done) {
+        each_conn(server, false, destroy_conn, NULL);
+        mux_stop(loop);
+        return;
+    }
+    server->stop_loop_when_done = true;
+    mux_server_shutdown(server, server->signal_timeout_ms);
+}
+
+int mux_server_stop_on_signals(mux_server_t *server, uint64_t timeout_ms) {
+    server->signal_timeout_ms = timeout_ms;
+    int err = mux_signal(server->loop, SIGINT, on_stop_signal, server);
+    if (err == 0)
+        err = mux_signal(server->loop, SIGTERM, on_stop_signal, server);
+    server->watches_signals = true;
+    if (err < 0)
+        unwatch_signals(server);
+    return err;
+}
+
 void mux_server_free(mux_server_t *server) {
     if (!server)
         return;
     mux__loop_hold(server->loop);
+    unwatch_signals(server);
     mux_server_close_listeners(server);
     server->shutting_down = false; /* no MUX_EV_DONE from a teardown */
     each_conn(server, false, destroy_conn, NULL);

@@ -92,6 +92,17 @@ class Upper(unittest.TestCase):
                 s.sendall(b"ok\n")
                 self.assertEqual(recv_line(s), "OK\n")
 
+    def test_ctrl_c_answers_what_was_sent_then_exits_0(self):
+        with Example("upper", "0") as ex:
+            with ex.connect() as s:
+                s.sendall(b"one\n")
+                self.assertEqual(recv_line(s), "ONE\n")
+                s.sendall(b"in flight\n")
+                ex.proc.send_signal(signal.SIGINT)
+                self.assertEqual(recv_until_close(s), b"IN FLIGHT\n")
+            self.assertEqual(ex.proc.wait(timeout=muxtest.TIMEOUT), 0)
+            self.assertEqual(ex.stderr(), "")
+
     def test_bad_address_exits_1(self):
         code, out, err = run_example("upper", "[::1")
         self.assertEqual((code, out), (1, ""))

@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,52 @@ static void test_shutdown_from_the_last_close(void **state) {
     assert_int_equal(f->dones, 1);
 }
 
+/* mux_server_stop_on_signals(): SIGTERM with a message in flight, the
+ * reply still arrives, and mux_run() returns 0 once the client is gone. */
+static void test_stop_on_signals(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    assert_int_equal(mux_server_stop_on_signals(f->server, 5000), 0);
+    int c = client(SOCK_STREAM, port);
+    RUN_UNTIL(f, f->accepts == 1);
+    assert_int_equal(send(c, "last", 4, 0), 4);
+    assert_int_equal(raise(SIGTERM), 0);
+    assert_int_equal(mux_run(f->t.loop, MUX_RUN_DEFAULT), 0);
+    assert_int_equal(f->shutdowns, 1);
+    assert_int_equal(f->dones, 1);
+    char buf[8];
+    assert_int_equal(recv(c, buf, sizeof(buf), MSG_WAITALL), 4);
+    assert_memory_equal(buf, "last", 4);
+    close(c);
+    /* Freed, the server gives the signals back: SIGTERM is ours again. */
+    mux_server_free(f->server);
+    f->server = NULL;
+    assert_int_equal(mux_signal(f->t.loop, SIGTERM, NULL, NULL), 0);
+}
+
+/* A second signal closes the clients at once and stops the loop. */
+static void test_second_signal_stops_at_once(void **state) {
+    fixture_t *f = *state;
+    /* Replies held for a minute: the graceful shutdown (no deadline) waits
+     * for them. */
+    mux_server_opts_t opts = {
+        .on_event = on_event, .event_arg = f, .delay_ms = 60000};
+    assert_int_equal(
+        mux_server_new(f->t.loop, &echo_service, &opts, &f->server), 0);
+    assert_int_equal(mux_server_listen(f->server, "127.0.0.1:0"), 0);
+    assert_int_equal(mux_server_stop_on_signals(f->server, 0), 0);
+    int c = client(SOCK_STREAM, test_server_port(f->server));
+    RUN_UNTIL(f, f->accepts == 1);
+    assert_int_equal(send(c, "held", 4, 0), 4);
+    assert_int_equal(raise(SIGINT), 0);
+    RUN_UNTIL(f, f->shutdowns == 1);
+    assert_int_equal(mux_server_clients(f->server), 1);
+    assert_int_equal(raise(SIGINT), 0);
+    assert_int_equal(mux_run(f->t.loop, MUX_RUN_DEFAULT), 0);
+    assert_int_equal(mux_server_clients(f->server), 0);
+    close(c);
+}
+
 /* A client handed over after the shutdown is done would outlive DONE. */
 static void test_serve_fd_after_shutdown(void **state) {
     fixture_t *f = *state;
@@ -295,6 +342,9 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_from_the_last_close,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_on_signals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_signal_stops_at_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_serve_fd_after_shutdown, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reuseport_shares_an_address, setup,
