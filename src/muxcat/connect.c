@@ -65,7 +65,10 @@ static void finish(connector_t *c, int fd, int err) {
     mux_timer_stop(c->timer);
     c->timer = NULL;
     if (fd < 0) {
-        muxcat_connect_failed(c->opts, err);
+        if (err == -ECONNRESET) /* it connected: no "cannot connect" */
+            muxcat_socket_failed(c->opts, err);
+        else
+            muxcat_connect_failed(c->opts, err);
         c->failed = true;
         mux_stop(c->loop);
         return;
@@ -126,6 +129,13 @@ static void on_writable(mux_loop_t *loop, int fd, int events, void *arg) {
     socklen_t len = sizeof(soerr);
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
         soerr = errno;
+    if (soerr == ECONNRESET) {
+        /* Connected, then reset before we looked (a server that resets at
+         * once): the connection was made, so no other address is tried. */
+        abandon(c, -soerr);
+        finish(c, -1, -soerr);
+        return;
+    }
     if (soerr != 0) {
         abandon(c, -soerr);
         try_next(c);

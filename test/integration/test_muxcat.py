@@ -222,6 +222,17 @@ class PipeMode(unittest.TestCase):
                  "Connection refused\n")
 
 
+    def test_a_reset_after_connecting_is_not_a_failed_connect(self):
+        # The server accepts, greets and resets at once: often before
+        # muxcat looked at its connect's result.
+        with muxtest.Muxd("-q", "-s", "greet", "-p", "0", "--fault", "rst") as m:
+            for _ in range(20):
+                status, _, err = muxcat("127.0.0.1", str(m.port))
+                self.assertEqual(status, 1)
+                self.assertEqual(
+                    err, f"muxcat: 127.0.0.1:{m.port}: Connection reset by peer\n")
+
+
 class Udp(unittest.TestCase):
     def test_pipe_datagram_echo(self):
         with Muxd("udp://127.0.0.1:0") as muxd:
