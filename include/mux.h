@@ -385,8 +385,10 @@ typedef struct {
     mux_framing framing;      /* 0: the service's default */
     uint64_t idle_timeout_ms; /* close silent clients; 0: never */
     uint64_t delay_ms;        /* hold every stream send this long (see
-                                 mux_conn_send()); 0: none. Datagram
-                                 replies are never delayed */
+                                 mux_conn_send()), up to delay_ms / 64
+                                 longer: sends falling due in the same
+                                 slice share one record; 0: none.
+                                 Datagram replies are never delayed */
     const char *full_message; /* sent to a refused client; 0: "server
                                  full\n" */
     /* Decides at accept time whether a client may stay: NULL to admit, or
@@ -519,7 +521,9 @@ mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
  * blocking): output keeps the order it was sent in, a close after flush
  * waits for it, a close now discards it. Held-back bytes count as pending
  * (mux_conn_pending()); opts.faults.split and drop_after hold bytes on the
- * same queue. Past the high watermark the server stops reading
+ * same queue. The watermarks count what pending output costs: its bytes,
+ * plus 16 per group of held-back sends that fall due together (at most
+ * 65 groups). Past the high watermark the server stops reading
  * this client until its output drains; past 16 times it the client is
  * dropped (MUX_EV_CLOSE, reason "output overflow"). Returns 0; -EPIPE if
  * the connection is closing or closed (or a write failed: the connection
