@@ -372,6 +372,9 @@ typedef struct {
     uint64_t accept_delay_ms;
 } mux_faults_t;
 
+/* The largest opts.max_output: 16 times it (the hard cap) fits a size_t. */
+#define MUX_OUTPUT_MAX (SIZE_MAX / 16)
+
 /*
  * Server options. Zero-initialise, then set what you need: every 0 means
  * the default given beside it.
@@ -380,10 +383,22 @@ typedef struct {
     int backlog;              /* listen() backlog; 0: SOMAXCONN */
     unsigned max_clients;     /* 0: as many as select() can hold */
     size_t max_output;        /* high watermark of pending output per client,
-                                 past which reading pauses; 0: 1 MiB */
+                                 past which reading pauses (16 times it
+                                 drops the client), at most
+                                 MUX_OUTPUT_MAX; 0: 1 MiB */
     size_t max_line;          /* longest line in line framing; 0: 64 KiB */
     mux_framing framing;      /* 0: the service's default */
-    uint64_t idle_timeout_ms; /* close silent clients; 0: never */
+    /* Close a client idle this long: nothing read from it, nothing
+     * written to it, and no reply of its held back by delay_ms; 0: never.
+     * A client that only reads (chargen) is not idle; one that neither
+     * sends nor reads while output waits for it is. */
+    uint64_t idle_timeout_ms;
+    /* Line framing: a line (its first byte read, its LF not yet) may take
+     * this long to arrive; past it the client gets "error: line
+     * timeout\n" (MUX_EV_ERROR, reason "line timeout") and a close after
+     * flush. Bounds clients that trickle a line forever, which
+     * idle_timeout_ms alone does not. Raw framing ignores it; 0: never. */
+    uint64_t line_timeout_ms;
     uint64_t delay_ms;        /* hold every stream send this long (see
                                  mux_conn_send()), up to delay_ms / 64
                                  longer: sends falling due in the same
@@ -415,7 +430,8 @@ typedef struct {
 /*
  * Creates a server running `service` on `loop`, with `opts` (NULL for all
  * defaults; the struct is copied). `service` must outlive the server.
- * Returns 0, -ENOMEM, or -EINVAL (NULL service).
+ * Returns 0, -ENOMEM, or -EINVAL (NULL service, or opts->max_output past
+ * MUX_OUTPUT_MAX).
  */
 int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
                    const mux_server_opts_t *opts, mux_server_t **server);

@@ -75,10 +75,10 @@ struct mux_conn {
     mux_loop_t *loop;
     int fd;
     conn_state state;
-    bool held;         /* sends go through `delayed`: delay_ms or out_faults */
-    bool idle_tracked; /* opts.idle_timeout_ms: reads note the time */
-    bool eof;          /* the client shut its write side */
-    uint8_t paused;    /* reading stops: PAUSED_* bits */
+    bool held;      /* sends go through `delayed`: delay_ms or out_faults */
+    bool timed;     /* idle or line timeout: reads and writes note it */
+    bool eof;       /* the client shut its write side */
+    uint8_t paused; /* reading stops: PAUSED_* bits */
     mux_framing framing;
     uint64_t bytes_in, bytes_out; /* the server adds them up when asked */
     mux_buf_t out;                /* output not yet written (data, len) */
@@ -98,7 +98,8 @@ struct mux_conn {
                                  faults.split, the next piece) */
     uint64_t next_piece;      /* faults.split: not before this time */
     uint64_t started, last_active;
-    mux_timer_t *timer; /* idle timeout, or the linger limit */
+    uint64_t line_started; /* line timeout: when the line in `in` began */
+    mux_timer_t *timer;    /* idle timeout, or the linger limit */
     void *data;
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
@@ -268,12 +269,24 @@ static void fail(mux_conn_t *conn, int err) {
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
 
+/* With a timeout: reading or writing is activity. */
+MUX__COLD static void note_activity(mux_conn_t *conn) {
+    conn->last_active = mux_now(conn->loop);
+}
+
+/* The socket took `n` bytes. */
+static inline void wrote(mux_conn_t *conn, size_t n) {
+    conn->bytes_out += n;
+    if (conn->timed)
+        note_activity(conn);
+}
+
 /* Writes from `data`; returns bytes written (0: not now), or -errno. */
 static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
     for (;;) {
         ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
         if (n >= 0) {
-            conn->bytes_out += (uint64_t)n;
+            wrote(conn, (size_t)n);
             return n;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -305,11 +318,15 @@ static void flush(mux_conn_t *conn) {
     output_drained(conn);
 }
 
-/* Whether `more` bytes on top of what is pending pass the hard cap. */
+/* Whether `more` bytes on top of what is pending pass the hard cap (which
+ * fits a size_t: max_output is at most MUX_OUTPUT_MAX). */
 static bool overflows(const mux_conn_t *conn, size_t more) {
-    return output_cost(conn) + more >
-           mux_conn_watermark(conn) * OVERFLOW_FACTOR;
+    size_t cap = mux_conn_watermark(conn) * OVERFLOW_FACTOR;
+    size_t cost = output_cost(conn);
+    return cost > cap || more > cap - cost;
 }
+_Static_assert(MUX_OUTPUT_MAX <= SIZE_MAX / OVERFLOW_FACTOR,
+               "the hard cap of the largest watermark fits a size_t");
 
 /* Queues bytes behind what is queued. Returns 0, or -ENOBUFS / -ENOMEM
  * with the connection finished. */
@@ -533,7 +550,7 @@ MUX__COLD static int send_rest(mux_conn_t *conn, const struct iovec *iov,
         }
         n = 0; /* written when the socket is writable */
     }
-    conn->bytes_out += (uint64_t)n;
+    wrote(conn, (size_t)n);
     size_t skip = (size_t)n;
     for (int i = 0; i < iovcnt; i++) {
         size_t len = iov[i].iov_len;
@@ -595,7 +612,7 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
     ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
     if (n < 0 || (size_t)n != len)
         return send_rest_of_one(conn, data, len, n);
-    conn->bytes_out += len;
+    wrote(conn, len);
     return 0;
 }
 
@@ -628,7 +645,7 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
     ssize_t n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL);
     if (n < 0 || (size_t)n != total)
         return send_rest(conn, iov, iovcnt, n);
-    conn->bytes_out += total;
+    wrote(conn, total);
     return 0;
 }
 
@@ -753,9 +770,17 @@ MUX__COLD static void read_ended(mux_conn_t *conn, ssize_t n) {
         fail(conn, -errno);
 }
 
-/* With an idle timeout: a read is activity. */
-MUX__COLD static void note_activity(mux_conn_t *conn) {
-    conn->last_active = mux_now(conn->loop);
+/* A read under a timeout: activity; with a line timeout, a line in `in`
+ * that was not there before the read began in it (if bytes were consumed,
+ * a line ended and what is left is a new one). */
+MUX__COLD static void timed_input(mux_conn_t *conn, const char *data,
+                                  size_t len) {
+    note_activity(conn);
+    size_t before = conn->in.len;
+    conn->input(conn, data, len);
+    size_t after = conn->in.len;
+    if (after > 0 && (before == 0 || after != before + len))
+        conn->line_started = conn->last_active;
 }
 
 /* One read per readiness: a client that floods cannot starve the rest.
@@ -768,9 +793,10 @@ static void read_input(mux_conn_t *conn) {
         return;
     }
     conn->bytes_in += (uint64_t)n;
-    if (conn->idle_tracked)
-        note_activity(conn);
-    conn->input(conn, scratch, (size_t)n);
+    if (conn->timed)
+        timed_input(conn, scratch, (size_t)n);
+    else
+        conn->input(conn, scratch, (size_t)n);
 }
 
 /* Lingering: what the client still sends is read and dropped. */
@@ -813,19 +839,71 @@ static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Idle timeout: one timer per client, re-armed lazily                 */
+/* Idle and line timeouts: one timer per client, re-armed lazily       */
 /* ------------------------------------------------------------------ */
 
-static void on_idle_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+/* opts.line_timeout_ms where it applies (line framing), else 0. */
+static uint64_t line_limit(const mux_conn_t *conn) {
+    return conn->framing == MUX_FRAMING_LINE ? conn->opts->line_timeout_ms : 0;
+}
+
+/* Whether a line has taken longer than the line timeout to arrive. */
+static bool line_overdue(const mux_conn_t *conn, uint64_t now) {
+    uint64_t limit = line_limit(conn);
+    return limit && conn->state == OPEN && conn->in.len > 0 &&
+           now - conn->line_started >= limit;
+}
+
+static void line_timed_out(mux_conn_t *conn) {
+    static const char msg[] = "error: line timeout\n";
+    mux_conn_send(conn, msg, sizeof(msg) - 1);
+    mux_event_t ev = {.type = MUX_EV_ERROR,
+                      .conn = conn,
+                      .reason = "line timeout",
+                      .err = -ETIMEDOUT};
+    mux__server_emit(conn->server, &ev);
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+
+/* When the timer must look again (0: never). A line that begins between
+ * two looks is found at its own deadline: each look is at most one line
+ * timeout after the last, and re-arms for that line's deadline. */
+static uint64_t next_check(const mux_conn_t *conn, uint64_t now) {
+    const mux_server_opts_t *opts = conn->opts;
+    uint64_t next = opts->idle_timeout_ms
+                        ? conn->last_active + opts->idle_timeout_ms
+                        : UINT64_MAX;
+    if (line_limit(conn) && conn->state == OPEN) {
+        uint64_t line =
+            (conn->in.len > 0 ? conn->line_started : now) + line_limit(conn);
+        next = line < next ? line : next;
+    }
+    return next == UINT64_MAX ? 0 : next;
+}
+
+/* Idle: nothing read or written for opts.idle_timeout_ms, and no reply
+ * held back on its way. Activity only notes the time; this timer, when it
+ * fires, works out whether it was idle or when to look again. */
+static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     mux_conn_t *conn = arg;
-    uint64_t limit = conn->opts->idle_timeout_ms;
-    uint64_t idle = mux_now(loop) - conn->last_active;
-    if (idle < limit) { /* activity since: check again when it could expire */
-        mux_timer_restart(timer, limit - idle);
+    uint64_t now = mux_now(loop);
+    uint64_t idle_limit = conn->opts->idle_timeout_ms;
+    if (conn->delayed.len > 0)
+        conn->last_active = now;
+    if (idle_limit && now - conn->last_active >= idle_limit) {
+        conn->timer = NULL;
+        finish(conn, "idle timeout");
         return;
     }
-    conn->timer = NULL;
-    finish(conn, "idle timeout");
+    if (line_overdue(conn, now))
+        line_timed_out(conn); /* a lingering close takes the timer over */
+    if (conn->timer != timer)
+        return;
+    uint64_t next = next_check(conn, now);
+    if (next)
+        mux_timer_restart(timer, next > now ? next - now : 0);
+    else
+        conn->timer = NULL; /* a one-shot: released on return */
 }
 
 /* ------------------------------------------------------------------ */
@@ -833,14 +911,14 @@ static void on_idle_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* ------------------------------------------------------------------ */
 
 static int conn_start(mux_conn_t *conn) {
-    const mux_server_opts_t *opts = conn->opts;
     int err = mux_watch(conn->loop, conn->fd, MUX_READ, on_io, conn);
     if (err < 0)
         return err;
     conn->events = MUX_READ;
-    if (opts->idle_timeout_ms &&
-        (err = mux_timer_start(conn->loop, &conn->timer, opts->idle_timeout_ms,
-                               0, on_idle_check, conn)) < 0) {
+    uint64_t check = next_check(conn, conn->started);
+    if (check &&
+        (err = mux_timer_start(conn->loop, &conn->timer, check - conn->started,
+                               0, on_timeout_check, conn)) < 0) {
         mux_unwatch(conn->loop, conn->fd);
         return err;
     }
@@ -872,7 +950,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     conn->input = !conn->service->message             ? ignore_input
                   : conn->framing == MUX_FRAMING_LINE ? frame_lines
                                                       : conn->service->message;
-    conn->idle_tracked = opts->idle_timeout_ms != 0;
+    conn->timed = opts->idle_timeout_ms || line_limit(conn);
     conn->out_faults = opts->faults.split || opts->faults.drop_after;
     conn->held = opts->delay_ms || conn->out_faults;
     conn->paused = opts->faults.stall ? PAUSED_STALL : 0;
