@@ -34,7 +34,9 @@
 #endif
 #endif
 #ifdef TEST_SANITIZED
-#include <sanitizer/allocator_interface.h>
+/* The sanitizer runtime's (<sanitizer/allocator_interface.h>, which not
+ * every compiler package installs). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #else
 #define TEST_SANITIZED 0
 #include <malloc.h>
