@@ -390,6 +390,9 @@ typedef struct {
     uint64_t accept_delay_ms;
 } mux_faults_t;
 
+/* The largest opts.max_output: 16 times it (the hard cap) fits a size_t. */
+#define MUX_OUTPUT_MAX (SIZE_MAX / 16)
+
 /*
  * Server options. Zero-initialise, then set what you need: every 0 means
  * the default given beside it.
@@ -398,13 +401,27 @@ typedef struct {
     int backlog;              /* listen() backlog; 0: SOMAXCONN */
     unsigned max_clients;     /* 0: as many as select() can hold */
     size_t max_output;        /* high watermark of pending output per client,
-                                 past which reading pauses; 0: 1 MiB */
+                                 past which reading pauses (16 times it
+                                 drops the client), at most
+                                 MUX_OUTPUT_MAX; 0: 1 MiB */
     size_t max_line;          /* longest line in line framing; 0: 64 KiB */
     mux_framing framing;      /* 0: the service's default */
-    uint64_t idle_timeout_ms; /* close silent clients; 0: never */
+    /* Close a client idle this long: nothing read from it, nothing
+     * written to it, and no reply of its held back by delay_ms; 0: never.
+     * A client that only reads (chargen) is not idle; one that neither
+     * sends nor reads while output waits for it is. */
+    uint64_t idle_timeout_ms;
+    /* Line framing: a line (its first byte read, its LF not yet) may take
+     * this long to arrive; past it the client gets "error: line
+     * timeout\n" (MUX_EV_ERROR, reason "line timeout") and a close after
+     * flush. Bounds clients that trickle a line forever, which
+     * idle_timeout_ms alone does not. Raw framing ignores it; 0: never. */
+    uint64_t line_timeout_ms;
     uint64_t delay_ms;        /* hold every stream send this long (see
-                                 mux_conn_send()); 0: none. Datagram
-                                 replies are never delayed */
+                                 mux_conn_send()), up to delay_ms / 64
+                                 longer: sends falling due in the same
+                                 slice share one record; 0: none.
+                                 Datagram replies are never delayed */
     const char *full_message; /* sent to a refused client; 0: "server
                                  full\n" */
     /* Decides at accept time whether a client may stay: NULL to admit, or
@@ -431,7 +448,8 @@ typedef struct {
 /*
  * Creates a server running `service` on `loop`, with `opts` (NULL for all
  * defaults; the struct is copied). `service` must outlive the server.
- * Returns 0, -ENOMEM, or -EINVAL (NULL service).
+ * Returns 0, -ENOMEM, or -EINVAL (NULL service, or opts->max_output past
+ * MUX_OUTPUT_MAX).
  */
 int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
                    const mux_server_opts_t *opts, mux_server_t **server);
@@ -548,7 +566,9 @@ mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
  * blocking): output keeps the order it was sent in, a close after flush
  * waits for it, a close now discards it. Held-back bytes count as pending
  * (mux_conn_pending()); opts.faults.split and drop_after hold bytes on the
- * same queue. Past the high watermark the server stops reading
+ * same queue. The watermarks count what pending output costs: its bytes,
+ * plus 16 per group of held-back sends that fall due together (at most
+ * 65 groups). Past the high watermark the server stops reading
  * this client until its output drains; past 16 times it the client is
  * dropped (MUX_EV_CLOSE, reason "output overflow"). Returns 0; -EPIPE if
  * the connection is closing or closed (or a write failed: the connection

@@ -13,7 +13,9 @@
  * a due time instead; one timer per connection, armed for the head of that
  * queue, moves due bytes into the output queue. Every send is delayed by
  * the same amount, so the queue is ordered by due time and output keeps
- * the order it was sent in.
+ * the order it was sent in. The queue is one byte buffer plus one small
+ * record per group of bytes falling due in the same slot (delay_ms / 64):
+ * it costs about what it carries, however small the sends.
  *
  * Fault injection (opts.faults) hooks in where it costs nothing when off:
  * split and drop_after send everything through the same delay queue (with
@@ -48,13 +50,17 @@ enum { PAUSED_OUTPUT = 1, PAUSED_STALL = 2 };
 
 typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
 
-/* Output held back by opts.delay_ms: sends due in the same millisecond
- * share one entry. */
-typedef struct delayed {
-    struct delayed *next;
+/* The delay queue groups held-back bytes by due time in slots of
+ * delay_ms / DELAY_SLOTS (at least 1 ms): a byte leaves at most one slot
+ * late, never early, and at most DELAY_SLOTS + 1 groups wait at once. */
+#define DELAY_SLOTS 64
+
+/* One group of held-back bytes, in conn->delay_groups: the next `len`
+ * bytes of conn->delayed, all due at `due`. */
+typedef struct {
     uint64_t due; /* on the mux__clock_ms() clock, as timer deadlines are */
-    mux_buf_t bytes;
-} delayed_t;
+    size_t len;
+} delay_group_t;
 
 typedef void input_fn(mux_conn_t *conn, const char *data, size_t len);
 
@@ -69,10 +75,10 @@ struct mux_conn {
     mux_loop_t *loop;
     int fd;
     conn_state state;
-    bool held;         /* sends go through `delayed`: delay_ms or out_faults */
-    bool idle_tracked; /* opts.idle_timeout_ms: reads note the time */
-    bool eof;          /* the client shut its write side */
-    uint8_t paused;    /* reading stops: PAUSED_* bits */
+    bool held;      /* sends go through `delayed`: delay_ms or out_faults */
+    bool timed;     /* idle or line timeout: reads and writes note it */
+    bool eof;       /* the client shut its write side */
+    uint8_t paused; /* reading stops: PAUSED_* bits */
     mux_framing framing;
     uint64_t bytes_in, bytes_out; /* the server adds them up when asked */
     mux_buf_t out;                /* output not yet written (data, len) */
@@ -85,14 +91,15 @@ struct mux_conn {
     bool opened;     /* the service's open callback ran */
     bool out_faults; /* opts.faults.split or drop_after limit releases */
     uint64_t id;
-    mux_buf_t in; /* an incomplete line (line framing only) */
-    delayed_t *delayed, *delayed_tail; /* output not yet due, oldest first */
-    size_t delayed_len;                /* bytes in `delayed` */
-    mux_timer_t *delay_timer;          /* armed for `delayed`'s head (or, with
-                                          faults.split, the next piece) */
-    uint64_t next_piece;               /* faults.split: not before this time */
+    mux_buf_t in;             /* an incomplete line (line framing only) */
+    mux_buf_t delayed;        /* output not yet due, oldest first */
+    mux_buf_t delay_groups;   /* delay_group_t: how `delayed` falls due */
+    mux_timer_t *delay_timer; /* armed for the first group (or, with
+                                 faults.split, the next piece) */
+    uint64_t next_piece;      /* faults.split: not before this time */
     uint64_t started, last_active;
-    mux_timer_t *timer; /* idle timeout, or the linger limit */
+    uint64_t line_started; /* line timeout: when the line in `in` began */
+    mux_timer_t *timer;    /* idle timeout, or the linger limit */
     void *data;
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
@@ -105,12 +112,8 @@ _Static_assert(offsetof(mux_conn_t, out) + offsetof(mux_buf_t, len) +
 
 static void conn_free(void *ptr) {
     mux_conn_t *conn = ptr;
-    while (conn->delayed) {
-        delayed_t *entry = conn->delayed;
-        conn->delayed = entry->next;
-        mux__buf_free(&entry->bytes);
-        free(entry);
-    }
+    mux__buf_free(&conn->delayed);
+    mux__buf_free(&conn->delay_groups);
     mux__buf_free(&conn->out);
     mux__buf_free(&conn->in);
     if (!mux__loop_keep_spare(conn->loop, conn))
@@ -122,7 +125,7 @@ static void conn_free(void *ptr) {
 /* ------------------------------------------------------------------ */
 
 size_t mux_conn_pending(const mux_conn_t *conn) {
-    return conn->out.len + conn->delayed_len;
+    return conn->out.len + conn->delayed.len;
 }
 mux_framing mux_conn_framing(const mux_conn_t *conn) { return conn->framing; }
 size_t mux_conn_watermark(const mux_conn_t *conn) {
@@ -156,6 +159,13 @@ static size_t low_watermark(const mux_conn_t *conn) {
     return mux_conn_watermark(conn) / 2;
 }
 
+/* What pending output costs, as the watermarks count it: its bytes and
+ * the delay queue's records (the buffers' spare room is at most as much
+ * again: they double as they grow, and are freed once empty). */
+static size_t output_cost(const mux_conn_t *conn) {
+    return mux_conn_pending(conn) + conn->delay_groups.len;
+}
+
 /* Reads while open and not paused (or to discard, lingering); writes while
  * output is pending, or while a producer service can add more. */
 static void update_interest(mux_conn_t *conn) {
@@ -164,7 +174,7 @@ static void update_interest(mux_conn_t *conn) {
         conn->state == LINGER)
         events |= MUX_READ;
     if (conn->out.len > 0 || (conn->state == OPEN && conn->service->drain &&
-                              mux_conn_pending(conn) <= low_watermark(conn)))
+                              output_cost(conn) <= low_watermark(conn)))
         events |= MUX_WRITE;
     if (events != conn->events) {
         conn->events = events;
@@ -259,12 +269,24 @@ static void fail(mux_conn_t *conn, int err) {
 /* Output                                                              */
 /* ------------------------------------------------------------------ */
 
+/* With a timeout: reading or writing is activity. */
+MUX__COLD static void note_activity(mux_conn_t *conn) {
+    conn->last_active = mux_now(conn->loop);
+}
+
+/* The socket took `n` bytes. */
+static inline void wrote(mux_conn_t *conn, size_t n) {
+    conn->bytes_out += n;
+    if (conn->timed)
+        note_activity(conn);
+}
+
 /* Writes from `data`; returns bytes written (0: not now), or -errno. */
 static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
     for (;;) {
         ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
         if (n >= 0) {
-            conn->bytes_out += (uint64_t)n;
+            wrote(conn, (size_t)n);
             return n;
         }
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -277,7 +299,7 @@ static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
 /* After output shrank: resume reading, feed a producer, finish a close. */
 static void output_drained(mux_conn_t *conn) {
     if ((conn->paused & PAUSED_OUTPUT) &&
-        mux_conn_pending(conn) <= low_watermark(conn))
+        output_cost(conn) <= low_watermark(conn))
         conn->paused &= (uint8_t)~PAUSED_OUTPUT;
     if (conn->state == CLOSING && mux_conn_pending(conn) == 0) {
         linger(conn);
@@ -296,11 +318,15 @@ static void flush(mux_conn_t *conn) {
     output_drained(conn);
 }
 
-/* Whether `more` bytes on top of what is pending pass the hard cap. */
+/* Whether `more` bytes on top of what is pending pass the hard cap (which
+ * fits a size_t: max_output is at most MUX_OUTPUT_MAX). */
 static bool overflows(const mux_conn_t *conn, size_t more) {
-    return mux_conn_pending(conn) + more >
-           mux_conn_watermark(conn) * OVERFLOW_FACTOR;
+    size_t cap = mux_conn_watermark(conn) * OVERFLOW_FACTOR;
+    size_t cost = output_cost(conn);
+    return cost > cap || more > cap - cost;
 }
+_Static_assert(MUX_OUTPUT_MAX <= SIZE_MAX / OVERFLOW_FACTOR,
+               "the hard cap of the largest watermark fits a size_t");
 
 /* Queues bytes behind what is queued. Returns 0, or -ENOBUFS / -ENOMEM
  * with the connection finished. */
@@ -334,15 +360,35 @@ static int output(mux_conn_t *conn, const char *data, size_t len) {
     return written == len ? 0 : queue(conn, data + written, len - written);
 }
 
-/* Drops the head of the delay queue. */
-static void pop_delayed(mux_conn_t *conn) {
-    delayed_t *entry = conn->delayed;
-    conn->delayed = entry->next;
-    if (!conn->delayed)
-        conn->delayed_tail = NULL;
-    conn->delayed_len -= entry->bytes.len;
-    mux__buf_free(&entry->bytes);
-    free(entry);
+/* The delay queue's oldest and newest groups (NULL: the queue is empty). */
+static delay_group_t *first_group(const mux_conn_t *conn) {
+    const mux_buf_t *groups = &conn->delay_groups;
+    return groups->len ? (delay_group_t *)mux__buf_head(groups) : NULL;
+}
+static delay_group_t *last_group(const mux_conn_t *conn) {
+    const mux_buf_t *groups = &conn->delay_groups;
+    return groups->len ? (delay_group_t *)(mux__buf_head(groups) + groups->len -
+                                           sizeof(delay_group_t))
+                       : NULL;
+}
+
+/* Empties the delay queue and releases its memory. */
+static void drop_delayed(mux_conn_t *conn) {
+    mux__buf_free(&conn->delayed);
+    mux__buf_free(&conn->delay_groups);
+}
+
+/* Drops `len` bytes (at most the first group's) from the front of the
+ * delay queue, and the first group once it is empty. */
+static void consume_delayed(mux_conn_t *conn, size_t len) {
+    delay_group_t *first = first_group(conn);
+    mux__buf_consume(&conn->delayed, len);
+    first->len -= len;
+    if (first->len > 0)
+        return;
+    mux__buf_consume(&conn->delay_groups, sizeof(*first));
+    if (conn->delay_groups.len == 0)
+        drop_delayed(conn);
 }
 
 static const mux_faults_t *faults_of(const mux_conn_t *conn) {
@@ -383,8 +429,7 @@ static void fault_released(mux_conn_t *conn, uint64_t now, size_t released) {
         conn->next_piece = now + split_ms(faults);
     if (faults->drop_after &&
         conn->bytes_out + conn->out.len >= faults->drop_after) {
-        while (conn->delayed)
-            pop_delayed(conn);
+        drop_delayed(conn);
         if (conn->state == OPEN)
             conn->state = CLOSING;
         mux_event_t ev = {.type = MUX_EV_ERROR,
@@ -394,44 +439,47 @@ static void fault_released(mux_conn_t *conn, uint64_t now, size_t released) {
     }
 }
 
-/* Moves the delayed output that is due into the output queue, oldest
+/* Moves the held-back output that is due into the output queue, oldest
  * first, as far as the output faults let it. Returns 0 or -errno (the
  * connection is finished then; conn_free releases the queue). */
 static int release_due(mux_conn_t *conn, uint64_t now) {
     size_t quota = conn->out_faults ? fault_quota(conn, now) : SIZE_MAX;
     bool one_piece = conn->out_faults && faults_of(conn)->split;
     size_t released = 0;
-    while (conn->delayed && conn->delayed->due <= now && quota > 0) {
-        delayed_t *entry = conn->delayed;
-        size_t len = entry->bytes.len < quota ? entry->bytes.len : quota;
+    delay_group_t *first;
+    while ((first = first_group(conn)) && first->due <= now && quota > 0) {
+        size_t len = first->len < quota ? first->len : quota;
         if (len > 0) {
-            int err = output(conn, mux__buf_head(&entry->bytes), len);
+            int err = output(conn, mux__buf_head(&conn->delayed), len);
             if (err < 0)
                 return err;
-            mux__buf_consume(&entry->bytes, len);
-            conn->delayed_len -= len;
             released += len;
             quota = one_piece ? 0 : quota - len;
         }
-        if (entry->bytes.len == 0)
-            pop_delayed(conn);
+        consume_delayed(conn, len);
     }
     if (conn->out_faults)
         fault_released(conn, now, released);
     return 0;
 }
 
-/* When the head of the delay queue may go out: when it is due, and with
- * faults.split not before the pause ends (a piece the socket has not
- * taken in full yet is looked at again one pause later). */
+/* When the first group of the delay queue may go out: when it is due,
+ * and with faults.split not before the pause ends (a piece the socket has
+ * not taken in full yet is looked at again one pause later). */
 static uint64_t next_release(const mux_conn_t *conn, uint64_t now) {
-    uint64_t due = conn->delayed->due;
+    uint64_t due = first_group(conn)->due;
     const mux_faults_t *faults = faults_of(conn);
     if (!conn->out_faults || !faults->split)
         return due;
     uint64_t piece =
         conn->out.len > 0 ? now + split_ms(faults) : conn->next_piece;
     return piece > due ? piece : due;
+}
+
+/* Milliseconds from now until `when` (0 if it has passed). */
+static uint64_t ms_until(uint64_t when) {
+    uint64_t now = mux__clock_ms();
+    return when > now ? when - now : 0;
 }
 
 /* The delay timer: release what may go out, re-arm for what is left. */
@@ -441,38 +489,43 @@ static void on_delay_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     uint64_t now = mux__clock_ms();
     if (release_due(conn, now) < 0)
         return; /* finished: it stopped this timer */
-    if (conn->delayed) {
-        uint64_t due = next_release(conn, now);
-        now = mux__clock_ms();
-        mux_timer_restart(timer, due > now ? due - now : 0);
-    } else {
+    if (first_group(conn))
+        mux_timer_restart(timer, ms_until(next_release(conn, now)));
+    else
         conn->delay_timer = NULL; /* a one-shot: released on return */
-    }
     output_drained(conn);
 }
 
-/* Appends to the delay queue; the tail absorbs bytes due at the same
- * time. Arms the timer when the queue was empty. Returns 0 or -ENOMEM. */
+/* The due time of the slot that bytes due at `due` wait for: the end of
+ * their delay_ms / DELAY_SLOTS slice. Without a delay (output faults
+ * alone) everything is due at once: one group. */
+static uint64_t slot_due(const mux_conn_t *conn, uint64_t due) {
+    uint64_t delay = conn->opts->delay_ms;
+    if (delay == 0)
+        return 0;
+    uint64_t slot = delay / DELAY_SLOTS ? delay / DELAY_SLOTS : 1;
+    return (due + slot - 1) / slot * slot;
+}
+
+/* Appends to the delay queue; the last group takes bytes due in its slot.
+ * Arms the timer when the queue was empty. Returns 0 or -ENOMEM. */
 static int delay_output(mux_conn_t *conn, const void *data, size_t len,
                         uint64_t due) {
-    delayed_t *tail = conn->delayed_tail;
-    if (!tail || tail->due != due) {
-        if (!(tail = calloc(1, sizeof(*tail))))
-            return -ENOMEM;
-        tail->due = due;
+    due = slot_due(conn, due);
+    delay_group_t *last = last_group(conn);
+    if (!last || last->due != due) {
+        delay_group_t group = {.due = due, .len = 0};
         if (!conn->delay_timer &&
-            mux_timer_start(conn->loop, &conn->delay_timer,
-                            conn->opts->delay_ms, 0, on_delay_due, conn) < 0) {
-            free(tail);
+            mux_timer_start(conn->loop, &conn->delay_timer, ms_until(due), 0,
+                            on_delay_due, conn) < 0)
             return -ENOMEM;
-        }
-        *(conn->delayed_tail ? &conn->delayed_tail->next : &conn->delayed) =
-            tail;
-        conn->delayed_tail = tail;
+        if (mux__buf_append(&conn->delay_groups, &group, sizeof(group)) < 0)
+            return -ENOMEM; /* the timer finds nothing, or what was there */
+        last = last_group(conn);
     }
-    if (mux__buf_append(&tail->bytes, data, len) < 0)
-        return -ENOMEM; /* an empty tail stays: released empty when due */
-    conn->delayed_len += len;
+    if (mux__buf_append(&conn->delayed, data, len) < 0)
+        return -ENOMEM; /* an empty group stays: released empty when due */
+    last->len += len;
     return 0;
 }
 
@@ -480,7 +533,7 @@ static int delay_output(mux_conn_t *conn, const void *data, size_t len,
 static int sent(mux_conn_t *conn) {
     if (mux_conn_pending(conn) == 0)
         return 0; /* all written: nothing queued before or now */
-    if (mux_conn_pending(conn) >= conn->opts->max_output)
+    if (output_cost(conn) >= conn->opts->max_output)
         conn->paused |= PAUSED_OUTPUT;
     update_interest(conn);
     return 0;
@@ -497,7 +550,7 @@ MUX__COLD static int send_rest(mux_conn_t *conn, const struct iovec *iov,
         }
         n = 0; /* written when the socket is writable */
     }
-    conn->bytes_out += (uint64_t)n;
+    wrote(conn, (size_t)n);
     size_t skip = (size_t)n;
     for (int i = 0; i < iovcnt; i++) {
         size_t len = iov[i].iov_len;
@@ -559,7 +612,7 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
     ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
     if (n < 0 || (size_t)n != len)
         return send_rest_of_one(conn, data, len, n);
-    conn->bytes_out += len;
+    wrote(conn, len);
     return 0;
 }
 
@@ -592,7 +645,7 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
     ssize_t n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL);
     if (n < 0 || (size_t)n != total)
         return send_rest(conn, iov, iovcnt, n);
-    conn->bytes_out += total;
+    wrote(conn, total);
     return 0;
 }
 
@@ -717,9 +770,17 @@ MUX__COLD static void read_ended(mux_conn_t *conn, ssize_t n) {
         fail(conn, -errno);
 }
 
-/* With an idle timeout: a read is activity. */
-MUX__COLD static void note_activity(mux_conn_t *conn) {
-    conn->last_active = mux_now(conn->loop);
+/* A read under a timeout: activity; with a line timeout, a line in `in`
+ * that was not there before the read began in it (if bytes were consumed,
+ * a line ended and what is left is a new one). */
+MUX__COLD static void timed_input(mux_conn_t *conn, const char *data,
+                                  size_t len) {
+    note_activity(conn);
+    size_t before = conn->in.len;
+    conn->input(conn, data, len);
+    size_t after = conn->in.len;
+    if (after > 0 && (before == 0 || after != before + len))
+        conn->line_started = conn->last_active;
 }
 
 /* One read per readiness: a client that floods cannot starve the rest.
@@ -732,9 +793,10 @@ static void read_input(mux_conn_t *conn) {
         return;
     }
     conn->bytes_in += (uint64_t)n;
-    if (conn->idle_tracked)
-        note_activity(conn);
-    conn->input(conn, scratch, (size_t)n);
+    if (conn->timed)
+        timed_input(conn, scratch, (size_t)n);
+    else
+        conn->input(conn, scratch, (size_t)n);
 }
 
 /* Lingering: what the client still sends is read and dropped. */
@@ -755,7 +817,7 @@ MUX__COLD static void on_other_io(mux_conn_t *conn, int events) {
         if (conn->out.len > 0)
             flush(conn);
         if (conn->state == OPEN && conn->service->drain &&
-            mux_conn_pending(conn) <= low_watermark(conn))
+            output_cost(conn) <= low_watermark(conn))
             conn->service->drain(conn);
         if (conn->state == CLOSED)
             return;
@@ -777,19 +839,71 @@ static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Idle timeout: one timer per client, re-armed lazily                 */
+/* Idle and line timeouts: one timer per client, re-armed lazily       */
 /* ------------------------------------------------------------------ */
 
-static void on_idle_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+/* opts.line_timeout_ms where it applies (line framing), else 0. */
+static uint64_t line_limit(const mux_conn_t *conn) {
+    return conn->framing == MUX_FRAMING_LINE ? conn->opts->line_timeout_ms : 0;
+}
+
+/* Whether a line has taken longer than the line timeout to arrive. */
+static bool line_overdue(const mux_conn_t *conn, uint64_t now) {
+    uint64_t limit = line_limit(conn);
+    return limit && conn->state == OPEN && conn->in.len > 0 &&
+           now - conn->line_started >= limit;
+}
+
+static void line_timed_out(mux_conn_t *conn) {
+    static const char msg[] = "error: line timeout\n";
+    mux_conn_send(conn, msg, sizeof(msg) - 1);
+    mux_event_t ev = {.type = MUX_EV_ERROR,
+                      .conn = conn,
+                      .reason = "line timeout",
+                      .err = -ETIMEDOUT};
+    mux__server_emit(conn->server, &ev);
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+
+/* When the timer must look again (0: never). A line that begins between
+ * two looks is found at its own deadline: each look is at most one line
+ * timeout after the last, and re-arms for that line's deadline. */
+static uint64_t next_check(const mux_conn_t *conn, uint64_t now) {
+    const mux_server_opts_t *opts = conn->opts;
+    uint64_t next = opts->idle_timeout_ms
+                        ? conn->last_active + opts->idle_timeout_ms
+                        : UINT64_MAX;
+    if (line_limit(conn) && conn->state == OPEN) {
+        uint64_t line =
+            (conn->in.len > 0 ? conn->line_started : now) + line_limit(conn);
+        next = line < next ? line : next;
+    }
+    return next == UINT64_MAX ? 0 : next;
+}
+
+/* Idle: nothing read or written for opts.idle_timeout_ms, and no reply
+ * held back on its way. Activity only notes the time; this timer, when it
+ * fires, works out whether it was idle or when to look again. */
+static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     mux_conn_t *conn = arg;
-    uint64_t limit = conn->opts->idle_timeout_ms;
-    uint64_t idle = mux_now(loop) - conn->last_active;
-    if (idle < limit) { /* activity since: check again when it could expire */
-        mux_timer_restart(timer, limit - idle);
+    uint64_t now = mux_now(loop);
+    uint64_t idle_limit = conn->opts->idle_timeout_ms;
+    if (conn->delayed.len > 0)
+        conn->last_active = now;
+    if (idle_limit && now - conn->last_active >= idle_limit) {
+        conn->timer = NULL;
+        finish(conn, "idle timeout");
         return;
     }
-    conn->timer = NULL;
-    finish(conn, "idle timeout");
+    if (line_overdue(conn, now))
+        line_timed_out(conn); /* a lingering close takes the timer over */
+    if (conn->timer != timer)
+        return;
+    uint64_t next = next_check(conn, now);
+    if (next)
+        mux_timer_restart(timer, next > now ? next - now : 0);
+    else
+        conn->timer = NULL; /* a one-shot: released on return */
 }
 
 /* ------------------------------------------------------------------ */
@@ -797,14 +911,14 @@ static void on_idle_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* ------------------------------------------------------------------ */
 
 static int conn_start(mux_conn_t *conn) {
-    const mux_server_opts_t *opts = conn->opts;
     int err = mux_watch(conn->loop, conn->fd, MUX_READ, on_io, conn);
     if (err < 0)
         return err;
     conn->events = MUX_READ;
-    if (opts->idle_timeout_ms &&
-        (err = mux_timer_start(conn->loop, &conn->timer, opts->idle_timeout_ms,
-                               0, on_idle_check, conn)) < 0) {
+    uint64_t check = next_check(conn, conn->started);
+    if (check &&
+        (err = mux_timer_start(conn->loop, &conn->timer, check - conn->started,
+                               0, on_timeout_check, conn)) < 0) {
         mux_unwatch(conn->loop, conn->fd);
         return err;
     }
@@ -836,7 +950,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     conn->input = !conn->service->message             ? ignore_input
                   : conn->framing == MUX_FRAMING_LINE ? frame_lines
                                                       : conn->service->message;
-    conn->idle_tracked = opts->idle_timeout_ms != 0;
+    conn->timed = opts->idle_timeout_ms || line_limit(conn);
     conn->out_faults = opts->faults.split || opts->faults.drop_after;
     conn->held = opts->delay_ms || conn->out_faults;
     conn->paused = opts->faults.stall ? PAUSED_STALL : 0;

@@ -70,7 +70,8 @@ static int open_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
                    const mux_server_opts_t *opts, mux_server_t **out) {
-    if (!service || !service->name)
+    if (!service || !service->name ||
+        (opts && opts->max_output > MUX_OUTPUT_MAX))
         return -EINVAL;
     mux_server_t *server = calloc(1, sizeof(*server));
     if (!server)

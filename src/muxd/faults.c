@@ -46,6 +46,10 @@ static uint64_t parse_value(const char *text, const char *end, uint64_t max,
     return (uint64_t)v << shift;
 }
 
+uint64_t muxd_parse_size(const char *text, uint64_t max) {
+    return parse_value(text, NULL, max, true);
+}
+
 /* split=BYTES[:MS] */
 static const char *parse_split(const char *value, mux_faults_t *faults) {
     const char *colon = strchr(value, ':');

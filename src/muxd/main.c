@@ -40,6 +40,7 @@ enum {
     OPT_DELAY,
     OPT_MAX_OUTPUT,
     OPT_IDLE_TIMEOUT,
+    OPT_LINE_TIMEOUT,
     OPT_SHUTDOWN_TIMEOUT,
     OPT_ALLOW,
     OPT_DENY,
@@ -172,9 +173,17 @@ static void usage(FILE *out) {
             "      --max-output BYTES  pending output per client past which "
             "muxd stops\n"
             "                        reading from it (default 1M; suffixes "
-            "k, M, G)\n"
-            "      --idle-timeout SECS  close clients silent for SECS "
-            "(default: never)\n"
+            "k, M, G;\n"
+            "                        held-back replies count what they "
+            "cost)\n"
+            "      --idle-timeout SECS  close clients that neither send nor "
+            "read for SECS\n"
+            "                        (default: never)\n"
+            "      --line-timeout SECS  line framing: a line must arrive "
+            "within SECS of its\n"
+            "                        first byte, else \"error: line "
+            "timeout\" and a close\n"
+            "                        (default: never)\n"
             "      --shutdown-timeout SECS  on SIGTERM, wait at most SECS "
             "for clients\n"
             "                        (default 5)\n"
@@ -238,24 +247,18 @@ static uint64_t parse_seconds(const char *text, const char *what) {
     return (uint64_t)llround(v * 1000);
 }
 
-/* Bytes, with an optional k, M or G suffix (powers of 1024). */
-static size_t parse_size(const char *text, const char *what) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    unsigned shift = 0;
-    if (*end && !end[1] && end != text)
-        shift = *end == 'k' || *end == 'K'   ? 10
-                : *end == 'm' || *end == 'M' ? 20
-                : *end == 'g' || *end == 'G' ? 30
-                                             : 64;
-    if (errno || end == text || text[0] == '-' || shift == 64 ||
-        (*end && shift == 0) || v == 0 || v > (SIZE_MAX >> 1 >> shift)) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "invalid %s: '%%s' (bytes, e.g. 64k)", what);
+/* Bytes, 1 to `max`, with an optional k, M or G suffix (powers of 1024):
+ * muxd_parse_size(), with the usage error. */
+static size_t parse_size(const char *text, const char *what, uint64_t max) {
+    uint64_t v = muxd_parse_size(text, max);
+    if (!v) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "invalid %s: '%%s' (bytes, e.g. 64k; at most %" PRIu64 "%s)",
+                 what, max >> 30 ? max >> 30 : max, max >> 30 ? "G" : "");
         usage_error(msg, text);
     }
-    return (size_t)(v << shift);
+    return (size_t)v;
 }
 
 static void add_cidr(muxd_cidr_t *list, size_t *n, const char *text) {
@@ -423,6 +426,10 @@ static void check_options(const options_t *o, bool max_line_given) {
         usage_error("--max-line needs line framing, and %s is framed raw "
                     "here: add --framing line",
                     o->service->name);
+    if (o->server.line_timeout_ms && framing != MUX_FRAMING_LINE)
+        usage_error("--line-timeout needs line framing, and %s is framed raw "
+                    "here: add --framing line",
+                    o->service->name);
 }
 
 /* Combinations --workers cannot honour. */
@@ -449,10 +456,13 @@ static bool limit_option(int c, const char *arg, options_t *o) {
             usage_error("invalid client limit: '%s' (at least 1)", arg);
         return true;
     case OPT_MAX_OUTPUT:
-        o->server.max_output = parse_size(arg, "output limit");
+        o->server.max_output = parse_size(arg, "output limit", MUX_OUTPUT_MAX);
         return true;
     case OPT_IDLE_TIMEOUT:
         o->server.idle_timeout_ms = parse_seconds(arg, "idle timeout");
+        return true;
+    case OPT_LINE_TIMEOUT:
+        o->server.line_timeout_ms = parse_seconds(arg, "line timeout");
         return true;
     case OPT_SHUTDOWN_TIMEOUT:
         o->shutdown_timeout_ms = parse_seconds(arg, "shutdown timeout");
@@ -487,6 +497,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"max-clients", required_argument, NULL, 'm'},
         {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
         {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+        {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
         {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
         {"allow", required_argument, NULL, OPT_ALLOW},
         {"deny", required_argument, NULL, OPT_DENY},

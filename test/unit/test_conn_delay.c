@@ -26,6 +26,22 @@
 
 #include <cmocka.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_SANITIZED 1
+#endif
+#endif
+#ifdef TEST_SANITIZED
+/* The sanitizer runtime's (<sanitizer/allocator_interface.h>, which not
+ * every compiler package installs). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#else
+#define TEST_SANITIZED 0
+#include <malloc.h>
+#endif
+
 #include "testutil.h"
 
 #define DELAY_MS 100
@@ -57,17 +73,23 @@ static void service_close(mux_conn_t *conn) {
     fx.conn = NULL;
 }
 
-/* Starts a loop and a server for `service`; returns a connected client. */
-static int start(const mux_service_t *service, size_t max_output) {
+/* Starts a loop and a server for `service` that holds sends back for
+ * `delay_ms`; returns a connected client. */
+static int start_delayed(const mux_service_t *service, size_t max_output,
+                         uint64_t delay_ms) {
     memset(&fx, 0, sizeof(fx));
     assert_int_equal(mux_loop_new(&fx.loop), 0);
     mux_server_opts_t opts = {
-        .delay_ms = DELAY_MS, .max_output = max_output, .on_event = on_event};
+        .delay_ms = delay_ms, .max_output = max_output, .on_event = on_event};
     assert_int_equal(mux_server_new(fx.loop, service, &opts, &fx.server), 0);
     assert_int_equal(mux_server_listen(fx.server, "127.0.0.1:0"), 0);
     assert_int_equal(
         mux_timer_start(fx.loop, &fx.ticker, 5, 5, test_tick, NULL), 0);
     return test_connect(test_server_port(fx.server));
+}
+
+static int start(const mux_service_t *service, size_t max_output) {
+    return start_delayed(service, max_output, DELAY_MS);
 }
 
 static void stop(int client) {
@@ -255,6 +277,79 @@ static void test_teardown_frees_held_output(void **state) {
     assert_int_equal(fx.closes, 1);
 }
 
+/* ---- held-back output costs about what it carries ---- */
+
+#define TINY_SENDS 300
+#define LONG_DELAY_MS 3000
+
+/* Heap bytes in use: the allocator's count (the sanitizer's, under ASan,
+ * whose allocator replaces glibc's). */
+static size_t heap_in_use(void) {
+#if TEST_SANITIZED
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return mallinfo2().uordblks;
+#endif
+}
+
+/* Runs the loop until the client is served (fx.conn set). */
+static void wait_for_conn(void) {
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (!fx.conn && test_now_ms() < deadline)
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    assert_non_null(fx.conn);
+}
+
+/* Sends one byte, then waits for the clock to move on: the next send
+ * falls due a millisecond later. */
+static int send_one_byte_apart(void) {
+    uint64_t sent_at = test_now_ms();
+    int err = mux_conn_send(fx.conn, "x", 1);
+    while (test_now_ms() == sent_at)
+        nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
+    return err;
+}
+
+static void test_tiny_sends_cost_about_their_bytes(void **state) {
+    (void)state;
+    static const mux_service_t service = {
+        .name = "tiny", .open = echo_open, .close = service_close};
+    int client = start_delayed(&service, 0, LONG_DELAY_MS);
+    wait_for_conn();
+    size_t before = heap_in_use();
+    for (int i = 0; i < TINY_SENDS; i++)
+        assert_int_equal(send_one_byte_apart(), 0);
+    size_t after = heap_in_use();
+    size_t cost = after > before ? after - before : 0;
+    assert_int_equal(mux_conn_pending(fx.conn), TINY_SENDS);
+    print_message("%d one-byte sends held back: %zu bytes of heap\n",
+                  TINY_SENDS, cost);
+    /* Each send used to take an entry and a 256-byte buffer: ~90 KiB. */
+    if (cost > 2 * TINY_SENDS + 4096)
+        fail_msg("%d one-byte sends held back cost %zu bytes of heap",
+                 TINY_SENDS, cost);
+    stop(client);
+}
+
+/* The watermarks count what the queue costs, its records included: 20
+ * one-byte sends a millisecond apart pass the cap of 16 x 16 bytes. */
+static void test_cap_counts_what_held_output_costs(void **state) {
+    (void)state;
+    static const mux_service_t service = {
+        .name = "tiny", .open = echo_open, .close = service_close};
+    int client = start(&service, 16);
+    wait_for_conn();
+    int err = 0;
+    for (int i = 0; i < 20 && err == 0; i++)
+        err = send_one_byte_apart();
+    assert_int_equal(err, -ENOBUFS);
+    char buf[16];
+    size_t got;
+    assert_int_equal(run_until_eof(client, buf, sizeof(buf), &got), 1);
+    assert_string_equal(fx.close_reason, "output overflow");
+    stop(client);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_kept_and_close_waits),
@@ -262,6 +357,8 @@ int main(void) {
         cmocka_unit_test(test_overflow_counts_held_back_output),
         cmocka_unit_test(test_echo_replies_in_order),
         cmocka_unit_test(test_teardown_frees_held_output),
+        cmocka_unit_test(test_tiny_sends_cost_about_their_bytes),
+        cmocka_unit_test(test_cap_counts_what_held_output_costs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -332,6 +332,21 @@ static void test_reuseport_udp(void **state) {
     mux_server_free(second);
 }
 
+/* A watermark whose hard cap (16 times it) would wrap is refused; the
+ * largest that fits is taken. */
+static void test_max_output_whose_cap_wraps_is_refused(void **state) {
+    fixture_t *f = *state;
+    mux_server_t *server = NULL;
+    mux_server_opts_t opts = {.max_output = MUX_OUTPUT_MAX + 1};
+    assert_int_equal(mux_server_new(f->t.loop, &echo_service, &opts, &server),
+                     -EINVAL);
+    assert_null(server);
+    opts.max_output = MUX_OUTPUT_MAX;
+    assert_int_equal(mux_server_new(f->t.loop, &echo_service, &opts, &server),
+                     0);
+    mux_server_free(server);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stats_count_streams, setup,
@@ -350,6 +365,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_reuseport_shares_an_address, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reuseport_udp, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_max_output_whose_cap_wraps_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
