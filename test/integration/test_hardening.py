@@ -231,7 +231,7 @@ class OutOfFds(unittest.TestCase):
 
 class SlowReader(unittest.TestCase):
     def test_100mb_to_a_client_that_never_reads(self):
-        with Muxd("-p", "0", "-q") as m:
+        with Muxd("-p", "0") as m:
             hog = m.connect()
             hog.settimeout(2.0)
             chunk = b"x" * (1 << 20)
@@ -263,7 +263,10 @@ class SlowReader(unittest.TestCase):
                   f"RSS {rss_kib(m.proc.pid)} KiB")
             hog.close()
             for c in others:
-                self.assertEqual(round_trip(c, b"after"), b"after")
+                self.assertEqual(
+                    round_trip(c, b"after"), b"after",
+                    f"muxd exit status {m.proc.poll()}; its log ends "
+                    f"{m.stderr()[-2000:]!r}")
                 c.close()
 
 
