@@ -87,34 +87,47 @@ class UnreadStderr(unittest.TestCase):
 
     def test_dropped_lines_are_counted_once_drained(self):
         with Muxd("-p", "0", stderr=subprocess.PIPE) as m:
+            fd = m.proc.stderr.fileno()
             echo_cycles(m, CLIENTS)
-            err = read_until(m.proc.stderr.fileno(), b"dropped")
-            lines = err.decode().splitlines()
-            notes = [l for l in lines if "log lines dropped" in l]
-            self.assertEqual(len(notes), 1, lines[-5:])
-            count = int(notes[0].split()[1])
-            self.assertGreater(count, 0)
-            # Every line is whole, and the log goes on after the notice.
-            self.assertTrue(all(l.startswith("muxd: ") for l in lines))
+            err = read_until(fd, b"dropped")
+            self.assertIn(b"log lines dropped: stderr was not read", err)
+            # The log goes on after the notice.
             with m.connect() as c:
                 c.sendall(b"after")
                 self.assertEqual(c.recv(16), b"after")
-            tail = read_until(m.proc.stderr.fileno(), b"closed 127.0.0.1")
-            self.assertIn(b"accepted 127.0.0.1", tail)
-            self.assertEqual(m.stop(), 0)
+            m.send_signal(signal.SIGTERM)
+            err += read_until(fd, b"\0")  # to EOF: muxd exits
+            self.assertEqual(m.wait(), 0)
             m.proc.stderr.close()
+        lines = err.decode().splitlines()
+        self.assertTrue(all(l.startswith("muxd: ") for l in lines))
+        notes = [l for l in lines if "log lines dropped" in l]
+        dropped = sum(int(l.split()[1]) for l in notes)
+        self.assertGreater(dropped, 0)
+        self.assertIn("SIGTERM: shutting down", lines[-1])
+        # Every line is written or counted: accepted and closed for each
+        # client (3000 and "after"), and the SIGTERM line.
+        self.assertEqual(len(lines) - len(notes) + dropped,
+                         2 * (CLIENTS + 1) + 1)
 
     def test_dropped_lines_json_event(self):
         with Muxd("-p", "0", "--log-format", "json",
                   stderr=subprocess.PIPE) as m:
+            fd = m.proc.stderr.fileno()
             echo_cycles(m, CLIENTS)
-            err = read_until(m.proc.stderr.fileno(), b'"log_dropped"')
-            events = [json.loads(l) for l in err.decode().splitlines()]
-            dropped = [e for e in events if e["event"] == "log_dropped"]
-            self.assertEqual(len(dropped), 1)
-            self.assertGreater(dropped[0]["lines"], 0)
-            self.assertEqual(m.stop(), 0)
+            err = read_until(fd, b'"log_dropped"')
+            m.send_signal(signal.SIGTERM)
+            err += read_until(fd, b"\0")
+            self.assertEqual(m.wait(), 0)
             m.proc.stderr.close()
+        events = [json.loads(l) for l in err.decode().splitlines()]
+        dropped = [e["lines"] for e in events if e["event"] == "log_dropped"]
+        self.assertGreater(len(dropped), 0)
+        self.assertTrue(all(n > 0 for n in dropped))
+        # accept and close per client; listen, info (SIGTERM), shutdown
+        # and done.
+        self.assertEqual(len(events) - len(dropped) + sum(dropped),
+                         2 * CLIENTS + 4)
 
     def test_muxd_leaves_the_shared_pipe_blocking(self):
         # muxd's own description of the pipe is non-blocking; the one it
