@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define MUX__UNUSED(x) ((void)(x))
 
@@ -109,6 +110,8 @@ struct mux_listener {
     int fd;
     mux_transport transport;
     bool owns_path;                /* unlink the unix path on close */
+    dev_t path_dev;                /* what bind() made there: unlinked */
+    ino_t path_ino;                /* only if the path is still that */
     char local[MUX_ADDRSTRLEN];    /* "127.0.0.1:9999", "/tmp/x.sock" */
     char name[MUX_ADDRSTRLEN + 8]; /* "tcp 127.0.0.1:9999" */
     mux_timer_t *retry;            /* paused: no fd to shed; accept-delay */

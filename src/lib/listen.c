@@ -163,6 +163,26 @@ unsigned mux__listener_port(const mux_listener_t *listener) {
     return 0;
 }
 
+/* Remembers what bind() made at a unix socket's path: the path is
+ * unlinked at close only while it is still that socket. */
+static void note_path(mux_listener_t *listener) {
+    struct stat st;
+    if (!listener->owns_path || lstat(listener->local, &st) < 0) {
+        listener->owns_path = false;
+        return;
+    }
+    listener->path_dev = st.st_dev;
+    listener->path_ino = st.st_ino;
+}
+
+/* Unlinks the unix socket's path unless another file replaced it. */
+static void unlink_path(const mux_listener_t *listener) {
+    struct stat st;
+    if (lstat(listener->local, &st) == 0 && st.st_dev == listener->path_dev &&
+        st.st_ino == listener->path_ino)
+        unlink(listener->local);
+}
+
 /* Starts serving a bound (and, for streams, listening) socket. */
 static int start(mux_server_t *server, int fd, mux_transport transport,
                  bool owns_path, mux_listener_t **out) {
@@ -176,6 +196,7 @@ static int start(mux_server_t *server, int fd, mux_transport transport,
     listener->transport = transport;
     listener->owns_path = owns_path;
     name_listener(listener);
+    note_path(listener);
     int err = transport == MUX_UDP
                   ? mux__dgram_start(listener)
                   : mux_watch(mux_server_loop(server), fd, MUX_READ,
@@ -295,7 +316,7 @@ void mux__listener_close(mux_listener_t *listener) {
     mux_unwatch(loop, listener->fd);
     mux_timer_stop(listener->retry);
     if (listener->owns_path)
-        unlink(listener->local);
+        unlink_path(listener);
     mux__close(listener->fd);
     listener->fd = -1;
     /* Its accept loop may be on the stack: release at the end of turn. */

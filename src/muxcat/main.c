@@ -7,9 +7,9 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "muxcat.h"
+#include "outfd.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -366,14 +366,6 @@ static void check_options(options_t *o) {
                     run->steps[0].expect);
 }
 
-/* A closed stdin/stdout/stderr would be reused by the socket: fill it. */
-static void open_std_fds(void) {
-    for (int fd = 0; fd <= 2; fd++)
-        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-            open("/dev/null", O_RDWR) < 0)
-            exit(MUXCAT_EXIT_FAIL);
-}
-
 static void free_options(options_t *o) {
     for (size_t i = 0; i < o->run.nsteps; i++)
         free(o->run.steps[i].send);
@@ -394,7 +386,8 @@ int main(int argc, char **argv) {
     options_t o = {0};
     o.run.wait_ms = DEFAULT_WAIT_MS;
     o.run.idle_ms = DEFAULT_IDLE_MS;
-    open_std_fds();
+    if (outfd_open_std() < 0) /* a closed 0-2 would be reused: fill it */
+        return MUXCAT_EXIT_FAIL;
     parse_options(argc, argv, &o);
     build_steps(&o);
     if (!o.resolve && o.npositional >= 1 && o.npositional <= 2)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 enum { MUXCAT_EXIT_OK = 0, MUXCAT_EXIT_FAIL = 1, MUXCAT_EXIT_USAGE = 2 };
@@ -113,8 +114,8 @@ void muxcat_socket_failed(const muxcat_opts_t *opts, int err);
  * unknown or incomplete escape.
  */
 int muxcat_unescape(char *text, size_t *len);
-/* Writes `data` to stderr in double quotes, control bytes escaped. */
-void muxcat_print_escaped(const char *data, size_t len);
+/* Writes `data` to `out` in double quotes, control bytes escaped. */
+void muxcat_print_escaped(FILE *out, const char *data, size_t len);
 
 /* ---- the modes; each returns the exit status ---- */
 
@@ -122,7 +123,15 @@ int muxcat_pipe(const muxcat_opts_t *opts);                /* pipe.c */
 int muxcat_script(const muxcat_opts_t *opts);              /* script.c */
 int muxcat_resolve(const char *host, const char *service); /* resolve.c */
 
-/* Prints "muxcat: <message>" to stderr. */
+/*
+ * Queues `len` bytes of `text` (whole lines) for stderr and writes what
+ * it takes now, never blocking: a stderr nobody reads must not stop
+ * muxcat. The rest is written as it drains, waiting at most 100 ms at
+ * exit; past 64 KiB, text is lost.
+ */
+void muxcat_message(const char *text, size_t len);
+
+/* Prints "muxcat: <message>" to stderr (muxcat_message()). */
 void muxcat_error(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))

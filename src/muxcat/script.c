@@ -109,27 +109,40 @@ static verdict_t compare(const script_t *s) {
     return DIFFERENT;
 }
 
+/* Sends a message built in `out` (open_memstream) to stderr. */
+static void send_message(FILE *out, char **text, size_t *len) {
+    if (fclose(out) == 0)
+        muxcat_message(*text, *len);
+    free(*text);
+}
+
 static void report_mismatch(const script_t *s, end_t why) {
     const muxcat_step_t *st = current(s);
-    fputs("muxcat: ", stderr);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    if (!out)
+        return;
+    fputs("muxcat: ", out);
     if (st->send) {
-        fputs("reply to --send ", stderr);
-        muxcat_print_escaped(st->send, st->text_len);
+        fputs("reply to --send ", out);
+        muxcat_print_escaped(out, st->send, st->text_len);
     } else {
-        fputs("greeting", stderr);
+        fputs("greeting", out);
     }
-    fputs(" differs: expected ", stderr);
-    muxcat_print_escaped(st->expect, st->expect_len);
-    fputs(", got ", stderr);
+    fputs(" differs: expected ", out);
+    muxcat_print_escaped(out, st->expect, st->expect_len);
+    fputs(", got ", out);
     size_t shown = s->reply_len < s->got_cap ? s->reply_len : s->got_cap;
-    muxcat_print_escaped(s->got, shown);
+    muxcat_print_escaped(out, s->got, shown);
     if (shown < s->reply_len)
-        fputs("...", stderr);
+        fputs("...", out);
     if (why == END_TIMEOUT)
-        fprintf(stderr, " (waited %.3g s)", (double)s->opts->wait_ms / 1e3);
+        fprintf(out, " (waited %.3g s)", (double)s->opts->wait_ms / 1e3);
     else if (why == END_CLOSED)
-        fputs(" (the server closed the connection)", stderr);
-    fputc('\n', stderr);
+        fputs(" (the server closed the connection)", out);
+    fputc('\n', out);
+    send_message(out, &text, &len);
 }
 
 /* After the last step: done, or read until the server closes. */
@@ -177,10 +190,16 @@ static uint64_t reply_wait(script_t *s) {
 static void begin_step(script_t *s) {
     const muxcat_step_t *st = current(s);
     if (st->send && s->server_closed) {
-        fputs("muxcat: the server closed the connection before --send ",
-              stderr);
-        muxcat_print_escaped(st->send, st->text_len);
-        fputc('\n', stderr);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        if (out) {
+            fputs("muxcat: the server closed the connection before --send ",
+                  out);
+            muxcat_print_escaped(out, st->send, st->text_len);
+            fputc('\n', out);
+            send_message(out, &text, &len);
+        }
         stop(s, MUXCAT_EXIT_FAIL);
         return;
     }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -32,6 +33,13 @@ int muxd_write_all(int fd, const char *data, size_t len) {
         ssize_t n = write(fd, data, len);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* someone else made the description non-blocking */
+            struct pollfd p = {.fd = fd, .events = POLLOUT};
+            if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                return -errno;
+            continue;
+        }
         if (n < 0)
             return -errno;
         data += n;
@@ -40,23 +48,41 @@ int muxd_write_all(int fd, const char *data, size_t len) {
     return 0;
 }
 
-int muxd_write_atomic(const char *path, const char *data, size_t len) {
+/* Writes the temporary file; *made gets what it is (device, inode). */
+static int write_file(int fd, const char *data, size_t len, struct stat *made) {
+    int err = muxd_write_all(fd, data, len);
+    if (err == 0 && fchmod(fd, 0644) < 0)
+        err = -errno;
+    if (err == 0 && made && fstat(fd, made) < 0)
+        err = -errno;
+    if (close(fd) < 0 && err == 0)
+        err = -errno;
+    return err;
+}
+
+int muxd_write_atomic(const char *path, const char *data, size_t len,
+                      struct stat *made) {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
         return -ENAMETOOLONG;
     int fd = mkstemp(tmp);
     if (fd < 0)
         return -errno;
-    int err = muxd_write_all(fd, data, len);
-    if (err == 0 && fchmod(fd, 0644) < 0)
-        err = -errno;
-    if (close(fd) < 0 && err == 0)
-        err = -errno;
+    int err = write_file(fd, data, len, made);
     if (err == 0 && rename(tmp, path) < 0)
         err = -errno;
     if (err < 0)
         unlink(tmp);
     return err;
+}
+
+int muxd_unlink_own(const char *path, const struct stat *made) {
+    struct stat now;
+    if (lstat(path, &now) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (now.st_dev != made->st_dev || now.st_ino != made->st_ino)
+        return 0; /* replaced: another's now */
+    return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
 /* A whole decimal number in `text`, or -1. */
@@ -84,6 +110,39 @@ int muxd_listen_fds(int *fds, size_t max) {
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
     return result;
+}
+
+/* Why inherited fd `fd` cannot be served, or NULL if it can: it must be
+ * open, a socket, and a datagram socket or a stream one that listens or
+ * is only bound (muxd listens then): never a connected one. */
+static const char *unservable(int fd) {
+    int type = 0, listening = 0;
+    socklen_t len = sizeof(type);
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof(peer);
+    if (fcntl(fd, F_GETFD) < 0)
+        return "it is not open";
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+        return errno == ENOTSOCK ? "it is not a socket" : strerror(errno);
+    len = sizeof(listening);
+    if (type == SOCK_DGRAM ||
+        (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 &&
+         listening))
+        return NULL;
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) == 0)
+        return "it is a connected socket, not a listening one";
+    return NULL;
+}
+
+int muxd_check_inherited(const int *fds, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const char *why = unservable(fds[i]);
+        if (why) {
+            muxd_log_error("cannot serve the inherited fd %d: %s", fds[i], why);
+            return -EBADF;
+        }
+    }
+    return 0;
 }
 
 /* $NOTIFY_SOCKET as an address: "/path", or "@name" (abstract). */
@@ -145,12 +204,17 @@ char *muxd_ready_text(const mux_server_t *server) {
     return text;
 }
 
-static bool pidfile_written, ready_file_written, stopping_sent;
+/* The files muxd_announce_files() wrote: removed at exit if still ours. */
+static struct {
+    bool written;
+    struct stat made;
+} pidfile, ready_file;
+static bool stopping_sent;
 
 /* Writes one announced file; logs a failure. */
 static int announce_file(const char *what, const char *path, const char *data,
-                         bool *written) {
-    int err = muxd_write_atomic(path, data, strlen(data));
+                         bool *written, struct stat *made) {
+    int err = muxd_write_atomic(path, data, strlen(data), made);
     if (err < 0)
         muxd_log_error("cannot write the %s %s: %s", what, path,
                        mux_strerror(err));
@@ -165,23 +229,48 @@ static void notify(const char *state) {
                        getenv("NOTIFY_SOCKET"), mux_strerror(err));
 }
 
-int muxd_announce(const char *pidfile, const char *ready_file,
-                  const char *lines) {
+int muxd_announce_files(const char *pidfile_path, const char *ready_path,
+                        const char *lines) {
     char pid[32];
     snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
     int err = 0;
-    if (pidfile &&
-        (err = announce_file("pidfile", pidfile, pid, &pidfile_written)) < 0)
+    if (pidfile_path &&
+        (err = announce_file("pidfile", pidfile_path, pid, &pidfile.written,
+                             &pidfile.made)) < 0)
         return err;
-    if (ready_file && (err = announce_file("ready file", ready_file, lines,
-                                           &ready_file_written)) < 0)
+    if (ready_path &&
+        (err = announce_file("ready file", ready_path, lines,
+                             &ready_file.written, &ready_file.made)) < 0)
         return err;
-    for (const char *p = lines; *p;) {
+    return 0;
+}
+
+/* "listening on LINE\n" for each line of `lines`, in one string to free. */
+static char *ready_lines(const char *lines) {
+    size_t n = 1;
+    for (const char *p = lines; *p; p++)
+        n += *p == '\n' ? 14 : 1;
+    char *out = malloc(n + 14), *o = out;
+    for (const char *p = lines; out && *p;) {
         size_t len = strcspn(p, "\n");
-        printf("listening on %.*s\n", (int)len, p);
+        o += sprintf(o, "listening on %.*s\n", (int)len, p);
         p += len + (p[len] == '\n');
     }
-    fflush(stdout);
+    if (out)
+        *o = '\0';
+    return out;
+}
+
+int muxd_announce(const char *lines) {
+    char *text = ready_lines(lines);
+    int err =
+        text ? muxd_write_all(STDOUT_FILENO, text, strlen(text)) : -ENOMEM;
+    free(text);
+    if (err < 0) {
+        muxd_log_error("cannot write the ready lines to stdout: %s",
+                       mux_strerror(err));
+        return err;
+    }
     notify("READY=1");
     return 0;
 }
@@ -193,12 +282,18 @@ void muxd_announce_stopping(void) {
     notify("STOPPING=1");
 }
 
-void muxd_remove_files(const char *pidfile, const char *ready_file) {
-    if (pidfile_written && unlink(pidfile) < 0 && errno != ENOENT)
-        muxd_log_error("cannot remove the pidfile %s: %s", pidfile,
-                       mux_strerror(-errno));
-    if (ready_file_written && unlink(ready_file) < 0 && errno != ENOENT)
-        muxd_log_error("cannot remove the ready file %s: %s", ready_file,
-                       mux_strerror(-errno));
-    pidfile_written = ready_file_written = false;
+/* Removes one announced file if it is still the one muxd wrote. */
+static void remove_file(const char *what, const char *path, bool *written,
+                        const struct stat *made) {
+    int err = *written ? muxd_unlink_own(path, made) : 0;
+    if (err < 0)
+        muxd_log_error("cannot remove the %s %s: %s", what, path,
+                       mux_strerror(err));
+    *written = false;
+}
+
+void muxd_remove_files(const char *pidfile_path, const char *ready_path) {
+    remove_file("pidfile", pidfile_path, &pidfile.written, &pidfile.made);
+    remove_file("ready file", ready_path, &ready_file.written,
+                &ready_file.made);
 }

@@ -10,6 +10,7 @@
 #include "mux.h"
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 /* Writes all `len` bytes to `fd` (EINTR and short writes retried).
  * Returns 0 or -errno. */
@@ -18,10 +19,21 @@ int muxd_write_all(int fd, const char *data, size_t len);
 /*
  * Writes `len` bytes of `data` to `path` so that a reader sees either no
  * file or the whole of it: into a temporary file next to it
- * ("PATH.XXXXXX"), then rename(). The file is mode 0644. Returns 0 or
- * -errno (nothing is left behind then).
+ * ("PATH.XXXXXX"), then rename(). The file is mode 0644. If `made` is not
+ * NULL it gets the file's stat (its device and inode say later whether the
+ * path is still this file). Returns 0 or -errno (nothing is left behind
+ * then).
  */
-int muxd_write_atomic(const char *path, const char *data, size_t len);
+int muxd_write_atomic(const char *path, const char *data, size_t len,
+                      struct stat *made);
+
+/*
+ * Unlinks `path` only if it is still the file `made` describes (same
+ * device and inode): one that another process put there since is left
+ * alone. Returns 0 (also when the path is gone or no longer ours), or
+ * -errno.
+ */
+int muxd_unlink_own(const char *path, const struct stat *made);
 
 /*
  * Socket activation (sd_listen_fds(3)): if $LISTEN_PID is this process
@@ -32,6 +44,15 @@ int muxd_write_atomic(const char *path, const char *data, size_t len);
  * environment, so that nothing started later takes them for its own.
  */
 int muxd_listen_fds(int *fds, size_t max);
+
+/*
+ * Checks the inherited sockets (--fd, LISTEN_FDS) before muxd opens any fd
+ * of its own, so that none can be taken for one of them: each must be
+ * open and a socket: a datagram one, or a stream one listening or only
+ * bound (never a connected one). Returns 0, or
+ * -EBADF having logged which one and why.
+ */
+int muxd_check_inherited(const int *fds, size_t n);
 
 /*
  * Sends `state` ("READY=1", "STOPPING=1") as one datagram to the unix
@@ -49,20 +70,29 @@ int muxd_notify(const char *state);
 char *muxd_ready_text(const mux_server_t *server);
 
 /*
- * Tells the world muxd is ready, in this order: writes `pidfile` (if not
- * NULL), writes `ready_file` (if not NULL) with `lines`, prints each line
- * of `lines` to stdout as "listening on LINE" and flushes, sends READY=1
- * to $NOTIFY_SOCKET. So a script that sees a ready line on stdout finds
- * both files in place. Returns 0, or -errno when a file could not be
- * written (logged); a failed notification is only logged.
+ * Writes `pidfile_path` (if not NULL) with muxd's pid, then `ready_path`
+ * (if not NULL) with `lines`, recording what each is for
+ * muxd_remove_files(). Called before privileges are dropped. Returns 0,
+ * or -errno when a file could not be written (logged).
  */
-int muxd_announce(const char *pidfile, const char *ready_file,
-                  const char *lines);
+int muxd_announce_files(const char *pidfile_path, const char *ready_path,
+                        const char *lines);
+
+/*
+ * Tells the world muxd is ready, once the files are in place (so a script
+ * that sees a ready line finds them): writes each line of `lines` to
+ * stdout as "listening on LINE", completely, then sends READY=1 to
+ * $NOTIFY_SOCKET. Returns 0, or -errno when stdout does not take the lines
+ * (logged: e.g. stdout is /dev/full); a failed notification is only
+ * logged.
+ */
+int muxd_announce(const char *lines);
 
 /* Sends STOPPING=1 to $NOTIFY_SOCKET, the first time it is called. */
 void muxd_announce_stopping(void);
 
-/* Removes the pidfile and the ready file if muxd_announce() wrote them. */
-void muxd_remove_files(const char *pidfile, const char *ready_file);
+/* Removes the pidfile and the ready file if muxd_announce_files() wrote
+ * them and they are still those files (not another muxd's since). */
+void muxd_remove_files(const char *pidfile_path, const char *ready_path);
 
 #endif

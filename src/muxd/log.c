@@ -6,18 +6,23 @@
 
 #include "log.h"
 #include "json.h"
+#include "outfd.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 /* The settings muxd_log_error() and the line writers use. */
 static muxd_log_t settings = {.level = MUXD_LOG_NORMAL};
+
+static void queue_line(const char *line, size_t len);
 
 void muxd_log_init(const muxd_log_t *log) { settings = *log; }
 
@@ -122,18 +127,202 @@ static void json_number(json_line_t *j, const char *key, uint64_t n) {
     json_raw(j, ",\"%s\":%" PRIu64, key, n);
 }
 
-/* Ends the line and writes it with one write(): lines of several
- * processes (--workers) never mix. */
+/* Ends the line and queues it whole: lines of several processes
+ * (--workers) never mix. */
 static void json_end(json_line_t *j) {
     memcpy(j->buf + j->len, "}\n", 2);
-    size_t len = j->len + 2, off = 0;
-    while (off < len) {
-        ssize_t n = write(STDERR_FILENO, j->buf + off, len - off);
-        if (n < 0 && errno == EINTR)
+    queue_line(j->buf, j->len + 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* The queue between the log and stderr                                */
+/* ------------------------------------------------------------------ */
+
+/* Lines waiting for stderr to take them. Past this, lines are dropped and
+ * counted: a reader that stopped reading must not stop muxd. */
+#define QUEUE_MAX (64 * 1024)
+/* How long muxd waits at exit for stderr to take what is queued. */
+#define EXIT_FLUSH_MS 100
+
+static struct {
+    outfd_t out;
+    bool opened;
+    mux_loop_t *loop; /* watches out.fd for writability while lines wait */
+    bool watched;
+    char buf[QUEUE_MAX];
+    size_t off, len;
+    uint64_t dropped; /* lines dropped since output last flowed */
+} queue;
+
+static void flush_at_exit(void) { muxd_log_flush(EXIT_FLUSH_MS); }
+
+static void open_output(void) {
+    if (queue.opened)
+        return;
+    queue.opened = true;
+    outfd_open(&queue.out, STDERR_FILENO);
+    atexit(flush_at_exit);
+}
+
+/* Appends a whole line if it fits. */
+static bool queue_put(const char *line, size_t len) {
+    if (len > QUEUE_MAX - queue.len)
+        return false;
+    if (queue.off + queue.len + len > QUEUE_MAX) {
+        memmove(queue.buf, queue.buf + queue.off, queue.len);
+        queue.off = 0;
+    }
+    memcpy(queue.buf + queue.off + queue.len, line, len);
+    queue.len += len;
+    return true;
+}
+
+/* "muxd: TEXT\n", or "muxd: worker N: TEXT\n" in a worker. */
+static size_t text_line(const char *text, char *out, size_t size) {
+    int n = settings.worker ? snprintf(out, size, "muxd: worker %u: %s\n",
+                                       settings.worker, text)
+                            : snprintf(out, size, "muxd: %s\n", text);
+    if (n < 0)
+        return 0;
+    if ((size_t)n >= size) { /* cut short: keep the line end */
+        out[size - 2] = '\n';
+        return size - 1;
+    }
+    return (size_t)n;
+}
+
+/* Queues the line that says how many lines were dropped, if there is room:
+ * it goes where they would have been. */
+static void queue_dropped_notice(void) {
+    char line[256];
+    size_t len;
+    if (settings.format == MUXD_LOG_JSON) {
+        json_line_t j;
+        json_begin(&j, "log_dropped");
+        json_number(&j, "lines", queue.dropped);
+        memcpy(j.buf + j.len, "}\n", 2);
+        len = j.len + 2 < sizeof(line) ? j.len + 2 : 0;
+        memcpy(line, j.buf, len);
+    } else {
+        char text[128];
+        snprintf(text, sizeof(text),
+                 "%" PRIu64 " log line%s dropped: stderr was not read",
+                 queue.dropped, queue.dropped == 1 ? "" : "s");
+        len = text_line(text, line, sizeof(line));
+    }
+    if (queue_put(line, len))
+        queue.dropped = 0;
+}
+
+/* The bytes to write next: whole lines, at most PIPE_BUF bytes of them, so
+ * that each write is atomic on a pipe that workers share; a longer line
+ * goes alone. */
+static size_t next_batch(void) {
+    const char *p = queue.buf + queue.off;
+    size_t max = queue.len < PIPE_BUF ? queue.len : PIPE_BUF;
+    for (size_t i = max; i > 0; i--)
+        if (p[i - 1] == '\n')
+            return i;
+    const char *end = memchr(p, '\n', queue.len);
+    return end ? (size_t)(end - p) + 1 : queue.len;
+}
+
+/* Writes what stderr takes now. Returns false while it takes no more. */
+static bool flush_now(void) {
+    while (queue.len > 0 || queue.dropped > 0) {
+        if (queue.len == 0) {
+            queue_dropped_notice(); /* output flows again: say so */
             continue;
-        if (n <= 0)
+        }
+        ssize_t n =
+            outfd_write(&queue.out, queue.buf + queue.off, next_batch());
+        if (n == -EAGAIN)
+            return false;
+        if (n < 0) { /* EPIPE, ENOSPC...: nobody will read these */
+            queue.len = 0;
+            queue.dropped = 0;
+            return true;
+        }
+        queue.off += (size_t)n;
+        queue.len -= (size_t)n;
+    }
+    return true;
+}
+
+static void on_writable(mux_loop_t *loop, int fd, int events, void *arg);
+
+/* Watches stderr for writability exactly while lines wait. */
+static void update_watch(void) {
+    bool want = queue.loop && queue.len > 0;
+    if (want == queue.watched)
+        return;
+    if (want)
+        queue.watched = mux_watch(queue.loop, queue.out.fd, MUX_WRITE,
+                                  on_writable, NULL) == 0;
+    else {
+        mux_unwatch(queue.loop, queue.out.fd);
+        queue.watched = false;
+    }
+}
+
+static void on_writable(mux_loop_t *loop, int fd, int events, void *arg) {
+    (void)loop;
+    (void)fd;
+    (void)events;
+    (void)arg;
+    flush_now();
+    update_watch();
+}
+
+/* Queues one whole line and writes what stderr takes now; a line that
+ * does not fit is dropped and counted, and so is every line after it
+ * until the notice of the drops fits. */
+static void queue_line(const char *line, size_t len) {
+    open_output();
+    if (queue.dropped)
+        queue_dropped_notice();
+    if (queue.dropped || !queue_put(line, len)) {
+        queue.dropped++;
+        return;
+    }
+    if (!queue.watched)
+        flush_now();
+    update_watch();
+}
+
+void muxd_log_attach(mux_loop_t *loop) {
+    if (queue.watched)
+        mux_unwatch(queue.loop, queue.out.fd);
+    queue.watched = false;
+    queue.loop = loop;
+    open_output();
+    update_watch();
+}
+
+void muxd_log_forked(void) {
+    queue.off = queue.len = 0;
+    queue.dropped = 0;
+    queue.loop = NULL;
+    queue.watched = false;
+}
+
+/* Milliseconds on the monotonic clock. */
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void muxd_log_flush(int timeout_ms) {
+    if (!queue.opened)
+        return;
+    queue.loop = NULL; /* the loop may be gone: no more watching */
+    queue.watched = false;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (!flush_now()) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0 || outfd_wait(&queue.out, (int)left) <= 0)
             return;
-        off += (size_t)n;
     }
 }
 
@@ -149,10 +338,9 @@ static void vlog(const char *event, const char *fmt, va_list ap) {
         json_begin(&j, event);
         json_string(&j, "message", line);
         json_end(&j);
-    } else if (settings.worker) {
-        fprintf(stderr, "muxd: worker %u: %s\n", settings.worker, line);
     } else {
-        fprintf(stderr, "muxd: %s\n", line);
+        char text[1100];
+        queue_line(text, text_line(line, text, sizeof(text)));
     }
 }
 

@@ -1,6 +1,7 @@
 /*
  * log.h -- muxd's log lines on stderr: events from the server, escaped so
- * that no byte from the network reaches a terminal raw.
+ * that no byte from the network reaches a terminal raw, written without
+ * ever blocking the loop.
  */
 #ifndef MUXD_LOG_H
 #define MUXD_LOG_H
@@ -49,6 +50,25 @@ void muxd_log_text(const muxd_log_t *log, muxd_log_level level, const char *fmt,
 
 /* "muxd: " + the formatted text, always (JSON: an "error" event). */
 void muxd_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Log lines go to stderr through a bounded queue, never blocking (see
+ * docs/design.md): what stderr does not take at once is written when it
+ * becomes writable, watched by `loop`. Call with the loop once it exists,
+ * and with NULL before freeing it. Lines past the bound are dropped and
+ * counted; a line saying how many follows once output flows again.
+ */
+void muxd_log_attach(mux_loop_t *loop);
+
+/* In a child after fork(): forgets the parent's queued lines (the parent
+ * writes them) and its loop. */
+void muxd_log_forked(void);
+
+/*
+ * Writes what is queued, waiting at most `timeout_ms` for stderr to take
+ * it (what it does not take by then is lost). Called at exit (atexit).
+ */
+void muxd_log_flush(int timeout_ms);
 
 /*
  * Writes `len` bytes of `in` to `out` (of `size` bytes, NUL-terminated) as

@@ -11,6 +11,7 @@
 #include "fixture.h"
 #include "log.h"
 #include "muxd.h"
+#include "outfd.h"
 #include "services.h"
 #include "workers.h"
 
@@ -68,10 +69,11 @@ static void usage_fixture(FILE *out) {
             "      --pidfile PATH    write muxd's pid to PATH; removed at "
             "exit\n"
             "      --fd N            serve the inherited listening socket N "
-            "(repeatable);\n"
-            "                        systemd's (LISTEN_FDS) are served "
-            "without it; with\n"
-            "                        either, only -l/-p add other listeners\n"
+            "(repeatable;\n"
+            "                        not 0-2); systemd's (LISTEN_FDS) are "
+            "served without\n"
+            "                        it; with either, only -l/-p add other "
+            "listeners\n"
             "      --max-accepts N   close the listeners after N clients; "
             "exit 0 once\n"
             "                        those N have gone\n"
@@ -79,8 +81,8 @@ static void usage_fixture(FILE *out) {
             "(SO_REUSEPORT;\n"
             "                        TCP and UDP); the parent prints the "
             "ready lines once\n"
-            "                        and passes SIGTERM, SIGINT and SIGUSR1 "
-            "on\n"
+            "                        and passes SIGTERM, SIGINT, SIGHUP and "
+            "SIGUSR1 on\n"
             "  With $NOTIFY_SOCKET set, muxd sends READY=1 and STOPPING=1 "
             "there.\n");
 }
@@ -205,8 +207,11 @@ static void usage(FILE *out) {
             "to stdout,\n"
             "e.g. \"listening on tcp 127.0.0.1:43121\", and logs clients to "
             "stderr.\n"
-            "SIGINT or SIGTERM: stop accepting, answer what clients sent, "
-            "exit 0.\n"
+            "The log never blocks: lines stderr does not take are queued "
+            "(64 KiB), then\n"
+            "dropped and counted (\"N log lines dropped\").\n"
+            "SIGINT, SIGTERM or SIGHUP: stop accepting, answer what clients "
+            "sent, exit 0.\n"
             "SIGUSR1: log one stats line (clients, accepted, refused, bytes "
             "in and out).\n"
             "Exit status: 0 ok, 1 runtime failure (e.g. cannot listen), 2 "
@@ -377,6 +382,13 @@ enum {
 
 static void add_inherited(options_t *o, const char *text) {
     int fd = (int)parse_number(text, "fd", INT_MAX);
+    if (fd <= STDERR_FILENO)
+        usage_error("invalid fd: '%s' (0, 1 and 2 are stdin, stdout and "
+                    "stderr, not listening sockets)",
+                    text);
+    for (size_t i = 0; i < o->ninherited; i++)
+        if (o->inherited[i] == fd)
+            usage_error("fd %s is given twice (--fd or LISTEN_FDS)", text);
     if (o->ninherited == MAX_LISTEN)
         usage_error("too many inherited sockets (at most 64): '%s'", text);
     o->inherited[o->ninherited++] = fd;
@@ -609,6 +621,10 @@ static void on_stats_signal(mux_loop_t *loop, int signo, void *arg) {
     muxd_log_stats(&muxd->opts->log, &stats);
 }
 
+const char *muxd_stop_signal_name(int signo) {
+    return signo == SIGINT ? "SIGINT" : signo == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
 static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
     muxd_t *muxd = arg;
     if (muxd->signals++ > 0) { /* asked twice: stop waiting for clients */
@@ -616,21 +632,23 @@ static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
         return;
     }
     muxd_log_text(&muxd->opts->log, MUXD_LOG_NORMAL, "%s: shutting down",
-                  signo == SIGINT ? "SIGINT" : "SIGTERM");
+                  muxd_stop_signal_name(signo));
     /* 0 means "do not wait"; the library's 0 would mean "no limit". */
     uint64_t ms = muxd->opts->shutdown_timeout_ms;
     mux_server_shutdown(muxd->server, ms ? ms : 1);
 }
 
 /* Signals first: a script may send SIGTERM as soon as it sees ready. A
- * worker leaves the terminal's SIGINT to its parent, which passes it on as
- * SIGTERM. */
+ * worker leaves the terminal's SIGINT and SIGHUP to its parent, which
+ * passes them on as SIGTERM. */
 static int watch_signals(muxd_t *muxd) {
     int err = 0;
-    if (muxd->opts->worker)
+    if (muxd->opts->worker) {
         signal(SIGINT, SIG_IGN);
-    else
-        err = mux_signal(muxd->loop, SIGINT, on_stop_signal, muxd);
+        signal(SIGHUP, SIG_IGN);
+    } else if ((err = mux_signal(muxd->loop, SIGINT, on_stop_signal, muxd)) ==
+               0)
+        err = mux_signal(muxd->loop, SIGHUP, on_stop_signal, muxd);
     if (err == 0)
         err = mux_signal(muxd->loop, SIGTERM, on_stop_signal, muxd);
     if (err == 0)
@@ -703,8 +721,8 @@ static int report_ready(int fd, const char *text) {
     return err;
 }
 
-/* Once everything is in place: the ready lines and the rest, or, in a
- * worker, the report to the parent. */
+/* Once everything is in place: the files, --user, then the ready lines
+ * and READY=1, or, in a worker, the report to the parent. */
 static int announce_ready(muxd_t *muxd) {
     options_t *o = muxd->opts;
     char *text = muxd_ready_text(muxd->server);
@@ -712,8 +730,13 @@ static int announce_ready(muxd_t *muxd) {
         muxd_log_error("cannot announce readiness: %s", mux_strerror(-ENOMEM));
         return -ENOMEM;
     }
-    int err = o->worker ? report_ready(o->report_fd, text)
-                        : muxd_announce(o->pidfile, o->ready_file, text);
+    /* Files while still privileged (docs/muxd.1, FILES). */
+    int err = muxd_announce_files(o->pidfile, o->ready_file, text);
+    if (err == 0 && o->user)
+        err = muxd_drop_privileges(o->user);
+    if (err == 0)
+        err =
+            o->worker ? report_ready(o->report_fd, text) : muxd_announce(text);
     free(text);
     return err;
 }
@@ -781,8 +804,6 @@ static int start(muxd_t *muxd) {
     if ((err = watch_signals(muxd)) < 0 || (err = listen_all(muxd)) < 0 ||
         (err = adopt_inherited(muxd)) < 0)
         return err;
-    if (o->user && (err = muxd_drop_privileges(o->user)) < 0)
-        return err;
     if (!o->server.max_clients)
         mux_server_set_max_clients(muxd->server, default_max_clients());
     return announce_ready(muxd);
@@ -796,10 +817,12 @@ int muxd_serve(options_t *o) {
                        fd_hint(err));
         return 1;
     }
+    muxd_log_attach(muxd.loop);
     err = start(&muxd);
     if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     mux_server_free(muxd.server);
+    muxd_log_attach(NULL);
     mux_loop_free(muxd.loop);
     muxd_remove_files(o->pidfile, o->ready_file);
     return err < 0 ? 1 : 0;
@@ -817,11 +840,15 @@ static void take_activated(options_t *o) {
 }
 
 int main(int argc, char **argv) {
+    if (outfd_open_std() < 0) /* a closed 0-2 would be reused: fill it */
+        return 1;
     options_t opts = {.service = &muxd_echo_service,
                       .shutdown_timeout_ms = 5000};
     opts.log.level = MUXD_LOG_NORMAL;
     take_activated(&opts);
     parse_options(argc, argv, &opts);
+    if (muxd_check_inherited(opts.inherited, opts.ninherited) < 0)
+        return 1;
     muxd_log_init(&opts.log);
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
     return opts.workers > 1 ? muxd_workers_run(&opts) : muxd_serve(&opts);

@@ -48,6 +48,9 @@ typedef struct {
  */
 int muxd_serve(options_t *o);
 
+/* "SIGTERM", "SIGINT" or "SIGHUP": the signals that stop muxd. */
+const char *muxd_stop_signal_name(int signo);
+
 /* --user: becomes `name` (groups too) for good. Returns 0 or -errno,
  * having logged why. */
 int muxd_drop_privileges(const char *name);

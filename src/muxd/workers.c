@@ -69,6 +69,7 @@ static _Noreturn void become_worker(pool_t *pool, unsigned index,
     o->pidfile = o->ready_file = NULL;
     o->log.worker = index;
     muxd_log_init(&o->log);
+    muxd_log_forked();
     free(pool->pids);
     free(pool->addresses);
     exit(muxd_serve(o));
@@ -141,8 +142,6 @@ static int start_worker(pool_t *pool, unsigned index, char **report) {
         muxd_log_error("cannot start worker %u: %s", index, mux_strerror(err));
         return err;
     }
-    fflush(stdout);
-    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0)
         become_worker(pool, index, fds);
@@ -266,9 +265,8 @@ static void on_stop(mux_loop_t *loop, int signo, void *arg) {
     pool_t *pool = arg;
     if (pool->signals++ == 0) {
         muxd_log_text(&pool->opts->log, MUXD_LOG_NORMAL,
-                      "%s: stopping %u worker%s",
-                      signo == SIGINT ? "SIGINT" : "SIGTERM", pool->alive,
-                      pool->alive == 1 ? "" : "s");
+                      "%s: stopping %u worker%s", muxd_stop_signal_name(signo),
+                      pool->alive, pool->alive == 1 ? "" : "s");
         muxd_announce_stopping();
     }
     signal_all(pool, SIGTERM);
@@ -286,12 +284,14 @@ static int watch_signals(pool_t *pool) {
     if (err == 0 &&
         (err = mux_signal(pool->loop, SIGCHLD, on_child, pool)) == 0 &&
         (err = mux_signal(pool->loop, SIGTERM, on_stop, pool)) == 0 &&
-        (err = mux_signal(pool->loop, SIGINT, on_stop, pool)) == 0)
+        (err = mux_signal(pool->loop, SIGINT, on_stop, pool)) == 0 &&
+        (err = mux_signal(pool->loop, SIGHUP, on_stop, pool)) == 0)
         err = mux_signal(pool->loop, SIGUSR1, on_stats, pool);
     if (err < 0) {
         muxd_log_error("cannot watch signals: %s", mux_strerror(err));
         return err;
     }
+    muxd_log_attach(pool->loop);
     sigprocmask(SIG_SETMASK, &pool->old_mask, NULL);
     reap(pool); /* whatever ended before SIGCHLD was watched */
     return 0;
@@ -312,16 +312,17 @@ static void stop_all(pool_t *pool) {
     }
 }
 
-/* Once every worker is ready: drop privileges, announce, close what the
- * workers now hold. */
+/* Once every worker is ready: close what the workers now hold, write the
+ * files while still privileged, drop privileges, announce. */
 static int ready(pool_t *pool) {
     options_t *o = pool->opts;
     for (size_t i = 0; i < o->ninherited; i++)
         close(o->inherited[i]); /* every worker has its own copy */
     o->ninherited = 0;
-    if (o->user && muxd_drop_privileges(o->user) < 0)
-        return -EPERM;
-    return muxd_announce(o->pidfile, o->ready_file, pool->addresses);
+    int err = muxd_announce_files(o->pidfile, o->ready_file, pool->addresses);
+    if (err == 0 && o->user && muxd_drop_privileges(o->user) < 0)
+        err = -EPERM;
+    return err == 0 ? muxd_announce(pool->addresses) : err;
 }
 
 int muxd_workers_run(options_t *o) {
@@ -331,6 +332,7 @@ int muxd_workers_run(options_t *o) {
     sigaddset(&block, SIGCHLD);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
     sigaddset(&block, SIGUSR1);
     sigprocmask(SIG_BLOCK, &block, &pool.old_mask);
     pool.pids = calloc(o->workers, sizeof(*pool.pids));
@@ -344,6 +346,7 @@ int muxd_workers_run(options_t *o) {
     if (err < 0 && pool.pids)
         stop_all(&pool);
     muxd_remove_files(o->pidfile, o->ready_file);
+    muxd_log_attach(NULL);
     mux_loop_free(pool.loop);
     free(pool.pids);
     free(pool.addresses);

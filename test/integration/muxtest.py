@@ -78,13 +78,15 @@ class Muxd:
     its ready lines, in order."""
 
     def __init__(self, *args, listeners=1, binary_name="muxd", wrapper=(),
-                 **popen):
+                 stderr=None, **popen):
         """Starts `binary_name` with args; `wrapper` (e.g. valgrind and
-        its options) goes in front of it."""
+        its options) goes in front of it. stderr: where its stderr goes
+        (default: a temporary file that stderr() reads)."""
         self.stderr_file = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [*wrapper, binary(binary_name), *args], stdout=subprocess.PIPE,
-            stderr=self.stderr_file, stdin=subprocess.DEVNULL, **popen)
+            stderr=self.stderr_file if stderr is None else stderr,
+            stdin=subprocess.DEVNULL, **popen)
         self.listeners = []
         self._out = b""
         deadline = time.monotonic() + TIMEOUT
