@@ -27,16 +27,22 @@ import sys
 import time
 
 READY = re.compile(rb"listening on tcp 127\.0\.0\.1:(\d+)")
-LEVELS = [  # (mode, connections, message size)
-    ("pingpong", 1, 64),
-    ("pingpong", 10, 64),
-    ("pingpong", 100, 64),
-    ("pingpong", 1000, 64),
-    ("churn", 10, 64),
-    ("bulk", 1, 65536),
+LEVELS = [  # (mode, connections, message size, active; 0: all)
+    ("pingpong", 1, 64, 0),
+    ("pingpong", 10, 64, 0),
+    ("pingpong", 100, 64, 0),
+    ("pingpong", 1000, 64, 0),
+    ("pingpong", 5000, 64, 0),
+    ("pingpong", 10000, 64, 0),
+    ("pingpong", 10000, 64, 100),  # 100 active among 10,000 held
+    ("churn", 10, 64, 0),
+    ("bulk", 1, 65536, 0),
 ]
-PINGPONG_CONNS = [c for m, c, _ in LEVELS if m == "pingpong"]
-IDLE_CONNS = 1000
+PINGPONG_CONNS = [c for m, c, _, a in LEVELS if m == "pingpong" and not a]
+# select_echo uses fd_set: it cannot hold an fd past FD_SETSIZE (1024).
+SELECT_MAX_CONNS = 1000
+IDLE_CONNS = [1000, 10000]
+SMOKE_MAX_CONNS = 1000  # --smoke: the levels every machine can hold
 READY_RUNS = 20
 # Other processes' CPU use (in CPUs) above which the machine is not quiet:
 # cells measured above it are left out of the medians when enough are not.
@@ -180,7 +186,7 @@ def wait_quiet(args):
 
 
 def measure_level(args, name, cmd, level):
-    mode, conns, size = level
+    mode, conns, size, active = level
     wait_quiet(args)
     srv = Server(name, cmd, args.logdir, args.pin)
     try:
@@ -188,6 +194,8 @@ def measure_level(args, name, cmd, level):
         t0 = time.monotonic()
         extra = ["-m", mode, "-c", str(conns), "-s", str(size),
                  "-d", str(args.duration), "-w", str(args.warmup)]
+        if active:
+            extra += ["--active", str(active)]
         r = muxbench(args, srv.port, extra,
                      args.duration + args.warmup + 60, args.pin)
         if not srv.alive():
@@ -206,14 +214,14 @@ def measure_level(args, name, cmd, level):
     return r
 
 
-def measure_idle(args, name, cmd):
-    """RSS idle, and holding IDLE_CONNS connections (one echo each)."""
+def measure_idle(args, name, cmd, conns):
+    """RSS idle, and holding `conns` connections (one echo each)."""
     srv = Server(name, cmd, args.logdir, args.pin)
     try:
         idle = srv.status_kib("VmRSS")
         bench = subprocess.Popen(
             pinned(1, [args.muxbench, "-q", "-m", "idle", "-c",
-                       str(IDLE_CONNS), "--hold", "1", str(srv.port)],
+                       str(conns), "--hold", "1", str(srv.port)],
                    args.pin),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = wait_line(bench, b"holding", 30)
@@ -299,7 +307,9 @@ def median(values):
 
 
 def level_name(level):
-    mode, conns, size = level
+    mode, conns, size, active = level
+    if active:
+        return f"{mode} {active} of {conns} x {size} B"
     return f"{mode} {conns} x {size} B"
 
 
@@ -324,41 +334,56 @@ def fmt_rate(v):
     return f"{v:,.0f}"
 
 
+def reference(level, med):
+    """The peer a level's ratios are against: select where it can hold the
+    connections, else the minimal epoll server."""
+    return "select" if ("select", level) in med else "epoll"
+
+
 def level_table(level, servers, med):
-    ref = med.get(("select", level), {}).get("rps", 0)
+    refname = reference(level, med)
+    ref = med.get((refname, level), {}).get("rps", 0)
+    cpu_ref = med.get((refname, level), {}).get("us_per_rt", 0)
     lines = [f"### {level_name(level)}", "",
-             "| server | round trips/s | × select | p50 µs | p99 µs | "
+             f"| server | round trips/s | × {refname} | CPU/RT × {refname} "
+             "| p50 µs | p99 µs | "
              "p99.9 µs | server CPU µs/RT | load gen busy | rounds | errors "
              "| mismatches |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in servers:
         m = med.get((s, level))
         if not m:
             continue
         ratio = f"{m['rps'] / ref:.2f}" if ref else "–"
+        cpu = f"{m['us_per_rt'] / cpu_ref:.2f}" if cpu_ref else "–"
         lines.append(
-            f"| {s} | {fmt_rate(m['rps'])} | {ratio} | {m['p50_us']:.0f} | "
+            f"| {s} | {fmt_rate(m['rps'])} | {ratio} | {cpu} | "
+            f"{m['p50_us']:.0f} | "
             f"{m['p99_us']:.0f} | {m['p999_us']:.0f} | "
             f"{m['us_per_rt']:.2f} | {m['client_cpu'] * 100:.0f}% | "
             f"{m['used']} | {m['errors']} | {m['mismatches']} |")
     return lines + [""]
 
 
+def per_client_kib(i):
+    return (i["held_kib"] - i["idle_kib"]) / i["conns"]
+
+
 def memory_table(servers, med, idle):
     lines = ["### Memory", "",
              "| server | peak RSS (VmHWM) | RSS idle | RSS with 1000 idle "
-             "connections | difference |", "|---|---:|---:|---:|---:|"]
+             "connections | with 10,000 | per idle client at 10,000 |",
+             "|---|---:|---:|---:|---:|---:|"]
     for s in servers:
         hwm = max((m["hwm_kib"] for (srv, _), m in med.items() if srv == s),
                   default=0)
-        i = idle.get(s)
-        if i:
-            lines.append(f"| {s} | {hwm / 1024:.1f} MiB | "
-                         f"{i['idle_kib'] / 1024:.1f} MiB | "
-                         f"{i['held_kib'] / 1024:.1f} MiB | "
-                         f"{(i['held_kib'] - i['idle_kib']) / 1024:.2f} MiB |")
-        else:
-            lines.append(f"| {s} | {hwm / 1024:.1f} MiB | – | – | – |")
+        small, large = idle.get((s, 1000)), idle.get((s, 10000))
+        cells = [f"{hwm / 1024:.1f} MiB",
+                 f"{small['idle_kib'] / 1024:.1f} MiB" if small else "–",
+                 f"{small['held_kib'] / 1024:.1f} MiB" if small else "–",
+                 f"{large['held_kib'] / 1024:.1f} MiB" if large else "–",
+                 f"{per_client_kib(large):.2f} KiB" if large else "–"]
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -366,8 +391,8 @@ def target_rows(servers, med, idle, ready, instr):
     """(target, measured, met) for every target of the issue."""
     rows = []
     rival = [s for s in servers if s not in ("muxd", "select", "epoll")]
-    for mode, conns, size in LEVELS:
-        level = (mode, conns, size)
+    for level in LEVELS:
+        mode = level[0]
         mux = med.get(("muxd", level), {}).get("rps", 0)
         sel = med.get(("select", level), {}).get("rps", 0)
         if mode in ("pingpong", "churn") and sel:
@@ -384,10 +409,16 @@ def target_rows(servers, med, idle, ready, instr):
                          f"{', '.join(rival)}",
                          "behind " + ", ".join(behind) if behind else "ahead",
                          not behind))
-    if "muxd" in idle:
-        d = (idle["muxd"]["held_kib"] - idle["muxd"]["idle_kib"]) / 1024
+    rows += scale_rows(med)
+    if ("muxd", 1000) in idle:
+        i = idle[("muxd", 1000)]
+        d = (i["held_kib"] - i["idle_kib"]) / 1024
         rows.append(("1000 idle connections ≤ 2 MiB above idle",
                      f"{d:.2f} MiB", d <= 2))
+    if ("muxd", 10000) in idle:
+        k = per_client_kib(idle[("muxd", 10000)])
+        rows.append(("idle memory ≤ 1 KiB per client at 10,000",
+                     f"{k:.2f} KiB", k <= 1))
     if ready is not None:
         rows.append(("start to ready line ≤ 5 ms (median of 20)",
                      f"{ready:.2f} ms", ready <= 5))
@@ -396,6 +427,24 @@ def target_rows(servers, med, idle, ready, instr):
                      f"(pingpong {conns})",
                      f"{mux:,.0f} vs {sel:,.0f} = {mux / sel:.2f}×",
                      mux <= 2 * sel))
+    return rows
+
+
+def scale_rows(med):
+    """The targets against epoll_echo at 10,000 connections."""
+    rows = []
+    busy, few = ("pingpong", 10000, 64, 0), ("pingpong", 10000, 64, 100)
+    mux, ep = med.get(("muxd", busy)), med.get(("epoll", busy))
+    if mux and ep and ep["rps"]:
+        r = mux["rps"] / ep["rps"]
+        rows.append((f"{level_name(busy)}: muxd ≥ 0.8× epoll", f"{r:.2f}×",
+                     r >= 0.8))
+    mux, ep = med.get(("muxd", few)), med.get(("epoll", few))
+    if mux and ep and ep["us_per_rt"]:
+        r = mux["us_per_rt"] / ep["us_per_rt"]
+        rows.append((f"{level_name(few)}: muxd CPU per round trip ≤ 2× "
+                     "epoll", f"{r:.2f}× ({mux['us_per_rt']:.1f} vs "
+                     f"{ep['us_per_rt']:.1f} µs)", r <= 2))
     return rows
 
 
@@ -409,7 +458,7 @@ def write_results(args, servers, cells, idle, ready, instr, meta):
         lines += [f"| {t} | {v} | {'yes' if ok else '**no**'} |"
                   for t, v, ok in rows]
         lines.append("")
-    for level in LEVELS:
+    for level in levels(args):
         if any((s, level) in med for s in servers):
             lines += level_table(level, servers, med)
     lines += memory_table(servers, med, idle)
@@ -429,15 +478,18 @@ def meta_ready(args):
 
 def write_plot(args, servers, med):
     shown = [s for s in servers
-             if any((s, ("pingpong", c, 64)) in med for c in PINGPONG_CONNS)]
+             if any((s, ("pingpong", c, 64, 0)) in med
+                    for c in PINGPONG_CONNS)]
     dat = os.path.join(args.out, "results.dat")
     with open(dat, "w") as f:
-        f.write("# ping-pong 64 B: round trips/s (median) by connections\n")
+        f.write("# ping-pong 64 B: round trips/s (median) by connections; "
+                "? = not measured\n")
         f.write("conns " + " ".join(shown) + "\n")
         for c in PINGPONG_CONNS:
-            vals = [med.get((s, ("pingpong", c, 64)), {}).get("rps", 0)
+            vals = [med.get((s, ("pingpong", c, 64, 0)), {}).get("rps")
                     for s in shown]
-            f.write(f"{c} " + " ".join(f"{v:.0f}" for v in vals) + "\n")
+            f.write(f"{c} " + " ".join("?" if v is None else f"{v:.0f}"
+                                       for v in vals) + "\n")
     gp = os.path.join(args.out, "plot.gp")
     plots = ", ".join(f"'results.dat' using 1:{i + 2} with linespoints "
                       f"lw 2 title '{s}'" for i, s in enumerate(shown))
@@ -447,7 +499,8 @@ def write_plot(args, servers, med):
                 "set title 'echo, ping-pong 64 B, closed loop "
                 "(server on CPU 0, load on CPU 1)'\n"
                 "set xlabel 'connections'\nset ylabel 'round trips/s'\n"
-                "set logscale x\nset xtics (1, 10, 100, 1000)\n"
+                "set logscale x\nset xtics (1, 10, 100, 1000, 10000)\n"
+                "set datafile missing '?'\n"
                 "set yrange [0:*]\nset format y '%.0s%c'\n"
                 "set key outside right\nset grid\n"
                 f"plot {plots}\n")
@@ -482,8 +535,10 @@ def run_levels(args, servers, raw, problems):
         # Each round starts the turns one server later (A B C, B C A, ...):
         # no server is always the first after a change of level.
         order = names[rnd % len(names):] + names[:rnd % len(names)]
-        for level in LEVELS:
+        for level in levels(args):
             for name in order:
+                if name == "select" and level[1] > SELECT_MAX_CONNS:
+                    continue
                 cmd = servers[name]
                 try:
                     r = measure_level(args, name, cmd, level)
@@ -503,16 +558,26 @@ def run_levels(args, servers, raw, problems):
     return cells
 
 
+def levels(args):
+    return [lv for lv in LEVELS if not args.smoke or lv[1] <= SMOKE_MAX_CONNS]
+
+
 def run_extras(args, servers, problems):
     idle, ready, instr = {}, None, {}
     for name, cmd in servers.items():
-        try:
-            idle[name] = i = measure_idle(args, name, cmd)
+        for conns in IDLE_CONNS:
+            if ((name == "select" and conns > SELECT_MAX_CONNS) or
+                    (args.smoke and conns > SMOKE_MAX_CONNS)):
+                continue
+            try:
+                i = measure_idle(args, name, cmd, conns)
+            except BenchError as e:
+                problems.append(str(e))
+                continue
+            idle[(name, conns)] = dict(i, conns=conns)
             if i["errors"] or i["mismatches"]:
-                problems.append(f"{name} idle: {i['errors']} errors, "
+                problems.append(f"{name} idle {conns}: {i['errors']} errors, "
                                 f"{i['mismatches']} mismatches {i['stderr']}")
-        except BenchError as e:
-            problems.append(str(e))
     if args.smoke:
         return idle, ready, instr
     try:
@@ -578,8 +643,21 @@ def parse_args():
     return a
 
 
+def raise_fd_limit():
+    """Servers and muxbench inherit it: 10,000 connections need 10,000
+    fds on each side."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard != resource.RLIM_INFINITY and hard < max(IDLE_CONNS) + 100:
+        print(f"compare: the hard fd limit ({hard}) is too low for "
+              f"{max(IDLE_CONNS)} connections: those levels will fail",
+              file=sys.stderr)
+
+
 def main():
     args = parse_args()
+    raise_fd_limit()
     os.makedirs(args.logdir, exist_ok=True)
     source = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     servers = server_table(args.build_dir, source)

@@ -13,6 +13,10 @@
  *             received concurrently
  *   idle      C connections, one round trip each, then held open without
  *             traffic for --hold seconds (to measure a server's memory)
+ * With --active N (pingpong), only N of the C connections, spread evenly
+ * among them, keep sending; the others do one round trip and stay idle,
+ * and measuring starts once they all did: what a server pays per turn
+ * for the idle connections it holds.
  *
  * The run ends after --duration seconds or --count round trips; messages
  * still in flight then are finished and verified (bounded by --timeout)
@@ -68,6 +72,7 @@ typedef struct {
     double warmup;   /* seconds of load before measuring */
     double hold;     /* idle mode: seconds to hold the connections */
     double timeout;  /* seconds without progress that count as a stall */
+    unsigned active; /* pingpong: connections that keep sending; 0: all */
     bool quiet;
     const char *target; /* as given, for messages */
     struct sockaddr_storage addr;
@@ -324,6 +329,15 @@ static void send_some(bench_t *b, client_t *c) {
     watch(b, c, EPOLLIN);
 }
 
+/* Whether a connection keeps sending (--active: every conns/active-th). */
+static bool keeps_sending(const bench_t *b, const client_t *c) {
+    const options_t *o = b->opt;
+    if (o->active == 0 || o->active >= o->conns)
+        return true;
+    unsigned stride = o->conns / o->active;
+    return c->id % stride == 0 && c->id / stride < o->active;
+}
+
 static void start_message(bench_t *b, client_t *c) {
     c->msg = message_for(b, c->id, c->seq++);
     c->sent = c->received = 0;
@@ -349,7 +363,8 @@ static void complete(bench_t *b, client_t *c) {
         close_client(b, c);
         if (!b->stopping)
             open_client(b, c);
-    } else if (b->opt->mode != MODE_IDLE && !b->stopping) {
+    } else if (b->opt->mode != MODE_IDLE && !b->stopping &&
+               keeps_sending(b, c)) {
         start_message(b, c);
     }
 }
@@ -447,9 +462,14 @@ static void stop(bench_t *b) {
     b->stopping = true;
 }
 
-/* The initial connections are open (or failed): load may be measured. */
+/* The initial connections are open (or failed): load may be measured.
+ * With --active, the idle ones also did their one round trip. */
 static bool all_opened(const bench_t *b) {
-    return b->next_open == b->opt->conns && b->connecting == 0;
+    const options_t *o = b->opt;
+    unsigned quiet =
+        o->active && o->active < o->conns ? o->conns - o->active : 0;
+    return b->next_open == o->conns && b->connecting == 0 &&
+           (o->mode != MODE_PINGPONG || b->idle >= quiet);
 }
 
 static void idle_phase(bench_t *b) {
@@ -586,12 +606,13 @@ static void print_results(const bench_t *b) {
                 "muxbench: warning: the load generator was busy %.0f%%"
                 " of the time: it may be the bottleneck\n",
                 cpu * 100);
-    printf("RESULT mode=%s conns=%u size=%zu secs=%.3f rts=%" PRIu64
+    printf("RESULT mode=%s conns=%u active=%u size=%zu secs=%.3f rts=%" PRIu64
            " rps=%.1f mibps=%.2f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
            "max_us=%.1f errors=%" PRIu64 " mismatches=%" PRIu64
            " rts_total=%" PRIu64 " client_cpu=%.3f\n",
-           mode_names[o->mode], o->conns, o->size, secs, b->rts, rps, mibps,
-           p50, p99, p999, max, b->errors, b->mismatches, b->rts_total, cpu);
+           mode_names[o->mode], o->conns, o->active ? o->active : o->conns,
+           o->size, secs, b->rts, rps, mibps, p50, p99, p999, max, b->errors,
+           b->mismatches, b->rts_total, cpu);
 }
 
 /* ------------------------------------------------------------------ */
@@ -611,6 +632,9 @@ static void usage(FILE *out) {
         "  -n, --count N        stop after N measured round trips\n"
         "  -w, --warmup SEC     load before measuring (default 0)\n"
         "      --hold SEC       idle mode: hold the connections (default 1)\n"
+        "      --active N       pingpong: only N connections keep sending, "
+        "the\n"
+        "                       others stay idle after one round trip\n"
         "  -t, --timeout SEC    longest wait for progress (default 5)\n"
         "  -q, --quiet          print only the RESULT line\n"
         "  -h, --help           show this help and exit\n"
@@ -691,6 +715,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"count", required_argument, NULL, 'n'},
         {"warmup", required_argument, NULL, 'w'},
         {"hold", required_argument, NULL, 'H'},
+        {"active", required_argument, NULL, 'A'},
         {"timeout", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -721,6 +746,10 @@ static void parse_options(int argc, char **argv, options_t *o) {
             break;
         case 'H':
             o->hold = parse_seconds(optarg, "invalid hold time");
+            break;
+        case 'A':
+            o->active = (unsigned)parse_count(
+                optarg, "invalid active connection count", 1, 100000);
             break;
         case 't':
             o->timeout = parse_seconds(optarg, "invalid timeout");

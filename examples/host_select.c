@@ -14,6 +14,10 @@
  * Console commands on stdin: `status` (ticks and clients), `quit` (also
  * EOF, SIGINT, SIGTERM): close the clients once answered, exit 0.
  *
+ * Its fd sets are its own bit arrays, grown to the loop's highest fd
+ * (mux_prepare_sized): a plain fd_set stops at FD_SETSIZE (1024), and
+ * with a raised RLIMIT_NOFILE clients get fds above it.
+ *
  * Usage: host_select [HOST:]PORT [TICK_MS]     (default tick: 1000 ms)
  */
 #define _POSIX_C_SOURCE 200809L
@@ -31,8 +35,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* select() sets of any size: one bit per fd in unsigned long words. */
+typedef struct {
+    unsigned long *rd, *wr;
+    int setsize; /* fds the sets hold: a multiple of 64 */
+} host_sets_t;
+
 typedef struct {
     mux_loop_t *loop;
+    host_sets_t sets;
     mux_server_t *server;
     uint64_t tick_ms;
     uint64_t ticks;     /* the host's own state, which the service reads */
@@ -140,19 +151,51 @@ static void on_tick(host_t *host) {
         host->next_tick = now + host->tick_ms;
 }
 
-/* Waits for the host's fds and the library's, the sooner deadline first. */
-static int wait_turn(host_t *host, fd_set *rd, fd_set *wr) {
-    int maxfd = -1;
-    FD_ZERO(rd);
-    FD_ZERO(wr);
-    if (host->stdin_open) {
-        FD_SET(STDIN_FILENO, rd);
-        maxfd = STDIN_FILENO;
+/* Makes the sets hold fds 0..maxfd (doubling), all clear. */
+static int fit_sets(host_sets_t *sets, int maxfd) {
+    int size = sets->setsize ? sets->setsize : FD_SETSIZE;
+    while (size <= maxfd)
+        size *= 2;
+    if (size != sets->setsize) {
+        unsigned long *rd = realloc(sets->rd, (size_t)size / 8);
+        if (rd)
+            sets->rd = rd;
+        unsigned long *wr = rd ? realloc(sets->wr, (size_t)size / 8) : NULL;
+        if (!wr)
+            return -ENOMEM;
+        sets->wr = wr;
+        sets->setsize = size;
     }
+    memset(sets->rd, 0, (size_t)sets->setsize / 8);
+    memset(sets->wr, 0, (size_t)sets->setsize / 8);
+    return 0;
+}
+
+/* Adds the library's fds to the sets, grown first if they are too small. */
+static int prepare(host_t *host, int *maxfd, struct timeval *mux_tv) {
+    host_sets_t *s = &host->sets;
+    int err = fit_sets(s, mux_loop_maxfd(host->loop));
+    if (err < 0)
+        return err;
+    if (host->stdin_open) /* fd 0: FD_SET is fine below FD_SETSIZE */
+        FD_SET(STDIN_FILENO, (fd_set *)(void *)s->rd);
+    *maxfd = host->stdin_open ? STDIN_FILENO : -1;
+    return mux_prepare_sized(host->loop, (fd_set *)(void *)s->rd,
+                             (fd_set *)(void *)s->wr, s->setsize, maxfd,
+                             mux_tv);
+}
+
+/* Waits for the host's fds and the library's, the sooner deadline first. */
+static int wait_turn(host_t *host, int *maxfd) {
     uint64_t now = now_ms();
     uint64_t wait_ms = host->next_tick > now ? host->next_tick - now : 0;
     struct timeval tv, mux_tv;
-    if (mux_prepare(host->loop, rd, wr, &maxfd, &mux_tv) == 1) {
+    int ready = prepare(host, maxfd, &mux_tv);
+    if (ready < 0) {
+        errno = -ready;
+        return -1;
+    }
+    if (ready == 1) {
         uint64_t mux_ms = (uint64_t)mux_tv.tv_sec * 1000u +
                           (uint64_t)(mux_tv.tv_usec + 999) / 1000u;
         if (mux_ms < wait_ms)
@@ -160,22 +203,27 @@ static int wait_turn(host_t *host, fd_set *rd, fd_set *wr) {
     }
     tv.tv_sec = (time_t)(wait_ms / 1000);
     tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
-    return select(maxfd + 1, rd, wr, NULL, &tv);
+    host_sets_t *s = &host->sets;
+    return select(*maxfd + 1, (fd_set *)(void *)s->rd, (fd_set *)(void *)s->wr,
+                  NULL, &tv);
 }
 
 static int host_loop(host_t *host) {
+    host_sets_t *s = &host->sets;
     while (!host->done) {
-        fd_set rd, wr;
-        int n = wait_turn(host, &rd, &wr);
+        int maxfd;
+        int n = wait_turn(host, &maxfd);
         if (n < 0 && errno != EINTR)
             return -errno;
         if (n <= 0) { /* timeout, or a signal: the sets say nothing */
-            mux_process(host->loop, NULL, NULL);
+            mux_process_sized(host->loop, NULL, NULL, s->setsize);
         } else {
-            if (host->stdin_open && FD_ISSET(STDIN_FILENO, &rd))
+            fd_set *rd = (fd_set *)(void *)s->rd;
+            if (host->stdin_open && FD_ISSET(STDIN_FILENO, rd))
                 on_console(host);
             /* Our own fd in the sets is fine: mux_process skips it. */
-            mux_process(host->loop, &rd, &wr);
+            mux_process_sized(host->loop, rd, (fd_set *)(void *)s->wr,
+                              s->setsize);
         }
         if (now_ms() >= host->next_tick)
             on_tick(host);
@@ -223,5 +271,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "host_select: select: %s\n", mux_strerror(err));
     mux_server_free(host.server);
     mux_loop_free(host.loop);
+    free(host.sets.rd);
+    free(host.sets.wr);
     return err < 0 ? 1 : 0;
 }

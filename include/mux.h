@@ -100,8 +100,15 @@ void mux_loop_free(mux_loop_t *loop);
  * replaces its events, callback and argument. `events` may be 0: the fd
  * stays registered but is not selected on (see mux_watch_events()).
  *
- * Returns 0; -ERANGE if fd >= FD_SETSIZE (select() cannot hold it);
- * -EBADF if fd < 0; -EINVAL if cb is NULL or events has unknown bits.
+ * Any open fd can be watched, at or above FD_SETSIZE too: the loop's sets
+ * grow to the highest fd (select() itself takes any fd below
+ * RLIMIT_NOFILE; only the fd_set type stops at FD_SETSIZE). A host that
+ * drives the loop with plain fd_sets is told by mux_prepare() when the
+ * loop holds an fd its sets cannot.
+ *
+ * Returns 0; -EBADF if fd < 0 (or, when the sets must grow for it, fd is
+ * not open); -EINVAL if cb is NULL or events has unknown bits; -ENOMEM if
+ * the sets could not grow.
  */
 int mux_watch(mux_loop_t *loop, int fd, int events, mux_io_cb *cb, void *arg);
 
@@ -182,10 +189,35 @@ void mux_stop(mux_loop_t *loop);
  * loop has a timer, stores the wait until the nearest one in *timeout and
  * returns 1 (a host with its own deadline uses the smaller of the two).
  * Returns 0 and leaves *timeout alone when the loop needs no timeout.
- * Never fails; returns int for -errno room in future versions.
+ *
+ * Returns -ERANGE, and changes nothing, when the loop watches an fd at or
+ * above FD_SETSIZE, which a plain fd_set cannot hold (possible only once
+ * RLIMIT_NOFILE is above FD_SETSIZE): no turn starts, and the host should
+ * switch to mux_prepare_sized() with sets of its own size.
  */
 int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
                 struct timeval *timeout);
+
+/*
+ * mux_prepare() for sets of any size: `rd` and `wr` each point to
+ * `setsize` bits (setsize / 8 bytes, zeroed, then filled with the host's
+ * own fds) laid out as fd_set, that is one bit per fd in unsigned long
+ * words; `setsize` is a positive multiple of 64. Cast such an array to
+ * fd_set * for select(), and set or test its bits without glibc's FD_SET
+ * and FD_ISSET beyond FD_SETSIZE (fortified builds abort there).
+ *
+ * Returns 1 or 0 as mux_prepare(); -ERANGE, changing nothing, if the loop
+ * watches an fd >= setsize: grow the sets to more than mux_loop_maxfd()
+ * and call again; -EINVAL for a bad setsize.
+ */
+int mux_prepare_sized(mux_loop_t *loop, fd_set *rd, fd_set *wr, int setsize,
+                      int *maxfd, struct timeval *timeout);
+
+/*
+ * The highest fd the loop watches, or -1 if none: the sets a host hands to
+ * mux_prepare_sized() must hold at least this fd.
+ */
+int mux_loop_maxfd(const mux_loop_t *loop);
 
 /*
  * For a host that owns its select() loop: after select() returned, runs
@@ -195,6 +227,13 @@ int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
  * Returns the number of callbacks run.
  */
 int mux_process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr);
+
+/*
+ * mux_process() for the sets of mux_prepare_sized(), of `setsize` bits.
+ * Returns the number of callbacks run, or -EINVAL for a bad setsize.
+ */
+int mux_process_sized(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
+                      int setsize);
 
 /* ------------------------------------------------------------------ */
 /* Addresses                                                           */
@@ -399,7 +438,7 @@ typedef struct {
  */
 typedef struct {
     int backlog;              /* listen() backlog; 0: SOMAXCONN */
-    unsigned max_clients;     /* 0: as many as select() can hold */
+    unsigned max_clients;     /* 0: as many as the fds allow */
     size_t max_output;        /* high watermark of pending output per client,
                                  past which reading pauses (16 times it
                                  drops the client), at most
@@ -468,8 +507,8 @@ void mux_server_free(mux_server_t *server);
  * listener is reported as MUX_EV_LISTEN. Returns 0; -EINVAL for an address
  * that does not parse; MUX_ENOHOST or MUX_ENOSERVICE for a name that does not
  * resolve; -EPROTONOSUPPORT for udp:// with a service that has no datagram
- * form; -ERANGE if no fd below FD_SETSIZE is free; -errno from socket(), bind()
- * or listen(), e.g. -EADDRINUSE.
+ * form; -errno from socket(), bind() or listen(), e.g. -EADDRINUSE,
+ * -EMFILE.
  */
 int mux_server_listen(mux_server_t *server, const char *addr);
 
@@ -487,7 +526,7 @@ int mux_server_adopt(mux_server_t *server, int fd);
  * Serves an already connected stream socket (a socketpair, an inetd-style
  * inherited client) as one more client: it is made non-blocking and the
  * service's open callback runs. The server owns `fd` from then on, also
- * when this fails. Returns 0, -ERANGE (no fd below FD_SETSIZE),
+ * when this fails. Returns 0,
  * -ESHUTDOWN (after mux_server_shutdown(): `fd` is closed), or -errno.
  */
 int mux_server_serve_fd(mux_server_t *server, int fd);
@@ -533,7 +572,7 @@ int mux_server_stop_on_signals(mux_server_t *server, uint64_t timeout_ms);
  */
 void mux_server_close_listeners(mux_server_t *server);
 
-/* Changes opts.max_clients (0: no limit but select()'s) for new clients. */
+/* Changes opts.max_clients (0: no limit but the fds') for new clients. */
 void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients);
 
 /* Clients connected right now. */

@@ -88,9 +88,8 @@ void mux__loop_release(mux_loop_t *loop);
 /* ---- fd.c: descriptors ---- */
 
 /*
- * Makes `fd` non-blocking and close-on-exec and moves it below FD_SETSIZE
- * if it is not. Returns the (maybe new) fd, or -ERANGE (fd closed) when
- * no lower fd is free, or -errno (fd closed).
+ * Makes `fd` non-blocking and close-on-exec (any fd: the loop's sets grow
+ * past FD_SETSIZE). Returns fd, or -errno (fd closed then).
  */
 int mux__fd_prepare(int fd);
 
@@ -165,7 +164,7 @@ const mux_service_t *mux__server_service(const mux_server_t *server);
 const mux_server_opts_t *mux__server_opts(const mux_server_t *server);
 /*
  * Takes one accepted client of `listener`: admits it (a new conn) or turns
- * it away (over FD_SETSIZE, over max_clients, refused by the filter). The
+ * it away (over max_clients, refused by the filter, shutting down). The
  * server owns fd from then on.
  */
 void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,

@@ -1,7 +1,7 @@
 /*
  * listen.c -- listening sockets: bind and listen, adopt inherited sockets,
- * and accept clients in bounded batches, with the FD_SETSIZE guard and the
- * EMFILE remedy; or, with opts.faults.accept_delay_ms, one at a time, late.
+ * and accept clients in bounded batches, with the EMFILE remedy; or, with
+ * opts.faults.accept_delay_ms, one at a time, late.
  */
 #define _GNU_SOURCE /* accept4() */
 

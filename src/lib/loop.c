@@ -1,7 +1,7 @@
 /*
- * loop.c -- the select() event loop: fd watchers in master fd_sets, timers
- * in a binary heap ordered by deadline, signals through a self-pipe,
- * deferred frees, and the run modes.
+ * loop.c -- the select() event loop: fd watchers in master bit sets sized
+ * at run time, timers in a binary heap ordered by deadline, signals through
+ * a self-pipe, deferred frees, and the run modes.
  *
  * A turn: copy the master sets, select() until the nearest timer, dispatch
  * ready fds in fd order, run due timers, run deferred frees.
@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,22 @@
 #endif
 
 #define NOT_IN_HEAP SIZE_MAX
+
+/*
+ * The fd sets are the loop's own bit arrays, not fd_set: the kernel's
+ * select() reads any number of bits (nfds up to RLIMIT_NOFILE) as an array
+ * of unsigned long words, fd at word fd / WORD_BITS, bit fd % WORD_BITS;
+ * only glibc's fd_set type stops at FD_SETSIZE (and its fortified FD_SET
+ * aborts above it), so no FD_ macro ever touches these arrays. glibc's
+ * fd_set has the same layout, which the host-driven pair relies on.
+ */
+typedef unsigned long fd_word_t;
+#define WORD_BITS ((int)(8 * sizeof(fd_word_t)))
+_Static_assert(sizeof(fd_set) * 8 == FD_SETSIZE &&
+                   FD_SETSIZE % (8 * sizeof(fd_word_t)) == 0,
+               "fd_set is a whole number of unsigned long bit words");
+
+static size_t words_for(int maxfd) { return (size_t)(maxfd / WORD_BITS) + 1; }
 
 typedef struct {
     mux_io_cb *cb; /* NULL: not watched */
@@ -58,11 +75,15 @@ typedef struct {
 } signal_watch_t;
 
 struct mux_loop {
-    fd_set rd, wr; /* master sets: select() works on copies */
-    int maxfd;     /* highest watched fd, -1 if none */
+    /* One block (see grow_fds): a watcher slot per fd below `capacity`,
+     * the master sets, and the copies select() works on. */
+    watcher_t *watchers;
+    fd_word_t *rd, *wr;         /* master sets */
+    fd_word_t *sel_rd, *sel_wr; /* what select() and dispatch work on */
+    int capacity;               /* fds the block holds: whole words */
+    int maxfd;                  /* highest watched fd, -1 if none */
     size_t nwatched;
     size_t nwriters; /* watchers with MUX_WRITE: none, no write set */
-    watcher_t watchers[FD_SETSIZE];
     uint32_t turn;
 
     mux_timer_t **heap;
@@ -77,8 +98,9 @@ struct mux_loop {
 
     deferred_t *deferred;
     size_t ndeferred, deferred_cap;
-    int depth;        /* > 0 while a turn dispatches */
-    fd_set *ready_rd; /* the read set being dispatched: see dispatch_reads */
+    int depth;           /* > 0 while a turn dispatches */
+    fd_word_t *ready_rd; /* the read set being dispatched: dispatch_reads */
+    int ready_capacity;  /* the fds it holds */
 
     bool stopped;
     void *spares[MUX__SPARE_CONNS]; /* see mux__loop_take_spare() */
@@ -143,18 +165,23 @@ bool mux__loop_keep_spare(mux_loop_t *loop, void *block) {
 /* Creation                                                            */
 /* ------------------------------------------------------------------ */
 
+static int grow_fds(mux_loop_t *loop, int fd);
+
 int mux_loop_new(mux_loop_t **out) {
     mux_loop_t *loop = calloc(1, sizeof(*loop));
     if (!loop)
         return -ENOMEM;
-    FD_ZERO(&loop->rd);
-    FD_ZERO(&loop->wr);
     loop->maxfd = -1;
     loop->now = mux__clock_ms();
+    if (grow_fds(loop, FD_SETSIZE - 1) < 0) { /* what most loops need */
+        free(loop);
+        return -ENOMEM;
+    }
 
     int fds[2];
     if (pipe(fds) < 0) {
         int err = -errno;
+        free(loop->watchers);
         free(loop);
         return err;
     }
@@ -166,6 +193,7 @@ int mux_loop_new(mux_loop_t **out) {
             mux__close(loop->sigpipe[0]);
         if (loop->sigpipe[1] >= 0)
             mux__close(loop->sigpipe[1]);
+        free(loop->watchers);
         free(loop);
         return err;
     }
@@ -190,6 +218,7 @@ void mux_loop_free(mux_loop_t *loop) {
     free(loop->deferred);
     mux__close(loop->sigpipe[0]);
     mux__close(loop->sigpipe[1]);
+    free(loop->watchers);
     free(loop);
 }
 
@@ -197,18 +226,66 @@ void mux_loop_free(mux_loop_t *loop) {
 /* fd watchers                                                         */
 /* ------------------------------------------------------------------ */
 
+static void set_bit(fd_word_t *set, int fd) {
+    set[fd / WORD_BITS] |= (fd_word_t)1 << (fd % WORD_BITS);
+}
+
+static void clear_bit(fd_word_t *set, int fd) {
+    set[fd / WORD_BITS] &= ~((fd_word_t)1 << (fd % WORD_BITS));
+}
+
+/*
+ * Grows the watcher slots and the sets to hold `fd`, doubling, in one new
+ * block. The old block is released at the end of the turn: a dispatch in
+ * progress still reads its copies of the sets (a watcher added meanwhile
+ * cannot be ready in them). Returns 0, -EBADF if fd is not open (no table
+ * grows for a stray number) or -ENOMEM; the loop is unchanged then.
+ */
+static MUX__COLD int grow_fds(mux_loop_t *loop, int fd) {
+    if (loop->capacity > 0 && fcntl(fd, F_GETFD) < 0)
+        return -errno;
+    size_t words = loop->capacity ? (size_t)loop->capacity / WORD_BITS : 1;
+    while (words < words_for(fd))
+        words *= 2;
+    size_t slots = words * (size_t)WORD_BITS;
+    char *block =
+        calloc(1, slots * sizeof(watcher_t) + 4 * words * sizeof(fd_word_t));
+    if (!block)
+        return -ENOMEM;
+    fd_word_t *sets = (fd_word_t *)(void *)(block + slots * sizeof(watcher_t));
+    size_t had = (size_t)loop->capacity / WORD_BITS;
+    watcher_t *old = loop->watchers;
+    if (old) {
+        memcpy(block, old, (size_t)loop->capacity * sizeof(watcher_t));
+        memcpy(sets, loop->rd, had * sizeof(fd_word_t));
+        memcpy(sets + words, loop->wr, had * sizeof(fd_word_t));
+    }
+    if (old &&
+        mux__defer(loop, free, old) < 0) { /* free()d at once at depth 0 */
+        free(block);
+        return -ENOMEM;
+    }
+    loop->watchers = (watcher_t *)(void *)block;
+    loop->rd = sets;
+    loop->wr = sets + words;
+    loop->sel_rd = sets + 2 * words;
+    loop->sel_wr = sets + 3 * words;
+    loop->capacity = (int)slots;
+    return 0;
+}
+
 static void apply_events(mux_loop_t *loop, int fd, int events) {
     int before = loop->watchers[fd].events;
     if (events & MUX_READ)
-        FD_SET(fd, &loop->rd);
+        set_bit(loop->rd, fd);
     else
-        FD_CLR(fd, &loop->rd);
+        clear_bit(loop->rd, fd);
     if (events & MUX_WRITE)
-        FD_SET(fd, &loop->wr);
+        set_bit(loop->wr, fd);
     else
-        FD_CLR(fd, &loop->wr);
-    if (!(events & MUX_READ) && loop->ready_rd)
-        FD_CLR(fd, loop->ready_rd); /* no stale readiness for a new watcher */
+        clear_bit(loop->wr, fd);
+    if (!(events & MUX_READ) && loop->ready_rd && fd < loop->ready_capacity)
+        clear_bit(loop->ready_rd, fd); /* no stale readiness for a new one */
     if ((events & MUX_WRITE) && !(before & MUX_WRITE))
         loop->nwriters++;
     else if (!(events & MUX_WRITE) && (before & MUX_WRITE))
@@ -216,13 +293,23 @@ static void apply_events(mux_loop_t *loop, int fd, int events) {
     loop->watchers[fd].events = events;
 }
 
+/* The watcher of `fd`, or NULL if it is not watched. */
+static watcher_t *watcher_of(mux_loop_t *loop, int fd) {
+    if (fd < 0 || fd >= loop->capacity || !loop->watchers[fd].cb)
+        return NULL;
+    return &loop->watchers[fd];
+}
+
 int mux_watch(mux_loop_t *loop, int fd, int events, mux_io_cb *cb, void *arg) {
     if (fd < 0)
         return -EBADF;
-    if (fd >= FD_SETSIZE)
-        return -ERANGE;
     if (!cb || (events & ~(MUX_READ | MUX_WRITE)))
         return -EINVAL;
+    if (fd >= loop->capacity) {
+        int err = grow_fds(loop, fd);
+        if (err < 0)
+            return err;
+    }
     watcher_t *w = &loop->watchers[fd];
     if (!w->cb) {
         w->added_turn = loop->turn;
@@ -237,7 +324,7 @@ int mux_watch(mux_loop_t *loop, int fd, int events, mux_io_cb *cb, void *arg) {
 }
 
 int mux_watch_events(mux_loop_t *loop, int fd, int events) {
-    if (fd < 0 || fd >= FD_SETSIZE || !loop->watchers[fd].cb)
+    if (!watcher_of(loop, fd))
         return -ENOENT;
     if (events & ~(MUX_READ | MUX_WRITE))
         return -EINVAL;
@@ -246,16 +333,19 @@ int mux_watch_events(mux_loop_t *loop, int fd, int events) {
 }
 
 int mux_unwatch(mux_loop_t *loop, int fd) {
-    if (fd < 0 || fd >= FD_SETSIZE || !loop->watchers[fd].cb)
+    watcher_t *w = watcher_of(loop, fd);
+    if (!w)
         return -ENOENT;
     apply_events(loop, fd, 0);
-    loop->watchers[fd].cb = NULL;
-    loop->watchers[fd].arg = NULL;
+    w->cb = NULL;
+    w->arg = NULL;
     loop->nwatched--;
     while (loop->maxfd >= 0 && !loop->watchers[loop->maxfd].cb)
         loop->maxfd--;
     return 0;
 }
+
+int mux_loop_maxfd(const mux_loop_t *loop) { return loop->maxfd; }
 
 /* ------------------------------------------------------------------ */
 /* Timers: a binary min-heap on (deadline, seq)                        */
@@ -538,28 +628,19 @@ static int dispatch_one(mux_loop_t *loop, int fd, int ready) {
     return 1;
 }
 
-#if defined(__GLIBC__)
 /*
- * glibc's fd_set is an array of longs, one bit per fd: scan it a word at
- * a time and visit only the set bits, so a turn costs what is ready, not
- * maxfd bit tests.
+ * Calls the watchers of the ready fds among 0..maxfd of `rd`/`wr` (NULL:
+ * none). Scans a word at a time and visits only the set bits, so a turn
+ * costs what is ready, not maxfd bit tests; `nready` ends it early.
  */
-#define WORD_BITS ((int)(8 * sizeof(long)))
-_Static_assert(sizeof(fd_set) == FD_SETSIZE / 8, "fd_set is a bit array");
-
-static long fd_word(const fd_set *set, int i) {
-    return set ? ((const long *)(const void *)set)[i] : 0;
-}
-
-static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
-                        int nready) {
+static int dispatch_fds(mux_loop_t *loop, const fd_word_t *rd,
+                        const fd_word_t *wr, int maxfd, int nready) {
     int ran = 0;
-    for (int i = 0; i <= loop->maxfd / WORD_BITS && nready > 0; i++) {
-        unsigned long r = (unsigned long)fd_word(rd, i);
-        unsigned long w = (unsigned long)fd_word(wr, i);
-        for (unsigned long bits = r | w; bits && nready > 0; bits &= bits - 1) {
+    for (int i = 0; i <= maxfd / WORD_BITS && nready > 0; i++) {
+        fd_word_t r = rd ? rd[i] : 0, w = wr ? wr[i] : 0;
+        for (fd_word_t bits = r | w; bits && nready > 0; bits &= bits - 1) {
             int bit = __builtin_ctzl(bits);
-            unsigned long mask = 1ul << bit;
+            fd_word_t mask = (fd_word_t)1 << bit;
             int ready = (r & mask ? MUX_READ : 0) | (w & mask ? MUX_WRITE : 0);
             nready -= (r & mask ? 1 : 0) + (w & mask ? 1 : 0);
             ran += dispatch_one(loop, i * WORD_BITS + bit, ready);
@@ -573,14 +654,15 @@ static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
  * bit is cleared before its callback runs, and apply_events() clears the
  * bit of a watcher that is removed or stops reading meanwhile: every bit
  * left is a watcher that still wants to read, so no per-fd re-check.
+ * `rd` stays valid even if a callback grows the loop (see grow_fds).
  */
-static int dispatch_reads(mux_loop_t *loop, fd_set *rd, int maxfd) {
-    unsigned long *words = (unsigned long *)(void *)rd;
+static int dispatch_reads(mux_loop_t *loop, fd_word_t *rd, int maxfd) {
     int ran = 0;
     loop->ready_rd = rd;
+    loop->ready_capacity = maxfd + 1;
     for (int i = 0; i <= maxfd / WORD_BITS; i++) { /* the words select() saw */
-        for (unsigned long bits; (bits = words[i]) != 0; ran++) {
-            words[i] = bits & (bits - 1);
+        for (fd_word_t bits; (bits = rd[i]) != 0; ran++) {
+            rd[i] = bits & (bits - 1);
             int fd = i * WORD_BITS + __builtin_ctzl(bits);
             watcher_t *w = &loop->watchers[fd];
             w->cb(loop, fd, MUX_READ, w->arg);
@@ -590,65 +672,31 @@ static int dispatch_reads(mux_loop_t *loop, fd_set *rd, int maxfd) {
     return ran;
 }
 
-/* Copies the words of a set that hold fds 0..maxfd: all select() reads.
- */
-static void copy_set(fd_set *dst, const fd_set *src, int maxfd) {
-    long *d = (long *)(void *)dst;
-    const long *s = (const long *)(const void *)src;
+/* Copies the words of a set that hold fds 0..maxfd: all select() reads. */
+static void copy_set(fd_word_t *dst, const fd_word_t *src, int maxfd) {
     if (maxfd < WORD_BITS)
-        d[0] = s[0]; /* the common case, without a call to memcpy() */
+        dst[0] = src[0]; /* the common case, without a call to memcpy() */
     else
-        memcpy(d, s, (size_t)(maxfd / WORD_BITS + 1) * sizeof(long));
+        memcpy(dst, src, words_for(maxfd) * sizeof(fd_word_t));
 }
+
 /* Adds the fds 0..maxfd of src to dst (the host's sets in mux_prepare). */
-static void add_set(fd_set *dst, const fd_set *src, int maxfd) {
-    long *d = (long *)(void *)dst;
-    const long *s = (const long *)(const void *)src;
+static void add_set(fd_set *dst, const fd_word_t *src, int maxfd) {
+    fd_word_t *d = (fd_word_t *)(void *)dst;
     for (int i = 0; i <= maxfd / WORD_BITS; i++)
-        d[i] |= s[i];
-}
-#else
-/* Calls the watchers of the ready fds; `nready` bounds the scan. */
-static int dispatch_fds(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
-                        int nready) {
-    int ran = 0;
-    for (int fd = 0; fd <= loop->maxfd && nready > 0; fd++) {
-        int ready = 0;
-        if (rd && FD_ISSET(fd, rd))
-            ready |= MUX_READ;
-        if (wr && FD_ISSET(fd, wr))
-            ready |= MUX_WRITE;
-        if (!ready)
-            continue;
-        nready -= (ready & MUX_READ ? 1 : 0) + (ready & MUX_WRITE ? 1 : 0);
-        ran += dispatch_one(loop, fd, ready);
-    }
-    return ran;
+        d[i] |= src[i];
 }
 
-static int dispatch_reads(mux_loop_t *loop, fd_set *rd, int maxfd) {
-    (void)maxfd;
-    return dispatch_fds(loop, rd, NULL, FD_SETSIZE);
-}
-
-static void copy_set(fd_set *dst, const fd_set *src, int maxfd) {
-    (void)maxfd;
-    *dst = *src;
-}
-
-static void add_set(fd_set *dst, const fd_set *src, int maxfd) {
-    for (int fd = 0; fd <= maxfd; fd++)
-        if (FD_ISSET(fd, src))
-            FD_SET(fd, dst);
-}
-#endif
-
-int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
-                struct timeval *timeout) {
+int mux_prepare_sized(mux_loop_t *loop, fd_set *rd, fd_set *wr, int setsize,
+                      int *maxfd, struct timeval *timeout) {
+    if (setsize <= 0 || setsize % 64 != 0)
+        return -EINVAL;
+    if (loop->maxfd >= setsize)
+        return -ERANGE;
     loop->turn++;
     update_now(loop);
-    add_set(rd, &loop->rd, loop->maxfd);
-    add_set(wr, &loop->wr, loop->maxfd);
+    add_set(rd, loop->rd, loop->maxfd);
+    add_set(wr, loop->wr, loop->maxfd);
     if (loop->maxfd > *maxfd)
         *maxfd = loop->maxfd;
     int64_t ms = next_timeout(loop);
@@ -657,6 +705,11 @@ int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
     timeout->tv_sec = (time_t)(ms / 1000);
     timeout->tv_usec = (suseconds_t)(ms % 1000) * 1000;
     return 1;
+}
+
+int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
+                struct timeval *timeout) {
+    return mux_prepare_sized(loop, rd, wr, FD_SETSIZE, maxfd, timeout);
 }
 
 void mux__loop_hold(mux_loop_t *loop) { loop->depth++; }
@@ -683,20 +736,32 @@ static int end_dispatch(mux_loop_t *loop, int ran) {
     return ran;
 }
 
-int mux_process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr) {
+int mux_process_sized(mux_loop_t *loop, const fd_set *rd, const fd_set *wr,
+                      int setsize) {
+    if (setsize <= 0 || setsize % 64 != 0)
+        return -EINVAL;
     begin_dispatch(loop);
-    /* The host's sets may hold its own fds: count only the loop's. */
-    int ran = rd || wr ? dispatch_fds(loop, rd, wr, FD_SETSIZE * 2) : 0;
+    /* The host's sets may hold its own fds, and fds beyond what the loop
+     * watched at mux_prepare(): scan only the loop's part of them. */
+    int maxfd = loop->maxfd < setsize ? loop->maxfd : setsize - 1;
+    int ran = rd || wr ? dispatch_fds(loop, (const fd_word_t *)(const void *)rd,
+                                      (const fd_word_t *)(const void *)wr,
+                                      maxfd, INT_MAX)
+                       : 0;
     return end_dispatch(loop, ran);
 }
 
-/* One turn: select() on copies of the master sets, then process. */
-static int turn(mux_loop_t *loop, bool may_wait) {
-    loop->turn++;
-    fd_set rd, wr;
-    copy_set(&rd, &loop->rd, loop->maxfd);
-    if (loop->nwriters)
-        copy_set(&wr, &loop->wr, loop->maxfd);
+int mux_process(mux_loop_t *loop, const fd_set *rd, const fd_set *wr) {
+    return mux_process_sized(loop, rd, wr, FD_SETSIZE);
+}
+
+/* select() on copies of the master sets, until the nearest timer (or not
+ * at all). Returns the number of ready bits, 0 after EINTR, or -errno. */
+static int wait_ready(mux_loop_t *loop, fd_word_t *rd, fd_word_t *wr, int maxfd,
+                      bool may_wait) {
+    copy_set(rd, loop->rd, maxfd);
+    if (wr)
+        copy_set(wr, loop->wr, maxfd);
     struct timeval tv = {0, 0}, *tvp = &tv;
     if (may_wait && loop->ntimers > 0)
         update_now(loop); /* the wait is relative to now */
@@ -707,22 +772,43 @@ static int turn(mux_loop_t *loop, bool may_wait) {
         tv.tv_sec = (time_t)(ms / 1000);
         tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     }
+    int nready = select(maxfd + 1, (fd_set *)(void *)rd, (fd_set *)(void *)wr,
+                        NULL, tvp);
+    if (nready < 0)
+        return errno == EINTR ? 0 : -errno;
+    return nready;
+}
+
+/* One turn: wait, then dispatch what is ready, timers, deferred frees. */
+static int turn(mux_loop_t *loop, bool may_wait) {
+    loop->turn++;
+    int maxfd = loop->maxfd; /* callbacks may raise loop->maxfd */
+    fd_word_t *nested = NULL, *rd = loop->sel_rd, *wr = loop->sel_wr;
+    if (loop->depth > 0) {
+        /* A turn run from a callback (not supported, but not fatal) must
+         * not overwrite the copies the outer turn dispatches. */
+        nested = malloc(2 * words_for(maxfd) * sizeof(*nested));
+        if (!nested)
+            return -ENOMEM;
+        rd = nested;
+        wr = nested + words_for(maxfd);
+    }
     /* Mostly nobody waits to write: then the kernel has one set less to
      * copy in, scan and clear. */
-    fd_set *wrp = loop->nwriters ? &wr : NULL;
-    int nready = select(loop->maxfd + 1, &rd, wrp, NULL, tvp);
+    if (!loop->nwriters)
+        wr = NULL;
+    int nready = wait_ready(loop, rd, wr, maxfd, may_wait);
     if (nready < 0) {
-        if (errno != EINTR)
-            return -errno;
-        nready = 0;
+        free(nested);
+        return nready;
     }
     begin_dispatch(loop);
-    /* A turn run from a callback (not supported, but not fatal) takes
-     * the checked path: the outer turn's set stays the one removals
-     * clear, so it is not left with stale bits. */
-    int ran = nready <= 0             ? 0
-              : wrp || loop->ready_rd ? dispatch_fds(loop, &rd, wrp, nready)
-                                      : dispatch_reads(loop, &rd, loop->maxfd);
+    /* A nested turn takes the checked path: the outer turn's set stays
+     * the one removals clear, so it is not left with stale bits. */
+    int ran = nready == 0            ? 0
+              : wr || loop->ready_rd ? dispatch_fds(loop, rd, wr, maxfd, nready)
+                                     : dispatch_reads(loop, rd, maxfd);
+    free(nested);
     return end_dispatch(loop, ran);
 }
 

@@ -274,9 +274,7 @@ void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
         refuse(server, listener, fd, peer, peer_len, reason, false);
         return;
     }
-    if (fd >= FD_SETSIZE)
-        reason = "server full: no fd below FD_SETSIZE";
-    else if (o->max_clients && server->nclients >= o->max_clients)
+    if (o->max_clients && server->nclients >= o->max_clients)
         reason = "server full";
     else if (server->shutting_down)
         reason = "shutting down";

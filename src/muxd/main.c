@@ -15,6 +15,7 @@
 #include "services.h"
 #include "workers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -171,7 +172,9 @@ static void usage(FILE *out) {
             "Limits:\n"
             "  -m, --max-clients N   clients at once; more are told "
             "\"muxd: server full\"\n"
-            "                        (default: what select() can hold)\n"
+            "                        (default: the fds free below the fd "
+            "limit,\n"
+            "                        raised to its hard limit at start)\n"
             "      --max-output BYTES  pending output per client past which "
             "muxd stops\n"
             "                        reading from it (default 1M; suffixes "
@@ -658,13 +661,6 @@ static int watch_signals(muxd_t *muxd) {
     return err;
 }
 
-/* What -ERANGE means wherever muxd asks for an fd. */
-static const char *fd_hint(int err) {
-    return err == -ERANGE
-               ? " (no fd below FD_SETSIZE is free: too many inherited fds)"
-               : "";
-}
-
 /* Why a listen failed, in words a person can act on. */
 static const char *listen_hint(const mux_addr_t *addr, int err) {
     if (err == -EACCES && addr->transport != MUX_UNIX &&
@@ -673,7 +669,7 @@ static const char *listen_hint(const mux_addr_t *addr, int err) {
         return " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
     if (err == -EPROTONOSUPPORT)
         return " (this service has no UDP form)";
-    return fd_hint(err);
+    return "";
 }
 
 static int listen_all(muxd_t *muxd) {
@@ -701,8 +697,8 @@ static int adopt_inherited(muxd_t *muxd) {
     for (size_t i = 0; i < o->ninherited; i++) {
         int err = mux_server_adopt(muxd->server, o->inherited[i]);
         if (err < 0) {
-            muxd_log_error("cannot serve the inherited fd %d: %s%s",
-                           o->inherited[i], mux_strerror(err), fd_hint(err));
+            muxd_log_error("cannot serve the inherited fd %d: %s",
+                           o->inherited[i], mux_strerror(err));
             return err;
         }
     }
@@ -746,21 +742,53 @@ static int announce_ready(muxd_t *muxd) {
 #define MUXD_FDS_IN_RESERVE 2
 
 /*
- * The default client limit: what select() can hold, that is the fds now
- * free below FD_SETSIZE and RLIMIT_NOFILE (stdio, the loop's pipe, the
- * listeners and inherited fds are open already; a few are kept in
- * reserve). Counted, not derived from the highest open fd: one inherited
- * fd at 900 leaves the 900 below it to clients.
+ * select() takes any fd below RLIMIT_NOFILE (the loop's sets grow past
+ * FD_SETSIZE): the soft limit goes up to the hard one at start, so that
+ * muxd holds as many clients as the system lets it. Best effort: muxd
+ * runs with the limit it was given if this fails.
+ */
+static void raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* The fds open below `limit`: /proc/self/fd lists them (and the fd that
+ * reads it, not counted), or else each one is asked. */
+static long open_fds_below(long limit) {
+    long n = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) {
+        for (long fd = 0; fd < limit; fd++)
+            n += fcntl((int)fd, F_GETFD) >= 0;
+        return n;
+    }
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        n += e->d_name[0] != '.' && !*end && fd < limit && fd != dirfd(dir);
+    }
+    closedir(dir);
+    return n;
+}
+
+/*
+ * The default client limit: the fds now free below RLIMIT_NOFILE (stdio,
+ * the loop's pipe, the spare fd, the listeners and inherited fds are open
+ * already; a few are kept in reserve). Counted, not derived from the
+ * highest open fd: one inherited fd at 900 leaves the 900 below it to
+ * clients.
  */
 static unsigned default_max_clients(void) {
-    long limit = FD_SETSIZE;
+    long limit = INT_MAX;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)limit)
         limit = (long)rl.rlim_cur;
-    long free_fds = -MUXD_FDS_IN_RESERVE;
-    for (int fd = 0; fd < limit; fd++)
-        if (fcntl(fd, F_GETFD) < 0)
-            free_fds++;
+    long free_fds = limit - open_fds_below(limit) - MUXD_FDS_IN_RESERVE;
+    if (free_fds > (long)UINT_MAX)
+        free_fds = (long)UINT_MAX;
     return free_fds > 1 ? (unsigned)free_fds : 1;
 }
 
@@ -813,8 +841,7 @@ int muxd_serve(options_t *o) {
     muxd_t muxd = {.opts = o};
     int err = mux_loop_new(&muxd.loop);
     if (err < 0) {
-        muxd_log_error("cannot create the event loop: %s%s", mux_strerror(err),
-                       fd_hint(err));
+        muxd_log_error("cannot create the event loop: %s", mux_strerror(err));
         return 1;
     }
     muxd_log_attach(muxd.loop);
@@ -850,6 +877,7 @@ int main(int argc, char **argv) {
     if (muxd_check_inherited(opts.inherited, opts.ninherited) < 0)
         return 1;
     muxd_log_init(&opts.log);
+    raise_fd_limit();         /* before --workers: each inherits it */
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
     return opts.workers > 1 ? muxd_workers_run(&opts) : muxd_serve(&opts);
 }

@@ -109,6 +109,15 @@ class BenchSmoke(unittest.TestCase):
         self.check_clean("-m", "idle", "-c", "200", "--hold", "0.2",
                          min_rts=200)
 
+    def test_few_active_among_idle(self):
+        # 10 keep sending; the other 190 do one round trip, then hold.
+        status, r, err = run_bench(self.port, "-c", "200", "--active", "10",
+                                   "-d", "1")
+        self.assertEqual((status, r.get("errors"), r.get("mismatches")),
+                         (0, "0", "0"), err)
+        self.assertEqual(r["active"], "10")
+        self.assertGreaterEqual(int(r["rts_total"]), 200)
+
     def test_count_bounded(self):
         status, r, err = run_bench(self.port, "-c", "3", "-n", "500")
         self.assertEqual(status, 0, err)
