@@ -384,6 +384,10 @@ typedef struct {
     uint64_t clients; /* clients connected after this event */
     const char *text; /* MUX_EV_SERVICE: the service's text */
     size_t text_len;
+    /* MUX_EV_REFUSE of a datagram: refusals of the same source not
+     * reported on their own since its previous event (a summary when
+     * `repeats` > 0; see mux_server_opts_t.dgram_rate). Else 0. */
+    uint64_t repeats;
 } mux_event_t;
 
 typedef void mux_event_cb(mux_server_t *server, const mux_event_t *ev,
@@ -463,9 +467,12 @@ typedef struct {
                                  Datagram replies are never delayed */
     const char *full_message; /* sent to a refused client; 0: "server
                                  full\n" */
-    /* Decides at accept time whether a client may stay: NULL to admit, or
-     * a short reason to close it at once, without a word to it (reported
-     * as MUX_EV_REFUSE with that reason). NULL filter: admit all. */
+    /* Decides whether a client may stay, at accept time, and whether a
+     * datagram is served: NULL to admit, or a short reason, a string that
+     * outlives the server (a literal): a stream client is closed at once,
+     * without a word to it, a datagram is dropped unanswered; either is
+     * reported as MUX_EV_REFUSE with that reason (datagrams as the reply
+     * budget below says). NULL filter: admit all. */
     const char *(*filter)(const struct sockaddr *peer, socklen_t len,
                           void *arg);
     void *filter_arg;
@@ -482,7 +489,43 @@ typedef struct {
      * from waits there. Unix listeners ignore it. Listening fails with
      * -EOPNOTSUPP where the system has no SO_REUSEPORT. */
     int reuseport;
+    /* Concurrent stream clients from one source (an IPv4 address, or an
+     * IPv6 /64; IPv4-mapped IPv6 counts as IPv4): one more is closed at
+     * once, without a word, and reported as MUX_EV_REFUSE "too many
+     * clients from this address". Unix clients and those given with
+     * mux_server_serve_fd() are not counted. 0: no limit. */
+    unsigned max_per_source;
+    /* New stream clients admitted in any 1 s (a sliding window over the
+     * times of the last max_rate admissions: 8 bytes each); more are
+     * closed at once, without a word ("too many new clients per
+     * second"). Refused clients do not count. 0: no limit. */
+    unsigned max_rate;
+    /*
+     * The per-source reply budget of datagram services, a token bucket
+     * per source (as max_per_source counts sources) in a table of 512
+     * recently seen ones: `dgram_rate` replies per second, up to
+     * `dgram_burst` at once. A reply over it is not sent
+     * (mux_dgram_reply() returns -ENOBUFS). 0: 100 per second, burst 10
+     * times the rate; MUX_UNLIMITED: no budget.
+     *
+     * Always on, whatever the budget: a datagram is not served at all
+     * when its source could be a reflecting service or muxd itself --
+     * source port 0, below 1024 (echo 7, chargen 19, DNS 53, ...), or one
+     * of 1900, 2049, 3702, 5353, 11211 (SSDP, NFS, WS-Discovery, mDNS,
+     * memcached), or the port of one of this server's UDP listeners --
+     * or an unspecified, broadcast or multicast address.
+     *
+     * Refused datagrams are counted (mux_server_stats()) and reported as
+     * MUX_EV_REFUSE without flooding: the first of a source at once,
+     * later ones of the same source at most every 5 s as one event whose
+     * `repeats` counts them, at most 10 such events a second in all.
+     */
+    unsigned dgram_rate;
+    unsigned dgram_burst;
 } mux_server_opts_t;
+
+/* An option value meaning "no limit" where 0 means "the default". */
+#define MUX_UNLIMITED ((unsigned)-1)
 
 /*
  * Creates a server running `service` on `loop`, with `opts` (NULL for all
@@ -582,9 +625,16 @@ size_t mux_server_clients(const mux_server_t *server);
 typedef struct {
     uint64_t clients;   /* stream clients connected now */
     uint64_t accepted;  /* stream clients admitted (a MUX_EV_ACCEPT each) */
-    uint64_t refused;   /* clients turned away (a MUX_EV_REFUSE each) */
+    uint64_t refused;   /* stream clients turned away (a MUX_EV_REFUSE
+                           each), those counted below included */
     uint64_t bytes_in;  /* read from stream clients and datagrams received */
     uint64_t bytes_out; /* written to stream clients, datagrams replied */
+    uint64_t refused_per_source; /* of refused: over max_per_source */
+    uint64_t refused_rate;       /* of refused: over max_rate */
+    /* Datagrams not answered (see mux_server_opts_t.dgram_rate): */
+    uint64_t dgram_denied;      /* refused by the filter */
+    uint64_t dgram_guarded;     /* from a source that could reflect them */
+    uint64_t dgram_over_budget; /* replies over the per-source budget */
 } mux_server_stats_t;
 
 /*
@@ -681,7 +731,8 @@ void mux_server_foreach(mux_server_t *server,
 void mux_conn_log(mux_conn_t *conn, const char *text, size_t len);
 
 /* Datagrams: answer the sender of the datagram being served. Returns 0 or
- * -errno (-EMSGSIZE for a reply too large for one datagram). */
+ * -errno (-EMSGSIZE for a reply too large for one datagram; -ENOBUFS when
+ * the sender's reply budget is spent: nothing was sent). */
 int mux_dgram_reply(mux_dgram_t *dgram, const void *data, size_t len);
 /* The same for a reply in pieces (one datagram); -EINVAL as
  * mux_conn_sendv(). */

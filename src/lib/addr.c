@@ -297,3 +297,45 @@ char *mux_addr_format(const struct sockaddr *sa, socklen_t len, char *out,
     }
     return out;
 }
+
+/* ------------------------------------------------------------------ */
+/* Sources, for the per-source limits                                  */
+/* ------------------------------------------------------------------ */
+
+bool mux__source_of(const struct sockaddr *sa, mux__source_t *out) {
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0,    0,
+                                       0, 0, 0, 0, 0xff, 0xff};
+    memset(out, 0, sizeof(*out));
+    if (sa->sa_family == AF_INET) {
+        out->family = AF_INET;
+        memcpy(out->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+        return true;
+    }
+    if (sa->sa_family != AF_INET6)
+        return false;
+    const uint8_t *a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+    if (memcmp(a6, mapped, sizeof(mapped)) == 0) {
+        out->family = AF_INET;
+        memcpy(out->addr, a6 + 12, 4);
+    } else {
+        out->family = AF_INET6;
+        memcpy(out->addr, a6, 8); /* the /64 */
+    }
+    return true;
+}
+
+uint32_t mux__source_hash(const mux__source_t *source) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    const uint8_t *p = (const uint8_t *)source;
+    for (size_t i = 0; i < sizeof(*source); i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+unsigned mux__addr_port(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->sa_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return 0;
+}

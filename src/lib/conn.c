@@ -104,6 +104,7 @@ struct mux_conn {
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
     mux_transport transport;    /* MUX_TCP or MUX_UNIX */
+    void *source;               /* the server's per-source count, or NULL */
 };
 _Static_assert(offsetof(mux_conn_t, out) + offsetof(mux_buf_t, len) +
                        sizeof(size_t) <=
@@ -1021,3 +1022,8 @@ void mux__conn_unlink(mux_conn_t **head, mux_conn_t *conn) {
 }
 
 bool mux__conn_is_open(const mux_conn_t *conn) { return conn->state == OPEN; }
+
+void *mux__conn_source(const mux_conn_t *conn) { return conn->source; }
+void mux__conn_set_source(mux_conn_t *conn, void *source) {
+    conn->source = source;
+}

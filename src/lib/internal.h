@@ -99,6 +99,26 @@ void mux__close(int fd);
  * the peer gets a reset instead of a FIN (opts.faults.rst). Keeps errno. */
 void mux__reset_on_close(int fd);
 
+/* ---- addr.c: sources, for the per-source limits ---- */
+
+/*
+ * Who a client or a datagram comes from, as the per-source limits count
+ * it: an IPv4 address (an IPv4-mapped IPv6 one counts as IPv4), or the
+ * /64 prefix of an IPv6 address (one host usually holds a whole /64).
+ * Bytes only, no padding: compared with memcmp().
+ */
+typedef struct {
+    uint8_t family; /* AF_INET or AF_INET6 */
+    uint8_t addr[8];
+} mux__source_t;
+
+/* Fills *out from a peer address; false for unix and other families. */
+bool mux__source_of(const struct sockaddr *sa, mux__source_t *out);
+/* A hash of the source, for tables keyed by it. */
+uint32_t mux__source_hash(const mux__source_t *source);
+/* The port of an IPv4 or IPv6 address (0 for others). */
+unsigned mux__addr_port(const struct sockaddr *sa);
+
 /* ---- listen.c / dgram.c: listening sockets ---- */
 
 typedef struct mux_listener mux_listener_t;
@@ -116,6 +136,7 @@ struct mux_listener {
     mux_timer_t *retry;            /* paused: no fd to shed; accept-delay */
     int batch;                     /* accept() calls for the next readiness */
     mux_dgram_t *dgram;            /* UDP only */
+    unsigned port;                 /* bound port; 0 for unix */
 };
 
 /*
@@ -135,6 +156,15 @@ unsigned mux__listener_port(const mux_listener_t *listener);
 /* dgram.c: serving one UDP socket */
 int mux__dgram_start(mux_listener_t *listener);
 void mux__dgram_stop(mux_listener_t *listener);
+
+/*
+ * dgram.c: what a server keeps about the sources of its datagrams (reply
+ * budgets, refusals not yet reported), created with its first UDP
+ * listener; freed with the server (refusals not yet reported are lost
+ * then: the counters keep them).
+ */
+typedef struct mux__dgram_sources mux__dgram_sources_t;
+void mux__dgram_sources_free(mux__dgram_sources_t *sources);
 
 /* ---- conn.c: one stream client ---- */
 
@@ -156,6 +186,10 @@ mux_conn_t *mux__conn_next(const mux_conn_t *conn);
 /* Adds the client's bytes in and out so far to stats. */
 void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats);
 bool mux__conn_is_open(const mux_conn_t *conn);
+/* The server's per-source count of this client (opts.max_per_source), or
+ * NULL: conn.c only keeps it. */
+void *mux__conn_source(const mux_conn_t *conn);
+void mux__conn_set_source(mux_conn_t *conn, void *source);
 mux_transport mux__conn_transport(const mux_conn_t *conn);
 
 /* ---- server.c: what the layers below report to the server ---- */
@@ -179,6 +213,14 @@ void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
 /* The server's counters (mux_server_stats()): dgram.c adds its bytes
  * straight to them; a stream client's are added when it leaves. */
 mux_server_stats_t *mux__server_counters(mux_server_t *server);
+/* Where the server keeps its datagram sources (dgram.c creates them). */
+mux__dgram_sources_t **mux__server_dgram_sources(mux_server_t *server);
+/* The filter's verdict on a peer (opts.filter): NULL to admit, or the
+ * reason. One check for both transports. */
+const char *mux__server_filter(const mux_server_t *server,
+                               const struct sockaddr *peer, socklen_t len);
+/* Whether `port` is the port of one of the server's UDP listeners. */
+bool mux__server_udp_port(const mux_server_t *server, unsigned port);
 /* Reports an event; fills in server-wide members (clients). */
 void mux__server_emit(mux_server_t *server, mux_event_t *ev);
 void mux__server_error(mux_server_t *server, const char *local,

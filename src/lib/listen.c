@@ -146,21 +146,14 @@ static void name_listener(mux_listener_t *listener) {
         len = 0, ss.ss_family = AF_UNSPEC;
     mux_addr_format((struct sockaddr *)&ss, len, listener->local,
                     sizeof(listener->local));
+    listener->port = mux__addr_port((struct sockaddr *)&ss);
     strcpy(listener->name, names[listener->transport]);
     strcat(listener->name, " ");
     strcat(listener->name, listener->local);
 }
 
 unsigned mux__listener_port(const mux_listener_t *listener) {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (getsockname(listener->fd, (struct sockaddr *)&ss, &len) < 0)
-        return 0;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return 0;
+    return listener->port;
 }
 
 /* Remembers what bind() made at a unix socket's path: the path is

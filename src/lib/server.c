@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,6 +21,17 @@
 #endif
 
 #define MAX_RESOLVED 16
+/* Buckets of the per-source client counts (opts.max_per_source). */
+#define SOURCE_BUCKETS 256
+/* The window of opts.max_rate. */
+#define RATE_WINDOW_MS 1000
+
+/* How many stream clients one source has connected now. */
+typedef struct source_count {
+    struct source_count *next;
+    mux__source_t source;
+    unsigned clients;
+} source_count_t;
 
 struct mux_server {
     mux_loop_t *loop;
@@ -41,6 +53,12 @@ struct mux_server {
     uint64_t signal_timeout_ms;
     bool stop_loop_when_done;
     bool watches_signals;
+    mux_timer_t *drain_timer;    /* starts the per-client shutdown pass */
+    source_count_t **per_source; /* SOURCE_BUCKETS chains, or NULL */
+    source_count_t *admitting;   /* the count of the client being added */
+    uint64_t *admit_times;       /* max_rate: the last admissions, a ring */
+    size_t admit_next, admit_count;
+    mux__dgram_sources_t *dgram_sources;
 };
 
 const mux_service_t *mux__server_service(const mux_server_t *server) {
@@ -66,7 +84,36 @@ void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats) {
         mux__conn_add_bytes(c, stats);
 }
 
+mux__dgram_sources_t **mux__server_dgram_sources(mux_server_t *server) {
+    return &server->dgram_sources;
+}
+
+const char *mux__server_filter(const mux_server_t *server,
+                               const struct sockaddr *peer, socklen_t len) {
+    const mux_server_opts_t *o = &server->opts;
+    return o->filter ? o->filter(peer, len, o->filter_arg) : NULL;
+}
+
+bool mux__server_udp_port(const mux_server_t *server, unsigned port) {
+    for (const mux_listener_t *l = server->listeners; l; l = l->next)
+        if (l->transport == MUX_UDP && l->port == port)
+            return true;
+    return false;
+}
+
 static int open_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+/* Per-source counts and the rate window, as the options ask. */
+static int alloc_limits(mux_server_t *server) {
+    const mux_server_opts_t *o = &server->opts;
+    if (o->max_per_source &&
+        !(server->per_source = calloc(SOURCE_BUCKETS, sizeof(void *))))
+        return -ENOMEM;
+    if (o->max_rate &&
+        !(server->admit_times = calloc(o->max_rate, sizeof(uint64_t))))
+        return -ENOMEM;
+    return 0;
+}
 
 int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
                    const mux_server_opts_t *opts, mux_server_t **out) {
@@ -91,6 +138,11 @@ int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
         o->framing = service->framing ? service->framing : MUX_FRAMING_RAW;
     if (!o->full_message)
         o->full_message = "server full\n";
+    if (alloc_limits(server) < 0) {
+        free(server->per_source);
+        free(server);
+        return -ENOMEM;
+    }
     server->spare_fd = open_spare();
     *out = server;
     return 0;
@@ -265,11 +317,117 @@ static void refuse(mux_server_t *server, mux_listener_t *listener, int fd,
     mux__server_emit(server, &ev);
 }
 
+/* ---- opts.max_per_source: clients per source ---- */
+
+/* The count of `peer`'s source, made if `make` (NULL: none, a unix
+ * client, or no memory). */
+static source_count_t *source_count(mux_server_t *server,
+                                    const struct sockaddr *peer, bool make) {
+    mux__source_t source;
+    if (!server->per_source || !mux__source_of(peer, &source))
+        return NULL;
+    source_count_t **head =
+        &server->per_source[mux__source_hash(&source) % SOURCE_BUCKETS];
+    for (source_count_t *c = *head; c; c = c->next)
+        if (memcmp(&c->source, &source, sizeof(source)) == 0)
+            return c;
+    source_count_t *c = make ? calloc(1, sizeof(*c)) : NULL;
+    if (c) {
+        c->source = source;
+        c->next = *head;
+        *head = c;
+    }
+    return c;
+}
+
+/* Frees a count that no client holds any more. */
+static void source_release(mux_server_t *server, source_count_t *count) {
+    if (!count || count->clients > 0)
+        return;
+    source_count_t **p =
+        &server->per_source[mux__source_hash(&count->source) % SOURCE_BUCKETS];
+    while (*p != count)
+        p = &(*p)->next;
+    *p = count->next;
+    free(count);
+}
+
+static void free_source_counts(mux_server_t *server) {
+    for (size_t i = 0; server->per_source && i < SOURCE_BUCKETS; i++)
+        while (server->per_source[i]) {
+            source_count_t *c = server->per_source[i];
+            server->per_source[i] = c->next;
+            free(c);
+        }
+    free(server->per_source);
+}
+
+/* ---- opts.max_rate: admissions in the last RATE_WINDOW_MS ---- */
+
+static bool over_rate(const mux_server_t *server) {
+    unsigned max = server->opts.max_rate;
+    if (!max || server->admit_count < max)
+        return false;
+    /* The ring is full: its oldest entry is the max-th admission back. */
+    uint64_t oldest = server->admit_times[server->admit_next];
+    return mux_now(server->loop) - oldest < RATE_WINDOW_MS;
+}
+
+static void note_admission(mux_server_t *server) {
+    if (!server->admit_times)
+        return;
+    server->admit_times[server->admit_next] = mux_now(server->loop);
+    server->admit_next = (server->admit_next + 1) % server->opts.max_rate;
+    server->admit_count++;
+}
+
+/* The admission policy of stream clients, after the filter: why `peer`
+ * may not stay (counted), or NULL. */
+static const char *over_limits(mux_server_t *server,
+                               const struct sockaddr *peer,
+                               source_count_t *count, char *why, size_t size) {
+    const mux_server_opts_t *o = &server->opts;
+    if (count && count->clients >= o->max_per_source) {
+        server->counters.refused_per_source++;
+        snprintf(why, size, "too many clients from this address (limit %u)",
+                 o->max_per_source);
+        return why;
+    }
+    if (over_rate(server)) {
+        server->counters.refused_rate++;
+        snprintf(why, size, "too many new clients per second (limit %u)",
+                 o->max_rate);
+        return why;
+    }
+    if (server->per_source && !count && peer->sa_family != AF_UNIX)
+        return "server full: out of memory";
+    return NULL;
+}
+
+/* Filter, then per-source and rate limits: the refusals without a word. */
+static const char *policy_refusal(mux_server_t *server,
+                                  const struct sockaddr *peer, socklen_t len,
+                                  source_count_t **count, char *why,
+                                  size_t size) {
+    const char *reason = mux__server_filter(server, peer, len);
+    if (reason)
+        return reason;
+    *count = source_count(server, peer, true);
+    reason = over_limits(server, peer, *count, why, size);
+    if (reason) {
+        source_release(server, *count);
+        *count = NULL;
+    }
+    return reason;
+}
+
 void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
                         const struct sockaddr *peer, socklen_t peer_len) {
     const mux_server_opts_t *o = &server->opts;
+    source_count_t *count = NULL;
+    char why[96];
     const char *reason =
-        o->filter ? o->filter(peer, peer_len, o->filter_arg) : NULL;
+        policy_refusal(server, peer, peer_len, &count, why, sizeof(why));
     if (reason) {
         refuse(server, listener, fd, peer, peer_len, reason, false);
         return;
@@ -279,10 +437,17 @@ void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
     else if (server->shutting_down)
         reason = "shutting down";
     if (reason) {
+        source_release(server, count);
         refuse(server, listener, fd, peer, peer_len, reason, true);
         return;
     }
+    server->admitting = count; /* mux__server_add_conn() takes it */
+    note_admission(server);
     int err = mux__conn_new(server, listener->local, fd, peer, peer_len);
+    if (server->admitting) { /* the client was never added */
+        server->admitting = NULL;
+        source_release(server, count);
+    }
     if (err < 0)
         mux__server_error(server, listener->local, "accept", err);
 }
@@ -302,6 +467,11 @@ bool mux__server_shed(mux_server_t *server, mux_listener_t *listener) {
 }
 
 uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn) {
+    if (server->admitting) {
+        server->admitting->clients++;
+        mux__conn_set_source(conn, server->admitting);
+        server->admitting = NULL;
+    }
     mux__conn_link(&server->conns, conn);
     server->nclients++;
     server->counters.accepted++;
@@ -321,6 +491,12 @@ void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
                              mux_event_t *ev) {
     mux__conn_unlink(&server->conns, conn);
     server->nclients--;
+    source_count_t *count = mux__conn_source(conn);
+    if (count) {
+        count->clients--;
+        mux__conn_set_source(conn, NULL);
+        source_release(server, count);
+    }
     mux__conn_add_bytes(conn, &server->counters);
     /* A shutdown begun by this CLOSE's own callback reports DONE itself. */
     bool was_shutting_down = server->shutting_down;
@@ -458,6 +634,9 @@ void mux_server_free(mux_server_t *server) {
     mux_timer_stop(server->drain_timer);
     if (server->spare_fd >= 0)
         close(server->spare_fd);
+    mux__dgram_sources_free(server->dgram_sources);
+    free_source_counts(server);
+    free(server->admit_times);
     mux__loop_release(server->loop);
     free(server);
 }

@@ -367,6 +367,26 @@ void muxd_log_error(const char *fmt, ...) {
 
 static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
 
+/* "refused ADDR on ADDR: REASON"; a datagram's with "udp", and a summary
+ * of refusals not logged on their own with their count. */
+static void text_refusal(const muxd_log_t *log, const mux_event_t *ev) {
+    if (ev->transport != MUX_UDP) {
+        muxd_log_text(log, MUXD_LOG_NORMAL, "refused %s on %s: %s", ev->peer,
+                      ev->local, ev->reason);
+        return;
+    }
+    char more[64] = "";
+    if (ev->repeats)
+        snprintf(more, sizeof(more), " (and %" PRIu64 " more not logged)",
+                 ev->repeats);
+    if (ev->peer[0])
+        muxd_log_text(log, MUXD_LOG_NORMAL, "refused udp %s on %s: %s%s",
+                      ev->peer, ev->local, ev->reason, more);
+    else
+        muxd_log_text(log, MUXD_LOG_NORMAL, "refused udp: %s%s", ev->reason,
+                      more);
+}
+
 /* The lines muxd printed before JSON existed: keep them as they are. */
 static void text_event(const muxd_log_t *log, const mux_event_t *ev) {
     char text[512];
@@ -380,8 +400,7 @@ static void text_event(const muxd_log_t *log, const mux_event_t *ev) {
                       ev->local, ev->clients, plural(ev->clients));
         break;
     case MUX_EV_REFUSE:
-        muxd_log_text(log, MUXD_LOG_NORMAL, "refused %s on %s: %s", ev->peer,
-                      ev->local, ev->reason);
+        text_refusal(log, ev);
         break;
     case MUX_EV_CLOSE:
         muxd_log_text(log, MUXD_LOG_NORMAL,
@@ -440,6 +459,8 @@ static void json_members(json_line_t *j, const mux_event_t *ev) {
     }
     if (ev->type == MUX_EV_SERVICE)
         json_bytes(j, "text", ev->text ? ev->text : "", ev->text_len);
+    if (ev->type == MUX_EV_REFUSE && ev->repeats)
+        json_number(j, "repeats", ev->repeats);
     if (ev->type != MUX_EV_LISTEN && ev->type != MUX_EV_SERVICE)
         json_number(j, "clients", ev->clients);
 }
@@ -464,13 +485,30 @@ void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev) {
         text_event(log, ev);
 }
 
+/* The admission limits' part of the stats line: only what happened. */
+static void text_limits(const mux_server_stats_t *st, char *out, size_t size) {
+    size_t n = 0;
+    if (st->refused_per_source || st->refused_rate)
+        n += (size_t)snprintf(out + n, size - n,
+                              " (%" PRIu64 " per source, %" PRIu64 " rate)",
+                              st->refused_per_source, st->refused_rate);
+    if (n < size &&
+        (st->dgram_denied || st->dgram_guarded || st->dgram_over_budget))
+        snprintf(out + n, size - n,
+                 "; datagrams unanswered: %" PRIu64 " denied, %" PRIu64
+                 " reflection guard, %" PRIu64 " over budget",
+                 st->dgram_denied, st->dgram_guarded, st->dgram_over_budget);
+}
+
 void muxd_log_stats(const muxd_log_t *log, const mux_server_stats_t *st) {
     if (log->format == MUXD_LOG_TEXT) {
+        char limits[200] = "";
+        text_limits(st, limits, sizeof(limits));
         muxd_log_error("stats: %" PRIu64 " client%s now, %" PRIu64
                        " accepted, %" PRIu64 " refused, %" PRIu64
-                       " bytes in, %" PRIu64 " bytes out",
+                       " bytes in, %" PRIu64 " bytes out%s",
                        st->clients, plural(st->clients), st->accepted,
-                       st->refused, st->bytes_in, st->bytes_out);
+                       st->refused, st->bytes_in, st->bytes_out, limits);
         return;
     }
     json_line_t j;
@@ -480,5 +518,10 @@ void muxd_log_stats(const muxd_log_t *log, const mux_server_stats_t *st) {
     json_number(&j, "refused", st->refused);
     json_number(&j, "bytes_in", st->bytes_in);
     json_number(&j, "bytes_out", st->bytes_out);
+    json_number(&j, "refused_per_source", st->refused_per_source);
+    json_number(&j, "refused_rate", st->refused_rate);
+    json_number(&j, "dgram_denied", st->dgram_denied);
+    json_number(&j, "dgram_guarded", st->dgram_guarded);
+    json_number(&j, "dgram_over_budget", st->dgram_over_budget);
     json_end(&j);
 }

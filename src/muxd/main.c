@@ -50,6 +50,9 @@ enum {
     OPT_FAULT,
 };
 
+/* Admission limits (limits_usage(), admission_option()). */
+enum { OPT_MAX_PER_SOURCE = 768, OPT_MAX_RATE, OPT_UDP_BUDGET };
+
 /* Everything a running muxd holds, for the callbacks. */
 typedef struct {
     options_t *opts;
@@ -160,6 +163,28 @@ static void usage_serving(FILE *out) {
             "                          a timer: muxd never blocks)\n");
 }
 
+/* --max-per-source, --max-rate, --udp-budget. */
+static void usage_admission(FILE *out) {
+    fprintf(out,
+            "      --max-per-source N  clients at once from one address (an "
+            "IPv6 /64 counts\n"
+            "                        as one; unix clients are not counted); "
+            "more are closed\n"
+            "                        at once and logged (default: no limit)\n"
+            "      --max-rate N      new clients admitted per second (any "
+            "1 s window); more\n"
+            "                        are closed at once and logged (default: "
+            "no limit)\n"
+            "      --udp-budget RATE[:BURST]  replies a second to one UDP "
+            "source, BURST at\n"
+            "                        once (default 100:1000; 0: no budget). "
+            "Whatever it is,\n"
+            "                        datagrams from ports below 1024, a few "
+            "others and\n"
+            "                        muxd's own UDP ports are never answered "
+            "(reflection)\n");
+}
+
 static void usage(FILE *out) {
     fprintf(out, "Usage: muxd [OPTION]...\n"
                  "A select() multiplexing server. With no options it serves "
@@ -191,8 +216,9 @@ static void usage(FILE *out) {
             "                        (default: never)\n"
             "      --shutdown-timeout SECS  on SIGTERM, wait at most SECS "
             "for clients\n"
-            "                        (default 5)\n"
-            "\n");
+            "                        (default 5)\n");
+    usage_admission(out);
+    fprintf(out, "\n");
     muxd_fault_usage(out);
     usage_fixture(out);
     fprintf(out,
@@ -461,6 +487,52 @@ static void check_workers(const options_t *o) {
                         o->listen_text[i]);
 }
 
+/* --udp-budget RATE[:BURST]: replies a second to one source; 0 is off. */
+static void parse_udp_budget(const char *arg, mux_server_opts_t *server) {
+    char rate[32];
+    const char *colon = strchr(arg, ':');
+    size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
+    if (len == 0 || len >= sizeof(rate) || (colon && !colon[1]))
+        usage_error("invalid UDP budget: '%s' (RATE or RATE:BURST, e.g. "
+                    "100:1000; 0 for none)",
+                    arg);
+    memcpy(rate, arg, len);
+    rate[len] = '\0';
+    server->dgram_rate = (unsigned)parse_number(rate, "UDP budget", 1000000);
+    if (!server->dgram_rate) {
+        if (colon)
+            usage_error("invalid UDP budget: '%s' (0 takes no burst)", arg);
+        server->dgram_rate = MUX_UNLIMITED;
+        return;
+    }
+    if (colon && !(server->dgram_burst = (unsigned)parse_number(
+                       colon + 1, "UDP budget burst", 100000000)))
+        usage_error("invalid UDP budget: '%s' (a burst of at least 1)", arg);
+}
+
+/* Per-source and per-second admission: true if `c` was one of them. */
+static bool admission_option(int c, const char *arg, options_t *o) {
+    switch (c) {
+    case OPT_MAX_PER_SOURCE:
+        o->server.max_per_source =
+            (unsigned)parse_number(arg, "per-source limit", UINT_MAX);
+        if (!o->server.max_per_source)
+            usage_error("invalid per-source limit: '%s' (at least 1)", arg);
+        return true;
+    case OPT_MAX_RATE:
+        o->server.max_rate =
+            (unsigned)parse_number(arg, "connection rate", 1000000);
+        if (!o->server.max_rate)
+            usage_error("invalid connection rate: '%s' (1 to 1000000)", arg);
+        return true;
+    case OPT_UDP_BUDGET:
+        parse_udp_budget(arg, &o->server);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Limits, access and faults: true if `c` was one of them. */
 static bool limit_option(int c, const char *arg, options_t *o) {
     switch (c) {
@@ -518,6 +590,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"deny", required_argument, NULL, OPT_DENY},
         {"user", required_argument, NULL, OPT_USER},
         {"fault", required_argument, NULL, OPT_FAULT},
+        {"max-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE},
+        {"max-rate", required_argument, NULL, OPT_MAX_RATE},
+        {"udp-budget", required_argument, NULL, OPT_UDP_BUDGET},
         {"text", required_argument, NULL, OPT_TEXT},
         {"framing", required_argument, NULL, OPT_FRAMING},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
@@ -540,7 +615,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
            -1) {
         max_line_given |= c == OPT_MAX_LINE;
         if (serving_option(c, optarg, o) || limit_option(c, optarg, o) ||
-            fixture_option(c, optarg, o))
+            admission_option(c, optarg, o) || fixture_option(c, optarg, o))
             continue;
         switch (c) {
         case 'l':

@@ -142,8 +142,12 @@ class Muxd:
         return s
 
     def stderr(self):
-        self.stderr_file.seek(0)
-        return self.stderr_file.read().decode(errors="replace")
+        """What muxd wrote to stderr so far. Read with pread(): a seek
+        would move the file offset muxd shares, and its next line would
+        overwrite the start of the log."""
+        fd = self.stderr_file.fileno()
+        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        return data.decode(errors="replace")
 
     def send_signal(self, signo):
         self.proc.send_signal(signo)

@@ -181,6 +181,47 @@ static void test_stats_count_datagrams(void **state) {
     close(c);
 }
 
+static void close_at_once(mux_conn_t *conn) {
+    mux_conn_close(conn, MUX_CLOSE_NOW);
+}
+
+/* max_per_source: a client that leaves, even from its own open callback,
+ * gives its place back; one over the limit is refused, silently. */
+static void test_per_source_places_come_back(void **state) {
+    fixture_t *f = *state;
+    static const mux_service_t closer = {.name = "closer",
+                                         .open = close_at_once};
+    mux_server_opts_t opts = {
+        .on_event = on_event, .event_arg = f, .max_per_source = 1};
+    assert_int_equal(mux_server_new(f->t.loop, &closer, &opts, &f->server), 0);
+    assert_int_equal(mux_server_listen(f->server, "127.0.0.1:0"), 0);
+    unsigned port = test_server_port(f->server);
+    for (int i = 1; i <= 3; i++) {
+        int c = client(SOCK_STREAM, port);
+        RUN_UNTIL(f, f->accepts == i);
+        close(c);
+    }
+    assert_int_equal(stats_of(f->server).refused, 0);
+    mux_server_free(f->server);
+
+    f->accepts = 0;
+    opts.max_per_source = 2;
+    assert_int_equal(
+        mux_server_new(f->t.loop, &echo_service, &opts, &f->server), 0);
+    assert_int_equal(mux_server_listen(f->server, "127.0.0.1:0"), 0);
+    port = test_server_port(f->server);
+    int a = client(SOCK_STREAM, port), b = client(SOCK_STREAM, port);
+    int over = client(SOCK_STREAM, port);
+    RUN_UNTIL(f, stats_of(f->server).refused == 1);
+    assert_int_equal(stats_of(f->server).refused_per_source, 1);
+    close(a);
+    RUN_UNTIL(f, stats_of(f->server).clients == 1);
+    int c = client(SOCK_STREAM, port);
+    RUN_UNTIL(f, f->accepts == 3);
+    assert_int_equal(stats_of(f->server).refused, 1);
+    close(b), close(c), close(over);
+}
+
 /* Three clients wait in the backlog; the first accept closes the listener:
  * it is served on, the other two are never accepted. */
 static void test_close_listeners_from_accept(void **state) {
@@ -367,6 +408,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_reuseport_udp, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_max_output_whose_cap_wraps_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_per_source_places_come_back, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
