@@ -53,7 +53,6 @@ struct mux_server {
     uint64_t signal_timeout_ms;
     bool stop_loop_when_done;
     bool watches_signals;
-    mux_timer_t *drain_timer;    /* starts the per-client shutdown pass */
     source_count_t **per_source; /* SOURCE_BUCKETS chains, or NULL */
     source_count_t *admitting;   /* the count of the client being added */
     uint64_t *admit_times;       /* max_rate: the last admissions, a ring */
