@@ -260,11 +260,19 @@ typedef struct mux_server mux_server_t;
 typedef struct mux_conn mux_conn_t;
 typedef struct mux_dgram mux_dgram_t;
 
-/* How a stream's bytes are cut into messages. */
+/*
+ * How a stream's bytes are cut into messages. MUX_FRAMING_AUTO serves both
+ * a client that writes one message at a time without a line end and one
+ * that sends lines, many per write: a read without a LF (nothing held
+ * before it) is one message as it came; otherwise every line is one, its
+ * line end kept, and a last piece without a LF waits up to 50 ms for the
+ * rest of its line before it is served as it is.
+ */
 typedef enum {
     MUX_FRAMING_DEFAULT = 0, /* in options: the service's own */
     MUX_FRAMING_RAW = 1,     /* each read() is one message */
-    MUX_FRAMING_LINE = 2 /* LF-terminated lines, LF and a CR before it cut */
+    MUX_FRAMING_LINE = 2, /* LF-terminated lines, LF and a CR before it cut */
+    MUX_FRAMING_AUTO = 3  /* lines, line ends kept, or a read: see above */
 } mux_framing;
 
 /* How mux_conn_close() closes. */
@@ -377,12 +385,12 @@ typedef struct {
  * the default given beside it.
  */
 typedef struct {
-    int backlog;              /* listen() backlog; 0: SOMAXCONN */
-    unsigned max_clients;     /* 0: as many as select() can hold */
-    size_t max_output;        /* high watermark of pending output per client,
-                                 past which reading pauses; 0: 1 MiB */
-    size_t max_line;          /* longest line in line framing; 0: 64 KiB */
-    mux_framing framing;      /* 0: the service's default */
+    int backlog;          /* listen() backlog; 0: SOMAXCONN */
+    unsigned max_clients; /* 0: as many as select() can hold */
+    size_t max_output;    /* high watermark of pending output per client,
+                             past which reading pauses; 0: 1 MiB */
+    size_t max_line;      /* longest line in line and auto framing; 0: 64 KiB */
+    mux_framing framing;  /* 0: the service's default */
     uint64_t idle_timeout_ms; /* close silent clients; 0: never */
     uint64_t delay_ms;        /* hold every stream send this long (see
                                  mux_conn_send()); 0: none. Datagram
@@ -552,11 +560,12 @@ void mux_conn_close(mux_conn_t *conn, int how);
 size_t mux_conn_pending(const mux_conn_t *conn);
 
 /*
- * How this connection's input is cut into messages: MUX_FRAMING_RAW or
- * MUX_FRAMING_LINE (never MUX_FRAMING_DEFAULT; the server resolved it from
- * opts.framing and the service's default). A service that answers lines
- * uses it to end its replies the way the client ends its messages: in line
- * framing the terminator was cut off before the message callback.
+ * How this connection's input is cut into messages: MUX_FRAMING_RAW,
+ * MUX_FRAMING_LINE or MUX_FRAMING_AUTO (never MUX_FRAMING_DEFAULT; the
+ * server resolved it from opts.framing and the service's default). A
+ * service that answers lines uses it to end its replies the way the client
+ * ends its messages: in line framing the terminator was cut off before the
+ * message callback; in raw and auto framing it is still there.
  */
 mux_framing mux_conn_framing(const mux_conn_t *conn);
 

@@ -7,6 +7,7 @@
 #define _DEFAULT_SOURCE /* initgroups() */
 
 #include "acl.h"
+#include "escape.h"
 #include "faults.h"
 #include "fixture.h"
 #include "log.h"
@@ -129,7 +130,11 @@ static void usage_services(FILE *out) {
         fprintf(out, "                          %-9s %s\n",
                 muxd_services[i]->name, muxd_services[i]->summary);
     usage_datagram_forms(out);
-    fprintf(out, "      --text TEXT       replace the fixed text of:\n");
+    fprintf(out, "      --text TEXT       send TEXT exactly, nothing added, "
+                 "after the escapes\n"
+                 "                          " TEXT_ESCAPES
+                 ", instead of the fixed text\n"
+                 "                          (which ends in a line end) of:\n");
     for (size_t i = 0; muxd_services[i]; i++) {
         const char *text = muxd_service_default_text(muxd_services[i]);
         if (text)
@@ -144,13 +149,18 @@ static void usage_serving(FILE *out) {
     fprintf(out,
             "      --framing MODE    how input is cut into messages: raw (each "
             "read is one\n"
-            "                          message) or line (LF-terminated lines, "
+            "                          message), line (LF-terminated lines, "
             "a CR before\n"
-            "                          the LF dropped); default: line for "
-            "chat, else raw\n"
-            "      --max-line BYTES  longest line in line framing (default "
-            "65536); a longer\n"
-            "                          line gets an error line and a close\n"
+            "                          the LF dropped) or auto (each read cut "
+            "after every\n"
+            "                          LF, the rest of the read one more "
+            "message); default:\n"
+            "                          line for chat, auto for hello and "
+            "reply, else raw\n"
+            "      --max-line BYTES  longest line in line and auto framing "
+            "(default 65536);\n"
+            "                          a longer line gets an error line and "
+            "a close\n"
             "      --delay MS        send every reply MS milliseconds later "
             "(stream clients;\n"
             "                          a timer: muxd never blocks)\n");
@@ -299,18 +309,32 @@ static mux_framing parse_framing(const char *text) {
         return MUX_FRAMING_RAW;
     if (strcmp(text, "line") == 0)
         return MUX_FRAMING_LINE;
-    usage_error("invalid framing: '%s' (raw or line)", text);
+    if (strcmp(text, "auto") == 0)
+        return MUX_FRAMING_AUTO;
+    usage_error("invalid framing: '%s' (raw, line or auto)", text);
+}
+
+/* --text: sent exactly as given once its escapes are decoded (in place:
+ * the argument is ours to change). */
+static void set_text(muxd_service_config_t *config, char *arg) {
+    size_t len;
+    if (text_unescape(arg, &len) < 0)
+        usage_error("invalid escape in --text at '%s' (known: " TEXT_ESCAPES
+                    ")",
+                    arg + len);
+    config->text = arg;
+    config->text_len = len;
 }
 
 /* The options that shape what the service does; false if `c` is not one. */
-static bool serving_option(int c, const char *arg, options_t *o) {
+static bool serving_option(int c, char *arg, options_t *o) {
     switch (c) {
     case 's':
         if (!(o->service = muxd_service_find(arg)))
             usage_error("unknown service: '%s' (see muxd --help)", arg);
         return true;
     case OPT_TEXT:
-        o->config.text = arg;
+        set_text(&o->config, arg);
         return true;
     case OPT_FRAMING:
         o->server.framing = parse_framing(arg);
@@ -385,9 +409,9 @@ static void check_options(const options_t *o, bool max_line_given) {
     mux_framing framing = o->server.framing     ? o->server.framing
                           : o->service->framing ? o->service->framing
                                                 : MUX_FRAMING_RAW;
-    if (max_line_given && framing != MUX_FRAMING_LINE)
-        usage_error("--max-line needs line framing, and %s is framed raw "
-                    "here: add --framing line",
+    if (max_line_given && framing == MUX_FRAMING_RAW)
+        usage_error("--max-line needs line or auto framing, and %s is "
+                    "framed raw here: add --framing line",
                     o->service->name);
 }
 

@@ -18,7 +18,9 @@
 
 /* What `--text` and friends hand to every service (opts.service_arg). */
 typedef struct {
-    const char *text; /* replaces the service's fixed text; NULL: default */
+    const char *text; /* replaces the service's fixed text, sent exactly
+                         as given (escapes decoded); NULL: the default */
+    size_t text_len;  /* its length: it may hold NUL bytes */
 } muxd_service_config_t;
 
 extern const mux_service_t muxd_echo_service;
@@ -44,14 +46,6 @@ const mux_service_t *muxd_service_find(const char *name);
  */
 const char *muxd_service_default_text(const mux_service_t *service);
 
-/*
- * The text `service` sends: the config's --text if set, else its default.
- * `service_arg` is the server's opts.service_arg (a muxd_service_config_t,
- * or NULL). Never NULL for a service that has a default text.
- */
-const char *muxd_service_text(const void *service_arg,
-                              const mux_service_t *service);
-
 /* A run of bytes, one piece of a reply. */
 typedef struct {
     const char *data;
@@ -60,6 +54,16 @@ typedef struct {
 
 /* A NUL-terminated string as a piece. */
 muxd_piece_t muxd_piece(const char *text);
+
+/*
+ * The fixed text of `service` as it goes out, in out[0..1]: the config's
+ * --text exactly as given (one piece, nothing added), or else the default
+ * text followed by `end` (two pieces: "Welcome!", "\n"). `service_arg` is
+ * the server's opts.service_arg (a muxd_service_config_t, or NULL).
+ * Returns the number of pieces; 0 for a service without a fixed text.
+ */
+size_t muxd_text(const void *service_arg, const mux_service_t *service,
+                 muxd_piece_t end, muxd_piece_t out[2]);
 
 /*
  * A message cut in two: its body and its line end ("\r\n", "\n" or "").
