@@ -555,6 +555,17 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt);
  */
 void mux_conn_close(mux_conn_t *conn, int how);
 
+/*
+ * Stops reading from the client until mux_conn_resume_reading(), whatever
+ * its own output does: a broker holds back a sender while others have not
+ * read its last messages (bytes the client sends wait in the kernel). The
+ * library's own pause past the high watermark is separate: reading
+ * resumes when neither holds it. Both are no-ops on a closed connection
+ * and safe from any callback.
+ */
+void mux_conn_pause_reading(mux_conn_t *conn);
+void mux_conn_resume_reading(mux_conn_t *conn);
+
 /* Bytes waiting to be written to the client, those held back by
  * opts.delay_ms or opts.faults (split, drop_after) included. */
 size_t mux_conn_pending(const mux_conn_t *conn);

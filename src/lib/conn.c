@@ -47,7 +47,7 @@
 #define AUTO_TAIL_MS 50
 
 /* Why reading is paused (conn->paused): any bit stops it. */
-enum { PAUSED_OUTPUT = 1, PAUSED_STALL = 2 };
+enum { PAUSED_OUTPUT = 1, PAUSED_STALL = 2, PAUSED_SERVICE = 4 };
 
 typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
 
@@ -255,6 +255,23 @@ void mux_conn_close(mux_conn_t *conn, int how) {
 }
 
 void mux__conn_destroy(mux_conn_t *conn) { finish(conn, "server stopped"); }
+
+/* The service's own pause (a broker holding back a sender), beside the
+ * library's reasons. */
+static void set_service_pause(mux_conn_t *conn, bool paused) {
+    if (paused)
+        conn->paused |= PAUSED_SERVICE;
+    else
+        conn->paused &= (uint8_t)~PAUSED_SERVICE;
+    if (conn->state != CLOSED)
+        update_interest(conn);
+}
+
+void mux_conn_pause_reading(mux_conn_t *conn) { set_service_pause(conn, true); }
+
+void mux_conn_resume_reading(mux_conn_t *conn) {
+    set_service_pause(conn, false);
+}
 
 /* A failed read or write: the reason names the errno. */
 static void fail(mux_conn_t *conn, int err) {

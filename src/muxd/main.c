@@ -163,7 +163,16 @@ static void usage_serving(FILE *out) {
             "a close\n"
             "      --delay MS        send every reply MS milliseconds later "
             "(stream clients;\n"
-            "                          a timer: muxd never blocks)\n");
+            "                          a timer: muxd never blocks)\n"
+            "      --chat-memory BYTES  chat: what all queued lines may take "
+            "(default 64M);\n"
+            "                          a sender is not read while a client's "
+            "queue holds its\n"
+            "                          share of it (at most --max-output)\n"
+            "      --chat-stall SECS  chat: drop a client whose queue held "
+            "its share that\n"
+            "                          long (default 10), so the senders go "
+            "on\n");
 }
 
 static void usage(FILE *out) {
@@ -326,6 +335,25 @@ static void set_text(muxd_service_config_t *config, char *arg) {
     config->text_len = len;
 }
 
+/* The chat broker's bounds (long options only). */
+enum { OPT_CHAT_MEMORY = 768, OPT_CHAT_STALL };
+
+/* The chat broker's options; false if `c` is not one. */
+static bool chat_option(int c, const char *arg, options_t *o) {
+    switch (c) {
+    case OPT_CHAT_MEMORY:
+        o->config.chat_memory = parse_size(arg, "chat memory");
+        return true;
+    case OPT_CHAT_STALL:
+        o->config.chat_stall_ms = parse_seconds(arg, "chat stall time");
+        if (!o->config.chat_stall_ms)
+            usage_error("invalid chat stall time: '%s' (at least 0.001)", arg);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The options that shape what the service does; false if `c` is not one. */
 static bool serving_option(int c, char *arg, options_t *o) {
     switch (c) {
@@ -348,7 +376,7 @@ static bool serving_option(int c, char *arg, options_t *o) {
         o->server.delay_ms = parse_number(arg, "delay", 3600000);
         return true;
     default:
-        return false;
+        return chat_option(c, arg, o);
     }
 }
 
@@ -405,6 +433,11 @@ static void check_options(const options_t *o, bool max_line_given) {
     if (o->config.text && !muxd_service_default_text(o->service))
         usage_error("--text does not apply to the %s service (see muxd "
                     "--help)",
+                    o->service->name);
+    if ((o->config.chat_memory || o->config.chat_stall_ms) &&
+        o->service != &muxd_chat_service)
+        usage_error("--chat-memory and --chat-stall apply to the chat "
+                    "service, not %s",
                     o->service->name);
     mux_framing framing = o->server.framing     ? o->server.framing
                           : o->service->framing ? o->service->framing
@@ -486,6 +519,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"framing", required_argument, NULL, OPT_FRAMING},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
         {"delay", required_argument, NULL, OPT_DELAY},
+        {"chat-memory", required_argument, NULL, OPT_CHAT_MEMORY},
+        {"chat-stall", required_argument, NULL, OPT_CHAT_STALL},
         {"ready-file", required_argument, NULL, OPT_READY_FILE},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
         {"fd", required_argument, NULL, OPT_FD},

@@ -8,6 +8,7 @@
 #include "mux.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Keeps a rare path out of its caller, whose common path stays short. */
 #if defined(__GNUC__)
@@ -18,10 +19,18 @@
 
 /* What `--text` and friends hand to every service (opts.service_arg). */
 typedef struct {
-    const char *text; /* replaces the service's fixed text, sent exactly
-                         as given (escapes decoded); NULL: the default */
-    size_t text_len;  /* its length: it may hold NUL bytes */
+    const char *text;       /* replaces the service's fixed text, sent exactly
+                               as given (escapes decoded); NULL: the default */
+    size_t text_len;        /* its length: it may hold NUL bytes */
+    size_t chat_memory;     /* chat: all queues together; 0: the default */
+    uint64_t chat_stall_ms; /* chat: drop a client behind this long; 0: the
+                               default */
 } muxd_service_config_t;
+
+/* chat: the memory its queued broadcasts may take, all clients together. */
+#define MUXD_CHAT_MEMORY ((size_t)64 << 20)
+/* chat: how long a client may hold the senders back before it is dropped. */
+#define MUXD_CHAT_STALL_MS 10000
 
 extern const mux_service_t muxd_echo_service;
 extern const mux_service_t muxd_ack_service;
