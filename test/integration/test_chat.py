@@ -1,6 +1,7 @@
 """The chat broker: three clients on mixed transports, join and leave
-notices, no echo to the sender, and a reader that never reads: it costs
-the others nothing, and past the hard cap it is dropped."""
+notices, no echo to the sender; a slow reader slows the sender and loses
+nothing; a reader that never reads is dropped once it has held the sender
+back for --chat-stall; muxd's memory stays within --chat-memory."""
 
 import os
 import re
