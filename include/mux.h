@@ -317,11 +317,19 @@ typedef struct mux_server mux_server_t;
 typedef struct mux_conn mux_conn_t;
 typedef struct mux_dgram mux_dgram_t;
 
-/* How a stream's bytes are cut into messages. */
+/*
+ * How a stream's bytes are cut into messages. MUX_FRAMING_AUTO serves both
+ * a client that writes one message at a time without a line end and one
+ * that sends lines, many per write: a read without a LF (nothing held
+ * before it) is one message as it came; otherwise every line is one, its
+ * line end kept, and a last piece without a LF waits up to 50 ms for the
+ * rest of its line before it is served as it is.
+ */
 typedef enum {
     MUX_FRAMING_DEFAULT = 0, /* in options: the service's own */
     MUX_FRAMING_RAW = 1,     /* each read() is one message */
-    MUX_FRAMING_LINE = 2 /* LF-terminated lines, LF and a CR before it cut */
+    MUX_FRAMING_LINE = 2, /* LF-terminated lines, LF and a CR before it cut */
+    MUX_FRAMING_AUTO = 3  /* lines, line ends kept, or a read: see above */
 } mux_framing;
 
 /* How mux_conn_close() closes. */
@@ -441,14 +449,14 @@ typedef struct {
  * the default given beside it.
  */
 typedef struct {
-    int backlog;              /* listen() backlog; 0: SOMAXCONN */
-    unsigned max_clients;     /* 0: as many as the fds allow */
-    size_t max_output;        /* high watermark of pending output per client,
-                                 past which reading pauses (16 times it
-                                 drops the client), at most
-                                 MUX_OUTPUT_MAX; 0: 1 MiB */
-    size_t max_line;          /* longest line in line framing; 0: 64 KiB */
-    mux_framing framing;      /* 0: the service's default */
+    int backlog;          /* listen() backlog; 0: SOMAXCONN */
+    unsigned max_clients; /* 0: as many as the fds allow */
+    size_t max_output;    /* high watermark of pending output per client,
+                             past which reading pauses (16 times it
+                             drops the client), at most
+                             MUX_OUTPUT_MAX; 0: 1 MiB */
+    size_t max_line;      /* longest line in line and auto framing; 0: 64 KiB */
+    mux_framing framing;  /* 0: the service's default */
     /* Close a client idle this long: nothing read from it, nothing
      * written to it, and no reply of its held back by delay_ms; 0: never.
      * A client that only reads (chargen) is not idle; one that neither
@@ -685,16 +693,28 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt);
  */
 void mux_conn_close(mux_conn_t *conn, int how);
 
+/*
+ * Stops reading from the client until mux_conn_resume_reading(), whatever
+ * its own output does: a broker holds back a sender while others have not
+ * read its last messages (bytes the client sends wait in the kernel). The
+ * library's own pause past the high watermark is separate: reading
+ * resumes when neither holds it. Both are no-ops on a closed connection
+ * and safe from any callback.
+ */
+void mux_conn_pause_reading(mux_conn_t *conn);
+void mux_conn_resume_reading(mux_conn_t *conn);
+
 /* Bytes waiting to be written to the client, those held back by
  * opts.delay_ms or opts.faults (split, drop_after) included. */
 size_t mux_conn_pending(const mux_conn_t *conn);
 
 /*
- * How this connection's input is cut into messages: MUX_FRAMING_RAW or
- * MUX_FRAMING_LINE (never MUX_FRAMING_DEFAULT; the server resolved it from
- * opts.framing and the service's default). A service that answers lines
- * uses it to end its replies the way the client ends its messages: in line
- * framing the terminator was cut off before the message callback.
+ * How this connection's input is cut into messages: MUX_FRAMING_RAW,
+ * MUX_FRAMING_LINE or MUX_FRAMING_AUTO (never MUX_FRAMING_DEFAULT; the
+ * server resolved it from opts.framing and the service's default). A
+ * service that answers lines uses it to end its replies the way the client
+ * ends its messages: in line framing the terminator was cut off before the
+ * message callback; in raw and auto framing it is still there.
  */
 mux_framing mux_conn_framing(const mux_conn_t *conn);
 

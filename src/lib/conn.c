@@ -44,9 +44,12 @@
 #define OVERFLOW_FACTOR 16
 /* The pause between pieces of opts.faults.split when split_ms is 0. */
 #define SPLIT_MS 10
+/* Auto framing: how long a line cut by a read waits for its rest before
+ * it is served as it is. */
+#define AUTO_TAIL_MS 50
 
 /* Why reading is paused (conn->paused): any bit stops it. */
-enum { PAUSED_OUTPUT = 1, PAUSED_STALL = 2 };
+enum { PAUSED_OUTPUT = 1, PAUSED_STALL = 2, PAUSED_SERVICE = 4 };
 
 typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
 
@@ -91,7 +94,8 @@ struct mux_conn {
     bool opened;     /* the service's open callback ran */
     bool out_faults; /* opts.faults.split or drop_after limit releases */
     uint64_t id;
-    mux_buf_t in;             /* an incomplete line (line framing only) */
+    mux_buf_t in;             /* an incomplete line (line and auto framing) */
+    mux_timer_t *tail_timer;  /* auto framing: `in` is served when due */
     mux_buf_t delayed;        /* output not yet due, oldest first */
     mux_buf_t delay_groups;   /* delay_group_t: how `delayed` falls due */
     mux_timer_t *delay_timer; /* armed for the first group (or, with
@@ -196,6 +200,8 @@ static void finish(mux_conn_t *conn, const char *reason) {
         conn->service->close(conn);
     mux_timer_stop(conn->timer);
     conn->timer = NULL;
+    mux_timer_stop(conn->tail_timer);
+    conn->tail_timer = NULL;
     mux_timer_stop(conn->delay_timer); /* the queue goes in conn_free */
     conn->delay_timer = NULL;
     mux_unwatch(conn->loop, conn->fd);
@@ -260,6 +266,23 @@ void mux_conn_close(mux_conn_t *conn, int how) {
 }
 
 void mux__conn_destroy(mux_conn_t *conn) { finish(conn, "server stopped"); }
+
+/* The service's own pause (a broker holding back a sender), beside the
+ * library's reasons. */
+static void set_service_pause(mux_conn_t *conn, bool paused) {
+    if (paused)
+        conn->paused |= PAUSED_SERVICE;
+    else
+        conn->paused &= (uint8_t)~PAUSED_SERVICE;
+    if (conn->state != CLOSED)
+        update_interest(conn);
+}
+
+void mux_conn_pause_reading(mux_conn_t *conn) { set_service_pause(conn, true); }
+
+void mux_conn_resume_reading(mux_conn_t *conn) {
+    set_service_pause(conn, false);
+}
 
 /* A failed read or write: the reason names the errno. */
 static void fail(mux_conn_t *conn, int err) {
@@ -669,9 +692,11 @@ static void line_too_long(mux_conn_t *conn) {
     mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
 
-/* Serves every complete line in data; returns the bytes consumed. */
+/* Serves every complete line in data (auto framing: each with its line
+ * end); returns the bytes consumed. */
 static size_t serve_lines(mux_conn_t *conn, const char *data, size_t len) {
     size_t max_line = conn->opts->max_line;
+    bool keep_end = conn->framing == MUX_FRAMING_AUTO;
     const char *p = data, *end = data + len;
     while (p < end && conn->state == OPEN) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -684,7 +709,7 @@ static size_t serve_lines(mux_conn_t *conn, const char *data, size_t len) {
             line_too_long(conn);
             return len;
         }
-        conn->service->message(conn, p, line);
+        conn->service->message(conn, p, keep_end ? (size_t)(nl + 1 - p) : line);
         p = nl + 1;
     }
     return (size_t)(p - data);
@@ -699,8 +724,8 @@ static size_t tail_length(const mux_buf_t *in) {
     return len;
 }
 
-/* Line framing: complete lines are served straight from the scratch
- * buffer; only an incomplete tail is copied, into conn->in. */
+/* Line and auto framing: complete lines are served straight from the
+ * scratch buffer; only an incomplete tail is copied, into conn->in. */
 static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
     mux_buf_t *in = &conn->in;
     if (in->len > 0) {
@@ -722,6 +747,58 @@ static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
     }
     if (tail_length(in) > conn->opts->max_line)
         line_too_long(conn);
+}
+
+/* Auto framing: a piece without a line end served as it is (unless it is
+ * longer than a line may be). */
+static void serve_piece(mux_conn_t *conn, const char *data, size_t len) {
+    if (len > conn->opts->max_line)
+        line_too_long(conn);
+    else
+        conn->service->message(conn, data, len);
+}
+
+/* Auto framing: the held tail waited AUTO_TAIL_MS for its line end and
+ * none came: it is a message of its own. */
+static void on_tail_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(timer);
+    mux_conn_t *conn = arg;
+    conn->tail_timer = NULL;
+    mux_buf_t *in = &conn->in;
+    if (conn->state != OPEN || in->len == 0)
+        return;
+    serve_piece(conn, mux__buf_head(in), in->len);
+    if (conn->state == OPEN)
+        mux__buf_consume(in, in->len);
+}
+
+/*
+ * Auto framing. A read without a line end, with nothing held before it,
+ * is one message as it came: the tutorials' clients send one message per
+ * write. Otherwise it is framed as lines, line ends kept, and a tail
+ * without one (a line cut where the read ended) waits for its rest, for
+ * AUTO_TAIL_MS at most. A read that filled the buffer is never "one
+ * message": more of it is waiting.
+ */
+static void frame_auto(mux_conn_t *conn, const char *data, size_t len) {
+    if (conn->in.len == 0 && len < MUX__SCRATCH_SIZE &&
+        !memchr(data, '\n', len)) {
+        serve_piece(conn, data, len);
+        return;
+    }
+    frame_lines(conn, data, len);
+    if (conn->state != OPEN)
+        return;
+    if (conn->in.len == 0) {
+        mux_timer_stop(conn->tail_timer);
+        conn->tail_timer = NULL;
+    } else if (conn->tail_timer) {
+        mux_timer_restart(conn->tail_timer, AUTO_TAIL_MS);
+    } else if (mux_timer_start(conn->loop, &conn->tail_timer, AUTO_TAIL_MS, 0,
+                               on_tail_due, conn) < 0) {
+        finish(conn, "out of memory");
+    }
 }
 
 /* Input for a service without a message callback. */
@@ -950,6 +1027,7 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     conn->framing = opts->framing;
     conn->input = !conn->service->message             ? ignore_input
                   : conn->framing == MUX_FRAMING_LINE ? frame_lines
+                  : conn->framing == MUX_FRAMING_AUTO ? frame_auto
                                                       : conn->service->message;
     conn->timed = opts->idle_timeout_ms || line_limit(conn);
     conn->out_faults = opts->faults.split || opts->faults.drop_after;

@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "escape.h"
 #include "muxcat.h"
 #include "outfd.h"
 
@@ -257,9 +258,8 @@ static size_t script_text(const options_t *o, char *text) {
     if (!o->escapes)
         return len;
     char *given = strdup(text); /* for the message: decoding overwrites */
-    if (muxcat_unescape(text, &len) < 0)
-        usage_error("bad escape in TEXT (known: \\n \\r \\t \\\\ \\0 "
-                    "\\xHH): '%s'",
+    if (text_unescape(text, &len) < 0)
+        usage_error("bad escape in TEXT (known: " TEXT_ESCAPES "): '%s'",
                     given ? given : "?");
     free(given);
     return len;

@@ -106,14 +106,8 @@ void muxcat_connect_failed(const muxcat_opts_t *opts, int err);
  */
 void muxcat_socket_failed(const muxcat_opts_t *opts, int err);
 
-/* ---- text.c: escapes ---- */
+/* ---- text.c: escaped output (escapes in TEXT: src/common/escape.h) ---- */
 
-/*
- * Replaces the escapes \\ \n \r \t \0 \xHH in `text` (in place); *len gets
- * the new length (which may include NUL bytes). Returns 0, or -1 for an
- * unknown or incomplete escape.
- */
-int muxcat_unescape(char *text, size_t *len);
 /* Writes `data` to `out` in double quotes, control bytes escaped. */
 void muxcat_print_escaped(FILE *out, const char *data, size_t len);
 

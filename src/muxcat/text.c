@@ -1,6 +1,7 @@
 /*
- * text.c -- escapes: reading them in --send/--expect TEXT (-e), and
- * writing bytes from the network to the terminal without control bytes.
+ * text.c -- messages, and bytes from the network written to the terminal
+ * without control bytes. (Escapes in --send/--expect TEXT are decoded by
+ * src/common/escape.c, which muxd's --text shares.)
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -80,62 +81,6 @@ void muxcat_error(const char *fmt, ...) {
                                                      : sizeof(text) - 10);
     text[len++] = '\n';
     muxcat_message(text, len);
-}
-
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes the escape after a backslash at `s`; returns its length or 0. */
-static size_t decode(const char *s, char *out) {
-    switch (s[0]) {
-    case '\\':
-        *out = '\\';
-        return 1;
-    case 'n':
-        *out = '\n';
-        return 1;
-    case 'r':
-        *out = '\r';
-        return 1;
-    case 't':
-        *out = '\t';
-        return 1;
-    case '0':
-        *out = '\0';
-        return 1;
-    case 'x':
-        if (hex_value(s[1]) < 0 || hex_value(s[2]) < 0)
-            return 0;
-        *out = (char)(hex_value(s[1]) * 16 + hex_value(s[2]));
-        return 3;
-    default:
-        return 0;
-    }
-}
-
-int muxcat_unescape(char *text, size_t *len) {
-    size_t in = 0, out = 0, n = strlen(text);
-    while (in < n) {
-        if (text[in] != '\\') {
-            text[out++] = text[in++];
-            continue;
-        }
-        size_t used = decode(text + in + 1, &text[out]);
-        if (used == 0)
-            return -1;
-        in += 1 + used;
-        out++;
-    }
-    text[out] = '\0';
-    *len = out;
-    return 0;
 }
 
 void muxcat_print_escaped(FILE *out, const char *data, size_t len) {

@@ -7,6 +7,7 @@
 #define _DEFAULT_SOURCE /* initgroups() */
 
 #include "acl.h"
+#include "escape.h"
 #include "faults.h"
 #include "fixture.h"
 #include "log.h"
@@ -136,7 +137,11 @@ static void usage_services(FILE *out) {
         fprintf(out, "                          %-9s %s\n",
                 muxd_services[i]->name, muxd_services[i]->summary);
     usage_datagram_forms(out);
-    fprintf(out, "      --text TEXT       replace the fixed text of:\n");
+    fprintf(out, "      --text TEXT       send TEXT exactly, nothing added, "
+                 "after the escapes\n"
+                 "                          " TEXT_ESCAPES
+                 ", instead of the fixed text\n"
+                 "                          (which ends in a line end) of:\n");
     for (size_t i = 0; muxd_services[i]; i++) {
         const char *text = muxd_service_default_text(muxd_services[i]);
         if (text)
@@ -151,16 +156,30 @@ static void usage_serving(FILE *out) {
     fprintf(out,
             "      --framing MODE    how input is cut into messages: raw (each "
             "read is one\n"
-            "                          message) or line (LF-terminated lines, "
+            "                          message), line (LF-terminated lines, "
             "a CR before\n"
-            "                          the LF dropped); default: line for "
-            "chat, else raw\n"
-            "      --max-line BYTES  longest line in line framing (default "
-            "65536); a longer\n"
-            "                          line gets an error line and a close\n"
+            "                          the LF dropped) or auto (each read cut "
+            "after every\n"
+            "                          LF, the rest of the read one more "
+            "message); default:\n"
+            "                          line for chat, auto for hello and "
+            "reply, else raw\n"
+            "      --max-line BYTES  longest line in line and auto framing "
+            "(default 65536);\n"
+            "                          a longer line gets an error line and "
+            "a close\n"
             "      --delay MS        send every reply MS milliseconds later "
             "(stream clients;\n"
-            "                          a timer: muxd never blocks)\n");
+            "                          a timer: muxd never blocks)\n"
+            "      --chat-memory BYTES  chat: what all queued lines may take "
+            "(default 64M);\n"
+            "                          a sender is not read while a client's "
+            "queue holds its\n"
+            "                          share of it (at most --max-output)\n"
+            "      --chat-stall SECS  chat: drop a client whose queue held "
+            "its share that\n"
+            "                          long (default 10), so the senders go "
+            "on\n");
 }
 
 /* --max-per-source, --max-rate, --udp-budget. */
@@ -358,7 +377,41 @@ static mux_framing parse_framing(const char *text) {
         return MUX_FRAMING_RAW;
     if (strcmp(text, "line") == 0)
         return MUX_FRAMING_LINE;
-    usage_error("invalid framing: '%s' (raw or line)", text);
+    if (strcmp(text, "auto") == 0)
+        return MUX_FRAMING_AUTO;
+    usage_error("invalid framing: '%s' (raw, line or auto)", text);
+}
+
+/* --text: sent exactly as given once its escapes are decoded (in place:
+ * the argument is ours to change). */
+static void set_text(muxd_service_config_t *config, char *arg) {
+    size_t len;
+    if (text_unescape(arg, &len) < 0)
+        usage_error("invalid escape in --text at '%s' (known: " TEXT_ESCAPES
+                    ")",
+                    arg + len);
+    config->text = arg;
+    config->text_len = len;
+}
+
+/* The chat broker's bounds (long options only). */
+enum { OPT_CHAT_MEMORY = 1024, OPT_CHAT_STALL };
+
+/* The chat broker's options; false if `c` is not one. */
+static bool chat_option(int c, const char *arg, options_t *o) {
+    switch (c) {
+    case OPT_CHAT_MEMORY:
+        o->config.chat_memory =
+            parse_size(arg, "chat memory", (uint64_t)1 << 40);
+        return true;
+    case OPT_CHAT_STALL:
+        o->config.chat_stall_ms = parse_seconds(arg, "chat stall time");
+        if (!o->config.chat_stall_ms)
+            usage_error("invalid chat stall time: '%s' (at least 0.001)", arg);
+        return true;
+    default:
+        return false;
+    }
 }
 
 /* "unknown service: 'x' (echo, ack, ...)": the names from the table. */
@@ -374,14 +427,14 @@ static _Noreturn void unknown_service(const char *name) {
 }
 
 /* The options that shape what the service does; false if `c` is not one. */
-static bool serving_option(int c, const char *arg, options_t *o) {
+static bool serving_option(int c, char *arg, options_t *o) {
     switch (c) {
     case 's':
         if (!(o->service = muxd_service_find(arg)))
             unknown_service(arg);
         return true;
     case OPT_TEXT:
-        o->config.text = arg;
+        set_text(&o->config, arg);
         return true;
     case OPT_FRAMING:
         o->server.framing = parse_framing(arg);
@@ -395,7 +448,7 @@ static bool serving_option(int c, const char *arg, options_t *o) {
         o->server.delay_ms = parse_number(arg, "delay", 3600000);
         return true;
     default:
-        return false;
+        return chat_option(c, arg, o);
     }
 }
 
@@ -460,12 +513,17 @@ static void check_options(const options_t *o, bool max_line_given) {
         usage_error("--text does not apply to the %s service (see muxd "
                     "--help)",
                     o->service->name);
+    if ((o->config.chat_memory || o->config.chat_stall_ms) &&
+        o->service != &muxd_chat_service)
+        usage_error("--chat-memory and --chat-stall apply to the chat "
+                    "service, not %s",
+                    o->service->name);
     mux_framing framing = o->server.framing     ? o->server.framing
                           : o->service->framing ? o->service->framing
                                                 : MUX_FRAMING_RAW;
-    if (max_line_given && framing != MUX_FRAMING_LINE)
-        usage_error("--max-line needs line framing, and %s is framed raw "
-                    "here: add --framing line",
+    if (max_line_given && framing == MUX_FRAMING_RAW)
+        usage_error("--max-line needs line or auto framing, and %s is "
+                    "framed raw here: add --framing line",
                     o->service->name);
     if (o->server.line_timeout_ms && framing != MUX_FRAMING_LINE)
         usage_error("--line-timeout needs line framing, and %s is framed raw "
@@ -597,6 +655,8 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"framing", required_argument, NULL, OPT_FRAMING},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
         {"delay", required_argument, NULL, OPT_DELAY},
+        {"chat-memory", required_argument, NULL, OPT_CHAT_MEMORY},
+        {"chat-stall", required_argument, NULL, OPT_CHAT_STALL},
         {"ready-file", required_argument, NULL, OPT_READY_FILE},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
         {"fd", required_argument, NULL, OPT_FD},

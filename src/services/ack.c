@@ -26,10 +26,10 @@ static void ack_message(mux_conn_t *conn, const char *data, size_t len) {
     muxd_line_t line = muxd_conn_line(conn, data, len);
     char log[256];
     mux_conn_log(conn, log, received(log, sizeof(log), line.body));
-    const char *text =
-        muxd_service_text(mux_conn_service_arg(conn), &muxd_ack_service);
-    muxd_piece_t reply[] = {muxd_piece(text), line.end};
-    muxd_send(conn, reply, 2);
+    muxd_piece_t reply[2];
+    size_t n = muxd_text(mux_conn_service_arg(conn), &muxd_ack_service,
+                         line.end, reply);
+    muxd_send(conn, reply, n);
     mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
 
@@ -37,10 +37,10 @@ static void ack_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
     muxd_line_t line = muxd_split_line(data, len);
     char log[256];
     mux_dgram_log(dgram, log, received(log, sizeof(log), line.body));
-    const char *text =
-        muxd_service_text(mux_dgram_service_arg(dgram), &muxd_ack_service);
-    muxd_piece_t reply[] = {muxd_piece(text), line.end};
-    muxd_reply(dgram, reply, 2);
+    muxd_piece_t reply[2];
+    size_t n = muxd_text(mux_dgram_service_arg(dgram), &muxd_ack_service,
+                         line.end, reply);
+    muxd_reply(dgram, reply, n);
 }
 
 const mux_service_t muxd_ack_service = {

@@ -1,13 +1,14 @@
 /*
- * greet.c -- the "thank you" server: one line on connect, then close.
+ * greet.c -- the "thank you" server: its text on connect, then close.
+ * The default ends in "\n"; a --text goes out exactly as given.
  */
 #include "services.h"
 
 static void greet_open(mux_conn_t *conn) {
-    const char *text =
-        muxd_service_text(mux_conn_service_arg(conn), &muxd_greet_service);
-    muxd_piece_t greeting[] = {muxd_piece(text), {"\n", 1}};
-    muxd_send(conn, greeting, 2);
+    muxd_piece_t greeting[2];
+    size_t n = muxd_text(mux_conn_service_arg(conn), &muxd_greet_service,
+                         muxd_piece("\n"), greeting);
+    muxd_send(conn, greeting, n);
     mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
 

@@ -11,10 +11,10 @@
 #include <string.h>
 
 static void hello_open(mux_conn_t *conn) {
-    const char *text =
-        muxd_service_text(mux_conn_service_arg(conn), &muxd_hello_service);
-    muxd_piece_t welcome[] = {muxd_piece(text), {"\n", 1}};
-    muxd_send(conn, welcome, 2);
+    muxd_piece_t welcome[2];
+    size_t n = muxd_text(mux_conn_service_arg(conn), &muxd_hello_service,
+                         muxd_piece("\n"), welcome);
+    muxd_send(conn, welcome, n);
 }
 
 static bool is_exit(muxd_piece_t body) {
@@ -43,7 +43,7 @@ static void hello_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
 const mux_service_t muxd_hello_service = {
     .name = "hello",
     .summary = "Welcome!, then Hello, MESSAGE! until exit",
-    .framing = MUX_FRAMING_RAW,
+    .framing = MUX_FRAMING_AUTO,
     .open = hello_open,
     .message = hello_message,
     .datagram = hello_datagram,

@@ -48,16 +48,23 @@ const char *muxd_service_default_text(const mux_service_t *service) {
     return NULL;
 }
 
-const char *muxd_service_text(const void *service_arg,
-                              const mux_service_t *service) {
-    const muxd_service_config_t *config = service_arg;
-    if (config && config->text)
-        return config->text;
-    return muxd_service_default_text(service);
-}
-
 muxd_piece_t muxd_piece(const char *text) {
     return (muxd_piece_t){text, strlen(text)};
+}
+
+size_t muxd_text(const void *service_arg, const mux_service_t *service,
+                 muxd_piece_t end, muxd_piece_t out[2]) {
+    const muxd_service_config_t *config = service_arg;
+    if (config && config->text) {
+        out[0] = (muxd_piece_t){config->text, config->text_len};
+        return 1;
+    }
+    const char *text = muxd_service_default_text(service);
+    if (!text)
+        return 0;
+    out[0] = muxd_piece(text);
+    out[1] = end;
+    return 2;
 }
 
 muxd_line_t muxd_split_line(const char *data, size_t len) {

@@ -8,6 +8,7 @@
 #include "mux.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Keeps a rare path out of its caller, whose common path stays short. */
 #if defined(__GNUC__)
@@ -18,8 +19,18 @@
 
 /* What `--text` and friends hand to every service (opts.service_arg). */
 typedef struct {
-    const char *text; /* replaces the service's fixed text; NULL: default */
+    const char *text;       /* replaces the service's fixed text, sent exactly
+                               as given (escapes decoded); NULL: the default */
+    size_t text_len;        /* its length: it may hold NUL bytes */
+    size_t chat_memory;     /* chat: all queues together; 0: the default */
+    uint64_t chat_stall_ms; /* chat: drop a client behind this long; 0: the
+                               default */
 } muxd_service_config_t;
+
+/* chat: the memory its queued broadcasts may take, all clients together. */
+#define MUXD_CHAT_MEMORY ((size_t)64 << 20)
+/* chat: how long a client may hold the senders back before it is dropped. */
+#define MUXD_CHAT_STALL_MS 10000
 
 extern const mux_service_t muxd_echo_service;
 extern const mux_service_t muxd_ack_service;
@@ -44,14 +55,6 @@ const mux_service_t *muxd_service_find(const char *name);
  */
 const char *muxd_service_default_text(const mux_service_t *service);
 
-/*
- * The text `service` sends: the config's --text if set, else its default.
- * `service_arg` is the server's opts.service_arg (a muxd_service_config_t,
- * or NULL). Never NULL for a service that has a default text.
- */
-const char *muxd_service_text(const void *service_arg,
-                              const mux_service_t *service);
-
 /* A run of bytes, one piece of a reply. */
 typedef struct {
     const char *data;
@@ -60,6 +63,16 @@ typedef struct {
 
 /* A NUL-terminated string as a piece. */
 muxd_piece_t muxd_piece(const char *text);
+
+/*
+ * The fixed text of `service` as it goes out, in out[0..1]: the config's
+ * --text exactly as given (one piece, nothing added), or else the default
+ * text followed by `end` (two pieces: "Welcome!", "\n"). `service_arg` is
+ * the server's opts.service_arg (a muxd_service_config_t, or NULL).
+ * Returns the number of pieces; 0 for a service without a fixed text.
+ */
+size_t muxd_text(const void *service_arg, const mux_service_t *service,
+                 muxd_piece_t end, muxd_piece_t out[2]);
 
 /*
  * A message cut in two: its body and its line end ("\r\n", "\n" or "").

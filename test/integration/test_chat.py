@@ -1,6 +1,7 @@
 """The chat broker: three clients on mixed transports, join and leave
-notices, no echo to the sender, and a reader that never reads: it costs
-the others nothing, and past the hard cap it is dropped."""
+notices, no echo to the sender; a slow reader slows the sender and loses
+nothing; a reader that never reads is dropped once it has held the sender
+back for --chat-stall; muxd's memory stays within --chat-memory."""
 
 import os
 import re
@@ -45,7 +46,10 @@ class Chat(unittest.TestCase):
                   "-l", "unix:" + os.path.join(self.tmp.name, "chat.sock")]
         if muxtest.ipv6_available():
             listen += ["-l", "[::1]:0"]
-        self.muxd = Muxd("-s", "chat", *listen, listeners=len(listen) // 2)
+        # --chat-stall 1: a client that never reads is dropped after 1 s
+        # of holding the senders back (10 s by default).
+        self.muxd = Muxd("-s", "chat", "--chat-stall", "1", *listen,
+                         listeners=len(listen) // 2, env=measured_env())
         self.clients = []
 
     def tearDown(self):
@@ -120,29 +124,47 @@ class Chat(unittest.TestCase):
             i += 1
         return notices
 
-    def test_a_slow_reader_does_not_stall_the_others(self):
+    def read_flood_in_thread(self, client, sender, lines, size):
+        """read_flood() in a thread; returns a function that joins it and
+        returns its notices."""
+        result = {}
+
+        def run():
+            result["notices"] = self.read_flood(client, sender, lines, size)
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+
+        def join():
+            thread.join(TIMEOUT * 3)
+            self.assertFalse(thread.is_alive(), "the slow reader hung")
+            return result["notices"]
+        return join
+
+    def test_a_slow_reader_slows_the_sender_and_loses_nothing(self):
         a = self.join()
         b = self.join()
-        slow = self.join(rcvbuf=4096)  # and it reads nothing for now
+        slow = self.join(rcvbuf=4096)
         for _ in range(2):
             a.readline()  # two joins
         b.readline()  # slow's join
-        lines, size = 4000, 1000  # 4 MB: past the watermark, below the cap
+        lines, size = 4000, 1000  # 4 MB: past the 1 MiB watermark
         sender = self.flood(a, lines, size)
+        slow_done = self.read_flood_in_thread(slow, a, lines, size)
         self.assertEqual(self.read_flood(b, a, lines, size), [])
+        self.assertEqual(slow_done(), [])
         sender.join(TIMEOUT)
-        self.assertNotIn("output overflow", self.muxd.stderr())
-        # Nothing was lost for the slow reader either, only held back.
-        self.assertEqual(self.read_flood(slow, a, lines, size), [])
+        log = self.muxd.stderr()
+        self.assertNotIn("output overflow", log)
+        self.assertNotIn("dropped", log)
 
-    def test_a_reader_past_the_hard_cap_is_dropped(self):
+    def test_a_reader_that_never_reads_is_dropped(self):
         a = self.join()
         b = self.join()
         slow = self.join(rcvbuf=4096)
         for _ in range(2):
             a.readline()
         b.readline()
-        # 24 MB: past 16 x the 1 MiB watermark plus what the kernel buffers.
+        # 24 MB: far past what slow's share of the queues may hold.
         lines, size = 3000, 8192
         sender = self.flood(a, lines, size)
         notices = self.read_flood(b, a, lines, size)
@@ -150,10 +172,92 @@ class Chat(unittest.TestCase):
         left = b"* %s left\n" % slow.name.encode()
         self.assertEqual(notices, [left])
         self.assertEqual(a.readline(), left)
-        self.assertRegex(self.muxd.stderr(), r"closed .*: output overflow")
+        self.assertRegex(self.muxd.stderr(),
+                         r"dropped: \d+ bytes unread, nothing read for \d+ "
+                         r"ms, holding the senders back")
         b.say(b"still here\n")
         self.assertEqual(a.readline(), b"<%s> still here\n" % b.name.encode())
 
+    def test_memory_bounded_with_twenty_clients_that_never_read(self):
+        # issue 15 item 4, scaled down: before, each client that never read
+        # queued up to 16 MiB (20 of them: ~320 MiB of muxd's RSS).
+        reader = self.join()
+        sender = self.join()
+        reader.readline()  # sender's join
+        idle = [self.join(rcvbuf=4096) for _ in range(20)]
+        for _ in idle:
+            reader.readline()
+        lines, size = 300, 60000  # 18 MB of input
+        thread = self.flood(sender, lines, size)
+        notices = self.read_flood(reader, sender, lines, size)
+        thread.join(TIMEOUT)
+        self.assertEqual(sorted(notices), sorted(
+            b"* %s left\n" % c.name.encode() for c in idle))
+        self.assertEqual(self.muxd.stderr().count("holding the senders back"),
+                         20)
+        peak = peak_rss_mib(self.muxd.proc.pid)
+        # 64 MiB budget: at most 1 MiB queued per client here, 22 clients.
+        self.assertLess(peak, 64, f"muxd's peak RSS: {peak:.1f} MiB")
+
+
+class ChatMemory(unittest.TestCase):
+    def test_a_smaller_budget_holds_rss_lower(self):
+        with Muxd("-s", "chat", "--chat-memory", "8M", "--chat-stall", "0.5",
+                  "-p", "0", "-q", env=measured_env()) as m:
+            reader = Client(m.connect())
+            sender = Client(m.connect())
+            reader.readline()
+            idle = [m.connect() for _ in range(20)]
+            for s in idle:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            for _ in idle:
+                reader.readline()
+            line = b"y" * 59999 + b"\n"
+            def flood():
+                for _ in range(200):
+                    sender.say(line)
+            threading.Thread(target=flood, daemon=True).start()
+            got = 0
+            while got < 200:
+                text = reader.readline()
+                if not text.startswith(b"* "):
+                    self.assertEqual(text, b"<%s> " % sender.name.encode()
+                                     + line)
+                    got += 1
+            peak = peak_rss_mib(m.proc.pid)
+            for s in idle:
+                s.close()
+            reader.close()
+            sender.close()
+        self.assertLess(peak, 40, f"muxd's peak RSS: {peak:.1f} MiB")
+
+    def test_options_only_for_chat(self):
+        status, out, err = muxtest.run("-s", "echo", "--chat-memory", "1M")
+        self.assertEqual(status, 2)
+        self.assertIn("--chat-memory and --chat-stall apply to the chat "
+                      "service, not echo", err)
+        status, out, err = muxtest.run("-s", "chat", "--chat-stall", "0")
+        self.assertEqual(status, 2)
+        self.assertIn("invalid chat stall time: '0'", err)
+
+
+def measured_env():
+    """The environment for a muxd whose memory is measured: in the
+    sanitizer build, ASan's quarantine (freed memory it keeps, up to
+    256 MiB) would count as muxd's; a plain build ignores the variable."""
+    env = dict(os.environ)
+    opts = env.get("ASAN_OPTIONS", "")
+    env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + "quarantine_size_mb=0"
+    return env
+
+
+def peak_rss_mib(pid):
+    """The process's peak resident set (VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc/PID/status")
 
 if __name__ == "__main__":
     muxtest.main()

@@ -167,10 +167,10 @@ class Usage(unittest.TestCase):
 
     def test_max_line_needs_line_framing(self):
         self.assert_usage_error(["--max-line", "10"],
-                                "--max-line needs line framing")
+                                "--max-line needs line or auto framing")
         self.assert_usage_error(["-s", "chat", "--framing", "raw",
                                  "--max-line", "10"],
-                                "--max-line needs line framing")
+                                "--max-line needs line or auto framing")
 
     def test_help_lists_every_service_and_option(self):
         status, out, _ = run("--help")

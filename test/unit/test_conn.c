@@ -177,6 +177,8 @@ static void lines_message(mux_conn_t *conn, const char *data, size_t len) {
         assert_int_equal(mux_conn_send(conn, "late\n", 5), -EPIPE);
     } else if (len == 11 && memcmp(data, "kill-others", 11) == 0) {
         close_others(conn);
+    } else if (len == 5 && memcmp(data, "pause", 5) == 0) {
+        mux_conn_pause_reading(conn);
     } else if (len == 3 && memcmp(data, "big", 3) == 0) {
         send_bulk(conn);
     } else if (len == 8 && memcmp(data, "big-quit", 8) == 0) {
@@ -687,6 +689,48 @@ static void test_lines_split_across_reads(void **state) {
     assert_int_equal(rec->closes, 1);
 }
 
+/* Auto framing: a read without a LF is one message as it came; lines are
+ * messages with their line ends; a piece after the last LF is served on
+ * its own once it has waited for its rest in vain. */
+static void test_auto_framing(void **state) {
+    fixture_t *f = *state;
+    mux_server_opts_t opts = {.framing = MUX_FRAMING_AUTO};
+    start_server(f, &lines_service, &opts);
+    client_t *c = connect_client(f, 0);
+    conn_rec_t *rec = &f->svc.conns[0];
+    assert_int_equal(mux_conn_framing(rec->conn), MUX_FRAMING_AUTO);
+    client_send(c, "Michael");
+    RUN_UNTIL(f, rec->messages == 1);
+    assert_string_equal(rec->text[0], "Michael");
+    client_send(c, "Tracy\nChenqi\r\n\n");
+    RUN_UNTIL(f, rec->messages == 4);
+    assert_string_equal(rec->text[1], "Tracy\n");
+    assert_string_equal(rec->text[2], "Chenqi\r\n");
+    assert_string_equal(rec->text[3], "\n");
+    client_send(c, "one\ntwo");
+    RUN_UNTIL(f, rec->messages == 6); /* "two" after its wait */
+    assert_string_equal(rec->text[4], "one\n");
+    assert_string_equal(rec->text[5], "two");
+    assert_int_equal(rec->closes, 0);
+}
+
+/* A service's pause holds reading until it resumes, output or not. */
+static void test_pause_reading(void **state) {
+    fixture_t *f = *state;
+    start_server(f, &lines_service, NULL);
+    client_t *c = connect_client(f, 0);
+    conn_rec_t *rec = &f->svc.conns[0];
+    client_send(c, "pause\n");
+    RUN_UNTIL(f, rec->messages == 1);
+    client_send(c, "held\n");
+    for (int i = 0; i < 5; i++)
+        assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
+    assert_int_equal(rec->messages, 1);
+    mux_conn_resume_reading(rec->conn);
+    RUN_UNTIL(f, rec->messages == 2);
+    assert_string_equal(rec->text[1], "held");
+}
+
 /* Sends `text`, expects the error line, EOF, and one close. */
 static void expect_line_too_long(fixture_t *f, const char *text) {
     int closes = f->svc.closes, errors = f->ev.errors;
@@ -782,6 +826,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_lines_split_across_reads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auto_framing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_reading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_accept_and_close_events, setup,
                                         teardown),
     };
