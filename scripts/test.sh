@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds muxd with -Werror and runs every test, then builds it again with
 # AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again,
-# and last builds it with clang -Werror (warnings differ between compilers)
-# and runs the unit tests; last builds the Debian packages and tests them
-# (test/package/run.sh). Installs what it needs with apt-get when root.
+# then builds it with clang -Werror (warnings differ between compilers)
+# and runs the unit tests, and last builds the Debian packages and tests
+# them (test/package/run.sh). Installs what it needs with apt-get when root.
 #
 #   scripts/test.sh            all three builds
 #   MUX_TEST_BUILDS=plain scripts/test.sh    only the plain build
