@@ -44,10 +44,18 @@ fi
 echo "== install into an overlay of / and use the packages =="
 # The source tree is bound at its own path: it may live on another mount
 # than / (then the overlay of / would not hold it).
+#
+# The namespace keeps the mounts' propagation as it is (unshare cannot make
+# "/" private inside a chroot, where "/" is no mount point: CI may run in
+# one). So the scratch directory is first bound onto itself and made
+# private: every mount below it stays in the namespace. That first bind may
+# propagate back to this machine if its mount is shared: the trap undoes it.
 scratch=$(mktemp -d /tmp/mux-package.XXXXXX)
-trap 'rmdir "$scratch"' EXIT
-unshare --mount --propagation private -- bash -euo pipefail -c '
+trap 'umount "$scratch" 2>/dev/null || true; rmdir "$scratch"' EXIT
+unshare --mount --propagation unchanged -- bash -euo pipefail -c '
     src=$1 debs=$2 scratch=$3
+    mount --bind "$scratch" "$scratch"
+    mount --make-rprivate "$scratch"
     mount -t tmpfs -o mode=0755 mux-package "$scratch"
     mkdir "$scratch/upper" "$scratch/work" "$scratch/root"
     root=$scratch/root
