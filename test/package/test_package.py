@@ -124,8 +124,12 @@ class Packages(unittest.TestCase):
             with Muxd(*argv[1:], wrapper=launcher([fd]), pass_fds=[fd],
                       env=env) as m:
                 self.assertEqual(notify.recv(4096), b"READY=1")
-                # The ready lines come before READY=1: all of them are out.
+                # The ready lines come before READY=1: any second one is
+                # in muxd's stdout by now.
                 self.assertEqual(m.readline(0), None)
+                os.set_blocking(m.proc.stdout.fileno(), False)
+                with self.assertRaises(BlockingIOError):
+                    os.read(m.proc.stdout.fileno(), 4096)
                 self.assertEqual(m.listeners,
                                  [("tcp", listener.getsockname())])
                 with m.connect() as c:
