@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds muxd with -Werror and runs every test, then builds it again with
 # AddressSanitizer + UndefinedBehaviorSanitizer and runs every test again,
-# and last builds it with clang -Werror (warnings differ between compilers)
-# and runs the unit tests. Installs what it needs with apt-get when root.
+# then builds it with clang -Werror (warnings differ between compilers)
+# and runs the unit tests, and last builds the Debian packages and tests
+# them (test/package/run.sh). Installs what it needs with apt-get when root.
 #
 #   scripts/test.sh            all three builds
 #   MUX_TEST_BUILDS=plain scripts/test.sh    only the plain build
 #   MUX_TEST_BUILDS=asan  scripts/test.sh    only the sanitizer build
 #   MUX_TEST_FUZZ=0 scripts/test.sh           without the short fuzz runs
+#   MUX_TEST_PACKAGE=0 scripts/test.sh        without the Debian packages
 #   extra arguments go to ctest (e.g. -R loop, -L unit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,5 +54,15 @@ done
 if [ "${MUX_TEST_FUZZ:-1}" = 1 ]; then
     echo "== fuzz (10 s per harness) =="
     scripts/fuzz.sh --ctest
+fi
+
+# == Debian packages ==
+# Builds muxd, libmux0 and libmux-dev, lints them, installs them into a
+# throwaway overlay of this machine and uses them (about 30 s; needs root;
+# the packages it needs are listed in test/package/run.sh).
+# MUX_TEST_PACKAGE=0 leaves it out.
+if [ "${MUX_TEST_PACKAGE:-1}" = 1 ]; then
+    echo "== Debian packages =="
+    test/package/run.sh
 fi
 echo "== all tests passed ($builds) =="
