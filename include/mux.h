@@ -72,11 +72,29 @@ typedef enum {
 typedef void mux_io_cb(mux_loop_t *loop, int fd, int events, void *arg);
 
 /*
- * Called when `timer` is due. A one-shot timer is released as soon as this
- * callback returns, so `timer` must not be used afterwards; a repeating
- * timer stays armed until mux_timer_stop().
+ * Called when `timer` is due. A one-shot timer is already inactive when
+ * this runs, a repeating one already re-armed for its next period, and the
+ * loop does not touch `timer` after the callback returns: the callback may
+ * start, stop or free it (or the struct it is part of).
  */
 typedef void mux_timer_cb(mux_loop_t *loop, mux_timer_t *timer, void *arg);
+
+/*
+ * A timer lives in its owner's memory, like libev's ev_timer and libuv's
+ * uv_timer_t: embed one in your struct, mux_timer_init() it once, then
+ * start and stop it as often as you like; no allocation happens per start
+ * and there is no handle to clear. The members are private. A timer must
+ * be stopped (or never started) before its memory goes away.
+ */
+struct mux_timer {
+    mux_loop_t *loop; /* private, all of them */
+    mux_timer_cb *cb;
+    void *arg;
+    uint64_t deadline;
+    uint64_t repeat;
+    uint64_t seq;  /* arming order: breaks deadline ties */
+    size_t active; /* 0: stopped; else its heap slot + 1 */
+};
 
 /* Called from the loop (never from the signal handler) after `signo`. */
 typedef void mux_signal_cb(mux_loop_t *loop, int signo, void *arg);
@@ -127,29 +145,29 @@ int mux_watch_events(mux_loop_t *loop, int fd, int events);
 int mux_unwatch(mux_loop_t *loop, int fd);
 
 /*
- * Arms a timer that fires after `after_ms` and then every `repeat_ms`
- * (0: once). Deadlines use the monotonic clock. On success, *timer (if
- * `timer` is not NULL) is the handle for mux_timer_stop(). Timers due in
- * the same turn fire in deadline order, ties in the order they were armed.
- * Returns 0 or -ENOMEM, -EINVAL if cb is NULL.
+ * Prepares `timer` (inactive) to call `cb` with `arg` on `loop`. Call it
+ * once before any other use; again only while the timer is stopped.
  */
-int mux_timer_start(mux_loop_t *loop, mux_timer_t **timer, uint64_t after_ms,
-                    uint64_t repeat_ms, mux_timer_cb *cb, void *arg);
+void mux_timer_init(mux_timer_t *timer, mux_loop_t *loop, mux_timer_cb *cb,
+                    void *arg);
 
 /*
- * Cancels and releases a pending timer. Allowed from any callback,
- * including the timer's own. NULL is a no-op. Stopping a one-shot timer
- * that already fired is a use after free: clear your handle in its
- * callback.
+ * Arms `timer` to fire after `after_ms` and then every `repeat_ms` (0:
+ * once); an active timer is re-armed (no second entry). Deadlines use the
+ * monotonic clock. Timers due in the same turn fire in deadline order,
+ * ties in the order they were armed; one armed during a turn's timer pass
+ * waits for the next turn, so a 0 ms timer cannot spin. Returns 0, or
+ * -ENOMEM when the loop's timer heap could not grow (the timer is then
+ * left as it was).
  */
+int mux_timer_start(mux_timer_t *timer, uint64_t after_ms, uint64_t repeat_ms);
+
+/* Disarms `timer`. Idempotent: a stopped or never-started timer is fine,
+ * also from inside its own callback. */
 void mux_timer_stop(mux_timer_t *timer);
 
-/*
- * Re-arms a pending timer to fire `after_ms` from now (keeping its repeat
- * interval). Cheaper than stop + start. From inside its own callback this
- * also keeps a one-shot timer alive.
- */
-void mux_timer_restart(mux_timer_t *timer, uint64_t after_ms);
+/* Non-zero while `timer` is armed. */
+int mux_timer_active(const mux_timer_t *timer);
 
 /*
  * Milliseconds on the loop's monotonic clock, read at most once per turn

@@ -94,16 +94,16 @@ struct mux_conn {
     bool opened;     /* the service's open callback ran */
     bool out_faults; /* opts.faults.split or drop_after limit releases */
     uint64_t id;
-    mux_buf_t in;             /* an incomplete line (line and auto framing) */
-    mux_timer_t *tail_timer;  /* auto framing: `in` is served when due */
-    mux_buf_t delayed;        /* output not yet due, oldest first */
-    mux_buf_t delay_groups;   /* delay_group_t: how `delayed` falls due */
-    mux_timer_t *delay_timer; /* armed for the first group (or, with
-                                 faults.split, the next piece) */
-    uint64_t next_piece;      /* faults.split: not before this time */
+    mux_buf_t in;            /* an incomplete line (line and auto framing) */
+    mux_timer_t tail_timer;  /* auto framing: `in` is served when due */
+    mux_buf_t delayed;       /* output not yet due, oldest first */
+    mux_buf_t delay_groups;  /* delay_group_t: how `delayed` falls due */
+    mux_timer_t delay_timer; /* armed for the first group (or, with
+                                faults.split, the next piece) */
+    uint64_t next_piece;     /* faults.split: not before this time */
     uint64_t started, last_active;
     uint64_t line_started; /* line timeout: when the line in `in` began */
-    mux_timer_t *timer;    /* idle timeout, or the linger limit */
+    mux_timer_t timer;     /* idle and line timeouts, or the linger limit */
     void *data;
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
@@ -198,12 +198,9 @@ static void finish(mux_conn_t *conn, const char *reason) {
     conn->state = CLOSED;
     if (conn->opened && conn->service->close)
         conn->service->close(conn);
-    mux_timer_stop(conn->timer);
-    conn->timer = NULL;
-    mux_timer_stop(conn->tail_timer);
-    conn->tail_timer = NULL;
-    mux_timer_stop(conn->delay_timer); /* the queue goes in conn_free */
-    conn->delay_timer = NULL;
+    mux_timer_stop(&conn->timer);
+    mux_timer_stop(&conn->tail_timer);
+    mux_timer_stop(&conn->delay_timer); /* the queue goes in conn_free */
     mux_unwatch(conn->loop, conn->fd);
     if (conn->opts->faults.rst)
         mux__reset_on_close(conn->fd);
@@ -223,7 +220,6 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
-    conn->timer = NULL;
     finish(conn, "closed");
 }
 
@@ -239,10 +235,9 @@ static void linger(mux_conn_t *conn) {
         return;
     }
     conn->state = LINGER;
-    mux_timer_stop(conn->timer);
-    conn->timer = NULL;
-    if (mux_timer_start(conn->loop, &conn->timer, LINGER_MS, 0,
-                        on_linger_timeout, conn) < 0) {
+    mux_timer_stop(&conn->timer); /* the idle check's, taken over */
+    mux_timer_init(&conn->timer, conn->loop, on_linger_timeout, conn);
+    if (mux_timer_start(&conn->timer, LINGER_MS, 0) < 0) {
         finish(conn, "closed");
         return;
     }
@@ -513,10 +508,9 @@ static void on_delay_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     uint64_t now = mux__clock_ms();
     if (release_due(conn, now) < 0)
         return; /* finished: it stopped this timer */
-    if (first_group(conn))
-        mux_timer_restart(timer, ms_until(next_release(conn, now)));
-    else
-        conn->delay_timer = NULL; /* a one-shot: released on return */
+    if (first_group(conn) &&
+        mux_timer_start(timer, ms_until(next_release(conn, now)), 0) < 0)
+        return; /* cannot fail: a timer just run has its heap slot */
     output_drained(conn);
 }
 
@@ -539,9 +533,8 @@ static int delay_output(mux_conn_t *conn, const void *data, size_t len,
     delay_group_t *last = last_group(conn);
     if (!last || last->due != due) {
         delay_group_t group = {.due = due, .len = 0};
-        if (!conn->delay_timer &&
-            mux_timer_start(conn->loop, &conn->delay_timer, ms_until(due), 0,
-                            on_delay_due, conn) < 0)
+        if (!mux_timer_active(&conn->delay_timer) &&
+            mux_timer_start(&conn->delay_timer, ms_until(due), 0) < 0)
             return -ENOMEM;
         if (mux__buf_append(&conn->delay_groups, &group, sizeof(group)) < 0)
             return -ENOMEM; /* the timer finds nothing, or what was there */
@@ -764,7 +757,6 @@ static void on_tail_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
-    conn->tail_timer = NULL;
     mux_buf_t *in = &conn->in;
     if (conn->state != OPEN || in->len == 0)
         return;
@@ -790,15 +782,10 @@ static void frame_auto(mux_conn_t *conn, const char *data, size_t len) {
     frame_lines(conn, data, len);
     if (conn->state != OPEN)
         return;
-    if (conn->in.len == 0) {
-        mux_timer_stop(conn->tail_timer);
-        conn->tail_timer = NULL;
-    } else if (conn->tail_timer) {
-        mux_timer_restart(conn->tail_timer, AUTO_TAIL_MS);
-    } else if (mux_timer_start(conn->loop, &conn->tail_timer, AUTO_TAIL_MS, 0,
-                               on_tail_due, conn) < 0) {
+    if (conn->in.len == 0)
+        mux_timer_stop(&conn->tail_timer);
+    else if (mux_timer_start(&conn->tail_timer, AUTO_TAIL_MS, 0) < 0)
         finish(conn, "out of memory");
-    }
 }
 
 /* Input for a service without a message callback. */
@@ -969,19 +956,16 @@ static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     if (conn->delayed.len > 0)
         conn->last_active = now;
     if (idle_limit && now - conn->last_active >= idle_limit) {
-        conn->timer = NULL;
         finish(conn, "idle timeout");
         return;
     }
     if (line_overdue(conn, now))
-        line_timed_out(conn); /* a lingering close takes the timer over */
-    if (conn->timer != timer)
-        return;
+        line_timed_out(conn);
+    if (conn->state == LINGER || conn->state == CLOSED)
+        return; /* a lingering close took the timer over */
     uint64_t next = next_check(conn, now);
-    if (next)
-        mux_timer_restart(timer, next > now ? next - now : 0);
-    else
-        conn->timer = NULL; /* a one-shot: released on return */
+    if (next) /* cannot fail: a timer just run has its heap slot */
+        (void)mux_timer_start(timer, next > now ? next - now : 0, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -995,8 +979,7 @@ static int conn_start(mux_conn_t *conn) {
     conn->events = MUX_READ;
     uint64_t check = next_check(conn, conn->started);
     if (check &&
-        (err = mux_timer_start(conn->loop, &conn->timer, check - conn->started,
-                               0, on_timeout_check, conn)) < 0) {
+        (err = mux_timer_start(&conn->timer, check - conn->started, 0)) < 0) {
         mux_unwatch(conn->loop, conn->fd);
         return err;
     }
@@ -1016,6 +999,9 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
         return -ENOMEM;
     }
     memset(conn, 0, sizeof(*conn));
+    mux_timer_init(&conn->timer, loop, on_timeout_check, conn);
+    mux_timer_init(&conn->tail_timer, loop, on_tail_due, conn);
+    mux_timer_init(&conn->delay_timer, loop, on_delay_due, conn);
     const mux_server_opts_t *opts = mux__server_opts(server);
     conn->server = server;
     conn->opts = opts;

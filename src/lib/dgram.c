@@ -69,7 +69,7 @@ typedef struct {
 
 struct mux__dgram_sources {
     mux_server_t *server;
-    mux_timer_t *flush; /* armed while refusals wait to be reported */
+    mux_timer_t flush;  /* armed while refusals wait to be reported */
     uint64_t window_ms; /* the second REPORTS_PER_S counts in */
     unsigned reports;   /* events reported in it */
     uint64_t evicted;   /* unreported refusals of sources replaced */
@@ -216,10 +216,8 @@ static void on_flush(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
             pending = true;
     }
     report_evicted(sources, now);
-    if (!pending && !sources->evicted) {
-        mux_timer_stop(sources->flush);
-        sources->flush = NULL;
-    }
+    if (!pending && !sources->evicted)
+        mux_timer_stop(&sources->flush);
 }
 
 /* Counts one refusal of the datagram being served, reports it or keeps
@@ -245,9 +243,8 @@ static void refuse(mux_dgram_t *dgram, const mux__source_t *source,
         return;
     }
     entry->unreported++;
-    if (!sources->flush)
-        mux_timer_start(mux_server_loop(server), &sources->flush, REPORT_MS,
-                        REPORT_MS, on_flush, sources);
+    if (!mux_timer_active(&sources->flush))
+        mux_timer_start(&sources->flush, REPORT_MS, REPORT_MS);
 }
 
 /* ------------------------------------------------------------------ */
@@ -334,7 +331,7 @@ static bool within_budget(mux_dgram_t *dgram) {
 void mux__dgram_sources_free(mux__dgram_sources_t *sources) {
     if (!sources)
         return;
-    mux_timer_stop(sources->flush);
+    mux_timer_stop(&sources->flush);
     free(sources);
 }
 
@@ -418,9 +415,13 @@ int mux__dgram_start(mux_listener_t *listener) {
     if (!mux__server_service(server)->datagram)
         return -EPROTONOSUPPORT;
     mux__dgram_sources_t **sources = mux__server_dgram_sources(server);
-    if (!*sources && !(*sources = calloc(1, sizeof(**sources))))
-        return -ENOMEM;
-    (*sources)->server = server;
+    if (!*sources) {
+        if (!(*sources = calloc(1, sizeof(**sources))))
+            return -ENOMEM;
+        (*sources)->server = server;
+        mux_timer_init(&(*sources)->flush, mux_server_loop(server), on_flush,
+                       *sources);
+    }
     mux_dgram_t *dgram = calloc(1, sizeof(*dgram));
     if (!dgram)
         return -ENOMEM;

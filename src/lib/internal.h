@@ -133,7 +133,8 @@ struct mux_listener {
     ino_t path_ino;                /* only if the path is still that */
     char local[MUX_ADDRSTRLEN];    /* "127.0.0.1:9999", "/tmp/x.sock" */
     char name[MUX_ADDRSTRLEN + 8]; /* "tcp 127.0.0.1:9999" */
-    mux_timer_t *retry;            /* paused: no fd to shed; accept-delay */
+    mux_timer_t resume;            /* paused: no fd to shed; accept-delay */
+    bool delaying;                 /* accept-delay: `resume` accepts one */
     int batch;                     /* accept() calls for the next readiness */
     mux_dgram_t *dgram;            /* UDP only */
     unsigned port;                 /* bound port; 0 for unix */

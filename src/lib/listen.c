@@ -36,13 +36,6 @@ static int accept_client(int fd, struct sockaddr *sa, socklen_t *len) {
 #endif
 }
 
-static void on_retry(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
-    MUX__UNUSED(timer);
-    mux_listener_t *listener = arg;
-    listener->retry = NULL;
-    mux_watch_events(loop, listener->fd, MUX_READ);
-}
-
 /* Out of fds: shed one waiting client, or stop accepting for a moment so
  * that select() does not report the same backlog again and again. */
 static void out_of_fds(mux_listener_t *listener, int err) {
@@ -50,11 +43,9 @@ static void out_of_fds(mux_listener_t *listener, int err) {
     mux__server_error(server, listener->local, "accept", err);
     if (mux__server_shed(server, listener))
         return;
-    mux_loop_t *loop = mux_server_loop(server);
-    if (!listener->retry &&
-        mux_timer_start(loop, &listener->retry, ACCEPT_RETRY_MS, 0, on_retry,
-                        listener) == 0)
-        mux_watch_events(loop, listener->fd, 0);
+    if (!mux_timer_active(&listener->resume) &&
+        mux_timer_start(&listener->resume, ACCEPT_RETRY_MS, 0) == 0)
+        mux_watch_events(mux_server_loop(server), listener->fd, 0);
 }
 
 /* Accepts one client and hands it to the server. Returns whether to go
@@ -90,26 +81,29 @@ static bool accept_one(mux_listener_t *listener) {
     }
 }
 
-/* accept-delay: the pause is over; take the oldest waiting client and
- * listen again, unless accepting paused for want of fds meanwhile. */
-static void on_accept_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+/* A pause is over (out of fds, or accept-delay): with accept-delay take
+ * the oldest waiting client; then listen again, unless accepting paused
+ * for want of fds meanwhile. */
+static void on_resume(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(timer);
     mux_listener_t *listener = arg;
-    listener->retry = NULL;
-    accept_one(listener);
-    if (listener->fd >= 0 && !listener->retry)
+    if (listener->delaying) {
+        listener->delaying = false;
+        accept_one(listener);
+    }
+    if (listener->fd >= 0 && !mux_timer_active(&listener->resume))
         mux_watch_events(loop, listener->fd, MUX_READ);
 }
 
 /* accept-delay: pause the readable listener; on_accept_due accepts. If no
  * timer can be armed, accept now rather than spin on the readiness. */
 static void delay_accept(mux_listener_t *listener, uint64_t delay_ms) {
-    mux_loop_t *loop = mux_server_loop(listener->server);
-    if (mux_timer_start(loop, &listener->retry, delay_ms, 0, on_accept_due,
-                        listener) == 0)
-        mux_watch_events(loop, listener->fd, 0);
-    else
+    if (mux_timer_start(&listener->resume, delay_ms, 0) == 0) {
+        listener->delaying = true;
+        mux_watch_events(mux_server_loop(listener->server), listener->fd, 0);
+    } else {
         accept_one(listener);
+    }
 }
 
 static void on_acceptable(mux_loop_t *loop, int fd, int events, void *arg) {
@@ -185,6 +179,8 @@ static int start(mux_server_t *server, int fd, mux_transport transport,
         return -ENOMEM;
     }
     listener->server = server;
+    mux_timer_init(&listener->resume, mux_server_loop(server), on_resume,
+                   listener);
     listener->fd = fd;
     listener->transport = transport;
     listener->owns_path = owns_path;
@@ -307,7 +303,7 @@ void mux__listener_close(mux_listener_t *listener) {
     if (listener->transport == MUX_UDP)
         mux__dgram_stop(listener);
     mux_unwatch(loop, listener->fd);
-    mux_timer_stop(listener->retry);
+    mux_timer_stop(&listener->resume);
     if (listener->owns_path)
         unlink_path(listener);
     mux__close(listener->fd);

@@ -10,6 +10,7 @@
 
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,8 +25,6 @@
 #else
 #define MUX__NSIG 65
 #endif
-
-#define NOT_IN_HEAP SIZE_MAX
 
 /*
  * The fd sets are the loop's own bit arrays, not fd_set: the kernel's
@@ -49,19 +48,6 @@ typedef struct {
     int events;
     uint32_t added_turn; /* readiness from that turn's select() is stale */
 } watcher_t;
-
-struct mux_timer {
-    mux_loop_t *loop;
-    uint64_t deadline;
-    uint64_t repeat;
-    uint64_t seq; /* arming order: breaks deadline ties */
-    size_t index; /* in the heap, or NOT_IN_HEAP while its callback runs */
-    mux_timer_cb *cb;
-    void *arg;
-    bool running;
-    bool cancelled; /* stopped from inside its own callback */
-    bool rearmed;   /* restarted from inside its own callback */
-};
 
 typedef struct {
     void (*fn)(void *);
@@ -213,7 +199,7 @@ void mux_loop_free(mux_loop_t *loop) {
     while (loop->nspares > 0)
         free(loop->spares[--loop->nspares]);
     for (size_t i = 0; i < loop->ntimers; i++)
-        free(loop->heap[i]);
+        loop->heap[i]->active = 0; /* their owners' memory: only disarmed */
     free(loop->heap);
     free(loop->deferred);
     mux__close(loop->sigpipe[0]);
@@ -358,7 +344,7 @@ static bool timer_before(const mux_timer_t *a, const mux_timer_t *b) {
 
 static void heap_place(mux_loop_t *loop, size_t i, mux_timer_t *t) {
     loop->heap[i] = t;
-    t->index = i;
+    t->active = i + 1;
 }
 
 static void heap_sift_up(mux_loop_t *loop, size_t i) {
@@ -390,96 +376,70 @@ static void heap_sift_down(mux_loop_t *loop, size_t i) {
     heap_place(loop, i, t);
 }
 
-static int heap_push(mux_loop_t *loop, mux_timer_t *t) {
-    if (loop->ntimers == loop->heap_cap) {
-        size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
-        mux_timer_t **heap = realloc(loop->heap, cap * sizeof(*heap));
-        if (!heap)
-            return -ENOMEM;
-        loop->heap = heap;
-        loop->heap_cap = cap;
-    }
-    t->seq = loop->timer_seq++;
-    loop->heap[loop->ntimers] = t;
-    t->index = loop->ntimers++;
-    heap_sift_up(loop, t->index);
+/* Room for one more timer. Returns 0 or -ENOMEM. */
+static int heap_reserve(mux_loop_t *loop) {
+    if (loop->ntimers < loop->heap_cap)
+        return 0;
+    size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
+    mux_timer_t **heap = realloc(loop->heap, cap * sizeof(*heap));
+    if (!heap)
+        return -ENOMEM;
+    loop->heap = heap;
+    loop->heap_cap = cap;
     return 0;
 }
 
+/* Inserts an inactive timer; there is room (heap_reserve). */
+static void heap_push(mux_loop_t *loop, mux_timer_t *t) {
+    assert(!t->active && loop->ntimers < loop->heap_cap);
+    t->seq = loop->timer_seq++;
+    loop->heap[loop->ntimers++] = t;
+    heap_sift_up(loop, loop->ntimers - 1);
+}
+
 static void heap_remove(mux_loop_t *loop, mux_timer_t *t) {
-    size_t i = t->index;
+    size_t i = t->active - 1;
     mux_timer_t *last = loop->heap[--loop->ntimers];
-    t->index = NOT_IN_HEAP;
+    t->active = 0;
     if (last == t)
         return;
     heap_place(loop, i, last);
     heap_sift_up(loop, i);
-    heap_sift_down(loop, last->index);
+    heap_sift_down(loop, last->active - 1);
 }
 
-int mux_timer_start(mux_loop_t *loop, mux_timer_t **out, uint64_t after_ms,
-                    uint64_t repeat_ms, mux_timer_cb *cb, void *arg) {
-    if (!cb)
-        return -EINVAL;
-    mux_timer_t *t = calloc(1, sizeof(*t));
-    if (!t)
+void mux_timer_init(mux_timer_t *t, mux_loop_t *loop, mux_timer_cb *cb,
+                    void *arg) {
+    assert(cb);
+    *t = (mux_timer_t){.loop = loop, .cb = cb, .arg = arg};
+}
+
+int mux_timer_start(mux_timer_t *t, uint64_t after_ms, uint64_t repeat_ms) {
+    mux_loop_t *loop = t->loop;
+    assert(loop && t->cb);
+    if (t->active)
+        heap_remove(loop, t); /* its slot is free again: no allocation */
+    else if (heap_reserve(loop) < 0)
         return -ENOMEM;
-    t->loop = loop;
     t->deadline = mux__clock_ms() + after_ms;
     t->repeat = repeat_ms;
-    t->cb = cb;
-    t->arg = arg;
-    if (heap_push(loop, t) < 0) {
-        free(t);
-        return -ENOMEM;
-    }
-    if (out)
-        *out = t;
+    heap_push(loop, t);
     return 0;
 }
 
 void mux_timer_stop(mux_timer_t *t) {
-    if (!t)
-        return;
-    if (t->running) {
-        t->cancelled = true;
-        return;
-    }
-    heap_remove(t->loop, t);
-    free(t);
+    if (t->active)
+        heap_remove(t->loop, t);
 }
 
-void mux_timer_restart(mux_timer_t *t, uint64_t after_ms) {
-    mux_loop_t *loop = t->loop;
-    t->deadline = mux__clock_ms() + after_ms;
-    if (t->running) {
-        t->rearmed = true;
-        t->cancelled = false;
-        return;
-    }
-    heap_remove(loop, t);
-    (void)heap_push(loop, t); /* cannot fail: it reuses the freed slot */
-}
-
-/* After a timer's callback: release it, or put it back in the heap. */
-static void timer_settle(mux_loop_t *loop, mux_timer_t *t) {
-    t->running = false;
-    if (!t->cancelled && !t->rearmed && t->repeat) {
-        t->deadline += t->repeat;
-        if (t->deadline < loop->now) /* fell behind: no burst of catch-ups */
-            t->deadline = loop->now;
-        t->rearmed = true;
-    }
-    if (t->cancelled || !t->rearmed || heap_push(loop, t) < 0) {
-        free(t);
-        return;
-    }
-    t->rearmed = false;
-}
+int mux_timer_active(const mux_timer_t *t) { return t->active != 0; }
 
 /*
- * Runs the timers due now. Timers armed or re-armed by these callbacks get
- * a newer seq and wait for the next turn, so a zero delay cannot spin here.
+ * Runs the timers due now. Each leaves the heap before its callback (a
+ * repeating one goes back at once, for its next period), so the callback
+ * may stop, restart or free it and nothing touches it afterwards. Timers
+ * armed during this pass get a newer seq and wait for the next turn, so a
+ * zero delay cannot spin here.
  */
 static int run_timers(mux_loop_t *loop) {
     uint64_t seq_limit = loop->timer_seq;
@@ -489,10 +449,14 @@ static int run_timers(mux_loop_t *loop) {
         if (t->deadline > loop->now || t->seq >= seq_limit)
             break;
         heap_remove(loop, t);
-        t->running = true;
+        if (t->repeat) {
+            t->deadline += t->repeat;
+            if (t->deadline < loop->now) /* fell behind: no catch-up burst */
+                t->deadline = loop->now;
+            heap_push(loop, t); /* the slot it just left */
+        }
         t->cb(loop, t, t->arg);
         ran++;
-        timer_settle(loop, t);
     }
     return ran;
 }

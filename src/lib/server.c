@@ -43,11 +43,11 @@ struct mux_server {
     uint64_t next_id;
     int spare_fd; /* closed to make room when accept() hits EMFILE */
     bool shutting_down;
-    mux_timer_t *shutdown_timer;
+    mux_timer_t shutdown_timer;
     /* Clients unused (nclients is the truth); bytes of the clients that
      * left and of datagrams: connected clients count their own. */
     mux_server_stats_t counters;
-    mux_timer_t *drain_timer; /* starts the per-client shutdown pass */
+    mux_timer_t drain_timer; /* starts the per-client shutdown pass */
     /* mux_server_stop_on_signals(): the shutdown's deadline, and whether
      * MUX_EV_DONE stops the loop. */
     uint64_t signal_timeout_ms;
@@ -114,6 +114,8 @@ static int alloc_limits(mux_server_t *server) {
     return 0;
 }
 
+static mux_timer_cb on_shutdown_timeout, on_shutdown_drain;
+
 int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
                    const mux_server_opts_t *opts, mux_server_t **out) {
     if (!service || !service->name ||
@@ -124,6 +126,8 @@ int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
         return -ENOMEM;
     server->loop = loop;
     server->service = service;
+    mux_timer_init(&server->shutdown_timer, loop, on_shutdown_timeout, server);
+    mux_timer_init(&server->drain_timer, loop, on_shutdown_drain, server);
     if (opts)
         server->opts = *opts;
     mux_server_opts_t *o = &server->opts;
@@ -478,8 +482,7 @@ uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn) {
 }
 
 static void shutdown_done(mux_server_t *server) {
-    mux_timer_stop(server->shutdown_timer);
-    server->shutdown_timer = NULL;
+    mux_timer_stop(&server->shutdown_timer);
     mux_event_t ev = {.type = MUX_EV_DONE};
     mux__server_emit(server, &ev);
     if (server->stop_loop_when_done)
@@ -551,7 +554,6 @@ static void on_shutdown_timeout(mux_loop_t *loop, mux_timer_t *timer,
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_server_t *server = arg;
-    server->shutdown_timer = NULL;
     each_conn(server, false, destroy_conn, NULL);
 }
 
@@ -565,7 +567,6 @@ static void on_shutdown_drain(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_server_t *server = arg;
-    server->drain_timer = NULL;
     each_conn(server, true, shutdown_conn, NULL);
 }
 
@@ -581,10 +582,8 @@ void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
         return;
     }
     if (timeout_ms)
-        mux_timer_start(server->loop, &server->shutdown_timer, timeout_ms, 0,
-                        on_shutdown_timeout, server);
-    if (mux_timer_start(server->loop, &server->drain_timer, 0, 0,
-                        on_shutdown_drain, server) < 0)
+        mux_timer_start(&server->shutdown_timer, timeout_ms, 0);
+    if (mux_timer_start(&server->drain_timer, 0, 0) < 0)
         each_conn(server, true, shutdown_conn, NULL); /* no memory: now */
 }
 
@@ -629,8 +628,8 @@ void mux_server_free(mux_server_t *server) {
     mux_server_close_listeners(server);
     server->shutting_down = false; /* no MUX_EV_DONE from a teardown */
     each_conn(server, false, destroy_conn, NULL);
-    mux_timer_stop(server->shutdown_timer);
-    mux_timer_stop(server->drain_timer);
+    mux_timer_stop(&server->shutdown_timer);
+    mux_timer_stop(&server->drain_timer);
     if (server->spare_fd >= 0)
         close(server->spare_fd);
     mux__dgram_sources_free(server->dgram_sources);

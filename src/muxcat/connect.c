@@ -15,10 +15,11 @@
 typedef struct {
     mux_loop_t *loop;
     const muxcat_opts_t *opts;
-    size_t next; /* the next address to try */
-    int fd;      /* the attempt under way, or -1 */
-    int err;     /* why the last attempt failed */
-    mux_timer_t *timer;
+    size_t next;         /* the next address to try */
+    int fd;              /* the attempt under way, or -1 */
+    int err;             /* why the last attempt failed */
+    mux_timer_t timeout; /* of the attempt under way */
+    mux_timer_t start;   /* runs the first attempt inside the loop */
     muxcat_connected_cb *cb;
     void *arg;
     bool failed; /* every address failed */
@@ -62,8 +63,7 @@ static int open_socket(const mux_sockaddr_t *sa) {
 
 /* Ends the attempt: the callback gets the socket, or the error is told. */
 static void finish(connector_t *c, int fd, int err) {
-    mux_timer_stop(c->timer);
-    c->timer = NULL;
+    mux_timer_stop(&c->timeout);
     if (fd < 0) {
         if (err == -ECONNRESET) /* it connected: no "cannot connect" */
             muxcat_socket_failed(c->opts, err);
@@ -82,8 +82,7 @@ static void abandon(connector_t *c, int err) {
     close(c->fd);
     c->fd = -1;
     c->err = err;
-    mux_timer_stop(c->timer);
-    c->timer = NULL;
+    mux_timer_stop(&c->timeout);
 }
 
 static void on_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg);
@@ -104,8 +103,7 @@ static bool attempt(connector_t *c, const mux_sockaddr_t *sa) {
     if (err == 0)
         err = mux_watch(c->loop, fd, MUX_WRITE, on_writable, c);
     if (err == 0)
-        err = mux_timer_start(c->loop, &c->timer, c->opts->wait_ms, 0,
-                              on_timeout, c);
+        err = mux_timer_start(&c->timeout, c->opts->wait_ms, 0);
     if (err < 0) {
         abandon(c, err);
         return false;
@@ -150,7 +148,6 @@ static void on_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     connector_t *c = arg;
     (void)loop;
     (void)timer;
-    c->timer = NULL; /* a one-shot timer is released after this callback */
     abandon(c, -ETIMEDOUT);
     try_next(c);
 }
@@ -160,7 +157,6 @@ static void on_start(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     connector_t *c = arg;
     (void)loop;
     (void)timer;
-    c->timer = NULL;
     try_next(c);
 }
 
@@ -169,8 +165,11 @@ int muxcat_session(const muxcat_opts_t *opts, mux_loop_t **loop,
     connector_t c = {.opts = opts, .fd = -1, .cb = cb, .arg = arg};
     int err = mux_loop_new(&c.loop);
     *loop = c.loop;
-    if (err == 0)
-        err = mux_timer_start(c.loop, &c.timer, 0, 0, on_start, &c);
+    if (err == 0) {
+        mux_timer_init(&c.timeout, c.loop, on_timeout, &c);
+        mux_timer_init(&c.start, c.loop, on_start, &c);
+        err = mux_timer_start(&c.start, 0, 0);
+    }
     if (err == 0)
         err = mux_run(c.loop, MUX_RUN_DEFAULT);
     if (err < 0)

@@ -37,7 +37,7 @@ typedef struct {
     bool sock_eof; /* the socket is no longer read */
     bool done;
     uint64_t sent, answered; /* datagrams */
-    mux_timer_t *timer;      /* how long the server may stay quiet */
+    mux_timer_t timer;       /* how long the server may stay quiet */
     int status;
     muxcat_buf_t to_sock, to_out;
 } pipe_t;
@@ -46,8 +46,7 @@ static void update(pipe_t *p);
 
 static void finish(pipe_t *p) {
     p->done = true;
-    mux_timer_stop(p->timer);
-    p->timer = NULL;
+    mux_timer_stop(&p->timer);
     mux_unwatch(p->loop, STDIN_FILENO);
     mux_unwatch(p->loop, STDOUT_FILENO);
     if (p->sock >= 0)
@@ -69,10 +68,9 @@ static void on_quiet(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     pipe_t *p = arg;
     (void)loop;
     if (!has_room(p, &p->to_out)) { /* we are not reading: stdout is slow */
-        mux_timer_restart(timer, p->opts->wait_ms);
+        mux_timer_start(timer, p->opts->wait_ms, 0);
         return;
     }
-    p->timer = NULL; /* a one-shot timer is released after this callback */
     if (p->opts->until_close) {
         muxcat_error("%s: the server did not close the connection "
                      "(quiet for %.3g s)",
@@ -85,8 +83,8 @@ static void on_quiet(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 /* Something moved after stdin ended: the server gets -w seconds more. */
 static void still_busy(pipe_t *p) {
-    if (p->timer)
-        mux_timer_restart(p->timer, p->opts->wait_ms);
+    if (mux_timer_active(&p->timer))
+        mux_timer_start(&p->timer, p->opts->wait_ms, 0);
 }
 
 /* Stdin ended and all of it is sent: tell the server, start the clock. */
@@ -94,8 +92,7 @@ static void shut_write(pipe_t *p) {
     p->shut = true;
     if (!p->dgram)
         shutdown(p->sock, SHUT_WR); /* fails only if the peer is gone */
-    int err =
-        mux_timer_start(p->loop, &p->timer, p->opts->wait_ms, 0, on_quiet, p);
+    int err = mux_timer_start(&p->timer, p->opts->wait_ms, 0);
     if (err < 0) {
         muxcat_error("cannot start a timer: %s", mux_strerror(err));
         fail(p);
@@ -209,6 +206,7 @@ static void on_connected(mux_loop_t *loop, int fd, void *arg) {
     pipe_t *p = arg;
     int err;
     p->sock = fd;
+    mux_timer_init(&p->timer, loop, on_quiet, p);
     if ((err = mux_watch(loop, fd, 0, on_socket, p)) < 0 ||
         (err = mux_watch(loop, STDOUT_FILENO, 0, on_stdout, p)) < 0 ||
         (err = mux_watch(loop, STDIN_FILENO, 0, on_stdin, p)) < 0) {

@@ -51,7 +51,7 @@ typedef struct {
     char *got;        /* its first got_cap bytes, for --expect */
     size_t got_cap;
     char last; /* its last byte */
-    mux_timer_t *timer;
+    mux_timer_t timer;
     int status;
     muxcat_buf_t to_out;
 } script_t;
@@ -66,11 +66,7 @@ static const muxcat_step_t *current(const script_t *s) {
 static void on_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg);
 
 static void arm(script_t *s, uint64_t ms) {
-    int err = 0;
-    if (s->timer)
-        mux_timer_restart(s->timer, ms);
-    else
-        err = mux_timer_start(s->loop, &s->timer, ms, 0, on_timer, s);
+    int err = mux_timer_start(&s->timer, ms, 0);
     if (err < 0) {
         muxcat_error("cannot start a timer: %s", mux_strerror(err));
         s->status = MUXCAT_EXIT_FAIL;
@@ -78,10 +74,7 @@ static void arm(script_t *s, uint64_t ms) {
     }
 }
 
-static void disarm(script_t *s) {
-    mux_timer_stop(s->timer);
-    s->timer = NULL;
-}
+static void disarm(script_t *s) { mux_timer_stop(&s->timer); }
 
 /* Stops the script: print what is pending, then exit with `status`. */
 static void stop(script_t *s, int status) {
@@ -217,10 +210,9 @@ static void on_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     if (s->phase != FLUSHING && !s->server_closed && !has_room(s)) {
         /* We are not reading because stdout is slow: not the server's
          * silence. Writing to stdout re-arms the timer as well. */
-        mux_timer_restart(timer, s->opts->idle_ms);
+        mux_timer_start(timer, s->opts->idle_ms, 0);
         return;
     }
-    s->timer = NULL; /* a one-shot timer is released after this callback */
     if (s->phase == CLOSING) {
         muxcat_error("%s: the server did not close the connection "
                      "(quiet for %.3g s)",
@@ -367,6 +359,7 @@ static void on_connected(mux_loop_t *loop, int fd, void *arg) {
     script_t *s = arg;
     int err;
     s->sock = fd;
+    mux_timer_init(&s->timer, loop, on_timer, s);
     if ((err = mux_watch(loop, fd, 0, on_socket, s)) < 0 ||
         (err = mux_watch(loop, STDOUT_FILENO, 0, on_stdout, s)) < 0) {
         muxcat_error("cannot watch a descriptor: %s", mux_strerror(err));

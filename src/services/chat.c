@@ -30,7 +30,7 @@
 /* What the clients of one chat server share; freed with the last one. */
 typedef struct {
     mux_server_t *server;
-    mux_timer_t *tick; /* armed while a client is behind */
+    mux_timer_t tick; /* armed while a client is behind */
     size_t clients;
     bool ticking; /* in on_tick: the last client to go must not free it */
     size_t budget;
@@ -67,7 +67,7 @@ static void observe(mux_conn_t *conn, client_t *client) {
 /* ---- the tick: drop the stalled, resume the held ---- */
 
 static void broker_free(broker_t *broker) {
-    mux_timer_stop(broker->tick);
+    mux_timer_stop(&broker->tick);
     free(broker);
 }
 
@@ -124,18 +124,16 @@ static void on_tick(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     }
     if (behind == 0) {
         mux_server_foreach(broker->server, resume, NULL);
-        mux_timer_stop(broker->tick);
-        broker->tick = NULL;
+        mux_timer_stop(&broker->tick);
     }
 }
 
 /* Returns 0, or -ENOMEM (then no sender is held: nothing would resume
  * it). */
-static int start_tick(broker_t *broker, mux_loop_t *loop) {
-    if (broker->tick)
+static int start_tick(broker_t *broker) {
+    if (mux_timer_active(&broker->tick))
         return 0;
-    return mux_timer_start(loop, &broker->tick, TICK_MS, TICK_MS, on_tick,
-                           broker);
+    return mux_timer_start(&broker->tick, TICK_MS, TICK_MS);
 }
 
 /* ---- broadcasts ---- */
@@ -171,7 +169,7 @@ static size_t broadcast(mux_conn_t *sender, const muxd_piece_t *pieces,
     mux_server_foreach(mux_conn_server(sender), send_to_other, &b);
     client_t *client = client_of(sender);
     if (b.behind > 0 && client)
-        start_tick(client->broker, mux_conn_loop(sender));
+        start_tick(client->broker);
     return b.behind;
 }
 
@@ -179,7 +177,7 @@ static size_t broadcast(mux_conn_t *sender, const muxd_piece_t *pieces,
  * resume it). */
 static void hold(mux_conn_t *sender) {
     client_t *client = client_of(sender);
-    if (client->held || !client->broker->tick)
+    if (client->held || !mux_timer_active(&client->broker->tick))
         return;
     client->held = true;
     mux_conn_pause_reading(sender);
@@ -220,6 +218,7 @@ static broker_t *join_broker(mux_conn_t *conn) {
     if (!broker && (broker = calloc(1, sizeof(*broker)))) {
         const muxd_service_config_t *config = mux_conn_service_arg(conn);
         broker->server = mux_conn_server(conn);
+        mux_timer_init(&broker->tick, mux_conn_loop(conn), on_tick, broker);
         broker->budget = config && config->chat_memory ? config->chat_memory
                                                        : MUXD_CHAT_MEMORY;
         broker->stall_ms = config && config->chat_stall_ms

@@ -1,7 +1,9 @@
 """The examples of docs/embedding.md, run as a user runs them: upper (a
 custom service), loop_main (libmux as the main loop, with commands on
-stdin) and host_select (a select() loop of its own driving libmux)."""
+stdin) and host_select (a select() loop of its own driving libmux); and the
+complete programs in docs/api.md, compiled from the page and run."""
 
+import os
 import re
 import signal
 import socket
@@ -12,6 +14,7 @@ import unittest
 
 import muxtest
 from muxtest import Muxd, recv_until_close
+from test_install import read_cache
 
 
 def recv_line(sock, timeout=muxtest.TIMEOUT):
@@ -210,6 +213,78 @@ class HostSelect(unittest.TestCase):
                 code, _, err = run_example("host_select", *args)
                 self.assertEqual(code, 2)
                 self.assertIn("usage: host_select", err)
+
+
+def api_doc_programs():
+    """The ```c blocks of docs/api.md that are whole programs."""
+    path = os.path.join(muxtest.SOURCE_DIR, "docs", "api.md")
+    with open(path) as f:
+        blocks = re.findall(r"^```c\n(.*?)^```", f.read(), re.M | re.S)
+    return [b for b in blocks if "int main(" in b]
+
+
+class ApiDocPrograms(unittest.TestCase):
+    """docs/api.md's examples, built against this build's libmux.a the way
+    the page says (cc -I include ... libmux.a)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.programs = api_doc_programs()
+        cache = read_cache(muxtest.BUILD_DIR)
+        cls.binaries = []
+        for i, source in enumerate(cls.programs):
+            src = os.path.join(cls.tmp.name, f"api{i}.c")
+            exe = os.path.join(cls.tmp.name, f"api{i}")
+            with open(src, "w") as f:
+                f.write(source)
+            flags = ["-fsanitize=address,undefined"] \
+                if cache.get("MUX_SANITIZE") == "ON" else []
+            p = subprocess.run(
+                [cache["CMAKE_C_COMPILER"], "-std=c11", "-Wall", "-Wextra",
+                 "-Werror", *flags, "-I",
+                 os.path.join(muxtest.SOURCE_DIR, "include"), src, "-o", exe,
+                 os.path.join(muxtest.BUILD_DIR, "libmux.a")],
+                capture_output=True, text=True, timeout=100)
+            if p.returncode != 0:
+                raise AssertionError(f"docs/api.md program {i} does not "
+                                     f"build:\n{p.stderr}")
+            cls.binaries.append(exe)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_there_are_two(self):
+        self.assertEqual(len(self.binaries), 2)
+
+    def test_the_timer_and_fd_program_ticks_three_times(self):
+        p = subprocess.run([self.binaries[0]], capture_output=True, text=True,
+                           timeout=muxtest.TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"^tick 1 at \d+ ms\ntick 2 at \d+ ms\n"
+                                   r"tick 3 at \d+ ms\n$")
+
+    def test_the_server_program_answers_then_stops_on_sigterm(self):
+        proc = subprocess.Popen([self.binaries[1]], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            m = re.match(r"^listening on tcp 127\.0\.0\.1:(\d+)\n$",
+                         proc.stdout.readline())
+            self.assertIsNotNone(m)
+            with socket.create_connection(("127.0.0.1", int(m.group(1))),
+                                          muxtest.TIMEOUT) as s:
+                s.sendall(b"hello\r\nquit\n")
+                # What the page promises.
+                self.assertEqual(recv_until_close(s), b"ready\nHELLO\nbye\n")
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=muxtest.TIMEOUT)
+            self.assertEqual(proc.returncode, 0)
+            self.assertIn("client 1: 2 lines\n", out)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
 
 if __name__ == "__main__":

@@ -33,13 +33,15 @@ static void on_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 int main(void) {
     mux_loop_t *loop;
+    mux_timer_t timer;
     int fired = 0;
     int err = mux_loop_new(&loop);
     if (err < 0) {
         fprintf(stderr, "consumer: %s\n", mux_strerror(err));
         return 1;
     }
-    err = mux_timer_start(loop, NULL, 1, 0, on_timer, &fired);
+    mux_timer_init(&timer, loop, on_timer, &fired);
+    err = mux_timer_start(&timer, 1, 0);
     if (err == 0)
         err = mux_run(loop, MUX_RUN_DEFAULT);
     mux_loop_free(loop);

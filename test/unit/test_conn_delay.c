@@ -50,7 +50,8 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 typedef struct {
     mux_loop_t *loop;
     mux_server_t *server;
-    mux_timer_t *ticker;
+    mux_timer_t ticker;
+    mux_timer_t later;    /* the services' own timer */
     mux_conn_t *conn;     /* the one client, while open */
     uint64_t opened_at;   /* ms, when the service's open ran */
     int closes;           /* service close callbacks */
@@ -83,8 +84,8 @@ static int start_delayed(const mux_service_t *service, size_t max_output,
         .delay_ms = delay_ms, .max_output = max_output, .on_event = on_event};
     assert_int_equal(mux_server_new(fx.loop, service, &opts, &fx.server), 0);
     assert_int_equal(mux_server_listen(fx.server, "127.0.0.1:0"), 0);
-    assert_int_equal(
-        mux_timer_start(fx.loop, &fx.ticker, 5, 5, test_tick, NULL), 0);
+    mux_timer_init(&fx.ticker, fx.loop, test_tick, NULL);
+    assert_int_equal(mux_timer_start(&fx.ticker, 5, 5), 0);
     return test_connect(test_server_port(fx.server));
 }
 
@@ -95,7 +96,8 @@ static int start(const mux_service_t *service, size_t max_output) {
 static void stop(int client) {
     close(client);
     mux_server_free(fx.server);
-    mux_timer_stop(fx.ticker);
+    mux_timer_stop(&fx.ticker);
+    mux_timer_stop(&fx.later);
     mux_loop_free(fx.loop);
 }
 
@@ -133,7 +135,8 @@ static void later_b(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)timer, (void)arg;
     struct iovec pieces[] = {{"b", 1}, {"", 0}, {"B", 1}}; /* held back too */
     fx.send_err = mux_conn_sendv(fx.conn, pieces, 3);
-    assert_int_equal(mux_timer_start(loop, NULL, 20, 0, later_c, NULL), 0);
+    mux_timer_init(&fx.later, loop, later_c, NULL);
+    assert_int_equal(mux_timer_start(&fx.later, 20, 0), 0);
 }
 
 static void three_sends_open(mux_conn_t *conn) {
@@ -141,8 +144,8 @@ static void three_sends_open(mux_conn_t *conn) {
     fx.opened_at = test_now_ms();
     send_text("a");
     fx.pending_after = mux_conn_pending(conn);
-    assert_int_equal(
-        mux_timer_start(mux_conn_loop(conn), NULL, 20, 0, later_b, NULL), 0);
+    mux_timer_init(&fx.later, mux_conn_loop(conn), later_b, NULL);
+    assert_int_equal(mux_timer_start(&fx.later, 20, 0), 0);
 }
 
 static void test_order_kept_and_close_waits(void **state) {
@@ -180,8 +183,8 @@ static void close_now(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 static void send_then_close_now_open(mux_conn_t *conn) {
     fx.conn = conn;
     send_text("discarded");
-    assert_int_equal(
-        mux_timer_start(mux_conn_loop(conn), NULL, 10, 0, close_now, NULL), 0);
+    mux_timer_init(&fx.later, mux_conn_loop(conn), close_now, NULL);
+    assert_int_equal(mux_timer_start(&fx.later, 10, 0), 0);
 }
 
 static void test_close_now_discards(void **state) {

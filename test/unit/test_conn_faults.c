@@ -38,7 +38,8 @@
 typedef struct {
     mux_loop_t *loop;
     mux_server_t *server;
-    mux_timer_t *ticker;
+    mux_timer_t ticker;
+    mux_timer_t late; /* late_send */
     uint16_t port;    /* the listener's */
     mux_conn_t *conn; /* the latest client, while open */
     int opens, closes, messages;
@@ -123,8 +124,8 @@ static void start(const mux_service_t *service, mux_faults_t faults) {
     mux_server_opts_t opts = {.on_event = on_event, .faults = faults};
     assert_int_equal(mux_server_new(fx.loop, service, &opts, &fx.server), 0);
     assert_int_equal(mux_server_listen(fx.server, "127.0.0.1:0"), 0);
-    assert_int_equal(
-        mux_timer_start(fx.loop, &fx.ticker, 5, 5, test_tick, NULL), 0);
+    mux_timer_init(&fx.ticker, fx.loop, test_tick, NULL);
+    assert_int_equal(mux_timer_start(&fx.ticker, 5, 5), 0);
     fx.port = test_server_port(fx.server);
 }
 
@@ -134,7 +135,8 @@ static void stop(int client) {
     if (client >= 0)
         close(client);
     mux_server_free(fx.server);
-    mux_timer_stop(fx.ticker);
+    mux_timer_stop(&fx.ticker);
+    mux_timer_stop(&fx.late);
     mux_loop_free(fx.loop);
 }
 
@@ -235,7 +237,8 @@ static void test_drop_after_exactly_n_then_eof(void **state) {
     assert_memory_equal(seen.data, TEXT, 7);
     assert_string_equal(fx.error_reason, "fault drop-after: closing");
     assert_non_null(fx.conn); /* lingering: waits for the client's EOF */
-    assert_int_equal(mux_timer_start(fx.loop, NULL, 0, 0, late_send, NULL), 0);
+    mux_timer_init(&fx.late, fx.loop, late_send, NULL);
+    assert_int_equal(mux_timer_start(&fx.late, 0, 0), 0);
     run_for(10);
     assert_int_equal(fx.late_send_err, -EPIPE);
     assert_int_equal(shutdown(client, SHUT_WR), 0);

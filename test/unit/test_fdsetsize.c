@@ -264,7 +264,7 @@ static size_t received(int fd, char *buf, size_t size, size_t *got) {
 
 static void test_client_above_fd_setsize_is_served(void **state) {
     (void)state;
-    test_loop_t t = {NULL, NULL, false};
+    test_loop_t t = {.loop = NULL, .watchdog_fired = false};
     assert_int_equal(test_loop_open(&t), 0);
     events_t events = {0, 0};
     mux_server_opts_t opts = {.on_event = on_event, .event_arg = &events};

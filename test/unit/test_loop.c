@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -71,7 +72,7 @@ static void drain_io(mux_loop_t *loop, int fd, int events, void *arg) {
 
 /* A timer firing log: which timers ran, in order. */
 typedef struct {
-    int order[64];
+    int order[512];
     int count;
 } fire_log_t;
 
@@ -84,7 +85,7 @@ static void log_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)loop;
     (void)timer;
     timer_tag_t *tag = arg;
-    if (tag->log->count < 64)
+    if (tag->log->count < 512)
         tag->log->order[tag->log->count] = tag->id;
     tag->log->count++;
 }
@@ -536,8 +537,15 @@ static void test_closed_watched_fd(void **state) {
 }
 
 /* ------------------------------------------------------------------ */
-/* Timers                                                              */
+/* Timers: embedded in their owners                                    */
 /* ------------------------------------------------------------------ */
+
+/* Starts `timer` (on the caller's stack) with a callback and argument. */
+static void start_timer(mux_loop_t *loop, mux_timer_t *timer, uint64_t after,
+                        uint64_t repeat, mux_timer_cb *cb, void *arg) {
+    mux_timer_init(timer, loop, cb, arg);
+    assert_int_equal(mux_timer_start(timer, after, repeat), 0);
+}
 
 static void test_timers_deadline_order(void **state) {
     (void)state;
@@ -546,16 +554,18 @@ static void test_timers_deadline_order(void **state) {
     /* Delays far enough apart that arming them takes no part. */
     static const uint64_t delays[] = {40, 0, 20, 0, 40, 20};
     timer_tag_t tags[6];
+    mux_timer_t timers[6];
     for (int i = 0; i < 6; i++) {
         tags[i] = (timer_tag_t){&log, i};
-        assert_int_equal(
-            mux_timer_start(loop, NULL, delays[i], 0, log_timer, &tags[i]), 0);
+        start_timer(loop, &timers[i], delays[i], 0, log_timer, &tags[i]);
     }
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
     assert_int_equal(log.count, 6);
     static const int expected[] = {1, 3, 2, 5, 0, 4};
     for (int i = 0; i < 6; i++)
         assert_int_equal(log.order[i], expected[i]);
+    for (int i = 0; i < 6; i++)
+        assert_false(mux_timer_active(&timers[i]));
     mux_loop_free(loop);
 }
 
@@ -565,15 +575,14 @@ static void test_timers_ties_in_arming_order(void **state) {
     mux_loop_t *loop = new_loop();
     fire_log_t log = {{0}, 0};
     timer_tag_t tags[40];
-    mux_timer_t *timers[40];
+    mux_timer_t timers[40];
     for (int i = 0; i < 40; i++) {
         tags[i] = (timer_tag_t){&log, i};
-        assert_int_equal(
-            mux_timer_start(loop, &timers[i], 1, 0, log_timer, &tags[i]), 0);
+        start_timer(loop, &timers[i], 1, 0, log_timer, &tags[i]);
     }
     /* Removing from the middle of the heap must not disturb the order. */
     for (int i = 5; i < 40; i += 7)
-        mux_timer_stop(timers[i]);
+        mux_timer_stop(&timers[i]);
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
     int expect = 0;
     for (int i = 0; i < log.count; i++, expect++) {
@@ -597,34 +606,43 @@ static void test_timer_repeat_stop_inside(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
     int count = 0;
-    assert_int_equal(
-        mux_timer_start(loop, NULL, 0, 1, stop_self_at_three, &count), 0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 0, 1, stop_self_at_three, &count);
     /* DEFAULT returns once the stopped timer is gone. */
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
     assert_int_equal(count, 3);
+    assert_false(mux_timer_active(&timer));
     mux_loop_free(loop);
 }
 
-/* A repeating timer fires once per turn at most, then waits again. */
+/* A repeating timer fires once per turn at most, then waits again; it is
+ * active all along, also inside its callback. */
+static void repeat_sees_itself_active(mux_loop_t *loop, mux_timer_t *timer,
+                                      void *arg) {
+    (void)loop;
+    assert_true(mux_timer_active(timer));
+    ++*(int *)arg;
+}
+
 static void test_timer_repeat_per_turn(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
     int count = 0;
-    mux_timer_t *timer;
-    assert_int_equal(mux_timer_start(loop, &timer, 0, 1, count_timer, &count),
-                     0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 0, 1, repeat_sees_itself_active, &count);
     for (int turn = 1; turn <= 5; turn++) {
         assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 1);
         assert_int_equal(count, turn);
     }
-    mux_timer_stop(timer);
+    mux_timer_stop(&timer);
+    mux_timer_stop(&timer); /* idempotent */
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
     assert_int_equal(count, 5);
     mux_loop_free(loop);
 }
 
 typedef struct {
-    mux_timer_t *victims[3];
+    mux_timer_t victims[3];
     int ran;
 } stopper_t;
 
@@ -633,10 +651,8 @@ static void stop_others(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)timer;
     stopper_t *s = arg;
     s->ran++;
-    for (int i = 0; i < 3; i++) {
-        mux_timer_stop(s->victims[i]);
-        s->victims[i] = NULL;
-    }
+    for (int i = 0; i < 3; i++)
+        mux_timer_stop(&s->victims[i]);
 }
 
 /* Stopped by another timer's callback: a due one in the same turn, a far
@@ -644,31 +660,25 @@ static void stop_others(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 static void test_timer_stop_from_other(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
-    stopper_t s = {{NULL, NULL, NULL}, 0};
+    stopper_t s = {.ran = 0};
     int due = 0, far = 0, repeating = 0;
-    assert_int_equal(mux_timer_start(loop, NULL, 0, 0, stop_others, &s), 0);
-    assert_int_equal(
-        mux_timer_start(loop, &s.victims[0], 0, 0, count_timer, &due), 0);
-    assert_int_equal(
-        mux_timer_start(loop, &s.victims[1], 60000, 0, count_timer, &far), 0);
-    assert_int_equal(
-        mux_timer_start(loop, &s.victims[2], 60000, 1, count_timer, &repeating),
-        0);
+    mux_timer_t stopper;
+    start_timer(loop, &stopper, 0, 0, stop_others, &s);
+    start_timer(loop, &s.victims[0], 0, 0, count_timer, &due);
+    start_timer(loop, &s.victims[1], 60000, 0, count_timer, &far);
+    start_timer(loop, &s.victims[2], 60000, 1, count_timer, &repeating);
     /* Returns at once: nothing is left after the stopper ran. */
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
     assert_int_equal(s.ran, 1);
     assert_int_equal(due, 0);
     assert_int_equal(far, 0);
     assert_int_equal(repeating, 0);
-    mux_timer_stop(NULL); /* a no-op */
     mux_loop_free(loop);
 }
 
 static void stop_timer_io(mux_loop_t *loop, int fd, int events, void *arg) {
     (void)events;
-    mux_timer_t **timer = arg;
-    mux_timer_stop(*timer);
-    *timer = NULL;
+    mux_timer_stop(arg);
     mux_unwatch(loop, fd);
 }
 
@@ -679,15 +689,14 @@ static void test_timer_stop_from_io(void **state) {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     int count = 0;
-    mux_timer_t *timer;
-    assert_int_equal(mux_timer_start(loop, &timer, 0, 1, count_timer, &count),
-                     0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 0, 1, count_timer, &count);
     assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 1);
     assert_int_equal(count, 1);
     assert_int_equal(mux_watch(loop, fds[1], MUX_WRITE, stop_timer_io, &timer),
                      0);
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
-    assert_null(timer);
+    assert_false(mux_timer_active(&timer));
     assert_true(count >= 1);
     mux_loop_free(loop);
     close(fds[0]);
@@ -711,26 +720,25 @@ static int64_t prepared_wait(mux_loop_t *loop) {
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/* Starting an active timer re-arms it: one entry, the new deadline. */
 static void test_timer_restart_outside(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
     int count = 0;
-    mux_timer_t *timer;
-    assert_int_equal(
-        mux_timer_start(loop, &timer, 60000, 0, count_timer, &count), 0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 60000, 0, count_timer, &count);
     assert_true(prepared_wait(loop) > 1000);
-    mux_timer_restart(timer, 0);
+    assert_int_equal(mux_timer_start(&timer, 0, 0), 0);
     assert_int_equal(prepared_wait(loop), 0);
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
-    assert_int_equal(count, 1);
-    /* Restart to later: the wait grows again. */
-    assert_int_equal(mux_timer_start(loop, &timer, 0, 0, count_timer, &count),
-                     0);
-    mux_timer_restart(timer, 60000);
+    assert_int_equal(count, 1); /* once: re-arming added no second entry */
+    /* Re-armed to later: the wait grows again. */
+    assert_int_equal(mux_timer_start(&timer, 0, 0), 0);
+    assert_int_equal(mux_timer_start(&timer, 60000, 0), 0);
     assert_true(prepared_wait(loop) > 1000);
     assert_int_equal(mux_run(loop, MUX_RUN_NOWAIT), 0);
     assert_int_equal(count, 1);
-    mux_timer_stop(timer);
+    mux_timer_stop(&timer);
     assert_int_equal(prepared_wait(loop), -1);
     mux_loop_free(loop);
 }
@@ -738,17 +746,18 @@ static void test_timer_restart_outside(void **state) {
 static void restart_twice(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)loop;
     int *count = arg;
+    assert_false(mux_timer_active(timer)); /* a one-shot, already off */
     if (++*count < 3)
-        mux_timer_restart(timer, 0);
+        assert_int_equal(mux_timer_start(timer, 0, 0), 0);
 }
 
-/* From inside its callback, restart keeps a one-shot timer alive. */
+/* From inside its callback, a one-shot timer can start itself again. */
 static void test_timer_restart_inside_one_shot(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
     int count = 0;
-    assert_int_equal(mux_timer_start(loop, NULL, 0, 0, restart_twice, &count),
-                     0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 0, 0, restart_twice, &count);
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
     assert_int_equal(count, 3);
     mux_loop_free(loop);
@@ -758,8 +767,8 @@ static void restart_repeating(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)loop;
     int *count = arg;
     ++*count;
-    if (*count == 1)
-        mux_timer_restart(timer, 0); /* instead of the 60 s interval */
+    if (*count == 1) /* now, instead of the 60 s interval */
+        assert_int_equal(mux_timer_start(timer, 0, 60000), 0);
     else
         mux_timer_stop(timer);
 }
@@ -768,21 +777,21 @@ static void test_timer_restart_inside_repeating(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
     int count = 0;
-    assert_int_equal(
-        mux_timer_start(loop, NULL, 0, 60000, restart_repeating, &count), 0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 0, 60000, restart_repeating, &count);
     assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 1);
     assert_int_equal(count, 1);
     assert_int_equal(prepared_wait(loop), 0);
     assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 1);
     assert_int_equal(count, 2);
-    assert_int_equal(prepared_wait(loop), -1); /* stopped, released */
+    assert_int_equal(prepared_wait(loop), -1); /* stopped */
     mux_loop_free(loop);
 }
 
 static void restart_forever(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)loop;
     ++*(int *)arg;
-    mux_timer_restart(timer, 0);
+    assert_int_equal(mux_timer_start(timer, 0, 0), 0);
 }
 
 /* A timer that re-arms itself with no delay waits for the next turn: one
@@ -791,19 +800,19 @@ static void test_timer_zero_delay_no_spin(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
     int count = 0;
-    mux_timer_t *timer;
-    assert_int_equal(
-        mux_timer_start(loop, &timer, 0, 0, restart_forever, &count), 0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 0, 0, restart_forever, &count);
     assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 1);
     assert_int_equal(mux_run(loop, MUX_RUN_NOWAIT), 1);
     assert_int_equal(count, 2);
-    mux_timer_stop(timer);
+    mux_timer_stop(&timer);
     assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
     assert_int_equal(count, 2);
     mux_loop_free(loop);
 }
 
 typedef struct {
+    mux_timer_t inner_timer;
     int outer, inner;
 } arm_t;
 
@@ -811,16 +820,16 @@ static void arm_another(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)timer;
     arm_t *a = arg;
     a->outer++;
-    assert_int_equal(mux_timer_start(loop, NULL, 0, 0, count_timer, &a->inner),
-                     0);
+    start_timer(loop, &a->inner_timer, 0, 0, count_timer, &a->inner);
 }
 
 /* A timer armed by a timer callback runs in the next turn. */
 static void test_timer_armed_in_callback(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
-    arm_t a = {0, 0};
-    assert_int_equal(mux_timer_start(loop, NULL, 0, 0, arm_another, &a), 0);
+    arm_t a = {.outer = 0, .inner = 0};
+    mux_timer_t outer;
+    start_timer(loop, &outer, 0, 0, arm_another, &a);
     assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 1);
     assert_int_equal(a.outer, 1);
     assert_int_equal(a.inner, 0);
@@ -829,22 +838,93 @@ static void test_timer_armed_in_callback(void **state) {
     mux_loop_free(loop);
 }
 
-static void test_timer_errors_and_free(void **state) {
+/* The owner frees the struct holding the timer from inside its callback:
+ * the loop does not touch it afterwards (ASan and valgrind check). */
+typedef struct {
+    mux_timer_t timer;
+    int *freed;
+} owner_t;
+
+static void free_owner(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    (void)loop;
+    (void)timer;
+    owner_t *owner = arg;
+    ++*owner->freed;
+    mux_timer_stop(&owner->timer); /* a repeating one: stopped, then freed */
+    free(owner);
+}
+
+static void test_timer_owner_freed_in_callback(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
-    mux_timer_t *timer = NULL;
-    assert_int_equal(mux_timer_start(loop, &timer, 0, 0, NULL, NULL), -EINVAL);
-    assert_null(timer);
-    assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0); /* none armed */
-    /* Timers still pending when the loop is freed are released with it
-     * (valgrind and ASan check). */
-    int count = 0;
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(
-            mux_timer_start(loop, NULL, 60000, 1000, count_timer, &count), 0);
+    int freed = 0;
+    for (int repeat = 0; repeat <= 1; repeat++) {
+        owner_t *owner = malloc(sizeof(*owner));
+        assert_non_null(owner);
+        owner->freed = &freed;
+        start_timer(loop, &owner->timer, 0, (uint64_t)repeat, free_owner,
+                    owner);
+    }
+    assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
+    assert_int_equal(freed, 2);
     mux_loop_free(loop);
+}
+
+/* A zeroed or initialised timer that never ran is stopped: stop and
+ * active are safe on it. Timers still armed when the loop is freed are
+ * disarmed, not freed: they are their owners' memory. */
+static void test_timer_idle_states_and_free(void **state) {
+    (void)state;
+    mux_loop_t *loop = new_loop();
+    mux_timer_t zeroed;
+    memset(&zeroed, 0, sizeof(zeroed));
+    mux_timer_stop(&zeroed);
+    assert_false(mux_timer_active(&zeroed));
+    int count = 0;
+    mux_timer_t timers[20];
+    for (int i = 0; i < 20; i++) {
+        mux_timer_init(&timers[i], loop, count_timer, &count);
+        assert_false(mux_timer_active(&timers[i]));
+    }
+    assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0); /* none armed */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(mux_timer_start(&timers[i], 60000, 1000), 0);
+    mux_loop_free(loop);
+    for (int i = 0; i < 20; i++)
+        assert_false(mux_timer_active(&timers[i]));
     mux_loop_free(NULL);
     assert_int_equal(count, 0);
+}
+
+/* Many timers: the heap grows, and starting and stopping them in any
+ * order keeps deadline order (a cross-check against a sorted copy). */
+static void test_timers_many_in_deadline_order(void **state) {
+    (void)state;
+    mux_loop_t *loop = new_loop();
+    enum { N = 500 };
+    static mux_timer_t timers[N];
+    static timer_tag_t tags[N];
+    static fire_log_t log_store;
+    fire_log_t *log = &log_store;
+    for (int i = 0; i < N; i++) {
+        tags[i] = (timer_tag_t){log, i};
+        /* Deadlines 0..9 ms, shuffled by a multiplicative step. */
+        start_timer(loop, &timers[i], (uint64_t)((i * 7) % 10), 0, log_timer,
+                    &tags[i]);
+    }
+    for (int i = 0; i < N; i += 3)
+        mux_timer_stop(&timers[i]);
+    assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
+    int last = -1;
+    for (int k = 0; k < log->count; k++) {
+        int i = log->order[k];
+        assert_true(i % 3 != 0);
+        int when = (i * 7) % 10;
+        assert_true(when >= last);
+        last = when;
+    }
+    assert_int_equal(log->count, N - (N + 2) / 3);
+    mux_loop_free(loop);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1026,12 +1106,13 @@ static void test_run_once(void **state) {
     int fired = 0;
     assert_int_equal(mux_watch(loop, sv[0], MUX_READ, drain_io, &rec), 0);
     /* Waits until the timer is due: one callback. */
-    assert_int_equal(mux_timer_start(loop, NULL, 5, 0, count_timer, &fired), 0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 5, 0, count_timer, &fired);
     assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 1);
     assert_int_equal(fired, 1);
     assert_int_equal(rec.calls, 0);
     /* A ready fd and a due timer in one turn: two callbacks. */
-    assert_int_equal(mux_timer_start(loop, NULL, 0, 0, count_timer, &fired), 0);
+    assert_int_equal(mux_timer_start(&timer, 0, 0), 0);
     assert_int_equal(write(sv[1], "x", 1), 1);
     assert_int_equal(mux_run(loop, MUX_RUN_ONCE), 2);
     assert_int_equal(fired, 2);
@@ -1049,8 +1130,8 @@ static void test_run_nowait(void **state) {
     io_record_t rec = {0};
     int fired = 0;
     assert_int_equal(mux_watch(loop, sv[0], MUX_READ, drain_io, &rec), 0);
-    assert_int_equal(mux_timer_start(loop, NULL, 60000, 0, count_timer, &fired),
-                     0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 60000, 0, count_timer, &fired);
     /* Nothing ready: returns 0 at once instead of waiting for the timer. */
     assert_int_equal(mux_run(loop, MUX_RUN_NOWAIT), 0);
     assert_int_equal(rec.calls, 0);
@@ -1141,23 +1222,20 @@ static void test_prepare_timeout(void **state) {
     (void)state;
     mux_loop_t *loop = new_loop();
     int count = 0;
-    mux_timer_t *near, *far;
-    assert_int_equal(mux_timer_start(loop, &far, 60000, 0, count_timer, &count),
-                     0);
-    assert_int_equal(
-        mux_timer_start(loop, &near, 30000, 0, count_timer, &count), 0);
+    mux_timer_t near, far;
+    start_timer(loop, &far, 60000, 0, count_timer, &count);
+    start_timer(loop, &near, 30000, 0, count_timer, &count);
     int64_t wait = prepared_wait(loop);
     assert_true(wait > 0 && wait <= 30000);
-    mux_timer_stop(near);
+    mux_timer_stop(&near);
     wait = prepared_wait(loop);
     assert_true(wait > 30000 && wait <= 60000);
     /* A due timer: wait 0, and mux_process() runs it without fds. */
-    assert_int_equal(mux_timer_start(loop, &near, 0, 0, count_timer, &count),
-                     0);
+    assert_int_equal(mux_timer_start(&near, 0, 0), 0);
     assert_int_equal(prepared_wait(loop), 0);
     assert_int_equal(mux_process(loop, NULL, NULL), 1);
     assert_int_equal(count, 1);
-    mux_timer_stop(far);
+    mux_timer_stop(&far);
     assert_int_equal(prepared_wait(loop), -1);
     mux_loop_free(loop);
 }
@@ -1187,7 +1265,8 @@ static void test_host_select_loop(void **state) {
     assert_int_equal(pipe(host), 0);
     host_state_t hs = {0, {0}};
     assert_int_equal(mux_watch(loop, sv[0], MUX_READ, host_io, &hs), 0);
-    assert_int_equal(mux_timer_start(loop, NULL, 5, 0, host_timer, &hs), 0);
+    mux_timer_t timer;
+    start_timer(loop, &timer, 5, 0, host_timer, &hs);
     fd_set rd, wr;
     int maxfd;
     for (int turns = 0; hs.timer_fired == 0; turns++) {
@@ -1251,7 +1330,9 @@ int main(void) {
         cmocka_unit_test(test_timer_restart_inside_repeating),
         cmocka_unit_test(test_timer_zero_delay_no_spin),
         cmocka_unit_test(test_timer_armed_in_callback),
-        cmocka_unit_test(test_timer_errors_and_free),
+        cmocka_unit_test(test_timer_owner_freed_in_callback),
+        cmocka_unit_test(test_timer_idle_states_and_free),
+        cmocka_unit_test(test_timers_many_in_deadline_order),
         cmocka_unit_test(test_signal_delivered),
         cmocka_unit_test(test_signal_restores_disposition),
         cmocka_unit_test(test_signal_busy),

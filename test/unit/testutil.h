@@ -61,7 +61,7 @@ static inline void test_tick(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 typedef struct {
     mux_loop_t *loop;
-    mux_timer_t *watchdog;
+    mux_timer_t watchdog;
     bool watchdog_fired;
 } test_loop_t;
 
@@ -69,7 +69,6 @@ static inline void test_on_watchdog(mux_loop_t *loop, mux_timer_t *timer,
                                     void *arg) {
     (void)timer;
     test_loop_t *t = arg;
-    t->watchdog = NULL;
     t->watchdog_fired = true;
     mux_stop(loop);
 }
@@ -78,14 +77,12 @@ static inline void test_on_watchdog(mux_loop_t *loop, mux_timer_t *timer,
 static inline int test_loop_open(test_loop_t *t) {
     if (mux_loop_new(&t->loop) < 0)
         return -1;
-    return mux_timer_start(t->loop, &t->watchdog, TEST_WATCHDOG_MS, 0,
-                           test_on_watchdog, t) < 0
-               ? -1
-               : 0;
+    mux_timer_init(&t->watchdog, t->loop, test_on_watchdog, t);
+    return mux_timer_start(&t->watchdog, TEST_WATCHDOG_MS, 0) < 0 ? -1 : 0;
 }
 
 static inline void test_loop_close(test_loop_t *t) {
-    mux_timer_stop(t->watchdog);
+    mux_timer_stop(&t->watchdog);
     mux_loop_free(t->loop);
 }
 
