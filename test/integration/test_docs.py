@@ -50,6 +50,11 @@ Markers: an HTML comment on the line right before the block, e.g.
 
 The test prints how many blocks it ran and skipped, and fails if fewer than
 MIN_RUN ran: a reorganisation of the docs cannot silently turn them off.
+
+Man pages (not run): every option `muxd --help` defines is in the OPTIONS
+section of muxd.1 and the other way round (muxcat likewise); the address
+forms listed by --help, the man pages, README.md and docs/muxcat.md are
+those of mux_addr_parse() in include/mux.h; `mandoc -Tlint` finds nothing.
 """
 
 import difflib
@@ -404,6 +409,125 @@ class Examples(unittest.TestCase):
         self.assertGreaterEqual(ran, MIN_RUN,
                                 "fewer doc examples run than before: was a "
                                 "block's language or marker changed?")
+
+
+# --- man pages and --help --------------------------------------------------
+
+OPTION_RE = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")
+# The address forms of mux_addr_parse(), as the docs write them; `HOST PORT`
+# (muxcat's two arguments) is not one and is dropped before matching.
+FORM_RE = re.compile(r"tcp://|udp://|unix:|\[V6(?:ADDR)?\]:PORT|\*:PORT|"
+                     r"HOST:PORT|(?<![\w*\]]):PORT|(?<![\w:/])PORT\b")
+
+
+def read(*path):
+    with open(os.path.join(muxtest.SOURCE_DIR, *path), encoding="utf-8") as f:
+        return f.read()
+
+
+def help_text(program):
+    p = subprocess.run([muxtest.binary(program), "--help"], capture_output=True,
+                       text=True, timeout=muxtest.TIMEOUT)
+    return p.stdout
+
+
+def roff_line(line):
+    """A line of roff source as text: font macros' arguments joined (the
+    alternating ones without spaces), escapes dropped."""
+    m = re.match(r"^\.(B|I|BI|IB|BR|RB|IR|RI)\s+(.*)$", line)
+    if m:
+        words = shlex.split(m.group(2).replace("\\", "\\\\"))
+        line = (" " if len(m.group(1)) == 1 else "").join(words)
+    elif line.startswith("."):
+        return ""
+    line = re.sub(r"\\f[BIRP]", "", line.replace("\\\\", "\\"))
+    return line.replace("\\-", "-").replace("\\&", "").replace("\\e", "\\")
+
+
+def roff_text(source):
+    return " ".join(filter(None, (roff_line(line) for line in
+                                  source.split("\n"))))
+
+
+def between(text, start, end):
+    """The text from `start` up to `end`, white space runs made one space."""
+    text = " ".join(text.split())
+    i = text.find(start)
+    j = text.find(end, i + 1) if i >= 0 else -1
+    if j < 0:
+        raise AssertionError(f"no {start!r} followed by {end!r} in:\n{text}")
+    return text[i:j]
+
+
+def forms(passage):
+    """The address forms a passage lists, by their canonical names."""
+    canon = {"[V6]:PORT": "[V6ADDR]:PORT"}
+    found = FORM_RE.findall(passage.replace("`", "").replace("HOST PORT", ""))
+    return sorted({canon.get(f, f) for f in found})
+
+
+def help_options(text):
+    """The options --help defines: each line that starts with one, up to
+    the gap before its description."""
+    options = set()
+    for line in text.split("\n"):
+        if re.match(r"^\s+-", line):
+            options.update(OPTION_RE.findall(re.split(r"\s{2,}", line.strip())[0]))
+    return options
+
+
+def man_options(source):
+    """The options the OPTIONS section defines: the tag line of each .TP."""
+    section = source[source.index("\n.SH OPTIONS"):]
+    lines = section[:section.index("\n.SH ", 1)].split("\n")
+    return {o for i, line in enumerate(lines[:-1]) if line == ".TP"
+            for o in OPTION_RE.findall(roff_line(lines[i + 1]))}
+
+
+class ManPages(unittest.TestCase):
+    """The man pages, --help and the docs describe the same program."""
+
+    def test_options_of_help_and_man_page_agree(self):
+        for program in ("muxd", "muxcat"):
+            with self.subTest(program=program):
+                in_help = help_options(help_text(program))
+                in_man = man_options(read("docs", program + ".1"))
+                self.assertGreater(len(in_help), 10)
+                self.assertEqual(
+                    (sorted(in_help - in_man), sorted(in_man - in_help)),
+                    ([], []), "(in --help only, in the man page only)")
+
+    def test_address_forms_agree(self):
+        truth = forms(between(read("include", "mux.h"),
+                              "Parses an address in one of the forms",
+                              "HOST is a name"))
+        self.assertEqual(len(truth), 8, truth)
+        passages = {
+            "muxd --help": between(help_text("muxd"), "--listen ADDR",
+                                   "PORT is a number"),
+            "muxd.1": between(roff_text(read("docs", "muxd.1")),
+                              "ADDR is one of", "PORT is a number"),
+            "README.md": between(read("README.md"), "`-l/--listen ADDR`",
+                                 "`PORT` is a number"),
+            "muxcat --help": between(help_text("muxcat"), "ADDR is",
+                                     "PORT is a number"),
+            "muxcat.1": between(roff_text(read("docs", "muxcat.1")),
+                                "ADDR is", "PORT is a number"),
+            "docs/muxcat.md": between(read("docs", "muxcat.md"),
+                                      "## Addresses", "`PORT` is a number"),
+        }
+        for where, passage in passages.items():
+            with self.subTest(where=where):
+                self.assertEqual(forms(passage), truth, passage)
+
+    def test_man_pages_pass_mandoc_lint(self):
+        mandoc = muxtest.require_tool("mandoc", "mandoc")
+        for page in ("muxd.1", "muxcat.1"):
+            p = subprocess.run([mandoc, "-Tlint", "-Wstyle",
+                                os.path.join(muxtest.SOURCE_DIR, "docs", page)],
+                               capture_output=True, text=True,
+                               timeout=muxtest.TIMEOUT)
+            self.assertEqual(p.stdout + p.stderr, "", page)
 
 
 if __name__ == "__main__":
