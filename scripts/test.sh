@@ -20,6 +20,7 @@ cd "$(dirname "$0")/.."
 # (netbase), which a minimal Debian does not have.
 ensure_packages "${BUILD_PACKAGES[@]}" python3:python3 valgrind:valgrind \
     nc:netcat-openbsd ncat:ncat pkg-config:pkgconf readelf:binutils \
+    mandoc:mandoc unshare:util-linux \
     /usr/include/cmocka.h:libcmocka-dev /etc/services:netbase
 
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -53,6 +53,8 @@ typedef struct {
     char last; /* its last byte */
     mux_timer_t timer;
     int status;
+    bool mismatch; /* a reply differed: reported once stdout is flushed */
+    end_t mismatch_end;
     muxcat_buf_t to_out;
 } script_t;
 
@@ -155,7 +157,10 @@ static void end_reply(script_t *s, end_t why) {
     if (s->reply_len > 0 && s->last != '\n')
         muxcat_buf_put(&s->to_out, "\n", 1);
     if (st->expect && compare(s) != SAME) {
-        report_mismatch(s, why);
+        /* Reported in finish(), after the reply and its newline are out,
+         * so that on a terminal the message starts a line of its own. */
+        s->mismatch = true;
+        s->mismatch_end = why;
         stop(s, MUXCAT_EXIT_FAIL);
         return;
     }
@@ -312,6 +317,8 @@ static void on_socket(mux_loop_t *loop, int fd, int events, void *arg) {
 }
 
 static void finish(script_t *s) {
+    if (s->mismatch)
+        report_mismatch(s, s->mismatch_end);
     s->done = true;
     disarm(s);
     mux_unwatch(s->loop, STDOUT_FILENO);

@@ -275,6 +275,21 @@ class ScriptMode(unittest.TestCase):
         self.assertTrue(err.startswith('muxcat: reply to --send "hi\\t\\x01"'),
                         err)
 
+    def test_a_failure_message_follows_the_printed_reply(self):
+        # stdout and stderr on one terminal: the reply's line is complete
+        # before muxcat says what differed (it was "himuxcat: ...").
+        with Muxd("127.0.0.1:0") as muxd:
+            for steps in (["--send", "hi", "--expect", "hello"],
+                          ["--send", "hi", "--send", "x", "--expect", "y"]):
+                p = subprocess.run([binary("muxcat"), muxd.address(), *steps],
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=TIMEOUT)
+                self.assertEqual(p.returncode, 1)
+                last = steps[-3]
+                self.assertRegex(p.stdout.decode(), r"\Ahi\n(x\n)?muxcat: "
+                                 rf'reply to --send "{last}" differs: '
+                                 rf'expected "{steps[-1]}", got "{last}"\n\Z')
+
     def test_newline_option_and_trailing_line_end(self):
         with Muxd("127.0.0.1:0") as muxd:
             status, out, err = muxcat(muxd.address(), "-n", "--send", "hi",
