@@ -463,6 +463,32 @@ typedef struct {
 #define MUX_OUTPUT_MAX (SIZE_MAX / 16)
 
 /*
+ * How a stream (a mux_conn_t) is served. A server keeps one for all its
+ * clients, made from its mux_server_opts_t; mux_conn_new() takes one for a
+ * stream of your own. The stream keeps a pointer: the struct must outlive
+ * it, and the stream reads `faults` and `delay_ms` as it runs (a change
+ * there reaches open streams: see mux_conn_shape_changed()). Every 0 means
+ * the default beside it.
+ */
+typedef struct {
+    size_t max_output;        /* high watermark of pending output; 0: 1 MiB;
+                                 at most MUX_OUTPUT_MAX */
+    size_t max_line;          /* longest line (line, auto framing); 0: 64 KiB */
+    mux_framing framing;      /* 0: the service's own, else raw */
+    uint64_t idle_timeout_ms; /* as mux_server_opts_t's; 0: never */
+    uint64_t line_timeout_ms; /* as mux_server_opts_t's; 0: never */
+    uint64_t delay_ms;        /* every send this much later; 0: none */
+    mux_faults_t faults;      /* fault injection; all 0: none */
+    void *service_arg;        /* mux_conn_service_arg() */
+    /* The stream's events (MUX_EV_ERROR, MUX_EV_SERVICE, and last its
+     * MUX_EV_CLOSE, with peer, local, transport, bytes and duration
+     * filled in; `clients` is 0). NULL: not reported. The event may be
+     * changed by the callback. */
+    void (*on_event)(mux_conn_t *conn, mux_event_t *ev, void *arg);
+    void *event_arg;
+} mux_conn_opts_t;
+
+/*
  * Server options. Zero-initialise, then set what you need: every 0 means
  * the default given beside it.
  */
@@ -670,6 +696,20 @@ typedef struct {
  */
 void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats);
 
+/*
+ * Serves a connected stream socket `fd` (TCP or unix: accepted, connected
+ * outbound with mux_connect(), or handed in) with `service`, on its own:
+ * no server, no listener. The stream owns `fd` from the call on (closed on
+ * failure too); it is made non-blocking and close-on-exec. The service's
+ * open callback runs before this returns (it may close the stream: *out
+ * is still valid until the end of the loop turn). `opts` must outlive the
+ * stream. Returns 0, -ENOMEM, -EINVAL (max_output past MUX_OUTPUT_MAX, no
+ * service), or -errno of getpeername()/getsockname() (-ENOTCONN: not
+ * connected).
+ */
+int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
+                 const mux_conn_opts_t *opts, mux_conn_t **out);
+
 /* The loop a server or a connection runs on. */
 mux_loop_t *mux_server_loop(const mux_server_t *server);
 mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
@@ -736,21 +776,23 @@ size_t mux_conn_pending(const mux_conn_t *conn);
  */
 mux_framing mux_conn_framing(const mux_conn_t *conn);
 
-/* The high watermark (opts.max_output) of this connection's server. */
+/* The high watermark (opts.max_output) of this connection. */
 size_t mux_conn_watermark(const mux_conn_t *conn);
 
 /* Client and listener addresses as text ("1.2.3.4:5678"; "unix"). */
 const char *mux_conn_peer(const mux_conn_t *conn);
 const char *mux_conn_local(const mux_conn_t *conn);
 
-/* A small number unique per server, starting at 1 (chat's "userN"). */
+/* A small number unique per server, starting at 1 (chat's "userN"); 0
+ * for a stream of mux_conn_new(). */
 uint64_t mux_conn_id(const mux_conn_t *conn);
 
 /* Per-connection data of the service (NULL until set). */
 void *mux_conn_data(const mux_conn_t *conn);
 void mux_conn_set_data(mux_conn_t *conn, void *data);
 
-/* The server's opts.service_arg, and the server itself. */
+/* The opts.service_arg it was made with, and the server it is a client
+ * of (NULL for a stream of mux_conn_new()). */
 void *mux_conn_service_arg(const mux_conn_t *conn);
 mux_server_t *mux_conn_server(const mux_conn_t *conn);
 

@@ -167,31 +167,35 @@ void mux__dgram_stop(mux_listener_t *listener);
 typedef struct mux__dgram_sources mux__dgram_sources_t;
 void mux__dgram_sources_free(mux__dgram_sources_t *sources);
 
-/* ---- conn.c: one stream client ---- */
+/* ---- stream.c: one connected stream socket ---- */
+
+/* What the owner of a stream (a server) keeps in it: stream.c stores it
+ * and never reads it, but mux_conn_id(). */
+typedef struct {
+    mux_server_t *server;    /* mux_conn_server() */
+    mux_conn_t *prev, *next; /* the server's list */
+    void *source;            /* the server's per-source count, or NULL */
+    uint64_t id;             /* mux_conn_id() */
+} mux__conn_owned_t;
+mux__conn_owned_t *mux__conn_owned(mux_conn_t *conn);
 
 /*
- * Wraps an accepted, non-blocking client socket, adds it to the server and
- * runs the service's open callback. `local` names where it came in.
- * Returns 0 or -errno (fd closed then).
+ * Wraps a connected, non-blocking, close-on-exec stream socket whose
+ * addresses the caller knows (an accept gave them), watched and timed but
+ * not open yet: the owner links it, then mux__conn_open() runs the
+ * service's open callback. Returns 0 or -errno (fd closed then).
  */
-int mux__conn_new(mux_server_t *server, const char *local, int fd,
-                  const struct sockaddr *peer, socklen_t peer_len);
+int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
+                  const mux_conn_opts_t *opts, const struct sockaddr *peer,
+                  socklen_t peer_len, const char *local, mux_conn_t **out);
+void mux__conn_open(mux_conn_t *conn);
 /* Graceful shutdown of one client: serve what it sent, then close. */
 void mux__conn_shutdown(mux_conn_t *conn);
 /* Closes and frees now (server teardown): the close callback runs. */
 void mux__conn_destroy(mux_conn_t *conn);
-/* The server's list of clients (conn.c owns the links). */
-void mux__conn_link(mux_conn_t **head, mux_conn_t *conn);
-void mux__conn_unlink(mux_conn_t **head, mux_conn_t *conn);
-mux_conn_t *mux__conn_next(const mux_conn_t *conn);
 /* Adds the client's bytes in and out so far to stats. */
 void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats);
 bool mux__conn_is_open(const mux_conn_t *conn);
-/* The server's per-source count of this client (opts.max_per_source), or
- * NULL: conn.c only keeps it. */
-void *mux__conn_source(const mux_conn_t *conn);
-void mux__conn_set_source(mux_conn_t *conn, void *source);
-mux_transport mux__conn_transport(const mux_conn_t *conn);
 
 /* ---- server.c: what the layers below report to the server ---- */
 
@@ -206,11 +210,6 @@ void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
                         const struct sockaddr *peer, socklen_t peer_len);
 /* Sheds one pending client when accept() hit EMFILE. false: no spare fd. */
 bool mux__server_shed(mux_server_t *server, mux_listener_t *listener);
-uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn);
-/* Forgets a closed client and reports `ev` (its MUX_EV_CLOSE), then the
- * end of a graceful shutdown if it was the last. */
-void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
-                             mux_event_t *ev);
 /* The server's counters (mux_server_stats()): dgram.c adds its bytes
  * straight to them; a stream client's are added when it leaves. */
 mux_server_stats_t *mux__server_counters(mux_server_t *server);

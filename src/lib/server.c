@@ -36,7 +36,8 @@ typedef struct source_count {
 struct mux_server {
     mux_loop_t *loop;
     const mux_service_t *service;
-    mux_server_opts_t opts; /* defaults filled in */
+    mux_server_opts_t opts;    /* defaults filled in */
+    mux_conn_opts_t conn_opts; /* every client's, made from opts */
     mux_listener_t *listeners;
     mux_conn_t *conns;
     size_t nclients;
@@ -76,10 +77,19 @@ size_t mux_server_clients(const mux_server_t *server) {
 mux_server_stats_t *mux__server_counters(mux_server_t *server) {
     return &server->counters;
 }
+mux_server_t *mux_conn_server(const mux_conn_t *conn) {
+    return mux__conn_owned((mux_conn_t *)conn)->server;
+}
+
+/* The next client in the server's list. */
+static mux_conn_t *next_conn(mux_conn_t *conn) {
+    return mux__conn_owned(conn)->next;
+}
+
 void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats) {
     *stats = server->counters;
     stats->clients = server->nclients;
-    for (mux_conn_t *c = server->conns; c; c = mux__conn_next(c))
+    for (mux_conn_t *c = server->conns; c; c = next_conn(c))
         mux__conn_add_bytes(c, stats);
 }
 
@@ -115,6 +125,24 @@ static int alloc_limits(mux_server_t *server) {
 }
 
 static mux_timer_cb on_shutdown_timeout, on_shutdown_drain;
+static void on_conn_event(mux_conn_t *conn, mux_event_t *ev, void *arg);
+static int admit(mux_server_t *server, int fd, const struct sockaddr *peer,
+                 socklen_t peer_len, const char *local);
+
+/* What every client is served with, from the server's options. */
+static void make_conn_opts(mux_server_t *server) {
+    const mux_server_opts_t *o = &server->opts;
+    server->conn_opts = (mux_conn_opts_t){.max_output = o->max_output,
+                                          .max_line = o->max_line,
+                                          .framing = o->framing,
+                                          .idle_timeout_ms = o->idle_timeout_ms,
+                                          .line_timeout_ms = o->line_timeout_ms,
+                                          .delay_ms = o->delay_ms,
+                                          .faults = o->faults,
+                                          .service_arg = o->service_arg,
+                                          .on_event = on_conn_event,
+                                          .event_arg = server};
+}
 
 int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
                    const mux_server_opts_t *opts, mux_server_t **out) {
@@ -141,6 +169,7 @@ int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
         o->framing = service->framing ? service->framing : MUX_FRAMING_RAW;
     if (!o->full_message)
         o->full_message = "server full\n";
+    make_conn_opts(server);
     if (alloc_limits(server) < 0) {
         free(server->per_source);
         free(server);
@@ -158,11 +187,6 @@ int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
 void mux__server_emit(mux_server_t *server, mux_event_t *ev) {
     if (!server->opts.on_event)
         return;
-    if (ev->conn) {
-        ev->peer = mux_conn_peer(ev->conn);
-        ev->local = mux_conn_local(ev->conn);
-        ev->transport = mux__conn_transport(ev->conn);
-    }
     ev->peer = ev->peer ? ev->peer : "";
     ev->local = ev->local ? ev->local : "";
     ev->reason = ev->reason ? ev->reason : "";
@@ -272,7 +296,7 @@ int mux_server_serve_fd(mux_server_t *server, int fd) {
     }
     char text[MUX_ADDRSTRLEN];
     mux_addr_format((struct sockaddr *)&local, local_len, text, sizeof(text));
-    return mux__conn_new(server, text, fd, (struct sockaddr *)&peer, peer_len);
+    return admit(server, fd, (struct sockaddr *)&peer, peer_len, text);
 }
 
 size_t mux_server_addresses(const mux_server_t *server, const char **out,
@@ -444,9 +468,9 @@ void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
         refuse(server, listener, fd, peer, peer_len, reason, true);
         return;
     }
-    server->admitting = count; /* mux__server_add_conn() takes it */
+    server->admitting = count; /* add_conn() takes it */
     note_admission(server);
-    int err = mux__conn_new(server, listener->local, fd, peer, peer_len);
+    int err = admit(server, fd, peer, peer_len, listener->local);
     if (server->admitting) { /* the client was never added */
         server->admitting = NULL;
         source_release(server, count);
@@ -469,18 +493,6 @@ bool mux__server_shed(mux_server_t *server, mux_listener_t *listener) {
     return fd >= 0;
 }
 
-uint64_t mux__server_add_conn(mux_server_t *server, mux_conn_t *conn) {
-    if (server->admitting) {
-        server->admitting->clients++;
-        mux__conn_set_source(conn, server->admitting);
-        server->admitting = NULL;
-    }
-    mux__conn_link(&server->conns, conn);
-    server->nclients++;
-    server->counters.accepted++;
-    return ++server->next_id;
-}
-
 static void shutdown_done(mux_server_t *server) {
     mux_timer_stop(&server->shutdown_timer);
     mux_event_t ev = {.type = MUX_EV_DONE};
@@ -489,14 +501,23 @@ static void shutdown_done(mux_server_t *server) {
         mux_stop(server->loop);
 }
 
-void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
-                             mux_event_t *ev) {
-    mux__conn_unlink(&server->conns, conn);
+/* Forgets a client that closed, reports its MUX_EV_CLOSE, then the end of
+ * a graceful shutdown if it was the last. */
+static void remove_conn(mux_server_t *server, mux_conn_t *conn,
+                        mux_event_t *ev) {
+    mux__conn_owned_t *owned = mux__conn_owned(conn);
+    if (owned->prev)
+        mux__conn_owned(owned->prev)->next = owned->next;
+    else
+        server->conns = owned->next;
+    if (owned->next)
+        mux__conn_owned(owned->next)->prev = owned->prev;
+    owned->prev = owned->next = NULL;
     server->nclients--;
-    source_count_t *count = mux__conn_source(conn);
+    source_count_t *count = owned->source;
     if (count) {
         count->clients--;
-        mux__conn_set_source(conn, NULL);
+        owned->source = NULL;
         source_release(server, count);
     }
     mux__conn_add_bytes(conn, &server->counters);
@@ -505,6 +526,61 @@ void mux__server_remove_conn(mux_server_t *server, mux_conn_t *conn,
     mux__server_emit(server, ev);
     if (server->nclients == 0 && was_shutting_down)
         shutdown_done(server);
+}
+
+/* A client's events: the server's own members filled in; its close also
+ * takes it off the list. */
+static void on_conn_event(mux_conn_t *conn, mux_event_t *ev, void *arg) {
+    mux_server_t *server = arg;
+    if (ev->type == MUX_EV_CLOSE)
+        remove_conn(server, conn, ev);
+    else
+        mux__server_emit(server, ev);
+}
+
+/* Puts an admitted client on the list, with its id and per-source count. */
+static void add_conn(mux_server_t *server, mux_conn_t *conn) {
+    mux__conn_owned_t *owned = mux__conn_owned(conn);
+    owned->server = server;
+    owned->id = ++server->next_id;
+    owned->source = server->admitting;
+    if (server->admitting) {
+        server->admitting->clients++;
+        server->admitting = NULL;
+    }
+    owned->prev = NULL;
+    owned->next = server->conns;
+    if (server->conns)
+        mux__conn_owned(server->conns)->prev = conn;
+    server->conns = conn;
+    server->nclients++;
+    server->counters.accepted++;
+}
+
+/* Serves an admitted client: a stream of this server's, on its list,
+ * reported, then opened. Returns 0 or -errno (fd closed then). */
+static int admit(mux_server_t *server, int fd, const struct sockaddr *peer,
+                 socklen_t peer_len, const char *local) {
+    mux_conn_t *conn;
+    int err = mux__conn_new(server->loop, fd, server->service,
+                            &server->conn_opts, peer, peer_len, local, &conn);
+    if (err < 0)
+        return err;
+    add_conn(server, conn);
+    /* The callbacks may close the client; outside a turn (serve_fd) that
+     * would free it at once, before it is opened. */
+    mux__loop_hold(server->loop);
+    mux_event_t ev = {.type = MUX_EV_ACCEPT,
+                      .conn = conn,
+                      .transport =
+                          peer->sa_family == AF_UNIX ? MUX_UNIX : MUX_TCP,
+                      .peer = mux_conn_peer(conn),
+                      .local = mux_conn_local(conn)};
+    mux__server_emit(server, &ev);
+    if (mux__conn_is_open(conn))
+        mux__conn_open(conn);
+    mux__loop_release(server->loop);
+    return 0;
 }
 
 /*
@@ -520,7 +596,7 @@ static void each_conn(mux_server_t *server, bool open_only,
     if (!all)
         return;
     size_t i = 0;
-    for (mux_conn_t *c = server->conns; c && i < n; c = mux__conn_next(c))
+    for (mux_conn_t *c = server->conns; c && i < n; c = next_conn(c))
         all[i++] = c;
     mux__loop_hold(server->loop);
     for (size_t k = 0; k < i; k++)

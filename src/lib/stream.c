@@ -1,7 +1,10 @@
 /*
- * conn.c -- one stream client: non-blocking reads into the loop's scratch
- * buffer, framing into messages, the output queue with its watermarks,
- * half-close, and lingering close.
+ * stream.c -- one connected stream socket, however it came (accepted,
+ * connected outbound, handed in): non-blocking reads into the loop's
+ * scratch buffer, framing into messages, the output queue with its
+ * watermarks, half-close, and lingering close. It knows its loop and the
+ * callbacks it was made with; whoever owns it (a server) hears of it
+ * through opts.on_event and keeps its own data in `owned`.
  *
  * States: OPEN (reading and serving) -> CLOSING (output still being
  * flushed) -> LINGER (our side shut, discarding input until the client
@@ -86,18 +89,16 @@ struct mux_conn {
     uint64_t bytes_in, bytes_out; /* the server adds them up when asked */
     mux_buf_t out;                /* output not yet written (data, len) */
     /* ---- the rest: per connection, or on rarer paths ---- */
-    mux_server_t *server;
-    const mux_server_opts_t *opts; /* the server's, cached */
-    mux_conn_t *prev, *next;       /* the server's list */
+    const mux_conn_opts_t *opts;
+    size_t max_output, max_line; /* opts', defaults resolved */
     const mux_service_t *service;
-    int events;      /* what the loop watches for us now */
-    bool opened;     /* the service's open callback ran */
-    bool out_faults; /* opts.faults.split or drop_after limit releases */
-    uint64_t id;
-    mux_buf_t in;            /* an incomplete line (line and auto framing) */
-    mux_timer_t tail_timer;  /* auto framing: `in` is served when due */
-    mux_buf_t delayed;       /* output not yet due, oldest first */
-    mux_buf_t delay_groups;  /* delay_group_t: how `delayed` falls due */
+    int events;             /* what the loop watches for us now */
+    bool opened;            /* the service's open callback ran */
+    bool out_faults;        /* opts.faults.split or drop_after limit releases */
+    mux_buf_t in;           /* an incomplete line (line and auto framing) */
+    mux_timer_t tail_timer; /* auto framing: `in` is served when due */
+    mux_buf_t delayed;      /* output not yet due, oldest first */
+    mux_buf_t delay_groups; /* delay_group_t: how `delayed` falls due */
     mux_timer_t delay_timer; /* armed for the first group (or, with
                                 faults.split, the next piece) */
     uint64_t next_piece;     /* faults.split: not before this time */
@@ -108,7 +109,7 @@ struct mux_conn {
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
     mux_transport transport;    /* MUX_TCP or MUX_UNIX */
-    void *source;               /* the server's per-source count, or NULL */
+    mux__conn_owned_t owned;    /* its owner's, never read here */
 };
 _Static_assert(offsetof(mux_conn_t, out) + offsetof(mux_buf_t, len) +
                        sizeof(size_t) <=
@@ -133,27 +134,33 @@ size_t mux_conn_pending(const mux_conn_t *conn) {
     return conn->out.len + conn->delayed.len;
 }
 mux_framing mux_conn_framing(const mux_conn_t *conn) { return conn->framing; }
-size_t mux_conn_watermark(const mux_conn_t *conn) {
-    return conn->opts->max_output;
-}
+size_t mux_conn_watermark(const mux_conn_t *conn) { return conn->max_output; }
 const char *mux_conn_peer(const mux_conn_t *conn) { return conn->peer; }
 const char *mux_conn_local(const mux_conn_t *conn) { return conn->local; }
-uint64_t mux_conn_id(const mux_conn_t *conn) { return conn->id; }
+uint64_t mux_conn_id(const mux_conn_t *conn) { return conn->owned.id; }
 void *mux_conn_data(const mux_conn_t *conn) { return conn->data; }
 void mux_conn_set_data(mux_conn_t *conn, void *data) { conn->data = data; }
 void *mux_conn_service_arg(const mux_conn_t *conn) {
     return conn->opts->service_arg;
 }
-mux_server_t *mux_conn_server(const mux_conn_t *conn) { return conn->server; }
-mux_transport mux__conn_transport(const mux_conn_t *conn) {
-    return conn->transport;
-}
+mux__conn_owned_t *mux__conn_owned(mux_conn_t *conn) { return &conn->owned; }
 mux_loop_t *mux_conn_loop(const mux_conn_t *conn) { return conn->loop; }
 
+/* Reports an event of this stream to its owner, with its addresses. */
+static void emit(mux_conn_t *conn, mux_event_t *ev) {
+    if (!conn->opts->on_event)
+        return;
+    ev->conn = conn;
+    ev->peer = conn->peer;
+    ev->local = conn->local;
+    ev->transport = conn->transport;
+    ev->reason = ev->reason ? ev->reason : "";
+    conn->opts->on_event(conn, ev, conn->opts->event_arg);
+}
+
 void mux_conn_log(mux_conn_t *conn, const char *text, size_t len) {
-    mux_event_t ev = {
-        .type = MUX_EV_SERVICE, .conn = conn, .text = text, .text_len = len};
-    mux__server_emit(conn->server, &ev);
+    mux_event_t ev = {.type = MUX_EV_SERVICE, .text = text, .text_len = len};
+    emit(conn, &ev);
 }
 
 /* ------------------------------------------------------------------ */
@@ -206,12 +213,11 @@ static void finish(mux_conn_t *conn, const char *reason) {
         mux__reset_on_close(conn->fd);
     mux__close(conn->fd);
     mux_event_t ev = {.type = MUX_EV_CLOSE,
-                      .conn = conn,
                       .reason = reason,
                       .bytes_in = conn->bytes_in,
                       .bytes_out = conn->bytes_out,
                       .duration_ms = mux_now(conn->loop) - conn->started};
-    mux__server_remove_conn(conn->server, conn, &ev);
+    emit(conn, &ev);
     if (mux__defer(conn->loop, conn_free, conn) < 0)
         return; /* leaks rather than free memory still on the stack */
 }
@@ -452,9 +458,8 @@ static void fault_released(mux_conn_t *conn, uint64_t now, size_t released) {
         if (conn->state == OPEN)
             conn->state = CLOSING;
         mux_event_t ev = {.type = MUX_EV_ERROR,
-                          .conn = conn,
                           .reason = "fault drop-after: closing"};
-        mux__server_emit(conn->server, &ev);
+        emit(conn, &ev);
     }
 }
 
@@ -550,7 +555,7 @@ static int delay_output(mux_conn_t *conn, const void *data, size_t len,
 static int sent(mux_conn_t *conn) {
     if (mux_conn_pending(conn) == 0)
         return 0; /* all written: nothing queued before or now */
-    if (output_cost(conn) >= conn->opts->max_output)
+    if (output_cost(conn) >= conn->max_output)
         conn->paused |= PAUSED_OUTPUT;
     update_interest(conn);
     return 0;
@@ -673,22 +678,20 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
 static void line_too_long(mux_conn_t *conn) {
     char msg[80];
     int n = snprintf(msg, sizeof(msg), "error: line too long (max %zu bytes)\n",
-                     conn->opts->max_line);
+                     conn->max_line);
     mux_conn_send(conn, msg, (size_t)n);
     mux_buf_t *in = &conn->in;
     mux__buf_consume(in, in->len);
-    mux_event_t ev = {.type = MUX_EV_ERROR,
-                      .conn = conn,
-                      .reason = "line too long",
-                      .err = -EMSGSIZE};
-    mux__server_emit(conn->server, &ev);
+    mux_event_t ev = {
+        .type = MUX_EV_ERROR, .reason = "line too long", .err = -EMSGSIZE};
+    emit(conn, &ev);
     mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
 
 /* Serves every complete line in data (auto framing: each with its line
  * end); returns the bytes consumed. */
 static size_t serve_lines(mux_conn_t *conn, const char *data, size_t len) {
-    size_t max_line = conn->opts->max_line;
+    size_t max_line = conn->max_line;
     bool keep_end = conn->framing == MUX_FRAMING_AUTO;
     const char *p = data, *end = data + len;
     while (p < end && conn->state == OPEN) {
@@ -738,14 +741,14 @@ static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
         finish(conn, "out of memory");
         return;
     }
-    if (tail_length(in) > conn->opts->max_line)
+    if (tail_length(in) > conn->max_line)
         line_too_long(conn);
 }
 
 /* Auto framing: a piece without a line end served as it is (unless it is
  * longer than a line may be). */
 static void serve_piece(mux_conn_t *conn, const char *data, size_t len) {
-    if (len > conn->opts->max_line)
+    if (len > conn->max_line)
         line_too_long(conn);
     else
         conn->service->message(conn, data, len);
@@ -804,7 +807,7 @@ static void on_eof(mux_conn_t *conn) {
     }
     if (conn->state == OPEN && conn->in.len > 0 && conn->service->message) {
         /* Its final CR, if any, is data now: the line may be one too long. */
-        if (conn->in.len > conn->opts->max_line) {
+        if (conn->in.len > conn->max_line) {
             line_too_long(conn);
         } else {
             conn->service->message(conn, mux__buf_head(&conn->in),
@@ -922,11 +925,9 @@ static bool line_overdue(const mux_conn_t *conn, uint64_t now) {
 static void line_timed_out(mux_conn_t *conn) {
     static const char msg[] = "error: line timeout\n";
     mux_conn_send(conn, msg, sizeof(msg) - 1);
-    mux_event_t ev = {.type = MUX_EV_ERROR,
-                      .conn = conn,
-                      .reason = "line timeout",
-                      .err = -ETIMEDOUT};
-    mux__server_emit(conn->server, &ev);
+    mux_event_t ev = {
+        .type = MUX_EV_ERROR, .reason = "line timeout", .err = -ETIMEDOUT};
+    emit(conn, &ev);
     mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
 
@@ -934,7 +935,7 @@ static void line_timed_out(mux_conn_t *conn) {
  * two looks is found at its own deadline: each look is at most one line
  * timeout after the last, and re-arms for that line's deadline. */
 static uint64_t next_check(const mux_conn_t *conn, uint64_t now) {
-    const mux_server_opts_t *opts = conn->opts;
+    const mux_conn_opts_t *opts = conn->opts;
     uint64_t next = opts->idle_timeout_ms
                         ? conn->last_active + opts->idle_timeout_ms
                         : UINT64_MAX;
@@ -986,11 +987,15 @@ static int conn_start(mux_conn_t *conn) {
     return 0;
 }
 
-int mux__conn_new(mux_server_t *server, const char *local, int fd,
-                  const struct sockaddr *peer, socklen_t peer_len) {
+int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
+                  const mux_conn_opts_t *opts, const struct sockaddr *peer,
+                  socklen_t peer_len, const char *local, mux_conn_t **out) {
+    if (opts->max_output > MUX_OUTPUT_MAX) {
+        mux__close(fd);
+        return -EINVAL;
+    }
     /* A spare one, or a new one on a cache line of its own (sizeof is a
      * multiple of the alignment). */
-    mux_loop_t *loop = mux_server_loop(server);
     mux_conn_t *conn = mux__loop_take_spare(loop);
     if (!conn)
         conn = aligned_alloc(_Alignof(mux_conn_t), sizeof(*conn));
@@ -1002,19 +1007,21 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
     mux_timer_init(&conn->timer, loop, on_timeout_check, conn);
     mux_timer_init(&conn->tail_timer, loop, on_tail_due, conn);
     mux_timer_init(&conn->delay_timer, loop, on_delay_due, conn);
-    const mux_server_opts_t *opts = mux__server_opts(server);
-    conn->server = server;
     conn->opts = opts;
     conn->loop = loop;
+    conn->max_output = opts->max_output ? opts->max_output : 1024 * 1024;
+    conn->max_line = opts->max_line ? opts->max_line : 64 * 1024;
     size_t local_len = strnlen(local, sizeof(conn->local) - 1);
     memcpy(conn->local, local, local_len); /* NUL: zeroed above */
-    conn->service = mux__server_service(server);
+    conn->service = service;
     conn->fd = fd;
-    conn->framing = opts->framing;
-    conn->input = !conn->service->message             ? ignore_input
+    conn->framing = opts->framing      ? opts->framing
+                    : service->framing ? service->framing
+                                       : MUX_FRAMING_RAW;
+    conn->input = !service->message                   ? ignore_input
                   : conn->framing == MUX_FRAMING_LINE ? frame_lines
                   : conn->framing == MUX_FRAMING_AUTO ? frame_auto
-                                                      : conn->service->message;
+                                                      : service->message;
     conn->timed = opts->idle_timeout_ms || line_limit(conn);
     conn->out_faults = opts->faults.split || opts->faults.drop_after;
     conn->held = opts->delay_ms || conn->out_faults;
@@ -1028,18 +1035,46 @@ int mux__conn_new(mux_server_t *server, const char *local, int fd,
         free(conn);
         return err;
     }
-    conn->id = mux__server_add_conn(server, conn);
-    /* The callbacks may close the conn; outside a turn (serve_fd) that
-     * would free it at once, before the state check below. */
-    mux__loop_hold(conn->loop);
-    mux_event_t ev = {.type = MUX_EV_ACCEPT, .conn = conn};
-    mux__server_emit(server, &ev);
+    *out = conn;
+    return 0;
+}
+
+void mux__conn_open(mux_conn_t *conn) {
     conn->opened = true;
     if (conn->service->open)
         conn->service->open(conn);
     if (conn->state == OPEN)
         update_interest(conn);
-    mux__loop_release(conn->loop);
+}
+
+int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
+                 const mux_conn_opts_t *opts, mux_conn_t **out) {
+    if (!service) {
+        mux__close(fd);
+        return -EINVAL;
+    }
+    fd = mux__fd_prepare(fd);
+    if (fd < 0)
+        return fd;
+    struct sockaddr_storage peer, local;
+    socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
+    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) < 0 ||
+        getsockname(fd, (struct sockaddr *)&local, &local_len) < 0) {
+        int err = -errno;
+        mux__close(fd);
+        return err;
+    }
+    char text[MUX_ADDRSTRLEN];
+    mux_addr_format((struct sockaddr *)&local, local_len, text, sizeof(text));
+    int err = mux__conn_new(loop, fd, service, opts, (struct sockaddr *)&peer,
+                            peer_len, text, out);
+    if (err < 0)
+        return err;
+    /* The open callback may close it; outside a turn that would free it
+     * at once, before the caller sees *out. */
+    mux__loop_hold(loop);
+    mux__conn_open(*out);
+    mux__loop_release(loop);
     return 0;
 }
 
@@ -1057,37 +1092,12 @@ void mux__conn_shutdown(mux_conn_t *conn) {
 }
 
 /* ------------------------------------------------------------------ */
-/* The server's list                                                   */
+/* What the owner asks                                                 */
 /* ------------------------------------------------------------------ */
-
-mux_conn_t *mux__conn_next(const mux_conn_t *conn) { return conn->next; }
 
 void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats) {
     stats->bytes_in += conn->bytes_in;
     stats->bytes_out += conn->bytes_out;
 }
 
-void mux__conn_link(mux_conn_t **head, mux_conn_t *conn) {
-    conn->prev = NULL;
-    conn->next = *head;
-    if (*head)
-        (*head)->prev = conn;
-    *head = conn;
-}
-
-void mux__conn_unlink(mux_conn_t **head, mux_conn_t *conn) {
-    if (conn->prev)
-        conn->prev->next = conn->next;
-    else
-        *head = conn->next;
-    if (conn->next)
-        conn->next->prev = conn->prev;
-    conn->prev = conn->next = NULL;
-}
-
 bool mux__conn_is_open(const mux_conn_t *conn) { return conn->state == OPEN; }
-
-void *mux__conn_source(const mux_conn_t *conn) { return conn->source; }
-void mux__conn_set_source(mux_conn_t *conn, void *source) {
-    conn->source = source;
-}
