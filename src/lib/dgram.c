@@ -68,7 +68,7 @@ typedef struct {
 } source_t;
 
 struct mux__dgram_sources {
-    mux_server_t *server;
+    mux__dgram_config_t *config;
     mux_timer_t flush;  /* armed while refusals wait to be reported */
     uint64_t window_ms; /* the second REPORTS_PER_S counts in */
     unsigned reports;   /* events reported in it */
@@ -77,7 +77,8 @@ struct mux__dgram_sources {
 };
 
 struct mux_dgram {
-    mux_listener_t *listener;
+    mux_listener_t *listener; /* its fd and local address */
+    mux__dgram_config_t *config;
     struct sockaddr_storage peer; /* the sender being served */
     socklen_t peer_len;
     char peer_text[MUX_ADDRSTRLEN]; /* formatted on demand */
@@ -87,10 +88,13 @@ struct mux_dgram {
 /* The table of sources                                                */
 /* ------------------------------------------------------------------ */
 
-static uint64_t budget_cap(const mux_server_opts_t *o) {
-    unsigned rate = o->dgram_rate ? o->dgram_rate : DEFAULT_RATE;
+static unsigned budget_rate(const mux__dgram_config_t *c) {
+    return c->rate ? c->rate : DEFAULT_RATE;
+}
+
+static uint64_t budget_cap(const mux__dgram_config_t *c) {
     uint64_t burst =
-        o->dgram_burst ? o->dgram_burst : (uint64_t)rate * BURST_FACTOR;
+        c->burst ? c->burst : (uint64_t)budget_rate(c) * BURST_FACTOR;
     return burst * 1000;
 }
 
@@ -109,15 +113,15 @@ static source_t *source_entry(mux__dgram_sources_t *sources,
     memset(victim, 0, sizeof(*victim));
     victim->used = true;
     victim->source = *source;
-    victim->tokens = budget_cap(mux__server_opts(sources->server));
+    victim->tokens = budget_cap(sources->config);
     victim->filled_ms = victim->seen_ms = now;
     return victim;
 }
 
 /* Takes one reply from the entry's budget; false if it is spent. */
-static bool spend(source_t *entry, const mux_server_opts_t *o, uint64_t now) {
-    unsigned rate = o->dgram_rate ? o->dgram_rate : DEFAULT_RATE;
-    uint64_t cap = budget_cap(o);
+static bool spend(source_t *entry, const mux__dgram_config_t *c, uint64_t now) {
+    unsigned rate = budget_rate(c);
+    uint64_t cap = budget_cap(c);
     uint64_t elapsed = now - entry->filled_ms;
     if (elapsed > cap / rate + 1)
         elapsed = cap / rate + 1; /* enough to fill it: no overflow */
@@ -136,7 +140,7 @@ static bool spend(source_t *entry, const mux_server_opts_t *o, uint64_t now) {
 /* ------------------------------------------------------------------ */
 
 static const char *refusal_text(const source_t *entry,
-                                const mux_server_opts_t *o, char *out,
+                                const mux__dgram_config_t *c, char *out,
                                 size_t size) {
     unsigned port = mux__addr_port(&entry->peer.sa);
     switch ((refusal_kind)entry->kind) {
@@ -155,7 +159,7 @@ static const char *refusal_text(const source_t *entry,
                "source)";
     case REFUSED_OVER_BUDGET:
         snprintf(out, size, "over the reply budget (%u a second)",
-                 o->dgram_rate ? o->dgram_rate : DEFAULT_RATE);
+                 budget_rate(c));
         return out;
     }
     return "refused";
@@ -175,18 +179,18 @@ static bool may_report(mux__dgram_sources_t *sources, uint64_t now) {
 static void report(mux__dgram_sources_t *sources, source_t *entry,
                    uint64_t repeats, uint64_t now) {
     char peer[MUX_ADDRSTRLEN], why[96];
-    const mux_server_opts_t *o = mux__server_opts(sources->server);
+    mux__dgram_config_t *c = sources->config;
     mux_event_t ev = {.type = MUX_EV_REFUSE,
                       .transport = MUX_UDP,
                       .peer =
                           mux_addr_format(&entry->peer.sa, sizeof(entry->peer),
                                           peer, sizeof(peer)),
                       .local = entry->local,
-                      .reason = refusal_text(entry, o, why, sizeof(why)),
+                      .reason = refusal_text(entry, c, why, sizeof(why)),
                       .repeats = repeats};
     entry->reported_ms = now;
     entry->unreported = 0;
-    mux__server_emit(sources->server, &ev);
+    c->emit(c->arg, &ev);
 }
 
 /* Refusals of sources replaced in the table: one event, without a peer. */
@@ -198,7 +202,7 @@ static void report_evicted(mux__dgram_sources_t *sources, uint64_t now) {
                       .reason = "datagrams of sources no longer tracked",
                       .repeats = sources->evicted - 1};
     sources->evicted = 0;
-    mux__server_emit(sources->server, &ev);
+    sources->config->emit(sources->config->arg, &ev);
 }
 
 static void on_flush(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
@@ -224,10 +228,10 @@ static void on_flush(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
  * it for a summary. */
 static void refuse(mux_dgram_t *dgram, const mux__source_t *source,
                    refusal_kind kind, const char *reason) {
-    mux_server_t *server = dgram->listener->server;
-    mux__dgram_sources_t *sources = *mux__server_dgram_sources(server);
-    mux_server_stats_t *counters = mux__server_counters(server);
-    uint64_t now = mux_now(mux_server_loop(server));
+    mux__dgram_config_t *c = dgram->config;
+    mux__dgram_sources_t *sources = c->sources;
+    mux_server_stats_t *counters = c->counters;
+    uint64_t now = mux_now(c->loop);
     counters->dgram_denied += kind == REFUSED_FILTER;
     counters->dgram_over_budget += kind == REFUSED_OVER_BUDGET;
     counters->dgram_guarded +=
@@ -284,7 +288,7 @@ static bool guard(mux_dgram_t *dgram, mux__source_t *source,
     unsigned port = mux__addr_port(&peer->sa);
     if (reflecting_port(port))
         *kind = REFUSED_PORT;
-    else if (mux__server_udp_port(dgram->listener->server, port))
+    else if (dgram->config->own_port(dgram->config->arg, port))
         *kind = REFUSED_OWN_PORT;
     else if (bad_source(source, peer))
         *kind = REFUSED_ADDRESS;
@@ -304,8 +308,9 @@ static bool refused(mux_dgram_t *dgram) {
         refuse(dgram, &source, kind, NULL);
         return true;
     }
+    const mux__dgram_config_t *c = dgram->config;
     const char *reason =
-        mux__server_filter(dgram->listener->server, peer, dgram->peer_len);
+        c->filter ? c->filter(peer, dgram->peer_len, c->filter_arg) : NULL;
     if (reason)
         refuse(dgram, &source, REFUSED_FILTER, reason);
     return reason != NULL;
@@ -313,16 +318,14 @@ static bool refused(mux_dgram_t *dgram) {
 
 /* The reply budget of the datagram's source: false if it is spent. */
 static bool within_budget(mux_dgram_t *dgram) {
-    mux_server_t *server = dgram->listener->server;
-    const mux_server_opts_t *o = mux__server_opts(server);
+    mux__dgram_config_t *c = dgram->config;
     mux__source_t source;
-    if (o->dgram_rate == MUX_UNLIMITED ||
+    if (c->rate == MUX_UNLIMITED ||
         !mux__source_of((struct sockaddr *)&dgram->peer, &source))
         return true;
-    uint64_t now = mux_now(mux_server_loop(server));
-    source_t *entry =
-        source_entry(*mux__server_dgram_sources(server), &source, now);
-    if (spend(entry, o, now))
+    uint64_t now = mux_now(c->loop);
+    source_t *entry = source_entry(c->sources, &source, now);
+    if (spend(entry, c, now))
         return true;
     refuse(dgram, &source, REFUSED_OVER_BUDGET, NULL);
     return false;
@@ -351,8 +354,7 @@ int mux_dgram_replyv(mux_dgram_t *dgram, const struct iovec *iov, int iovcnt) {
     for (;;) {
         ssize_t n = sendmsg(dgram->listener->fd, &msg, MSG_NOSIGNAL);
         if (n >= 0) {
-            mux__server_counters(dgram->listener->server)->bytes_out +=
-                (uint64_t)n;
+            dgram->config->counters->bytes_out += (uint64_t)n;
             return 0;
         }
         if (errno != EINTR)
@@ -374,7 +376,7 @@ const char *mux_dgram_peer(const mux_dgram_t *dgram) {
 }
 
 void *mux_dgram_service_arg(const mux_dgram_t *dgram) {
-    return mux__server_opts(dgram->listener->server)->service_arg;
+    return dgram->config->service_arg;
 }
 
 void mux_dgram_log(mux_dgram_t *dgram, const char *text, size_t len) {
@@ -384,13 +386,13 @@ void mux_dgram_log(mux_dgram_t *dgram, const char *text, size_t len) {
                       .local = dgram->listener->local,
                       .text = text,
                       .text_len = len};
-    mux__server_emit(dgram->listener->server, &ev);
+    dgram->config->emit(dgram->config->arg, &ev);
 }
 
 static void on_readable(mux_loop_t *loop, int fd, int events, void *arg) {
     MUX__UNUSED(events);
     mux_dgram_t *dgram = arg;
-    const mux_service_t *service = mux__server_service(dgram->listener->server);
+    const mux_service_t *service = dgram->config->service;
     char *scratch = mux__loop_scratch(loop);
     for (int i = 0; i < DGRAM_BATCH; i++) {
         dgram->peer_len = sizeof(dgram->peer);
@@ -401,7 +403,7 @@ static void on_readable(mux_loop_t *loop, int fd, int events, void *arg) {
                 continue;
             return; /* EAGAIN, or an ICMP error for an earlier reply */
         }
-        mux__server_counters(dgram->listener->server)->bytes_in += (uint64_t)n;
+        dgram->config->counters->bytes_in += (uint64_t)n;
         dgram->peer_text[0] = '\0';
         if (!refused(dgram))
             service->datagram(dgram, scratch, (size_t)n);
@@ -410,24 +412,23 @@ static void on_readable(mux_loop_t *loop, int fd, int events, void *arg) {
     }
 }
 
-int mux__dgram_start(mux_listener_t *listener) {
-    mux_server_t *server = listener->server;
-    if (!mux__server_service(server)->datagram)
+int mux__dgram_start(mux_listener_t *listener, mux__dgram_config_t *config) {
+    if (!config->service->datagram)
         return -EPROTONOSUPPORT;
-    mux__dgram_sources_t **sources = mux__server_dgram_sources(server);
-    if (!*sources) {
-        if (!(*sources = calloc(1, sizeof(**sources))))
+    if (!config->sources) {
+        if (!(config->sources = calloc(1, sizeof(*config->sources))))
             return -ENOMEM;
-        (*sources)->server = server;
-        mux_timer_init(&(*sources)->flush, mux_server_loop(server), on_flush,
-                       *sources);
+        config->sources->config = config;
+        mux_timer_init(&config->sources->flush, config->loop, on_flush,
+                       config->sources);
     }
     mux_dgram_t *dgram = calloc(1, sizeof(*dgram));
     if (!dgram)
         return -ENOMEM;
     dgram->listener = listener;
-    int err = mux_watch(mux_server_loop(server), listener->fd, MUX_READ,
-                        on_readable, dgram);
+    dgram->config = config;
+    int err =
+        mux_watch(config->loop, listener->fd, MUX_READ, on_readable, dgram);
     if (err < 0) {
         free(dgram);
         return err;
@@ -437,10 +438,10 @@ int mux__dgram_start(mux_listener_t *listener) {
 }
 
 void mux__dgram_stop(mux_listener_t *listener) {
-    if (!listener->dgram)
+    mux_dgram_t *dgram = listener->dgram;
+    if (!dgram)
         return;
-    mux_loop_t *loop = mux_server_loop(listener->server);
-    mux_unwatch(loop, listener->fd);
-    if (mux__defer(loop, free, listener->dgram) == 0)
+    mux_unwatch(dgram->config->loop, listener->fd);
+    if (mux__defer(dgram->config->loop, free, dgram) == 0)
         listener->dgram = NULL;
 }

@@ -37,3 +37,5 @@ int mux__fd_prepare(int fd) {
     }
     return fd;
 }
+
+int mux__fd_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }

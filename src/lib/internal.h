@@ -93,6 +93,9 @@ void mux__loop_release(mux_loop_t *loop);
  */
 int mux__fd_prepare(int fd);
 
+/* A descriptor kept open for the EMFILE remedy (/dev/null), or -1. */
+int mux__fd_spare(void);
+
 /* close() that keeps errno. */
 void mux__close(int fd);
 /* Makes the coming close() of a TCP socket abortive: SO_LINGER {1, 0},
@@ -119,13 +122,34 @@ uint32_t mux__source_hash(const mux__source_t *source);
 /* The port of an IPv4 or IPv6 address (0 for others). */
 unsigned mux__addr_port(const struct sockaddr *sa);
 
-/* ---- listen.c / dgram.c: listening sockets ---- */
+/* ---- acceptor.c: bound sockets; accepting stream clients ---- */
 
 typedef struct mux_listener mux_listener_t;
 
+/*
+ * What a listener reports to its owner, and the settings it reads at each
+ * readiness (the owner may change them while it runs). Owned by the owner;
+ * outlives its listeners.
+ */
+typedef struct {
+    mux_loop_t *loop;
+    void *arg; /* for the callbacks */
+    /* A client accepted (non-blocking, close-on-exec); the callee owns fd.
+     * `shed`: accepted only to make room when fds ran out (EMFILE), to be
+     * turned away at once. */
+    void (*accepted)(void *arg, mux_listener_t *listener, int fd,
+                     const struct sockaddr *peer, socklen_t len, bool shed);
+    /* accept() failed (-EMFILE, ...): reported, accepting goes on. */
+    void (*error)(void *arg, mux_listener_t *listener, int err);
+    int *spare_fd;            /* closed to shed a client on EMFILE; -1: none */
+    int backlog;              /* listen() */
+    int reuseport;            /* SO_REUSEPORT */
+    uint64_t accept_delay_ms; /* faults.accept_delay_ms */
+} mux__listen_config_t;
+
 struct mux_listener {
-    mux_server_t *server;
-    mux_listener_t *next;
+    const mux__listen_config_t *config;
+    mux_listener_t *next; /* the owner's list */
     int fd;
     mux_transport transport;
     bool owns_path;                /* unlink the unix path on close */
@@ -136,36 +160,59 @@ struct mux_listener {
     mux_timer_t resume;            /* paused: no fd to shed; accept-delay */
     bool delaying;                 /* accept-delay: `resume` accepts one */
     int batch;                     /* accept() calls for the next readiness */
-    mux_dgram_t *dgram;            /* UDP only */
+    mux_dgram_t *dgram;            /* UDP: its server, set by dgram.c */
     unsigned port;                 /* bound port; 0 for unix */
 };
 
 /*
- * Opens, binds and watches a listener for one resolved address. `port`
- * is set to the bound port (so that later addresses can reuse a port 0
- * picked). Returns 0 or -errno.
+ * Opens and binds a socket for one resolved address (and listens, for a
+ * stream one, watching it for clients); a UDP socket is only bound: the
+ * owner serves it (mux__dgram_start()). Returns 0 or -errno.
  */
-int mux__listener_open(mux_server_t *server, const mux_sockaddr_t *sa,
-                       mux_transport transport, mux_listener_t **out);
-/* Takes over a bound socket. Closes fd on failure. */
-int mux__listener_adopt(mux_server_t *server, int fd, mux_listener_t **out);
-/* Unwatches, closes, unlinks its unix path, frees. */
+int mux__listener_open(const mux__listen_config_t *config,
+                       const mux_sockaddr_t *sa, mux_transport transport,
+                       mux_listener_t **out);
+/* Takes over a bound socket (listening on it if it is a stream one and
+ * does not yet). Closes fd on failure. */
+int mux__listener_adopt(const mux__listen_config_t *config, int fd,
+                        mux_listener_t **out);
+/* Unwatches, closes, unlinks its unix path, frees (at the end of the
+ * turn). A UDP listener's dgram must be stopped first. */
 void mux__listener_close(mux_listener_t *listener);
-/* The port a listener is bound to (0 for unix). */
-unsigned mux__listener_port(const mux_listener_t *listener);
 
-/* dgram.c: serving one UDP socket */
-int mux__dgram_start(mux_listener_t *listener);
-void mux__dgram_stop(mux_listener_t *listener);
+/* ---- dgram.c: serving one UDP socket ---- */
 
 /*
- * dgram.c: what a server keeps about the sources of its datagrams (reply
- * budgets, refusals not yet reported), created with its first UDP
- * listener; freed with the server (refusals not yet reported are lost
- * then: the counters keep them).
+ * What a server keeps about the sources of its datagrams (reply budgets,
+ * refusals not yet reported), made with its first UDP listener; freed with
+ * the server (refusals not yet reported are lost then: the counters keep
+ * them).
  */
 typedef struct mux__dgram_sources mux__dgram_sources_t;
 void mux__dgram_sources_free(mux__dgram_sources_t *sources);
+
+/* How the owner's UDP sockets are served, what they report to it, and
+ * what they share (owned by the owner; outlives its UDP sockets). */
+typedef struct {
+    mux_loop_t *loop;
+    const mux_service_t *service;
+    void *service_arg;
+    const char *(*filter)(const struct sockaddr *peer, socklen_t len,
+                          void *arg); /* NULL: admit all */
+    void *filter_arg;
+    unsigned rate;                /* reply budget per source; 0: the default */
+    uint64_t burst;               /* 0: the default */
+    mux_server_stats_t *counters; /* bytes and refusals are counted here */
+    void (*emit)(void *arg, mux_event_t *ev);   /* events go up */
+    bool (*own_port)(void *arg, unsigned port); /* one of the owner's */
+    void *arg;                                  /* for emit and own_port */
+    mux__dgram_sources_t *sources;              /* made by mux__dgram_start() */
+} mux__dgram_config_t;
+
+/* Serves a bound UDP listener: -EPROTONOSUPPORT if the service has no
+ * datagram form. */
+int mux__dgram_start(mux_listener_t *listener, mux__dgram_config_t *config);
+void mux__dgram_stop(mux_listener_t *listener);
 
 /* ---- stream.c: one connected stream socket ---- */
 
@@ -196,35 +243,6 @@ void mux__conn_destroy(mux_conn_t *conn);
 /* Adds the client's bytes in and out so far to stats. */
 void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats);
 bool mux__conn_is_open(const mux_conn_t *conn);
-
-/* ---- server.c: what the layers below report to the server ---- */
-
-const mux_service_t *mux__server_service(const mux_server_t *server);
-const mux_server_opts_t *mux__server_opts(const mux_server_t *server);
-/*
- * Takes one accepted client of `listener`: admits it (a new conn) or turns
- * it away (over max_clients, refused by the filter, shutting down). The
- * server owns fd from then on.
- */
-void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
-                        const struct sockaddr *peer, socklen_t peer_len);
-/* Sheds one pending client when accept() hit EMFILE. false: no spare fd. */
-bool mux__server_shed(mux_server_t *server, mux_listener_t *listener);
-/* The server's counters (mux_server_stats()): dgram.c adds its bytes
- * straight to them; a stream client's are added when it leaves. */
-mux_server_stats_t *mux__server_counters(mux_server_t *server);
-/* Where the server keeps its datagram sources (dgram.c creates them). */
-mux__dgram_sources_t **mux__server_dgram_sources(mux_server_t *server);
-/* The filter's verdict on a peer (opts.filter): NULL to admit, or the
- * reason. One check for both transports. */
-const char *mux__server_filter(const mux_server_t *server,
-                               const struct sockaddr *peer, socklen_t len);
-/* Whether `port` is the port of one of the server's UDP listeners. */
-bool mux__server_udp_port(const mux_server_t *server, unsigned port);
-/* Reports an event; fills in server-wide members (clients). */
-void mux__server_emit(mux_server_t *server, mux_event_t *ev);
-void mux__server_error(mux_server_t *server, const char *local,
-                       const char *what, int err);
 
 /* Monotonic milliseconds. */
 uint64_t mux__clock_ms(void);

@@ -36,8 +36,10 @@ typedef struct source_count {
 struct mux_server {
     mux_loop_t *loop;
     const mux_service_t *service;
-    mux_server_opts_t opts;    /* defaults filled in */
-    mux_conn_opts_t conn_opts; /* every client's, made from opts */
+    mux_server_opts_t opts;         /* defaults filled in */
+    mux_conn_opts_t conn_opts;      /* every client's, made from opts */
+    mux__listen_config_t listening; /* every listener's */
+    mux__dgram_config_t datagrams;  /* every UDP listener's */
     mux_listener_t *listeners;
     mux_conn_t *conns;
     size_t nclients;
@@ -58,24 +60,14 @@ struct mux_server {
     source_count_t *admitting;   /* the count of the client being added */
     uint64_t *admit_times;       /* max_rate: the last admissions, a ring */
     size_t admit_next, admit_count;
-    mux__dgram_sources_t *dgram_sources;
 };
 
-const mux_service_t *mux__server_service(const mux_server_t *server) {
-    return server->service;
-}
-const mux_server_opts_t *mux__server_opts(const mux_server_t *server) {
-    return &server->opts;
-}
 mux_loop_t *mux_server_loop(const mux_server_t *server) { return server->loop; }
 void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients) {
     server->opts.max_clients = max_clients;
 }
 size_t mux_server_clients(const mux_server_t *server) {
     return server->nclients;
-}
-mux_server_stats_t *mux__server_counters(mux_server_t *server) {
-    return &server->counters;
 }
 mux_server_t *mux_conn_server(const mux_conn_t *conn) {
     return mux__conn_owned((mux_conn_t *)conn)->server;
@@ -93,24 +85,22 @@ void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats) {
         mux__conn_add_bytes(c, stats);
 }
 
-mux__dgram_sources_t **mux__server_dgram_sources(mux_server_t *server) {
-    return &server->dgram_sources;
-}
-
-const char *mux__server_filter(const mux_server_t *server,
-                               const struct sockaddr *peer, socklen_t len) {
+/* The filter's verdict on a peer (opts.filter): NULL to admit, or the
+ * reason. One check for both transports. */
+static const char *filter(const mux_server_t *server,
+                          const struct sockaddr *peer, socklen_t len) {
     const mux_server_opts_t *o = &server->opts;
     return o->filter ? o->filter(peer, len, o->filter_arg) : NULL;
 }
 
-bool mux__server_udp_port(const mux_server_t *server, unsigned port) {
+/* Whether `port` is the port of one of the server's UDP listeners. */
+static bool own_udp_port(void *arg, unsigned port) {
+    const mux_server_t *server = arg;
     for (const mux_listener_t *l = server->listeners; l; l = l->next)
         if (l->transport == MUX_UDP && l->port == port)
             return true;
     return false;
 }
-
-static int open_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 /* Per-source counts and the rate window, as the options ask. */
 static int alloc_limits(mux_server_t *server) {
@@ -126,6 +116,11 @@ static int alloc_limits(mux_server_t *server) {
 
 static mux_timer_cb on_shutdown_timeout, on_shutdown_drain;
 static void on_conn_event(mux_conn_t *conn, mux_event_t *ev, void *arg);
+static void on_accepted(void *arg, mux_listener_t *listener, int fd,
+                        const struct sockaddr *peer, socklen_t len, bool shed);
+static void on_accept_error(void *arg, mux_listener_t *listener, int err);
+static void emit_up(void *arg, mux_event_t *ev);
+static void server_emit(mux_server_t *server, mux_event_t *ev);
 static int admit(mux_server_t *server, int fd, const struct sockaddr *peer,
                  socklen_t peer_len, const char *local);
 
@@ -142,6 +137,26 @@ static void make_conn_opts(mux_server_t *server) {
                                           .service_arg = o->service_arg,
                                           .on_event = on_conn_event,
                                           .event_arg = server};
+    server->listening =
+        (mux__listen_config_t){.loop = server->loop,
+                               .arg = server,
+                               .accepted = on_accepted,
+                               .error = on_accept_error,
+                               .spare_fd = &server->spare_fd,
+                               .backlog = o->backlog,
+                               .reuseport = o->reuseport,
+                               .accept_delay_ms = o->faults.accept_delay_ms};
+    server->datagrams = (mux__dgram_config_t){.loop = server->loop,
+                                              .service = server->service,
+                                              .service_arg = o->service_arg,
+                                              .filter = o->filter,
+                                              .filter_arg = o->filter_arg,
+                                              .rate = o->dgram_rate,
+                                              .burst = o->dgram_burst,
+                                              .counters = &server->counters,
+                                              .emit = emit_up,
+                                              .own_port = own_udp_port,
+                                              .arg = server};
 }
 
 int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
@@ -175,7 +190,7 @@ int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
         free(server);
         return -ENOMEM;
     }
-    server->spare_fd = open_spare();
+    server->spare_fd = mux__fd_spare();
     *out = server;
     return 0;
 }
@@ -184,7 +199,8 @@ int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
 /* Events                                                              */
 /* ------------------------------------------------------------------ */
 
-void mux__server_emit(mux_server_t *server, mux_event_t *ev) {
+/* Reports an event; fills in the server-wide members (clients). */
+static void server_emit(mux_server_t *server, mux_event_t *ev) {
     if (!server->opts.on_event)
         return;
     ev->peer = ev->peer ? ev->peer : "";
@@ -194,11 +210,14 @@ void mux__server_emit(mux_server_t *server, mux_event_t *ev) {
     server->opts.on_event(server, ev, server->opts.event_arg);
 }
 
-void mux__server_error(mux_server_t *server, const char *local,
-                       const char *what, int err) {
-    mux_event_t ev = {
-        .type = MUX_EV_ERROR, .local = local, .reason = what, .err = err};
-    mux__server_emit(server, &ev);
+static void emit_up(void *arg, mux_event_t *ev) { server_emit(arg, ev); }
+
+static void on_accept_error(void *arg, mux_listener_t *listener, int err) {
+    mux_event_t ev = {.type = MUX_EV_ERROR,
+                      .local = listener->local,
+                      .reason = "accept",
+                      .err = err};
+    server_emit(arg, &ev);
 }
 
 /* ------------------------------------------------------------------ */
@@ -213,7 +232,12 @@ static void add_listener(mux_server_t *server, mux_listener_t *listener) {
     mux_event_t ev = {.type = MUX_EV_LISTEN,
                       .transport = listener->transport,
                       .local = listener->local};
-    mux__server_emit(server, &ev);
+    server_emit(server, &ev);
+}
+
+static void close_listener(mux_listener_t *listener) {
+    mux__dgram_stop(listener);
+    mux__listener_close(listener);
 }
 
 /* Port 0 on a name with several addresses: every one gets the same port. */
@@ -250,19 +274,23 @@ int mux_server_listen_addr(mux_server_t *server, const mux_addr_t *addr) {
     for (int i = 0; i < n; i++) {
         reuse_port(&sa[i], port);
         mux_listener_t *listener;
-        int e = mux__listener_open(server, &sa[i], addr->transport, &listener);
+        int e = mux__listener_open(&server->listening, &sa[i], addr->transport,
+                                   &listener);
+        if (e == 0 && addr->transport == MUX_UDP &&
+            (e = mux__dgram_start(listener, &server->datagrams)) < 0)
+            mux__listener_close(listener);
         if (e < 0) {
             err = err ? err : e;
             continue;
         }
-        port = mux__listener_port(listener);
+        port = listener->port;
         opened[nopened++] = listener;
     }
     if (nopened > 0 && (!err || family_missing(err)))
         err = 0;
     for (int i = 0; i < nopened; i++) {
         if (err < 0)
-            mux__listener_close(opened[i]);
+            close_listener(opened[i]);
         else
             add_listener(server, opened[i]);
     }
@@ -271,7 +299,10 @@ int mux_server_listen_addr(mux_server_t *server, const mux_addr_t *addr) {
 
 int mux_server_adopt(mux_server_t *server, int fd) {
     mux_listener_t *listener;
-    int err = mux__listener_adopt(server, fd, &listener);
+    int err = mux__listener_adopt(&server->listening, fd, &listener);
+    if (err == 0 && listener->transport == MUX_UDP &&
+        (err = mux__dgram_start(listener, &server->datagrams)) < 0)
+        mux__listener_close(listener);
     if (err < 0)
         return err;
     add_listener(server, listener);
@@ -312,7 +343,7 @@ void mux_server_close_listeners(mux_server_t *server) {
     while (server->listeners) {
         mux_listener_t *listener = server->listeners;
         server->listeners = listener->next;
-        mux__listener_close(listener);
+        close_listener(listener);
     }
 }
 
@@ -341,7 +372,7 @@ static void refuse(mux_server_t *server, mux_listener_t *listener, int fd,
                           mux_addr_format(peer, peer_len, text, sizeof(text)),
                       .local = listener->local,
                       .reason = reason};
-    mux__server_emit(server, &ev);
+    server_emit(server, &ev);
 }
 
 /* ---- opts.max_per_source: clients per source ---- */
@@ -436,7 +467,7 @@ static const char *policy_refusal(mux_server_t *server,
                                   const struct sockaddr *peer, socklen_t len,
                                   source_count_t **count, char *why,
                                   size_t size) {
-    const char *reason = mux__server_filter(server, peer, len);
+    const char *reason = filter(server, peer, len);
     if (reason)
         return reason;
     *count = source_count(server, peer, true);
@@ -448,9 +479,19 @@ static const char *policy_refusal(mux_server_t *server,
     return reason;
 }
 
-void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
-                        const struct sockaddr *peer, socklen_t peer_len) {
+/* A client a listener accepted: admitted (a new stream) or turned away
+ * (refused by the filter or a limit, the server full or shutting down, or
+ * shed for want of fds). The server owns fd from here on. */
+static void on_accepted(void *arg, mux_listener_t *listener, int fd,
+                        const struct sockaddr *peer, socklen_t peer_len,
+                        bool shed) {
+    mux_server_t *server = arg;
     const mux_server_opts_t *o = &server->opts;
+    if (shed) {
+        refuse(server, listener, fd, peer, peer_len,
+               "server full: out of file descriptors", true);
+        return;
+    }
     source_count_t *count = NULL;
     char why[96];
     const char *reason =
@@ -476,27 +517,13 @@ void mux__server_accept(mux_server_t *server, mux_listener_t *listener, int fd,
         source_release(server, count);
     }
     if (err < 0)
-        mux__server_error(server, listener->local, "accept", err);
-}
-
-bool mux__server_shed(mux_server_t *server, mux_listener_t *listener) {
-    if (server->spare_fd < 0)
-        return false;
-    close(server->spare_fd);
-    struct sockaddr_storage peer;
-    socklen_t len = sizeof(peer);
-    int fd = accept(listener->fd, (struct sockaddr *)&peer, &len);
-    if (fd >= 0)
-        refuse(server, listener, fd, (struct sockaddr *)&peer, len,
-               "server full: out of file descriptors", true);
-    server->spare_fd = open_spare();
-    return fd >= 0;
+        on_accept_error(server, listener, err);
 }
 
 static void shutdown_done(mux_server_t *server) {
     mux_timer_stop(&server->shutdown_timer);
     mux_event_t ev = {.type = MUX_EV_DONE};
-    mux__server_emit(server, &ev);
+    server_emit(server, &ev);
     if (server->stop_loop_when_done)
         mux_stop(server->loop);
 }
@@ -523,7 +550,7 @@ static void remove_conn(mux_server_t *server, mux_conn_t *conn,
     mux__conn_add_bytes(conn, &server->counters);
     /* A shutdown begun by this CLOSE's own callback reports DONE itself. */
     bool was_shutting_down = server->shutting_down;
-    mux__server_emit(server, ev);
+    server_emit(server, ev);
     if (server->nclients == 0 && was_shutting_down)
         shutdown_done(server);
 }
@@ -535,7 +562,7 @@ static void on_conn_event(mux_conn_t *conn, mux_event_t *ev, void *arg) {
     if (ev->type == MUX_EV_CLOSE)
         remove_conn(server, conn, ev);
     else
-        mux__server_emit(server, ev);
+        server_emit(server, ev);
 }
 
 /* Puts an admitted client on the list, with its id and per-source count. */
@@ -576,7 +603,7 @@ static int admit(mux_server_t *server, int fd, const struct sockaddr *peer,
                           peer->sa_family == AF_UNIX ? MUX_UNIX : MUX_TCP,
                       .peer = mux_conn_peer(conn),
                       .local = mux_conn_local(conn)};
-    mux__server_emit(server, &ev);
+    server_emit(server, &ev);
     if (mux__conn_is_open(conn))
         mux__conn_open(conn);
     mux__loop_release(server->loop);
@@ -652,7 +679,7 @@ void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
     server->shutting_down = true;
     mux_server_close_listeners(server);
     mux_event_t ev = {.type = MUX_EV_SHUTDOWN};
-    mux__server_emit(server, &ev);
+    server_emit(server, &ev);
     if (server->nclients == 0) {
         shutdown_done(server);
         return;
@@ -708,7 +735,7 @@ void mux_server_free(mux_server_t *server) {
     mux_timer_stop(&server->drain_timer);
     if (server->spare_fd >= 0)
         close(server->spare_fd);
-    mux__dgram_sources_free(server->dgram_sources);
+    mux__dgram_sources_free(server->datagrams.sources);
     free_source_counts(server);
     free(server->admit_times);
     mux__loop_release(server->loop);

@@ -1,7 +1,8 @@
 /*
- * listen.c -- listening sockets: bind and listen, adopt inherited sockets,
- * and accept clients in bounded batches, with the EMFILE remedy; or, with
- * opts.faults.accept_delay_ms, one at a time, late.
+ * acceptor.c -- bound sockets: bind (and listen), adopt inherited sockets,
+ * name them, own a unix socket's path; for stream sockets, accept clients
+ * in bounded batches, with the EMFILE remedy, or (accept_delay_ms) one at
+ * a time, late, and hand each to the owner through config->accepted.
  */
 #define _GNU_SOURCE /* accept4() */
 
@@ -36,16 +37,34 @@ static int accept_client(int fd, struct sockaddr *sa, socklen_t *len) {
 #endif
 }
 
+/* The EMFILE remedy: closes the spare fd to make room, accepts the oldest
+ * waiting client only to hand it up to be turned away, and reopens the
+ * spare, so that the listener does not stay readable with a backlog it
+ * cannot take. false: no spare fd, or nothing was waiting. */
+static bool shed(mux_listener_t *listener) {
+    const mux__listen_config_t *c = listener->config;
+    if (!c->spare_fd || *c->spare_fd < 0)
+        return false;
+    close(*c->spare_fd);
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    int fd = accept_client(listener->fd, (struct sockaddr *)&peer, &len);
+    if (fd >= 0)
+        c->accepted(c->arg, listener, fd, (struct sockaddr *)&peer, len, true);
+    *c->spare_fd = mux__fd_spare();
+    return fd >= 0;
+}
+
 /* Out of fds: shed one waiting client, or stop accepting for a moment so
  * that select() does not report the same backlog again and again. */
 static void out_of_fds(mux_listener_t *listener, int err) {
-    mux_server_t *server = listener->server;
-    mux__server_error(server, listener->local, "accept", err);
-    if (mux__server_shed(server, listener))
+    const mux__listen_config_t *c = listener->config;
+    c->error(c->arg, listener, err);
+    if (shed(listener))
         return;
     if (!mux_timer_active(&listener->resume) &&
         mux_timer_start(&listener->resume, ACCEPT_RETRY_MS, 0) == 0)
-        mux_watch_events(mux_server_loop(server), listener->fd, 0);
+        mux_watch_events(c->loop, listener->fd, 0);
 }
 
 /* Accepts one client and hands it to the server. Returns whether to go
@@ -56,8 +75,9 @@ static bool accept_one(mux_listener_t *listener) {
     socklen_t peer_len = sizeof(peer);
     int cfd = accept_client(listener->fd, (struct sockaddr *)&peer, &peer_len);
     if (cfd >= 0) {
-        mux__server_accept(listener->server, listener, cfd,
-                           (struct sockaddr *)&peer, peer_len);
+        const mux__listen_config_t *c = listener->config;
+        c->accepted(c->arg, listener, cfd, (struct sockaddr *)&peer, peer_len,
+                    false);
         return listener->fd >= 0;
     }
     switch (errno) {
@@ -76,7 +96,7 @@ static bool accept_one(mux_listener_t *listener) {
 #endif
         return false;
     default:
-        mux__server_error(listener->server, listener->local, "accept", -errno);
+        listener->config->error(listener->config->arg, listener, -errno);
         return false;
     }
 }
@@ -100,7 +120,7 @@ static void on_resume(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 static void delay_accept(mux_listener_t *listener, uint64_t delay_ms) {
     if (mux_timer_start(&listener->resume, delay_ms, 0) == 0) {
         listener->delaying = true;
-        mux_watch_events(mux_server_loop(listener->server), listener->fd, 0);
+        mux_watch_events(listener->config->loop, listener->fd, 0);
     } else {
         accept_one(listener);
     }
@@ -111,8 +131,7 @@ static void on_acceptable(mux_loop_t *loop, int fd, int events, void *arg) {
     MUX__UNUSED(fd);
     MUX__UNUSED(events);
     mux_listener_t *listener = arg;
-    uint64_t delay_ms =
-        mux__server_opts(listener->server)->faults.accept_delay_ms;
+    uint64_t delay_ms = listener->config->accept_delay_ms;
     if (delay_ms) {
         delay_accept(listener, delay_ms);
         return;
@@ -146,10 +165,6 @@ static void name_listener(mux_listener_t *listener) {
     strcat(listener->name, listener->local);
 }
 
-unsigned mux__listener_port(const mux_listener_t *listener) {
-    return listener->port;
-}
-
 /* Remembers what bind() made at a unix socket's path: the path is
  * unlinked at close only while it is still that socket. */
 static void note_path(mux_listener_t *listener) {
@@ -171,25 +186,24 @@ static void unlink_path(const mux_listener_t *listener) {
 }
 
 /* Starts serving a bound (and, for streams, listening) socket. */
-static int start(mux_server_t *server, int fd, mux_transport transport,
-                 bool owns_path, mux_listener_t **out) {
+static int start(const mux__listen_config_t *config, int fd,
+                 mux_transport transport, bool owns_path,
+                 mux_listener_t **out) {
     mux_listener_t *listener = calloc(1, sizeof(*listener));
     if (!listener) {
         mux__close(fd);
         return -ENOMEM;
     }
-    listener->server = server;
-    mux_timer_init(&listener->resume, mux_server_loop(server), on_resume,
-                   listener);
+    listener->config = config;
+    mux_timer_init(&listener->resume, config->loop, on_resume, listener);
     listener->fd = fd;
     listener->transport = transport;
     listener->owns_path = owns_path;
     name_listener(listener);
     note_path(listener);
-    int err = transport == MUX_UDP
-                  ? mux__dgram_start(listener)
-                  : mux_watch(mux_server_loop(server), fd, MUX_READ,
-                              on_acceptable, listener);
+    int err = transport == MUX_UDP ? 0
+                                   : mux_watch(config->loop, fd, MUX_READ,
+                                               on_acceptable, listener);
     if (err < 0) {
         listener->owns_path = false; /* the path may belong to another */
         mux__listener_close(listener);
@@ -232,12 +246,13 @@ static int share_port(int fd) {
 }
 
 static int bind_socket(int fd, const mux_sockaddr_t *sa,
-                       const mux_server_opts_t *opts) {
+                       const mux__listen_config_t *config) {
     int one = 1, err;
     if (sa->family != AF_UNIX &&
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
         return -errno;
-    if (sa->family != AF_UNIX && opts->reuseport && (err = share_port(fd)) < 0)
+    if (sa->family != AF_UNIX && config->reuseport &&
+        (err = share_port(fd)) < 0)
         return err;
     /* Wildcard v4 and v6 listeners share a port: keep v6 to itself. */
     if (sa->family == AF_INET6 &&
@@ -247,28 +262,30 @@ static int bind_socket(int fd, const mux_sockaddr_t *sa,
         remove_stale_socket(sa);
     if (bind(fd, (const struct sockaddr *)&sa->sa, sa->len) < 0)
         return -errno;
-    if (sa->socktype == SOCK_STREAM && listen(fd, opts->backlog) < 0)
+    if (sa->socktype == SOCK_STREAM && listen(fd, config->backlog) < 0)
         return -errno;
     return 0;
 }
 
-int mux__listener_open(mux_server_t *server, const mux_sockaddr_t *sa,
-                       mux_transport transport, mux_listener_t **out) {
+int mux__listener_open(const mux__listen_config_t *config,
+                       const mux_sockaddr_t *sa, mux_transport transport,
+                       mux_listener_t **out) {
     int fd = socket(sa->family, sa->socktype, 0);
     if (fd < 0)
         return -errno;
     fd = mux__fd_prepare(fd);
     if (fd < 0)
         return fd;
-    int err = bind_socket(fd, sa, mux__server_opts(server));
+    int err = bind_socket(fd, sa, config);
     if (err < 0) {
         mux__close(fd);
         return err;
     }
-    return start(server, fd, transport, sa->family == AF_UNIX, out);
+    return start(config, fd, transport, sa->family == AF_UNIX, out);
 }
 
-int mux__listener_adopt(mux_server_t *server, int fd, mux_listener_t **out) {
+int mux__listener_adopt(const mux__listen_config_t *config, int fd,
+                        mux_listener_t **out) {
     fd = mux__fd_prepare(fd);
     if (fd < 0)
         return fd;
@@ -285,7 +302,7 @@ int mux__listener_adopt(mux_server_t *server, int fd, mux_listener_t **out) {
     len = sizeof(listening);
     if (type == SOCK_STREAM &&
         (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
-         (!listening && listen(fd, mux__server_opts(server)->backlog) < 0))) {
+         (!listening && listen(fd, config->backlog) < 0))) {
         int err = -errno;
         mux__close(fd);
         return err;
@@ -293,16 +310,15 @@ int mux__listener_adopt(mux_server_t *server, int fd, mux_listener_t **out) {
     mux_transport transport = type == SOCK_DGRAM        ? MUX_UDP
                               : ss.ss_family == AF_UNIX ? MUX_UNIX
                                                         : MUX_TCP;
-    return start(server, fd, transport, false, out);
+    return start(config, fd, transport, false, out);
 }
 
 void mux__listener_close(mux_listener_t *listener) {
     if (!listener)
         return;
-    mux_loop_t *loop = mux_server_loop(listener->server);
-    if (listener->transport == MUX_UDP)
-        mux__dgram_stop(listener);
-    mux_unwatch(loop, listener->fd);
+    mux_loop_t *loop = listener->config->loop;
+    if (listener->transport != MUX_UDP) /* the owner stopped its dgram */
+        mux_unwatch(loop, listener->fd);
     mux_timer_stop(&listener->resume);
     if (listener->owns_path)
         unlink_path(listener);

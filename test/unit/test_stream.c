@@ -1,0 +1,185 @@
+/*
+ * test_stream.c -- a stream on its own (src/lib/stream.c): mux_conn_new()
+ * over a socketpair, no server and no listener: framing, replies, the
+ * events its owner hears, half-close and the watermark.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "mux.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+typedef struct {
+    test_loop_t t;
+    int sv[2]; /* sv[0]: the stream's; sv[1]: the test's peer */
+    int opened, closed, close_events, errors;
+    char close_reason[64];
+    mux_conn_t *conn;
+} fixture_t;
+
+static fixture_t *fx; /* the callbacks reach the fixture through here */
+
+static void upper_open(mux_conn_t *conn) {
+    fx->opened++;
+    fx->conn = conn;
+    mux_conn_send(conn, "hi\n", 3);
+}
+
+static void upper_line(mux_conn_t *conn, const char *line, size_t len) {
+    char out[64];
+    assert_true(len < sizeof(out));
+    for (size_t i = 0; i < len; i++)
+        out[i] =
+            (char)(line[i] >= 'a' && line[i] <= 'z' ? line[i] - 32 : line[i]);
+    out[len] = '\n';
+    assert_int_equal(mux_conn_send(conn, out, len + 1), 0);
+}
+
+static void upper_close(mux_conn_t *conn) {
+    (void)conn;
+    fx->closed++;
+}
+
+static const mux_service_t upper = {.name = "upper",
+                                    .framing = MUX_FRAMING_LINE,
+                                    .open = upper_open,
+                                    .message = upper_line,
+                                    .close = upper_close};
+
+static void on_event(mux_conn_t *conn, mux_event_t *ev, void *arg) {
+    assert_ptr_equal(arg, fx);
+    assert_ptr_equal(ev->conn, conn);
+    if (ev->type == MUX_EV_CLOSE) {
+        fx->close_events++;
+        snprintf(fx->close_reason, sizeof(fx->close_reason), "%s", ev->reason);
+        assert_string_equal(ev->peer, "unix");
+        assert_int_equal(ev->transport, MUX_UNIX);
+        assert_int_equal(ev->clients, 0);
+    } else if (ev->type == MUX_EV_ERROR) {
+        fx->errors++;
+    }
+}
+
+static int setup(void **state) {
+    fx = calloc(1, sizeof(*fx));
+    if (!fx || test_loop_open(&fx->t) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM, 0, fx->sv) < 0)
+        return -1;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture_t *f = *state;
+    close(f->sv[1]);
+    test_loop_close(&f->t);
+    free(f);
+    return 0;
+}
+
+/* What the peer has received so far, added to buf[got..len). */
+static size_t take(fixture_t *f, char *buf, size_t got, size_t len) {
+    ssize_t n = recv(f->sv[1], buf + got, len - got, MSG_DONTWAIT);
+    return got + (n > 0 ? (size_t)n : 0);
+}
+
+/* Reads from the peer until `want` arrived (running the loop), exactly. */
+static void expect(fixture_t *f, const char *want) {
+    size_t len = strlen(want);
+    char buf[256];
+    size_t got = 0;
+    assert_true(len < sizeof(buf));
+    test_loop_t *t = &f->t;
+    TEST_RUN_UNTIL(t, (got = take(f, buf, got, len)) >= len);
+    assert_memory_equal(buf, want, len);
+}
+
+static void test_a_stream_without_a_server(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {.on_event = on_event, .event_arg = f};
+    mux_conn_t *conn;
+    assert_int_equal(mux_conn_new(f->t.loop, f->sv[0], &upper, &opts, &conn),
+                     0);
+    assert_int_equal(f->opened, 1); /* before mux_conn_new returned */
+    assert_ptr_equal(f->conn, conn);
+    assert_null(mux_conn_server(conn));
+    assert_int_equal(mux_conn_id(conn), 0);
+    assert_int_equal(mux_conn_framing(conn), MUX_FRAMING_LINE);
+    assert_int_equal(mux_conn_watermark(conn), 1024 * 1024);
+    assert_ptr_equal(mux_conn_loop(conn), f->t.loop);
+    /* Made non-blocking. */
+    assert_true(fcntl(f->sv[0], F_GETFL) & O_NONBLOCK);
+    expect(f, "hi\n");
+    assert_int_equal(send(f->sv[1], "one\r\ntwo\n", 9, 0), 9);
+    expect(f, "ONE\nTWO\n");
+    /* Half-close: the unterminated last line is served, then the close. */
+    assert_int_equal(send(f->sv[1], "three", 5, 0), 5);
+    assert_int_equal(shutdown(f->sv[1], SHUT_WR), 0);
+    expect(f, "THREE\n");
+    test_loop_t *t = &f->t;
+    TEST_RUN_UNTIL(t, f->close_events == 1);
+    assert_int_equal(f->closed, 1);
+    assert_string_equal(f->close_reason, "client closed");
+    char byte;
+    assert_int_equal(recv(f->sv[1], &byte, 1, 0), 0); /* our EOF */
+}
+
+static void test_line_too_long_is_an_event(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {
+        .max_line = 4, .on_event = on_event, .event_arg = f};
+    mux_conn_t *conn;
+    assert_int_equal(mux_conn_new(f->t.loop, f->sv[0], &upper, &opts, &conn),
+                     0);
+    expect(f, "hi\n");
+    assert_int_equal(send(f->sv[1], "toolong\n", 8, 0), 8);
+    expect(f, "error: line too long (max 4 bytes)\n");
+    assert_int_equal(f->errors, 1);
+    mux_conn_close(conn, MUX_CLOSE_NOW);
+    assert_int_equal(f->close_events, 1);
+    assert_string_equal(f->close_reason, "closed by server");
+    assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0); /* frees it */
+}
+
+static void test_not_connected_is_refused(void **state) {
+    fixture_t *f = *state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    mux_conn_opts_t opts = {.on_event = on_event, .event_arg = f};
+    mux_conn_t *conn = NULL;
+    assert_int_equal(mux_conn_new(f->t.loop, fd, &upper, &opts, &conn),
+                     -ENOTCONN);
+    assert_null(conn);
+    assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed */
+    assert_int_equal(f->opened, 0);
+    opts.max_output = MUX_OUTPUT_MAX + 1;
+    assert_int_equal(mux_conn_new(f->t.loop, f->sv[0], &upper, &opts, &conn),
+                     -EINVAL);
+    assert_int_equal(fcntl(f->sv[0], F_GETFD), -1); /* closed too */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_a_stream_without_a_server, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_line_too_long_is_an_event, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_not_connected_is_refused, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
