@@ -328,6 +328,63 @@ char *mux_addr_format(const struct sockaddr *sa, socklen_t len, char *out,
                       size_t size);
 
 /* ------------------------------------------------------------------ */
+/* Outbound connects                                                   */
+/* ------------------------------------------------------------------ */
+
+/* One outbound connect under way, from mux_connect() until its callback
+ * runs or mux_connect_cancel(). Opaque; the library allocates it. */
+typedef struct mux_connect mux_connect_t;
+
+/*
+ * The result of a mux_connect(), always called from inside the loop, once
+ * (never if it was cancelled):
+ *  - fd >= 0, err 0: connected. `fd` is non-blocking and close-on-exec,
+ *    no longer watched; the callee owns it (watch it, close it).
+ *  - fd >= 0, err < 0: it connected, but the peer reset the connection
+ *    before the result came in (a server that accepts and resets at once:
+ *    err is -ECONNRESET, or -EPIPE after its FIN). Reading the result took
+ *    the error off the socket, so `fd` reads as end of file (maybe after
+ *    bytes the peer sent first): treat err as that read's error. The callee
+ *    owns `fd` here too. No other address was tried.
+ *  - fd -1, err < 0: every address failed; err is the failure of the last
+ *    one: -ECONNREFUSED, -ETIMEDOUT (its attempt took longer than the
+ *    timeout), -ENOENT (no unix socket there), -EAGAIN (a unix listener's
+ *    backlog is full), -ENETUNREACH, -EAFNOSUPPORT, -EMFILE, ...
+ * The callback may do anything a loop callback may, mux_connect() again
+ * included; the handle is released when it returns.
+ */
+typedef void mux_connect_cb(mux_loop_t *loop, int fd, int err, void *arg);
+
+/*
+ * Connects to the first of `addrs` that accepts (stream or datagram
+ * sockets of any family, as mux_addr_resolve() fills them: resolve once,
+ * before the loop runs, and connect as often as needed), without blocking:
+ * a non-blocking connect() to each address in turn, each attempt given
+ * `timeout_ms` (0: no limit but the system's own, about two minutes for
+ * TCP) and counted as failed when it fails at once (a unix path with
+ * nobody listening) or the socket turns writable with an error. The
+ * `naddrs` entries are copied. The result comes through `cb` with `arg`,
+ * from a later loop callback, never from inside mux_connect(). *out (if
+ * out is not NULL) is the handle for mux_connect_cancel(), valid until the
+ * callback returns.
+ *
+ * Returns 0 (`cb` will run once, unless cancelled); -EINVAL (NULL loop,
+ * addrs or cb, naddrs 0); -ENOMEM. On failure `cb` never runs. Cancel or
+ * finish every connect before mux_loop_free().
+ */
+int mux_connect(mux_loop_t *loop, const mux_sockaddr_t *addrs, size_t naddrs,
+                uint64_t timeout_ms, mux_connect_cb *cb, void *arg,
+                mux_connect_t **out);
+
+/*
+ * Abandons a connect: closes its socket, stops its timer and releases it;
+ * its callback never runs. Safe from any callback; inside the connect's
+ * own callback it does nothing (the connect is over). Not after the
+ * callback returned: the handle is gone then. NULL is a no-op.
+ */
+void mux_connect_cancel(mux_connect_t *connector);
+
+/* ------------------------------------------------------------------ */
 /* Servers, connections and services                                   */
 /* ------------------------------------------------------------------ */
 

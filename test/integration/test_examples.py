@@ -1,7 +1,8 @@
 """The examples of docs/embedding.md, run as a user runs them: upper (a
 custom service), loop_main (libmux as the main loop, with commands on
 stdin) and host_select (a select() loop of its own driving libmux); and the
-complete programs in docs/api.md, compiled from the page and run."""
+complete programs in docs/api.md (a timer and an fd, a server, a client
+with an outbound connect), compiled from the page and run."""
 
 import os
 import re
@@ -255,8 +256,8 @@ class ApiDocPrograms(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def test_there_are_two(self):
-        self.assertEqual(len(self.binaries), 2)
+    def test_there_are_three(self):
+        self.assertEqual(len(self.binaries), 3)
 
     def test_the_timer_and_fd_program_ticks_three_times(self):
         p = subprocess.run([self.binaries[0]], capture_output=True, text=True,
@@ -285,6 +286,21 @@ class ApiDocPrograms(unittest.TestCase):
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
+
+    def test_the_client_program_asks_echo_and_reports_a_refusal(self):
+        with Muxd("-q", "-p", "0") as m:
+            p = subprocess.run([self.binaries[2], f"127.0.0.1:{m.port}",
+                                "hello"], capture_output=True, text=True,
+                               timeout=muxtest.TIMEOUT)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "hello\n", ""))
+        with socket.socket() as bound:  # bound, not listening: refused
+            bound.bind(("127.0.0.1", 0))
+            port = bound.getsockname()[1]
+            p = subprocess.run([self.binaries[2], f"127.0.0.1:{port}", "x"],
+                               capture_output=True, text=True,
+                               timeout=muxtest.TIMEOUT)
+        self.assertEqual((p.returncode, p.stdout, p.stderr),
+                         (1, "", "ask: cannot connect: Connection refused\n"))
 
 
 if __name__ == "__main__":

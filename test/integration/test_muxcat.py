@@ -221,6 +221,21 @@ class PipeMode(unittest.TestCase):
             err, f"muxcat: cannot connect to 127.0.0.1:{port}: "
                  "Connection refused\n")
 
+    def test_connect_timeout_is_bounded_by_w(self):
+        # A full accept queue (backlog 0 holds the one connection nobody
+        # accepts) drops muxcat's SYN: its connect waits -w, then fails.
+        with socket.socket() as s, socket.socket() as filler:
+            s.bind(("127.0.0.1", 0))
+            s.listen(0)
+            port = s.getsockname()[1]
+            filler.connect(("127.0.0.1", port))
+            status, out, err = muxcat("-w", "0.2", "127.0.0.1", str(port),
+                                      input=b"x")
+        self.assertEqual((status, out), (1, b""))
+        self.assertEqual(
+            err, f"muxcat: cannot connect to 127.0.0.1:{port}: "
+                 "Connection timed out\n")
+
 
     def test_a_reset_after_connecting_is_not_a_failed_connect(self):
         # The server accepts, greets and resets at once: often before
