@@ -75,7 +75,6 @@ static void tick_message(mux_conn_t *conn, const char *line, size_t len) {
 
 static const mux_service_t tick_service = {
     .name = "tick",
-    .summary = "every line back, prefixed with the host's tick count",
     .framing = MUX_FRAMING_LINE,
     .message = tick_message,
 };

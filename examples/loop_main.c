@@ -67,7 +67,6 @@ static void board_close(mux_conn_t *conn) {
 
 static const mux_service_t board_service = {
     .name = "board",
-    .summary = "operator broadcasts to clients, clients write to the console",
     .framing = MUX_FRAMING_LINE,
     .open = board_open,
     .message = board_message,

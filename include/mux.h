@@ -427,7 +427,6 @@ enum { MUX_CLOSE_AFTER_FLUSH = 0, MUX_CLOSE_NOW = 1 };
  */
 typedef struct mux_service {
     const char *name;
-    const char *summary; /* one line, for --help */
     mux_framing framing; /* default framing; 0 means raw */
     void (*open)(mux_conn_t *conn);
     void (*message)(mux_conn_t *conn, const char *data, size_t len);

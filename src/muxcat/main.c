@@ -8,11 +8,11 @@
 
 #include "escape.h"
 #include "muxcat.h"
+#include "number.h"
 #include "outfd.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,22 +144,16 @@ static _Noreturn void usage_error(const char *fmt, const char *arg) {
 
 /* -w: seconds, fractions allowed, into milliseconds (at least 1). */
 static uint64_t parse_wait(const char *text) {
-    char *end;
-    errno = 0;
-    double secs = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(secs) || secs <= 0 ||
-        secs > 1e6)
+    double secs;
+    if (number_parse_seconds(text, 1e6, &secs) < 0 || secs <= 0)
         usage_error("invalid wait (seconds, more than 0): '%s'", text);
-    uint64_t ms = (uint64_t)(secs * 1000.0 + 0.5);
+    uint64_t ms = number_seconds_to_ms(secs);
     return ms ? ms : 1;
 }
 
 static uint64_t parse_idle(const char *text) {
-    char *end;
-    errno = 0;
-    unsigned long ms = strtoul(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || ms == 0 ||
-        ms > 3600000)
+    unsigned long ms;
+    if (number_parse_ulong(text, 3600000, &ms) < 0 || ms == 0)
         usage_error("invalid idle time (milliseconds, 1 to 3600000): '%s'",
                     text);
     return ms;

@@ -1,10 +1,11 @@
 /*
  * text.c -- messages, and bytes from the network written to the terminal
- * without control bytes. (Escapes in --send/--expect TEXT are decoded by
- * src/common/escape.c, which muxd's --text shares.)
+ * without control bytes, escaped as muxd's log escapes them
+ * (src/common/escape.c, which also decodes --send/--expect TEXT).
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "escape.h"
 #include "muxcat.h"
 #include "outfd.h"
 
@@ -86,19 +87,8 @@ void muxcat_error(const char *fmt, ...) {
 void muxcat_print_escaped(FILE *out, const char *data, size_t len) {
     fputc('"', out);
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)data[i];
-        if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\r')
-            fputs("\\r", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
+        char esc[5];
+        fwrite(esc, 1, text_escape_byte((unsigned char)data[i], esc), out);
     }
     fputc('"', out);
 }

@@ -5,11 +5,10 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "faults.h"
+#include "number.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Upper bounds: beyond them a value is surely a typo. */
@@ -17,44 +16,11 @@
 #define MAX_PIECE (UINT64_C(1) << 30)
 #define MAX_MS UINT64_C(3600000)
 
-/*
- * A decimal number from `text` to `end` (or to the NUL if end is NULL),
- * 1..max, with an optional k, M or G suffix (powers of 1024) if
- * `suffixes`. Returns 0 for anything else.
- */
-static uint64_t parse_value(const char *text, const char *end, uint64_t max,
-                            bool suffixes) {
-    char digits[32];
-    size_t len = end ? (size_t)(end - text) : strlen(text);
-    if (len == 0 || len >= sizeof(digits) || text[0] < '0' || text[0] > '9')
-        return 0;
-    memcpy(digits, text, len);
-    digits[len] = '\0';
-    char *stop;
-    errno = 0;
-    unsigned long long v = strtoull(digits, &stop, 10);
-    unsigned shift = 0;
-    if (suffixes && *stop && !stop[1])
-        shift = strchr("kK", *stop)   ? 10
-                : strchr("mM", *stop) ? 20
-                : strchr("gG", *stop) ? 30
-                                      : 0;
-    if (shift)
-        stop++;
-    if (errno || *stop || v == 0 || v > (max >> shift))
-        return 0;
-    return (uint64_t)v << shift;
-}
-
-uint64_t muxd_parse_size(const char *text, uint64_t max) {
-    return parse_value(text, NULL, max, true);
-}
-
 /* split=BYTES[:MS] */
 static const char *parse_split(const char *value, mux_faults_t *faults) {
     const char *colon = strchr(value, ':');
-    uint64_t bytes = parse_value(value, colon, MAX_PIECE, true);
-    uint64_t ms = colon ? parse_value(colon + 1, NULL, MAX_MS, false) : 0;
+    uint64_t bytes = number_parse_size(value, colon, MAX_PIECE, true);
+    uint64_t ms = colon ? number_parse_size(colon + 1, NULL, MAX_MS, false) : 0;
     if (!bytes || (colon && !ms))
         return "invalid fault: '%s' (split=BYTES[:MS], both at least 1)";
     faults->split = (size_t)bytes;
@@ -76,14 +42,14 @@ const char *muxd_fault_parse(const char *arg, mux_faults_t *faults) {
             return "invalid fault: '%s' (rst and stall take no value)";
         *(arg[0] == 'r' ? &faults->rst : &faults->stall) = 1;
     } else if (is_kind(arg, len, "drop-after")) {
-        if (!value ||
-            !(faults->drop_after = parse_value(value, NULL, MAX_BYTES, true)))
+        if (!value || !(faults->drop_after =
+                            number_parse_size(value, NULL, MAX_BYTES, true)))
             return "invalid fault: '%s' (drop-after=BYTES, at least 1)";
     } else if (is_kind(arg, len, "split")) {
         return parse_split(value ? value : "", faults);
     } else if (is_kind(arg, len, "accept-delay")) {
         if (!value || !(faults->accept_delay_ms =
-                            parse_value(value, NULL, MAX_MS, false)))
+                            number_parse_size(value, NULL, MAX_MS, false)))
             return "invalid fault: '%s' (accept-delay=MS, 1 to 3600000)";
     } else {
         return "invalid fault: '%s' (drop-after=BYTES, rst, "

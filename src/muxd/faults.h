@@ -17,13 +17,6 @@
  */
 const char *muxd_fault_parse(const char *arg, mux_faults_t *faults);
 
-/*
- * A size in bytes, as every size option takes it: decimal, with an
- * optional k, M or G suffix (powers of 1024), 1 to `max`. Returns 0 for
- * anything else (a size past max, or one whose value would not fit).
- */
-uint64_t muxd_parse_size(const char *text, uint64_t max);
-
 /* The "Faults:" block of --help. */
 void muxd_fault_usage(FILE *out);
 

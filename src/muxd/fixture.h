@@ -1,8 +1,8 @@
 /*
- * fixture.h -- what makes muxd easy to run from a test script or a service
- * manager: files written atomically (--ready-file, --pidfile), systemd
- * socket activation and readiness notification, written by hand (no
- * libsystemd).
+ * fixture.h -- the small protocols a test script or a service manager
+ * speaks with muxd: files written atomically (--ready-file, --pidfile),
+ * systemd socket activation and readiness notification, written by hand
+ * (no libsystemd). ready.h says when muxd uses them.
  */
 #ifndef MUXD_FIXTURE_H
 #define MUXD_FIXTURE_H
@@ -62,37 +62,5 @@ int muxd_check_inherited(const int *fds, size_t n);
  * vsock:), -ENAMETOOLONG, or what socket() and sendto() returned.
  */
 int muxd_notify(const char *state);
-
-/*
- * The server's listeners as ready-file text, "tcp 127.0.0.1:43121\n" per
- * listener, in a string the caller frees; NULL when out of memory.
- */
-char *muxd_ready_text(const mux_server_t *server);
-
-/*
- * Writes `pidfile_path` (if not NULL) with muxd's pid, then `ready_path`
- * (if not NULL) with `lines`, recording what each is for
- * muxd_remove_files(). Called before privileges are dropped. Returns 0,
- * or -errno when a file could not be written (logged).
- */
-int muxd_announce_files(const char *pidfile_path, const char *ready_path,
-                        const char *lines);
-
-/*
- * Tells the world muxd is ready, once the files are in place (so a script
- * that sees a ready line finds them): writes each line of `lines` to
- * stdout as "listening on LINE", completely, then sends READY=1 to
- * $NOTIFY_SOCKET. Returns 0, or -errno when stdout does not take the lines
- * (logged: e.g. stdout is /dev/full); a failed notification is only
- * logged.
- */
-int muxd_announce(const char *lines);
-
-/* Sends STOPPING=1 to $NOTIFY_SOCKET, the first time it is called. */
-void muxd_announce_stopping(void);
-
-/* Removes the pidfile and the ready file if muxd_announce_files() wrote
- * them and they are still those files (not another muxd's since). */
-void muxd_remove_files(const char *pidfile_path, const char *ready_path);
 
 #endif

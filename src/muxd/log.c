@@ -5,6 +5,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "log.h"
+#include "escape.h"
 #include "json.h"
 #include "outfd.h"
 
@@ -19,54 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The settings muxd_log_error() and the line writers use. */
-static muxd_log_t settings = {.level = MUXD_LOG_NORMAL};
+/* The log's settings: every line is written by them. */
+static struct {
+    muxd_log_t log;
+    unsigned worker; /* 1..N in a --workers process, 0 otherwise */
+} settings = {.log = {.level = MUXD_LOG_NORMAL}};
 
 static void queue_line(const char *line, size_t len);
 
-void muxd_log_init(const muxd_log_t *log) { settings = *log; }
-
-/* The escaped form of one byte, NUL-terminated, in esc[5]. */
-static void escape_byte(unsigned char c, char esc[5]) {
-    static const char hex[] = "0123456789abcdef";
-    static const char from[] = "\n\r\t\\\"", to[] = "nrt\\\"";
-    const char *special = c ? strchr(from, c) : NULL;
-    memset(esc, 0, 5);
-    if (special) {
-        esc[0] = '\\';
-        esc[1] = to[special - from];
-    } else if (c < 0x20 || c > 0x7e) {
-        esc[0] = '\\';
-        esc[1] = 'x';
-        esc[2] = hex[c >> 4];
-        esc[3] = hex[c & 15];
-    } else {
-        esc[0] = (char)c;
-    }
-}
-
-char *muxd_escape(const char *in, size_t len, char *out, size_t size) {
-    if (size < 4) { /* no room for anything but the NUL */
-        if (size)
-            out[0] = '\0';
-        return out;
-    }
-    size_t o = 0, cut = 0; /* cut: where "..." goes if the rest won't fit */
-    for (size_t i = 0; i < len; i++) {
-        char esc[5];
-        escape_byte((unsigned char)in[i], esc);
-        size_t n = strlen(esc);
-        if (o + n > size - 1) {
-            memcpy(out + cut, "...", 4);
-            return out;
-        }
-        memcpy(out + o, esc, n);
-        o += n;
-        if (o <= size - 4) /* room for "..." and the NUL after this byte */
-            cut = o;
-    }
-    out[o] = '\0';
-    return out;
+void muxd_log_init(const muxd_log_t *log, unsigned worker) {
+    settings.log = *log;
+    settings.worker = worker;
 }
 
 /* ------------------------------------------------------------------ */
@@ -196,7 +160,7 @@ static size_t text_line(const char *text, char *out, size_t size) {
 static void queue_dropped_notice(void) {
     char line[256];
     size_t len;
-    if (settings.format == MUXD_LOG_JSON) {
+    if (settings.log.format == MUXD_LOG_JSON) {
         json_line_t j;
         json_begin(&j, "log_dropped");
         json_number(&j, "lines", queue.dropped);
@@ -333,7 +297,7 @@ void muxd_log_flush(int timeout_ms) {
 static void vlog(const char *event, const char *fmt, va_list ap) {
     char line[1024];
     vsnprintf(line, sizeof(line), fmt, ap);
-    if (settings.format == MUXD_LOG_JSON) {
+    if (settings.log.format == MUXD_LOG_JSON) {
         json_line_t j;
         json_begin(&j, event);
         json_string(&j, "message", line);
@@ -344,9 +308,8 @@ static void vlog(const char *event, const char *fmt, va_list ap) {
     }
 }
 
-void muxd_log_text(const muxd_log_t *log, muxd_log_level level, const char *fmt,
-                   ...) {
-    if (log->level < level)
+void muxd_log_text(muxd_log_level level, const char *fmt, ...) {
+    if (settings.log.level < level)
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -369,9 +332,9 @@ static const char *plural(uint64_t n) { return n == 1 ? "" : "s"; }
 
 /* "refused ADDR on ADDR: REASON"; a datagram's with "udp", and a summary
  * of refusals not logged on their own with their count. */
-static void text_refusal(const muxd_log_t *log, const mux_event_t *ev) {
+static void text_refusal(const mux_event_t *ev) {
     if (ev->transport != MUX_UDP) {
-        muxd_log_text(log, MUXD_LOG_NORMAL, "refused %s on %s: %s", ev->peer,
+        muxd_log_text(MUXD_LOG_NORMAL, "refused %s on %s: %s", ev->peer,
                       ev->local, ev->reason);
         return;
     }
@@ -380,30 +343,29 @@ static void text_refusal(const muxd_log_t *log, const mux_event_t *ev) {
         snprintf(more, sizeof(more), " (and %" PRIu64 " more not logged)",
                  ev->repeats);
     if (ev->peer[0])
-        muxd_log_text(log, MUXD_LOG_NORMAL, "refused udp %s on %s: %s%s",
-                      ev->peer, ev->local, ev->reason, more);
+        muxd_log_text(MUXD_LOG_NORMAL, "refused udp %s on %s: %s%s", ev->peer,
+                      ev->local, ev->reason, more);
     else
-        muxd_log_text(log, MUXD_LOG_NORMAL, "refused udp: %s%s", ev->reason,
-                      more);
+        muxd_log_text(MUXD_LOG_NORMAL, "refused udp: %s%s", ev->reason, more);
 }
 
 /* The lines muxd printed before JSON existed: keep them as they are. */
-static void text_event(const muxd_log_t *log, const mux_event_t *ev) {
+static void text_event(const mux_event_t *ev) {
     char text[512];
     switch (ev->type) {
     case MUX_EV_LISTEN:
-        muxd_log_text(log, MUXD_LOG_VERBOSE, "bound %s", ev->local);
+        muxd_log_text(MUXD_LOG_VERBOSE, "bound %s", ev->local);
         break;
     case MUX_EV_ACCEPT:
-        muxd_log_text(log, MUXD_LOG_NORMAL,
+        muxd_log_text(MUXD_LOG_NORMAL,
                       "accepted %s on %s (%" PRIu64 " client%s)", ev->peer,
                       ev->local, ev->clients, plural(ev->clients));
         break;
     case MUX_EV_REFUSE:
-        text_refusal(log, ev);
+        text_refusal(ev);
         break;
     case MUX_EV_CLOSE:
-        muxd_log_text(log, MUXD_LOG_NORMAL,
+        muxd_log_text(MUXD_LOG_NORMAL,
                       "closed %s: %s (%" PRIu64 " bytes in, %" PRIu64
                       " bytes out, %" PRIu64 " ms)",
                       ev->peer, ev->reason, ev->bytes_in, ev->bytes_out,
@@ -411,24 +373,24 @@ static void text_event(const muxd_log_t *log, const mux_event_t *ev) {
         break;
     case MUX_EV_ERROR:
         if (ev->conn)
-            muxd_log_text(log, MUXD_LOG_NORMAL, "%s: %s", ev->peer, ev->reason);
+            muxd_log_text(MUXD_LOG_NORMAL, "%s: %s", ev->peer, ev->reason);
         else
             muxd_log_error("%s on %s: %s", ev->reason, ev->local,
                            mux_strerror(ev->err));
         break;
     case MUX_EV_SERVICE:
-        muxd_log_text(log, MUXD_LOG_NORMAL, "%s: %s", ev->peer,
-                      muxd_escape(ev->text, ev->text_len, text, sizeof(text)));
+        muxd_log_text(MUXD_LOG_NORMAL, "%s: %s", ev->peer,
+                      text_escape(ev->text, ev->text_len, text, sizeof(text)));
         break;
     case MUX_EV_SHUTDOWN:
         if (ev->clients == 0)
             break;
-        muxd_log_text(log, MUXD_LOG_NORMAL,
+        muxd_log_text(MUXD_LOG_NORMAL,
                       "listeners closed, waiting for %" PRIu64 " client%s",
                       ev->clients, plural(ev->clients));
         break;
     case MUX_EV_DONE:
-        muxd_log_text(log, MUXD_LOG_VERBOSE, "every client closed");
+        muxd_log_text(MUXD_LOG_VERBOSE, "every client closed");
         break;
     }
 }
@@ -466,9 +428,9 @@ static void json_members(json_line_t *j, const mux_event_t *ev) {
 }
 
 /* Every event but at -q, where only errors that cost no client remain. */
-static void json_event(const muxd_log_t *log, const mux_event_t *ev) {
+static void json_event(const mux_event_t *ev) {
     bool quiet_error = ev->type == MUX_EV_ERROR && !ev->conn;
-    if (log->level < MUXD_LOG_NORMAL && !quiet_error)
+    if (settings.log.level < MUXD_LOG_NORMAL && !quiet_error)
         return;
     if (ev->type < MUX_EV_LISTEN || ev->type > MUX_EV_DONE)
         return;
@@ -478,11 +440,11 @@ static void json_event(const muxd_log_t *log, const mux_event_t *ev) {
     json_end(&j);
 }
 
-void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev) {
-    if (log->format == MUXD_LOG_JSON)
-        json_event(log, ev);
+void muxd_log_event(const mux_event_t *ev) {
+    if (settings.log.format == MUXD_LOG_JSON)
+        json_event(ev);
     else
-        text_event(log, ev);
+        text_event(ev);
 }
 
 /* The admission limits' part of the stats line: only what happened. */
@@ -500,8 +462,8 @@ static void text_limits(const mux_server_stats_t *st, char *out, size_t size) {
                  st->dgram_denied, st->dgram_guarded, st->dgram_over_budget);
 }
 
-void muxd_log_stats(const muxd_log_t *log, const mux_server_stats_t *st) {
-    if (log->format == MUXD_LOG_TEXT) {
+void muxd_log_stats(const mux_server_stats_t *st) {
+    if (settings.log.format == MUXD_LOG_TEXT) {
         char limits[200] = "";
         text_limits(st, limits, sizeof(limits));
         muxd_log_error("stats: %" PRIu64 " client%s now, %" PRIu64

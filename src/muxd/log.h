@@ -21,32 +21,34 @@ typedef enum {
     MUXD_LOG_JSON = 1, /* one JSON object per line, for programs */
 } muxd_log_format;
 
+/* What the command line says of the log. */
 typedef struct {
     muxd_log_level level;
     muxd_log_format format;
-    unsigned worker; /* 1..N in a --workers process, 0 otherwise */
 } muxd_log_t;
 
 /*
- * Makes `log` the settings of muxd_log_error() and of every line below:
- * call it once the options are known (until then: text, no worker).
+ * Makes `log` the settings of every line below, the one place they are
+ * kept: call it once the options are known (until then: text, the normal
+ * level). `worker` is 1..N in a --workers process, whose lines say so,
+ * and 0 otherwise.
  */
-void muxd_log_init(const muxd_log_t *log);
+void muxd_log_init(const muxd_log_t *log, unsigned worker);
 
 /*
  * Logs one server event, if the level asks for it. Text: the lines muxd
  * always printed. JSON: every event but at -q, as
  * {"ts":...,"pid":...,"event":"accept",...} (see docs/fixtures.md).
  */
-void muxd_log_event(const muxd_log_t *log, const mux_event_t *ev);
+void muxd_log_event(const mux_event_t *ev);
 
 /* The SIGUSR1 line: the server's counters, whatever the level. */
-void muxd_log_stats(const muxd_log_t *log, const mux_server_stats_t *stats);
+void muxd_log_stats(const mux_server_stats_t *stats);
 
 /* "muxd: " + the formatted text, if `level` is enabled (JSON: an "info"
  * event with the text as "message"). */
-void muxd_log_text(const muxd_log_t *log, muxd_log_level level, const char *fmt,
-                   ...) __attribute__((format(printf, 3, 4)));
+void muxd_log_text(muxd_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* "muxd: " + the formatted text, always (JSON: an "error" event). */
 void muxd_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -69,12 +71,5 @@ void muxd_log_forked(void);
  * it (what it does not take by then is lost). Called at exit (atexit).
  */
 void muxd_log_flush(int timeout_ms);
-
-/*
- * Writes `len` bytes of `in` to `out` (of `size` bytes, NUL-terminated) as
- * printable ASCII: \n \r \t \\ \" and \xNN for everything else outside
- * 0x20..0x7e. Cuts long input short with "..." at the end. Returns out.
- */
-char *muxd_escape(const char *in, size_t len, char *out, size_t size);
 
 #endif

@@ -21,7 +21,9 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "workers.h"
-#include "fixture.h"
+#include "log.h"
+#include "ready.h"
+#include "serve.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -37,8 +39,9 @@
 #endif
 
 typedef struct {
-    options_t *opts;
-    pid_t *pids; /* per worker; 0 once it has exited */
+    muxd_options_t *opts;
+    muxd_ready_t *ready; /* the parent announces for every worker */
+    pid_t *pids;         /* per worker; 0 once it has exited */
     unsigned alive;
     pid_t parent;
     sigset_t old_mask; /* restored in workers, and once the loop runs */
@@ -62,17 +65,15 @@ static _Noreturn void become_worker(pool_t *pool, unsigned index,
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != pool->parent)
         _exit(1);
 #endif
-    options_t *o = pool->opts;
-    o->worker = index;
-    o->report_fd = report[1];
+    muxd_options_t *o = pool->opts;
     o->server.reuseport = 1;
-    o->pidfile = o->ready_file = NULL;
-    o->log.worker = index;
-    muxd_log_init(&o->log);
+    muxd_log_init(&o->log, index);
     muxd_log_forked();
     free(pool->pids);
     free(pool->addresses);
-    exit(muxd_serve(o));
+    muxd_ready_t ready;
+    muxd_ready_init_report(&ready, report[1]);
+    exit(muxd_serve(o, &ready, index));
 }
 
 /* ------------------------------------------------------------------ */
@@ -167,7 +168,7 @@ static int start_worker(pool_t *pool, unsigned index, char **report) {
  * Makes the addresses worker 1 bound (the first lines of its report; the
  * rest are the inherited sockets) the ones the other workers bind.
  */
-static int take_addresses(options_t *o, char *report) {
+static int take_addresses(muxd_options_t *o, char *report) {
     size_t n = 0;
     for (char *p = report; *p; p = strchr(p, '\n') + 1)
         n++;
@@ -197,7 +198,7 @@ static int take_addresses(options_t *o, char *report) {
 
 /* Starts every worker; on failure stops those already started. */
 static int start_all(pool_t *pool) {
-    options_t *o = pool->opts;
+    muxd_options_t *o = pool->opts;
     char *report = NULL;
     int err = start_worker(pool, 1, &pool->addresses);
     if (err == 0 && (report = strdup(pool->addresses)) == NULL)
@@ -264,10 +265,10 @@ static void on_stop(mux_loop_t *loop, int signo, void *arg) {
     (void)loop;
     pool_t *pool = arg;
     if (pool->signals++ == 0) {
-        muxd_log_text(&pool->opts->log, MUXD_LOG_NORMAL,
-                      "%s: stopping %u worker%s", muxd_stop_signal_name(signo),
-                      pool->alive, pool->alive == 1 ? "" : "s");
-        muxd_announce_stopping();
+        muxd_log_text(MUXD_LOG_NORMAL, "%s: stopping %u worker%s",
+                      muxd_stop_signal_name(signo), pool->alive,
+                      pool->alive == 1 ? "" : "s");
+        muxd_ready_stopping(pool->ready);
     }
     signal_all(pool, SIGTERM);
 }
@@ -314,19 +315,16 @@ static void stop_all(pool_t *pool) {
 
 /* Once every worker is ready: close what the workers now hold, write the
  * files while still privileged, drop privileges, announce. */
-static int ready(pool_t *pool) {
-    options_t *o = pool->opts;
+static int announce_all(pool_t *pool) {
+    muxd_options_t *o = pool->opts;
     for (size_t i = 0; i < o->ninherited; i++)
         close(o->inherited[i]); /* every worker has its own copy */
     o->ninherited = 0;
-    int err = muxd_announce_files(o->pidfile, o->ready_file, pool->addresses);
-    if (err == 0 && o->user && muxd_drop_privileges(o->user) < 0)
-        err = -EPERM;
-    return err == 0 ? muxd_announce(pool->addresses) : err;
+    return muxd_ready_announce(pool->ready, pool->addresses, o->user);
 }
 
-int muxd_workers_run(options_t *o) {
-    pool_t pool = {.opts = o, .parent = getpid()};
+int muxd_workers_run(muxd_options_t *o, muxd_ready_t *ready) {
+    pool_t pool = {.opts = o, .ready = ready, .parent = getpid()};
     sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGCHLD);
@@ -338,14 +336,14 @@ int muxd_workers_run(options_t *o) {
     pool.pids = calloc(o->workers, sizeof(*pool.pids));
     int err = pool.pids ? start_all(&pool) : -ENOMEM;
     if (err == 0)
-        err = ready(&pool);
+        err = announce_all(&pool);
     if (err == 0)
         err = watch_signals(&pool);
     if (err == 0 && (err = mux_run(pool.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     if (err < 0 && pool.pids)
         stop_all(&pool);
-    muxd_remove_files(o->pidfile, o->ready_file);
+    muxd_ready_remove(ready);
     muxd_log_attach(NULL);
     mux_loop_free(pool.loop);
     free(pool.pids);

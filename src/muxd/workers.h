@@ -6,19 +6,20 @@
 #ifndef MUXD_WORKERS_H
 #define MUXD_WORKERS_H
 
-#include "muxd.h"
+#include "cli.h"
+#include "ready.h"
 
 /*
  * Runs o->workers workers (see docs/fixtures.md): the first binds the
  * addresses as given (port 0 picks a port) and reports what it bound; the
  * others bind exactly those addresses; every worker also serves the
- * inherited sockets. Then the parent announces readiness once (ready
- * lines, files, READY=1) and waits: SIGTERM or SIGINT stops every worker
- * gracefully, SIGUSR1 makes each print its stats line, a worker that dies
- * is reported. Returns the exit status: 0 once every worker exited 0 after
- * being asked to stop, 1 if one failed to start, died or exited on its
- * own.
+ * inherited sockets (muxd_serve()). Then the parent announces readiness
+ * once through `ready` (files, ready lines, READY=1) and waits: SIGTERM or
+ * SIGINT stops every worker gracefully, SIGUSR1 makes each print its stats
+ * line, a worker that dies is reported. Returns the exit status: 0 once every
+ * worker exited 0 after being asked to stop, 1 if one failed to start, died or
+ * exited on its own.
  */
-int muxd_workers_run(options_t *o);
+int muxd_workers_run(muxd_options_t *o, muxd_ready_t *ready);
 
 #endif

@@ -22,31 +22,23 @@ static size_t received(char *buf, size_t size, muxd_piece_t body) {
     return n + take;
 }
 
-static void ack_message(mux_conn_t *conn, const char *data, size_t len) {
-    muxd_line_t line = muxd_conn_line(conn, data, len);
+/* Logs the message and answers it; a stream client is closed then. */
+static void ack_reply(const muxd_client_t *client, const char *data,
+                      size_t len) {
+    muxd_line_t line = muxd_line(client, data, len);
     char log[256];
-    mux_conn_log(conn, log, received(log, sizeof(log), line.body));
+    muxd_log(client, log, received(log, sizeof(log), line.body));
     muxd_piece_t reply[2];
-    size_t n = muxd_text(mux_conn_service_arg(conn), &muxd_ack_service,
-                         line.end, reply);
-    muxd_send(conn, reply, n);
-    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+    muxd_send(client, reply, muxd_text(client, line.end, reply));
+    muxd_end(client);
 }
 
-static void ack_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
-    muxd_line_t line = muxd_split_line(data, len);
-    char log[256];
-    mux_dgram_log(dgram, log, received(log, sizeof(log), line.body));
-    muxd_piece_t reply[2];
-    size_t n = muxd_text(mux_dgram_service_arg(dgram), &muxd_ack_service,
-                         line.end, reply);
-    muxd_reply(dgram, reply, n);
-}
-
-const mux_service_t muxd_ack_service = {
-    .name = "ack",
+const muxd_service_t muxd_ack_service = {
+    .callbacks = {.name = "ack",
+                  .framing = MUX_FRAMING_RAW,
+                  .message = muxd_reply_to_message,
+                  .datagram = muxd_reply_to_datagram},
     .summary = "log the first message, answer ACK!, close",
-    .framing = MUX_FRAMING_RAW,
-    .message = ack_message,
-    .datagram = ack_datagram,
+    .text = "ACK!",
+    .reply = ack_reply,
 };

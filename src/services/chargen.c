@@ -76,13 +76,16 @@ static void chargen_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
     mux_dgram_reply(dgram, lines, sizeof(lines));
 }
 
-const mux_service_t muxd_chargen_service = {
-    .name = "chargen",
+const muxd_service_t muxd_chargen_service = {
+    .callbacks =
+        {
+            .name = "chargen",
+            .framing = MUX_FRAMING_RAW,
+            .open = chargen_open,
+            .eof = chargen_eof,
+            .drain = chargen_drain,
+            .close = chargen_close,
+            .datagram = chargen_datagram,
+        },
     .summary = "rotating lines of printable ASCII (RFC 864)",
-    .framing = MUX_FRAMING_RAW,
-    .open = chargen_open,
-    .eof = chargen_eof,
-    .drain = chargen_drain,
-    .close = chargen_close,
-    .datagram = chargen_datagram,
 };

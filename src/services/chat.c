@@ -153,7 +153,7 @@ static void send_to_other(mux_conn_t *conn, void *arg) {
     if (conn == b->sender || !client)
         return;
     observe(conn, client);
-    muxd_send(conn, b->pieces, b->n);
+    muxd_send(&(muxd_client_t){.conn = conn}, b->pieces, b->n);
     if (!(client = client_of(conn)))
         return; /* dropped: output overflow */
     client->pending = mux_conn_pending(conn);
@@ -197,7 +197,7 @@ static void announce(mux_conn_t *conn, const char *what) {
 static void chat_message(mux_conn_t *conn, const char *data, size_t len) {
     char name[32];
     snprintf(name, sizeof(name), "<user%" PRIu64 "> ", mux_conn_id(conn));
-    muxd_line_t line = muxd_conn_line(conn, data, len);
+    muxd_line_t line = muxd_line(&(muxd_client_t){.conn = conn}, data, len);
     muxd_piece_t pieces[] = {muxd_piece(name), line.body, {"\n", 1}};
     if (broadcast(conn, pieces, 3) > 0)
         hold(conn);
@@ -261,11 +261,14 @@ static void chat_close(mux_conn_t *conn) {
         broker_free(broker);
 }
 
-const mux_service_t muxd_chat_service = {
-    .name = "chat",
+const muxd_service_t muxd_chat_service = {
+    .callbacks =
+        {
+            .name = "chat",
+            .framing = MUX_FRAMING_LINE,
+            .open = chat_open,
+            .message = chat_message,
+            .close = chat_close,
+        },
     .summary = "lines to every other client as <userN> line",
-    .framing = MUX_FRAMING_LINE,
-    .open = chat_open,
-    .message = chat_message,
-    .close = chat_close,
 };

@@ -31,26 +31,23 @@ static size_t daytime_now(char out[DAYTIME_MAX]) {
     return n > 0 && n < DAYTIME_MAX ? (size_t)n : 0;
 }
 
-static void daytime_open(mux_conn_t *conn) {
-    char text[DAYTIME_MAX];
-    size_t len = daytime_now(text);
-    if (len)
-        mux_conn_send(conn, text, len);
-    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
-}
-
-static void daytime_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
+/* The time, to a stream client as it connects (then closed), or to each
+ * datagram whatever it holds. */
+static void daytime_reply(const muxd_client_t *client, const char *data,
+                          size_t len) {
     (void)data, (void)len;
     char text[DAYTIME_MAX];
-    size_t n = daytime_now(text);
-    if (n)
-        mux_dgram_reply(dgram, text, n);
+    muxd_piece_t now = {text, daytime_now(text)};
+    if (now.len)
+        muxd_send(client, &now, 1);
+    muxd_end(client);
 }
 
-const mux_service_t muxd_daytime_service = {
-    .name = "daytime",
+const muxd_service_t muxd_daytime_service = {
+    .callbacks = {.name = "daytime",
+                  .framing = MUX_FRAMING_RAW,
+                  .open = muxd_reply_on_open,
+                  .datagram = muxd_reply_to_datagram},
     .summary = "date and time as text, then close (RFC 867)",
-    .framing = MUX_FRAMING_RAW,
-    .open = daytime_open,
-    .datagram = daytime_datagram,
+    .reply = daytime_reply,
 };

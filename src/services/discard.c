@@ -4,13 +4,17 @@
  */
 #include "services.h"
 
-static void discard_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
-    (void)dgram, (void)data, (void)len;
+/* Nothing is ever answered, on either transport. */
+static void discard_reply(const muxd_client_t *client, const char *data,
+                          size_t len) {
+    (void)client, (void)data, (void)len;
 }
 
-const mux_service_t muxd_discard_service = {
-    .name = "discard",
+/* No message callback: the library reads and drops a stream's input. */
+const muxd_service_t muxd_discard_service = {
+    .callbacks = {.name = "discard",
+                  .framing = MUX_FRAMING_RAW,
+                  .datagram = muxd_reply_to_datagram},
     .summary = "read and throw away everything (RFC 863)",
-    .framing = MUX_FRAMING_RAW,
-    .datagram = discard_datagram,
+    .reply = discard_reply,
 };

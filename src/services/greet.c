@@ -4,17 +4,20 @@
  */
 #include "services.h"
 
-static void greet_open(mux_conn_t *conn) {
+/* Stream only: the greeting goes out as the client connects. */
+static void greet_reply(const muxd_client_t *client, const char *data,
+                        size_t len) {
+    (void)data, (void)len;
     muxd_piece_t greeting[2];
-    size_t n = muxd_text(mux_conn_service_arg(conn), &muxd_greet_service,
-                         muxd_piece("\n"), greeting);
-    muxd_send(conn, greeting, n);
-    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+    muxd_send(client, greeting, muxd_text(client, muxd_piece("\n"), greeting));
+    muxd_end(client);
 }
 
-const mux_service_t muxd_greet_service = {
-    .name = "greet",
+const muxd_service_t muxd_greet_service = {
+    .callbacks = {.name = "greet",
+                  .framing = MUX_FRAMING_RAW,
+                  .open = muxd_reply_on_open},
     .summary = "send Thank you for connecting, close",
-    .framing = MUX_FRAMING_RAW,
-    .open = greet_open,
+    .text = "Thank you for connecting",
+    .reply = greet_reply,
 };

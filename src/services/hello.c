@@ -11,40 +11,35 @@
 #include <string.h>
 
 static void hello_open(mux_conn_t *conn) {
+    muxd_client_t client = {.conn = conn};
     muxd_piece_t welcome[2];
-    size_t n = muxd_text(mux_conn_service_arg(conn), &muxd_hello_service,
-                         muxd_piece("\n"), welcome);
-    muxd_send(conn, welcome, n);
+    muxd_send(&client, welcome, muxd_text(&client, muxd_piece("\n"), welcome));
 }
 
 static bool is_exit(muxd_piece_t body) {
     return body.len == 4 && memcmp(body.data, "exit", 4) == 0;
 }
 
-static void hello_message(mux_conn_t *conn, const char *data, size_t len) {
-    muxd_line_t line = muxd_conn_line(conn, data, len);
-    if (is_exit(line.body)) {
-        mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+/* "exit" ends a stream's session; a datagram has none, so over UDP it is
+ * a name like any other. */
+static void hello_reply(const muxd_client_t *client, const char *data,
+                        size_t len) {
+    muxd_line_t line = muxd_line(client, data, len);
+    if (is_exit(line.body) && muxd_end(client))
         return;
-    }
     muxd_piece_t reply[] = {
         muxd_piece("Hello, "), line.body, {"!", 1}, line.end};
-    muxd_send(conn, reply, 4);
+    muxd_send(client, reply, 4);
 }
 
 /* Over UDP there is no session: no welcome, every datagram answered. */
-static void hello_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
-    muxd_line_t line = muxd_split_line(data, len);
-    muxd_piece_t reply[] = {
-        muxd_piece("Hello, "), line.body, {"!", 1}, line.end};
-    muxd_reply(dgram, reply, 4);
-}
-
-const mux_service_t muxd_hello_service = {
-    .name = "hello",
+const muxd_service_t muxd_hello_service = {
+    .callbacks = {.name = "hello",
+                  .framing = MUX_FRAMING_AUTO,
+                  .open = hello_open,
+                  .message = muxd_reply_to_message,
+                  .datagram = muxd_reply_to_datagram},
     .summary = "Welcome!, then Hello, MESSAGE! until exit",
-    .framing = MUX_FRAMING_AUTO,
-    .open = hello_open,
-    .message = hello_message,
-    .datagram = hello_datagram,
+    .text = "Welcome!",
+    .reply = hello_reply,
 };

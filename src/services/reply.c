@@ -5,24 +5,19 @@
  */
 #include "services.h"
 
-static void reply_message(mux_conn_t *conn, const char *data, size_t len) {
+static void reply_reply(const muxd_client_t *client, const char *data,
+                        size_t len) {
     muxd_piece_t reply[2];
-    size_t n = muxd_text(mux_conn_service_arg(conn), &muxd_reply_service,
-                         muxd_conn_line(conn, data, len).end, reply);
-    muxd_send(conn, reply, n);
+    size_t n = muxd_text(client, muxd_line(client, data, len).end, reply);
+    muxd_send(client, reply, n);
 }
 
-static void reply_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
-    muxd_piece_t reply[2];
-    size_t n = muxd_text(mux_dgram_service_arg(dgram), &muxd_reply_service,
-                         muxd_split_line(data, len).end, reply);
-    muxd_reply(dgram, reply, n);
-}
-
-const mux_service_t muxd_reply_service = {
-    .name = "reply",
+const muxd_service_t muxd_reply_service = {
+    .callbacks = {.name = "reply",
+                  .framing = MUX_FRAMING_AUTO,
+                  .message = muxd_reply_to_message,
+                  .datagram = muxd_reply_to_datagram},
     .summary = "answer every message Hello, client!",
-    .framing = MUX_FRAMING_AUTO,
-    .message = reply_message,
-    .datagram = reply_datagram,
+    .text = "Hello, client!",
+    .reply = reply_reply,
 };

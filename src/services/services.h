@@ -7,6 +7,7 @@
 
 #include "mux.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,8 +18,12 @@
 #define MUXD_NOINLINE
 #endif
 
-/* What `--text` and friends hand to every service (opts.service_arg). */
+typedef struct muxd_service muxd_service_t;
+
+/* What muxd hands to every service (opts.service_arg): the service itself
+ * (the adapter below finds its `reply` there), --text and the chat bounds. */
 typedef struct {
+    const muxd_service_t *service;
     const char *text;       /* replaces the service's fixed text, sent exactly
                                as given (escapes decoded); NULL: the default */
     size_t text_len;        /* its length: it may hold NUL bytes */
@@ -32,28 +37,54 @@ typedef struct {
 /* chat: how long a client may hold the senders back before it is dropped. */
 #define MUXD_CHAT_STALL_MS 10000
 
-extern const mux_service_t muxd_echo_service;
-extern const mux_service_t muxd_ack_service;
-extern const mux_service_t muxd_hello_service;
-extern const mux_service_t muxd_reply_service;
-extern const mux_service_t muxd_greet_service;
-extern const mux_service_t muxd_discard_service;
-extern const mux_service_t muxd_chargen_service;
-extern const mux_service_t muxd_daytime_service;
-extern const mux_service_t muxd_time_service;
-extern const mux_service_t muxd_chat_service;
-
-/* Every service, NULL-terminated, in the order --help lists them. */
-extern const mux_service_t *const muxd_services[];
-
-/* The service called `name`, or NULL. */
-const mux_service_t *muxd_service_find(const char *name);
+/*
+ * Whom a reply goes to: a stream client, or the source of one datagram.
+ * A service written once for both transports sees only this.
+ */
+typedef struct {
+    mux_conn_t *conn;   /* a stream client, or NULL */
+    mux_dgram_t *dgram; /* the datagram being answered, or NULL */
+} muxd_client_t;
 
 /*
- * The fixed text of `service` that --text replaces ("ACK!" for ack), or
- * NULL for a service that has none.
+ * One of muxd's services: the library's callbacks (with its name and
+ * default framing), and what muxd itself keeps about it.
  */
-const char *muxd_service_default_text(const mux_service_t *service);
+struct muxd_service {
+    mux_service_t callbacks;
+    const char *summary; /* one line, for --help */
+    const char *text;    /* the fixed text --text replaces, or NULL */
+    /*
+     * Written once for both transports: answers one message (a stream's,
+     * or a datagram). The adapter's callbacks below call it; a service
+     * whose transports truly differ (echo, chat, chargen) has its own
+     * callbacks instead and leaves this NULL.
+     */
+    void (*reply)(const muxd_client_t *client, const char *data, size_t len);
+};
+
+/* The adapter: the library's callbacks for a service with a `reply`. */
+void muxd_reply_to_message(mux_conn_t *conn, const char *data, size_t len);
+void muxd_reply_to_datagram(mux_dgram_t *dgram, const char *data, size_t len);
+/* As open: replies to the connection itself (to no message): daytime. */
+void muxd_reply_on_open(mux_conn_t *conn);
+
+extern const muxd_service_t muxd_echo_service;
+extern const muxd_service_t muxd_ack_service;
+extern const muxd_service_t muxd_hello_service;
+extern const muxd_service_t muxd_reply_service;
+extern const muxd_service_t muxd_greet_service;
+extern const muxd_service_t muxd_discard_service;
+extern const muxd_service_t muxd_chargen_service;
+extern const muxd_service_t muxd_daytime_service;
+extern const muxd_service_t muxd_time_service;
+extern const muxd_service_t muxd_chat_service;
+
+/* Every service, NULL-terminated, in the order --help lists them. */
+extern const muxd_service_t *const muxd_services[];
+
+/* The service called `name`, or NULL. */
+const muxd_service_t *muxd_service_find(const char *name);
 
 /* A run of bytes, one piece of a reply. */
 typedef struct {
@@ -65,14 +96,14 @@ typedef struct {
 muxd_piece_t muxd_piece(const char *text);
 
 /*
- * The fixed text of `service` as it goes out, in out[0..1]: the config's
- * --text exactly as given (one piece, nothing added), or else the default
- * text followed by `end` (two pieces: "Welcome!", "\n"). `service_arg` is
- * the server's opts.service_arg (a muxd_service_config_t, or NULL).
- * Returns the number of pieces; 0 for a service without a fixed text.
+ * The fixed text of the client's service as it goes out, in out[0..1]:
+ * the config's --text exactly as given (one piece, nothing added), or
+ * else the default text followed by `end` (two pieces: "Welcome!",
+ * "\n"). Returns the number of pieces; 0 for a service without a fixed
+ * text.
  */
-size_t muxd_text(const void *service_arg, const mux_service_t *service,
-                 muxd_piece_t end, muxd_piece_t out[2]);
+size_t muxd_text(const muxd_client_t *client, muxd_piece_t end,
+                 muxd_piece_t out[2]);
 
 /*
  * A message cut in two: its body and its line end ("\r\n", "\n" or "").
@@ -82,29 +113,33 @@ typedef struct {
     muxd_piece_t body, end;
 } muxd_line_t;
 
-/* Splits a trailing "\n" or "\r\n" off `data` (a datagram, a raw read). */
-muxd_line_t muxd_split_line(const char *data, size_t len);
+/*
+ * Splits a trailing "\n" or "\r\n" off a message, so that a reply ends
+ * the way the client's message did; in a stream's line framing the
+ * library already cut the end off, and the end is "\n".
+ */
+muxd_line_t muxd_line(const muxd_client_t *client, const char *data,
+                      size_t len);
+
+/* Logs `len` bytes of text about the client (a MUX_EV_SERVICE event). */
+void muxd_log(const muxd_client_t *client, const char *text, size_t len);
 
 /*
- * The same for a stream message, so that a reply ends the way the
- * client's message did: in line framing the library already cut the end
- * off, and the end is "\n".
+ * Ends the client's session: a stream is closed once its output is sent,
+ * and true returned; a datagram has no session: false.
  */
-muxd_line_t muxd_conn_line(const mux_conn_t *conn, const char *data,
-                           size_t len);
+bool muxd_end(const muxd_client_t *client);
 
 /* The most pieces one reply may have. */
 #define MUXD_MAX_PIECES 8
 
 /*
- * Sends the `n` pieces as one message, without joining them (one
- * mux_conn_sendv(), so that they leave in one write when the socket takes
- * them). Returns what mux_conn_sendv() returns, or -EINVAL for more than
- * MUXD_MAX_PIECES.
+ * Sends the `n` pieces as one message, without joining them: one
+ * mux_conn_sendv() (they leave in one write when the socket takes them),
+ * or one datagram (mux_dgram_replyv()). Returns what those return, or
+ * -EINVAL for more than MUXD_MAX_PIECES.
  */
-int muxd_send(mux_conn_t *conn, const muxd_piece_t *pieces, size_t n);
-
-/* The same as one datagram reply (mux_dgram_replyv()). */
-int muxd_reply(mux_dgram_t *dgram, const muxd_piece_t *pieces, size_t n);
+int muxd_send(const muxd_client_t *client, const muxd_piece_t *pieces,
+              size_t n);
 
 #endif

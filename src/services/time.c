@@ -27,24 +27,24 @@ static bool time_now(unsigned char out[4]) {
     return true;
 }
 
-static void time_open(mux_conn_t *conn) {
-    unsigned char secs[4];
-    if (time_now(secs))
-        mux_conn_send(conn, secs, sizeof(secs));
-    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
-}
-
-static void time_datagram(mux_dgram_t *dgram, const char *data, size_t len) {
+/* The time, to a stream client as it connects (then closed), or to each
+ * datagram whatever it holds. */
+static void time_reply(const muxd_client_t *client, const char *data,
+                       size_t len) {
     (void)data, (void)len;
     unsigned char secs[4];
-    if (time_now(secs))
-        mux_dgram_reply(dgram, secs, sizeof(secs));
+    if (time_now(secs)) {
+        muxd_piece_t now = {(const char *)secs, sizeof(secs)};
+        muxd_send(client, &now, 1);
+    }
+    muxd_end(client);
 }
 
-const mux_service_t muxd_time_service = {
-    .name = "time",
+const muxd_service_t muxd_time_service = {
+    .callbacks = {.name = "time",
+                  .framing = MUX_FRAMING_RAW,
+                  .open = muxd_reply_on_open,
+                  .datagram = muxd_reply_to_datagram},
     .summary = "seconds since 1900 as 4 bytes (RFC 868)",
-    .framing = MUX_FRAMING_RAW,
-    .open = time_open,
-    .datagram = time_datagram,
+    .reply = time_reply,
 };

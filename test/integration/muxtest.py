@@ -149,6 +149,19 @@ class Muxd:
         data = os.pread(fd, os.fstat(fd).st_size, 0)
         return data.decode(errors="replace")
 
+    def wait_for_log(self, text, count=1, timeout=TIMEOUT):
+        """Waits (bounded) until stderr holds `text` `count` times; returns
+        stderr."""
+        deadline = time.monotonic() + timeout
+        while True:
+            err = self.stderr()
+            if err.count(text) >= count:
+                return err
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no {count} x {text!r} logged; stderr: {err!r}")
+            time.sleep(0.01)
+
     def send_signal(self, signo):
         self.proc.send_signal(signo)
 
@@ -215,6 +228,49 @@ def recv_until_close(sock, timeout=TIMEOUT, limit=64 << 20):
         chunks.append(b)
         got += len(b)
     return b"".join(chunks)
+
+
+def round_trip(sock, msg):
+    """Sends msg and reads as many bytes back."""
+    sock.sendall(msg)
+    return recv_exactly(sock, len(msg))
+
+
+def openbsd_nc():
+    """The path of OpenBSD netcat (it has -N and -U); a test that needs it
+    fails without it."""
+    path = require_tool("nc", "netcat-openbsd")
+    usage = subprocess.run([path, "-h"], capture_output=True, timeout=TIMEOUT)
+    if b"OpenBSD netcat" not in usage.stdout + usage.stderr:
+        raise AssertionError(f"{path} is not OpenBSD netcat "
+                             "(apt-get install netcat-openbsd)")
+    return path
+
+
+def _proc_status(pid, key):
+    """A kB figure of /proc/PID/status (VmRSS, VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {key} in /proc/{pid}/status")
+
+
+def rss_kib(pid):
+    """A process's resident set now, in KiB."""
+    return _proc_status(pid, "VmRSS")
+
+
+def peak_rss_kib(pid):
+    """A process's peak resident set (VmHWM): the most it ever had, in KiB."""
+    return _proc_status(pid, "VmHWM")
+
+
+def cpu_seconds(pid):
+    """CPU seconds (user + system) a process used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main():

@@ -13,8 +13,7 @@ import time
 import unittest
 
 import muxtest
-from muxtest import Muxd, recv_exactly
-from test_hardening import cpu_seconds
+from muxtest import Muxd, cpu_seconds, recv_exactly
 
 IS_ROOT = os.geteuid() == 0
 NEEDS_ROOT = "forging datagrams needs root (raw sockets, ports below 1024)"
@@ -49,17 +48,6 @@ def answered(sock, addr, msg=b"ping", wait=0.5):
         return sock.recv(65536)
     except socket.timeout:
         return None
-
-
-def wait_for(m, text, timeout=muxtest.TIMEOUT):
-    """Waits (bounded) until muxd's stderr holds text; returns stderr."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        err = m.stderr()
-        if text in err:
-            return err
-        time.sleep(0.02)
-    raise AssertionError(f"{text!r} never logged; stderr: {m.stderr()!r}")
 
 
 def wait_stats(m, text, timeout=muxtest.TIMEOUT):
@@ -146,7 +134,7 @@ class ReflectionLoops(unittest.TestCase):
     def test_a_datagram_from_its_own_address(self):
         with Muxd("-l", "udp://127.0.0.1:0") as m:
             forge_udp(m.addr, m.addr, b"from myself")
-            err = wait_for(m, "reflection guard")
+            err = m.wait_for_log("reflection guard")
             self.assertIn(f"refused udp 127.0.0.1:{m.port} on 127.0.0.1:"
                           f"{m.port}: reflection guard (source port "
                           f"{m.port} is one of this server's)", err)
@@ -166,7 +154,7 @@ class ReflectionLoops(unittest.TestCase):
             for source in sources:
                 with udp_socket(*source) as s:
                     self.assertIsNone(answered(s, m.addr), source)
-            err = wait_for(m, "source port 53")
+            err = m.wait_for_log("source port 53")
             for host, port in sources:
                 self.assertIn(f"refused udp {host}:{port} on 127.0.0.1:"
                               f"{m.port}: reflection guard (source port "
@@ -181,7 +169,7 @@ class ReflectionLoops(unittest.TestCase):
         with Muxd("-l", "udp://127.0.0.1:0", "--log-format", "json") as m:
             with udp_socket("127.0.0.2", 19) as s:
                 self.assertIsNone(answered(s, m.addr))
-            err = wait_for(m, '"refuse"')
+            err = m.wait_for_log('"refuse"')
             (e,) = [json.loads(l) for l in err.splitlines()
                     if '"refuse"' in l]
             self.assertEqual((e["transport"], e["peer"], e["reason"]),
@@ -206,10 +194,10 @@ class ReplyBudget(unittest.TestCase):
             self.assertGreaterEqual(len(replies), 10)
             self.assertLessEqual(len(replies), 13)
             self.assertEqual(replies[:10], [b"%d" % i for i in range(10)])
-            err = wait_for(m, "over the reply budget (5 a second)")
+            err = m.wait_for_log("over the reply budget (5 a second)")
             self.assertEqual(err.count("refused udp"), 1, err)
             # The rest are summed up in one line, at most 5 s later.
-            err = wait_for(m, "more not logged)")
+            err = m.wait_for_log("more not logged)")
             self.assertEqual(err.count("refused udp"), 2, err)
             self.assertIn(f"{30 - len(replies)} over budget",
                           wait_stats(m, f"{30 - len(replies)} over budget"))
@@ -254,7 +242,7 @@ class UdpAccessLists(unittest.TestCase):
                 self.assertIsNone(answered(bad, m.addr))
                 self.assertEqual(answered(good, m.addr, b"ok",
                                           wait=muxtest.TIMEOUT), b"ok")
-            wait_for(m, "not in --allow")
+            m.wait_for_log("not in --allow")
 
 
 def classify(clients):
@@ -290,7 +278,7 @@ class PerSource(unittest.TestCase):
             # One leaves: the next from 127.0.0.1 is served.
             gone = served[0].getsockname()
             served[0].close()
-            wait_for(m, f"closed {gone[0]}:{gone[1]}")
+            m.wait_for_log(f"closed {gone[0]}:{gone[1]}")
             again = m.connect()
             self.assertEqual(classify([again])[0], [again])
             self.assertIn("7 refused", stats_line(m))
@@ -323,7 +311,7 @@ class Rate(unittest.TestCase):
             later = [m.connect() for _ in range(3)]
             self.assertEqual(len(classify(later)[0]), 3)
             m.send_signal(signal.SIGUSR1)
-            stats = json.loads(wait_for(m, '"stats"').splitlines()[-1])
+            stats = json.loads(m.wait_for_log('"stats"').splitlines()[-1])
             self.assertEqual(stats["refused_rate"], len(refused))
             for c in clients + later:
                 c.close()

@@ -11,7 +11,7 @@ import threading
 import unittest
 
 import muxtest
-from muxtest import Muxd, TIMEOUT
+from muxtest import TIMEOUT, Muxd, peak_rss_kib
 
 YOU_ARE = re.compile(rb"^\* you are user(\d+)\n$")
 
@@ -195,7 +195,7 @@ class Chat(unittest.TestCase):
             b"* %s left\n" % c.name.encode() for c in idle))
         self.assertEqual(self.muxd.stderr().count("holding the senders back"),
                          20)
-        peak = peak_rss_mib(self.muxd.proc.pid)
+        peak = peak_rss_kib(self.muxd.proc.pid) / 1024
         # 64 MiB budget: at most 1 MiB queued per client here, 22 clients.
         self.assertLess(peak, 64, f"muxd's peak RSS: {peak:.1f} MiB")
 
@@ -224,7 +224,7 @@ class ChatMemory(unittest.TestCase):
                     self.assertEqual(text, b"<%s> " % sender.name.encode()
                                      + line)
                     got += 1
-            peak = peak_rss_mib(m.proc.pid)
+            peak = peak_rss_kib(m.proc.pid) / 1024
             for s in idle:
                 s.close()
             reader.close()
@@ -250,14 +250,6 @@ def measured_env():
     env["ASAN_OPTIONS"] = (opts + ":" if opts else "") + "quarantine_size_mb=0"
     return env
 
-
-def peak_rss_mib(pid):
-    """The process's peak resident set (VmHWM), in MiB."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM in /proc/PID/status")
 
 if __name__ == "__main__":
     muxtest.main()

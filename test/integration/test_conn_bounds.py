@@ -10,25 +10,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from muxtest import Muxd, TIMEOUT, main, recv_exactly, recv_until_close, run  # noqa: E402
-
-
-def peak_rss_kib(pid):
-    """VmHWM of a process: the most resident memory it ever had, in KiB."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmHWM in /proc/{pid}/status")
-
-
-def wait_for_log(m, text, count):
-    """Waits (bounded) until muxd's stderr holds `text` `count` times."""
-    end = time.monotonic() + TIMEOUT
-    while m.stderr().count(text) < count:
-        if time.monotonic() > end:
-            raise AssertionError(f"no {count} x {text!r} in {m.stderr()!r}")
-        time.sleep(0.01)
+from muxtest import (  # noqa: E402
+    TIMEOUT, Muxd, main, peak_rss_kib, recv_exactly, recv_until_close, run)
 
 
 class DelayMemory(unittest.TestCase):
@@ -121,7 +104,7 @@ class LineTimeout(unittest.TestCase):
                 s.settimeout(TIMEOUT)
                 self.assertEqual(recv_until_close(s), b"")
                 s.close()
-            wait_for_log(m, "closed ", 2)  # their lingering closes ended
+            m.wait_for_log("closed ", 2)  # their lingering closes ended
             c = m.connect()  # a slot is free again
             c.sendall(b"hello\n")
             self.assertEqual(recv_exactly(c, 6), b"hello\n")

@@ -10,17 +10,8 @@ import subprocess
 import unittest
 
 import muxtest
-from muxtest import Muxd, TIMEOUT, recv_exactly, recv_until_close, run
-
-
-def openbsd_nc():
-    """The path of OpenBSD netcat; a test that needs it fails without it."""
-    path = shutil.which("nc")
-    assert path, "nc is not installed (apt-get install netcat-openbsd)"
-    usage = subprocess.run([path, "-h"], capture_output=True, timeout=TIMEOUT)
-    assert b"OpenBSD netcat" in usage.stdout + usage.stderr, \
-        f"{path} is not OpenBSD netcat"
-    return path
+from muxtest import (
+    TIMEOUT, Muxd, openbsd_nc, recv_exactly, recv_until_close, run)
 
 
 def tutorial_client(sock, welcome, names):

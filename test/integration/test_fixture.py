@@ -15,7 +15,8 @@ import tempfile
 import unittest
 
 import muxtest
-from muxtest import Muxd, recv_exactly, run, tcp_listener
+from muxtest import (
+    Muxd, recv_exactly, round_trip, run, tcp_listener)
 
 # Started in front of muxd: moves the sockets it was given to fds 3, 4, ...
 # and sets LISTEN_FDS and LISTEN_PID for its own pid (which muxd keeps:
@@ -48,11 +49,6 @@ def launcher(fds, wrong_pid=False):
     return [sys.executable, "-c", LAUNCHER, str(len(fds)),
             *[str(fd) for fd in fds], *(["--wrong-pid"] if wrong_pid else []),
             "--"]
-
-
-def round_trip(sock, msg):
-    sock.sendall(msg)
-    return recv_exactly(sock, len(msg))
 
 
 def udp_round_trip(addr, msg, family=socket.AF_INET):

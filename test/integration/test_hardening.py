@@ -11,23 +11,10 @@ import time
 import unittest
 
 import muxtest
-from muxtest import Muxd, recv_exactly, recv_until_close
+from muxtest import (
+    Muxd, cpu_seconds, recv_exactly, recv_until_close, round_trip, rss_kib)
 
 FULL = b"muxd: server full\n"
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fd_count(pid):
@@ -75,11 +62,6 @@ def not_accepts(log):
 
 def fds_of(pid):
     return [int(fd) for fd in os.listdir(f"/proc/{pid}/fd")]
-
-
-def round_trip(sock, msg):
-    sock.sendall(msg)
-    return recv_exactly(sock, len(msg))
 
 
 def fill_fds(last):

@@ -8,19 +8,8 @@ import tempfile
 import unittest
 
 import muxtest
-from muxtest import Muxd, TIMEOUT
+from muxtest import TIMEOUT, Muxd, openbsd_nc
 from test_services import DAYTIME_RE, chargen_pattern
-
-
-def openbsd_nc():
-    """The path of OpenBSD netcat (it has -N and -U); the test fails
-    without it."""
-    path = muxtest.require_tool("nc", "netcat-openbsd")
-    usage = subprocess.run([path, "-h"], capture_output=True, timeout=TIMEOUT)
-    if b"OpenBSD netcat" not in usage.stdout + usage.stderr:
-        raise AssertionError(f"{path} is not OpenBSD netcat "
-                             "(apt-get install netcat-openbsd)")
-    return path
 
 
 def tool(*argv, input=b""):

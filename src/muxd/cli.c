@@ -1,0 +1,811 @@
+/*
+ * cli.c -- muxd's command line: options parsed into muxd_options_t, the
+ * usage errors as messages for main() to print, and the --help text.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "cli.h"
+#include "escape.h"
+#include "faults.h"
+#include "number.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Long options without a short form. */
+enum {
+    OPT_TEXT = 256,
+    OPT_FRAMING,
+    OPT_MAX_LINE,
+    OPT_DELAY,
+    OPT_MAX_OUTPUT,
+    OPT_IDLE_TIMEOUT,
+    OPT_LINE_TIMEOUT,
+    OPT_SHUTDOWN_TIMEOUT,
+    OPT_ALLOW,
+    OPT_DENY,
+    OPT_USER,
+    OPT_FAULT,
+};
+
+/* Admission limits (usage_admission(), admission_option()). */
+enum { OPT_MAX_PER_SOURCE = 768, OPT_MAX_RATE, OPT_UDP_BUDGET };
+
+/* The chat broker's bounds (long options only). */
+enum { OPT_CHAT_MEMORY = 1024, OPT_CHAT_STALL };
+
+/* Long options of the fixture conveniences (apart from the others'). */
+enum {
+    OPT_READY_FILE = 512,
+    OPT_PIDFILE,
+    OPT_FD,
+    OPT_MAX_ACCEPTS,
+    OPT_LOG_FORMAT,
+    OPT_WORKERS,
+};
+
+/* Options for test scripts and service managers (docs/fixtures.md). */
+static void usage_fixture(FILE *out) {
+    fprintf(out,
+            "Fixtures and service managers:\n"
+            "      --ready-file PATH  once listening, write the ready lines "
+            "(without\n"
+            "                        \"listening on \") to PATH atomically; "
+            "removed at exit\n"
+            "      --pidfile PATH    write muxd's pid to PATH; removed at "
+            "exit\n"
+            "      --fd N            serve the inherited listening socket N "
+            "(repeatable;\n"
+            "                        not 0-2); systemd's (LISTEN_FDS) are "
+            "served without\n"
+            "                        it; with either, only -l/-p add other "
+            "listeners\n"
+            "      --max-accepts N   close the listeners after N clients; "
+            "exit 0 once\n"
+            "                        those N have gone\n"
+            "      --workers N       N processes serve the same addresses "
+            "(SO_REUSEPORT;\n"
+            "                        TCP and UDP); the parent prints the "
+            "ready lines once\n"
+            "                        and passes SIGTERM, SIGINT, SIGHUP and "
+            "SIGUSR1 on\n"
+            "  With $NOTIFY_SOCKET set, muxd sends READY=1 and STOPPING=1 "
+            "there.\n");
+}
+
+static void usage_listening(FILE *out) {
+    fprintf(out,
+            "Listening:\n"
+            "  -l, --listen ADDR     listen on ADDR; repeat for more "
+            "listeners:\n"
+            "                          HOST:PORT, :PORT, *:PORT (all "
+            "interfaces), [V6ADDR]:PORT,\n"
+            "                          PORT, tcp://ADDR, udp://ADDR "
+            "(datagrams), unix:PATH\n"
+            "                        PORT is a number, 0 (any free port) or "
+            "a service name\n"
+            "  -H, --host HOST       host for -p and for ADDRs without one "
+            "(default 127.0.0.1)\n"
+            "  -p, --port PORT       listen on HOST:PORT (default 9999 when "
+            "no -l is given)\n"
+            "  -b, --backlog N       listen() backlog (default: SOMAXCONN)\n"
+            "      --allow CIDR      admit only clients in CIDR (repeatable; "
+            "e.g. 127.0.0.0/8)\n"
+            "      --deny CIDR       refuse clients in CIDR (repeatable; wins "
+            "over --allow)\n"
+            "      --user NAME       drop privileges to NAME once listening\n");
+}
+
+/* "over udp:// too: echo ack ...", wrapped at 80 columns. */
+static void usage_datagram_forms(FILE *out) {
+    int col = fprintf(out, "                        over udp:// too:");
+    for (size_t i = 0; muxd_services[i]; i++) {
+        if (!muxd_services[i]->callbacks.datagram)
+            continue;
+        int len = (int)strlen(muxd_services[i]->callbacks.name) + 1;
+        if (col + len > 79)
+            col = fprintf(out, "\n                         ") - 1;
+        col += fprintf(out, " %s", muxd_services[i]->callbacks.name);
+    }
+    fprintf(out, "\n");
+}
+
+/* The service list, the datagram forms and the texts come from the
+ * service table, so --help cannot drift from it. */
+static void usage_services(FILE *out) {
+    fprintf(out, "  -s, --service NAME    the protocol to serve (default "
+                 "echo):\n");
+    for (size_t i = 0; muxd_services[i]; i++)
+        fprintf(out, "                          %-9s %s\n",
+                muxd_services[i]->callbacks.name, muxd_services[i]->summary);
+    usage_datagram_forms(out);
+    fprintf(out, "      --text TEXT       send TEXT exactly, nothing added, "
+                 "after the escapes\n"
+                 "                          " TEXT_ESCAPES
+                 ", instead of the fixed text\n"
+                 "                          (which ends in a line end) of:\n");
+    for (size_t i = 0; muxd_services[i]; i++) {
+        if (muxd_services[i]->text)
+            fprintf(out, "                          %-9s %s\n",
+                    muxd_services[i]->callbacks.name, muxd_services[i]->text);
+    }
+}
+
+static void usage_serving(FILE *out) {
+    fprintf(out, "Serving:\n");
+    usage_services(out);
+    fprintf(out,
+            "      --framing MODE    how input is cut into messages: raw (each "
+            "read is one\n"
+            "                          message), line (LF-terminated lines, "
+            "a CR before\n"
+            "                          the LF dropped) or auto (each read cut "
+            "after every\n"
+            "                          LF, the rest of the read one more "
+            "message); default:\n"
+            "                          line for chat, auto for hello and "
+            "reply, else raw\n"
+            "      --max-line BYTES  longest line in line and auto framing "
+            "(default 65536);\n"
+            "                          a longer line gets an error line and "
+            "a close\n"
+            "      --delay MS        send every reply MS milliseconds later "
+            "(stream clients;\n"
+            "                          a timer: muxd never blocks)\n"
+            "      --chat-memory BYTES  chat: what all queued lines may take "
+            "(default 64M);\n"
+            "                          a sender is not read while a client's "
+            "queue holds its\n"
+            "                          share of it (at most --max-output)\n"
+            "      --chat-stall SECS  chat: drop a client whose queue held "
+            "its share that\n"
+            "                          long (default 10), so the senders go "
+            "on\n");
+}
+
+/* --max-per-source, --max-rate, --udp-budget. */
+static void usage_admission(FILE *out) {
+    fprintf(out,
+            "      --max-per-source N  clients at once from one address (an "
+            "IPv6 /64 counts\n"
+            "                        as one; unix clients are not counted); "
+            "more are closed\n"
+            "                        at once and logged (default: no limit)\n"
+            "      --max-rate N      new clients admitted per second (any "
+            "1 s window); more\n"
+            "                        are closed at once and logged (default: "
+            "no limit)\n"
+            "      --udp-budget RATE[:BURST]  replies a second to one UDP "
+            "source, BURST at\n"
+            "                        once (default 100:1000; 0: no budget). "
+            "Whatever it is,\n"
+            "                        datagrams from ports below 1024, a few "
+            "others and\n"
+            "                        muxd's own UDP ports are never answered "
+            "(reflection)\n");
+}
+
+void muxd_cli_usage(FILE *out) {
+    fprintf(out, "Usage: muxd [OPTION]...\n"
+                 "A select() multiplexing server. With no options it serves "
+                 "echo on 127.0.0.1:9999.\n\n");
+    usage_listening(out);
+    fprintf(out, "\n");
+    usage_serving(out);
+    fprintf(out,
+            "\n"
+            "Limits:\n"
+            "  -m, --max-clients N   clients at once; more are told "
+            "\"muxd: server full\"\n"
+            "                        (default: the fds free below the fd "
+            "limit,\n"
+            "                        raised to its hard limit at start)\n"
+            "      --max-output BYTES  pending output per client past which "
+            "muxd stops\n"
+            "                        reading from it (default 1M; suffixes "
+            "k, M, G;\n"
+            "                        held-back replies count what they "
+            "cost)\n"
+            "      --idle-timeout SECS  close clients that neither send nor "
+            "read for SECS\n"
+            "                        (default: never)\n"
+            "      --line-timeout SECS  line framing: a line must arrive "
+            "within SECS of its\n"
+            "                        first byte, else \"error: line "
+            "timeout\" and a close\n"
+            "                        (default: never)\n"
+            "      --shutdown-timeout SECS  on SIGTERM, wait at most SECS "
+            "for clients\n"
+            "                        (default 5)\n");
+    usage_admission(out);
+    fprintf(out, "\n");
+    muxd_fault_usage(out);
+    usage_fixture(out);
+    fprintf(out,
+            "\n"
+            "Output:\n"
+            "  -q, --quiet           log only errors\n"
+            "  -v, --verbose         also log bound listeners and the end of a "
+            "shutdown\n"
+            "      --log-format FMT  text (default) or json: one JSON object "
+            "per event\n"
+            "  -h, --help            show this help and exit\n"
+            "  -V, --version         show the version and exit\n"
+            "\n"
+            "Once every listener is bound, muxd prints one line per listener "
+            "to stdout,\n"
+            "e.g. \"listening on tcp 127.0.0.1:43121\", and logs clients to "
+            "stderr.\n"
+            "The log never blocks: lines stderr does not take are queued "
+            "(64 KiB), then\n"
+            "dropped and counted (\"N log lines dropped\").\n"
+            "SIGINT, SIGTERM or SIGHUP: stop accepting, answer what clients "
+            "sent, exit 0.\n"
+            "SIGUSR1: log one stats line (clients, accepted, refused, bytes "
+            "in and out).\n"
+            "Exit status: 0 ok, 1 runtime failure (e.g. cannot listen), 2 "
+            "usage error.\n"
+            "See muxd(1) and docs/services.md for the services.\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* The parse under way: the first usage error is kept, and parsing stops
+ * at the option that made it. */
+typedef struct {
+    muxd_options_t *o;
+    char *msg;
+    size_t size;
+    bool failed;
+} parser_t;
+
+/* Records a usage error (`fmt` with one %s for `arg`), unless one is
+ * recorded already. Returns false, for the caller to return. */
+static bool fail(parser_t *p, const char *fmt, const char *arg) {
+    if (!p->failed)
+        snprintf(p->msg, p->size, fmt, arg);
+    p->failed = true;
+    return false;
+}
+
+static unsigned long parse_number(parser_t *p, const char *text,
+                                  const char *what, unsigned long max) {
+    unsigned long v;
+    if (number_parse_ulong(text, max, &v) < 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "invalid %s: '%%s' (0 to %lu)", what, max);
+        fail(p, msg, text);
+        return 0;
+    }
+    return v;
+}
+
+/* Seconds, fractions allowed ("0.5"), as milliseconds. */
+static uint64_t parse_seconds(parser_t *p, const char *text, const char *what) {
+    double secs;
+    if (number_parse_seconds(text, 1e9, &secs) < 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "invalid %s: '%%s' (seconds)", what);
+        fail(p, msg, text);
+        return 0;
+    }
+    return number_seconds_to_ms(secs);
+}
+
+/* Bytes, 1 to `max`, with an optional k, M or G suffix (powers of 1024). */
+static size_t parse_size(parser_t *p, const char *text, const char *what,
+                         uint64_t max) {
+    uint64_t v = number_parse_size(text, NULL, max, true);
+    if (!v) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "invalid %s: '%%s' (bytes, e.g. 64k; at most %" PRIu64 "%s)",
+                 what, max >> 30 ? max >> 30 : max, max >> 30 ? "G" : "");
+        fail(p, msg, text);
+    }
+    return (size_t)v;
+}
+
+static bool add_cidr(parser_t *p, muxd_cidr_t *list, size_t *n,
+                     const char *text) {
+    if (*n == MUXD_ACL_MAX)
+        return fail(p, "too many --allow or --deny entries (at most 64): '%s'",
+                    text);
+    if (!muxd_cidr_parse(text, &list[*n]))
+        return fail(p, "invalid CIDR: '%s' (e.g. 10.0.0.0/8, ::1/128)", text);
+    (*n)++;
+    return true;
+}
+
+static void add_listen(parser_t *p, const char *text) {
+    muxd_options_t *o = p->o;
+    if (o->nlisten == MAX_LISTEN)
+        fail(p, "too many listeners (at most 64): '%s'", text);
+    else
+        o->listen_text[o->nlisten++] = text;
+}
+
+/* Why an address (or, with -p, its port) cannot be listened on: `err`
+ * from mux_addr_parse() or mux_port_lookup(). */
+static bool address_error(parser_t *p, const char *text, const char *port,
+                          int err) {
+    const char *why = mux_strerror(err);
+    if (err == -ERANGE)
+        why = port ? "out of range (0-65535)" : "port out of range (0-65535)";
+    else if (err == MUX_ENOSERVICE)
+        why = "unknown service name (not in /etc/services)";
+    else if (err == -EINVAL)
+        why = port ? "not a number 0-65535 or a service name"
+                   : "not HOST:PORT, [V6]:PORT, udp://HOST:PORT or unix:/PATH";
+    char msg[512];
+    snprintf(msg, sizeof(msg), "invalid %s '%s': %s", port ? "port" : "address",
+             port ? port : text, why);
+    return fail(p, "%s", msg);
+}
+
+/* -H and -p as one address, the listener they add (or the default). */
+static bool add_default_listen(parser_t *p) {
+    muxd_options_t *o = p->o;
+    const char *host = o->host ? o->host : "127.0.0.1";
+    snprintf(o->default_listen, sizeof(o->default_listen),
+             strchr(host, ':') ? "[%s]:%s" : "%s:%s", host,
+             o->port ? o->port : "9999");
+    if (o->nlisten == MAX_LISTEN)
+        return fail(p, "too many listeners (at most 64): '%s'",
+                    o->default_listen);
+    o->listen_text[o->nlisten++] = o->default_listen;
+    return true;
+}
+
+/* Parses addresses once -H is known ("-l :80 -H ::1" works too), and looks
+ * their service names up: a port muxd cannot use is a usage error, however
+ * it is wrong. */
+static bool parse_listeners(parser_t *p) {
+    muxd_options_t *o = p->o;
+    const char *host = o->host ? o->host : "127.0.0.1";
+    if ((o->port || (o->nlisten == 0 && o->ninherited == 0)) &&
+        !add_default_listen(p))
+        return false;
+    for (size_t i = 0; i < o->nlisten; i++) {
+        bool is_default = o->listen_text[i] == o->default_listen;
+        mux_addr_t *addr = &o->listen[i];
+        int err = mux_addr_parse(o->listen_text[i], host, addr);
+        if (err == 0 && addr->transport != MUX_UNIX)
+            err = mux_port_lookup(addr->port, addr->transport);
+        if (err < 0)
+            return address_error(p, o->listen_text[i],
+                                 is_default ? o->port : NULL, err);
+    }
+    return true;
+}
+
+static mux_framing parse_framing(parser_t *p, const char *text) {
+    if (strcmp(text, "raw") == 0)
+        return MUX_FRAMING_RAW;
+    if (strcmp(text, "line") == 0)
+        return MUX_FRAMING_LINE;
+    if (strcmp(text, "auto") == 0)
+        return MUX_FRAMING_AUTO;
+    fail(p, "invalid framing: '%s' (raw, line or auto)", text);
+    return MUX_FRAMING_DEFAULT;
+}
+
+/* --text: sent exactly as given once its escapes are decoded (in place:
+ * the argument is ours to change). */
+static void set_text(parser_t *p, char *arg) {
+    size_t len;
+    if (text_unescape(arg, &len) < 0) {
+        fail(p, "invalid escape in --text at '%s' (known: " TEXT_ESCAPES ")",
+             arg + len);
+        return;
+    }
+    p->o->config.text = arg;
+    p->o->config.text_len = len;
+}
+
+/* The chat broker's options; false if `c` is not one. */
+static bool chat_option(parser_t *p, int c, const char *arg) {
+    muxd_service_config_t *config = &p->o->config;
+    switch (c) {
+    case OPT_CHAT_MEMORY:
+        config->chat_memory =
+            parse_size(p, arg, "chat memory", (uint64_t)1 << 40);
+        return true;
+    case OPT_CHAT_STALL:
+        config->chat_stall_ms = parse_seconds(p, arg, "chat stall time");
+        if (!config->chat_stall_ms)
+            fail(p, "invalid chat stall time: '%s' (at least 0.001)", arg);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* "unknown service: 'x' (echo, ack, ...)": the names from the table. */
+static void unknown_service(parser_t *p, const char *name) {
+    char msg[512];
+    size_t len = (size_t)snprintf(msg, sizeof(msg), "unknown service: '%%s' (");
+    for (size_t i = 0; muxd_services[i] && len < sizeof(msg); i++)
+        len +=
+            (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%s",
+                             i ? ", " : "", muxd_services[i]->callbacks.name);
+    if (len < sizeof(msg))
+        snprintf(msg + len, sizeof(msg) - len, ")");
+    fail(p, msg, name);
+}
+
+/* The options that shape what the service does; false if `c` is not one. */
+static bool serving_option(parser_t *p, int c, char *arg) {
+    muxd_options_t *o = p->o;
+    switch (c) {
+    case 's': {
+        const muxd_service_t *service = muxd_service_find(arg);
+        if (service)
+            o->config.service = service;
+        else
+            unknown_service(p, arg);
+        return true;
+    }
+    case OPT_TEXT:
+        set_text(p, arg);
+        return true;
+    case OPT_FRAMING:
+        o->server.framing = parse_framing(p, arg);
+        return true;
+    case OPT_MAX_LINE:
+        o->server.max_line = parse_number(p, arg, "line length", 1ul << 30);
+        if (o->server.max_line == 0)
+            fail(p, "invalid line length: '%s' (at least 1)", arg);
+        return true;
+    case OPT_DELAY:
+        o->server.delay_ms = parse_number(p, arg, "delay", 3600000);
+        return true;
+    default:
+        return chat_option(p, c, arg);
+    }
+}
+
+static void add_inherited(parser_t *p, const char *text) {
+    muxd_options_t *o = p->o;
+    int fd = (int)parse_number(p, text, "fd", INT_MAX);
+    if (p->failed)
+        return;
+    if (fd <= STDERR_FILENO) {
+        fail(p,
+             "invalid fd: '%s' (0, 1 and 2 are stdin, stdout and "
+             "stderr, not listening sockets)",
+             text);
+        return;
+    }
+    for (size_t i = 0; i < o->ninherited; i++)
+        if (o->inherited[i] == fd) {
+            fail(p, "fd %s is given twice (--fd or LISTEN_FDS)", text);
+            return;
+        }
+    if (o->ninherited == MAX_LISTEN)
+        fail(p, "too many inherited sockets (at most 64): '%s'", text);
+    else
+        o->inherited[o->ninherited++] = fd;
+}
+
+static void set_log_format(parser_t *p, const char *arg) {
+    if (strcmp(arg, "text") != 0 && strcmp(arg, "json") != 0)
+        fail(p, "invalid log format: '%s' (text or json)", arg);
+    else
+        p->o->log.format = arg[0] == 'j' ? MUXD_LOG_JSON : MUXD_LOG_TEXT;
+}
+
+/* The options for scripts and service managers; false if `c` is not one. */
+static bool fixture_option(parser_t *p, int c, const char *arg) {
+    muxd_options_t *o = p->o;
+    switch (c) {
+    case OPT_READY_FILE:
+        o->ready_file = arg;
+        return true;
+    case OPT_PIDFILE:
+        o->pidfile = arg;
+        return true;
+    case OPT_FD:
+        add_inherited(p, arg);
+        return true;
+    case OPT_MAX_ACCEPTS:
+        if (!(o->max_accepts = parse_number(p, arg, "accept count", ULONG_MAX)))
+            fail(p, "invalid accept count: '%s' (at least 1)", arg);
+        return true;
+    case OPT_LOG_FORMAT:
+        set_log_format(p, arg);
+        return true;
+    case OPT_WORKERS:
+        o->workers = (unsigned)parse_number(p, arg, "worker count", 1024);
+        if (!o->workers)
+            fail(p, "invalid worker count: '%s' (1 to 1024)", arg);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Option combinations that cannot do what the user asked. */
+static bool check_options(parser_t *p, bool max_line_given) {
+    const muxd_options_t *o = p->o;
+    const muxd_service_t *service = o->config.service;
+    const char *name = service->callbacks.name;
+    if (o->config.text && !service->text)
+        return fail(p,
+                    "--text does not apply to the %s service (see muxd "
+                    "--help)",
+                    name);
+    if ((o->config.chat_memory || o->config.chat_stall_ms) &&
+        service != &muxd_chat_service)
+        return fail(p,
+                    "--chat-memory and --chat-stall apply to the chat "
+                    "service, not %s",
+                    name);
+    mux_framing framing = o->server.framing ? o->server.framing
+                          : service->callbacks.framing
+                              ? service->callbacks.framing
+                              : MUX_FRAMING_RAW;
+    if (max_line_given && framing == MUX_FRAMING_RAW)
+        return fail(p,
+                    "--max-line needs line or auto framing, and %s is "
+                    "framed raw here: add --framing line",
+                    name);
+    if (o->server.line_timeout_ms && framing != MUX_FRAMING_LINE)
+        return fail(p,
+                    "--line-timeout needs line framing, and %s is framed "
+                    "raw here: add --framing line",
+                    name);
+    return true;
+}
+
+/* Combinations --workers cannot honour. */
+static bool check_workers(parser_t *p) {
+    const muxd_options_t *o = p->o;
+    if (o->workers < 2)
+        return true;
+    if (o->max_accepts)
+        return fail(p, "%s",
+                    "--max-accepts cannot be combined with --workers "
+                    "(each worker would count its own)");
+    for (size_t i = 0; i < o->nlisten; i++)
+        if (o->listen[i].transport == MUX_UNIX)
+            return fail(p,
+                        "--workers cannot share a unix socket: '%s' (TCP "
+                        "and UDP only; or pass it with --fd)",
+                        o->listen_text[i]);
+    return true;
+}
+
+/* --udp-budget RATE[:BURST]: replies a second to one source; 0 is off. */
+static void parse_udp_budget(parser_t *p, const char *arg) {
+    mux_server_opts_t *server = &p->o->server;
+    char rate[32];
+    const char *colon = strchr(arg, ':');
+    size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
+    if (len == 0 || len >= sizeof(rate) || (colon && !colon[1])) {
+        fail(p,
+             "invalid UDP budget: '%s' (RATE or RATE:BURST, e.g. 100:1000; "
+             "0 for none)",
+             arg);
+        return;
+    }
+    memcpy(rate, arg, len);
+    rate[len] = '\0';
+    server->dgram_rate = (unsigned)parse_number(p, rate, "UDP budget", 1000000);
+    if (p->failed)
+        return;
+    if (!server->dgram_rate) {
+        if (colon)
+            fail(p, "invalid UDP budget: '%s' (0 takes no burst)", arg);
+        server->dgram_rate = MUX_UNLIMITED;
+        return;
+    }
+    if (colon && !(server->dgram_burst = (unsigned)parse_number(
+                       p, colon + 1, "UDP budget burst", 100000000)))
+        fail(p, "invalid UDP budget: '%s' (a burst of at least 1)", arg);
+}
+
+/* Per-source and per-second admission: true if `c` was one of them. */
+static bool admission_option(parser_t *p, int c, const char *arg) {
+    mux_server_opts_t *server = &p->o->server;
+    switch (c) {
+    case OPT_MAX_PER_SOURCE:
+        server->max_per_source =
+            (unsigned)parse_number(p, arg, "per-source limit", UINT_MAX);
+        if (!server->max_per_source)
+            fail(p, "invalid per-source limit: '%s' (at least 1)", arg);
+        return true;
+    case OPT_MAX_RATE:
+        server->max_rate =
+            (unsigned)parse_number(p, arg, "connection rate", 1000000);
+        if (!server->max_rate)
+            fail(p, "invalid connection rate: '%s' (1 to 1000000)", arg);
+        return true;
+    case OPT_UDP_BUDGET:
+        parse_udp_budget(p, arg);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Access and faults: true if `c` was one of them. */
+static bool access_option(parser_t *p, int c, const char *arg) {
+    muxd_options_t *o = p->o;
+    switch (c) {
+    case OPT_ALLOW:
+        add_cidr(p, o->acl.allow, &o->acl.nallow, arg);
+        return true;
+    case OPT_DENY:
+        add_cidr(p, o->acl.deny, &o->acl.ndeny, arg);
+        return true;
+    case OPT_USER:
+        o->user = arg;
+        return true;
+    case OPT_FAULT: {
+        const char *err = muxd_fault_parse(arg, &o->server.faults);
+        if (err)
+            fail(p, err, arg);
+        return true;
+    }
+    default:
+        return admission_option(p, c, arg);
+    }
+}
+
+/* Limits: true if `c` was one of them. */
+static bool limit_option(parser_t *p, int c, const char *arg) {
+    muxd_options_t *o = p->o;
+    switch (c) {
+    case 'm':
+        o->server.max_clients =
+            (unsigned)parse_number(p, arg, "client limit", UINT_MAX);
+        if (!o->server.max_clients)
+            fail(p, "invalid client limit: '%s' (at least 1)", arg);
+        return true;
+    case OPT_MAX_OUTPUT:
+        o->server.max_output =
+            parse_size(p, arg, "output limit", MUX_OUTPUT_MAX);
+        return true;
+    case OPT_IDLE_TIMEOUT:
+        o->server.idle_timeout_ms = parse_seconds(p, arg, "idle timeout");
+        return true;
+    case OPT_LINE_TIMEOUT:
+        o->server.line_timeout_ms = parse_seconds(p, arg, "line timeout");
+        return true;
+    case OPT_SHUTDOWN_TIMEOUT:
+        o->shutdown_timeout_ms = parse_seconds(p, arg, "shutdown timeout");
+        return true;
+    default:
+        return access_option(p, c, arg);
+    }
+}
+
+/* -l, -H, -p, -b, -q, -v: true if `c` was one of them. */
+static bool listen_option(parser_t *p, int c, const char *arg) {
+    muxd_options_t *o = p->o;
+    switch (c) {
+    case 'l':
+        add_listen(p, arg);
+        return true;
+    case 'H':
+        o->host = arg;
+        return true;
+    case 'p':
+        o->port = arg;
+        return true;
+    case 'b':
+        o->server.backlog = (int)parse_number(p, arg, "backlog", INT_MAX);
+        return true;
+    case 'q':
+        o->log.level = MUXD_LOG_QUIET;
+        return true;
+    case 'v':
+        o->log.level = MUXD_LOG_VERBOSE;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static const struct option longopts[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"host", required_argument, NULL, 'H'},
+    {"port", required_argument, NULL, 'p'},
+    {"backlog", required_argument, NULL, 'b'},
+    {"service", required_argument, NULL, 's'},
+    {"max-clients", required_argument, NULL, 'm'},
+    {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
+    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
+    {"allow", required_argument, NULL, OPT_ALLOW},
+    {"deny", required_argument, NULL, OPT_DENY},
+    {"user", required_argument, NULL, OPT_USER},
+    {"fault", required_argument, NULL, OPT_FAULT},
+    {"max-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE},
+    {"max-rate", required_argument, NULL, OPT_MAX_RATE},
+    {"udp-budget", required_argument, NULL, OPT_UDP_BUDGET},
+    {"text", required_argument, NULL, OPT_TEXT},
+    {"framing", required_argument, NULL, OPT_FRAMING},
+    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+    {"delay", required_argument, NULL, OPT_DELAY},
+    {"chat-memory", required_argument, NULL, OPT_CHAT_MEMORY},
+    {"chat-stall", required_argument, NULL, OPT_CHAT_STALL},
+    {"ready-file", required_argument, NULL, OPT_READY_FILE},
+    {"pidfile", required_argument, NULL, OPT_PIDFILE},
+    {"fd", required_argument, NULL, OPT_FD},
+    {"max-accepts", required_argument, NULL, OPT_MAX_ACCEPTS},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0}};
+
+/* Socket activation's count, from muxd_listen_fds(). */
+static void take_activated(parser_t *p, int activated) {
+    if (activated < 0)
+        fail(p, "%s", "invalid LISTEN_PID or LISTEN_FDS in the environment");
+    else if (activated > MAX_LISTEN)
+        fail(p, "%s", "too many sockets in LISTEN_FDS (at most 64)");
+    else
+        p->o->ninherited = (size_t)activated;
+}
+
+/* One option that getopt_long() returned; false to stop parsing. */
+static bool take_option(parser_t *p, int c, char **argv, muxd_cli_result *r) {
+    if (c == 'h' || c == 'V') {
+        *r = c == 'h' ? MUXD_CLI_HELP : MUXD_CLI_VERSION;
+        return false;
+    }
+    if (c == ':')
+        return fail(p, "option '%s' needs an argument", argv[optind - 1]);
+    if (!serving_option(p, c, optarg) && !limit_option(p, c, optarg) &&
+        !fixture_option(p, c, optarg) && !listen_option(p, c, optarg))
+        return fail(p, "unknown option: '%s'", argv[optind - 1]);
+    return !p->failed;
+}
+
+static void set_defaults(muxd_options_t *o) {
+    int inherited[MAX_LISTEN];
+    memcpy(inherited, o->inherited, sizeof(inherited));
+    *o = (muxd_options_t){.config = {.service = &muxd_echo_service},
+                          .log = {.level = MUXD_LOG_NORMAL},
+                          .shutdown_timeout_ms = 5000};
+    memcpy(o->inherited, inherited, sizeof(inherited));
+}
+
+muxd_cli_result muxd_cli_parse(int argc, char **argv, int activated,
+                               muxd_options_t *o, char *msg, size_t size) {
+    parser_t p = {.o = o, .msg = msg, .size = size};
+    muxd_cli_result result = MUXD_CLI_SERVE;
+    bool max_line_given = false;
+    int c;
+    set_defaults(o);
+    take_activated(&p, activated);
+    opterr = 0;
+    optind = 0; /* glibc: start afresh (the tests parse many times) */
+    while (!p.failed && (c = getopt_long(argc, argv, ":l:H:p:b:s:m:qvhV",
+                                         longopts, NULL)) != -1) {
+        max_line_given |= c == OPT_MAX_LINE;
+        if (!take_option(&p, c, argv, &result))
+            break;
+    }
+    if (result != MUXD_CLI_SERVE)
+        return p.failed ? MUXD_CLI_USAGE : result;
+    if (!p.failed && optind < argc)
+        fail(&p, "unexpected argument: '%s'", argv[optind]);
+    if (!p.failed && check_options(&p, max_line_given) && parse_listeners(&p))
+        check_workers(&p);
+    return p.failed ? MUXD_CLI_USAGE : MUXD_CLI_SERVE;
+}

@@ -1,0 +1,64 @@
+/*
+ * cli.h -- muxd's command line: the options as parsed, the parser, and
+ * the --help text. Nothing here serves or prints on its own: the parser
+ * says what to do and, for a usage error, why; main() prints.
+ */
+#ifndef MUXD_CLI_H
+#define MUXD_CLI_H
+
+#include "acl.h"
+#include "log.h"
+#include "services.h"
+
+#include "mux.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define MAX_LISTEN 64
+
+/* What the command line asks for: the same in every --workers process. */
+typedef struct {
+    mux_addr_t listen[MAX_LISTEN];
+    size_t nlisten;
+    const char *listen_text[MAX_LISTEN]; /* as given, for messages */
+    char default_listen[300];            /* -H and -p as one address */
+    const char *host;                    /* -H */
+    const char *port;                    /* -p */
+    mux_server_opts_t server;
+    muxd_service_config_t config; /* the service (-s), --text, chat bounds */
+    muxd_log_t log;
+    muxd_acl_t acl;
+    uint64_t shutdown_timeout_ms;
+    const char *user; /* --user: whom to become after binding */
+    /* For test scripts and service managers (docs/fixtures.md). */
+    int inherited[MAX_LISTEN]; /* LISTEN_FDS sockets, then --fd ones */
+    size_t ninherited;
+    const char *ready_file, *pidfile;
+    uint64_t max_accepts; /* 0: no limit */
+    unsigned workers;     /* --workers; 0 or 1: this process serves */
+} muxd_options_t;
+
+/* What muxd_cli_parse() found the command line asks for. */
+typedef enum {
+    MUXD_CLI_SERVE,   /* serve with the options */
+    MUXD_CLI_HELP,    /* -h: print muxd_cli_usage() to stdout, exit 0 */
+    MUXD_CLI_VERSION, /* -V: print the version, exit 0 */
+    MUXD_CLI_USAGE,   /* a usage error: print the message, exit 2 */
+} muxd_cli_result;
+
+/*
+ * Parses argv into *o (all of it written: defaults first). `activated` is
+ * what muxd_listen_fds() returned for the sockets it stored in
+ * o->inherited (socket activation): negative or past MAX_LISTEN is a
+ * usage error. Arguments may be changed in place (--text's escapes are
+ * decoded) and must outlive *o. On MUXD_CLI_USAGE, `msg` (of `size`
+ * bytes) holds the first error, without "muxd: " or a line end.
+ */
+muxd_cli_result muxd_cli_parse(int argc, char **argv, int activated,
+                               muxd_options_t *o, char *msg, size_t size);
+
+/* The --help text. */
+void muxd_cli_usage(FILE *out);
+
+#endif

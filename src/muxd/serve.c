@@ -1,0 +1,261 @@
+/*
+ * serve.c -- one muxd process serving (serve.h): the loop and the server
+ * made from the options, the signals, the default client limit and
+ * --max-accepts. The server is libmux.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "serve.h"
+#include "acl.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* Everything a running muxd holds, for the callbacks. */
+typedef struct {
+    muxd_options_t *opts;
+    muxd_ready_t *ready;
+    unsigned worker; /* 1..N in a --workers process, else 0 */
+    mux_loop_t *loop;
+    mux_server_t *server;
+    int signals;       /* how many stop signals arrived */
+    uint64_t accepted; /* clients admitted, for --max-accepts */
+} muxd_t;
+
+/*
+ * --max-accepts: the Nth client closes the listeners (those waiting in the
+ * backlog are reset) while the N are served as long as they stay; the
+ * last one to leave ends muxd, with exit status 0.
+ */
+static void count_accept(muxd_t *muxd) {
+    muxd_options_t *o = muxd->opts;
+    if (!o->max_accepts || ++muxd->accepted != o->max_accepts)
+        return;
+    mux_server_close_listeners(muxd->server);
+    muxd_log_text(MUXD_LOG_NORMAL,
+                  "accepted %" PRIu64 " client%s (--max-accepts): listeners "
+                  "closed",
+                  muxd->accepted, muxd->accepted == 1 ? "" : "s");
+    muxd_ready_stopping(muxd->ready);
+}
+
+static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
+    muxd_t *muxd = arg;
+    muxd_options_t *o = muxd->opts;
+    muxd_log_event(ev);
+    if (ev->type == MUX_EV_ACCEPT)
+        count_accept(muxd);
+    if (ev->type == MUX_EV_CLOSE && o->max_accepts &&
+        muxd->accepted >= o->max_accepts && ev->clients == 0)
+        mux_server_shutdown(server, 0); /* nobody left: DONE at once */
+    if (ev->type == MUX_EV_SHUTDOWN)
+        muxd_ready_stopping(muxd->ready);
+    if (ev->type == MUX_EV_DONE)
+        mux_stop(muxd->loop);
+}
+
+static void on_stats_signal(mux_loop_t *loop, int signo, void *arg) {
+    (void)loop;
+    (void)signo;
+    muxd_t *muxd = arg;
+    mux_server_stats_t stats;
+    mux_server_stats(muxd->server, &stats);
+    muxd_log_stats(&stats);
+}
+
+const char *muxd_stop_signal_name(int signo) {
+    return signo == SIGINT ? "SIGINT" : signo == SIGHUP ? "SIGHUP" : "SIGTERM";
+}
+
+static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
+    muxd_t *muxd = arg;
+    if (muxd->signals++ > 0) { /* asked twice: stop waiting for clients */
+        mux_stop(loop);
+        return;
+    }
+    muxd_log_text(MUXD_LOG_NORMAL, "%s: shutting down",
+                  muxd_stop_signal_name(signo));
+    /* 0 means "do not wait"; the library's 0 would mean "no limit". */
+    uint64_t ms = muxd->opts->shutdown_timeout_ms;
+    mux_server_shutdown(muxd->server, ms ? ms : 1);
+}
+
+/* Signals first: a script may send SIGTERM as soon as it sees ready. A
+ * worker leaves the terminal's SIGINT and SIGHUP to its parent, which
+ * passes them on as SIGTERM. */
+static int watch_signals(muxd_t *muxd) {
+    int err = 0;
+    if (muxd->worker) {
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+    } else if ((err = mux_signal(muxd->loop, SIGINT, on_stop_signal, muxd)) ==
+               0)
+        err = mux_signal(muxd->loop, SIGHUP, on_stop_signal, muxd);
+    if (err == 0)
+        err = mux_signal(muxd->loop, SIGTERM, on_stop_signal, muxd);
+    if (err == 0)
+        err = mux_signal(muxd->loop, SIGUSR1, on_stats_signal, muxd);
+    if (err < 0)
+        muxd_log_error("cannot watch signals: %s", mux_strerror(err));
+    return err;
+}
+
+/* Why a listen failed, in words a person can act on. */
+static const char *listen_hint(const mux_addr_t *addr, int err) {
+    if (err == -EACCES && addr->transport != MUX_UNIX &&
+        strtoul(addr->port, NULL, 10) < 1024 && addr->port[0] >= '0' &&
+        addr->port[0] <= '9')
+        return " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    if (err == -EPROTONOSUPPORT)
+        return " (this service has no UDP form)";
+    return "";
+}
+
+static int listen_all(muxd_t *muxd) {
+    muxd_options_t *o = muxd->opts;
+    for (size_t i = 0; i < o->nlisten; i++) {
+        int err = mux_server_listen_addr(muxd->server, &o->listen[i]);
+        if (err == -EPROTONOSUPPORT && o->listen[i].transport == MUX_UDP) {
+            muxd_log_error("cannot listen on %s: the %s service has no "
+                           "datagram form (see muxd --help)",
+                           o->listen_text[i],
+                           o->config.service->callbacks.name);
+            return err;
+        }
+        if (err < 0) {
+            muxd_log_error("cannot listen on %s: %s%s", o->listen_text[i],
+                           mux_strerror(err), listen_hint(&o->listen[i], err));
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* Inherited sockets (socket activation, --fd), after the bound ones. */
+static int adopt_inherited(muxd_t *muxd) {
+    muxd_options_t *o = muxd->opts;
+    for (size_t i = 0; i < o->ninherited; i++) {
+        int err = mux_server_adopt(muxd->server, o->inherited[i]);
+        if (err < 0) {
+            muxd_log_error("cannot serve the inherited fd %d: %s",
+                           o->inherited[i], mux_strerror(err));
+            return err;
+        }
+    }
+    return 0;
+}
+
+/* Once everything is in place: the files, --user, then the ready lines
+ * and READY=1, or, in a worker, the report to the parent. */
+static int announce_ready(muxd_t *muxd) {
+    char *text = muxd_ready_text(muxd->server);
+    if (!text) {
+        muxd_log_error("cannot announce readiness: %s", mux_strerror(-ENOMEM));
+        return -ENOMEM;
+    }
+    int err = muxd_ready_announce(muxd->ready, text, muxd->opts->user);
+    free(text);
+    return err;
+}
+
+/* Free fds the default client limit leaves for muxd's own use while it
+ * runs (the socket that tells $NOTIFY_SOCKET "STOPPING=1", and one more). */
+#define MUXD_FDS_IN_RESERVE 2
+
+void muxd_raise_fd_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* The fds open below `limit`: /proc/self/fd lists them (and the fd that
+ * reads it, not counted), or else each one is asked. */
+static long open_fds_below(long limit) {
+    long n = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) {
+        for (long fd = 0; fd < limit; fd++)
+            n += fcntl((int)fd, F_GETFD) >= 0;
+        return n;
+    }
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        n += e->d_name[0] != '.' && !*end && fd < limit && fd != dirfd(dir);
+    }
+    closedir(dir);
+    return n;
+}
+
+/*
+ * The default client limit: the fds now free below RLIMIT_NOFILE (stdio,
+ * the loop's pipe, the spare fd, the listeners and inherited fds are open
+ * already; a few are kept in reserve). Counted, not derived from the
+ * highest open fd: one inherited fd at 900 leaves the 900 below it to
+ * clients.
+ */
+static unsigned default_max_clients(void) {
+    long limit = INT_MAX;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)limit)
+        limit = (long)rl.rlim_cur;
+    long free_fds = limit - open_fds_below(limit) - MUXD_FDS_IN_RESERVE;
+    if (free_fds > (long)UINT_MAX)
+        free_fds = (long)UINT_MAX;
+    return free_fds > 1 ? (unsigned)free_fds : 1;
+}
+
+/* Everything up to the ready lines: server, signals, listeners. */
+static int start(muxd_t *muxd) {
+    muxd_options_t *o = muxd->opts;
+    o->server.on_event = on_event;
+    o->server.event_arg = muxd;
+    o->server.service_arg = &o->config;
+    o->server.full_message = "muxd: server full\n";
+    if (o->acl.nallow || o->acl.ndeny) {
+        o->server.filter = muxd_acl_filter;
+        o->server.filter_arg = &o->acl;
+    }
+    int err = mux_server_new(muxd->loop, &o->config.service->callbacks,
+                             &o->server, &muxd->server);
+    if (err < 0) {
+        muxd_log_error("cannot create the server: %s", mux_strerror(err));
+        return err;
+    }
+    if ((err = watch_signals(muxd)) < 0 || (err = listen_all(muxd)) < 0 ||
+        (err = adopt_inherited(muxd)) < 0)
+        return err;
+    if (!o->server.max_clients)
+        mux_server_set_max_clients(muxd->server, default_max_clients());
+    return announce_ready(muxd);
+}
+
+int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
+    muxd_t muxd = {.opts = o, .ready = ready, .worker = worker};
+    int err = mux_loop_new(&muxd.loop);
+    if (err < 0) {
+        muxd_log_error("cannot create the event loop: %s", mux_strerror(err));
+        return 1;
+    }
+    muxd_log_attach(muxd.loop);
+    err = start(&muxd);
+    if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
+        muxd_log_error("event loop failed: %s", mux_strerror(err));
+    mux_server_free(muxd.server);
+    muxd_log_attach(NULL);
+    mux_loop_free(muxd.loop);
+    muxd_ready_remove(ready);
+    return err < 0 ? 1 : 0;
+}

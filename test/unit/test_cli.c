@@ -1,0 +1,286 @@
+/*
+ * test_cli.c -- muxd's command line (src/muxd/cli.c): argv arrays parsed
+ * into the options, --help and --version asked for, and each usage error
+ * returned as its message (main() prints it and exits 2).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+#include "escape.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARGS 32
+
+/* One parse: argv owned here (the parser may change it: --text). */
+typedef struct {
+    char *argv[MAX_ARGS + 1];
+    int argc;
+    muxd_options_t opts;
+    char msg[1024];
+    muxd_cli_result result;
+} parse_t;
+
+/* Parses "muxd" + the NULL-terminated arguments, with `activated`
+ * sockets from socket activation (stored as 3, 4, ...). */
+static parse_t *parse_activated(int activated, ...) {
+    parse_t *p = calloc(1, sizeof(*p));
+    assert_non_null(p);
+    va_list ap;
+    va_start(ap, activated);
+    p->argv[p->argc++] = strdup("muxd");
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL;) {
+        assert_true(p->argc < MAX_ARGS);
+        p->argv[p->argc++] = strdup(a);
+    }
+    va_end(ap);
+    for (int i = 0; i < activated && i < MAX_LISTEN; i++)
+        p->opts.inherited[i] = 3 + i;
+    strcpy(p->msg, "(none)");
+    p->result = muxd_cli_parse(p->argc, p->argv, activated, &p->opts, p->msg,
+                               sizeof(p->msg));
+    return p;
+}
+
+#define parse(...) parse_activated(0, __VA_ARGS__, (const char *)NULL)
+#define parse_none() parse_activated(0, (const char *)NULL)
+
+static void done(parse_t *p) {
+    for (int i = 0; i < p->argc; i++)
+        free(p->argv[i]);
+    free(p);
+}
+
+/* The parse must fail with exactly `msg`. */
+static void expect_error(parse_t *p, const char *msg) {
+    assert_int_equal(p->result, MUXD_CLI_USAGE);
+    assert_string_equal(p->msg, msg);
+    done(p);
+}
+
+static void test_defaults(void **state) {
+    (void)state;
+    parse_t *p = parse_none();
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_ptr_equal(p->opts.config.service, &muxd_echo_service);
+    assert_int_equal(p->opts.nlisten, 1);
+    assert_string_equal(p->opts.listen_text[0], "127.0.0.1:9999");
+    assert_int_equal(p->opts.listen[0].transport, MUX_TCP);
+    assert_string_equal(p->opts.listen[0].host, "127.0.0.1");
+    assert_string_equal(p->opts.listen[0].port, "9999");
+    assert_int_equal(p->opts.shutdown_timeout_ms, 5000);
+    assert_int_equal(p->opts.log.level, MUXD_LOG_NORMAL);
+    assert_int_equal(p->opts.log.format, MUXD_LOG_TEXT);
+    assert_int_equal(p->opts.workers, 0);
+    assert_null(p->opts.config.text);
+    done(p);
+}
+
+static void test_serving_options(void **state) {
+    (void)state;
+    parse_t *p = parse("-s", "hello", "--text", "Hi\\x21\\n", "--framing",
+                       "line", "--max-line", "100", "--delay", "250");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_ptr_equal(p->opts.config.service, &muxd_hello_service);
+    assert_int_equal(p->opts.config.text_len, 4);
+    assert_memory_equal(p->opts.config.text, "Hi!\n", 4);
+    assert_int_equal(p->opts.server.framing, MUX_FRAMING_LINE);
+    assert_int_equal(p->opts.server.max_line, 100);
+    assert_int_equal(p->opts.server.delay_ms, 250);
+    done(p);
+}
+
+static void test_limits_and_sizes(void **state) {
+    (void)state;
+    parse_t *p = parse("-m", "10", "--max-output", "64k", "--idle-timeout",
+                       "0.5", "--shutdown-timeout", "0", "--max-rate", "7",
+                       "--udp-budget", "5:10", "--max-per-source", "3");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_int_equal(p->opts.server.max_clients, 10);
+    assert_int_equal(p->opts.server.max_output, 64 * 1024);
+    assert_int_equal(p->opts.server.idle_timeout_ms, 500);
+    assert_int_equal(p->opts.shutdown_timeout_ms, 0);
+    assert_int_equal(p->opts.server.max_rate, 7);
+    assert_int_equal(p->opts.server.dgram_rate, 5);
+    assert_int_equal(p->opts.server.dgram_burst, 10);
+    assert_int_equal(p->opts.server.max_per_source, 3);
+    done(p);
+    p = parse("--udp-budget", "0");
+    assert_int_equal(p->opts.server.dgram_rate, MUX_UNLIMITED);
+    done(p);
+}
+
+static void test_listeners_take_host_given_later(void **state) {
+    (void)state;
+    parse_t *p =
+        parse("-l", ":0", "-l", "udp://:7", "-l", "unix:/tmp/x", "-H", "::1");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_int_equal(p->opts.nlisten, 3);
+    assert_string_equal(p->opts.listen[0].host, "::1");
+    assert_int_equal(p->opts.listen[1].transport, MUX_UDP);
+    assert_string_equal(p->opts.listen[1].port, "7");
+    assert_int_equal(p->opts.listen[2].transport, MUX_UNIX);
+    done(p);
+    p = parse("-H", "::1", "-p", "0");
+    assert_string_equal(p->opts.listen_text[0], "[::1]:0");
+    done(p);
+}
+
+static void test_fixture_options(void **state) {
+    (void)state;
+    parse_t *p = parse("--ready-file", "/tmp/r", "--pidfile", "/tmp/p", "--fd",
+                       "7", "--workers", "3", "--log-format", "json", "-q",
+                       "--user", "nobody", "--fault", "rst", "--allow",
+                       "10.0.0.0/8", "--deny", "::1");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_string_equal(p->opts.ready_file, "/tmp/r");
+    assert_string_equal(p->opts.pidfile, "/tmp/p");
+    assert_int_equal(p->opts.ninherited, 1);
+    assert_int_equal(p->opts.inherited[0], 7);
+    assert_int_equal(p->opts.nlisten, 0); /* an inherited socket: no default */
+    assert_int_equal(p->opts.workers, 3);
+    assert_int_equal(p->opts.log.format, MUXD_LOG_JSON);
+    assert_int_equal(p->opts.log.level, MUXD_LOG_QUIET);
+    assert_string_equal(p->opts.user, "nobody");
+    assert_int_equal(p->opts.server.faults.rst, 1);
+    assert_int_equal(p->opts.acl.nallow, 1);
+    assert_int_equal(p->opts.acl.ndeny, 1);
+    done(p);
+}
+
+static void test_activated_sockets_come_first(void **state) {
+    (void)state;
+    parse_t *p = parse_activated(2, "--fd", "9", (const char *)NULL);
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_int_equal(p->opts.ninherited, 3);
+    assert_int_equal(p->opts.inherited[0], 3);
+    assert_int_equal(p->opts.inherited[1], 4);
+    assert_int_equal(p->opts.inherited[2], 9);
+    done(p);
+    expect_error(parse_activated(2, "--fd", "4", (const char *)NULL),
+                 "fd 4 is given twice (--fd or LISTEN_FDS)");
+    expect_error(parse_activated(-1, (const char *)NULL),
+                 "invalid LISTEN_PID or LISTEN_FDS in the environment");
+    expect_error(parse_activated(65, "-h", (const char *)NULL),
+                 "too many sockets in LISTEN_FDS (at most 64)");
+}
+
+static void test_help_and_version(void **state) {
+    (void)state;
+    parse_t *p = parse("-h", "--no-such-option");
+    assert_int_equal(p->result, MUXD_CLI_HELP);
+    done(p);
+    p = parse("-p", "0", "--version");
+    assert_int_equal(p->result, MUXD_CLI_VERSION);
+    done(p);
+    expect_error(parse("--no-such-option", "-h"),
+                 "unknown option: '--no-such-option'");
+}
+
+static void test_usage_errors(void **state) {
+    (void)state;
+    expect_error(parse("-x"), "unknown option: '-x'");
+    expect_error(parse("-l"), "option '-l' needs an argument");
+    expect_error(parse("stray"), "unexpected argument: 'stray'");
+    expect_error(parse("-m", "0"), "invalid client limit: '0' (at least 1)");
+    expect_error(parse("-b", "-1"), "invalid backlog: '-1' (0 to 2147483647)");
+    expect_error(parse("--chat-memory", "2x"),
+                 "invalid chat memory: '2x' (bytes, e.g. 64k; at most 1024G)");
+    expect_error(parse("--idle-timeout", "soon"),
+                 "invalid idle timeout: 'soon' (seconds)");
+    expect_error(parse("--framing", "words"),
+                 "invalid framing: 'words' (raw, line or auto)");
+    expect_error(parse("--log-format", "xml"),
+                 "invalid log format: 'xml' (text or json)");
+    expect_error(parse("--allow", "10.0.0.0/33"),
+                 "invalid CIDR: '10.0.0.0/33' (e.g. 10.0.0.0/8, ::1/128)");
+    expect_error(parse("--fd", "2"),
+                 "invalid fd: '2' (0, 1 and 2 are stdin, stdout and stderr, "
+                 "not listening sockets)");
+    expect_error(parse("--udp-budget", "0:5"),
+                 "invalid UDP budget: '0:5' (0 takes no burst)");
+    expect_error(parse("--fault", "melt"),
+                 "invalid fault: 'melt' (drop-after=BYTES, rst, "
+                 "split=BYTES[:MS], stall or accept-delay=MS)");
+    expect_error(parse("--text", "a\\q"),
+                 "invalid escape in --text at '\\q' (known: " TEXT_ESCAPES ")");
+}
+
+static void test_unknown_service_lists_the_table(void **state) {
+    (void)state;
+    expect_error(parse("-s", "gopher"),
+                 "unknown service: 'gopher' (echo, ack, hello, reply, greet, "
+                 "discard, chargen, daytime, time, chat)");
+}
+
+static void test_combinations(void **state) {
+    (void)state;
+    expect_error(parse("--text", "x"),
+                 "--text does not apply to the echo service (see muxd --help)");
+    expect_error(parse("-s", "echo", "--chat-stall", "1"),
+                 "--chat-memory and --chat-stall apply to the chat service, "
+                 "not echo");
+    expect_error(parse("--max-line", "10"),
+                 "--max-line needs line or auto framing, and echo is framed "
+                 "raw here: add --framing line");
+    expect_error(parse("--workers", "2", "--max-accepts", "1"),
+                 "--max-accepts cannot be combined with --workers (each "
+                 "worker would count its own)");
+    expect_error(parse("--workers", "2", "-l", "unix:/tmp/s"),
+                 "--workers cannot share a unix socket: 'unix:/tmp/s' (TCP "
+                 "and UDP only; or pass it with --fd)");
+    parse_t *p = parse("-s", "chat", "--max-line", "10", "--chat-memory", "1M");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_int_equal(p->opts.config.chat_memory, 1 << 20);
+    done(p);
+}
+
+static void test_addresses(void **state) {
+    (void)state;
+    expect_error(parse("-l", "a b c"),
+                 "invalid address 'a b c': not HOST:PORT, [V6]:PORT, "
+                 "udp://HOST:PORT or unix:/PATH");
+    expect_error(parse("-l", "nowhere"),
+                 "invalid address 'nowhere': unknown service name (not in "
+                 "/etc/services)");
+    expect_error(parse("-p", "70000"),
+                 "invalid port '70000': out of range (0-65535)");
+    expect_error(parse("-l", "127.0.0.1:70000"),
+                 "invalid address '127.0.0.1:70000': port out of range "
+                 "(0-65535)");
+}
+
+/* The first error is the one reported, and nothing after it is parsed. */
+static void test_first_error_wins(void **state) {
+    (void)state;
+    expect_error(parse("-m", "0", "--max-rate", "0", "-x"),
+                 "invalid client limit: '0' (at least 1)");
+    expect_error(parse("--fd", "x", "--fd", "1"),
+                 "invalid fd: 'x' (0 to 2147483647)");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_serving_options),
+        cmocka_unit_test(test_limits_and_sizes),
+        cmocka_unit_test(test_listeners_take_host_given_later),
+        cmocka_unit_test(test_fixture_options),
+        cmocka_unit_test(test_activated_sockets_come_first),
+        cmocka_unit_test(test_help_and_version),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_unknown_service_lists_the_table),
+        cmocka_unit_test(test_combinations),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_first_error_wins),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
