@@ -408,7 +408,12 @@ typedef enum {
 } mux_framing;
 
 /* How mux_conn_close() closes. */
-enum { MUX_CLOSE_AFTER_FLUSH = 0, MUX_CLOSE_NOW = 1 };
+enum {
+    MUX_CLOSE_AFTER_FLUSH = 0,
+    MUX_CLOSE_NOW = 1,
+    MUX_CLOSE_WRITE = 2, /* half-close: a FIN once output is flushed */
+    MUX_CLOSE_RESET = 3  /* a reset (RST) once output is flushed */
+};
 
 /*
  * A service: one protocol, as a table of callbacks. Every member but
@@ -801,7 +806,13 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt);
 
 /*
  * Closes the connection: MUX_CLOSE_AFTER_FLUSH stops reading and closes
- * once pending output is written; MUX_CLOSE_NOW discards it. Safe from any
+ * once pending output is written; MUX_CLOSE_NOW discards it;
+ * MUX_CLOSE_RESET is AFTER_FLUSH ending in a reset (SO_LINGER {1, 0}) where
+ * TCP has one, so the peer reads ECONNRESET after the last bytes.
+ * MUX_CLOSE_WRITE only half-closes: once pending output is written the
+ * peer gets a FIN (reads EOF), while its bytes are still read and served;
+ * mux_conn_send() returns -EPIPE from then on (a relay passes on a
+ * half-close this way). Safe from any
  * callback, also for another connection; the memory is released at the end
  * of the loop turn and the service's close callback runs exactly once.
  */

@@ -51,6 +51,10 @@
  * it is served as it is. */
 #define AUTO_TAIL_MS 50
 
+/* conn->shut: MUX_CLOSE_WRITE asked (SHUT_WANTED) and done (SHUT_DONE);
+ * MUX_CLOSE_RESET asked (SHUT_RESET). */
+enum { SHUT_WANTED = 1, SHUT_DONE = 2, SHUT_RESET = 4 };
+
 /* Why reading is paused (conn->paused): any bit stops it. */
 enum { PAUSED_OUTPUT = 1, PAUSED_STALL = 2, PAUSED_SERVICE = 4 };
 
@@ -80,10 +84,11 @@ struct mux_conn {
     _Alignas(64) input_fn *input; /* read bytes go to the service or framing */
     mux_loop_t *loop;
     int fd;
-    conn_state state;
-    bool held;      /* sends go through `delayed`: delay_ms or out_faults */
-    bool timed;     /* idle or line timeout: reads and writes note it */
-    bool eof;       /* the client shut its write side */
+    uint8_t state; /* conn_state */
+    uint8_t shut;  /* SHUT_* bits: what mux_conn_close() asked beyond a close */
+    bool held;     /* sends go through `delayed`: delay_ms or out_faults */
+    bool timed;    /* idle or line timeout: reads and writes note it */
+    bool eof;      /* the client shut its write side */
     uint8_t paused; /* reading stops: PAUSED_* bits */
     mux_framing framing;
     uint64_t bytes_in, bytes_out; /* the server adds them up when asked */
@@ -199,7 +204,7 @@ static void update_interest(mux_conn_t *conn) {
 /* ------------------------------------------------------------------ */
 
 /* The end of every connection: exactly once, whatever the path. */
-static void finish(mux_conn_t *conn, const char *reason) {
+static void finish_err(mux_conn_t *conn, const char *reason, int err) {
     if (conn->state == CLOSED)
         return;
     conn->state = CLOSED;
@@ -209,17 +214,22 @@ static void finish(mux_conn_t *conn, const char *reason) {
     mux_timer_stop(&conn->tail_timer);
     mux_timer_stop(&conn->delay_timer); /* the queue goes in conn_free */
     mux_unwatch(conn->loop, conn->fd);
-    if (conn->opts->faults.rst)
+    if (conn->opts->faults.rst || (conn->shut & SHUT_RESET))
         mux__reset_on_close(conn->fd);
     mux__close(conn->fd);
     mux_event_t ev = {.type = MUX_EV_CLOSE,
                       .reason = reason,
+                      .err = err,
                       .bytes_in = conn->bytes_in,
                       .bytes_out = conn->bytes_out,
                       .duration_ms = mux_now(conn->loop) - conn->started};
     emit(conn, &ev);
     if (mux__defer(conn->loop, conn_free, conn) < 0)
         return; /* leaks rather than free memory still on the stack */
+}
+
+static void finish(mux_conn_t *conn, const char *reason) {
+    finish_err(conn, reason, 0);
 }
 
 static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
@@ -232,11 +242,12 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Output is flushed: shut our side, wait for the client's EOF (with
  * faults.rst: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
-    if (conn->opts->faults.rst) {
-        finish(conn, "reset (fault rst)");
+    if (conn->opts->faults.rst || (conn->shut & SHUT_RESET)) {
+        finish(conn, conn->opts->faults.rst ? "reset (fault rst)" : "reset");
         return;
     }
-    if (conn->eof || shutdown(conn->fd, SHUT_WR) < 0) {
+    if (conn->eof ||
+        (!(conn->shut & SHUT_DONE) && shutdown(conn->fd, SHUT_WR) < 0)) {
         finish(conn, conn->eof ? "client closed" : "closed");
         return;
     }
@@ -250,6 +261,18 @@ static void linger(mux_conn_t *conn) {
     update_interest(conn);
 }
 
+static void fail(mux_conn_t *conn, int err);
+
+/* MUX_CLOSE_WRITE: once output is flushed, the FIN; reading goes on. */
+static void shut_write(mux_conn_t *conn) {
+    if (!(conn->shut & SHUT_WANTED) || (conn->shut & SHUT_DONE) ||
+        mux_conn_pending(conn) > 0)
+        return;
+    conn->shut |= SHUT_DONE;
+    if (shutdown(conn->fd, SHUT_WR) < 0 && errno != ENOTCONN)
+        fail(conn, -errno);
+}
+
 void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state == CLOSED)
         return;
@@ -257,6 +280,13 @@ void mux_conn_close(mux_conn_t *conn, int how) {
         finish(conn, "closed by server");
         return;
     }
+    if (how == MUX_CLOSE_WRITE) {
+        conn->shut |= SHUT_WANTED;
+        shut_write(conn);
+        return;
+    }
+    if (how == MUX_CLOSE_RESET)
+        conn->shut |= SHUT_RESET;
     if (conn->state != OPEN)
         return;
     conn->state = CLOSING;
@@ -287,7 +317,8 @@ void mux_conn_resume_reading(mux_conn_t *conn) {
 
 /* A failed read or write: the reason names the errno. */
 static void fail(mux_conn_t *conn, int err) {
-    finish(conn, err == -ECONNRESET ? "reset by client" : mux_strerror(err));
+    finish_err(conn, err == -ECONNRESET ? "reset by client" : mux_strerror(err),
+               err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -329,6 +360,11 @@ static void output_drained(mux_conn_t *conn) {
     if (conn->state == CLOSING && mux_conn_pending(conn) == 0) {
         linger(conn);
         return;
+    }
+    if (conn->shut & SHUT_WANTED) {
+        shut_write(conn);
+        if (conn->state == CLOSED)
+            return;
     }
     update_interest(conn);
 }
@@ -624,7 +660,7 @@ MUX__COLD static int send_behind(mux_conn_t *conn, const char *data,
 }
 
 int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
-    if (conn->state != OPEN)
+    if (conn->state != OPEN || conn->shut)
         return -EPIPE;
     if (len == 0)
         return 0;
@@ -639,7 +675,7 @@ int mux_conn_send(mux_conn_t *conn, const void *data, size_t len) {
 }
 
 int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
-    if (conn->state != OPEN)
+    if (conn->state != OPEN || conn->shut)
         return -EPIPE;
     if (iovcnt < 0 || iovcnt > MUX_IOV_MAX)
         return -EINVAL;

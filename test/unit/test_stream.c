@@ -15,8 +15,10 @@
 #include "mux.h"
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +174,92 @@ static void test_not_connected_is_refused(void **state) {
     assert_int_equal(fcntl(f->sv[0], F_GETFD), -1); /* closed too */
 }
 
+/* ---- half-close and reset, as a relay passes them on ---- */
+
+static int send_err;
+
+static void half_open(mux_conn_t *conn) {
+    fx->conn = conn;
+    mux_conn_send(conn, "bye\n", 4);
+    mux_conn_close(conn, MUX_CLOSE_WRITE);
+    send_err = mux_conn_send(conn, "late", 4);
+}
+
+static void half_message(mux_conn_t *conn, const char *data, size_t len) {
+    (void)conn;
+    assert_int_equal(len, 5);
+    assert_memory_equal(data, "more\n", 5);
+    fx->opened++; /* counts messages here */
+}
+
+static const mux_service_t half = {.name = "half",
+                                   .open = half_open,
+                                   .message = half_message,
+                                   .close = upper_close};
+
+static void test_close_write_is_a_half_close(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {.on_event = on_event, .event_arg = f};
+    mux_conn_t *conn;
+    assert_int_equal(mux_conn_new(f->t.loop, f->sv[0], &half, &opts, &conn), 0);
+    assert_int_equal(send_err, -EPIPE);
+    expect(f, "bye\n");
+    char byte;
+    assert_int_equal(recv(f->sv[1], &byte, 1, 0), 0); /* the FIN */
+    /* Still read and served. */
+    assert_int_equal(send(f->sv[1], "more\n", 5, 0), 5);
+    test_loop_t *t = &f->t;
+    TEST_RUN_UNTIL(t, f->opened == 1);
+    assert_int_equal(f->close_events, 0);
+    assert_int_equal(shutdown(f->sv[1], SHUT_WR), 0);
+    TEST_RUN_UNTIL(t, f->close_events == 1);
+    assert_string_equal(f->close_reason, "client closed");
+}
+
+static void reset_open(mux_conn_t *conn) {
+    mux_conn_send(conn, "last", 4);
+    mux_conn_close(conn, MUX_CLOSE_RESET);
+}
+
+static const mux_service_t resetter = {.name = "reset", .open = reset_open};
+
+static void tcp_on_event(mux_conn_t *conn, mux_event_t *ev, void *arg) {
+    (void)conn;
+    fixture_t *f = arg;
+    if (ev->type == MUX_EV_CLOSE) {
+        f->close_events++;
+        snprintf(f->close_reason, sizeof(f->close_reason), "%s", ev->reason);
+    }
+}
+
+static void test_close_reset_after_the_last_bytes(void **state) {
+    fixture_t *f = *state;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(lfd, 1), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    int client = test_connect(ntohs(sa.sin_port));
+    int accepted = accept(lfd, NULL, NULL);
+    assert_true(accepted >= 0);
+    close(lfd);
+    mux_conn_opts_t opts = {.on_event = tcp_on_event, .event_arg = f};
+    mux_conn_t *conn;
+    assert_int_equal(mux_conn_new(f->t.loop, accepted, &resetter, &opts, &conn),
+                     0);
+    assert_int_equal(f->close_events, 1);
+    assert_string_equal(f->close_reason, "reset");
+    char buf[8];
+    assert_int_equal(recv(client, buf, 4, MSG_WAITALL), 4);
+    assert_memory_equal(buf, "last", 4);
+    assert_int_equal(recv(client, buf, 1, 0), -1);
+    assert_int_equal(errno, ECONNRESET);
+    close(client);
+    assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_stream_without_a_server, setup,
@@ -180,6 +268,10 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_not_connected_is_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_close_write_is_a_half_close, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_close_reset_after_the_last_bytes,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
