@@ -481,44 +481,68 @@ typedef void mux_event_cb(mux_server_t *server, const mux_event_t *ev,
                           void *arg);
 
 /*
- * Fault injection, to test clients against a misbehaving server (see
- * docs/faults.md). Zero-initialise: every 0 means "off". The members
- * combine, and none applies to datagrams. With all of them off the paths
- * they hook into cost one test of a flag set when the client connected.
+ * How one direction of a stream's bytes is disturbed, to test a peer
+ * against a slow, choppy or failing link (see docs/faults.md). Zero it:
+ * every 0 means "off". The members combine. Bytes held back count as
+ * pending output (output) and keep their order.
  */
 typedef struct {
-    /* Closes each stream client once this many bytes in total have been
-     * written to it: exactly that many reach it, then a close after flush
-     * (the client reads EOF; with `rst`, a reset). Output the service
-     * queued beyond it is discarded, and mux_conn_send() returns -EPIPE
-     * from then on. 0: off. */
-    uint64_t drop_after;
-    /* Writes every stream client's output in pieces of at most this many
-     * bytes, one write() each, at least `split_ms` apart (a piece the
-     * socket takes only in part is finished first), so a reply arrives in
-     * several reads. Order is kept, pieces wait in the same per-connection
-     * queue as opts.delay_ms (they count as pending), and a close after
-     * flush waits for the last piece. 0: off. */
+    /* Every byte this much later, by a timer (never by blocking), plus
+     * up to `jitter_ms` more drawn per send (order kept). */
+    uint64_t latency_ms;
+    uint64_t jitter_ms;
+    /* At most this many bytes a second (a token bucket, 10 ms grain);
+     * 0: unlimited. */
+    uint64_t bandwidth;
+    /* Pieces of at most `split` bytes, one write() (or one delivery to
+     * the service) each, at least `split_ms` apart (0: 10 ms), so a
+     * message arrives in several reads. 0: off. */
     size_t split;
-    uint64_t split_ms; /* the pause between pieces; 0: 10 ms */
-    /* Non-zero: every close of a stream client, refused ones included, is
-     * abortive (SO_LINGER {1, 0}): no FIN and no lingering wait, the
-     * client gets a reset (ECONNRESET), and output it has not received
-     * yet may be lost. TCP only: a unix socket closes as usual. */
-    int rst;
-    /* Non-zero: never reads from stream clients. The service's open
-     * callback runs (a greeting goes out) but no message and no EOF
-     * follows; the client's sends block once the socket buffers are
-     * full. A stalled client stays until the idle timeout, a close by the
-     * service, the server's shutdown or teardown. */
+    uint64_t split_ms;
+    /* Once this many bytes went through, the rest is discarded and the
+     * stream closed after flush (output: exactly that many reach the peer,
+     * then EOF, or a reset with `rst`). 0: off. */
+    uint64_t drop_after;
+    /* Non-zero: nothing goes through. Input: the stream never reads (the
+     * peer's sends block once the socket buffers are full; a greeting
+     * still goes out). Output: bytes are held until the stall ends. */
     int stall;
+} mux_shape_t;
+
+/*
+ * Fault injection for a stream, or every client of a server: how each
+ * direction is shaped, and how it ends. Zero-initialise: every 0 means
+ * "off". None applies to datagrams. With all of them off the paths they
+ * hook into cost one test of a flag.
+ */
+typedef struct {
+    mux_shape_t out; /* the bytes we write to the peer ("down" for a client) */
+    mux_shape_t in;  /* the bytes we read from it ("up") */
+    /* Non-zero: every close, refused clients' included, is abortive
+     * (SO_LINGER {1, 0}): no FIN and no lingering wait, the peer gets a
+     * reset (ECONNRESET), and output it has not received may be lost. TCP
+     * only: a unix socket closes as usual. */
+    int rst;
     /* Accepts stream clients this many milliseconds late, one at a time:
      * a readable listener is paused (by a timer, never by blocking), one
      * client is accepted when the timer fires, and the listener resumes.
      * Connects complete at once (the kernel's backlog); a burst of N
-     * waits up to N times as long for the last. 0: off. */
+     * waits up to N times as long for the last. Server-wide. 0: off. */
     uint64_t accept_delay_ms;
+    /* Holds every close this long: the stream stops reading and writing,
+     * then closes as it would have. 0: off. */
+    uint64_t slow_close_ms;
+    /* Closes the stream this long after it started (or after the faults
+     * were set on an open one), whatever it is doing. 0: off. */
+    uint64_t limit_time_ms;
+    /* Stops both directions at once (nothing is read or written any more)
+     * and closes the stream this long later; with `timeout_ms` set to
+     * MUX_FOREVER it never closes. 0: off. */
+    uint64_t timeout_ms;
 } mux_faults_t;
+
+/* mux_faults_t.timeout_ms: stop, and never close. */
+#define MUX_FOREVER UINT64_MAX
 
 /* The largest opts.max_output: 16 times it (the hard cap) fits a size_t. */
 #define MUX_OUTPUT_MAX (SIZE_MAX / 16)
@@ -728,6 +752,18 @@ int mux_server_stop_on_signals(mux_server_t *server, uint64_t timeout_ms);
  */
 void mux_server_close_listeners(mux_server_t *server);
 
+/*
+ * Changes opts.faults while the server runs: new clients get them, and so
+ * does every client still following the server's faults (not one given
+ * its own with mux_conn_set_faults()), at once, as mux_conn_set_faults()
+ * says; accept_delay_ms applies from the next readiness of a listener.
+ * `faults` is copied.
+ */
+void mux_server_set_faults(mux_server_t *server, const mux_faults_t *faults);
+
+/* The faults the server's clients follow unless given their own. */
+const mux_faults_t *mux_server_faults(const mux_server_t *server);
+
 /* Changes opts.max_clients (0: no limit but the fds') for new clients. */
 void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients);
 
@@ -770,6 +806,20 @@ void mux_server_stats(const mux_server_t *server, mux_server_stats_t *stats);
  */
 int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                  const mux_conn_opts_t *opts, mux_conn_t **out);
+
+/*
+ * The faults of this stream from now on (NULL: its opts' again). `faults`
+ * must outlive the stream or the next call. What changes reaches the open
+ * stream at once: bytes already held keep the due time they got and go as
+ * the new shape lets them (a stall lifted releases them; a new latency
+ * applies to later sends), stall and timeout stop or restart reading,
+ * limit_time and timeout count from this call. accept_delay_ms is a
+ * server's and means nothing here.
+ */
+void mux_conn_set_faults(mux_conn_t *conn, const mux_faults_t *faults);
+
+/* The faults this stream follows (its opts', or mux_conn_set_faults()'s). */
+const mux_faults_t *mux_conn_faults(const mux_conn_t *conn);
 
 /* The loop a server or a connection runs on. */
 mux_loop_t *mux_server_loop(const mux_server_t *server);

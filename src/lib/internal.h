@@ -214,6 +214,49 @@ typedef struct {
 int mux__dgram_start(mux_listener_t *listener, mux__dgram_config_t *config);
 void mux__dgram_stop(mux_listener_t *listener);
 
+/* ---- shape.c: one direction of a stream's bytes, disturbed ---- */
+
+/* Bytes held back by a mux_shape_t (and a stream's delay), and what the
+ * shape has let through so far. */
+typedef struct {
+    mux_buf_t bytes;            /* held bytes, oldest first */
+    mux_buf_t groups;           /* {due, len} records: how `bytes` falls due */
+    mux_timer_t timer;          /* the owner's: armed for the next release */
+    uint64_t next_piece;        /* split: not before this time */
+    uint64_t passed;            /* bytes let through (drop_after) */
+    uint64_t tokens, filled_ms; /* bandwidth: the bucket */
+    uint32_t rng;               /* jitter */
+    bool dropped;               /* drop_after reached: nothing more */
+} mux__shaper_t;
+
+/* A shaper whose timer calls cb(arg). NULL: no memory. */
+mux__shaper_t *mux__shaper_new(mux_loop_t *loop, mux_timer_cb *cb, void *arg);
+void mux__shaper_free(mux__shaper_t *sh);
+/* Holds `len` bytes, due `delay` + the shape's latency (and jitter) from
+ * `now`, behind what is held. Returns 0 or -ENOMEM. */
+int mux__shaper_hold(mux__shaper_t *sh, const mux_shape_t *shape,
+                     uint64_t delay, const void *data, size_t len,
+                     uint64_t now);
+/* How many held bytes may go now (from *data on), as the shape lets them:
+ * due, and within the piece, the rate and the total. `busy`: the sink has
+ * not taken the last piece yet (split waits for it). */
+size_t mux__shaper_peek(const mux__shaper_t *sh, const mux_shape_t *shape,
+                        uint64_t now, bool busy, const char **data);
+/* The sink took `n` of them. Returns true when drop_after was reached
+ * just now: the rest was discarded, nothing more goes through. */
+bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
+                      uint64_t now);
+/* When to look again (0: nothing held, or stalled). */
+uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
+                          uint64_t now, bool busy);
+/* Arms the timer for `when` (0: stops it). Returns 0 or -ENOMEM. */
+int mux__shaper_arm(mux__shaper_t *sh, uint64_t when);
+/* Bytes held, and what they cost (with the records); 0 for NULL. */
+size_t mux__shaper_len(const mux__shaper_t *sh);
+size_t mux__shaper_cost(const mux__shaper_t *sh);
+/* Discards what is held. */
+void mux__shaper_drop(mux__shaper_t *sh);
+
 /* ---- stream.c: one connected stream socket ---- */
 
 /* What the owner of a stream (a server) keeps in it: stream.c stores it
@@ -243,6 +286,9 @@ void mux__conn_destroy(mux_conn_t *conn);
 /* Adds the client's bytes in and out so far to stats. */
 void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats);
 bool mux__conn_is_open(const mux_conn_t *conn);
+/* The faults the stream points at changed in place: work them out again
+ * (mux_conn_set_faults() with the same pointer). */
+void mux__conn_faults_changed(mux_conn_t *conn);
 
 /* Monotonic milliseconds. */
 uint64_t mux__clock_ms(void);

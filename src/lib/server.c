@@ -63,6 +63,10 @@ struct mux_server {
 };
 
 mux_loop_t *mux_server_loop(const mux_server_t *server) { return server->loop; }
+const mux_faults_t *mux_server_faults(const mux_server_t *server) {
+    return &server->conn_opts.faults;
+}
+
 void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients) {
     server->opts.max_clients = max_clients;
 }
@@ -740,4 +744,16 @@ void mux_server_free(mux_server_t *server) {
     free(server->admit_times);
     mux__loop_release(server->loop);
     free(server);
+}
+
+static void faults_changed(mux_conn_t *conn, void *arg) {
+    if (mux_conn_faults(conn) == arg) /* not one of its own */
+        mux__conn_faults_changed(conn);
+}
+
+void mux_server_set_faults(mux_server_t *server, const mux_faults_t *faults) {
+    server->opts.faults = *faults;
+    server->conn_opts.faults = *faults;
+    server->listening.accept_delay_ms = faults->accept_delay_ms;
+    each_conn(server, false, faults_changed, &server->conn_opts.faults);
 }

@@ -12,19 +12,14 @@
  * before the client has read our last reply) -> CLOSED (memory released
  * at the end of the turn). Any state may jump to CLOSED.
  *
- * With opts.delay_ms, mux_conn_send() puts the bytes on a delay queue with
- * a due time instead; one timer per connection, armed for the head of that
- * queue, moves due bytes into the output queue. Every send is delayed by
- * the same amount, so the queue is ordered by due time and output keeps
- * the order it was sent in. The queue is one byte buffer plus one small
- * record per group of bytes falling due in the same slot (delay_ms / 64):
- * it costs about what it carries, however small the sends.
- *
- * Fault injection (opts.faults) hooks in where it costs nothing when off:
- * split and drop_after send everything through the same delay queue (with
- * no delay of their own) and limit what each release of the timer lets
- * out; stall is one more reason for `paused`; rst changes how finish()
- * and linger() close.
+ * Shaping (opts.delay_ms and the faults, src/lib/shape.c) hooks in where
+ * it costs one test of a flag when off: with `held`, mux_conn_send() puts
+ * the bytes into the output shaper instead, whose timer moves what may go
+ * into the output queue; with `in_held`, what is read goes into the input
+ * shaper, whose timer hands it to the framing. The faults that end a
+ * stream (limit_time, timeout, slow_close, rst) use the fault timer and
+ * the close paths. Faults can change while the stream runs
+ * (mux_conn_set_faults()): apply_faults() works the flags out again.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -45,8 +40,6 @@
 #define LINGER_MS 2000
 /* Pending output past this many high watermarks drops the client. */
 #define OVERFLOW_FACTOR 16
-/* The pause between pieces of opts.faults.split when split_ms is 0. */
-#define SPLIT_MS 10
 /* Auto framing: how long a line cut by a read waits for its rest before
  * it is served as it is. */
 #define AUTO_TAIL_MS 50
@@ -56,21 +49,18 @@
 enum { SHUT_WANTED = 1, SHUT_DONE = 2, SHUT_RESET = 4 };
 
 /* Why reading is paused (conn->paused): any bit stops it. */
-enum { PAUSED_OUTPUT = 1, PAUSED_STALL = 2, PAUSED_SERVICE = 4 };
+enum {
+    PAUSED_OUTPUT = 1,  /* pending output past the high watermark */
+    PAUSED_STALL = 2,   /* faults: in.stall, or stopped by timeout */
+    PAUSED_SERVICE = 4, /* mux_conn_pause_reading() */
+    PAUSED_INPUT = 8    /* held input past the high watermark */
+};
+
+/* conn->fault_state: stopped by faults.timeout; a slow close is waiting
+ * (FAULT_SLOW) or over (FAULT_SLOWED). */
+enum { FAULT_STOPPED = 1, FAULT_SLOW = 2, FAULT_SLOWED = 4 };
 
 typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
-
-/* The delay queue groups held-back bytes by due time in slots of
- * delay_ms / DELAY_SLOTS (at least 1 ms): a byte leaves at most one slot
- * late, never early, and at most DELAY_SLOTS + 1 groups wait at once. */
-#define DELAY_SLOTS 64
-
-/* One group of held-back bytes, in conn->delay_groups: the next `len`
- * bytes of conn->delayed, all due at `due`. */
-typedef struct {
-    uint64_t due; /* on the mux__clock_ms() clock, as timer deadlines are */
-    size_t len;
-} delay_group_t;
 
 typedef void input_fn(mux_conn_t *conn, const char *data, size_t len);
 
@@ -86,7 +76,7 @@ struct mux_conn {
     int fd;
     uint8_t state; /* conn_state */
     uint8_t shut;  /* SHUT_* bits: what mux_conn_close() asked beyond a close */
-    bool held;     /* sends go through `delayed`: delay_ms or out_faults */
+    bool held;     /* sends go through out_shaper: delay or faults.out */
     bool timed;    /* idle or line timeout: reads and writes note it */
     bool eof;      /* the client shut its write side */
     uint8_t paused; /* reading stops: PAUSED_* bits */
@@ -97,16 +87,17 @@ struct mux_conn {
     const mux_conn_opts_t *opts;
     size_t max_output, max_line; /* opts', defaults resolved */
     const mux_service_t *service;
-    int events;             /* what the loop watches for us now */
-    bool opened;            /* the service's open callback ran */
-    bool out_faults;        /* opts.faults.split or drop_after limit releases */
-    mux_buf_t in;           /* an incomplete line (line and auto framing) */
-    mux_timer_t tail_timer; /* auto framing: `in` is served when due */
-    mux_buf_t delayed;      /* output not yet due, oldest first */
-    mux_buf_t delay_groups; /* delay_group_t: how `delayed` falls due */
-    mux_timer_t delay_timer; /* armed for the first group (or, with
-                                faults.split, the next piece) */
-    uint64_t next_piece;     /* faults.split: not before this time */
+    int events;                 /* what the loop watches for us now */
+    bool opened;                /* the service's open callback ran */
+    bool in_held;               /* reads go through in_shaper: faults.in */
+    uint8_t fault_state;        /* FAULT_* bits */
+    bool eof_held;              /* the peer's EOF waits behind held input */
+    mux_buf_t in;               /* an incomplete line (line and auto framing) */
+    mux_timer_t tail_timer;     /* auto framing: `in` is served when due */
+    const mux_faults_t *faults; /* opts->faults or mux_conn_set_faults()'s */
+    mux__shaper_t *out_shaper;  /* output held back, or NULL */
+    mux__shaper_t *in_shaper;   /* input held back, or NULL */
+    mux_timer_t fault_timer;    /* limit_time, timeout, slow_close */
     uint64_t started, last_active;
     uint64_t line_started; /* line timeout: when the line in `in` began */
     mux_timer_t timer;     /* idle and line timeouts, or the linger limit */
@@ -121,22 +112,32 @@ _Static_assert(offsetof(mux_conn_t, out) + offsetof(mux_buf_t, len) +
                    64,
                "the hot fields fit one cache line");
 
-static void conn_free(void *ptr) {
-    mux_conn_t *conn = ptr;
-    mux__buf_free(&conn->delayed);
-    mux__buf_free(&conn->delay_groups);
+/* Frees what the stream holds, but not the struct. */
+static void conn_release(mux_conn_t *conn) {
+    mux_timer_stop(&conn->fault_timer);
+    mux__shaper_free(conn->out_shaper);
+    mux__shaper_free(conn->in_shaper);
     mux__buf_free(&conn->out);
     mux__buf_free(&conn->in);
+    conn->out_shaper = conn->in_shaper = NULL;
+}
+
+static void conn_free(void *ptr) {
+    mux_conn_t *conn = ptr;
+    conn_release(conn);
     if (!mux__loop_keep_spare(conn->loop, conn))
         free(conn);
 }
+
+static int apply_faults(mux_conn_t *conn);
+static mux_timer_cb on_fault_timer;
 
 /* ------------------------------------------------------------------ */
 /* Accessors                                                           */
 /* ------------------------------------------------------------------ */
 
 size_t mux_conn_pending(const mux_conn_t *conn) {
-    return conn->out.len + conn->delayed.len;
+    return conn->out.len + mux__shaper_len(conn->out_shaper);
 }
 mux_framing mux_conn_framing(const mux_conn_t *conn) { return conn->framing; }
 size_t mux_conn_watermark(const mux_conn_t *conn) { return conn->max_output; }
@@ -180,7 +181,7 @@ static size_t low_watermark(const mux_conn_t *conn) {
  * the delay queue's records (the buffers' spare room is at most as much
  * again: they double as they grow, and are freed once empty). */
 static size_t output_cost(const mux_conn_t *conn) {
-    return mux_conn_pending(conn) + conn->delay_groups.len;
+    return conn->out.len + mux__shaper_cost(conn->out_shaper);
 }
 
 /* Reads while open and not paused (or to discard, lingering); writes while
@@ -212,9 +213,13 @@ static void finish_err(mux_conn_t *conn, const char *reason, int err) {
         conn->service->close(conn);
     mux_timer_stop(&conn->timer);
     mux_timer_stop(&conn->tail_timer);
-    mux_timer_stop(&conn->delay_timer); /* the queue goes in conn_free */
+    mux_timer_stop(&conn->fault_timer);
+    if (conn->out_shaper) /* the queues go in conn_free */
+        mux_timer_stop(&conn->out_shaper->timer);
+    if (conn->in_shaper)
+        mux_timer_stop(&conn->in_shaper->timer);
     mux_unwatch(conn->loop, conn->fd);
-    if (conn->opts->faults.rst || (conn->shut & SHUT_RESET))
+    if (conn->faults->rst || (conn->shut & SHUT_RESET))
         mux__reset_on_close(conn->fd);
     mux__close(conn->fd);
     mux_event_t ev = {.type = MUX_EV_CLOSE,
@@ -232,6 +237,18 @@ static void finish(mux_conn_t *conn, const char *reason) {
     finish_err(conn, reason, 0);
 }
 
+/* faults.slow_close_ms: the close waits; nothing is read meanwhile. */
+static void slow_close(mux_conn_t *conn) {
+    conn->fault_state |= FAULT_SLOW;
+    conn->paused |= PAUSED_STALL;
+    if (mux_timer_start(&conn->fault_timer, conn->faults->slow_close_ms, 0) <
+        0) {
+        finish(conn, "out of memory");
+        return;
+    }
+    update_interest(conn);
+}
+
 static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
@@ -242,8 +259,12 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Output is flushed: shut our side, wait for the client's EOF (with
  * faults.rst: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
-    if (conn->opts->faults.rst || (conn->shut & SHUT_RESET)) {
-        finish(conn, conn->opts->faults.rst ? "reset (fault rst)" : "reset");
+    if (conn->faults->slow_close_ms && !(conn->fault_state & FAULT_SLOWED)) {
+        slow_close(conn);
+        return;
+    }
+    if (conn->faults->rst || (conn->shut & SHUT_RESET)) {
+        finish(conn, conn->faults->rst ? "reset (fault rst)" : "reset");
         return;
     }
     if (conn->eof ||
@@ -421,170 +442,77 @@ static int output(mux_conn_t *conn, const char *data, size_t len) {
     return written == len ? 0 : queue(conn, data + written, len - written);
 }
 
-/* The delay queue's oldest and newest groups (NULL: the queue is empty). */
-static delay_group_t *first_group(const mux_conn_t *conn) {
-    const mux_buf_t *groups = &conn->delay_groups;
-    return groups->len ? (delay_group_t *)mux__buf_head(groups) : NULL;
-}
-static delay_group_t *last_group(const mux_conn_t *conn) {
-    const mux_buf_t *groups = &conn->delay_groups;
-    return groups->len ? (delay_group_t *)(mux__buf_head(groups) + groups->len -
-                                           sizeof(delay_group_t))
-                       : NULL;
+/* ---- output held back: delay and faults.out ---- */
+
+/* The output shape, or a stalled one while faults.timeout has stopped the
+ * stream. */
+static const mux_shape_t *out_shape(const mux_conn_t *conn) {
+    static const mux_shape_t stalled = {.stall = 1};
+    return (conn->fault_state & FAULT_STOPPED) ? &stalled : &conn->faults->out;
 }
 
-/* Empties the delay queue and releases its memory. */
-static void drop_delayed(mux_conn_t *conn) {
-    mux__buf_free(&conn->delayed);
-    mux__buf_free(&conn->delay_groups);
+/* faults.out.drop_after was reached: the rest is gone, and the stream
+ * closes once what went through is written. */
+static void out_dropped(mux_conn_t *conn) {
+    if (conn->state == OPEN)
+        conn->state = CLOSING;
+    mux_event_t ev = {.type = MUX_EV_ERROR,
+                      .reason = "fault drop-after: closing"};
+    emit(conn, &ev);
 }
 
-/* Drops `len` bytes (at most the first group's) from the front of the
- * delay queue, and the first group once it is empty. */
-static void consume_delayed(mux_conn_t *conn, size_t len) {
-    delay_group_t *first = first_group(conn);
-    mux__buf_consume(&conn->delayed, len);
-    first->len -= len;
-    if (first->len > 0)
-        return;
-    mux__buf_consume(&conn->delay_groups, sizeof(*first));
-    if (conn->delay_groups.len == 0)
-        drop_delayed(conn);
-}
-
-static const mux_faults_t *faults_of(const mux_conn_t *conn) {
-    return &conn->opts->faults;
-}
-
-static uint64_t split_ms(const mux_faults_t *faults) {
-    return faults->split_ms ? faults->split_ms : SPLIT_MS;
-}
-
-/*
- * How many due bytes the output faults let out now. split: one piece, once
- * the last one is written in full and its pause is over. drop_after: no
- * more than is left of the total (bytes written and bytes in `out` only
- * ever come from here, so they never pass it).
- */
-static size_t fault_quota(const mux_conn_t *conn, uint64_t now) {
-    const mux_faults_t *faults = faults_of(conn);
-    size_t quota = SIZE_MAX;
-    if (faults->split)
-        quota = conn->out.len > 0 || now < conn->next_piece ? 0 : faults->split;
-    if (faults->drop_after) {
-        uint64_t used = conn->bytes_out + conn->out.len;
-        uint64_t left =
-            used < faults->drop_after ? faults->drop_after - used : 0;
-        if (left < quota)
-            quota = (size_t)left;
+/* Arms the output shaper's timer for its next release. Returns 0, or
+ * -ENOMEM with the stream finished. */
+static int rearm_out(mux_conn_t *conn, uint64_t now) {
+    mux__shaper_t *sh = conn->out_shaper;
+    if (mux__shaper_arm(sh, mux__shaper_next(sh, out_shape(conn), now,
+                                             conn->out.len > 0)) < 0) {
+        finish(conn, "out of memory");
+        return -ENOMEM;
     }
-    return quota;
-}
-
-/* After a release under output faults: start the pause after a piece; at
- * the drop_after total, discard the rest and close once `out` is written
- * (the caller's output_drained() does). */
-static void fault_released(mux_conn_t *conn, uint64_t now, size_t released) {
-    const mux_faults_t *faults = faults_of(conn);
-    if (faults->split && released > 0)
-        conn->next_piece = now + split_ms(faults);
-    if (faults->drop_after &&
-        conn->bytes_out + conn->out.len >= faults->drop_after) {
-        drop_delayed(conn);
-        if (conn->state == OPEN)
-            conn->state = CLOSING;
-        mux_event_t ev = {.type = MUX_EV_ERROR,
-                          .reason = "fault drop-after: closing"};
-        emit(conn, &ev);
-    }
-}
-
-/* Moves the held-back output that is due into the output queue, oldest
- * first, as far as the output faults let it. Returns 0 or -errno (the
- * connection is finished then; conn_free releases the queue). */
-static int release_due(mux_conn_t *conn, uint64_t now) {
-    size_t quota = conn->out_faults ? fault_quota(conn, now) : SIZE_MAX;
-    bool one_piece = conn->out_faults && faults_of(conn)->split;
-    size_t released = 0;
-    delay_group_t *first;
-    while ((first = first_group(conn)) && first->due <= now && quota > 0) {
-        size_t len = first->len < quota ? first->len : quota;
-        if (len > 0) {
-            int err = output(conn, mux__buf_head(&conn->delayed), len);
-            if (err < 0)
-                return err;
-            released += len;
-            quota = one_piece ? 0 : quota - len;
-        }
-        consume_delayed(conn, len);
-    }
-    if (conn->out_faults)
-        fault_released(conn, now, released);
     return 0;
 }
 
-/* When the first group of the delay queue may go out: when it is due,
- * and with faults.split not before the pause ends (a piece the socket has
- * not taken in full yet is looked at again one pause later). */
-static uint64_t next_release(const mux_conn_t *conn, uint64_t now) {
-    uint64_t due = first_group(conn)->due;
-    const mux_faults_t *faults = faults_of(conn);
-    if (!conn->out_faults || !faults->split)
-        return due;
-    uint64_t piece =
-        conn->out.len > 0 ? now + split_ms(faults) : conn->next_piece;
-    return piece > due ? piece : due;
+/* Moves the held-back output that may go now into the output queue,
+ * oldest first. Returns 0 or -errno (the stream is finished then). */
+static int release_out(mux_conn_t *conn, uint64_t now) {
+    mux__shaper_t *sh = conn->out_shaper;
+    const mux_shape_t *shape = out_shape(conn);
+    const char *data;
+    size_t n;
+    while ((n = mux__shaper_peek(sh, shape, now, conn->out.len > 0, &data)) >
+           0) {
+        int err = output(conn, data, n);
+        if (err < 0)
+            return err;
+        if (mux__shaper_took(sh, shape, n, now))
+            out_dropped(conn);
+    }
+    return rearm_out(conn, now);
 }
 
-/* Milliseconds from now until `when` (0 if it has passed). */
-static uint64_t ms_until(uint64_t when) {
-    uint64_t now = mux__clock_ms();
-    return when > now ? when - now : 0;
-}
-
-/* The delay timer: release what may go out, re-arm for what is left. */
-static void on_delay_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+/* The output shaper's timer: release what may go, re-arm for the rest. */
+static void on_out_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
+    MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
-    uint64_t now = mux__clock_ms();
-    if (release_due(conn, now) < 0)
-        return; /* finished: it stopped this timer */
-    if (first_group(conn) &&
-        mux_timer_start(timer, ms_until(next_release(conn, now)), 0) < 0)
-        return; /* cannot fail: a timer just run has its heap slot */
+    if (release_out(conn, mux__clock_ms()) < 0)
+        return; /* finished */
     output_drained(conn);
 }
 
-/* The due time of the slot that bytes due at `due` wait for: the end of
- * their delay_ms / DELAY_SLOTS slice. Without a delay (output faults
- * alone) everything is due at once: one group. */
-static uint64_t slot_due(const mux_conn_t *conn, uint64_t due) {
-    uint64_t delay = conn->opts->delay_ms;
-    if (delay == 0)
-        return 0;
-    uint64_t slot = delay / DELAY_SLOTS ? delay / DELAY_SLOTS : 1;
-    return (due + slot - 1) / slot * slot;
-}
-
-/* Appends to the delay queue; the last group takes bytes due in its slot.
- * Arms the timer when the queue was empty. Returns 0 or -ENOMEM. */
-static int delay_output(mux_conn_t *conn, const void *data, size_t len,
-                        uint64_t due) {
-    due = slot_due(conn, due);
-    delay_group_t *last = last_group(conn);
-    if (!last || last->due != due) {
-        delay_group_t group = {.due = due, .len = 0};
-        if (!mux_timer_active(&conn->delay_timer) &&
-            mux_timer_start(&conn->delay_timer, ms_until(due), 0) < 0)
-            return -ENOMEM;
-        if (mux__buf_append(&conn->delay_groups, &group, sizeof(group)) < 0)
-            return -ENOMEM; /* the timer finds nothing, or what was there */
-        last = last_group(conn);
-    }
-    if (mux__buf_append(&conn->delayed, data, len) < 0)
-        return -ENOMEM; /* an empty group stays: released empty when due */
-    last->len += len;
-    return 0;
+/* Holds output back in the shaper, and arms its timer if it was idle.
+ * Returns 0 or -ENOMEM. */
+static int hold_output(mux_conn_t *conn, const void *data, size_t len,
+                       uint64_t now) {
+    mux__shaper_t *sh = conn->out_shaper;
+    bool idle = !mux_timer_active(&sh->timer);
+    int err = mux__shaper_hold(sh, out_shape(conn), conn->opts->delay_ms, data,
+                               len, now);
+    if (err == 0 && idle)
+        err = mux__shaper_arm(
+            sh, mux__shaper_next(sh, out_shape(conn), now, conn->out.len > 0));
+    return err;
 }
 
 /* After bytes were queued or held back: the watermark, write interest. */
@@ -632,22 +560,17 @@ MUX__COLD static int send_rest_of_one(mux_conn_t *conn, const void *data,
     return send_rest(conn, &one, 1, n);
 }
 
-/* When output sent now is due (with opts.delay_ms). */
-static uint64_t due_now(const mux_conn_t *conn) {
-    return mux__clock_ms() + conn->opts->delay_ms;
-}
-
 /* Output behind queued or held-back bytes, without the watermark update
- * (sent()): held back until `due`, or queued behind `out`. */
+ * (sent()): held back (sent at `now`), or queued behind `out`. */
 static int behind(mux_conn_t *conn, const char *data, size_t len,
-                  uint64_t due) {
+                  uint64_t now) {
     if (!conn->held)
         return output(conn, data, len);
     if (overflows(conn, len)) {
         finish(conn, "output overflow");
         return -ENOBUFS;
     }
-    int err = delay_output(conn, data, len, due);
+    int err = hold_output(conn, data, len, now);
     if (err < 0)
         finish(conn, "out of memory");
     return err;
@@ -655,7 +578,7 @@ static int behind(mux_conn_t *conn, const char *data, size_t len,
 
 MUX__COLD static int send_behind(mux_conn_t *conn, const char *data,
                                  size_t len) {
-    int err = behind(conn, data, len, due_now(conn));
+    int err = behind(conn, data, len, mux__clock_ms());
     return err < 0 ? err : sent(conn);
 }
 
@@ -688,11 +611,11 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
         /* One after another, all due at once: held back, the pieces share
          * one entry of the delay queue, so they leave as one reply (and
          * faults.split cuts that reply, not the pieces). */
-        uint64_t due = due_now(conn);
+        uint64_t now = mux__clock_ms();
         for (int i = 0; i < iovcnt; i++) {
             if (iov[i].iov_len == 0)
                 continue;
-            int err = behind(conn, iov[i].iov_base, iov[i].iov_len, due);
+            int err = behind(conn, iov[i].iov_base, iov[i].iov_len, now);
             if (err < 0)
                 return err;
         }
@@ -866,7 +789,11 @@ static void read_input(mux_conn_t *conn);
 /* A read that returned no bytes: EOF, not now, interrupted (read again),
  * or an error. */
 MUX__COLD static void read_ended(mux_conn_t *conn, ssize_t n) {
-    if (n == 0)
+    if (n == 0 && mux__shaper_len(conn->in_shaper) > 0 && conn->state == OPEN) {
+        conn->eof_held = true; /* after the held bytes (release_in) */
+        conn->eof = true;      /* stop reading: EOF stays readable */
+        update_interest(conn);
+    } else if (n == 0)
         on_eof(conn);
     else if (errno == EINTR)
         read_input(conn); /* discard_input retries by itself */
@@ -887,6 +814,17 @@ MUX__COLD static void timed_input(mux_conn_t *conn, const char *data,
         conn->line_started = conn->last_active;
 }
 
+/* Read bytes for the framing and the service (after any held input). */
+static void deliver(mux_conn_t *conn, const char *data, size_t len) {
+    if (conn->timed)
+        timed_input(conn, data, len);
+    else
+        conn->input(conn, data, len);
+}
+
+MUX__COLD static void hold_input(mux_conn_t *conn, const char *data,
+                                 size_t len);
+
 /* One read per readiness: a client that floods cannot starve the rest.
  * For an open connection: the bytes go to the service. */
 static void read_input(mux_conn_t *conn) {
@@ -897,10 +835,88 @@ static void read_input(mux_conn_t *conn) {
         return;
     }
     conn->bytes_in += (uint64_t)n;
-    if (conn->timed)
+    if (conn->in_held)
+        hold_input(conn, scratch, (size_t)n);
+    else if (conn->timed)
         timed_input(conn, scratch, (size_t)n);
     else
         conn->input(conn, scratch, (size_t)n);
+}
+
+/* ---- input held back: faults.in ---- */
+
+static const mux_shape_t *in_shape(const mux_conn_t *conn) {
+    return &conn->faults->in;
+}
+
+/* Arms the input shaper's timer; -ENOMEM finishes the stream. */
+static int rearm_in(mux_conn_t *conn, uint64_t now) {
+    mux__shaper_t *sh = conn->in_shaper;
+    if (mux__shaper_arm(sh, mux__shaper_next(sh, in_shape(conn), now, false)) <
+        0) {
+        finish(conn, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+/* Read bytes wait in the input shaper; reading pauses while it holds a
+ * high watermark's worth. */
+MUX__COLD static void hold_input(mux_conn_t *conn, const char *data,
+                                 size_t len) {
+    uint64_t now = mux__clock_ms();
+    if (mux__shaper_hold(conn->in_shaper, in_shape(conn), 0, data, len, now) <
+        0) {
+        finish(conn, "out of memory");
+        return;
+    }
+    if (rearm_in(conn, now) < 0)
+        return;
+    if (mux__shaper_cost(conn->in_shaper) >= conn->max_output) {
+        conn->paused |= PAUSED_INPUT;
+        update_interest(conn);
+    }
+}
+
+/* Hands what may go of the held input to the service, then the peer's EOF
+ * once nothing is held. */
+static void release_in(mux_conn_t *conn, uint64_t now) {
+    mux__shaper_t *sh = conn->in_shaper;
+    const mux_shape_t *shape = in_shape(conn);
+    const char *data;
+    size_t n;
+    while (conn->state == OPEN &&
+           (n = mux__shaper_peek(sh, shape, now, false, &data)) > 0) {
+        /* The service may send, close, or change the faults: take the
+         * bytes off first (the scratch buffer is free here: no read runs). */
+        char *scratch = mux__loop_scratch(conn->loop);
+        memcpy(scratch, data, n);
+        bool dropped = mux__shaper_took(sh, shape, n, now);
+        deliver(conn, scratch, n);
+        if (dropped && conn->state == OPEN) {
+            mux_event_t ev = {.type = MUX_EV_ERROR,
+                              .reason = "fault drop-after (input): closing"};
+            emit(conn, &ev);
+            mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+        }
+    }
+    if (conn->state == CLOSED || rearm_in(conn, now) < 0)
+        return;
+    if ((conn->paused & PAUSED_INPUT) &&
+        mux__shaper_cost(sh) <= low_watermark(conn)) {
+        conn->paused &= (uint8_t)~PAUSED_INPUT;
+        update_interest(conn);
+    }
+    if (conn->eof_held && mux__shaper_len(sh) == 0) {
+        conn->eof_held = false;
+        on_eof(conn);
+    }
+}
+
+static void on_in_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(timer);
+    release_in(arg, mux__clock_ms());
 }
 
 /* Lingering: what the client still sends is read and dropped. */
@@ -990,7 +1006,7 @@ static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     mux_conn_t *conn = arg;
     uint64_t now = mux_now(loop);
     uint64_t idle_limit = conn->opts->idle_timeout_ms;
-    if (conn->delayed.len > 0)
+    if (mux__shaper_len(conn->out_shaper) > 0)
         conn->last_active = now;
     if (idle_limit && now - conn->last_active >= idle_limit) {
         finish(conn, "idle timeout");
@@ -1003,6 +1019,112 @@ static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     uint64_t next = next_check(conn, now);
     if (next) /* cannot fail: a timer just run has its heap slot */
         (void)mux_timer_start(timer, next > now ? next - now : 0, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Faults: what they make of the stream, also when they change         */
+/* ------------------------------------------------------------------ */
+
+static bool shapes(const mux_shape_t *shape) {
+    return shape->latency_ms || shape->jitter_ms || shape->bandwidth ||
+           shape->split || shape->drop_after || shape->stall;
+}
+
+/* limit_time, timeout, or a slow close waiting: the fault timer's end. */
+static void on_fault_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    MUX__UNUSED(loop);
+    MUX__UNUSED(timer);
+    mux_conn_t *conn = arg;
+    if (conn->fault_state & FAULT_SLOW) {
+        conn->fault_state =
+            (uint8_t)((conn->fault_state & ~FAULT_SLOW) | FAULT_SLOWED);
+        linger(conn);
+        return;
+    }
+    const mux_faults_t *f = conn->faults;
+    finish(conn, (conn->fault_state & FAULT_STOPPED) && f->timeout_ms &&
+                         (!f->limit_time_ms || f->timeout_ms < f->limit_time_ms)
+                     ? "fault timeout"
+                     : "fault limit-time");
+}
+
+/* Makes the shaper of a direction that needs one. Returns 0 or -ENOMEM. */
+static int need_shaper(mux_conn_t *conn, mux__shaper_t **sh, mux_timer_cb *cb) {
+    if (!*sh && !(*sh = mux__shaper_new(conn->loop, cb, conn)))
+        return -ENOMEM;
+    return 0;
+}
+
+/* Arms the fault timer for limit_time / timeout (not while a slow close
+ * waits on it). Returns 0 or -ENOMEM. */
+static int arm_fault_timer(mux_conn_t *conn) {
+    if (conn->fault_state & FAULT_SLOW)
+        return 0;
+    const mux_faults_t *f = conn->faults;
+    uint64_t after = f->limit_time_ms ? f->limit_time_ms : UINT64_MAX;
+    if (f->timeout_ms && f->timeout_ms != MUX_FOREVER && f->timeout_ms < after)
+        after = f->timeout_ms;
+    if (after == UINT64_MAX) {
+        mux_timer_stop(&conn->fault_timer);
+        return 0;
+    }
+    return mux_timer_start(&conn->fault_timer, after, 0);
+}
+
+/*
+ * Works out what conn->faults (and the delay) make of the stream: whether
+ * output and input go through their shapers (made when first needed),
+ * whether reading is stalled or stopped, the fault timer. Held bytes are
+ * released as the new faults let them. Returns 0 or -ENOMEM.
+ */
+static int apply_faults(mux_conn_t *conn) {
+    const mux_faults_t *f = conn->faults;
+    if (f->timeout_ms)
+        conn->fault_state |= FAULT_STOPPED;
+    else
+        conn->fault_state &= (uint8_t)~FAULT_STOPPED;
+    conn->held = conn->opts->delay_ms || shapes(&f->out) ||
+                 (conn->fault_state & FAULT_STOPPED) ||
+                 mux__shaper_len(conn->out_shaper) > 0;
+    conn->in_held = (shapes(&f->in) && !f->in.stall) ||
+                    mux__shaper_len(conn->in_shaper) > 0;
+    if (f->in.stall || (conn->fault_state & FAULT_STOPPED))
+        conn->paused |= PAUSED_STALL;
+    else if (!(conn->fault_state & FAULT_SLOW))
+        conn->paused &= (uint8_t)~PAUSED_STALL;
+    if ((conn->held && need_shaper(conn, &conn->out_shaper, on_out_due) < 0) ||
+        (conn->in_held && need_shaper(conn, &conn->in_shaper, on_in_due) < 0))
+        return -ENOMEM;
+    return arm_fault_timer(conn);
+}
+
+void mux_conn_set_faults(mux_conn_t *conn, const mux_faults_t *faults) {
+    if (conn->state == CLOSED)
+        return;
+    conn->faults = faults ? faults : &conn->opts->faults;
+    mux__conn_faults_changed(conn);
+}
+
+void mux__conn_faults_changed(mux_conn_t *conn) {
+    if (conn->state == CLOSED)
+        return;
+    if (apply_faults(conn) < 0) {
+        finish(conn, "out of memory");
+        return;
+    }
+    uint64_t now = mux__clock_ms();
+    if (conn->out_shaper && release_out(conn, now) < 0)
+        return;
+    if (conn->in_shaper && mux__shaper_len(conn->in_shaper) > 0) {
+        release_in(conn, now);
+        if (conn->state == CLOSED)
+            return;
+    }
+    output_drained(conn);
+}
+
+const mux_faults_t *mux_conn_faults(const mux_conn_t *conn) {
+    return conn->faults;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1042,7 +1164,7 @@ int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
     memset(conn, 0, sizeof(*conn));
     mux_timer_init(&conn->timer, loop, on_timeout_check, conn);
     mux_timer_init(&conn->tail_timer, loop, on_tail_due, conn);
-    mux_timer_init(&conn->delay_timer, loop, on_delay_due, conn);
+    mux_timer_init(&conn->fault_timer, loop, on_fault_timer, conn);
     conn->opts = opts;
     conn->loop = loop;
     conn->max_output = opts->max_output ? opts->max_output : 1024 * 1024;
@@ -1059,16 +1181,16 @@ int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                   : conn->framing == MUX_FRAMING_AUTO ? frame_auto
                                                       : service->message;
     conn->timed = opts->idle_timeout_ms || line_limit(conn);
-    conn->out_faults = opts->faults.split || opts->faults.drop_after;
-    conn->held = opts->delay_ms || conn->out_faults;
-    conn->paused = opts->faults.stall ? PAUSED_STALL : 0;
+    conn->faults = &opts->faults;
     conn->started = conn->last_active = mux_now(conn->loop);
     mux_addr_format(peer, peer_len, conn->peer, sizeof(conn->peer));
     conn->transport = peer->sa_family == AF_UNIX ? MUX_UNIX : MUX_TCP;
-    int err = conn_start(conn);
+    int err = apply_faults(conn);
+    if (err == 0)
+        err = conn_start(conn);
     if (err < 0) {
         mux__close(fd);
-        free(conn);
+        conn_release(conn);
         return err;
     }
     *out = conn;

@@ -32,6 +32,7 @@ enum {
     OPT_DENY,
     OPT_USER,
     OPT_FAULT,
+    OPT_SEED,
 };
 
 /* Admission limits (usage_admission(), admission_option()). */
@@ -651,11 +652,18 @@ static bool access_option(parser_t *p, int c, const char *arg) {
         o->user = arg;
         return true;
     case OPT_FAULT: {
-        const char *err = muxd_fault_parse(arg, &o->server.faults);
-        if (err)
-            fail(p, err, arg);
+        char err[MUXD_FAULT_SPEC_MAX + 128];
+        if (o->nfaults == MUXD_FAULTS_MAX)
+            fail(p, "too many --fault options (at most 64): '%s'", arg);
+        else if (!muxd_fault_check(arg, err, sizeof(err)))
+            fail(p, "%s", err);
+        else
+            o->faults[o->nfaults++] = arg;
         return true;
     }
+    case OPT_SEED:
+        o->seed = parse_number(p, arg, "seed", ULONG_MAX);
+        return true;
     default:
         return admission_option(p, c, arg);
     }
@@ -731,6 +739,7 @@ static const struct option longopts[] = {
     {"deny", required_argument, NULL, OPT_DENY},
     {"user", required_argument, NULL, OPT_USER},
     {"fault", required_argument, NULL, OPT_FAULT},
+    {"seed", required_argument, NULL, OPT_SEED},
     {"max-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE},
     {"max-rate", required_argument, NULL, OPT_MAX_RATE},
     {"udp-budget", required_argument, NULL, OPT_UDP_BUDGET},

@@ -7,6 +7,7 @@
 #define MUXD_CLI_H
 
 #include "acl.h"
+#include "faults.h"
 #include "log.h"
 #include "services.h"
 
@@ -31,6 +32,9 @@ typedef struct {
     muxd_acl_t acl;
     uint64_t shutdown_timeout_ms;
     const char *user; /* --user: whom to become after binding */
+    const char *faults[MUXD_FAULTS_MAX]; /* --fault specs, checked */
+    size_t nfaults;
+    uint64_t seed; /* --seed: odds= draws */
     /* For test scripts and service managers (docs/fixtures.md). */
     int inherited[MAX_LISTEN]; /* LISTEN_FDS sockets, then --fd ones */
     size_t ninherited;

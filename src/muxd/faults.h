@@ -1,21 +1,78 @@
 /*
- * faults.h -- --fault KIND[=VALUE]: fault injection, parsed into the
- * library's mux_faults_t (see docs/faults.md).
+ * faults.h -- muxd's faults: the specs of --fault and of the control
+ * socket's "fault add", a registry of the faults in force (ids, odds,
+ * first=N, a seed), and what each connection gets of them, as the
+ * library's mux_faults_t for each of its streams (docs/faults.md).
  */
 #ifndef MUXD_FAULTS_H
 #define MUXD_FAULTS_H
 
 #include "mux.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
+/* The most faults in force at once (and added between two clears). */
+#define MUXD_FAULTS_MAX 64
+/* The longest spec kept. */
+#define MUXD_FAULT_SPEC_MAX 160
+
+typedef struct muxd_faults muxd_faults_t;
+
 /*
- * Parses one --fault argument ("rst", "drop-after=100", "split=4:20", ...)
- * into *faults; what earlier --fault options set stays (the option
- * repeats). Returns NULL, or a message for usage_error() with one %s for
- * the argument.
+ * Checks one spec, KIND[=VALUE][,KEY=VALUE]... (see muxd_fault_usage()).
+ * Returns true, or false with a message in err[size] ("invalid fault
+ * 'x': ..."), without "muxd: ".
  */
-const char *muxd_fault_parse(const char *arg, mux_faults_t *faults);
+bool muxd_fault_check(const char *spec, char *err, size_t size);
+
+/* A registry; `seed` makes odds= draws reproducible. NULL: no memory. */
+muxd_faults_t *muxd_faults_new(uint64_t seed);
+void muxd_faults_free(muxd_faults_t *faults);
+
+/* Adds a spec. Returns its id (1, 2, ...), or 0 with a message in err. */
+uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
+                         size_t size);
+/* Removes one. Returns false if no fault has that id. */
+bool muxd_faults_del(muxd_faults_t *faults, uint64_t id);
+void muxd_faults_clear(muxd_faults_t *faults);
+/* The faults in force, in the order they were added: with i below the
+ * count returned, *id and *spec of the i-th. */
+size_t muxd_faults_list(const muxd_faults_t *faults, size_t i, uint64_t *id,
+                        const char **spec);
+/* Sets the server-wide part of *server: the accept delay (the largest in
+ * force), and rst when an rst fault applies to every client (then the
+ * clients the server refuses are reset too). */
+void muxd_faults_server(const muxd_faults_t *faults, mux_faults_t *server);
+
+/* What one connection gets of the faults. */
+typedef struct {
+    mux_faults_t client;   /* its client stream: out = down, in = up */
+    mux_faults_t upstream; /* a relay's upstream stream: out = up */
+    bool refuse;           /* reset at once */
+    bool blackhole;        /* never answered, never relayed */
+    /* private: which faults were drawn for it, and which apply */
+    uint64_t decided, applied, epoch;
+} muxd_conn_faults_t;
+
+/*
+ * For a new connection: draws which faults apply (odds=, first=) and
+ * fills *cf. `relay`: the up direction shapes the upstream stream's output
+ * instead of the client stream's input.
+ */
+void muxd_faults_pick(muxd_faults_t *faults, bool relay,
+                      muxd_conn_faults_t *cf);
+/*
+ * After an add, del or clear: brings an open connection's *cf up to date.
+ * A new fault of a kind that reaches open connections (latency,
+ * bandwidth, split, stall, timeout, rst) is drawn for it; one of another
+ * kind only reaches new connections; a removed one is gone. Returns true
+ * if its faults changed.
+ */
+bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
+                         muxd_conn_faults_t *cf);
 
 /* The "Faults:" block of --help. */
 void muxd_fault_usage(FILE *out);

@@ -16,13 +16,14 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 /* Everything a running muxd holds, for the callbacks. */
-typedef struct {
+struct muxd {
     muxd_options_t *opts;
     muxd_ready_t *ready;
     unsigned worker; /* 1..N in a --workers process, else 0 */
@@ -30,7 +31,74 @@ typedef struct {
     mux_server_t *server;
     int signals;       /* how many stop signals arrived */
     uint64_t accepted; /* clients admitted, for --max-accepts */
-} muxd_t;
+    /* The faults in force (--fault), or NULL: then clients cost nothing
+     * for them. With a registry, every client has a muxd_conn_faults_t,
+     * its stream's faults (mux_conn_faults()) pointing into it. */
+    muxd_faults_t *faults;
+};
+
+mux_server_t *muxd_server(muxd_t *muxd) { return muxd->server; }
+muxd_faults_t *muxd_faults(muxd_t *muxd) { return muxd->faults; }
+
+/* ---- faults: what each client gets ---- */
+
+static muxd_conn_faults_t *conn_faults_of(const mux_conn_t *conn) {
+    const mux_faults_t *f = mux_conn_faults(conn);
+    return (muxd_conn_faults_t *)(void *)((const char *)f -
+                                          offsetof(muxd_conn_faults_t, client));
+}
+
+/* A new client: its faults drawn; refused or black-holed here. */
+static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
+    muxd_conn_faults_t *cf = calloc(1, sizeof(*cf));
+    if (!cf) { /* nothing to hang its faults on: not served */
+        mux_conn_close(conn, MUX_CLOSE_NOW);
+        return;
+    }
+    muxd_faults_pick(muxd->faults, false, cf);
+    if (cf->blackhole)
+        cf->client.in.stall = cf->client.out.stall = 1;
+    if (cf->refuse)
+        cf->client.rst = 1;
+    mux_conn_set_faults(conn, &cf->client);
+    if (cf->refuse)
+        mux_conn_close(conn, MUX_CLOSE_NOW);
+}
+
+/* A client that leaves gives its faults back. */
+static void faults_close(mux_conn_t *conn) {
+    if (mux_conn_faults(conn) != mux_server_faults(mux_conn_server(conn)))
+        free(conn_faults_of(conn));
+}
+
+static void refresh_client(mux_conn_t *conn, void *arg) {
+    muxd_t *muxd = arg;
+    if (mux_conn_faults(conn) == mux_server_faults(muxd->server))
+        return;
+    muxd_conn_faults_t *cf = conn_faults_of(conn);
+    if (muxd_faults_refresh(muxd->faults, false, cf))
+        mux_conn_set_faults(conn, &cf->client); /* the same: read again */
+}
+
+void muxd_faults_changed(muxd_t *muxd) {
+    mux_faults_t server = *mux_server_faults(muxd->server);
+    muxd_faults_server(muxd->faults, &server);
+    mux_server_set_faults(muxd->server, &server);
+    mux_server_foreach(muxd->server, refresh_client, muxd);
+}
+
+/* The registry of --fault's specs. Returns 0 or -ENOMEM. */
+static int faults_start(muxd_t *muxd) {
+    muxd_options_t *o = muxd->opts;
+    if (!o->nfaults)
+        return 0;
+    if (!(muxd->faults = muxd_faults_new(o->seed)))
+        return -ENOMEM;
+    for (size_t i = 0; i < o->nfaults; i++)
+        muxd_faults_add(muxd->faults, o->faults[i], NULL, 0);
+    muxd_faults_server(muxd->faults, &o->server.faults);
+    return 0;
+}
 
 /*
  * --max-accepts: the Nth client closes the listeners (those waiting in the
@@ -53,6 +121,10 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     muxd_t *muxd = arg;
     muxd_options_t *o = muxd->opts;
     muxd_log_event(ev);
+    if (ev->type == MUX_EV_ACCEPT && muxd->faults)
+        faults_accept(muxd, ev->conn);
+    if (ev->type == MUX_EV_CLOSE && muxd->faults)
+        faults_close(ev->conn);
     if (ev->type == MUX_EV_ACCEPT)
         count_accept(muxd);
     if (ev->type == MUX_EV_CLOSE && o->max_accepts &&
@@ -228,8 +300,13 @@ static int start(muxd_t *muxd) {
         o->server.filter = muxd_acl_filter;
         o->server.filter_arg = &o->acl;
     }
-    int err = mux_server_new(muxd->loop, &o->config.service->callbacks,
-                             &o->server, &muxd->server);
+    int err = faults_start(muxd);
+    if (err < 0) {
+        muxd_log_error("cannot set up the faults: %s", mux_strerror(err));
+        return err;
+    }
+    err = mux_server_new(muxd->loop, &o->config.service->callbacks, &o->server,
+                         &muxd->server);
     if (err < 0) {
         muxd_log_error("cannot create the server: %s", mux_strerror(err));
         return err;
@@ -244,6 +321,7 @@ static int start(muxd_t *muxd) {
 
 int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
     muxd_t muxd = {.opts = o, .ready = ready, .worker = worker};
+    muxd.faults = NULL;
     int err = mux_loop_new(&muxd.loop);
     if (err < 0) {
         muxd_log_error("cannot create the event loop: %s", mux_strerror(err));
@@ -254,6 +332,7 @@ int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
     if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     mux_server_free(muxd.server);
+    muxd_faults_free(muxd.faults);
     muxd_log_attach(NULL);
     mux_loop_free(muxd.loop);
     muxd_ready_remove(ready);

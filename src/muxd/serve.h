@@ -8,6 +8,16 @@
 #include "cli.h"
 #include "ready.h"
 
+/* A serving muxd, for the parts that act on it while it runs (the
+ * control socket). */
+typedef struct muxd muxd_t;
+mux_server_t *muxd_server(muxd_t *muxd);
+/* The faults in force, or NULL when muxd runs without any. */
+muxd_faults_t *muxd_faults(muxd_t *muxd);
+/* After the registry changed: the server's accept delay, and every open
+ * client's faults, brought up to date. */
+void muxd_faults_changed(muxd_t *muxd);
+
 /*
  * Serves with `o` until a stop signal (or --max-accepts) ends it: binds,
  * announces readiness through `ready`, runs the loop, takes the

@@ -3,6 +3,7 @@ exactly the fault it asked for. The only times asserted are lower bounds
 that muxd's timers guarantee (a piece or an accept never comes early);
 upper bounds are the generous TIMEOUT of every wait."""
 
+import re
 import signal
 import socket
 import time
@@ -209,9 +210,13 @@ class Usage(unittest.TestCase):
     def test_help_lists_every_kind(self):
         status, out, _ = muxtest.run("--help")
         self.assertEqual(status, 0)
-        for kind in ["drop-after=BYTES", "rst", "split=BYTES[:MS]", "stall",
+        for kind in ["latency=MS", "bandwidth=RATE", "split=BYTES[:MS]",
+                     "drop-after=BYTES", "stall", "rst", "slow-close=MS",
+                     "limit-time=MS", "timeout=MS", "refuse", "blackhole",
                      "accept-delay=MS"]:
-            self.assertIn(f"--fault {kind}", out)
+            self.assertRegex(out, r"\n {26}" + re.escape(kind) + " ")
+        for key in ["dir=down|up|both", "odds=PERCENT", "first=N", "--seed N"]:
+            self.assertIn(key, out)
 
 
 if __name__ == "__main__":

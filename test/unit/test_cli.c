@@ -150,7 +150,8 @@ static void test_fixture_options(void **state) {
     assert_int_equal(p->opts.log.format, MUXD_LOG_JSON);
     assert_int_equal(p->opts.log.level, MUXD_LOG_QUIET);
     assert_string_equal(p->opts.user, "nobody");
-    assert_int_equal(p->opts.server.faults.rst, 1);
+    assert_int_equal(p->opts.nfaults, 1);
+    assert_string_equal(p->opts.faults[0], "rst");
     assert_int_equal(p->opts.acl.nallow, 1);
     assert_int_equal(p->opts.acl.ndeny, 1);
     done(p);
@@ -208,8 +209,14 @@ static void test_usage_errors(void **state) {
     expect_error(parse("--udp-budget", "0:5"),
                  "invalid UDP budget: '0:5' (0 takes no burst)");
     expect_error(parse("--fault", "melt"),
-                 "invalid fault: 'melt' (drop-after=BYTES, rst, "
-                 "split=BYTES[:MS], stall or accept-delay=MS)");
+                 "invalid fault: 'melt' (unknown kind: latency, bandwidth, "
+                 "split, drop-after, stall, rst, slow-close, limit-time, "
+                 "timeout, refuse, blackhole, accept-delay)");
+    expect_error(parse("--fault", "latency=5,odds=101"),
+                 "invalid fault: 'latency=5,odds=101' (latency=MS: "
+                 "odds=PERCENT, 0 to 100)");
+    expect_error(parse("--fault", "rst=1"),
+                 "invalid fault: 'rst=1' (rst: takes no value)");
     expect_error(parse("--text", "a\\q"),
                  "invalid escape in --text at '\\q' (known: " TEXT_ESCAPES ")");
 }

@@ -186,7 +186,8 @@ static void run_for(uint64_t ms) {
 
 static void test_split_pieces_in_order_then_close(void **state) {
     (void)state;
-    start(&text_close_service, (mux_faults_t){.split = 3, .split_ms = 20});
+    start(&text_close_service,
+          (mux_faults_t){.out = {.split = 3, .split_ms = 20}});
     int client = connect_client();
     uint64_t t0 = test_now_ms();
     seen_t seen = run_until_end(client);
@@ -208,7 +209,8 @@ static void test_split_pieces_in_order_then_close(void **state) {
  * (7 pieces, whatever the clock), not at the pieces' boundary. */
 static void test_split_cuts_a_sendv_reply_not_its_pieces(void **state) {
     (void)state;
-    start(&gather_close_service, (mux_faults_t){.split = 3, .split_ms = 20});
+    start(&gather_close_service,
+          (mux_faults_t){.out = {.split = 3, .split_ms = 20}});
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(fx.pending_after, 20);
@@ -229,7 +231,7 @@ static void late_send(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 static void test_drop_after_exactly_n_then_eof(void **state) {
     (void)state;
-    start(&text_service, (mux_faults_t){.drop_after = 7});
+    start(&text_service, (mux_faults_t){.out = {.drop_after = 7}});
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(seen.end, 0);
@@ -253,7 +255,7 @@ static void test_drop_after_exactly_n_then_eof(void **state) {
 static void test_split_and_drop_after_combine(void **state) {
     (void)state;
     start(&text_close_service,
-          (mux_faults_t){.split = 3, .split_ms = 5, .drop_after = 7});
+          (mux_faults_t){.out = {.split = 3, .split_ms = 5, .drop_after = 7}});
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(seen.end, 0);
@@ -268,7 +270,7 @@ static void test_split_and_drop_after_combine(void **state) {
 
 static void test_stall_never_reads(void **state) {
     (void)state;
-    start(&record_service, (mux_faults_t){.stall = 1});
+    start(&record_service, (mux_faults_t){.in = {.stall = 1}});
     int client = connect_client();
     assert_int_equal(send(client, "hello\n", 6, 0), 6);
     run_for(50);
