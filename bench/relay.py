@@ -19,10 +19,12 @@ script for gnuplot), relay.png (when gnuplot is installed), relay-raw.jsonl
 (every measurement) and logs/ (every process's stderr).
 """
 import argparse
+import ctypes
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +48,11 @@ RELAYS = ["muxd"] + PEERS
 SMOKE_PEERS = ["socat", "rinetd"]
 START_TIMEOUT = 10  # seconds a relay may take to listen
 START_ATTEMPTS = 5  # a port picked free may be taken before the relay binds
-CHILDREN_TIMEOUT = 5  # seconds a forking relay may take to reap its children
+CHILDREN_TIMEOUT = 5  # seconds a forking relay's children may take to exit
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+# muxbench's longest wait for progress: redir listens with a backlog of 10,
+# so at 1000 connections some wait for SYN-ACK retransmissions (seconds).
+STALL_TIMEOUT = 30
 # The goals of issue 13 for muxd against the peers of the same run.
 CPU_VS_PEER, CPU_VS_FLOOR = 0.8, 1.1
 
@@ -116,7 +122,8 @@ def free_port():
 
 class Relay(compare.Server):
     """A relay that prints no ready line: started on a port we pick, ready
-    once it holds a socket listening there."""
+    once it holds a socket listening there. It runs in a process group of
+    its own, so that stopping it also stops what it forked."""
 
     def __init__(self, name, cmd, logdir, pin, port):
         self.name = name
@@ -124,8 +131,21 @@ class Relay(compare.Server):
         with open(os.path.join(logdir, name + ".log"), "ab") as log:
             self.proc = subprocess.Popen(compare.pinned(0, cmd, pin),
                                          stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
         self.wait_listening(START_TIMEOUT)
+
+    def stop(self):
+        super().stop()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        me = os.getpid()
+        for pid, (ppid, _, _) in snapshot().items():
+            if ppid == me and pid != self.proc.pid and \
+                    in_group(pid, self.proc.pid):
+                os.waitpid(pid, 0)  # killed: it exits at once
 
     def wait_listening(self, timeout):
         deadline = time.monotonic() + timeout
@@ -139,6 +159,13 @@ class Relay(compare.Server):
                          f"{self.port} after {timeout} s" if status is None
                          else f"{self.name}: exited with status {status} "
                          "before listening (see its log)")
+
+
+def in_group(pid, pgid):
+    try:
+        return os.getpgid(pid) == pgid
+    except ProcessLookupError:
+        return False
 
 
 def listening_inodes(port):
@@ -182,7 +209,7 @@ def start_relay(args, name, upstream, tmp):
 
 
 # ---------------------------------------------------------------------------
-# CPU time of a process tree
+# CPU time of a relay and everything it forked
 
 
 def stat_fields(pid):
@@ -194,38 +221,82 @@ def stat_fields(pid):
         return None
 
 
-def descendants(pid):
-    """Every live process forked by pid, directly or not."""
-    children = {}
+def snapshot():
+    """{pid: (ppid, state, ticks)} of every process; ticks: its utime,
+    stime, cutime and cstime (a zombie's stay readable until reaped)."""
+    procs = {}
     for entry in os.listdir("/proc"):
         fields = stat_fields(entry) if entry.isdigit() else None
         if fields:
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [pid]
+            procs[int(entry)] = (int(fields[1]), fields[0],
+                                 sum(int(v) for v in fields[11:15]))
+    return procs
+
+
+def subtree(procs, roots):
+    """The roots that exist and every process they forked."""
+    children = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [r for r in roots if r in procs]
     while todo:
-        kids = children.get(todo.pop(), [])
-        found += kids
-        todo += kids
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
     return found
 
 
-def tree_cpu(pid):
-    """CPU seconds used by pid and everything it forked: utime, stime,
-    cutime and cstime of pid and of its live descendants."""
-    total = 0
-    for p in [pid] + descendants(pid):
-        fields = stat_fields(p)
-        if fields:
-            total += sum(int(v) for v in fields[11:15])
-    return total / compare.TICKS
+def become_subreaper():
+    """Processes that fork twice to leave their parent (redir serves each
+    connection so) are re-parented to us instead of init: their time then
+    stays countable until we reap them. Linux only; False elsewhere."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
-def wait_children_gone(pid, timeout):
-    """Waits (bounded) until a forking relay has reaped the children that
-    served the closed connections: their time is then in its cutime."""
-    deadline = time.monotonic() + timeout
-    while descendants(pid) and time.monotonic() < deadline:
-        time.sleep(0.01)  # polling a condition, bounded by the deadline
+class CpuMeter:
+    """The CPU time of one relay: its own, its reaped children's, and that
+    of every process it forked that still exists, adopted ones included
+    (our children that are none of `known`)."""
+
+    def __init__(self, pid, known):
+        self.pid, self.known = pid, set(known) | {pid}
+
+    def adopted(self, procs):
+        me = os.getpid()
+        return [p for p, (ppid, _, _) in procs.items()
+                if ppid == me and p not in self.known]
+
+    def seconds(self):
+        procs = snapshot()
+        tree = subtree(procs, [self.pid] + self.adopted(procs))
+        return sum(procs[p][2] for p in tree) / compare.TICKS
+
+    def settled(self, procs):
+        """Whether nothing it forked can still run or be reaped by anyone
+        but us: its own children are gone, the adopted ones are zombies."""
+        if subtree(procs, [self.pid]) != [self.pid]:
+            return False
+        return all(procs[p][1] == "Z"
+                   for p in subtree(procs, self.adopted(procs)))
+
+    def settle(self, timeout):
+        """Waits (bounded) until the connections' processes are gone, so
+        that no time moves between processes while it is read."""
+        deadline = time.monotonic() + timeout
+        while (not self.settled(snapshot()) and
+               time.monotonic() < deadline):
+            time.sleep(0.01)  # polling a condition, bounded by the deadline
+
+    def reap(self):
+        for pid in self.adopted(snapshot()):
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 # ---------------------------------------------------------------------------
@@ -255,20 +326,24 @@ def measure(args, name, level, tmp):
 
 def run_load(args, relay, upstream, level):
     mode, conns, size = level
-    pid = relay.proc.pid
-    cpu0, up0 = tree_cpu(pid), tree_cpu(upstream.proc.pid)
+    meter = CpuMeter(relay.proc.pid, [upstream.proc.pid])
+    up_meter = CpuMeter(upstream.proc.pid, [relay.proc.pid])
+    cpu0, up0 = meter.seconds(), up_meter.seconds()
     busy0, kids0, t0 = (compare.busy_seconds(), compare.children_cpu(),
                         time.monotonic())
     extra = ["-m", mode, "-c", str(conns), "-s", str(size),
-             "-d", str(args.duration), "-w", str(args.warmup)]
+             "-d", str(args.duration), "-w", str(args.warmup),
+             "-t", str(STALL_TIMEOUT)]
     r = compare.muxbench(args, relay.port, extra,
-                         args.duration + args.warmup + 60, args.pin)
-    wait_children_gone(pid, CHILDREN_TIMEOUT)
+                         args.duration + args.warmup + 2 * STALL_TIMEOUT,
+                         args.pin)
+    meter.settle(CHILDREN_TIMEOUT)
     if not relay.alive():
         raise BenchError(f"{relay.name} exited during {mode} {conns}")
-    r["relay_cpu_s"] = tree_cpu(pid) - cpu0
+    r["relay_cpu_s"] = meter.seconds() - cpu0
+    meter.reap()
     r["hwm_kib"] = relay.status_kib("VmHWM")
-    r["upstream_cpu_s"] = (tree_cpu(upstream.proc.pid) - up0
+    r["upstream_cpu_s"] = (up_meter.seconds() - up0
                            if relay is not upstream else 0.0)
     others = (compare.busy_seconds() - busy0 - r["relay_cpu_s"] -
               r["upstream_cpu_s"] - (compare.children_cpu() - kids0))
@@ -574,6 +649,9 @@ def main():
         print("relay: fewer than 2 CPUs or no taskset: not pinning",
               file=sys.stderr)
         args.pin = False
+    if not become_subreaper():
+        print("relay: cannot become a subreaper: the time of processes "
+              "that fork twice (redir) is not counted", file=sys.stderr)
     problems = []
     names, absent, rows = choose(args, problems)
     started = time.time()
