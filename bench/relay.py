@@ -351,14 +351,15 @@ def run_load(args, relay, upstream, level):
     return r
 
 
-def run_levels(args, names, raw, problems):
+def run_levels(args, names, raw, problems, absent):
     cells = {}
     with tempfile.TemporaryDirectory(prefix="muxbench-relay-") as tmp:
         for rnd in range(args.rounds):
             order = names[rnd % len(names):] + names[:rnd % len(names)]
             for level in LEVELS:
                 for name in order:
-                    r = measure_one(args, name, level, tmp, problems)
+                    r = measure_one(args, name, level, tmp, problems,
+                                    absent)
                     if r is None:
                         continue
                     r.update(server=name, round=rnd, level=level_name(level))
@@ -369,11 +370,15 @@ def run_levels(args, names, raw, problems):
     return cells
 
 
-def measure_one(args, name, level, tmp, problems):
+def measure_one(args, name, level, tmp, problems, absent):
+    """One measurement; a failure is noted in `problems` and, for the
+    tables, in `absent` under (name, level)."""
     try:
         r = measure(args, name, level, tmp)
     except BenchError as e:
-        problems.append(str(e))
+        problems.append(f"{name} {level_name(level)}: {e}")
+        absent[(name, level)] = ("timed out" if "timed out" in str(e)
+                                 else "failed")
         return None
     if r["errors"] or r["mismatches"]:
         problems.append(f"{name} {level_name(level)}: {r['errors']:.0f} "
@@ -417,6 +422,10 @@ def ratio(value, ref):
     return f"{value / ref:.2f}" if ref else "–"
 
 
+def why_absent(absent, name, level):
+    return absent.get(name) or absent.get((name, level), "failed")
+
+
 def absent_cells(reason, count):
     return [reason] + ["–"] * (count - 1)
 
@@ -444,7 +453,7 @@ def cpu_table(names, med, absent):
             m = med.get((name, level))
             best = best_peer(med, level, "us_per_rt", True)
             if m is None:
-                cells += absent_cells(absent.get(name, "failed"), 3)
+                cells += absent_cells(why_absent(absent, name, level), 3)
                 continue
             cells += [f"{m['us_per_rt']:.2f}",
                       ratio(m["us_per_rt"], floor_us(med, level)),
@@ -467,7 +476,7 @@ def rate_table(names, med, absent):
                 [(BULK, "mibps", "{:,.0f}")]:
             m = med.get((name, level))
             if m is None:
-                cells += absent_cells(absent.get(name, "failed"), 2)
+                cells += absent_cells(why_absent(absent, name, level), 2)
                 continue
             best = best_peer(med, level, key, False)
             cells += [fmt.format(m[key]), ratio(m[key], best[1] if best
@@ -656,7 +665,7 @@ def main():
     names, absent, rows = choose(args, problems)
     started = time.time()
     with open(os.path.join(args.out, "relay-raw.jsonl"), "w") as raw:
-        cells = run_levels(args, [ECHO] + names, raw, problems)
+        cells = run_levels(args, [ECHO] + names, raw, problems, absent)
     meta = run_meta(args, started, cells)
     write_results(args, rows, cells, absent, meta)
     print(f"relay: results in {args.out}/relay.md")
