@@ -577,14 +577,15 @@ def plot_script(cols):
     def plots(index, first):
         return ", ".join(
             f"'relay.dat' index {index} using 1:{i + 2} with linespoints "
-            f"lw 2{' dt 2' if c == 'floor' else ''} title '{c}'"
+            f"lt {i + 1} lw 2{' dt 2' if c == 'floor' else ''} title '{c}'"
             for i, c in enumerate(cols) if i >= first)
     return ("set terminal pngcairo size 1100,480 noenhanced\n"
             "set output 'relay.png'\n"
             "set multiplot layout 1,2 title 'TCP relay to an epoll echo, "
             "ping-pong 64 B (relay on CPU 0, load and upstream on CPU 1)'\n"
             "set xlabel 'connections'\nset logscale x\n"
-            "set xtics (10, 100, 1000)\nset datafile missing '?'\n"
+            "set xrange [7:1400]\nset xtics (10, 100, 1000)\n"
+            "set datafile missing '?'\n"
             "set yrange [0:*]\nset key top left\nset grid\n"
             "set title 'relay CPU per round trip (lower is better)'\n"
             "set ylabel 'µs'\n"
