@@ -482,8 +482,9 @@ def rate_table(names, med, absent):
             cells += [fmt.format(m[key]), ratio(m[key], best[1] if best
                                                  else 0)]
         ms = [med[(name, lv)] for lv in LEVELS if (name, lv) in med]
-        cells += [str(sum(m["errors"] for m in ms)),
-                  str(sum(m["mismatches"] for m in ms))]
+        cells += ([str(sum(m["errors"] for m in ms)),
+                   str(sum(m["mismatches"] for m in ms))] if ms
+                  else ["–", "–"])
         lines.append("| " + " | ".join(cells) + " |")
     return lines + ["", best_line(med, "rps", False, "rt/s"), "",
                     best_line(med, "mibps", False, "MiB/s", [BULK]), ""]
