@@ -76,11 +76,11 @@ def pinned(cpu, cmd, pin):
 class Server:
     """A running server: started, ready, measured, stopped."""
 
-    def __init__(self, name, cmd, logdir, pin=True, wrap=None):
+    def __init__(self, name, cmd, logdir, pin=True, wrap=None, cpu=0):
         self.name = name
         log = open(os.path.join(logdir, name + ".log"), "ab")
         full = (wrap or []) + cmd
-        self.proc = subprocess.Popen(pinned(0, full, pin and not wrap),
+        self.proc = subprocess.Popen(pinned(cpu, full, pin and not wrap),
                                      stdout=subprocess.PIPE, stderr=log,
                                      stdin=subprocess.DEVNULL)
         log.close()
@@ -128,7 +128,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.proc.stdout.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 def parse_result(text):

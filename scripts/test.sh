@@ -19,8 +19,8 @@ cd "$(dirname "$0")/.."
 # drive (a test fails, never skips, when one is missing) and /etc/services
 # (netbase), which a minimal Debian does not have.
 ensure_packages "${BUILD_PACKAGES[@]}" python3:python3 valgrind:valgrind \
-    nc:netcat-openbsd ncat:ncat pkg-config:pkgconf readelf:binutils \
-    mandoc:mandoc unshare:util-linux \
+    nc:netcat-openbsd ncat:ncat socat:socat pkg-config:pkgconf \
+    readelf:binutils mandoc:mandoc unshare:util-linux \
     /usr/include/cmocka.h:libcmocka-dev /etc/services:netbase
 
 jobs=$(nproc 2>/dev/null || echo 2)

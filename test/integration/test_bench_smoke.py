@@ -2,13 +2,18 @@
 """Smoke test of the benchmark: muxbench drives muxd for about a second per
 mode and every byte must come back as sent (no timing is asserted). Also
 checks that muxbench notices a server that corrupts or drops bytes, so a
-clean run means something. Needs MUX_BUILD_DIR (set by CTest)."""
+clean run means something, and that the relay mode (compare.sh --relay
+--smoke) measures socat and the echo floor and lists muxd. Needs
+MUX_BUILD_DIR (set by CTest) and socat."""
+import json
 import os
 import re
 import select
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import unittest
 
@@ -17,6 +22,9 @@ MUXD = os.path.join(BUILD, "muxd")
 MUXBENCH = os.path.join(BUILD, "bench", "muxbench")
 READY = re.compile(rb"listening on tcp 127\.0\.0\.1:(\d+)")
 TIMEOUT = 30  # seconds any one muxbench run may take
+COMPARE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                       "bench", "compare.sh")
+RELAY_TIMEOUT = 90  # seconds the relay smoke may take (about 10 when idle)
 
 
 def wait_ready(proc, timeout=10):
@@ -138,6 +146,101 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(r.get("errors"), "1", err)
         self.assertEqual(r.get("mismatches"), "0", err)
         self.assertEqual(status, 1)
+
+
+def relay_smoke(out, servers, env=None):
+    """compare.sh --relay --smoke on the test build; (status, stderr)."""
+    p = subprocess.run(
+        ["sh", COMPARE, "--relay", "--smoke", "--no-build", "--build-dir",
+         BUILD, "--out", out, "--servers", servers],
+        capture_output=True, timeout=RELAY_TIMEOUT, env=env)
+    return p.returncode, p.stderr.decode(errors="replace")
+
+
+def table_rows(text, first_cell):
+    """The cells of every markdown table row whose first cell starts so."""
+    return [[c.strip() for c in line.strip("|").split("|")]
+            for line in text.splitlines()
+            if line.startswith("| " + first_cell)]
+
+
+def muxd_has_relay():
+    p = subprocess.run([MUXD, "--help"], capture_output=True, timeout=10)
+    return re.search(rb"(^|\s)--to(?![-\w])", p.stdout, re.M) is not None
+
+
+NUMBER = re.compile(r"[0-9][0-9,]*(\.[0-9]+)?")
+
+
+class RelaySmoke(unittest.TestCase):
+    """The relay mode of the benchmark, with socat as the peer."""
+
+    def setUp(self):
+        self.assertIsNotNone(shutil.which("socat"), "socat is not installed")
+        self.out = tempfile.mkdtemp(prefix="relay-smoke-")
+        self.addCleanup(shutil.rmtree, self.out)
+
+    def read(self, name):
+        with open(os.path.join(self.out, name)) as f:
+            return f.read()
+
+    def assert_measured(self, row):
+        """Every figure of a table row is a number (no failed cell)."""
+        for cell in row[1:]:
+            self.assertRegex(cell, NUMBER, row)
+
+    def test_rows_for_the_floor_socat_and_muxd(self):
+        status, err = relay_smoke(self.out, "muxd,socat")
+        self.assertEqual(status, 0, err)
+        md = self.read("relay.md")
+        # The CPU table, then the throughput table: one row each.
+        self.assertEqual(len(table_rows(md, "floor (2 × echo) |")), 1, md)
+        self.assertEqual(len(table_rows(md, "echo alone")), 2, md)
+        socat = table_rows(md, "socat |")
+        self.assertEqual(len(socat), 2, md)
+        for row in socat + table_rows(md, "floor") + table_rows(md, "echo"):
+            self.assert_measured(row)
+        self.assertEqual(socat[1][-2:], ["0", "0"])  # errors, mismatches
+        muxd = table_rows(md, "muxd |")
+        self.assertEqual(len(muxd), 2, md)
+        if muxd_has_relay():
+            for row in muxd:
+                self.assert_measured(row)
+            self.assertIn("### Targets", md)
+        else:
+            for row in muxd:
+                self.assertEqual(row[1], "not built yet", md)
+            self.assertIn("muxd: not built yet", md)
+        raw = [json.loads(line) for line in
+               self.read("relay-raw.jsonl").splitlines()]
+        levels = {r["level"] for r in raw}
+        self.assertEqual(levels, {"pingpong 10 x 64 B", "pingpong 100 x 64 B",
+                                  "pingpong 1000 x 64 B",
+                                  "bulk 1 x 65536 B"})
+        self.assertTrue(all(r["errors"] == 0 and r["mismatches"] == 0
+                            for r in raw), raw)
+        self.assertIn("relay.dat", os.listdir(self.out))
+
+    def test_a_missing_peer_fails_the_run(self):
+        # A PATH without socat: the run must say so and fail, not skip it.
+        env = dict(os.environ, PATH=self.path_without("socat"))
+        status, err = relay_smoke(self.out, "socat", env)
+        self.assertEqual(status, 1, err)
+        self.assertIn("socat is not installed", err)
+        self.assertEqual(table_rows(self.read("relay.md"), "socat |")[0][1],
+                         "not installed")
+
+    def path_without(self, program):
+        """A directory of links to what compare.sh and relay.py run, without
+        `program`."""
+        bin_dir = os.path.join(self.out, "bin")
+        os.mkdir(bin_dir)
+        for tool in ("sh", "python3", "dirname", "taskset", "dpkg-query",
+                     "id", "nproc"):
+            found = shutil.which(tool)
+            if found and tool != program:
+                os.symlink(found, os.path.join(bin_dir, tool))
+        return bin_dir
 
 
 if __name__ == "__main__":
