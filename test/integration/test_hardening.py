@@ -2,6 +2,7 @@
 loses nothing and stays bounded."""
 
 import os
+import re
 import resource
 import selectors
 import signal
@@ -421,6 +422,106 @@ class HalfCloseAndResets(unittest.TestCase):
             self.assertEqual(m.stop(), 0)  # alive: no SIGPIPE killed it
             err = m.stderr()
             self.assertEqual(err.count("closed 127.0.0.1"), 6)
+
+
+class ResetsAroundOthers(unittest.TestCase):
+    """Clients that go away abruptly, some with MiBs of output pending,
+    while others round-trip: the others never lose their connection. The
+    scenario of a loss seen once (test_100mb_to_a_client_that_never_reads,
+    in the ASan build); closed connections' structs are reused by the next
+    clients in the plain build, so both builds run it."""
+
+    ROUND_TRIPPERS = 10
+    SECONDS = 3.0
+    ABORTIVE = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # SO_LINGER {1, 0}
+
+    def hog(self, m, stop, resets):
+        """Floods without reading until muxd pushes back, then resets."""
+        while not stop.is_set():
+            with m.connect() as s:
+                s.setblocking(False)
+                deadline = time.monotonic() + 0.3
+                while time.monotonic() < deadline:
+                    try:
+                        s.send(b"x" * (1 << 20))
+                    except BlockingIOError:
+                        time.sleep(0.01)  # pushed back: keep it full a while
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             self.ABORTIVE)
+            resets[0] += 1
+
+    def churn(self, m, stop):
+        """Connects, sends, and leaves in turn by RST, FIN, or half-close."""
+        for n in range(1 << 30):
+            if stop.is_set():
+                return
+            with m.connect() as s:
+                s.sendall(b"y" * (100, 70000)[n % 2])
+                if n % 3 == 0:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 self.ABORTIVE)
+                elif n % 3 == 1:
+                    s.shutdown(socket.SHUT_WR)
+                    recv_until_close(s)
+
+    def round_trips(self, m, k, stop, failures, done):
+        with m.connect() as c:
+            for i in range(1 << 30):
+                if stop.is_set():
+                    done[k] = i
+                    return
+                msg = b"%d.%d;" % (k, i) * (1 + i % 40)
+                try:
+                    got = round_trip(c, msg)
+                except OSError as e:
+                    got = e
+                if got != msg:
+                    failures.append(f"client {k}, round trip {i}: sent "
+                                    f"{len(msg)} bytes, got back {got!r:.80}"
+                                    f"\n{m.diagnosis(c)}")
+                    stop.set()
+                    return
+
+    def test_resets_with_output_pending_lose_nobody_else(self):
+        with Muxd("-p", "0") as m:
+            stop, failures, resets = threading.Event(), [], [0]
+            done = [0] * self.ROUND_TRIPPERS
+
+            def guarded(fn, *args):  # a hog or churner muxd failed
+                try:
+                    fn(*args)
+                except OSError as e:
+                    failures.append(f"{fn.__name__}: {e!r}\n{m.diagnosis()}")
+                    stop.set()
+
+            threads = [threading.Thread(target=self.round_trips,
+                                        args=(m, k, stop, failures, done))
+                       for k in range(self.ROUND_TRIPPERS)]
+            threads += [threading.Thread(target=guarded,
+                                         args=(self.hog, m, stop, resets))
+                        for _ in range(2)]
+            threads += [threading.Thread(target=guarded,
+                                         args=(self.churn, m, stop))
+                        for _ in range(2)]
+            for t in threads:
+                t.start()
+            stop.wait(self.SECONDS)
+            stop.set()
+            for t in threads:
+                t.join(muxtest.TIMEOUT)
+            self.assertFalse(failures, f"{len(failures)} failed; the first: "
+                             f"{failures[0] if failures else ''}")
+            self.assertEqual(m.stop(), 0)  # alive, and a clean exit
+            # The scenario happened: hogs reset with a MiB or more unsent.
+            pending = [int(i) - int(o) for i, o in re.findall(
+                r"(?:reset by client|Broken pipe) \((\d+) bytes in, "
+                r"(\d+) bytes out", m.stderr())]
+            big = sum(p >= 1 << 20 for p in pending)
+            self.assertGreaterEqual(resets[0], 4)
+            self.assertGreaterEqual(big, 4, sorted(pending)[-8:])
+            print(f"resets around others: {sum(done)} round trips, none "
+                  f"lost; {resets[0]} hogs reset ({big} with 1 MiB or more "
+                  f"unsent, at most {max(pending) >> 10} KiB)")
 
 
 class Fairness(unittest.TestCase):
