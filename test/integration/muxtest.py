@@ -138,7 +138,11 @@ class Muxd:
             kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
             s = socket.socket(family, kind)
         s.settimeout(timeout)
-        s.connect(addr)
+        try:
+            s.connect(addr)
+        except OSError:
+            s.close()
+            raise
         return s
 
     def stderr(self):
@@ -161,6 +165,49 @@ class Muxd:
                 raise AssertionError(
                     f"no {count} x {text!r} logged; stderr: {err!r}")
             time.sleep(0.01)
+
+    def diagnosis(self, client=None, wait=1.0):
+        """Why a client may have lost its connection, for the message of a
+        failing test: whether muxd still runs, and if not its exit status
+        or the signal that ended it (a graceful exit is waited for up to
+        `wait` s); whether it still accepts (a shutdown closes the
+        listeners first: a stop signal from elsewhere, such as a stray
+        `pkill muxd`, which also reaches a muxd in a chroot, shows this
+        way even under -q); muxd's log lines about `client` (a socket);
+        and the end of its log without the accept lines."""
+        try:
+            status = self.proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status is None:
+            state = f"muxd (pid {self.proc.pid}) still runs"
+        elif status < 0:
+            state = (f"muxd was killed by {signal.Signals(-status).name}, "
+                     "which this test never sends")
+        else:
+            state = (f"muxd exited with status {status} (0: it was asked "
+                     "to stop, by a signal or --max-accepts; 1: it failed, "
+                     "or a sanitizer report ended it)")
+        lines = [state + ("; " + self._accepting() if status is None else "")]
+        log = self.stderr().splitlines()
+        if client is not None:
+            port = client.getsockname()[1]
+            mine = [l for l in log if re.search(rf"[:\]]{port}\b", l)]
+            lines.append(f"its log about the client on port {port}: "
+                         + ("\n  ".join(mine) if mine else "nothing"))
+        rest = [l for l in log if ": accepted " not in l][-30:]
+        lines.append("its log ends (accepts left out):\n  " + "\n  ".join(rest))
+        return "\n".join(lines)
+
+    def _accepting(self):
+        """Whether muxd's first TCP or unix listener still takes clients."""
+        if not self.listeners or self.listeners[0][0] == "udp":
+            return "no stream listener to try"
+        try:
+            self.connect(timeout=2.0).close()
+            return "it still accepts clients"
+        except OSError as e:
+            return f"it no longer accepts clients ({e}): a shutdown began?"
 
     def send_signal(self, signo):
         self.proc.send_signal(signo)

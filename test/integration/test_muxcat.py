@@ -309,10 +309,12 @@ class ScriptMode(unittest.TestCase):
         with Muxd("127.0.0.1:0") as muxd:
             status, out, err = muxcat(muxd.address(), "-n", "--send", "hi",
                                       "--expect", "hi")
-            self.assertEqual((status, out, err), (0, b"hi\n", ""))
+            self.assertEqual((status, out, err), (0, b"hi\n", ""),
+                             None if status == 0 else muxd.diagnosis())
             status, out, err = muxcat(muxd.address(), "--crlf", "-e",
                                       "--send", "hi", "--expect", "hi\\r\\n")
-            self.assertEqual((status, out, err), (0, b"hi\r\n", ""))
+            self.assertEqual((status, out, err), (0, b"hi\r\n", ""),
+                             None if status == 0 else muxd.diagnosis())
 
     def test_tutorial_client(self):
         # The greeting is waited for by --idle; 500 ms leave room for a
