@@ -1,4 +1,4 @@
-"""--fault KIND[=VALUE]: muxd misbehaves on purpose, and a client sees
+"""--fault SPEC: muxd misbehaves on purpose, and a client sees
 exactly the fault it asked for. The only times asserted are lower bounds
 that muxd's timers guarantee (a piece or an accept never comes early);
 upper bounds are the generous TIMEOUT of every wait."""
@@ -183,6 +183,153 @@ class AcceptDelay(unittest.TestCase):
                 except ConnectionResetError:
                     data = b""
                 self.assertEqual(data, b"")  # never accepted, never greeted
+
+
+def timed_round_trip(m, msg=b"ping\n"):
+    """(reply, seconds) of one echo round trip through a new client."""
+    with m.connect() as c:
+        start = time.monotonic()
+        c.sendall(msg)
+        reply = muxtest.recv_exactly(c, len(msg))
+        return reply, time.monotonic() - start
+
+
+class Latency(unittest.TestCase):
+    """Lower bounds only: a held byte never leaves early."""
+
+    def test_down_up_and_both(self):
+        for spec, at_least in (("latency=150", 0.15),
+                               ("latency=150,dir=up", 0.15),
+                               ("latency=100,dir=both", 0.2),
+                               ("latency=50,jitter=100,dir=both", 0.1)):
+            with self.subTest(spec=spec), Muxd("-p", "0", "--fault", spec) as m:
+                reply, took = timed_round_trip(m)
+                self.assertEqual(reply, b"ping\n")
+                self.assertGreaterEqual(took, at_least)
+
+    def test_order_is_kept_with_jitter(self):
+        with Muxd("-p", "0", "--fault", "latency=0,jitter=80") as m:
+            with m.connect() as c:
+                for i in range(50):
+                    c.sendall(b"%03d" % i)
+                data = muxtest.recv_exactly(c, 150)
+            self.assertEqual(data, b"".join(b"%03d" % i for i in range(50)))
+
+
+class Bandwidth(unittest.TestCase):
+    def test_a_download_takes_at_least_size_over_rate(self):
+        # 40 KiB at 20 KiB/s: 2 s at least (the bucket holds 10 ms).
+        with Muxd("-p", "0", "-s", "chargen",
+                  "--fault", "bandwidth=20k,dir=down") as m:
+            with m.connect() as c:
+                start = time.monotonic()
+                data = muxtest.recv_exactly(c, 40 * 1024)
+                took = time.monotonic() - start
+            self.assertEqual(data, chargen(40 * 1024))
+            self.assertGreaterEqual(took, 1.9)
+
+    def test_up_limits_what_is_served(self):
+        with Muxd("-p", "0", "--fault", "bandwidth=10k,dir=up") as m:
+            with m.connect() as c:
+                start = time.monotonic()
+                c.sendall(b"x" * 15000)
+                data = muxtest.recv_exactly(c, 15000)
+                took = time.monotonic() - start
+            self.assertEqual(data, b"x" * 15000)
+            self.assertGreaterEqual(took, 1.3)
+
+
+class Directions(unittest.TestCase):
+    def test_drop_after_up_serves_the_first_bytes_then_closes(self):
+        with Muxd("-p", "0", "--fault", "drop-after=4,dir=up") as m:
+            with m.connect() as c:
+                c.sendall(b"abcdefgh")
+                data, _, _ = read_to_end(c)
+            self.assertEqual(data, b"abcd")
+            self.assertEqual(m.stop(), 0)
+            self.assertIn("fault drop-after (input)", m.stderr())
+
+    def test_split_up_cuts_what_the_service_sees(self):
+        with Muxd("-p", "0", "-s", "ack", "--fault", "split=3:20,dir=up") as m:
+            with m.connect() as c:
+                c.sendall(b"abcdefgh\n")
+                # The first piece is the message: no line end, none back.
+                self.assertEqual(recv_until_close(c), b"ACK!")
+            self.assertEqual(m.stop(), 0)
+            self.assertIn("received: abc\n", m.stderr() + "\n")
+
+    def test_stall_down_holds_the_greeting(self):
+        with Muxd("-p", "0", "-s", "greet", "--fault", "stall,dir=down") as m:
+            with m.connect() as c:
+                c.settimeout(0.3)
+                with self.assertRaises(socket.timeout):
+                    c.recv(100)
+
+
+class Endings(unittest.TestCase):
+    def test_slow_close_holds_the_eof(self):
+        with Muxd("-p", "0", "-s", "greet", "--fault", "slow-close=300") as m:
+            with m.connect() as c:
+                start = time.monotonic()
+                data = recv_until_close(c)
+                took = time.monotonic() - start
+            self.assertEqual(data, GREETING)
+            self.assertGreaterEqual(took, 0.3)
+
+    def test_limit_time_closes_a_busy_client(self):
+        with Muxd("-p", "0", "--fault", "limit-time=300") as m:
+            with m.connect() as c:
+                start = time.monotonic()
+                c.sendall(b"hi")
+                self.assertEqual(muxtest.recv_exactly(c, 2), b"hi")
+                data, _, _ = read_to_end(c)
+                took = time.monotonic() - start
+            self.assertEqual(data, b"")
+            self.assertGreaterEqual(took, 0.3)
+            m.stop()
+            self.assertIn("fault limit-time", m.stderr())
+
+    def test_timeout_stops_both_ways_then_closes(self):
+        with Muxd("-p", "0", "--fault", "timeout=300") as m:
+            with m.connect() as c:
+                c.sendall(b"unanswered")
+                data, _, _ = read_to_end(c)
+            self.assertEqual(data, b"")
+            m.stop()
+            self.assertIn("fault timeout", m.stderr())
+
+    def test_timeout_0_never_closes(self):
+        with Muxd("-p", "0", "-s", "greet", "--fault", "timeout=0") as m:
+            with m.connect() as c:
+                c.settimeout(0.5)
+                with self.assertRaises(socket.timeout):
+                    c.recv(100)  # neither the greeting nor a close
+
+
+class WhichConnections(unittest.TestCase):
+    def test_refuse_first_2_then_served(self):
+        with Muxd("-p", "0", "-s", "greet", "--fault", "refuse,first=2") as m:
+            for _ in range(2):
+                data, _, reset = connect_and_read(m)
+                self.assertEqual((data, reset), (b"", True))
+            self.assertEqual(connect_and_read(m), (GREETING, 1, False))
+
+    def test_blackhole_never_answers(self):
+        with Muxd("-p", "0", "-s", "greet", "--fault", "blackhole") as m:
+            with m.connect() as c:
+                c.settimeout(0.3)
+                with self.assertRaises(socket.timeout):
+                    c.recv(100)
+
+    def outcomes(self, seed):
+        with Muxd("-p", "0", "-s", "greet", "--fault", "refuse,odds=50",
+                  "--seed", str(seed)) as m:
+            return [connect_and_read(m)[2] for _ in range(24)]
+
+    def test_odds_are_drawn_per_connection_and_repeat_with_a_seed(self):
+        first = self.outcomes(7)
+        self.assertTrue(3 <= first.count(True) <= 21, first)
+        self.assertEqual(self.outcomes(7), first)
 
 
 class Usage(unittest.TestCase):
