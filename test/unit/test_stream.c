@@ -260,6 +260,61 @@ static void test_close_reset_after_the_last_bytes(void **state) {
     assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
 }
 
+/* ---- faults changed while the stream runs ---- */
+
+static void quiet_open(mux_conn_t *conn) { fx->conn = conn; }
+
+static void echo_message(mux_conn_t *conn, const char *data, size_t len) {
+    mux_conn_send(conn, data, len);
+}
+
+static const mux_service_t quiet_echo = {
+    .name = "echo", .open = quiet_open, .message = echo_message};
+
+/* Runs a few turns without waiting; true if the peer has bytes to read. */
+static bool peer_readable(fixture_t *f) {
+    for (int i = 0; i < 5; i++)
+        assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
+    char byte;
+    return recv(f->sv[1], &byte, 1, MSG_DONTWAIT | MSG_PEEK) > 0;
+}
+
+static void test_faults_changed_at_run_time(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {.on_event = on_event, .event_arg = f};
+    mux_conn_t *conn;
+    assert_int_equal(
+        mux_conn_new(f->t.loop, f->sv[0], &quiet_echo, &opts, &conn), 0);
+    assert_ptr_equal(mux_conn_faults(conn), &opts.faults);
+    /* Output stalled: the echo is held, and pending. */
+    mux_faults_t stalled = {.out = {.stall = 1}};
+    mux_conn_set_faults(conn, &stalled);
+    assert_int_equal(send(f->sv[1], "held", 4, 0), 4);
+    test_loop_t *t = &f->t;
+    TEST_RUN_UNTIL(t, mux_conn_pending(conn) == 4);
+    assert_false(peer_readable(f));
+    /* Lifted: what was held goes at once. */
+    mux_conn_set_faults(conn, NULL);
+    assert_ptr_equal(mux_conn_faults(conn), &opts.faults);
+    expect(f, "held");
+    /* Input stalled: nothing is read (so nothing echoed) until lifted. */
+    mux_faults_t deaf = {.in = {.stall = 1}};
+    mux_conn_set_faults(conn, &deaf);
+    assert_int_equal(send(f->sv[1], "later", 5, 0), 5);
+    assert_false(peer_readable(f));
+    mux_conn_set_faults(conn, NULL);
+    expect(f, "later");
+    /* A latency that reaches the open stream: the next echo is late. */
+    mux_faults_t slow = {.out = {.latency_ms = 50}};
+    mux_conn_set_faults(conn, &slow);
+    uint64_t start = test_now_ms();
+    assert_int_equal(send(f->sv[1], "slow", 4, 0), 4);
+    expect(f, "slow");
+    assert_true(test_now_ms() - start >= 50);
+    mux_conn_close(conn, MUX_CLOSE_NOW);
+    assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_stream_without_a_server, setup,
@@ -272,6 +327,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_reset_after_the_last_bytes,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_faults_changed_at_run_time, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
