@@ -1,5 +1,5 @@
 /*
- * test_escape.c -- muxd_escape() (src/muxd/log.c): what reaches a terminal
+ * test_escape.c -- text_escape() (src/common/escape.c): what reaches a terminal
  * from the network is printable ASCII, and long input is cut with "...".
  */
 #define _POSIX_C_SOURCE 200809L
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "escape.h"
 
 #include <string.h>
 
@@ -20,7 +20,7 @@ static const char *esc(const char *in, size_t len, size_t size) {
     static char out[1024];
     assert_true(size <= sizeof(out));
     memset(out, '#', sizeof(out));
-    char *ret = muxd_escape(in, len, out, size);
+    char *ret = text_escape(in, len, out, size);
     assert_ptr_equal(ret, out);
     if (size > 0)
         assert_true(strlen(out) < size);
@@ -96,7 +96,7 @@ static void test_tiny_output(void **state) {
     assert_string_equal(esc("\n", 1, 4), "\\n");
     assert_string_equal(esc("abc", 3, 1), "");
     char out[4] = "xyz";
-    muxd_escape("abc", 3, out, 0); /* no room at all: nothing written */
+    text_escape("abc", 3, out, 0); /* no room at all: nothing written */
     assert_string_equal(out, "xyz");
 }
 
