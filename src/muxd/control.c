@@ -203,6 +203,11 @@ static const muxd_control_ops_t ops = {
 
 /* ---- the service ---- */
 
+static void control_close(mux_conn_t *conn) {
+    free(mux_conn_data(conn));
+    mux_conn_set_data(conn, NULL);
+}
+
 /* The reply buffer for a client's next command, or NULL: a client that
  * leaves its replies unread is dropped instead. */
 static muxd_reply_t *begin_reply(mux_conn_t *conn) {
@@ -212,6 +217,7 @@ static muxd_reply_t *begin_reply(mux_conn_t *conn) {
                       "control: client dropped: it leaves its replies "
                       "unread (over %d bytes)",
                       MUXD_CONTROL_MAX_PENDING);
+        control_close(conn); /* its line goes now: nothing more is run */
         mux_conn_close(conn, MUX_CLOSE_NOW);
         return NULL;
     }
@@ -276,19 +282,16 @@ static void control_message(mux_conn_t *conn, const char *data, size_t len) {
             return;
         data += piece + 1;
         len -= piece + 1;
-        if (client->discarding)
+        bool too_long = client->discarding;
+        client->discarding = false;
+        size_t line_len = client->len;
+        client->len = 0; /* before the command: it may close the client */
+        if (too_long)
             reply_too_long(conn);
         else
-            run_line(conn, client->line, client->len);
-        client->len = 0;
-        client->discarding = false;
+            run_line(conn, client->line, line_len);
         client = mux_conn_data(conn); /* NULL once closed */
     }
-}
-
-static void control_close(mux_conn_t *conn) {
-    free(mux_conn_data(conn));
-    mux_conn_set_data(conn, NULL);
 }
 
 static const mux_service_t control_service = {.name = "control",
