@@ -753,6 +753,21 @@ int mux_server_stop_on_signals(mux_server_t *server, uint64_t timeout_ms);
 void mux_server_close_listeners(mux_server_t *server);
 
 /*
+ * Pauses (`paused` non-zero) or resumes accepting stream clients, without
+ * closing anything: while paused the listeners stay bound but are not
+ * watched, so new clients wait in the kernel's backlog (their connect
+ * completes; once the backlog is full the system refuses or drops more)
+ * and are accepted, oldest first, after the resume. Clients already
+ * connected are served on; datagram listeners keep serving; listeners
+ * added while paused start paused. Pausing twice is the same as once.
+ * Safe from any callback.
+ */
+void mux_server_pause_accepting(mux_server_t *server, int paused);
+
+/* Non-zero while mux_server_pause_accepting() holds accepting paused. */
+int mux_server_accepting_paused(const mux_server_t *server);
+
+/*
  * Changes opts.faults while the server runs: new clients get them, and so
  * does every client still following the server's faults (not one given
  * its own with mux_conn_set_faults()), at once, as mux_conn_set_faults()
@@ -895,6 +910,17 @@ mux_framing mux_conn_framing(const mux_conn_t *conn);
 
 /* The high watermark (opts.max_output) of this connection. */
 size_t mux_conn_watermark(const mux_conn_t *conn);
+
+/* A stream's own counters, for mux_conn_stats(). */
+typedef struct {
+    uint64_t bytes_in;  /* read from the peer */
+    uint64_t bytes_out; /* written to the peer */
+    uint64_t age_ms;    /* since the stream was made (accepted, or
+                           mux_conn_new()), on the loop's clock */
+} mux_conn_stats_t;
+
+/* Fills *stats with the stream's counters. No system call; never fails. */
+void mux_conn_stats(const mux_conn_t *conn, mux_conn_stats_t *stats);
 
 /* Client and listener addresses as text ("1.2.3.4:5678"; "unix"). */
 const char *mux_conn_peer(const mux_conn_t *conn);

@@ -21,6 +21,9 @@ cd "$(dirname "$0")/.."
 ensure_packages "${BUILD_PACKAGES[@]}" python3:python3 valgrind:valgrind \
     nc:netcat-openbsd ncat:ncat socat:socat pkg-config:pkgconf \
     readelf:binutils mandoc:mandoc unshare:util-linux \
+    /usr/lib/python3/dist-packages/pytest:python3-pytest \
+    /usr/lib/python3/dist-packages/setuptools:python3-setuptools \
+    /usr/lib/python3/dist-packages/pip:python3-pip \
     /usr/include/cmocka.h:libcmocka-dev /etc/services:netbase
 
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -101,6 +101,19 @@ static bool accept_one(mux_listener_t *listener) {
     }
 }
 
+/* What a stream listener watches for when no pause of its own holds it:
+ * readable, unless its owner paused accepting. */
+static int listening_events(const mux_listener_t *listener) {
+    return listener->config->paused ? 0 : MUX_READ;
+}
+
+void mux__listener_pause_changed(mux_listener_t *listener) {
+    if (listener->transport != MUX_UDP && listener->fd >= 0 &&
+        !mux_timer_active(&listener->resume))
+        mux_watch_events(listener->config->loop, listener->fd,
+                         listening_events(listener));
+}
+
 /* A pause is over (out of fds, or accept-delay): with accept-delay take
  * the oldest waiting client; then listen again, unless accepting paused
  * for want of fds meanwhile. */
@@ -109,10 +122,11 @@ static void on_resume(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     mux_listener_t *listener = arg;
     if (listener->delaying) {
         listener->delaying = false;
-        accept_one(listener);
+        if (!listener->config->paused) /* else it waits for the resume */
+            accept_one(listener);
     }
     if (listener->fd >= 0 && !mux_timer_active(&listener->resume))
-        mux_watch_events(loop, listener->fd, MUX_READ);
+        mux_watch_events(loop, listener->fd, listening_events(listener));
 }
 
 /* accept-delay: pause the readable listener; on_accept_due accepts. If no
@@ -201,9 +215,10 @@ static int start(const mux__listen_config_t *config, int fd,
     listener->owns_path = owns_path;
     name_listener(listener);
     note_path(listener);
-    int err = transport == MUX_UDP ? 0
-                                   : mux_watch(config->loop, fd, MUX_READ,
-                                               on_acceptable, listener);
+    int err = transport == MUX_UDP
+                  ? 0
+                  : mux_watch(config->loop, fd, listening_events(listener),
+                              on_acceptable, listener);
     if (err < 0) {
         listener->owns_path = false; /* the path may belong to another */
         mux__listener_close(listener);

@@ -145,6 +145,7 @@ typedef struct {
     int backlog;              /* listen() */
     int reuseport;            /* SO_REUSEPORT */
     uint64_t accept_delay_ms; /* faults.accept_delay_ms */
+    bool paused; /* mux_server_pause_accepting(): stream listeners idle */
 } mux__listen_config_t;
 
 struct mux_listener {
@@ -176,6 +177,10 @@ int mux__listener_open(const mux__listen_config_t *config,
  * does not yet). Closes fd on failure. */
 int mux__listener_adopt(const mux__listen_config_t *config, int fd,
                         mux_listener_t **out);
+/* After config->paused changed: a stream listener stops or starts
+ * watching for clients (a pause of its own, for want of fds or an accept
+ * delay, still ends by its timer). */
+void mux__listener_pause_changed(mux_listener_t *listener);
 /* Unwatches, closes, unlinks its unix path, frees (at the end of the
  * turn). A UDP listener's dgram must be stopped first. */
 void mux__listener_close(mux_listener_t *listener);

@@ -351,6 +351,16 @@ void mux_server_close_listeners(mux_server_t *server) {
     }
 }
 
+void mux_server_pause_accepting(mux_server_t *server, int paused) {
+    server->listening.paused = paused != 0;
+    for (mux_listener_t *l = server->listeners; l; l = l->next)
+        mux__listener_pause_changed(l);
+}
+
+int mux_server_accepting_paused(const mux_server_t *server) {
+    return server->listening.paused;
+}
+
 /* ------------------------------------------------------------------ */
 /* Clients                                                             */
 /* ------------------------------------------------------------------ */

@@ -1259,3 +1259,9 @@ void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats) {
 }
 
 bool mux__conn_is_open(const mux_conn_t *conn) { return conn->state == OPEN; }
+
+void mux_conn_stats(const mux_conn_t *conn, mux_conn_stats_t *stats) {
+    stats->bytes_in = conn->bytes_in;
+    stats->bytes_out = conn->bytes_out;
+    stats->age_ms = mux_now(conn->loop) - conn->started;
+}

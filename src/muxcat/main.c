@@ -27,7 +27,8 @@ enum {
     OPT_CRLF,
     OPT_IDLE,
     OPT_UNTIL_CLOSE,
-    OPT_RESOLVE
+    OPT_RESOLVE,
+    OPT_CONTROL
 };
 
 /* --send and --expect in command-line order, before they become steps. */
@@ -43,6 +44,8 @@ typedef struct {
     const char *script_only; /* an option that needs --send, if given */
     const char *eol;         /* -n / --crlf */
     bool escapes, udp, resolve;
+    const char *control; /* --control ADDR */
+    char *command;       /* its CMD words, joined, with a line end */
     char **positional;
     int npositional;
 } options_t;
@@ -53,6 +56,7 @@ static void usage_modes(FILE *out) {
           "       muxcat [OPTION]... ADDR\n"
           "       muxcat [OPTION]... ADDR --send TEXT [--expect TEXT]...\n"
           "       muxcat --resolve HOST [SERVICE]\n"
+          "       muxcat --control ADDR CMD [ARG]...\n"
           "The muxd client: copies stdin to the socket and the socket to "
           "stdout, or runs\n"
           "a short send/expect script.\n"
@@ -112,6 +116,12 @@ static void usage_common(FILE *out) {
           "      --resolve        print what HOST [SERVICE] resolves to: "
           "family, socket\n"
           "                       type, address, port\n"
+          "      --control ADDR   send CMD to muxd's control socket ADDR "
+          "(unix:PATH, a\n"
+          "                       path, or HOST:PORT) and print its JSON "
+          "reply line; exit\n"
+          "                       1 if the reply is an error or none came "
+          "within -w\n"
           "  -h, --help           show this help and exit\n"
           "  -V, --version        show the version and exit\n"
           "\n"
@@ -123,10 +133,12 @@ static void usage_common(FILE *out) {
           "localhost 80\n"
           "  echo ping | muxcat udp://127.0.0.1:7\n"
           "  muxcat --resolve localhost www\n"
+          "  muxcat --control unix:/tmp/muxd.ctl fault add latency=200\n"
           "\n"
           "Exit status: 0 ok; 1 connection failure, a differing reply or a "
           "server that\n"
-          "did not close with --until-close; 2 usage error.\n",
+          "did not close with --until-close, an error reply to --control; 2 "
+          "usage error.\n",
           out);
 }
 
@@ -203,6 +215,9 @@ static void parse_option(options_t *o, int c, char **argv) {
     case OPT_RESOLVE:
         o->resolve = true;
         break;
+    case OPT_CONTROL:
+        o->control = optarg;
+        break;
     case 'h':
         usage(stdout);
         exit(MUXCAT_EXIT_OK);
@@ -231,6 +246,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"wait", required_argument, NULL, 'w'},
         {"udp", no_argument, NULL, 'u'},
         {"resolve", no_argument, NULL, OPT_RESOLVE},
+        {"control", required_argument, NULL, OPT_CONTROL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
@@ -366,9 +382,45 @@ static void free_options(options_t *o) {
         free(o->run.steps[i].send);
     free(o->run.steps);
     free(o->script_args);
+    free(o->command);
+}
+
+/* --control ADDR CMD...: the address, and the words as one line. */
+static void parse_control(options_t *o) {
+    if (o->resolve || o->udp || o->run.script || o->script_only ||
+        o->run.until_close)
+        usage_error("%s", "--control takes only -w and CMD [ARG]...");
+    if (o->npositional == 0)
+        usage_error("%s", "missing CMD after --control ADDR");
+    char unix_form[300];
+    const char *text = o->control;
+    if (text[0] == '/' || text[0] == '.') { /* a path alone: unix */
+        snprintf(unix_form, sizeof(unix_form), "unix:%s", text);
+        text = unix_form;
+    }
+    if (mux_addr_parse(text, "127.0.0.1", &o->run.addr) < 0 ||
+        o->run.addr.transport == MUX_UDP)
+        usage_error("invalid control address: '%s' (unix:PATH or HOST:PORT)",
+                    o->control);
+    format_target(&o->run.addr, o->run.target, sizeof(o->run.target));
+    size_t len = 2;
+    for (int i = 0; i < o->npositional; i++)
+        len += strlen(o->positional[i]) + 1;
+    if (!(o->command = calloc(1, len))) {
+        muxcat_error("out of memory");
+        exit(MUXCAT_EXIT_FAIL);
+    }
+    for (int i = 0; i < o->npositional; i++) {
+        strcat(o->command, o->positional[i]);
+        strcat(o->command, i + 1 < o->npositional ? " " : "\n");
+    }
 }
 
 static int run(options_t *o) {
+    if (o->control)
+        return muxcat_resolve_target(&o->run) < 0
+                   ? MUXCAT_EXIT_FAIL
+                   : muxcat_control(&o->run, o->command);
     if (o->resolve)
         return muxcat_resolve(o->positional[0],
                               o->npositional == 2 ? o->positional[1] : NULL);
@@ -385,9 +437,12 @@ int main(int argc, char **argv) {
         return MUXCAT_EXIT_FAIL;
     parse_options(argc, argv, &o);
     build_steps(&o);
-    if (!o.resolve && o.npositional >= 1 && o.npositional <= 2)
+    if (o.control)
+        parse_control(&o);
+    else if (!o.resolve && o.npositional >= 1 && o.npositional <= 2)
         parse_target(&o);
-    check_options(&o);
+    if (!o.control)
+        check_options(&o);
     int status = run(&o);
     free_options(&o);
     return status;

@@ -116,6 +116,11 @@ void muxcat_print_escaped(FILE *out, const char *data, size_t len);
 int muxcat_pipe(const muxcat_opts_t *opts);                /* pipe.c */
 int muxcat_script(const muxcat_opts_t *opts);              /* script.c */
 int muxcat_resolve(const char *host, const char *service); /* resolve.c */
+/* Sends `command` (ending in a line end) to muxd's control socket at
+ * opts->addr and prints the reply line: 0 for a reply that is no error,
+ * 1 for {"ok":false,...}, no reply within opts->wait_ms, or a failure. */
+int muxcat_control(const muxcat_opts_t *opts, const char *command);
+/* control.c */
 
 /*
  * Queues `len` bytes of `text` (whole lines) for stderr and writes what

@@ -51,6 +51,9 @@ enum {
     OPT_WORKERS,
 };
 
+/* The control socket (control.c). */
+enum { OPT_CONTROL = 1280 };
+
 /* Options for test scripts and service managers (docs/fixtures.md). */
 static void usage_fixture(FILE *out) {
     fprintf(out,
@@ -76,6 +79,16 @@ static void usage_fixture(FILE *out) {
             "ready lines once\n"
             "                        and passes SIGTERM, SIGINT, SIGHUP and "
             "SIGUSR1 on\n"
+            "      --control ADDR    commands while muxd runs, one per line, "
+            "a JSON reply\n"
+            "                        each: stats, clients, fault add SPEC, "
+            "fault list,\n"
+            "                        fault del ID, fault clear, kick ID, "
+            "pause, resume,\n"
+            "                        refuse on|off, shutdown; ADDR unix:PATH "
+            "(mode 0600,\n"
+            "                        removed at exit) or a loopback "
+            "HOST:PORT\n"
             "  With $NOTIFY_SOCKET set, muxd sends READY=1 and STOPPING=1 "
             "there.\n");
 }
@@ -504,6 +517,34 @@ static void set_log_format(parser_t *p, const char *arg) {
         p->o->log.format = arg[0] == 'j' ? MUXD_LOG_JSON : MUXD_LOG_TEXT;
 }
 
+/* --control ADDR: a unix socket, or TCP on loopback only (anyone on the
+ * host may connect to it: it is for tests). */
+static void set_control(parser_t *p, const char *arg) {
+    muxd_options_t *o = p->o;
+    char unix_form[300];
+    if (arg[0] == '/' || arg[0] == '.') { /* a path alone: unix */
+        snprintf(unix_form, sizeof(unix_form), "unix:%s", arg);
+        arg = unix_form;
+    }
+    if (mux_addr_parse(arg, "127.0.0.1", &o->control) < 0) {
+        fail(p,
+             "invalid control address: '%s' (unix:PATH or a loopback "
+             "HOST:PORT)",
+             arg);
+        return;
+    }
+    const char *host = o->control.host;
+    bool loopback = strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+                    strcmp(host, "localhost") == 0;
+    if (o->control.transport == MUX_UDP ||
+        (o->control.transport == MUX_TCP && !loopback))
+        fail(p,
+             "the control socket takes unix:PATH or a loopback address "
+             "(127.0.0.1, ::1, localhost), not '%s'",
+             arg);
+    o->control_text = o->control.transport == MUX_UNIX ? o->control.path : arg;
+}
+
 /* The options for scripts and service managers; false if `c` is not one. */
 static bool fixture_option(parser_t *p, int c, const char *arg) {
     muxd_options_t *o = p->o;
@@ -528,6 +569,9 @@ static bool fixture_option(parser_t *p, int c, const char *arg) {
         o->workers = (unsigned)parse_number(p, arg, "worker count", 1024);
         if (!o->workers)
             fail(p, "invalid worker count: '%s' (1 to 1024)", arg);
+        return true;
+    case OPT_CONTROL:
+        set_control(p, arg);
         return true;
     default:
         return false;
@@ -576,6 +620,10 @@ static bool check_workers(parser_t *p) {
         return fail(p, "%s",
                     "--max-accepts cannot be combined with --workers "
                     "(each worker would count its own)");
+    if (o->control_text)
+        return fail(p, "%s",
+                    "--control cannot be combined with --workers (each "
+                    "worker has its own clients and faults)");
     for (size_t i = 0; i < o->nlisten; i++)
         if (o->listen[i].transport == MUX_UNIX)
             return fail(p,
@@ -755,6 +803,7 @@ static const struct option longopts[] = {
     {"max-accepts", required_argument, NULL, OPT_MAX_ACCEPTS},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"control", required_argument, NULL, OPT_CONTROL},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},

@@ -39,8 +39,10 @@ typedef struct {
     int inherited[MAX_LISTEN]; /* LISTEN_FDS sockets, then --fd ones */
     size_t ninherited;
     const char *ready_file, *pidfile;
-    uint64_t max_accepts; /* 0: no limit */
-    unsigned workers;     /* --workers; 0 or 1: this process serves */
+    uint64_t max_accepts;     /* 0: no limit */
+    unsigned workers;         /* --workers; 0 or 1: this process serves */
+    mux_addr_t control;       /* --control: the control socket */
+    const char *control_text; /* as given; NULL: none */
 } muxd_options_t;
 
 /* What muxd_cli_parse() found the command line asks for. */

@@ -7,6 +7,7 @@
 
 #include "serve.h"
 #include "acl.h"
+#include "control.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -35,10 +36,14 @@ struct muxd {
      * for them. With a registry, every client has a muxd_conn_faults_t,
      * its stream's faults (mux_conn_faults()) pointing into it. */
     muxd_faults_t *faults;
+    muxd_control_t *control; /* --control, or NULL */
+    bool refusing;           /* control's `refuse on` */
 };
 
 mux_server_t *muxd_server(muxd_t *muxd) { return muxd->server; }
 muxd_faults_t *muxd_faults(muxd_t *muxd) { return muxd->faults; }
+void muxd_set_refusing(muxd_t *muxd, bool on) { muxd->refusing = on; }
+bool muxd_refusing(const muxd_t *muxd) { return muxd->refusing; }
 
 /* ---- faults: what each client gets ---- */
 
@@ -56,6 +61,7 @@ static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
         return;
     }
     muxd_faults_pick(muxd->faults, false, cf);
+    cf->refuse |= muxd->refusing;
     if (cf->blackhole)
         cf->client.in.stall = cf->client.out.stall = 1;
     if (cf->refuse)
@@ -87,10 +93,11 @@ void muxd_faults_changed(muxd_t *muxd) {
     mux_server_foreach(muxd->server, refresh_client, muxd);
 }
 
-/* The registry of --fault's specs. Returns 0 or -ENOMEM. */
+/* The registry of --fault's specs, and of the control socket's faults
+ * (then it exists even empty). Returns 0 or -ENOMEM. */
 static int faults_start(muxd_t *muxd) {
     muxd_options_t *o = muxd->opts;
-    if (!o->nfaults)
+    if (!o->nfaults && !o->control_text)
         return 0;
     if (!(muxd->faults = muxd_faults_new(o->seed)))
         return -ENOMEM;
@@ -149,17 +156,20 @@ const char *muxd_stop_signal_name(int signo) {
     return signo == SIGINT ? "SIGINT" : signo == SIGHUP ? "SIGHUP" : "SIGTERM";
 }
 
-static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
-    muxd_t *muxd = arg;
+void muxd_shutdown(muxd_t *muxd, const char *why) {
     if (muxd->signals++ > 0) { /* asked twice: stop waiting for clients */
-        mux_stop(loop);
+        mux_stop(muxd->loop);
         return;
     }
-    muxd_log_text(MUXD_LOG_NORMAL, "%s: shutting down",
-                  muxd_stop_signal_name(signo));
+    muxd_log_text(MUXD_LOG_NORMAL, "%s: shutting down", why);
     /* 0 means "do not wait"; the library's 0 would mean "no limit". */
     uint64_t ms = muxd->opts->shutdown_timeout_ms;
     mux_server_shutdown(muxd->server, ms ? ms : 1);
+}
+
+static void on_stop_signal(mux_loop_t *loop, int signo, void *arg) {
+    (void)loop;
+    muxd_shutdown(arg, muxd_stop_signal_name(signo));
 }
 
 /* Signals first: a script may send SIGTERM as soon as it sees ready. A
@@ -314,6 +324,10 @@ static int start(muxd_t *muxd) {
     if ((err = watch_signals(muxd)) < 0 || (err = listen_all(muxd)) < 0 ||
         (err = adopt_inherited(muxd)) < 0)
         return err;
+    if (o->control_text &&
+        (err = muxd_control_start(muxd, &o->control, o->control_text,
+                                  &muxd->control)) < 0)
+        return err;
     if (!o->server.max_clients)
         mux_server_set_max_clients(muxd->server, default_max_clients());
     return announce_ready(muxd);
@@ -331,6 +345,7 @@ int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
     err = start(&muxd);
     if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
+    muxd_control_free(muxd.control);
     mux_server_free(muxd.server);
     muxd_faults_free(muxd.faults);
     muxd_log_attach(NULL);

@@ -12,7 +12,8 @@ Every fenced block in README.md and docs/*.md whose language is `console`,
   a terminal shows them);
 - a *script*, an `sh` block without `$` lines: run whole by bash with
   `set -e -o pipefail`; it must exit 0 (its output is not compared);
-- a `python` block: run by python3 (PYTHONPATH=test/integration); it must
+- a `python` block: run by python3 (PYTHONPATH=test/integration and
+  python/src, the muxd package); it must
   exit 0.
 
 The blocks of one section (up to the next heading) run in one bash, in
@@ -73,7 +74,7 @@ import unittest
 
 import muxtest
 
-MIN_RUN = 48  # blocks run today; raise it when you add examples
+MIN_RUN = 54  # blocks run today; raise it when you add examples
 LANGS = ("console", "sh", "python")
 DOCS = [os.path.join(muxtest.SOURCE_DIR, "README.md")] + sorted(
     glob.glob(os.path.join(muxtest.SOURCE_DIR, "docs", "*.md")))
@@ -239,7 +240,9 @@ class Shell:
         build = os.path.abspath(muxtest.BUILD_DIR)
         env["PATH"] = build + os.pathsep + env.get("PATH", "")
         env["MUX_BUILD_DIR"] = build
-        env["PYTHONPATH"] = os.path.join(muxtest.SOURCE_DIR, "test", "integration")
+        env["PYTHONPATH"] = os.pathsep.join(
+            os.path.join(muxtest.SOURCE_DIR, *sub)
+            for sub in (("test", "integration"), ("python", "src")))
         env["LC_ALL"] = "C.UTF-8"
         self.proc = subprocess.Popen(
             [*namespace_prefix(), "bash", "--noprofile", "--norc", "-c",

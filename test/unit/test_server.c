@@ -251,6 +251,58 @@ static void test_close_listeners_from_accept(void **state) {
         close(c[i]);
 }
 
+/* Paused, a server leaves new clients in the backlog (their connect has
+ * completed) and serves the ones it has; resumed, it accepts them. */
+static void test_pause_accepting(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    int first = client(SOCK_STREAM, port);
+    RUN_UNTIL(f, f->accepts == 1);
+    mux_server_pause_accepting(f->server, 1);
+    mux_server_pause_accepting(f->server, 1); /* twice: still one pause */
+    assert_true(mux_server_accepting_paused(f->server));
+    int waiting = client(SOCK_STREAM, port);
+    assert_int_equal(send(first, "on", 2, 0), 2);
+    expect_reply(f, first, "on", 2); /* turns of the loop went by */
+    for (int i = 0; i < 5; i++)
+        assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
+    assert_int_equal(f->accepts, 1);
+    assert_int_equal(stats_of(f->server).clients, 1);
+    assert_int_equal(mux_server_addresses(f->server, NULL, 0), 1);
+
+    mux_server_pause_accepting(f->server, 0);
+    assert_false(mux_server_accepting_paused(f->server));
+    RUN_UNTIL(f, f->accepts == 2);
+    assert_int_equal(send(waiting, "late", 4, 0), 4);
+    expect_reply(f, waiting, "late", 4);
+    close(first);
+    close(waiting);
+}
+
+static void count_bytes(mux_conn_t *conn, void *arg) {
+    mux_conn_stats_t *sum = arg;
+    mux_conn_stats_t st;
+    mux_conn_stats(conn, &st);
+    sum->bytes_in += st.bytes_in;
+    sum->bytes_out += st.bytes_out;
+    sum->age_ms = st.age_ms;
+}
+
+/* A client's own counters: what it sent and was sent. */
+static void test_conn_stats(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    int c = client(SOCK_STREAM, port);
+    assert_int_equal(send(c, "hello", 5, 0), 5);
+    expect_reply(f, c, "hello", 5);
+    mux_conn_stats_t sum = {0, 0, UINT64_MAX};
+    mux_server_foreach(f->server, count_bytes, &sum);
+    assert_int_equal(sum.bytes_in, 5);
+    assert_int_equal(sum.bytes_out, 5);
+    assert_true(sum.age_ms < 60000);
+    close(c);
+}
+
 /* What muxd --max-accepts does: listeners closed at an accept, shutdown
  * from the CLOSE event of the last client. DONE comes exactly once. */
 static void test_shutdown_from_the_last_close(void **state) {
@@ -396,6 +448,8 @@ int main(void) {
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_listeners_from_accept, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_pause_accepting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conn_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_from_the_last_close,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_on_signals, setup, teardown),

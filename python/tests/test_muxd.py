@@ -1,0 +1,160 @@
+"""The muxd package against the real muxd ($MUXD, else PATH), through its
+pytest plugin's `muxd` fixture (loaded from the installed entry point)."""
+
+import os
+import socket
+import tempfile
+
+import pytest
+
+import muxd as muxd_pkg
+
+TIMEOUT = 10
+
+
+def echo(address, data=b"ping"):
+    with socket.create_connection(address, timeout=TIMEOUT) as s:
+        s.sendall(data)
+        got = b""
+        while len(got) < len(data):
+            chunk = s.recv(len(data) - len(got))
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+def fetch_with_retries(address, attempts):
+    """A client with retries: what the faults below test."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return echo(address), attempt
+        except (ConnectionResetError, BrokenPipeError):
+            continue
+    raise ConnectionError(f"gave up after {attempts} attempts")
+
+
+def test_starts_on_a_free_port_and_serves(muxd):
+    server = muxd()
+    host, port = server.address
+    assert host == "127.0.0.1" and port > 0
+    assert server.addresses[0][0] == "tcp"
+    assert echo(server.address) == b"ping"
+
+
+def test_retries_get_past_refused_connections(muxd):
+    server = muxd("-s", "echo")
+    server.fault("refuse,first=2")
+    assert fetch_with_retries(server.address, attempts=3) == (b"ping", 3)
+    stats = server.stats()
+    assert stats["accepted"] == 3
+
+
+def test_too_few_retries_give_up(muxd):
+    server = muxd()
+    server.fault("refuse,first=2")
+    with pytest.raises(ConnectionError):
+        fetch_with_retries(server.address, attempts=2)
+
+
+def test_faults_listed_removed_cleared(muxd):
+    server = muxd()
+    first = server.fault("latency=50")
+    second = server.fault("split=1,dir=down")
+    assert server.faults() == [{"id": first, "spec": "latency=50"},
+                               {"id": second, "spec": "split=1,dir=down"}]
+    server.del_fault(first)
+    assert [f["id"] for f in server.faults()] == [second]
+    server.clear_faults()
+    assert server.faults() == []
+    with pytest.raises(muxd_pkg.MuxdError, match="invalid fault"):
+        server.fault("nonsense")
+
+
+def test_clients_and_kick(muxd):
+    server = muxd()
+    with socket.create_connection(server.address, timeout=TIMEOUT) as s:
+        s.sendall(b"abc")
+        assert s.recv(3) == b"abc"
+        (client,) = server.clients()
+        assert client["peer"] == "%s:%d" % s.getsockname()
+        assert client["bytes_in"] == 3
+        server.kick(client["id"])
+        assert s.recv(1) == b""
+    with pytest.raises(muxd_pkg.MuxdError, match="no client"):
+        server.kick(client["id"])
+
+
+def test_pause_and_resume(muxd):
+    server = muxd()
+    server.pause()
+    with socket.create_connection(server.address, timeout=TIMEOUT) as s:
+        s.sendall(b"wait")
+        s.settimeout(0.3)  # bounds the wait for what must not come
+        with pytest.raises(socket.timeout):
+            s.recv(4)
+        assert server.stats()["accepted"] == 0
+        server.resume()
+        s.settimeout(TIMEOUT)
+        assert s.recv(4) == b"wait"
+
+
+def test_refuse_on_and_off(muxd):
+    server = muxd()
+    server.refuse(True)
+    with pytest.raises(ConnectionError):
+        echo(server.address)
+    server.refuse(False)
+    assert echo(server.address) == b"ping"
+
+
+def test_unix_listener(muxd):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "echo.sock")
+        server = muxd("-l", "unix:" + path)
+        assert server.address == path
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(TIMEOUT)
+            s.connect(server.address)
+            s.sendall(b"u")
+            assert s.recv(1) == b"u"
+
+
+def test_stop_returns_status_and_log(muxd):
+    server = muxd("-v")
+    for _ in range(300):  # far more log than a pipe would hold unread
+        echo(server.address, b"x" * 10)
+    status, log = server.stop()
+    assert status == 0
+    assert log.count("accepted") >= 300
+    assert "SIGTERM: shutting down" in log
+    assert server.stop() == (status, log)
+
+
+_started = []
+
+
+def test_the_fixture_stops_what_it_started(muxd):
+    _started.append(muxd())
+
+
+def test_after_the_fixture_muxd_is_gone():
+    (server,) = _started
+    assert server.proc.poll() is not None
+    assert not os.path.exists(server.control_path)
+
+
+def test_context_manager():
+    with muxd_pkg.Muxd("-s", "ack") as server:
+        assert echo(server.address, b"hi\n")[:3] == b"ACK"
+    assert server.returncode == 0
+
+
+def test_binary_not_found():
+    with pytest.raises(muxd_pkg.MuxdError, match="not found|not executable"):
+        muxd_pkg.Muxd(binary="/nonexistent/muxd")
+
+
+def test_bad_option_says_why():
+    with pytest.raises(muxd_pkg.MuxdError, match="unknown option"):
+        muxd_pkg.Muxd("--no-such-option")

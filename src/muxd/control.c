@@ -1,0 +1,360 @@
+/*
+ * control.c -- the control socket: a mux_server of its own on muxd's
+ * loop, raw framing, cut into lines here (a long line is an error reply,
+ * not a reason to close), each line run by muxd_control_command() with
+ * the actions below.
+ *
+ * A second server rather than streams of our own listener: it brings
+ * the accepting (EMFILE remedy included), a client limit with a refusal
+ * message, bounded output, the unix path's ownership and removal, all
+ * already tested; and its clients stay out of the served server's
+ * counters, limits, faults and pause.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "control.h"
+#include "control_cmd.h"
+#include "log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The most clients `clients` lists; "more" counts the others. */
+#define CONTROL_MAX_LISTED 1000
+
+struct muxd_control {
+    muxd_t *muxd;
+    mux_server_t *server;
+    muxd_reply_t reply; /* one at a time: the loop has one thread */
+};
+
+/* One control client: its line so far. */
+typedef struct {
+    size_t len;
+    bool discarding; /* the line grew too long: skip to its end */
+    char line[MUXD_CONTROL_LINE_MAX + 1];
+} control_client_t;
+
+/* ---- the actions ---- */
+
+static void do_stats(void *arg, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    mux_server_stats_t s;
+    mux_server_stats(muxd_server(muxd), &s);
+    uint64_t id;
+    const char *spec;
+    size_t faults = muxd_faults_list(muxd_faults(muxd), 0, &id, &spec);
+    muxd_reply_add(
+        reply,
+        "{\"clients\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"refused\":%" PRIu64
+        ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+        ",\"refused_per_source\":%" PRIu64 ",\"refused_rate\":%" PRIu64
+        ",\"faults\":%zu,\"paused\":%s,\"refusing\":%s}",
+        s.clients, s.accepted, s.refused, s.bytes_in, s.bytes_out,
+        s.refused_per_source, s.refused_rate, faults,
+        mux_server_accepting_paused(muxd_server(muxd)) ? "true" : "false",
+        muxd_refusing(muxd) ? "true" : "false");
+}
+
+typedef struct {
+    muxd_reply_t *reply;
+    size_t listed, more;
+} listing_t;
+
+static void list_client(mux_conn_t *conn, void *arg) {
+    listing_t *l = arg;
+    if (l->listed == CONTROL_MAX_LISTED) {
+        l->more++;
+        return;
+    }
+    mux_conn_stats_t st;
+    mux_conn_stats(conn, &st);
+    muxd_reply_add(l->reply,
+                   "%s{\"id\":%" PRIu64 ",\"peer\":", l->listed++ ? "," : "",
+                   mux_conn_id(conn));
+    const char *peer = mux_conn_peer(conn);
+    muxd_reply_string(l->reply, peer, strlen(peer));
+    muxd_reply_add(l->reply,
+                   ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+                   ",\"age_ms\":%" PRIu64 "}",
+                   st.bytes_in, st.bytes_out, st.age_ms);
+}
+
+static void do_clients(void *arg, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    listing_t l = {.reply = reply};
+    muxd_reply_add(reply, "{\"clients\":[");
+    mux_server_foreach(muxd_server(muxd), list_client, &l);
+    muxd_reply_add(reply, "]");
+    if (l.more)
+        muxd_reply_add(reply, ",\"more\":%zu", l.more);
+    muxd_reply_add(reply, "}");
+}
+
+static void do_fault_add(void *arg, const char *spec, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    char err[MUXD_FAULT_SPEC_MAX + 128];
+    uint64_t id = muxd_faults_add(muxd_faults(muxd), spec, err, sizeof(err));
+    if (!id) {
+        muxd_reply_error(reply, "%s", err);
+        return;
+    }
+    muxd_faults_changed(muxd);
+    muxd_log_text(MUXD_LOG_NORMAL, "control: fault %" PRIu64 " added: %s", id,
+                  spec); /* checked: no raw bytes */
+    muxd_reply_add(reply, "{\"ok\":true,\"id\":%" PRIu64 "}", id);
+}
+
+static void do_fault_list(void *arg, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    uint64_t id;
+    const char *spec;
+    muxd_reply_add(reply, "{\"faults\":[");
+    for (size_t i = 0; i < muxd_faults_list(muxd_faults(muxd), i, &id, &spec);
+         i++) {
+        muxd_reply_add(reply, "%s{\"id\":%" PRIu64 ",\"spec\":", i ? "," : "",
+                       id);
+        muxd_reply_string(reply, spec, strlen(spec));
+        muxd_reply_add(reply, "}");
+    }
+    muxd_reply_add(reply, "]}");
+}
+
+static void do_fault_del(void *arg, uint64_t id, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    if (!muxd_faults_del(muxd_faults(muxd), id)) {
+        muxd_reply_error(reply, "no fault with id %" PRIu64, id);
+        return;
+    }
+    muxd_faults_changed(muxd);
+    muxd_log_text(MUXD_LOG_NORMAL, "control: fault %" PRIu64 " removed", id);
+    muxd_reply_ok(reply);
+}
+
+static void do_fault_clear(void *arg, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    muxd_faults_clear(muxd_faults(muxd));
+    muxd_faults_changed(muxd);
+    muxd_log_text(MUXD_LOG_NORMAL, "control: faults cleared");
+    muxd_reply_ok(reply);
+}
+
+typedef struct {
+    uint64_t id;
+    bool found;
+} kick_t;
+
+static void kick_client(mux_conn_t *conn, void *arg) {
+    kick_t *k = arg;
+    if (mux_conn_id(conn) == k->id) {
+        k->found = true;
+        mux_conn_close(conn, MUX_CLOSE_NOW);
+    }
+}
+
+static void do_kick(void *arg, uint64_t id, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    kick_t k = {.id = id};
+    mux_server_foreach(muxd_server(muxd), kick_client, &k);
+    if (!k.found) {
+        muxd_reply_error(reply, "no client with id %" PRIu64, id);
+        return;
+    }
+    muxd_log_text(MUXD_LOG_NORMAL, "control: client %" PRIu64 " kicked", id);
+    muxd_reply_ok(reply);
+}
+
+static void do_pause(void *arg, bool paused, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    mux_server_pause_accepting(muxd_server(muxd), paused);
+    muxd_log_text(MUXD_LOG_NORMAL, "control: accepting %s",
+                  paused ? "paused" : "resumed");
+    muxd_reply_ok(reply);
+}
+
+static void do_refuse(void *arg, bool on, muxd_reply_t *reply) {
+    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    muxd_set_refusing(muxd, on);
+    muxd_log_text(MUXD_LOG_NORMAL, "control: new clients %s",
+                  on ? "reset" : "served");
+    muxd_reply_ok(reply);
+}
+
+static void do_shutdown(void *arg, muxd_reply_t *reply) {
+    muxd_reply_ok(reply); /* before: the loop may stop this turn */
+    muxd_shutdown(((muxd_control_t *)arg)->muxd, "control");
+}
+
+static const muxd_control_ops_t ops = {
+    .stats = do_stats,
+    .clients = do_clients,
+    .fault_add = do_fault_add,
+    .fault_list = do_fault_list,
+    .fault_del = do_fault_del,
+    .fault_clear = do_fault_clear,
+    .kick = do_kick,
+    .pause = do_pause,
+    .refuse = do_refuse,
+    .shutdown = do_shutdown,
+};
+
+/* ---- the service ---- */
+
+static void control_close(mux_conn_t *conn) {
+    free(mux_conn_data(conn));
+    mux_conn_set_data(conn, NULL);
+}
+
+/* The reply buffer for a client's next command, or NULL: a client that
+ * leaves its replies unread is dropped instead. */
+static muxd_reply_t *begin_reply(mux_conn_t *conn) {
+    muxd_control_t *control = mux_conn_service_arg(conn);
+    if (mux_conn_pending(conn) > MUXD_CONTROL_MAX_PENDING) {
+        muxd_log_text(MUXD_LOG_NORMAL,
+                      "control: client dropped: it leaves its replies "
+                      "unread (over %d bytes)",
+                      MUXD_CONTROL_MAX_PENDING);
+        control_close(conn); /* its line goes now: nothing more is run */
+        mux_conn_close(conn, MUX_CLOSE_NOW);
+        return NULL;
+    }
+    muxd_reply_reset(&control->reply);
+    return &control->reply;
+}
+
+static void send_reply(mux_conn_t *conn, muxd_reply_t *reply) {
+    muxd_reply_add(reply, "\n");
+    if (!reply->failed)
+        mux_conn_send(conn, reply->data, reply->len);
+}
+
+/* Runs one complete line and sends its reply. */
+static void run_line(mux_conn_t *conn, const char *line, size_t len) {
+    muxd_reply_t *reply = begin_reply(conn);
+    if (!reply)
+        return;
+    muxd_control_command(line, len, &ops, mux_conn_service_arg(conn), reply);
+    send_reply(conn, reply);
+}
+
+/* A line too long was skipped: one error reply for all of it. */
+static void reply_too_long(mux_conn_t *conn) {
+    muxd_reply_t *reply = begin_reply(conn);
+    if (!reply)
+        return;
+    muxd_reply_error(reply, "line too long (max %d bytes)",
+                     MUXD_CONTROL_LINE_MAX);
+    send_reply(conn, reply);
+}
+
+static void control_open(mux_conn_t *conn) {
+    control_client_t *client = malloc(sizeof(*client));
+    if (!client) {
+        mux_conn_close(conn, MUX_CLOSE_NOW);
+        return;
+    }
+    client->len = 0;
+    client->discarding = false;
+    mux_conn_set_data(conn, client);
+}
+
+/* Bytes up to a line end (or all of them) into the client's line. */
+static void take_bytes(control_client_t *client, const char *data, size_t len) {
+    if (client->discarding || len > sizeof(client->line) - client->len) {
+        client->discarding = true;
+        client->len = 0;
+        return;
+    }
+    memcpy(client->line + client->len, data, len);
+    client->len += len;
+}
+
+static void control_message(mux_conn_t *conn, const char *data, size_t len) {
+    control_client_t *client = mux_conn_data(conn);
+    while (len > 0 && client) {
+        const char *nl = memchr(data, '\n', len);
+        size_t piece = nl ? (size_t)(nl - data) : len;
+        take_bytes(client, data, piece);
+        if (!nl)
+            return;
+        data += piece + 1;
+        len -= piece + 1;
+        bool too_long = client->discarding;
+        client->discarding = false;
+        size_t line_len = client->len;
+        client->len = 0; /* before the command: it may close the client */
+        if (too_long)
+            reply_too_long(conn);
+        else
+            run_line(conn, client->line, line_len);
+        client = mux_conn_data(conn); /* NULL once closed */
+    }
+}
+
+static const mux_service_t control_service = {.name = "control",
+                                              .framing = MUX_FRAMING_RAW,
+                                              .open = control_open,
+                                              .message = control_message,
+                                              .close = control_close};
+
+static void control_event(mux_server_t *server, const mux_event_t *ev,
+                          void *arg) {
+    (void)server;
+    (void)arg;
+    if (ev->type == MUX_EV_LISTEN)
+        muxd_log_text(MUXD_LOG_VERBOSE, "control socket on %s", ev->local);
+    if (ev->type == MUX_EV_REFUSE)
+        muxd_log_text(MUXD_LOG_NORMAL, "control: a client refused: %s",
+                      ev->reason);
+}
+
+/* Listens with a umask that leaves a unix socket to its owner alone: no
+ * moment with the path open to others. */
+static int listen_private(mux_server_t *server, const mux_addr_t *addr) {
+    mode_t old = umask(0177);
+    int err = mux_server_listen_addr(server, addr);
+    umask(old);
+    return err;
+}
+
+int muxd_control_start(muxd_t *muxd, const mux_addr_t *addr, const char *text,
+                       muxd_control_t **out) {
+    muxd_control_t *control = calloc(1, sizeof(*control));
+    if (!control) {
+        muxd_log_error("cannot start the control socket: %s",
+                       mux_strerror(-ENOMEM));
+        return -ENOMEM;
+    }
+    control->muxd = muxd;
+    mux_server_opts_t opts = {
+        .max_clients = MUXD_CONTROL_CLIENTS,
+        .full_message =
+            "{\"ok\":false,\"error\":\"too many control clients\"}\n",
+        .on_event = control_event,
+        .service_arg = control};
+    int err = mux_server_new(mux_server_loop(muxd_server(muxd)),
+                             &control_service, &opts, &control->server);
+    if (err == 0 && (err = listen_private(control->server, addr)) < 0)
+        muxd_log_error("cannot listen on %s (--control): %s", text,
+                       mux_strerror(err));
+    else if (err < 0)
+        muxd_log_error("cannot start the control socket: %s",
+                       mux_strerror(err));
+    if (err < 0) {
+        muxd_control_free(control);
+        return err;
+    }
+    *out = control;
+    return 0;
+}
+
+void muxd_control_free(muxd_control_t *control) {
+    if (!control)
+        return;
+    mux_server_free(control->server);
+    muxd_reply_free(&control->reply);
+    free(control);
+}

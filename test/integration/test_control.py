@@ -1,0 +1,260 @@
+"""muxd --control: the control socket's commands (stats, clients, fault
+add/list/del/clear, kick, pause, resume, refuse, shutdown), its bounds
+(long lines, junk, a client that never reads, many clients), and muxcat
+--control."""
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+from muxtest import Muxd, TIMEOUT, binary, recv_exactly, round_trip, run
+
+
+class Control:
+    """One connection to a control socket: command() sends a line and
+    returns the parsed reply."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"control closed; got {self.buf!r}")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line
+
+    def command(self, text):
+        self.sock.sendall(text.encode() + b"\n")
+        return json.loads(self.line())
+
+    def close(self):
+        self.sock.close()
+
+
+class ControlTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.dir.name, "muxd.ctl")
+        self.muxd = Muxd("-l", "127.0.0.1:0", "--control", "unix:" + self.path)
+        self.ctl = Control(self.path)
+
+    def tearDown(self):
+        self.ctl.close()
+        self.muxd.__exit__()
+        self.dir.cleanup()
+
+    def test_socket_is_private_and_removed_at_exit(self):
+        mode = os.stat(self.path).st_mode
+        self.assertTrue(stat.S_ISSOCK(mode))
+        self.assertEqual(stat.S_IMODE(mode), 0o600)
+        self.assertEqual(self.muxd.stop(), 0)
+        self.assertFalse(os.path.exists(self.path))
+
+    def test_stats_and_clients(self):
+        c = self.muxd.connect()
+        self.assertEqual(round_trip(c, b"hello"), b"hello")
+        stats = self.ctl.command("stats")
+        self.assertEqual(stats["clients"], 1)
+        self.assertEqual(stats["accepted"], 1)
+        self.assertEqual(stats["bytes_in"], 5)
+        self.assertEqual(stats["bytes_out"], 5)
+        clients = self.ctl.command("clients")["clients"]
+        self.assertEqual(len(clients), 1)
+        self.assertEqual(clients[0]["peer"],
+                         "%s:%d" % c.getsockname())
+        self.assertEqual(clients[0]["bytes_in"], 5)
+        self.assertGreaterEqual(clients[0]["age_ms"], 0)
+        c.close()
+
+    def test_fault_add_list_del_clear(self):
+        self.assertEqual(self.ctl.command("fault add latency=100"),
+                         {"ok": True, "id": 1})
+        self.assertEqual(self.ctl.command("fault add split=2,dir=down"),
+                         {"ok": True, "id": 2})
+        self.assertEqual(self.ctl.command("fault list"), {"faults": [
+            {"id": 1, "spec": "latency=100"},
+            {"id": 2, "spec": "split=2,dir=down"}]})
+        self.assertEqual(self.ctl.command("fault del 1"), {"ok": True})
+        reply = self.ctl.command("fault del 1")
+        self.assertEqual(reply["ok"], False)
+        self.assertIn("no fault with id 1", reply["error"])
+        self.assertEqual(self.ctl.command("fault clear"), {"ok": True})
+        self.assertEqual(self.ctl.command("fault list"), {"faults": []})
+        reply = self.ctl.command("fault add latency=oops")
+        self.assertFalse(reply["ok"])
+        self.assertIn("invalid fault", reply["error"])
+
+    def test_a_fault_reaches_an_open_connection(self):
+        c = self.muxd.connect()
+        self.assertEqual(round_trip(c, b"before"), b"before")
+        fid = self.ctl.command("fault add stall")["id"]
+        c.sendall(b"held")
+        c.settimeout(0.3)  # bounds the wait for a reply that must not come
+        with self.assertRaises(socket.timeout):
+            c.recv(10)
+        c.settimeout(TIMEOUT)
+        self.assertEqual(self.ctl.command(f"fault del {fid}"), {"ok": True})
+        self.assertEqual(recv_exactly(c, 4), b"held")
+        c.close()
+
+    def test_kick(self):
+        c = self.muxd.connect()
+        self.assertEqual(round_trip(c, b"x"), b"x")
+        cid = self.ctl.command("clients")["clients"][0]["id"]
+        self.assertEqual(self.ctl.command(f"kick {cid}"), {"ok": True})
+        self.assertEqual(c.recv(10), b"")
+        self.assertFalse(self.ctl.command(f"kick {cid}")["ok"])
+        c.close()
+
+    def test_pause_leaves_clients_in_the_backlog(self):
+        self.assertEqual(self.ctl.command("pause"), {"ok": True})
+        self.assertTrue(self.ctl.command("stats")["paused"])
+        c = self.muxd.connect()  # the kernel completes the handshake
+        c.sendall(b"waiting")
+        c.settimeout(0.3)
+        with self.assertRaises(socket.timeout):
+            c.recv(10)
+        self.assertEqual(self.ctl.command("stats")["accepted"], 0)
+        c.settimeout(TIMEOUT)
+        self.assertEqual(self.ctl.command("resume"), {"ok": True})
+        self.assertEqual(recv_exactly(c, 7), b"waiting")
+        self.assertEqual(self.ctl.command("stats")["accepted"], 1)
+        c.close()
+
+    def test_refuse_resets_new_clients(self):
+        self.assertEqual(self.ctl.command("refuse on"), {"ok": True})
+        with self.assertRaises(ConnectionResetError):
+            c = self.muxd.connect()  # the reset may come before it returns
+            try:
+                c.sendall(b"x")
+                c.recv(10)
+            finally:
+                c.close()
+        self.assertEqual(self.ctl.command("refuse off"), {"ok": True})
+        c = self.muxd.connect()
+        self.assertEqual(round_trip(c, b"y"), b"y")
+        c.close()
+
+    def test_shutdown_is_graceful(self):
+        c = self.muxd.connect()
+        self.assertEqual(round_trip(c, b"x"), b"x")
+        self.assertEqual(self.ctl.command("shutdown"), {"ok": True})
+        self.assertEqual(c.recv(10), b"")
+        c.close()
+        self.assertEqual(self.muxd.wait(), 0)
+        self.assertIn("control: shutting down", self.muxd.stderr())
+        self.assertFalse(os.path.exists(self.path))
+
+    def test_bad_commands_get_errors_and_the_server_goes_on(self):
+        for line in ["", "nope", "stats now", "fault", "fault del x",
+                     "fault del 0", "kick", "kick -1", "refuse maybe",
+                     "a b c d e f", "fault add"]:
+            reply = self.ctl.command(line)
+            self.assertEqual(reply["ok"], False, line)
+            self.assertTrue(reply["error"], line)
+        self.ctl.sock.sendall(b"\x00\xff\x01junk\r\n")
+        self.assertFalse(json.loads(self.ctl.line())["ok"])
+        self.ctl.sock.sendall(b"s" * 5000 + b"\n")
+        reply = json.loads(self.ctl.line())
+        self.assertIn("line too long", reply["error"])
+        self.ctl.sock.sendall(b"x" * 100000 + b"\nstats\n")
+        self.assertIn("line too long", json.loads(self.ctl.line())["error"])
+        self.assertEqual(json.loads(self.ctl.line())["clients"], 0)
+        c = self.muxd.connect()
+        self.assertEqual(round_trip(c, b"alive"), b"alive")
+        c.close()
+
+    def test_a_client_that_never_reads_is_dropped(self):
+        quiet = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        quiet.settimeout(TIMEOUT)
+        quiet.connect(self.path)
+        with self.assertRaises(OSError):  # EPIPE or a reset, once dropped
+            for _ in range(100):
+                quiet.sendall(b"clients\nstats\n" * 5000)
+        quiet.close()
+        self.muxd.wait_for_log("control: client dropped")
+        self.assertEqual(self.ctl.command("stats")["clients"], 0)
+
+    def test_control_clients_are_bounded(self):
+        others = [Control(self.path) for _ in range(15)]  # 16 with self.ctl
+        for o in others:
+            self.assertEqual(o.command("stats")["clients"], 0)
+        extra = Control(self.path)
+        reply = json.loads(extra.line())
+        self.assertEqual(reply["error"], "too many control clients")
+        extra.close()
+        for o in others:
+            o.close()
+        self.assertIn("faults", self.ctl.command("stats"))
+
+    def test_muxcat_control(self):
+        addr = "unix:" + self.path
+        rc, out, err = run("--control", addr, "fault", "add", "latency=5",
+                           binary_name="muxcat")
+        self.assertEqual((rc, json.loads(out)), (0, {"ok": True, "id": 1}))
+        rc, out, err = run("--control", self.path, "stats",
+                           binary_name="muxcat")
+        self.assertEqual(rc, 0)
+        self.assertEqual(json.loads(out)["faults"], 1)
+        rc, out, err = run("--control", addr, "fault", "del", "7",
+                           binary_name="muxcat")
+        self.assertEqual(rc, 1)
+        self.assertFalse(json.loads(out)["ok"])
+        rc, out, err = run("--control", addr, binary_name="muxcat")
+        self.assertEqual(rc, 2)
+        self.assertIn("missing CMD", err)
+        rc, out, err = run("--control", self.path + ".none", "stats",
+                           binary_name="muxcat")
+        self.assertEqual(rc, 1)
+        self.assertIn("cannot connect", err)
+
+
+class ControlOptionsTest(unittest.TestCase):
+    def test_tcp_only_on_loopback(self):
+        for addr in ["10.1.2.3:0", "*:0", "udp://127.0.0.1:0"]:
+            rc, out, err = run("--control", addr)
+            self.assertEqual(rc, 2, addr)
+            self.assertIn("loopback", err)
+        rc, out, err = run("--control", "unix:/tmp/x", "--workers", "2")
+        self.assertEqual(rc, 2)
+        self.assertIn("--control cannot be combined with --workers", err)
+
+    def test_tcp_control_on_loopback(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        with Muxd("-l", "127.0.0.1:0", "--control",
+                  f"127.0.0.1:{port}") as m:
+            rc, out, err = run("--control", f"127.0.0.1:{port}", "stats",
+                               binary_name="muxcat")
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(json.loads(out)["clients"], 0)
+            self.assertEqual(m.stop(), 0)
+
+    def test_no_faults_given_still_takes_faults(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "c")
+            with Muxd("-l", "127.0.0.1:0", "--control", path) as m:
+                ctl = Control(path)
+                self.assertEqual(ctl.command("fault add split=1,dir=down"),
+                                 {"ok": True, "id": 1})
+                c = m.connect()
+                c.sendall(b"abc")
+                self.assertEqual(recv_exactly(c, 3), b"abc")
+                c.close()
+                ctl.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
