@@ -76,6 +76,9 @@ typedef struct {
 struct muxd_faults {
     entry_t entries[MUXD_FAULTS_MAX]; /* a bit each in `applied` masks */
     size_t nslots;                    /* slots taken since the last clear */
+    /* Slots of deleted faults: `freed` until every connection forgot
+     * them (muxd_faults_settle()), then `reusable`. */
+    uint64_t freed, reusable;
     uint64_t next_id;
     uint64_t epoch; /* clears: masks of an older epoch mean nothing */
     uint64_t rng;   /* odds= draws */
@@ -238,13 +241,20 @@ uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
                          size_t size) {
     if (!muxd_fault_check(spec, err, size))
         return 0;
-    if (faults->nslots == MUXD_FAULTS_MAX) {
-        snprintf(err, size,
-                 "too many faults since the last clear (%d): clear them",
+    size_t slot = faults->nslots;
+    if (faults->reusable) { /* the lowest slot nobody remembers */
+        slot = 0;
+        while (!((faults->reusable >> slot) & 1))
+            slot++;
+        faults->reusable &= ~(UINT64_C(1) << slot);
+    } else if (faults->nslots == MUXD_FAULTS_MAX) {
+        snprintf(err, size, "too many faults in force (%d): delete some",
                  MUXD_FAULTS_MAX);
         return 0;
+    } else {
+        faults->nslots++;
     }
-    entry_t *e = &faults->entries[faults->nslots++];
+    entry_t *e = &faults->entries[slot];
     memset(e, 0, sizeof(*e));
     e->used = true;
     e->id = ++faults->next_id;
@@ -257,6 +267,7 @@ bool muxd_faults_del(muxd_faults_t *faults, uint64_t id) {
     for (size_t i = 0; i < faults->nslots; i++)
         if (faults->entries[i].used && faults->entries[i].id == id) {
             faults->entries[i].used = false;
+            faults->freed |= UINT64_C(1) << i;
             return true;
         }
     return false;
@@ -264,7 +275,13 @@ bool muxd_faults_del(muxd_faults_t *faults, uint64_t id) {
 
 void muxd_faults_clear(muxd_faults_t *faults) {
     faults->nslots = 0;
+    faults->freed = faults->reusable = 0;
     faults->epoch++;
+}
+
+void muxd_faults_settle(muxd_faults_t *faults) {
+    faults->reusable |= faults->freed;
+    faults->freed = 0;
 }
 
 size_t muxd_faults_list(const muxd_faults_t *faults, size_t i, uint64_t *id,
@@ -421,8 +438,9 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
     for (size_t s = 0; s < faults->nslots; s++) {
         uint64_t bit = UINT64_C(1) << s;
         const entry_t *e = &faults->entries[s];
-        if (!e->used) {
+        if (!e->used) { /* deleted: forgotten, so the slot can be reused */
             cf->applied &= ~bit;
+            cf->decided &= ~bit;
             continue;
         }
         if (cf->decided & bit)

@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The most faults in force at once (and added between two clears). */
+/* The most faults in force at once. */
 #define MUXD_FAULTS_MAX 64
 /* The longest spec kept. */
 #define MUXD_FAULT_SPEC_MAX 160
@@ -35,8 +35,12 @@ void muxd_faults_free(muxd_faults_t *faults);
 /* Adds a spec. Returns its id (1, 2, ...), or 0 with a message in err. */
 uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
                          size_t size);
-/* Removes one. Returns false if no fault has that id. */
+/* Removes one. Returns false if no fault has that id. Its slot is used
+ * again only after muxd_faults_settle(). */
 bool muxd_faults_del(muxd_faults_t *faults, uint64_t id);
+/* Every open connection was refreshed since the last del: the slots of
+ * deleted faults may be used again. */
+void muxd_faults_settle(muxd_faults_t *faults);
 void muxd_faults_clear(muxd_faults_t *faults);
 /* The faults in force, in the order they were added: with i below the
  * count returned, *id and *spec of the i-th. */

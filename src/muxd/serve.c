@@ -91,6 +91,8 @@ void muxd_faults_changed(muxd_t *muxd) {
     muxd_faults_server(muxd->faults, &server);
     mux_server_set_faults(muxd->server, &server);
     mux_server_foreach(muxd->server, refresh_client, muxd);
+    /* Last: every connection has forgotten the deleted faults. */
+    muxd_faults_settle(muxd->faults);
 }
 
 /* The registry of --fault's specs, and of the control socket's faults

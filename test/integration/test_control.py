@@ -95,6 +95,19 @@ class ControlTest(unittest.TestCase):
         self.assertFalse(reply["ok"])
         self.assertIn("invalid fault", reply["error"])
 
+    def test_add_and_del_without_end(self):
+        # A long test adds and deletes faults all along: the registry's 64
+        # places are used again once deleted (clients connected meanwhile
+        # keep what they were given).
+        c = self.muxd.connect()
+        for i in range(1, 201):
+            reply = self.ctl.command("fault add latency=1,odds=50")
+            self.assertEqual(reply, {"ok": True, "id": i})
+            self.assertEqual(self.ctl.command(f"fault del {i}"), {"ok": True})
+        self.assertEqual(self.ctl.command("fault list"), {"faults": []})
+        self.assertEqual(round_trip(c, b"still"), b"still")
+        c.close()
+
     def test_a_fault_reaches_an_open_connection(self):
         c = self.muxd.connect()
         self.assertEqual(round_trip(c, b"before"), b"before")
