@@ -64,11 +64,9 @@ static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
     cf->refuse |= muxd->refusing;
     if (cf->blackhole)
         cf->client.in.stall = cf->client.out.stall = 1;
-    if (cf->refuse)
-        cf->client.rst = 1;
     mux_conn_set_faults(conn, &cf->client);
-    if (cf->refuse)
-        mux_conn_close(conn, MUX_CLOSE_NOW);
+    if (cf->refuse) /* nothing is sent yet: a reset at once */
+        mux_conn_close(conn, MUX_CLOSE_RESET);
 }
 
 /* A client that leaves gives its faults back. */
