@@ -73,9 +73,11 @@ static void usage_fixture(FILE *out) {
             "      --workers N       N processes serve the same addresses "
             "(SO_REUSEPORT;\n"
             "                        TCP and UDP); the parent prints the "
-            "ready lines once\n"
-            "                        and passes SIGTERM, SIGINT, SIGHUP and "
-            "SIGUSR1 on\n"
+            "ready lines once,\n"
+            "                        passes SIGTERM, SIGINT, SIGHUP and "
+            "SIGUSR1 on, and\n"
+            "                        replaces a worker that dies or stays "
+            "stopped 3 s\n"
             "  With $NOTIFY_SOCKET set, muxd sends READY=1 and STOPPING=1 "
             "there.\n");
 }
