@@ -28,7 +28,8 @@ enum {
     OPT_IDLE,
     OPT_UNTIL_CLOSE,
     OPT_RESOLVE,
-    OPT_CONTROL
+    OPT_CONTROL,
+    OPT_MAX_TIME
 };
 
 /* --send and --expect in command-line order, before they become steps. */
@@ -108,6 +109,10 @@ static void usage_common(FILE *out) {
           "reply, a quiet\n"
           "                       server (default 5; fractions such as 0.5 "
           "work)\n"
+          "      --max-time SECS  the limit of the whole run, in every mode: "
+          "once it has\n"
+          "                       passed muxcat stops and exits 1 (default: "
+          "none)\n"
           "      --until-close    read until the server closes the "
           "connection (a script\n"
           "                       shuts its write side after the last step); "
@@ -137,8 +142,9 @@ static void usage_common(FILE *out) {
           "\n"
           "Exit status: 0 ok; 1 connection failure, a differing reply or a "
           "server that\n"
-          "did not close with --until-close, an error reply to --control; 2 "
-          "usage error.\n",
+          "did not close with --until-close, an error reply to --control, "
+          "the --max-time\n"
+          "limit; 2 usage error.\n",
           out);
 }
 
@@ -154,11 +160,16 @@ static _Noreturn void usage_error(const char *fmt, const char *arg) {
     exit(MUXCAT_EXIT_USAGE);
 }
 
-/* -w: seconds, fractions allowed, into milliseconds (at least 1). */
-static uint64_t parse_wait(const char *text) {
+/* -w, -m: seconds, fractions allowed, into milliseconds (at least 1);
+ * `what` names it in the message ("invalid wait ..."). */
+static uint64_t parse_secs(const char *text, const char *what) {
     double secs;
-    if (number_parse_seconds(text, 1e6, &secs) < 0 || secs <= 0)
-        usage_error("invalid wait (seconds, more than 0): '%s'", text);
+    if (number_parse_seconds(text, 1e6, &secs) < 0 || secs <= 0) {
+        char fmt[80];
+        snprintf(fmt, sizeof(fmt), "invalid %s (seconds, more than 0): '%%s'",
+                 what);
+        usage_error(fmt, text);
+    }
     uint64_t ms = number_seconds_to_ms(secs);
     return ms ? ms : 1;
 }
@@ -207,7 +218,10 @@ static void parse_option(options_t *o, int c, char **argv) {
         o->run.until_close = true;
         break;
     case 'w':
-        o->run.wait_ms = parse_wait(optarg);
+        o->run.wait_ms = parse_secs(optarg, "wait");
+        break;
+    case OPT_MAX_TIME:
+        o->run.max_time_ms = parse_secs(optarg, "time limit");
         break;
     case 'u':
         o->udp = true;
@@ -244,6 +258,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"idle", required_argument, NULL, OPT_IDLE},
         {"until-close", no_argument, NULL, OPT_UNTIL_CLOSE},
         {"wait", required_argument, NULL, 'w'},
+        {"max-time", required_argument, NULL, OPT_MAX_TIME},
         {"udp", no_argument, NULL, 'u'},
         {"resolve", no_argument, NULL, OPT_RESOLVE},
         {"control", required_argument, NULL, OPT_CONTROL},

@@ -39,8 +39,9 @@ typedef struct {
     char target[MUX_ADDRSTRLEN + 300]; /* "127.0.0.1:9", for messages */
     mux_sockaddr_t resolved[MUXCAT_MAX_ADDRS];
     size_t nresolved;
-    uint64_t wait_ms; /* -w: the bound of every wait */
-    uint64_t idle_ms; /* --idle: the quiet time that ends a reply */
+    uint64_t wait_ms;     /* -w: the bound of every wait */
+    uint64_t idle_ms;     /* --idle: the quiet time that ends a reply */
+    uint64_t max_time_ms; /* -m: the limit of the whole run, 0 none */
     bool until_close;
     bool script;          /* any --send or --expect given */
     muxcat_step_t *steps; /* steps[0] is the greeting */
@@ -90,8 +91,11 @@ typedef void muxcat_connected_cb(mux_loop_t *loop, int sock, void *arg);
  * Runs one connection: creates a loop in *loop, connects to each resolved
  * address in turn (non-blocking connect, each attempt bounded by
  * opts->wait_ms) until one succeeds, calls `cb`, and runs the loop until a
- * callback calls mux_stop(). Frees the loop before returning. Returns 0,
- * or -1 after printing why (cannot connect, the loop failed).
+ * callback calls mux_stop(), or until opts->max_time_ms (if not 0) have
+ * passed since the start: then it prints "muxcat: TARGET: time limit (N s)
+ * reached" and stops the loop, whatever the mode was doing. Frees the loop
+ * before returning. Returns 0, or -1 after printing why (cannot connect,
+ * the time limit, the loop failed).
  */
 int muxcat_session(const muxcat_opts_t *opts, mux_loop_t **loop,
                    muxcat_connected_cb *cb, void *arg);

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import muxtest
@@ -486,21 +487,111 @@ class Workers(unittest.TestCase):
                     self.assertEqual(round_trip(c, b"s%d" % i), b"s%d" % i)
             self.assertEqual(m.stop(), 0)
 
-    @unittest.skipUnless(have_pidfd(), "no pidfd_open")
-    def test_a_worker_that_dies_is_reported(self):
-        with Muxd("-p", "0", "--workers", "2", "-q") as m:
+    def serve_200(self, m, since):
+        """200 clients each answered; returns the worker numbers that
+        accepted them (from the log after offset `since`)."""
+        for i in range(200):
+            with m.connect() as c:
+                self.assertEqual(round_trip(c, b"r%d" % i), b"r%d" % i)
+        log = m.wait_for_log(": accepted ", count=200)
+        return set(re.findall(r"^muxd: worker (\d): accepted ",
+                              log[since:], re.M))
+
+    def test_a_killed_worker_is_replaced(self):
+        with Muxd("-p", "0", "--workers", "2") as m:
             victim, survivor = children(m.proc.pid)
             os.kill(victim, signal.SIGKILL)
-            self.assertTrue(wait_exit(victim))
-            for i in range(10):  # its socket is gone: all go to the other
-                with m.connect() as c:
-                    self.assertEqual(round_trip(c, b"k%d" % i), b"k%d" % i)
-            self.assertEqual(children(m.proc.pid), [survivor])
+            log = m.wait_for_log(" restarted: pid ")
+            self.assertRegex(
+                log, r"muxd: worker [12] \(pid %d\) was killed by signal 9 "
+                     r"\(Killed\); 1 of 2 workers left; restarting it at "
+                     r"once\n" % victim)
+            new = int(re.search(r"restarted: pid (\d+) \(replaces pid %d\)"
+                                % victim, log).group(1))
+            self.assertEqual(children(m.proc.pid), sorted([survivor, new]))
+            # The replacement took its place in the SO_REUSEPORT group.
+            self.assertEqual(self.serve_200(m, len(log)), {"1", "2"})
+            self.assertEqual(m.stop(), 1)  # a worker died during the run
+
+    def kill_and_wait_for_replacement(self, m, victim, count=1):
+        """Kills `victim`; returns the log and the pid that replaced it,
+        once that one serves."""
+        os.kill(victim, signal.SIGKILL)
+        log = m.wait_for_log(" restarted: pid ", count=count)
+        found = re.search(r"restarted: pid (\d+) \(replaces pid %d\)"
+                          % victim, log)
+        self.assertTrue(found, log)
+        return log, int(found.group(1))
+
+    def test_restarts_back_off_while_a_worker_keeps_dying(self):
+        with Muxd("-p", "0", "--workers", "2") as m:
+            victim = children(m.proc.pid)[0]
+            for n, when in enumerate(("at once", "in 0.1 s", "in 0.2 s")):
+                log, new = self.kill_and_wait_for_replacement(m, victim, n + 1)
+                self.assertIn("(pid %d) was killed by signal 9 (Killed); 1 of "
+                              "2 workers left; restarting it %s\n"
+                              % (victim, when), log)
+                victim = new
+            with m.connect() as c:
+                self.assertEqual(round_trip(c, b"still"), b"still")
             self.assertEqual(m.stop(), 1)
-            self.assertRegex(m.stderr(),
-                             r"muxd: worker [12] \(pid %d\) was killed by "
-                             r"signal 9 \(Killed\); 1 of 2 workers left"
-                             % victim)
+
+    def test_replacements_serve_a_shared_inherited_socket(self):
+        s = tcp_listener()
+        fd = s.fileno()
+        with Muxd("--fd", str(fd), "--workers", "2",
+                  pass_fds=[fd]) as m:
+            s.close()
+            first = children(m.proc.pid)
+            for n, victim in enumerate(first):  # none of the first is left
+                self.kill_and_wait_for_replacement(m, victim, n + 1)
+            self.assertEqual(len(set(children(m.proc.pid)) - set(first)), 2)
+            for i in range(10):
+                with m.connect() as c:
+                    self.assertEqual(round_trip(c, b"s%d" % i), b"s%d" % i)
+            self.assertEqual(m.stop(), 1)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root")
+    def test_with_user_a_dead_worker_is_not_replaced(self):
+        # The parent gave up root: it could not bind what root bound.
+        with Muxd("-p", "0", "--workers", "2", "-q", "--user", "nobody") as m:
+            victim, survivor = children(m.proc.pid)
+            os.kill(victim, signal.SIGKILL)
+            m.wait_for_log("(pid %d) was killed by signal 9 (Killed); 1 of 2 "
+                           "workers left; not restarted (--user: the parent "
+                           "cannot bind any more)\n" % victim)
+            self.assertEqual(children(m.proc.pid), [survivor])
+            with m.connect() as c:
+                self.assertEqual(round_trip(c, b"u"), b"u")
+            self.assertEqual(m.stop(), 1)
+
+    def test_a_stopped_worker_is_killed_and_replaced(self):
+        with Muxd("-p", "0", "--workers", "2") as m:
+            victim = children(m.proc.pid)[0]
+            os.kill(victim, signal.SIGSTOP)
+            m.wait_for_log("(pid %d) was stopped by signal 19 (Stopped "
+                           "(signal)): its share of new clients waits; it is "
+                           "killed and replaced unless it continues within "
+                           "3 s\n" % victim)
+            log = m.wait_for_log(" restarted: pid ")
+            self.assertIn("(pid %d) stayed stopped for 3 s: killing it\n"
+                          % victim, log)
+            self.assertNotIn(victim, children(m.proc.pid))
+            self.assertEqual(len(children(m.proc.pid)), 2)
+            self.assertEqual(self.serve_200(m, len(log)), {"1", "2"})
+            self.assertEqual(m.stop(), 1)
+
+    def test_a_worker_continued_in_time_is_kept(self):
+        with Muxd("-p", "0", "--workers", "2") as m:
+            workers = children(m.proc.pid)
+            os.kill(workers[0], signal.SIGSTOP)
+            m.wait_for_log("(pid %d) was stopped by signal 19" % workers[0])
+            os.kill(workers[0], signal.SIGCONT)
+            log = m.wait_for_log("(pid %d) continued\n" % workers[0])
+            self.assertEqual(children(m.proc.pid), workers)
+            self.assertEqual(self.serve_200(m, len(log)), {"1", "2"})
+            self.assertNotIn("killing it", m.stderr())
+            self.assertEqual(m.stop(), 0)
 
     @unittest.skipUnless(have_pidfd(), "no pidfd_open")
     def test_workers_follow_a_killed_parent(self):

@@ -364,6 +364,94 @@ class ScriptMode(unittest.TestCase):
         self.assertIn("cannot connect to", err)
 
 
+CHARGEN_START = b' !"#$%&\'()*+,-./0123456789'
+
+
+class TimeLimit(unittest.TestCase):
+    """--max-time: a total limit in every mode. Against a server that
+    trickles forever (chargen at 100 bytes a second) -w never ends a run:
+    the server is never quiet that long."""
+
+    def trickle(self):
+        return muxtest.Muxd("-q", "-s", "chargen", "-p", "0",
+                            "--fault", "bandwidth=100")
+
+    def held_stdin(self):
+        """A pipe for stdin whose write end the test holds open."""
+        r, w = os.pipe()
+        self.addCleanup(os.close, w)
+        return r
+
+    def assert_limit(self, result, target, secs, out_starts=CHARGEN_START):
+        status, out, err = result
+        self.assertEqual(status, 1, err)
+        self.assertEqual(err, f"muxcat: {target}: time limit ({secs} s) "
+                              "reached\n")
+        self.assertTrue(out.startswith(out_starts), out)
+
+    def run_held(self, *args):
+        """muxcat with stdin open until it has exited."""
+        stdin = self.held_stdin()
+        try:
+            p = subprocess.run([binary("muxcat"), *args], stdin=stdin,
+                               capture_output=True, timeout=TIMEOUT)
+        finally:
+            os.close(stdin)
+        return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+    def test_pipe_while_stdin_stays_open(self):
+        with self.trickle() as m:
+            self.assert_limit(self.run_held("--max-time", "0.5", "127.0.0.1",
+                                            str(m.port)),
+                              f"127.0.0.1:{m.port}", "0.5")
+
+    def test_pipe_after_stdin_ended(self):
+        with self.trickle() as m:
+            self.assert_limit(muxcat("-w", "0.3", "--max-time", "0.5",
+                                     f"127.0.0.1:{m.port}"),
+                              f"127.0.0.1:{m.port}", "0.5")
+
+    def test_until_close(self):
+        with self.trickle() as m:
+            self.assert_limit(muxcat("-w", "0.3", "--until-close",
+                                     "--max-time", "0.5",
+                                     f"127.0.0.1:{m.port}"),
+                              f"127.0.0.1:{m.port}", "0.5")
+
+    def test_script_until_close(self):
+        with self.trickle() as m:
+            self.assert_limit(muxcat("-w", "0.3", "--until-close",
+                                     "--max-time", "0.7",
+                                     f"127.0.0.1:{m.port}", "--send", "x"),
+                              f"127.0.0.1:{m.port}", "0.7")
+
+    def test_udp_pipe_while_stdin_stays_open(self):
+        with Muxd("udp://127.0.0.1:0") as m:
+            self.assert_limit(self.run_held("--max-time", "0.3",
+                                            m.address()),
+                              m.address(), "0.3", out_starts=b"")
+
+    def test_connecting(self):
+        # As in test_connect_timeout_is_bounded_by_w: the SYN is dropped.
+        with socket.socket() as s, socket.socket() as filler:
+            s.bind(("127.0.0.1", 0))
+            s.listen(0)
+            port = s.getsockname()[1]
+            filler.connect(("127.0.0.1", port))
+            self.assert_limit(muxcat("-w", "5", "--max-time", "0.2",
+                                     f"127.0.0.1:{port}", input=b"x"),
+                              f"127.0.0.1:{port}", "0.2", out_starts=b"")
+
+    def test_a_run_that_ends_in_time_is_unchanged(self):
+        with Muxd("127.0.0.1:0") as m:
+            self.assertEqual(muxcat("--max-time", "5", m.address(),
+                                    input=b"in time\n"),
+                             (0, b"in time\n", ""))
+            self.assertEqual(muxcat("--max-time", "5", m.address(),
+                                    "--send", "s", "--expect", "s"),
+                             (0, b"s\n", ""))
+
+
 class Resolve(unittest.TestCase):
     LINE = re.compile(r"^(ipv4|ipv6) +(stream|dgram) +(\S+) +(\d+)$")
 
@@ -408,6 +496,10 @@ class Usage(unittest.TestCase):
         self.assert_usage("-w", message="needs an argument")
         self.assert_usage("-w", "0", "h:1", message="invalid wait")
         self.assert_usage("-w", "x", "h:1", message="invalid wait")
+        self.assert_usage("--max-time", "0", "h:1",
+                          message="invalid time limit (seconds, more than 0)")
+        self.assert_usage("--max-time", "1s", "h:1",
+                          message="invalid time limit")
         self.assert_usage("host:99999", message="invalid address")
         self.assert_usage("-n", "h:1", message="--newline needs --send")
         self.assert_usage("-e", "h:1", "--send", "a\\q",
@@ -426,6 +518,7 @@ class Usage(unittest.TestCase):
         self.assertEqual((status, err), (0, ""))
         text = out.decode()
         for word in ("Usage: muxcat", "--send", "--expect", "--until-close",
+                     "--max-time",
                      "--resolve", "Examples:", "Exit status"):
             self.assertIn(word, text)
         status, out, err = muxcat("-V")
