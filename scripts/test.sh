@@ -20,7 +20,8 @@ cd "$(dirname "$0")/.."
 # (netbase), which a minimal Debian does not have.
 ensure_packages "${BUILD_PACKAGES[@]}" python3:python3 valgrind:valgrind \
     nc:netcat-openbsd ncat:ncat pkg-config:pkgconf readelf:binutils \
-    mandoc:mandoc unshare:util-linux \
+    mandoc:mandoc unshare:util-linux curl:curl \
+    redis-server:redis-server redis-cli:redis-tools \
     /usr/include/cmocka.h:libcmocka-dev /etc/services:netbase
 
 jobs=$(nproc 2>/dev/null || echo 2)
