@@ -886,6 +886,18 @@ void mux_conn_pause_reading(mux_conn_t *conn);
 void mux_conn_resume_reading(mux_conn_t *conn);
 
 /*
+ * Whether reading this stream pauses while its own pending output is past
+ * the high watermark (on: 1, the default: a service that answers what it
+ * reads, echo, must not queue without bound for a client that sends but
+ * does not read). A relay turns it off for both its streams: what one
+ * reads goes to the other, and the other's watermark pauses it instead
+ * (mux_conn_pause_reading()); with it on, two streams that each wait for
+ * the other to read would both stop. The hard cap (16 times the
+ * watermark) still applies. Safe from any callback.
+ */
+void mux_conn_pause_on_output(mux_conn_t *conn, int on);
+
+/*
  * Whether the service's drain callback runs for this stream (on: 1, the
  * default). On, a producer is fed: the socket is watched for writability
  * whenever pending output is at or below half the high watermark, and

@@ -93,6 +93,7 @@ struct mux_conn {
     uint8_t fault_state;        /* FAULT_* bits */
     bool eof_held;              /* the peer's EOF waits behind held input */
     bool no_drain;              /* mux_conn_want_drain(conn, 0) */
+    bool no_output_pause;       /* mux_conn_pause_on_output(conn, 0) */
     mux_buf_t in;               /* an incomplete line (line and auto framing) */
     mux_timer_t tail_timer;     /* auto framing: `in` is served when due */
     const mux_faults_t *faults; /* opts->faults or mux_conn_set_faults()'s */
@@ -338,6 +339,14 @@ static void set_service_pause(mux_conn_t *conn, bool paused) {
 
 void mux_conn_pause_reading(mux_conn_t *conn) { set_service_pause(conn, true); }
 
+void mux_conn_pause_on_output(mux_conn_t *conn, int on) {
+    conn->no_output_pause = !on;
+    if (!on)
+        conn->paused &= (uint8_t)~PAUSED_OUTPUT;
+    if (conn->state != CLOSED)
+        update_interest(conn);
+}
+
 void mux_conn_want_drain(mux_conn_t *conn, int on) {
     conn->no_drain = !on;
     if (conn->state != CLOSED)
@@ -531,7 +540,7 @@ static int hold_output(mux_conn_t *conn, const void *data, size_t len,
 static int sent(mux_conn_t *conn) {
     if (mux_conn_pending(conn) == 0)
         return 0; /* all written: nothing queued before or now */
-    if (output_cost(conn) >= conn->max_output)
+    if (output_cost(conn) >= conn->max_output && !conn->no_output_pause)
         conn->paused |= PAUSED_OUTPUT;
     update_interest(conn);
     return 0;

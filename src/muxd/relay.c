@@ -245,9 +245,14 @@ static void connect_failed(pair_t *pair, int err) {
     mux_conn_close(pair->client, close_like(err));
 }
 
-static void upstream_open(mux_conn_t *upstream) {
-    mux_conn_want_drain(upstream, 0);
+/* Both streams of a pair: drain only when asked, and no pause for their
+ * own output (the other stream is paused instead). */
+static void join(mux_conn_t *conn) {
+    mux_conn_want_drain(conn, 0);
+    mux_conn_pause_on_output(conn, 0);
 }
+
+static void upstream_open(mux_conn_t *upstream) { join(upstream); }
 
 static const mux_service_t upstream_service = {
     .name = "relay upstream",
@@ -292,7 +297,7 @@ static void on_connected(mux_loop_t *loop, int fd, int err, void *arg) {
  * one: it is never read nor answered. */
 static void client_open(mux_conn_t *client) {
     muxd_relay_t *relay = mux_conn_service_arg(client);
-    mux_conn_want_drain(client, 0);
+    join(client);
     pair_t *pair = pair_new(relay, client);
     if (!pair) {
         mux_conn_log(client, "out of memory", 13);

@@ -327,6 +327,24 @@ class TestEcho(unittest.TestCase):
                         s.shutdown(socket.SHUT_WR)
                         self.assertEqual(recv_until_close(s), data)
 
+    def test_bulk_both_ways_with_a_small_watermark(self):
+        # Echo upstream, a client that sends 8 MB and reads late: with
+        # each stream pausing its own reading for its own output (as a
+        # service's stream does), the relay and the echo waited for each
+        # other and both stopped.
+        data = os.urandom(8 << 20)
+        with Muxd("-q", "-l", "127.0.0.1:0", "--max-output", "16k") as echo, \
+                relay("-q", "--max-output", "16k",
+                      upstream=f"127.0.0.1:{echo.port}") as m, \
+                m.connect() as s:
+            sender = threading.Thread(target=s.sendall, args=(data,))
+            sender.start()
+            time.sleep(0.5)  # not reading yet: every buffer on the way fills
+            got = recv_exactly(s, len(data))
+            sender.join(TIMEOUT)
+            self.assertEqual(len(got), len(data))
+            self.assertTrue(got == data)
+
     def test_half_close_passes_both_ways(self):
         def serve(conn):
             conn.sendall(b"bye\n")
