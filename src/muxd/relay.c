@@ -99,12 +99,14 @@ static int close_like(int err) {
                                                       : MUX_CLOSE_AFTER_FLUSH;
 }
 
-/* Both sides ended: both close once their output is written. */
+/* Both sides ended: both close once their output is written. The first
+ * close may end the pair at once (its streams live to the turn's end). */
 static void close_both(pair_t *pair) {
-    if (pair->client)
-        mux_conn_close(pair->client, MUX_CLOSE_AFTER_FLUSH);
-    if (pair->upstream)
-        mux_conn_close(pair->upstream, MUX_CLOSE_AFTER_FLUSH);
+    mux_conn_t *client = pair->client, *upstream = pair->upstream;
+    if (client)
+        mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
+    if (upstream)
+        mux_conn_close(upstream, MUX_CLOSE_AFTER_FLUSH);
 }
 
 /* ------------------------------------------------------------------ */
