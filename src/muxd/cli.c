@@ -734,6 +734,11 @@ static bool check_relay(parser_t *p, bool max_line_given) {
                         "--to relays streams: '%s' is a UDP listener (TCP "
                         "and unix only)",
                         o->listen_text[i]);
+    /* One read (64 KiB) relayed at once must fit under the hard cap. */
+    if (o->server.max_output && o->server.max_output < 4096)
+        return fail(p, "%s",
+                    "--max-output must be at least 4k with --to (16 times "
+                    "it must hold one 64 KiB read)");
     return true;
 }
 

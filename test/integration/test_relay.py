@@ -736,6 +736,7 @@ class TestServing(unittest.TestCase):
                 (["--to", "5", "-s", "chargen"], "do not apply"),
                 (["--to", "5", "-l", "udp://127.0.0.1:0"], "UDP listener"),
                 (["--dump", "-"], "need --to"),
+                (["--to", "5", "--max-output", "1k"], "at least 4k"),
                 (["--to", "5", "--connect-timeout", "x"],
                  "invalid connect timeout")):
             with self.subTest(args):
