@@ -425,6 +425,11 @@ enum {
  *    client can take more, i.e. the socket is writable and pending output
  *    is at or below half the high watermark; write a bounded batch here.
  *  - close: the connection is going away; release per-connection data.
+ *  - shutdown: a graceful shutdown (mux_server_shutdown()) reached this
+ *    client, after what it had already sent was served. NULL: close after
+ *    flushing output. A relay passes the end on to its other stream
+ *    instead, and closes the client once that one has answered; the
+ *    shutdown's timeout still bounds it.
  * Datagram callback:
  *  - datagram: one datagram arrived; answer with mux_dgram_reply().
  *    NULL: the service has no datagram form, and udp:// listening fails
@@ -439,6 +444,7 @@ typedef struct mux_service {
     void (*drain)(mux_conn_t *conn);
     void (*close)(mux_conn_t *conn);
     void (*datagram)(mux_dgram_t *dgram, const char *data, size_t len);
+    void (*shutdown)(mux_conn_t *conn);
 } mux_service_t;
 
 /* What happened, for the server's event callback. */
@@ -893,6 +899,29 @@ void mux_conn_close(mux_conn_t *conn, int how);
  */
 void mux_conn_pause_reading(mux_conn_t *conn);
 void mux_conn_resume_reading(mux_conn_t *conn);
+
+/*
+ * Whether reading this stream pauses while its own pending output is past
+ * the high watermark (on: 1, the default: a service that answers what it
+ * reads, echo, must not queue without bound for a client that sends but
+ * does not read). A relay turns it off for both its streams: what one
+ * reads goes to the other, and the other's watermark pauses it instead
+ * (mux_conn_pause_reading()); with it on, two streams that each wait for
+ * the other to read would both stop. The hard cap (16 times the
+ * watermark) still applies. Safe from any callback.
+ */
+void mux_conn_pause_on_output(mux_conn_t *conn, int on);
+
+/*
+ * Whether the service's drain callback runs for this stream (on: 1, the
+ * default). On, a producer is fed: the socket is watched for writability
+ * whenever pending output is at or below half the high watermark, and
+ * drain runs each time. A relay keeps it off, and turns it on only while
+ * it holds its other stream back for this one's sake: the next drain
+ * says this one's output fell to half the watermark (turn it off there).
+ * No effect for a service without drain; safe from any callback.
+ */
+void mux_conn_want_drain(mux_conn_t *conn, int on);
 
 /* Bytes waiting to be written to the client, those held back by
  * opts.delay_ms or opts.faults (split, drop_after) included. */

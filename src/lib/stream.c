@@ -92,6 +92,8 @@ struct mux_conn {
     bool in_held;               /* reads go through in_shaper: faults.in */
     uint8_t fault_state;        /* FAULT_* bits */
     bool eof_held;              /* the peer's EOF waits behind held input */
+    bool no_drain;              /* mux_conn_want_drain(conn, 0) */
+    bool no_output_pause;       /* mux_conn_pause_on_output(conn, 0) */
     mux_buf_t in;               /* an incomplete line (line and auto framing) */
     mux_timer_t tail_timer;     /* auto framing: `in` is served when due */
     const mux_faults_t *faults; /* opts->faults or mux_conn_set_faults()'s */
@@ -184,6 +186,11 @@ static size_t output_cost(const mux_conn_t *conn) {
     return conn->out.len + mux__shaper_cost(conn->out_shaper);
 }
 
+/* Whether the service's drain callback is wanted now. */
+static bool drains(const mux_conn_t *conn) {
+    return conn->service->drain && !conn->no_drain;
+}
+
 /* Reads while open and not paused (or to discard, lingering); writes while
  * output is pending, or while a producer service can add more. */
 static void update_interest(mux_conn_t *conn) {
@@ -191,7 +198,7 @@ static void update_interest(mux_conn_t *conn) {
     if ((conn->state == OPEN && !conn->eof && !conn->paused) ||
         conn->state == LINGER)
         events |= MUX_READ;
-    if (conn->out.len > 0 || (conn->state == OPEN && conn->service->drain &&
+    if (conn->out.len > 0 || (conn->state == OPEN && drains(conn) &&
                               output_cost(conn) <= low_watermark(conn)))
         events |= MUX_WRITE;
     if (events != conn->events) {
@@ -331,6 +338,20 @@ static void set_service_pause(mux_conn_t *conn, bool paused) {
 }
 
 void mux_conn_pause_reading(mux_conn_t *conn) { set_service_pause(conn, true); }
+
+void mux_conn_pause_on_output(mux_conn_t *conn, int on) {
+    conn->no_output_pause = !on;
+    if (!on)
+        conn->paused &= (uint8_t)~PAUSED_OUTPUT;
+    if (conn->state != CLOSED)
+        update_interest(conn);
+}
+
+void mux_conn_want_drain(mux_conn_t *conn, int on) {
+    conn->no_drain = !on;
+    if (conn->state != CLOSED)
+        update_interest(conn);
+}
 
 void mux_conn_resume_reading(mux_conn_t *conn) {
     set_service_pause(conn, false);
@@ -519,7 +540,7 @@ static int hold_output(mux_conn_t *conn, const void *data, size_t len,
 static int sent(mux_conn_t *conn) {
     if (mux_conn_pending(conn) == 0)
         return 0; /* all written: nothing queued before or now */
-    if (output_cost(conn) >= conn->max_output)
+    if (output_cost(conn) >= conn->max_output && !conn->no_output_pause)
         conn->paused |= PAUSED_OUTPUT;
     update_interest(conn);
     return 0;
@@ -936,7 +957,7 @@ MUX__COLD static void on_other_io(mux_conn_t *conn, int events) {
     if (events & MUX_WRITE) {
         if (conn->out.len > 0)
             flush(conn);
-        if (conn->state == OPEN && conn->service->drain &&
+        if (conn->state == OPEN && drains(conn) &&
             output_cost(conn) <= low_watermark(conn))
             conn->service->drain(conn);
         if (conn->state == CLOSED)
@@ -1246,7 +1267,10 @@ void mux__conn_shutdown(mux_conn_t *conn) {
         if (conn->bytes_in == before)
             break;
     }
-    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+    if (conn->state == OPEN && conn->service->shutdown)
+        conn->service->shutdown(conn);
+    else
+        mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
 
 /* ------------------------------------------------------------------ */

@@ -35,6 +35,9 @@ enum {
     OPT_SEED,
 };
 
+/* The relay (usage_relay(), relay_option()). */
+enum { OPT_TO = 1280, OPT_CONNECT_TIMEOUT, OPT_DUMP };
+
 /* Admission limits (usage_admission(), admission_option()). */
 enum { OPT_MAX_PER_SOURCE = 768, OPT_MAX_RATE, OPT_UDP_BUDGET };
 
@@ -52,7 +55,7 @@ enum {
 };
 
 /* The control socket (control.c). */
-enum { OPT_CONTROL = 1280 };
+enum { OPT_CONTROL = 1536 };
 
 /* Options for test scripts and service managers (docs/fixtures.md). */
 static void usage_fixture(FILE *out) {
@@ -207,6 +210,32 @@ static void usage_admission(FILE *out) {
             "(reflection)\n");
 }
 
+/* --to and what goes with it (docs/relay.md). */
+static void usage_relay(FILE *out) {
+    fprintf(out,
+            "Relaying (docs/relay.md):\n"
+            "      --to UPSTREAM     relay instead of serving: every client "
+            "gets its own\n"
+            "                        connection to UPSTREAM (HOST:PORT, "
+            "[V6]:PORT, PORT or\n"
+            "                        unix:PATH; resolved once at start), "
+            "bytes both ways\n"
+            "                        unchanged; --fault applies (dir=up: "
+            "toward UPSTREAM)\n"
+            "      --connect-timeout SECS  give up connecting to UPSTREAM "
+            "after SECS (each\n"
+            "                        address; default 10); the client is "
+            "closed, or reset\n"
+            "                        where UPSTREAM refused\n"
+            "      --dump DIR|-      write each connection's bytes, both "
+            "ways, as hex and\n"
+            "                        text with times and offsets: to "
+            "DIR/conn-N.txt, or\n"
+            "                        with - to stderr (bounded: past 64 KiB "
+            "queued, dropped\n"
+            "                        and counted)\n");
+}
+
 void muxd_cli_usage(FILE *out) {
     fprintf(out, "Usage: muxd [OPTION]...\n"
                  "A select() multiplexing server. With no options it serves "
@@ -214,6 +243,8 @@ void muxd_cli_usage(FILE *out) {
     usage_listening(out);
     fprintf(out, "\n");
     usage_serving(out);
+    fprintf(out, "\n");
+    usage_relay(out);
     fprintf(out,
             "\n"
             "Limits:\n"
@@ -688,6 +719,79 @@ static bool admission_option(parser_t *p, int c, const char *arg) {
     }
 }
 
+/* --to UPSTREAM: a TCP or unix address with a port other than 0. */
+static void set_upstream(parser_t *p, const char *arg) {
+    muxd_relay_config_t *relay = &p->o->relay;
+    int err = mux_addr_parse(arg, NULL, &relay->upstream);
+    if (err == 0 && relay->upstream.transport == MUX_UDP)
+        fail(p,
+             "invalid upstream '%s': a relay carries streams (TCP or "
+             "unix:PATH), not udp://",
+             arg);
+    else if (err == 0 && relay->upstream.transport == MUX_TCP &&
+             (err = mux_port_lookup(relay->upstream.port, MUX_TCP)) == 0)
+        fail(p, "invalid upstream '%s': port 0 (give the upstream's port)",
+             arg);
+    else if (err < 0)
+        fail(p,
+             "invalid upstream '%s': not HOST:PORT, [V6]:PORT, PORT or "
+             "unix:PATH (or an unknown port name)",
+             arg);
+    else
+        relay->upstream_text = arg;
+}
+
+/* The relay's options: true if `c` was one of them. */
+static bool relay_option(parser_t *p, int c, const char *arg) {
+    muxd_relay_config_t *relay = &p->o->relay;
+    switch (c) {
+    case OPT_TO:
+        set_upstream(p, arg);
+        return true;
+    case OPT_CONNECT_TIMEOUT:
+        relay->connect_timeout_ms = parse_seconds(p, arg, "connect timeout");
+        if (!p->failed && !relay->connect_timeout_ms)
+            fail(p, "invalid connect timeout: '%s' (at least 0.001)", arg);
+        p->o->connect_timeout_given = true;
+        return true;
+    case OPT_DUMP:
+        relay->dump = arg;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* What --to replaces, and what only --to takes. */
+static bool check_relay(parser_t *p, bool max_line_given) {
+    const muxd_options_t *o = p->o;
+    if (!o->relay.upstream_text) {
+        if (o->connect_timeout_given || o->relay.dump)
+            return fail(p, "%s",
+                        "--connect-timeout and --dump need --to UPSTREAM");
+        return true;
+    }
+    if (o->config.service != &muxd_echo_service || o->config.text ||
+        o->server.framing || max_line_given || o->server.line_timeout_ms ||
+        o->config.chat_memory || o->config.chat_stall_ms)
+        return fail(p, "%s",
+                    "--to relays bytes unchanged: -s, --text, --framing, "
+                    "--max-line, --line-timeout and the chat options do not "
+                    "apply");
+    for (size_t i = 0; i < o->nlisten; i++)
+        if (o->listen[i].transport == MUX_UDP)
+            return fail(p,
+                        "--to relays streams: '%s' is a UDP listener (TCP "
+                        "and unix only)",
+                        o->listen_text[i]);
+    /* One read (64 KiB) relayed at once must fit under the hard cap. */
+    if (o->server.max_output && o->server.max_output < 4096)
+        return fail(p, "%s",
+                    "--max-output must be at least 4k with --to (16 times "
+                    "it must hold one 64 KiB read)");
+    return true;
+}
+
 /* Access and faults: true if `c` was one of them. */
 static bool access_option(parser_t *p, int c, const char *arg) {
     muxd_options_t *o = p->o;
@@ -806,6 +910,9 @@ static const struct option longopts[] = {
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"control", required_argument, NULL, OPT_CONTROL},
+    {"to", required_argument, NULL, OPT_TO},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"dump", required_argument, NULL, OPT_DUMP},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -831,7 +938,8 @@ static bool take_option(parser_t *p, int c, char **argv, muxd_cli_result *r) {
     if (c == ':')
         return fail(p, "option '%s' needs an argument", argv[optind - 1]);
     if (!serving_option(p, c, optarg) && !limit_option(p, c, optarg) &&
-        !fixture_option(p, c, optarg) && !listen_option(p, c, optarg))
+        !fixture_option(p, c, optarg) && !listen_option(p, c, optarg) &&
+        !relay_option(p, c, optarg))
         return fail(p, "unknown option: '%s'", argv[optind - 1]);
     return !p->failed;
 }
@@ -841,7 +949,8 @@ static void set_defaults(muxd_options_t *o) {
     memcpy(inherited, o->inherited, sizeof(inherited));
     *o = (muxd_options_t){.config = {.service = &muxd_echo_service},
                           .log = {.level = MUXD_LOG_NORMAL},
-                          .shutdown_timeout_ms = 5000};
+                          .shutdown_timeout_ms = 5000,
+                          .relay = {.connect_timeout_ms = 10000}};
     memcpy(o->inherited, inherited, sizeof(inherited));
 }
 
@@ -865,7 +974,8 @@ muxd_cli_result muxd_cli_parse(int argc, char **argv, int activated,
         return p.failed ? MUXD_CLI_USAGE : result;
     if (!p.failed && optind < argc)
         fail(&p, "unexpected argument: '%s'", argv[optind]);
-    if (!p.failed && check_options(&p, max_line_given) && parse_listeners(&p))
+    if (!p.failed && check_options(&p, max_line_given) && parse_listeners(&p) &&
+        check_relay(&p, max_line_given))
         check_workers(&p);
     return p.failed ? MUXD_CLI_USAGE : MUXD_CLI_SERVE;
 }

@@ -9,10 +9,12 @@
 #include "acl.h"
 #include "faults.h"
 #include "log.h"
+#include "relay.h"
 #include "services.h"
 
 #include "mux.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -34,7 +36,9 @@ typedef struct {
     const char *user; /* --user: whom to become after binding */
     const char *faults[MUXD_FAULTS_MAX]; /* --fault specs, checked */
     size_t nfaults;
-    uint64_t seed; /* --seed: odds= draws */
+    uint64_t seed;             /* --seed: odds= draws */
+    muxd_relay_config_t relay; /* --to, --connect-timeout, --dump */
+    bool connect_timeout_given;
     /* For test scripts and service managers (docs/fixtures.md). */
     int inherited[MAX_LISTEN]; /* LISTEN_FDS sockets, then --fd ones */
     size_t ninherited;

@@ -9,6 +9,7 @@
 #include "faults.h"
 #include "number.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -451,6 +452,15 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
     }
     rebuild(faults, relay, cf);
     return cleared ? before != 0 || cf->applied != 0 : cf->applied != before;
+}
+
+muxd_conn_faults_t *muxd_conn_faults_of(const mux_conn_t *conn) {
+    const mux_faults_t *f = mux_conn_faults(conn);
+    mux_server_t *server = mux_conn_server(conn);
+    if (!server || f == mux_server_faults(server))
+        return NULL;
+    return (muxd_conn_faults_t *)(void *)((const char *)f -
+                                          offsetof(muxd_conn_faults_t, client));
 }
 
 /* ------------------------------------------------------------------ */

@@ -78,6 +78,14 @@ void muxd_faults_pick(muxd_faults_t *faults, bool relay,
 bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
                          muxd_conn_faults_t *cf);
 
+/*
+ * The muxd_conn_faults_t a client stream follows (its faults were set
+ * with mux_conn_set_faults(conn, &cf->client)), or NULL when it follows
+ * its server's (muxd runs without a registry, or the client was never
+ * given its own).
+ */
+muxd_conn_faults_t *muxd_conn_faults_of(const mux_conn_t *conn);
+
 /* The "Faults:" block of --help. */
 void muxd_fault_usage(FILE *out);
 

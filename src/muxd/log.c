@@ -324,6 +324,30 @@ void muxd_log_error(const char *fmt, ...) {
     va_end(ap);
 }
 
+void muxd_log_raw(const char *text, size_t len) {
+    if (len > 0)
+        queue_line(text, len);
+}
+
+void muxd_log_upstream(muxd_log_level level, const char *client,
+                       const char *upstream, const char *reason, int err) {
+    if (settings.log.level < level)
+        return;
+    if (settings.log.format == MUXD_LOG_TEXT) {
+        muxd_log_text(level, "%s: upstream %s: %s%s%s", client, upstream,
+                      reason, err ? ": " : "", err ? mux_strerror(err) : "");
+        return;
+    }
+    json_line_t j;
+    json_begin(&j, "upstream");
+    json_string(&j, "peer", client);
+    json_string(&j, "upstream", upstream);
+    json_string(&j, "reason", reason);
+    if (err)
+        json_string(&j, "error", mux_strerror(err));
+    json_end(&j);
+}
+
 /* ------------------------------------------------------------------ */
 /* Server events                                                       */
 /* ------------------------------------------------------------------ */

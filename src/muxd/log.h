@@ -54,6 +54,23 @@ void muxd_log_text(muxd_log_level level, const char *fmt, ...)
 void muxd_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
+ * A relay's line about a client's upstream side (src/muxd/relay.c): the
+ * client's address, the upstream's, what happened ("cannot connect",
+ * "reset by upstream", ...) and the error (-errno; 0: none). Text:
+ * "muxd: CLIENT: upstream UPSTREAM: REASON: ERROR"; JSON: an "upstream"
+ * event with peer, upstream, reason and error.
+ */
+void muxd_log_upstream(muxd_log_level level, const char *client,
+                       const char *upstream, const char *reason, int err);
+
+/*
+ * Queues `len` bytes of whole lines (--dump -) through the log's bounded
+ * queue as they are, whatever the level and format: past the bound they
+ * are dropped and counted like log lines.
+ */
+void muxd_log_raw(const char *text, size_t len);
+
+/*
  * Log lines go to stderr through a bounded queue, never blocking (see
  * docs/design.md): what stderr does not take at once is written when it
  * becomes writable, watched by `loop`. Call with the loop once it exists,

@@ -9,6 +9,7 @@
 #include "acl.h"
 #include "control.h"
 #include "log.h"
+#include "relay.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +39,7 @@ struct muxd {
     muxd_faults_t *faults;
     muxd_control_t *control; /* --control, or NULL */
     bool refusing;           /* control's `refuse on` */
+    muxd_relay_t *relay; /* --to, or NULL */
 };
 
 mux_server_t *muxd_server(muxd_t *muxd) { return muxd->server; }
@@ -47,12 +49,6 @@ bool muxd_refusing(const muxd_t *muxd) { return muxd->refusing; }
 
 /* ---- faults: what each client gets ---- */
 
-static muxd_conn_faults_t *conn_faults_of(const mux_conn_t *conn) {
-    const mux_faults_t *f = mux_conn_faults(conn);
-    return (muxd_conn_faults_t *)(void *)((const char *)f -
-                                          offsetof(muxd_conn_faults_t, client));
-}
-
 /* A new client: its faults drawn; refused or black-holed here. */
 static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
     muxd_conn_faults_t *cf = calloc(1, sizeof(*cf));
@@ -60,7 +56,7 @@ static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
         mux_conn_close(conn, MUX_CLOSE_NOW);
         return;
     }
-    muxd_faults_pick(muxd->faults, false, cf);
+    muxd_faults_pick(muxd->faults, muxd->relay != NULL, cf);
     cf->refuse |= muxd->refusing;
     if (cf->blackhole)
         cf->client.in.stall = cf->client.out.stall = 1;
@@ -70,18 +66,16 @@ static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
 }
 
 /* A client that leaves gives its faults back. */
-static void faults_close(mux_conn_t *conn) {
-    if (mux_conn_faults(conn) != mux_server_faults(mux_conn_server(conn)))
-        free(conn_faults_of(conn));
-}
+static void faults_close(mux_conn_t *conn) { free(muxd_conn_faults_of(conn)); }
 
 static void refresh_client(mux_conn_t *conn, void *arg) {
     muxd_t *muxd = arg;
-    if (mux_conn_faults(conn) == mux_server_faults(muxd->server))
+    muxd_conn_faults_t *cf = muxd_conn_faults_of(conn);
+    if (!cf || !muxd_faults_refresh(muxd->faults, muxd->relay != NULL, cf))
         return;
-    muxd_conn_faults_t *cf = conn_faults_of(conn);
-    if (muxd_faults_refresh(muxd->faults, false, cf))
-        mux_conn_set_faults(conn, &cf->client); /* the same: read again */
+    mux_conn_set_faults(conn, &cf->client); /* the same: read again */
+    if (muxd->relay)
+        muxd_relay_faults_changed(conn);
 }
 
 void muxd_faults_changed(muxd_t *muxd) {
@@ -124,10 +118,14 @@ static void count_accept(muxd_t *muxd) {
     muxd_ready_stopping(muxd->ready);
 }
 
+static void stop_loop(void *loop) { mux_stop(loop); }
+
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     muxd_t *muxd = arg;
     muxd_options_t *o = muxd->opts;
     muxd_log_event(ev);
+    if (ev->type == MUX_EV_CLOSE && muxd->relay)
+        muxd_relay_client_closed(ev);
     if (ev->type == MUX_EV_ACCEPT && muxd->faults)
         faults_accept(muxd, ev->conn);
     if (ev->type == MUX_EV_CLOSE && muxd->faults)
@@ -139,7 +137,10 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
         mux_server_shutdown(server, 0); /* nobody left: DONE at once */
     if (ev->type == MUX_EV_SHUTDOWN)
         muxd_ready_stopping(muxd->ready);
-    if (ev->type == MUX_EV_DONE)
+    if (ev->type == MUX_EV_DONE && muxd->relay) /* the upstreams flush */
+        muxd_relay_finish(muxd->relay, o->shutdown_timeout_ms, stop_loop,
+                          muxd->loop);
+    else if (ev->type == MUX_EV_DONE)
         mux_stop(muxd->loop);
 }
 
@@ -299,9 +300,24 @@ static unsigned default_max_clients(void) {
     return free_fds > 1 ? (unsigned)free_fds : 1;
 }
 
+/* --to: the relay is the service. Returns 0 or -ENOMEM. */
+static int relay_start(muxd_t *muxd, const mux_service_t **service) {
+    muxd_options_t *o = muxd->opts;
+    if (!o->relay.upstream_text)
+        return 0;
+    muxd->relay = muxd_relay_new(muxd->loop, &o->relay, o->server.max_output,
+                                 muxd->worker);
+    if (!muxd->relay)
+        return -ENOMEM;
+    *service = muxd_relay_service();
+    o->server.service_arg = muxd->relay;
+    return 0;
+}
+
 /* Everything up to the ready lines: server, signals, listeners. */
 static int start(muxd_t *muxd) {
     muxd_options_t *o = muxd->opts;
+    const mux_service_t *service = &o->config.service->callbacks;
     o->server.on_event = on_event;
     o->server.event_arg = muxd;
     o->server.service_arg = &o->config;
@@ -311,12 +327,14 @@ static int start(muxd_t *muxd) {
         o->server.filter_arg = &o->acl;
     }
     int err = faults_start(muxd);
+    if (err == 0)
+        err = relay_start(muxd, &service);
     if (err < 0) {
-        muxd_log_error("cannot set up the faults: %s", mux_strerror(err));
+        muxd_log_error("cannot set up the faults or the relay: %s",
+                       mux_strerror(err));
         return err;
     }
-    err = mux_server_new(muxd->loop, &o->config.service->callbacks, &o->server,
-                         &muxd->server);
+    err = mux_server_new(muxd->loop, service, &o->server, &muxd->server);
     if (err < 0) {
         muxd_log_error("cannot create the server: %s", mux_strerror(err));
         return err;
@@ -347,6 +365,7 @@ int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     muxd_control_free(muxd.control);
     mux_server_free(muxd.server);
+    muxd_relay_free(muxd.relay);
     muxd_faults_free(muxd.faults);
     muxd_log_attach(NULL);
     mux_loop_free(muxd.loop);

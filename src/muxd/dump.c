@@ -1,0 +1,179 @@
+/*
+ * dump.c -- --dump (dump.h). A connection's bytes are formatted into one
+ * block at a time on the stack and written at once: to its own file (a
+ * regular file: write() does not wait for a reader) or through the log's
+ * queue to stderr (bounded: what it cannot hold is dropped and counted).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "dump.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One block of text, written whole; a hex line is 78 bytes. */
+#define BLOCK_MAX 8192
+#define LINE_MAX_LEN 160
+
+typedef struct {
+    char text[BLOCK_MAX];
+    size_t len;
+} block_t;
+
+int muxd_dump_check(const char *where) {
+    struct stat st;
+    if (strcmp(where, "-") == 0)
+        return 0;
+    if (stat(where, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return -ENOTDIR;
+    return access(where, W_OK | X_OK) < 0 ? -errno : 0;
+}
+
+/* Writes the block where the dump goes, and empties it. */
+static void block_flush(muxd_dump_conn_t *dump, block_t *b) {
+    if (b->len == 0)
+        return;
+    if (dump->fd < 0) {
+        muxd_log_raw(b->text, b->len);
+    } else {
+        size_t done = 0;
+        while (done < b->len) {
+            ssize_t n = write(dump->fd, b->text + done, b->len - done);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) { /* disk full, a FIFO nobody reads...: lost */
+                dump->dropped += b->len - done;
+                break;
+            }
+            done += (size_t)n;
+        }
+    }
+    b->len = 0;
+}
+
+static void block_add(muxd_dump_conn_t *dump, block_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void block_add(muxd_dump_conn_t *dump, block_t *b, const char *fmt,
+                      ...) {
+    if (BLOCK_MAX - b->len < LINE_MAX_LEN)
+        block_flush(dump, b);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->text + b->len, BLOCK_MAX - b->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        b->len +=
+            (size_t)n < BLOCK_MAX - b->len ? (size_t)n : BLOCK_MAX - 1 - b->len;
+}
+
+/* Wall-clock time as 2024-05-01T12:00:00.123456Z. */
+static void timestamp(char out[40]) {
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%06ldZ", now.tv_nsec / 1000);
+}
+
+int muxd_dump_open(muxd_dump_conn_t *dump, const char *where, unsigned worker,
+                   uint64_t id, const char *client, const char *upstream) {
+    memset(dump, 0, sizeof(*dump));
+    dump->fd = -1;
+    dump->id = id;
+    if (strcmp(where, "-") != 0) {
+        char path[4096];
+        if (worker)
+            snprintf(path, sizeof(path), "%s/conn-%u-%" PRIu64 ".txt", where,
+                     worker, id);
+        else
+            snprintf(path, sizeof(path), "%s/conn-%" PRIu64 ".txt", where, id);
+        dump->fd = open(path,
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK |
+                            O_NOCTTY,
+                        0644);
+        if (dump->fd < 0)
+            return -errno;
+    }
+    dump->on = true;
+    char ts[40];
+    timestamp(ts);
+    block_t b = {.len = 0};
+    block_add(dump, &b, "# %s conn %" PRIu64 " client %s upstream %s\n", ts, id,
+              client, upstream);
+    block_flush(dump, &b);
+    return 0;
+}
+
+/* One hexdump -C line: offset, 16 bytes in hex, the printable ones. */
+static void hex_line(muxd_dump_conn_t *dump, block_t *b, uint64_t off,
+                     const unsigned char *p, size_t n) {
+    char hex[16 * 3 + 2], text[17];
+    size_t h = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 8)
+            hex[h++] = ' ';
+        if (i < n)
+            h += (size_t)snprintf(hex + h, sizeof(hex) - h, "%02x ", p[i]);
+        else {
+            memcpy(hex + h, "   ", 3);
+            h += 3;
+        }
+        text[i] =
+            i < n ? (p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '.') : '\0';
+    }
+    hex[h] = '\0';
+    text[16] = '\0';
+    block_add(dump, b, "%08" PRIx64 "  %s |%s|\n", off, hex, text);
+}
+
+void muxd_dump_bytes(muxd_dump_conn_t *dump, int dir, const char *data,
+                     size_t len) {
+    if (!dump->on || len == 0)
+        return;
+    char ts[40];
+    timestamp(ts);
+    block_t b = {.len = 0};
+    uint64_t from = dump->off[dir];
+    block_add(dump, &b,
+              "%c %s conn %" PRIu64 " %s length=%zu from=%" PRIu64
+              " to=%" PRIu64 "\n",
+              dir == MUXD_DUMP_UP ? '>' : '<', ts, dump->id,
+              dir == MUXD_DUMP_UP ? "up" : "down", len, from, from + len - 1);
+    for (size_t i = 0; i < len; i += 16)
+        hex_line(dump, &b, from + i, (const unsigned char *)data + i,
+                 len - i < 16 ? len - i : 16);
+    block_flush(dump, &b);
+    dump->off[dir] += len;
+}
+
+void muxd_dump_close(muxd_dump_conn_t *dump, const char *reason) {
+    if (!dump->on)
+        return;
+    char ts[40];
+    timestamp(ts);
+    block_t b = {.len = 0};
+    block_add(dump, &b,
+              "# %s conn %" PRIu64 " closed: %s (%" PRIu64 " bytes up, %" PRIu64
+              " bytes down",
+              ts, dump->id, reason, dump->off[MUXD_DUMP_UP],
+              dump->off[MUXD_DUMP_DOWN]);
+    if (dump->dropped)
+        block_add(dump, &b, ", %" PRIu64 " bytes of dump lost", dump->dropped);
+    block_add(dump, &b, ")\n");
+    block_flush(dump, &b);
+    if (dump->fd >= 0)
+        close(dump->fd);
+    dump->fd = -1;
+    dump->on = false;
+}

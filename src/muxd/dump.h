@@ -1,0 +1,49 @@
+/*
+ * dump.h -- --dump: the bytes a relay carries, both directions, as hex
+ * and printable text with timestamps, directions and offsets (in the
+ * manner of ncat -x and socat -x -v), one file per connection in a
+ * directory, or all of them on stderr through the log's bounded queue.
+ * Never blocks the loop; never holds more than one line block in memory.
+ */
+#ifndef MUXD_DUMP_H
+#define MUXD_DUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where a connection's bytes go, and how far each direction got. */
+typedef struct {
+    int fd;           /* its file, -1 for stderr (or none) */
+    bool on;          /* dumping */
+    uint64_t id;      /* the client's connection number */
+    uint64_t off[2];  /* bytes dumped so far: [MUXD_DUMP_UP], [.._DOWN] */
+    uint64_t dropped; /* bytes its file did not take */
+} muxd_dump_conn_t;
+
+/* The directions: toward the upstream, toward the client. */
+enum { MUXD_DUMP_UP = 0, MUXD_DUMP_DOWN = 1 };
+
+/*
+ * Checks that `where` ("-" or a directory) can take dumps. Returns 0, or
+ * -errno (-ENOTDIR, -EACCES, -ENOENT) for a message at start.
+ */
+int muxd_dump_check(const char *where);
+
+/*
+ * Starts the dump of connection `id` between `client` and `upstream`:
+ * `where` is "-" (stderr) or a directory, where it opens conn-ID.txt
+ * (conn-W-ID.txt in --workers process W, `worker` > 0). Returns 0 or
+ * -errno (nothing is dumped for it then).
+ */
+int muxd_dump_open(muxd_dump_conn_t *dump, const char *where, unsigned worker,
+                   uint64_t id, const char *client, const char *upstream);
+
+/* Dumps `len` bytes that went in direction `dir` (MUXD_DUMP_UP/DOWN). */
+void muxd_dump_bytes(muxd_dump_conn_t *dump, int dir, const char *data,
+                     size_t len);
+
+/* Ends the dump with a line saying why (`reason`), and closes its file. */
+void muxd_dump_close(muxd_dump_conn_t *dump, const char *reason);
+
+#endif

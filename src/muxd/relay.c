@@ -1,0 +1,417 @@
+/*
+ * relay.c -- muxd --to UPSTREAM (relay.h). A pair is two streams joined:
+ * the client the server accepted and the upstream stream this file
+ * connects for it. Each one's input is sent on the other as it was read
+ * (one read into the loop's scratch buffer, one send); when the other's
+ * pending output reaches its watermark, the sender is paused until the
+ * other's drain says it fell to half. An end passes on as it came: EOF as
+ * a half-close, a reset as a reset, after the bytes already in flight.
+ *
+ * The pair lives until both streams are gone; the relay keeps the open
+ * pairs in a list, for muxd_relay_finish() and muxd_relay_free().
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "relay.h"
+#include "dump.h"
+#include "faults.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct pair pair_t;
+
+struct muxd_relay {
+    mux_loop_t *loop;
+    const muxd_relay_config_t *config;
+    unsigned worker;
+    mux_conn_opts_t upstream_opts; /* every upstream stream's */
+    pair_t *pairs;                 /* open pairs, newest first */
+    mux_timer_t finish_timer;      /* muxd_relay_finish()'s limit */
+    void (*done)(void *arg);       /* muxd_relay_finish()'s */
+    void *done_arg;
+};
+
+struct pair {
+    muxd_relay_t *relay;
+    pair_t *prev, *next;
+    mux_conn_t *client;   /* NULL once closed */
+    mux_conn_t *upstream; /* NULL until connected, and once closed */
+    mux_connect_t *connecting;
+    bool client_eof, upstream_eof; /* each side's end, passed on */
+    mux_faults_t upstream_faults;  /* the client's draw, for the upstream:
+                                      the client's own may go first */
+    muxd_dump_conn_t dump;
+};
+
+/* ------------------------------------------------------------------ */
+/* Pairs                                                               */
+/* ------------------------------------------------------------------ */
+
+static void pair_free(pair_t *pair, const char *reason) {
+    muxd_relay_t *relay = pair->relay;
+    if (pair->prev)
+        pair->prev->next = pair->next;
+    else
+        relay->pairs = pair->next;
+    if (pair->next)
+        pair->next->prev = pair->prev;
+    muxd_dump_close(&pair->dump, reason);
+    free(pair);
+    if (!relay->pairs && relay->done) {
+        void (*done)(void *) = relay->done;
+        relay->done = NULL;
+        mux_timer_stop(&relay->finish_timer);
+        done(relay->done_arg);
+    }
+}
+
+static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
+    pair_t *pair = calloc(1, sizeof(*pair));
+    if (!pair)
+        return NULL;
+    pair->relay = relay;
+    pair->client = client;
+    pair->next = relay->pairs;
+    if (relay->pairs)
+        relay->pairs->prev = pair;
+    relay->pairs = pair;
+    pair->dump.fd = -1;
+    const char *dump = relay->config->dump;
+    int err = dump ? muxd_dump_open(&pair->dump, dump, relay->worker,
+                                    mux_conn_id(client), mux_conn_peer(client),
+                                    relay->config->upstream_text)
+                   : 0;
+    if (err < 0)
+        muxd_log_error("cannot dump connection %s to %s: %s",
+                       mux_conn_peer(client), dump, mux_strerror(err));
+    return pair;
+}
+
+/* How a stream closes when its other side ended with `err`: a reset
+ * passes on as a reset, anything else as a close after flush. */
+static int close_like(int err) {
+    return err == -ECONNRESET || err == -ECONNREFUSED ? MUX_CLOSE_RESET
+                                                      : MUX_CLOSE_AFTER_FLUSH;
+}
+
+/* Both sides ended: both close once their output is written. The first
+ * close may end the pair at once (its streams live to the turn's end). */
+static void close_both(pair_t *pair) {
+    mux_conn_t *client = pair->client, *upstream = pair->upstream;
+    if (client)
+        mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
+    if (upstream)
+        mux_conn_close(upstream, MUX_CLOSE_AFTER_FLUSH);
+}
+
+/* ------------------------------------------------------------------ */
+/* Bytes, both ways                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Sends what `from` read on `to`; past `to`'s watermark, `from` waits
+ * for `to`'s drain. */
+static inline void forward(mux_conn_t *from, mux_conn_t *to, const char *data,
+                           size_t len) {
+    if (mux_conn_send(to, data, len) < 0)
+        return; /* `to` is closing: its close ends the pair */
+    if (mux_conn_pending(to) >= mux_conn_watermark(to)) {
+        mux_conn_pause_reading(from);
+        mux_conn_want_drain(to, 1);
+    }
+}
+
+static void client_message(mux_conn_t *client, const char *data, size_t len) {
+    pair_t *pair = mux_conn_data(client);
+    if (pair->dump.on)
+        muxd_dump_bytes(&pair->dump, MUXD_DUMP_UP, data, len);
+    if (pair->upstream)
+        forward(client, pair->upstream, data, len);
+}
+
+static void upstream_message(mux_conn_t *upstream, const char *data,
+                             size_t len) {
+    pair_t *pair = mux_conn_data(upstream);
+    if (pair->dump.on)
+        muxd_dump_bytes(&pair->dump, MUXD_DUMP_DOWN, data, len);
+    if (pair->client)
+        forward(upstream, pair->client, data, len);
+}
+
+/* The client's output fell to half its watermark: the upstream may send
+ * again (unless the client was stopped for a shutdown). */
+static void client_drain(mux_conn_t *client) {
+    pair_t *pair = mux_conn_data(client);
+    mux_conn_want_drain(client, 0);
+    if (pair && pair->upstream)
+        mux_conn_resume_reading(pair->upstream);
+}
+
+static void upstream_drain(mux_conn_t *upstream) {
+    pair_t *pair = mux_conn_data(upstream);
+    mux_conn_want_drain(upstream, 0);
+    if (pair && pair->client && !pair->client_eof)
+        mux_conn_resume_reading(pair->client);
+}
+
+/* ------------------------------------------------------------------ */
+/* Ends                                                                */
+/* ------------------------------------------------------------------ */
+
+/* The client sent its last byte: the upstream gets a FIN after it. */
+static void client_eof(mux_conn_t *client) {
+    pair_t *pair = mux_conn_data(client);
+    pair->client_eof = true;
+    if (!pair->upstream) /* nothing to pass it on to */
+        mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
+    else if (pair->upstream_eof)
+        close_both(pair);
+    else
+        mux_conn_close(pair->upstream, MUX_CLOSE_WRITE);
+}
+
+static void upstream_eof(mux_conn_t *upstream) {
+    pair_t *pair = mux_conn_data(upstream);
+    pair->upstream_eof = true;
+    if (pair->client_eof)
+        close_both(pair);
+    else
+        mux_conn_close(pair->client, MUX_CLOSE_WRITE);
+}
+
+/* A graceful shutdown reached the client, after what it had sent was
+ * relayed: the upstream gets a FIN and answers what it has; the client
+ * closes once the upstream ends (or the shutdown's timeout). */
+static void client_shutdown(mux_conn_t *client) {
+    pair_t *pair = mux_conn_data(client);
+    if (!pair || !pair->upstream || pair->upstream_eof) {
+        mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
+        return;
+    }
+    mux_conn_pause_reading(client);
+    pair->client_eof = true;
+    mux_conn_close(pair->upstream, MUX_CLOSE_WRITE);
+}
+
+void muxd_relay_client_closed(const mux_event_t *ev) {
+    pair_t *pair = ev->conn ? mux_conn_data(ev->conn) : NULL;
+    if (!pair)
+        return; /* closed before it was opened (refused) */
+    mux_conn_set_data(ev->conn, NULL);
+    pair->client = NULL;
+    mux_connect_cancel(pair->connecting);
+    pair->connecting = NULL;
+    if (pair->upstream)
+        mux_conn_close(pair->upstream, close_like(ev->err));
+    else
+        pair_free(pair, ev->reason);
+}
+
+/* The upstream stream's events: its close ends the client the same way. */
+static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
+                              void *arg) {
+    (void)arg;
+    pair_t *pair = mux_conn_data(upstream);
+    if (!pair || !pair->client) {
+        if (pair && ev->type == MUX_EV_CLOSE)
+            pair_free(pair, ev->reason);
+        return;
+    }
+    const char *client = mux_conn_peer(pair->client);
+    const char *text = pair->relay->config->upstream_text;
+    if (ev->type == MUX_EV_ERROR)
+        muxd_log_upstream(MUXD_LOG_NORMAL, client, text, ev->reason, ev->err);
+    if (ev->type != MUX_EV_CLOSE)
+        return;
+    mux_conn_set_data(upstream, NULL);
+    pair->upstream = NULL;
+    if (ev->err)
+        muxd_log_upstream(
+            MUXD_LOG_NORMAL, client, text,
+            ev->err == -ECONNRESET ? "reset by upstream" : "failed", ev->err);
+    mux_conn_close(pair->client, close_like(ev->err));
+}
+
+/* ------------------------------------------------------------------ */
+/* Connecting                                                          */
+/* ------------------------------------------------------------------ */
+
+static void connect_failed(pair_t *pair, int err) {
+    muxd_log_upstream(MUXD_LOG_NORMAL, mux_conn_peer(pair->client),
+                      pair->relay->config->upstream_text, "cannot connect",
+                      err);
+    mux_conn_close(pair->client, close_like(err));
+}
+
+/* Both streams of a pair: drain only when asked, and no pause for their
+ * own output (the other stream is paused instead). */
+static void join(mux_conn_t *conn) {
+    mux_conn_want_drain(conn, 0);
+    mux_conn_pause_on_output(conn, 0);
+}
+
+static void upstream_open(mux_conn_t *upstream) { join(upstream); }
+
+static const mux_service_t upstream_service = {
+    .name = "relay upstream",
+    .framing = MUX_FRAMING_RAW,
+    .open = upstream_open,
+    .message = upstream_message,
+    .eof = upstream_eof,
+    .drain = upstream_drain,
+};
+
+/* The client's faults for the upstream direction (dir=up), read again. */
+static void take_faults(pair_t *pair) {
+    const muxd_conn_faults_t *cf = muxd_conn_faults_of(pair->client);
+    if (!cf)
+        return;
+    pair->upstream_faults = cf->upstream;
+    mux_conn_set_faults(pair->upstream, &pair->upstream_faults);
+}
+
+static void on_connected(mux_loop_t *loop, int fd, int err, void *arg) {
+    pair_t *pair = arg;
+    pair->connecting = NULL;
+    if (fd >= 0 && err < 0) { /* it accepted and reset at once */
+        close(fd);
+        fd = -1;
+    }
+    mux_conn_t *upstream;
+    if (fd < 0 ||
+        (err = mux_conn_new(loop, fd, &upstream_service,
+                            &pair->relay->upstream_opts, &upstream)) < 0) {
+        connect_failed(pair, err);
+        return;
+    }
+    mux_conn_set_data(upstream, pair);
+    pair->upstream = upstream;
+    take_faults(pair);
+    mux_conn_resume_reading(pair->client);
+}
+
+/* A new client: its pair, and its upstream connection under way (the
+ * client is not read until it is there). A black-holed one never gets
+ * one: it is never read nor answered. */
+static void client_open(mux_conn_t *client) {
+    muxd_relay_t *relay = mux_conn_service_arg(client);
+    join(client);
+    pair_t *pair = pair_new(relay, client);
+    if (!pair) {
+        mux_conn_log(client, "out of memory", 13);
+        mux_conn_close(client, MUX_CLOSE_NOW);
+        return;
+    }
+    mux_conn_set_data(client, pair);
+    const muxd_conn_faults_t *cf = muxd_conn_faults_of(client);
+    if (cf && cf->blackhole)
+        return;
+    mux_conn_pause_reading(client);
+    const muxd_relay_config_t *c = relay->config;
+    int err =
+        mux_connect(relay->loop, c->addrs, c->naddrs, c->connect_timeout_ms,
+                    on_connected, pair, &pair->connecting);
+    if (err < 0)
+        connect_failed(pair, err);
+}
+
+static const mux_service_t client_service = {
+    .name = "relay",
+    .framing = MUX_FRAMING_RAW,
+    .open = client_open,
+    .message = client_message,
+    .eof = client_eof,
+    .drain = client_drain,
+    .shutdown = client_shutdown,
+};
+
+const mux_service_t *muxd_relay_service(void) { return &client_service; }
+
+void muxd_relay_faults_changed(mux_conn_t *client) {
+    pair_t *pair = mux_conn_data(client);
+    if (pair && pair->upstream)
+        take_faults(pair);
+}
+
+/* ------------------------------------------------------------------ */
+/* The relay                                                           */
+/* ------------------------------------------------------------------ */
+
+int muxd_relay_prepare(muxd_relay_config_t *config) {
+    int n =
+        mux_addr_resolve(&config->upstream, 0, config->addrs, MUXD_RELAY_ADDRS);
+    if (n < 0) {
+        muxd_log_error("cannot resolve the upstream %s: %s",
+                       config->upstream_text, mux_strerror(n));
+        return n;
+    }
+    config->naddrs = (size_t)n;
+    int err = config->dump ? muxd_dump_check(config->dump) : 0;
+    if (err < 0)
+        muxd_log_error("cannot dump to %s: %s", config->dump,
+                       mux_strerror(err));
+    return err;
+}
+
+/* Closes every upstream stream (and connect) that is left, at once. */
+static void close_all(muxd_relay_t *relay) {
+    pair_t *next;
+    for (pair_t *pair = relay->pairs; pair; pair = next) {
+        next = pair->next;
+        mux_conn_t *client = pair->client; /* valid to the turn's end */
+        mux_connect_cancel(pair->connecting);
+        pair->connecting = NULL;
+        if (pair->upstream) /* frees the pair if its client is gone */
+            mux_conn_close(pair->upstream, MUX_CLOSE_NOW);
+        if (client)
+            mux_conn_close(client, MUX_CLOSE_NOW);
+    }
+}
+
+static void on_finish_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    (void)loop;
+    (void)timer;
+    close_all(arg);
+}
+
+muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
+                             const muxd_relay_config_t *config,
+                             size_t max_output, unsigned worker) {
+    muxd_relay_t *relay = calloc(1, sizeof(*relay));
+    if (!relay)
+        return NULL;
+    relay->loop = loop;
+    relay->config = config;
+    relay->worker = worker;
+    relay->upstream_opts.max_output = max_output;
+    relay->upstream_opts.framing = MUX_FRAMING_RAW;
+    relay->upstream_opts.on_event = on_upstream_event;
+    relay->upstream_opts.event_arg = relay;
+    mux_timer_init(&relay->finish_timer, loop, on_finish_timeout, relay);
+    return relay;
+}
+
+void muxd_relay_finish(muxd_relay_t *relay, uint64_t timeout_ms,
+                       void (*done)(void *arg), void *arg) {
+    if (!relay->pairs) {
+        done(arg);
+        return;
+    }
+    relay->done = done;
+    relay->done_arg = arg;
+    if (!timeout_ms || mux_timer_start(&relay->finish_timer, timeout_ms, 0) < 0)
+        close_all(relay);
+}
+
+void muxd_relay_free(muxd_relay_t *relay) {
+    if (!relay)
+        return;
+    relay->done = NULL;
+    mux_timer_stop(&relay->finish_timer);
+    close_all(relay);
+    free(relay);
+}

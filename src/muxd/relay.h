@@ -1,0 +1,75 @@
+/*
+ * relay.h -- muxd --to UPSTREAM: every client the server accepts gets a
+ * connection of its own to UPSTREAM, and the bytes flow both ways
+ * unchanged, each stream pausing the other past its watermark. Half-close,
+ * resets and failures pass from one side to the other; muxd's faults
+ * shape both (docs/relay.md).
+ *
+ * The relay is the server's service: muxd_relay_service() with the relay
+ * as opts.service_arg. The server's events reach it through serve.c: a
+ * client's MUX_EV_CLOSE (muxd_relay_client_closed()) ends its pair.
+ */
+#ifndef MUXD_RELAY_H
+#define MUXD_RELAY_H
+
+#include "mux.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The most addresses UPSTREAM resolves to that are tried. */
+#define MUXD_RELAY_ADDRS 16
+
+typedef struct muxd_relay muxd_relay_t;
+
+/* What the command line says of the relay (in muxd_options_t). */
+typedef struct {
+    const char *upstream_text;   /* --to as given; NULL: no relay */
+    mux_addr_t upstream;         /* --to, parsed */
+    uint64_t connect_timeout_ms; /* each address's attempt; 0: the system's */
+    const char *dump;            /* --dump: "-", a directory, or NULL */
+    /* Filled by muxd_relay_prepare(): */
+    mux_sockaddr_t addrs[MUXD_RELAY_ADDRS];
+    size_t naddrs;
+} muxd_relay_config_t;
+
+/*
+ * Before the loop runs (and before --workers fork): resolves UPSTREAM
+ * once, and checks that --dump's directory takes files. Logs why not and
+ * returns a negative error (muxd exits 1), or 0.
+ */
+int muxd_relay_prepare(muxd_relay_config_t *config);
+
+/*
+ * A relay on `loop`, or NULL (no memory). `config` must outlive it;
+ * `max_output` is the upstream streams' watermark (0: the library's
+ * default), `worker` 1..N in a --workers process (dump file names).
+ */
+muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
+                             const muxd_relay_config_t *config,
+                             size_t max_output, unsigned worker);
+
+/* Closes every upstream stream at once and releases the relay. NULL: no-op.
+ * Free the server first. */
+void muxd_relay_free(muxd_relay_t *relay);
+
+/* The service a relaying server runs, with the relay as service_arg. */
+const mux_service_t *muxd_relay_service(void);
+
+/* A client's MUX_EV_CLOSE: its upstream is closed the same way (reset
+ * where the client reset, else after flushing what it sent). */
+void muxd_relay_client_closed(const mux_event_t *ev);
+
+/* The client's faults changed (muxd_faults_refresh()): its upstream
+ * stream reads its part of them again. */
+void muxd_relay_faults_changed(mux_conn_t *client);
+
+/*
+ * Once the server is done (every client gone): calls `done(arg)` when the
+ * last upstream stream has flushed and closed too, or after `timeout_ms`
+ * (0: at once), closing what is left.
+ */
+void muxd_relay_finish(muxd_relay_t *relay, uint64_t timeout_ms,
+                       void (*done)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,799 @@
+"""muxd --to UPSTREAM: a relay in front of real services (redis-server,
+Python's http.server, muxd itself, sockets of the test's own), with
+faults in either direction, upstream failures, back-pressure, half-close,
+graceful shutdown and --dump. Every wait is bounded; the only times
+asserted are lower bounds muxd's timers guarantee, and the bandwidth
+fault's rate (±20 %), which is the behaviour under test there."""
+
+import glob
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import muxtest
+from muxtest import Muxd, TIMEOUT, recv_exactly, recv_until_close
+
+
+def read_to_end(sock, timeout=TIMEOUT):
+    """(bytes until EOF or a reset, whether it ended with a reset)."""
+    sock.settimeout(timeout)
+    chunks = []
+    try:
+        while True:
+            b = sock.recv(65536)
+            if not b:
+                return b"".join(chunks), False
+            chunks.append(b)
+    except ConnectionResetError:
+        return b"".join(chunks), True
+
+
+def connect_and_read(m):
+    """read_to_end() of a new connection to m; a reset that comes before
+    connect() returned (muxd accepted and reset at once) counts too."""
+    try:
+        s = m.connect()
+    except ConnectionResetError:
+        return b"", True
+    with s:
+        return read_to_end(s)
+
+
+def relay(*args, upstream, listen="127.0.0.1:0"):
+    """A relaying muxd in front of `upstream` (text for --to)."""
+    return Muxd("-l", listen, "--to", upstream, *args)
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+class Upstream:
+    """A listening socket of the test's own, on 127.0.0.1: each accepted
+    connection is handed to `serve(conn)` on a thread."""
+
+    def __init__(self, serve):
+        self.sock = muxtest.tcp_listener()
+        self.port = self.sock.getsockname()[1]
+        self.serve = serve
+        self.accepted = 0
+        self.results = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        self.sock.settimeout(TIMEOUT)
+        try:
+            while True:
+                conn, _ = self.sock.accept()
+                self.accepted += 1
+                conn.settimeout(TIMEOUT)
+                threading.Thread(target=self._one, args=(conn,),
+                                 daemon=True).start()
+        except OSError:
+            return
+
+    def _one(self, conn):
+        with conn:
+            try:
+                self.results.append(self.serve(conn))
+            except OSError as e:
+                self.results.append(e)
+
+    def wait_results(self, n=1):
+        deadline = time.monotonic() + TIMEOUT
+        while len(self.results) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.results
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_all_upstream(conn):
+    """An upstream that reads to EOF and returns what it got, and in how
+    many reads."""
+    chunks = []
+    while True:
+        b = conn.recv(65536)
+        if not b:
+            return b"".join(chunks), len(chunks)
+        chunks.append(b)
+
+
+class RedisServer:
+    """redis-server from Debian on a unix socket in a temp dir, nothing
+    saved; ready once it answers PING."""
+
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = os.path.join(self.dir.name, "redis.sock")
+        server = muxtest.require_tool("redis-server", "redis-server")
+        self.proc = subprocess.Popen(
+            [server, "--port", "0", "--unixsocket", self.path, "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir",
+             self.dir.name], stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(TIMEOUT)
+                    s.connect(self.path)
+                    s.sendall(b"PING\r\n")
+                    if s.recv(64) == b"+PONG\r\n":
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.close()
+                raise AssertionError("redis-server did not start")
+            time.sleep(0.02)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=TIMEOUT)
+        self.dir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def redis_cli(port, *args, input=None):
+    cli = muxtest.require_tool("redis-cli", "redis-tools")
+    p = subprocess.run([cli, "-h", "127.0.0.1", "-p", str(port), *args],
+                       capture_output=True, input=input, timeout=TIMEOUT * 3)
+    return p.returncode, p.stdout, p.stderr
+
+
+class TestRedis(unittest.TestCase):
+    def test_ping_set_get_of_100k_values(self):
+        value = os.urandom(50 * 1024).hex().encode()  # 100 KiB of text
+        with RedisServer() as redis, \
+                relay(upstream="unix:" + redis.path) as m:
+            self.assertEqual(redis_cli(m.port, "PING")[:2], (0, b"PONG\n"))
+            for key in ("a", "b"):
+                status, out, _ = redis_cli(m.port, "-x", "SET", key,
+                                           input=value)
+                self.assertEqual((status, out), (0, b"OK\n"))
+                status, out, _ = redis_cli(m.port, "--no-raw", "STRLEN", key)
+                self.assertEqual(out, b"(integer) %d\n" % len(value))
+                status, out, _ = redis_cli(m.port, "GET", key)
+                self.assertEqual(out, value + b"\n")
+            self.assertEqual(m.stop(), 0)
+
+    def test_redis_benchmark_through_the_relay_has_no_errors(self):
+        bench = muxtest.require_tool("redis-benchmark", "redis-tools")
+        with RedisServer() as redis, \
+                relay("-q", upstream="unix:" + redis.path) as m:
+            p = subprocess.run(
+                [bench, "-h", "127.0.0.1", "-p", str(m.port), "-n", "2000",
+                 "-c", "20", "-P", "4", "-t", "ping,set,get,lpush", "-q"],
+                capture_output=True, timeout=TIMEOUT * 6)
+            out = (p.stdout + p.stderr).decode(errors="replace")
+            self.assertEqual(p.returncode, 0, out)
+            self.assertNotIn("rror", out)
+            for test in ("PING", "SET", "GET", "LPUSH"):
+                self.assertRegex(out, test + r".*requests per second")
+            self.assertEqual(m.stop(), 0)
+            self.assertEqual(m.stderr(), "")
+
+    def test_latency_fault_is_seen_by_redis_cli(self):
+        with RedisServer() as redis, \
+                relay("--fault", "latency=150", upstream="unix:" +
+                      redis.path) as m:
+            start = time.monotonic()
+            status, out, _ = redis_cli(m.port, "PING")
+            took = time.monotonic() - start
+            self.assertEqual((status, out), (0, b"PONG\n"))
+            self.assertGreaterEqual(took, 0.15)
+
+
+class TestRedisLatencyTool(unittest.TestCase):
+    def test_redis_cli_latency_reports_the_delay(self):
+        cli = muxtest.require_tool("redis-cli", "redis-tools")
+        with RedisServer() as redis, \
+                relay("--fault", "latency=100,dir=both", upstream="unix:" +
+                      redis.path) as m:
+            p = subprocess.Popen(
+                [cli, "-h", "127.0.0.1", "-p", str(m.port), "--latency",
+                 "--raw"], stdout=subprocess.PIPE)
+            try:
+                line = b""
+                deadline = time.monotonic() + TIMEOUT
+                while not line.strip() and time.monotonic() < deadline:
+                    line = p.stdout.readline()
+            finally:
+                p.kill()
+                p.wait(timeout=TIMEOUT)
+                p.stdout.close()
+        # "min max avg samples": every sample is at least both ways' delay.
+        fields = line.split()
+        self.assertEqual(len(fields), 4, line)
+        self.assertGreaterEqual(int(fields[0]), 200)
+
+
+class HttpServer:
+    """python3 -m http.server on 127.0.0.1, port 0, serving a temp dir
+    with a 20 MiB file."""
+
+    SIZE = 20 << 20
+
+    def __init__(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.data = os.urandom(self.SIZE)
+        with open(os.path.join(self.dir.name, "big.bin"), "wb") as f:
+            f.write(self.data)
+        self.sha = hashlib.sha256(self.data).hexdigest()
+        self.proc = subprocess.Popen(
+            ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1",
+             "--directory", self.dir.name, "0"], stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL)
+        line = self.proc.stdout.readline().decode()
+        m = re.search(r"port (\d+)", line)
+        if not m:
+            self.close()
+            raise AssertionError(f"http.server said {line!r}")
+        self.port = int(m.group(1))
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait(timeout=TIMEOUT)
+        self.proc.stdout.close()
+        self.dir.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def curl(port, out):
+    """Downloads big.bin through port into out: (status, seconds)."""
+    tool = muxtest.require_tool("curl", "curl")
+    p = subprocess.run(
+        [tool, "-sS", "-o", out, "-w", "%{time_total}",
+         f"http://127.0.0.1:{port}/big.bin"], capture_output=True,
+        timeout=TIMEOUT * 3)
+    return p.returncode, float(p.stdout or 0), p.stderr
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class TestHttp(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.http = HttpServer()
+        cls.tmp = tempfile.TemporaryDirectory()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.http.close()
+        cls.tmp.cleanup()
+
+    def download(self, *faults):
+        out = os.path.join(self.tmp.name, "got.bin")
+        args = [a for f in faults for a in ("--fault", f)]
+        with relay(*args, upstream=f"127.0.0.1:{self.http.port}") as m:
+            status, took, err = curl(m.port, out)
+            self.assertEqual(status, 0, err)
+            self.assertEqual(os.path.getsize(out), HttpServer.SIZE)
+            self.assertEqual(sha256_file(out), self.http.sha)
+            self.assertEqual(m.stop(), 0)
+        return took
+
+    def test_curl_downloads_20mb_byte_exact(self):
+        self.download()
+
+    def test_curl_downloads_20mb_byte_exact_split(self):
+        self.download("split=60000:1")
+
+    def test_bandwidth_fault_within_20_percent(self):
+        rate = 12 << 20  # 12 MiB/s: about 1.7 s for 20 MiB
+        took = self.download(f"bandwidth={rate >> 20}M")
+        measured = HttpServer.SIZE / took
+        self.assertGreater(measured, rate * 0.8, f"{measured:.0f} B/s")
+        self.assertLess(measured, rate * 1.2, f"{measured:.0f} B/s")
+
+
+class TestEcho(unittest.TestCase):
+    """muxd's own echo behind the relay."""
+
+    def test_tcp_to_unix_and_unix_to_tcp(self):
+        with tempfile.TemporaryDirectory() as d:
+            up = os.path.join(d, "up.sock")
+            front = os.path.join(d, "front.sock")
+            with Muxd("-l", "unix:" + up) as echo, \
+                    relay(upstream="unix:" + up) as tcp_front, \
+                    relay(upstream=f"127.0.0.1:{tcp_front.port}",
+                          listen="unix:" + front) as unix_front:
+                self.assertEqual(echo.listeners[0][0], "unix")
+                for m in (tcp_front, unix_front):
+                    with m.connect() as s:
+                        data = os.urandom(300000)
+                        s.sendall(data)
+                        s.shutdown(socket.SHUT_WR)
+                        self.assertEqual(recv_until_close(s), data)
+
+    def test_bulk_both_ways_with_a_small_watermark(self):
+        # Echo upstream, a client that sends 8 MB and reads late: with
+        # each stream pausing its own reading for its own output (as a
+        # service's stream does), the relay and the echo waited for each
+        # other and both stopped.
+        data = os.urandom(8 << 20)
+        with Muxd("-q", "-l", "127.0.0.1:0", "--max-output", "16k") as echo, \
+                relay("-q", "--max-output", "16k",
+                      upstream=f"127.0.0.1:{echo.port}") as m, \
+                m.connect() as s:
+            sender = threading.Thread(target=s.sendall, args=(data,))
+            sender.start()
+            time.sleep(0.5)  # not reading yet: every buffer on the way fills
+            got = recv_exactly(s, len(data))
+            sender.join(TIMEOUT)
+            self.assertEqual(len(got), len(data))
+            self.assertTrue(got == data)
+
+    def test_half_close_passes_both_ways(self):
+        def serve(conn):
+            conn.sendall(b"bye\n")
+            conn.shutdown(socket.SHUT_WR)  # upstream's FIN first
+            return read_all_upstream(conn)[0]
+
+        with Upstream(serve) as up, relay(upstream=f"127.0.0.1:{up.port}") \
+                as m, m.connect() as s:
+            self.assertEqual(recv_until_close(s), b"bye\n")  # EOF passed on
+            s.sendall(b"still here")  # our half stays open
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(up.wait_results(), [b"still here"])
+            self.assertEqual(read_to_end(s), (b"", False))
+
+    def test_an_idle_pair_costs_no_cpu(self):
+        # Both streams of a pair are watched for reading only: neither
+        # spins on writability while nothing is pending.
+        with Muxd("-q", "-l", "127.0.0.1:0") as echo, \
+                relay("-q", upstream=f"127.0.0.1:{echo.port}") as m, \
+                m.connect() as s:
+            self.assertEqual(muxtest.round_trip(s, b"x" * 100000),
+                             b"x" * 100000)
+            before = muxtest.cpu_seconds(m.proc.pid)
+            time.sleep(0.5)
+            self.assertLess(muxtest.cpu_seconds(m.proc.pid) - before, 0.1)
+
+    def test_client_that_stops_reading_costs_a_bounded_memory(self):
+        # chargen behind the relay produces forever; the client reads
+        # nothing: the relay holds at most about --max-output of it.
+        with Muxd("-q", "-s", "chargen", "-l", "127.0.0.1:0") as gen, \
+                relay("-q", upstream=f"127.0.0.1:{gen.port}") as m:
+            before = muxtest.rss_kib(m.proc.pid)
+            with m.connect() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                time.sleep(1.0)  # the stream would pass 20 MB by now
+                got = s.recv(4096)
+                self.assertTrue(got)
+                grew = muxtest.peak_rss_kib(m.proc.pid) - before
+                self.assertLess(grew, 4096, f"grew {grew} KiB")
+
+    def test_upstream_that_stops_reading_costs_a_bounded_memory(self):
+        gate = threading.Event()
+
+        def serve(conn):
+            gate.wait(TIMEOUT)  # reads nothing meanwhile
+            return None
+
+        with Upstream(serve) as up, relay("-q", upstream=f"127.0.0.1:{up.port}") \
+                as m, m.connect() as s:
+            before = muxtest.rss_kib(m.proc.pid)
+            s.setblocking(False)
+            sent, chunk = 0, b"x" * 65536
+            deadline = time.monotonic() + 1.5
+            while sent < (20 << 20) and time.monotonic() < deadline:
+                try:
+                    sent += s.send(chunk)
+                except BlockingIOError:
+                    time.sleep(0.01)
+            grew = muxtest.peak_rss_kib(m.proc.pid) - before
+            gate.set()
+            self.assertLess(sent, 20 << 20)  # the relay stopped reading us
+            self.assertLess(grew, 4096, f"grew {grew} KiB")
+
+
+class TestFaults(unittest.TestCase):
+    """Each fault kind, each direction, with an upstream of the test's own
+    or muxd's echo."""
+
+    def setUp(self):
+        self.echo = Muxd("-q", "-l", "127.0.0.1:0")
+
+    def tearDown(self):
+        self.echo.__exit__()
+
+    def relay_echo(self, *faults):
+        args = [a for f in faults for a in ("--fault", f)]
+        return relay("--seed", "7", *args,
+                     upstream=f"127.0.0.1:{self.echo.port}")
+
+    def timed_round_trip(self, m, msg=b"ping"):
+        with m.connect() as s:
+            start = time.monotonic()
+            self.assertEqual(muxtest.round_trip(s, msg), msg)
+            return time.monotonic() - start
+
+    def test_latency_each_direction(self):
+        for spec, least in (("latency=200", 0.2), ("latency=200,dir=up", 0.2),
+                            ("latency=150,dir=both", 0.3),
+                            ("latency=100,jitter=50", 0.1)):
+            with self.subTest(spec), self.relay_echo(spec) as m:
+                self.assertGreaterEqual(self.timed_round_trip(m), least)
+
+    def test_bandwidth_up(self):
+        with self.relay_echo("bandwidth=100k,dir=up") as m:
+            took = self.timed_round_trip(m, os.urandom(150 * 1024))
+            self.assertGreaterEqual(took, 1.0)
+
+    def test_drop_after_down_and_up(self):
+        with self.relay_echo("drop-after=10") as m, m.connect() as s:
+            s.sendall(b"0123456789abcdef")
+            self.assertEqual(read_to_end(s), (b"0123456789", False))
+        with Upstream(lambda c: read_all_upstream(c)[0]) as up, \
+                relay("--fault", "drop-after=10,dir=up",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            s.sendall(b"0123456789abcdef")
+            self.assertEqual(up.wait_results(), [b"0123456789"])
+
+    def test_split_down_and_up(self):
+        with self.relay_echo("split=4:20") as m, m.connect() as s:
+            s.sendall(b"0123456789ab")
+            reads = []
+            while sum(map(len, reads)) < 12:
+                reads.append(s.recv(100))
+            self.assertEqual(b"".join(reads), b"0123456789ab")
+            self.assertGreaterEqual(len(reads), 3)
+        with Upstream(read_all_upstream) as up, \
+                relay("--fault", "split=4:20,dir=up",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            s.sendall(b"0123456789ab")
+            s.shutdown(socket.SHUT_WR)
+            data, reads = up.wait_results()[0]
+            self.assertEqual(data, b"0123456789ab")
+            self.assertGreaterEqual(reads, 3)
+
+    def test_stall_up_and_down(self):
+        for spec in ("stall", "stall,dir=down"):
+            with self.subTest(spec), self.relay_echo(spec) as m, \
+                    m.connect() as s:
+                s.sendall(b"ping")
+                s.settimeout(0.3)
+                with self.assertRaises(socket.timeout):
+                    s.recv(10)
+
+    def test_rst_resets_the_client(self):
+        with self.relay_echo("rst") as m, m.connect() as s:
+            self.assertEqual(muxtest.round_trip(s, b"ping"), b"ping")
+            s.shutdown(socket.SHUT_WR)  # echo closes; the relay resets us
+            self.assertEqual(read_to_end(s), (b"", True))
+
+    def test_timeout_stops_then_closes(self):
+        with self.relay_echo("timeout=300") as m, m.connect() as s:
+            start = time.monotonic()
+            s.sendall(b"ping")
+            self.assertEqual(read_to_end(s)[0], b"")
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_limit_time_cuts_the_connection(self):
+        with self.relay_echo("limit-time=300") as m, m.connect() as s:
+            start = time.monotonic()
+            self.assertEqual(muxtest.round_trip(s, b"ping"), b"ping")
+            self.assertEqual(read_to_end(s)[0], b"")
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_slow_close_holds_the_close(self):
+        with self.relay_echo("slow-close=300") as m, m.connect() as s:
+            self.assertEqual(muxtest.round_trip(s, b"ping"), b"ping")
+            start = time.monotonic()
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_end(s), (b"", False))
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_accept_delay(self):
+        with self.relay_echo("accept-delay=200") as m:
+            self.assertGreaterEqual(self.timed_round_trip(m), 0.2)
+
+    def test_refuse_never_connects_upstream(self):
+        with Upstream(read_all_upstream) as up, \
+                relay("--fault", "refuse", upstream=f"127.0.0.1:{up.port}") \
+                as m:
+            self.assertEqual(connect_and_read(m), (b"", True))
+            m.wait_for_log("closed")
+            self.assertEqual(up.accepted, 0)
+
+    def test_blackhole_never_connects_nor_answers(self):
+        with Upstream(read_all_upstream) as up, \
+                relay("--fault", "blackhole", upstream=f"127.0.0.1:{up.port}") \
+                as m, m.connect() as s:
+            s.sendall(b"ping")
+            s.settimeout(0.3)
+            with self.assertRaises(socket.timeout):
+                s.recv(10)
+            self.assertEqual(up.accepted, 0)
+
+    def pattern(self, *faults, n=20):
+        """Which of n connections were refused (reset at once)."""
+        with self.relay_echo(*faults) as m:
+            out = []
+            for _ in range(n):
+                try:
+                    with m.connect() as s:
+                        out.append(muxtest.round_trip(s, b"x") != b"x")
+                except ConnectionResetError:
+                    out.append(True)
+            return out
+
+    def test_odds_with_a_seed_is_reproducible(self):
+        first = self.pattern("refuse,odds=50")
+        self.assertTrue(0 < sum(first) < len(first), first)
+        self.assertEqual(self.pattern("refuse,odds=50"), first)
+
+    def test_first_n(self):
+        self.assertEqual(self.pattern("refuse,first=2", n=4),
+                         [True, True, False, False])
+
+
+class TestUpstreamFailures(unittest.TestCase):
+    def test_refused_resets_the_client_and_is_logged(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))  # bound, not listening: refused
+            port = s.getsockname()[1]
+            for fmt in ("text", "json"):
+                with relay("--log-format", fmt,
+                           upstream=f"127.0.0.1:{port}") as m:
+                    for _ in range(2):  # muxd keeps serving
+                        self.assertEqual(connect_and_read(m), (b"", True))
+                    err = m.wait_for_log("Connection refused", 2)
+                    if fmt == "text":
+                        self.assertRegex(
+                            err, r"muxd: 127\.0\.0\.1:\d+: upstream 127\.0\.0"
+                                 rf"\.1:{port}: cannot connect: Connection "
+                                 r"refused\n")
+                    else:
+                        events = [json.loads(line) for line in err.splitlines()]
+                        up = [e for e in events if e["event"] == "upstream"]
+                        self.assertEqual(len(up), 2)
+                        self.assertEqual(up[0]["reason"], "cannot connect")
+                        self.assertEqual(up[0]["error"], "Connection refused")
+                        self.assertEqual(up[0]["upstream"], f"127.0.0.1:{port}")
+
+    def test_connect_timeout_closes_the_client(self):
+        # A full accept queue drops the relay's SYN: its connect times out.
+        with socket.socket() as s, socket.socket() as filler:
+            s.bind(("127.0.0.1", 0))
+            s.listen(0)
+            port = s.getsockname()[1]
+            filler.connect(("127.0.0.1", port))
+            with relay("--connect-timeout", "0.3",
+                       upstream=f"127.0.0.1:{port}") as m, m.connect() as c:
+                start = time.monotonic()
+                self.assertEqual(read_to_end(c), (b"", False))
+                self.assertGreaterEqual(time.monotonic() - start, 0.3)
+                m.wait_for_log("cannot connect: Connection timed out")
+
+    def test_no_unix_socket_there(self):
+        with relay(upstream="unix:/nonexistent/muxd.sock") as m, \
+                m.connect() as c:
+            self.assertEqual(read_to_end(c), (b"", False))
+            m.wait_for_log("cannot connect: No such file or directory")
+
+    def test_upstream_reset_mid_stream_reaches_the_client_after_the_bytes(self):
+        def serve(conn):
+            conn.recv(10)
+            conn.sendall(b"A" * 1000)
+            time.sleep(0.1)  # the bytes go first, then the reset
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
+
+        with Upstream(serve) as up, relay(upstream=f"127.0.0.1:{up.port}") \
+                as m, m.connect() as s:
+            s.sendall(b"go")
+            self.assertEqual(read_to_end(s), (b"A" * 1000, True))
+            m.wait_for_log("reset by upstream")
+
+    def test_upstream_close_mid_stream_reaches_the_client_after_the_bytes(self):
+        def serve(conn):
+            conn.recv(10)
+            conn.sendall(b"B" * 100000)
+
+        with Upstream(serve) as up, relay(upstream=f"127.0.0.1:{up.port}") \
+                as m, m.connect() as s:
+            s.sendall(b"go")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_end(s), (b"B" * 100000, False))
+
+    def test_fds_unchanged_after_many_connections_with_random_failures(self):
+        # The upstream is a muxd echo with its own random faults: it
+        # resets some clients at once, resets others after answering,
+        # cuts others short; others find it refusing (a second relay
+        # points at a closed port).
+        n = 10000
+        with tempfile.TemporaryDirectory() as d:
+            up = os.path.join(d, "up.sock")
+            with Muxd("-q", "-l", "unix:" + up, "--seed", "3", "--fault",
+                      "refuse,odds=25", "--fault", "rst,odds=25", "--fault",
+                      "drop-after=2,odds=25"), \
+                    relay("-q", "--connect-timeout", "1",
+                          upstream="unix:" + up) as m, \
+                    socket.socket() as closed:
+                closed.bind(("127.0.0.1", 0))
+                dead = relay("-q", upstream=f"127.0.0.1:"
+                             f"{closed.getsockname()[1]}")
+                with dead:
+                    before = (fd_count(m.proc.pid), fd_count(dead.proc.pid))
+                    for i in range(n):
+                        target = dead if i % 5 == 0 else m
+                        # A source address each: no 4-tuple is reused
+                        # while the relay's side of it is in TIME_WAIT.
+                        s = socket.socket()
+                        s.settimeout(TIMEOUT)
+                        s.bind((f"127.1.{i >> 8}.{i & 255}", 0))
+                        with s:
+                            try:  # a reset may come before connect returns
+                                s.connect(target.addr)
+                                s.sendall(b"abc")
+                                if i % 3:
+                                    s.recv(3)
+                            except OSError:
+                                pass
+                    deadline = time.monotonic() + TIMEOUT
+                    while time.monotonic() < deadline:
+                        after = (fd_count(m.proc.pid),
+                                 fd_count(dead.proc.pid))
+                        if after == before:
+                            break
+                        time.sleep(0.05)
+                    self.assertEqual(after, before)
+                    for target, share in ((m, n - n // 5), (dead, n // 5)):
+                        target.send_signal(signal.SIGUSR1)  # its stats line
+                        target.wait_for_log(f" {share} accepted")
+                    with m.connect() as s:  # still serving
+                        s.sendall(b"x")
+                        s.shutdown(socket.SHUT_WR)
+                        self.assertIn(read_to_end(s)[0], (b"", b"x"))
+
+
+class TestServing(unittest.TestCase):
+    """What comes with the server: shutdown, --max-accepts, --workers,
+    ACLs, the ready file; and the command line."""
+
+    def test_graceful_shutdown_drains_both_directions(self):
+        got_request = threading.Event()
+
+        def serve(conn):
+            data = conn.recv(100)
+            got_request.set()
+            time.sleep(0.3)  # muxd is told to stop meanwhile
+            conn.sendall(b"answer to " + data)
+            return read_all_upstream(conn)[0]  # the relay's FIN
+
+        with Upstream(serve) as up, relay(upstream=f"127.0.0.1:{up.port}") \
+                as m, m.connect() as s:
+            s.sendall(b"question")
+            self.assertTrue(got_request.wait(TIMEOUT))
+            m.send_signal(signal.SIGTERM)
+            self.assertEqual(read_to_end(s), (b"answer to question", False))
+            self.assertEqual(m.wait(), 0)
+            self.assertEqual(up.wait_results(), [b""])
+
+    def test_max_accepts_workers_acl_ready_file(self):
+        with tempfile.TemporaryDirectory() as d:
+            ready = os.path.join(d, "ready")
+            with Muxd("-q", "-l", "127.0.0.1:0") as echo:
+                up = f"127.0.0.1:{echo.port}"
+                with relay("--max-accepts", "1", "--ready-file", ready,
+                           upstream=up) as m:
+                    with open(ready) as f:
+                        self.assertIn(str(m.port), f.read())
+                    with m.connect() as s:
+                        self.assertEqual(muxtest.round_trip(s, b"hi"), b"hi")
+                    self.assertEqual(m.wait(), 0)
+                with relay("--workers", "2", upstream=up) as m:
+                    for _ in range(6):
+                        with m.connect() as s:
+                            self.assertEqual(muxtest.round_trip(s, b"w"), b"w")
+                    self.assertEqual(m.stop(), 0)
+                with relay("--deny", "127.0.0.0/8", upstream=up) as m, \
+                        m.connect() as s:
+                    self.assertEqual(read_to_end(s)[0], b"")
+                    m.wait_for_log("refused")
+
+    def test_usage_errors(self):
+        for args, msg in (
+                (["--to", "udp://127.0.0.1:5"], "not udp://"),
+                (["--to", "127.0.0.1:0"], "port 0"),
+                (["--to", "[::1"], "invalid upstream"),
+                (["--to", "5", "-s", "chargen"], "do not apply"),
+                (["--to", "5", "-l", "udp://127.0.0.1:0"], "UDP listener"),
+                (["--dump", "-"], "need --to"),
+                (["--to", "5", "--max-output", "1k"], "at least 4k"),
+                (["--to", "5", "--connect-timeout", "x"],
+                 "invalid connect timeout")):
+            with self.subTest(args):
+                status, out, err = muxtest.run(*args)
+                self.assertEqual(status, 2, err)
+                self.assertIn(msg, err)
+
+    def test_unresolvable_upstream_exits_1(self):
+        status, out, err = muxtest.run("-p", "0", "--to",
+                                       "no-such-host.invalid:80")
+        self.assertEqual((status, out), (1, ""))
+        self.assertIn("muxd: cannot resolve the upstream "
+                      "no-such-host.invalid:80:", err)
+        status, out, err = muxtest.run("-p", "0", "--to", "5", "--dump",
+                                       "/nonexistent/dir")
+        self.assertEqual(status, 1)
+        self.assertIn("cannot dump to /nonexistent/dir", err)
+
+
+class TestDump(unittest.TestCase):
+    def setUp(self):
+        self.echo = Muxd("-q", "-l", "127.0.0.1:0")
+
+    def tearDown(self):
+        self.echo.__exit__()
+
+    def test_dump_to_a_directory(self):
+        with tempfile.TemporaryDirectory() as d:
+            with relay("--dump", d, upstream=f"127.0.0.1:{self.echo.port}") \
+                    as m, m.connect() as s:
+                s.sendall(b"hello, relay\x00\x01")
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(read_to_end(s)[0], b"hello, relay\x00\x01")
+                m.wait_for_log("closed")
+                self.assertEqual(m.stop(), 0)
+            (path,) = glob.glob(os.path.join(d, "conn-*.txt"))
+            with open(path) as f:
+                text = f.read()
+        self.assertRegex(text, r"^# \S+Z conn 1 client 127\.0\.0\.1:\d+ "
+                               r"upstream 127\.0\.0\.1:\d+\n")
+        self.assertRegex(text, r"\n> \S+Z conn 1 up length=14 from=0 to=13\n"
+                               r"00000000  68 65 6c 6c 6f 2c 20 72  65 6c 61 "
+                               r"79 00 01 +\|hello, relay\.\.\|\n")
+        self.assertRegex(text, r"\n< \S+Z conn 1 down length=14 from=0 "
+                               r"to=13\n00000000  68 65")
+        self.assertRegex(text, r"# \S+Z conn 1 closed: .*\(14 bytes up, 14 "
+                               r"bytes down\)\n$")
+
+    def test_dump_to_stderr(self):
+        with relay("--dump", "-", upstream=f"127.0.0.1:{self.echo.port}") \
+                as m, m.connect() as s:
+            data = bytes(range(40))
+            self.assertEqual(muxtest.round_trip(s, data), data)
+            err = m.wait_for_log("00000020  20 21 22 23 24 25 26 27", 2)
+        self.assertIn("up length=40 from=0 to=39", err)
+        self.assertIn("down length=40 from=0 to=39", err)
+
+
+if __name__ == "__main__":
+    muxtest.main()
