@@ -1,6 +1,7 @@
 """Helpers for the integration tests: start the real muxd, wait for its
 ready lines, talk to it over real sockets, stop it. Every wait is bounded."""
 
+import json
 import os
 import re
 import selectors
@@ -318,6 +319,33 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Control:
+    """One connection to a control socket: command() sends a line and
+    returns the parsed reply."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"control closed; got {self.buf!r}")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line
+
+    def command(self, text):
+        self.sock.sendall(text.encode() + b"\n")
+        return json.loads(self.line())
+
+    def close(self):
+        self.sock.close()
 
 
 def main():

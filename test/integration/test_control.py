@@ -12,34 +12,8 @@ import tempfile
 import time
 import unittest
 
-from muxtest import Muxd, TIMEOUT, binary, recv_exactly, round_trip, run
-
-
-class Control:
-    """One connection to a control socket: command() sends a line and
-    returns the parsed reply."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(TIMEOUT)
-        self.sock.connect(path)
-        self.buf = b""
-
-    def line(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise AssertionError(f"control closed; got {self.buf!r}")
-            self.buf += chunk
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line
-
-    def command(self, text):
-        self.sock.sendall(text.encode() + b"\n")
-        return json.loads(self.line())
-
-    def close(self):
-        self.sock.close()
+from muxtest import (
+    Control, Muxd, TIMEOUT, binary, recv_exactly, round_trip, run)
 
 
 class ControlTest(unittest.TestCase):

@@ -563,6 +563,39 @@ class TestFaults(unittest.TestCase):
                          [True, True, False, False])
 
 
+class TestFaultsAtRunTime(unittest.TestCase):
+    """The control socket's faults reach relayed pairs: open ones for the
+    kinds that reach open connections (here: latency up, a stall down),
+    new ones for the rest (refuse)."""
+
+    def test_control_changes_faults_of_relayed_pairs(self):
+        with Muxd("-q", "-l", "127.0.0.1:0") as echo, \
+                tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with relay("--control", "unix:" + path,
+                       upstream=f"127.0.0.1:{echo.port}") as m:
+                ctl = muxtest.Control(path)
+                with m.connect() as s:
+                    self.assertEqual(muxtest.round_trip(s, b"fast"), b"fast")
+                    fid = ctl.command("fault add latency=300,dir=up")["id"]
+                    start = time.monotonic()
+                    self.assertEqual(muxtest.round_trip(s, b"slow"), b"slow")
+                    self.assertGreaterEqual(time.monotonic() - start, 0.3)
+                    self.assertEqual(ctl.command(f"fault del {fid}"),
+                                     {"ok": True})
+                    ctl.command("fault add stall,dir=down")
+                    s.sendall(b"held")
+                    s.settimeout(0.3)
+                    with self.assertRaises(socket.timeout):
+                        s.recv(10)
+                    s.settimeout(TIMEOUT)
+                    self.assertEqual(ctl.command("fault clear"), {"ok": True})
+                    self.assertEqual(muxtest.recv_exactly(s, 4), b"held")
+                ctl.command("fault add refuse")
+                self.assertEqual(connect_and_read(m), (b"", True))
+                ctl.close()
+
+
 class TestUpstreamFailures(unittest.TestCase):
     def test_refused_resets_the_client_and_is_logged(self):
         with socket.socket() as s:
