@@ -26,7 +26,7 @@
 #define CONTROL_MAX_LISTED 1000
 
 struct muxd_control {
-    muxd_t *muxd;
+    muxd_control_target_t target; /* what the commands act on */
     mux_server_t *server;
     muxd_reply_t reply; /* one at a time: the loop has one thread */
 };
@@ -41,22 +41,22 @@ typedef struct {
 /* ---- the actions ---- */
 
 static void do_stats(void *arg, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     mux_server_stats_t s;
-    mux_server_stats(muxd_server(muxd), &s);
+    mux_server_stats(t->server, &s);
     uint64_t id;
     const char *spec;
-    size_t faults = muxd_faults_list(muxd_faults(muxd), 0, &id, &spec);
-    muxd_reply_add(
-        reply,
-        "{\"clients\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"refused\":%" PRIu64
-        ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-        ",\"refused_per_source\":%" PRIu64 ",\"refused_rate\":%" PRIu64
-        ",\"faults\":%zu,\"paused\":%s,\"refusing\":%s}",
-        s.clients, s.accepted, s.refused, s.bytes_in, s.bytes_out,
-        s.refused_per_source, s.refused_rate, faults,
-        mux_server_accepting_paused(muxd_server(muxd)) ? "true" : "false",
-        muxd_refusing(muxd) ? "true" : "false");
+    size_t faults = muxd_faults_list(t->faults, 0, &id, &spec);
+    muxd_reply_add(reply,
+                   "{\"clients\":%" PRIu64 ",\"accepted\":%" PRIu64
+                   ",\"refused\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+                   ",\"bytes_out\":%" PRIu64 ",\"refused_per_source\":%" PRIu64
+                   ",\"refused_rate\":%" PRIu64
+                   ",\"faults\":%zu,\"paused\":%s,\"refusing\":%s}",
+                   s.clients, s.accepted, s.refused, s.bytes_in, s.bytes_out,
+                   s.refused_per_source, s.refused_rate, faults,
+                   mux_server_accepting_paused(t->server) ? "true" : "false",
+                   t->refusing(t->arg) ? "true" : "false");
 }
 
 typedef struct {
@@ -84,10 +84,10 @@ static void list_client(mux_conn_t *conn, void *arg) {
 }
 
 static void do_clients(void *arg, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     listing_t l = {.reply = reply};
     muxd_reply_add(reply, "{\"clients\":[");
-    mux_server_foreach(muxd_server(muxd), list_client, &l);
+    mux_server_foreach(t->server, list_client, &l);
     muxd_reply_add(reply, "]");
     if (l.more)
         muxd_reply_add(reply, ",\"more\":%zu", l.more);
@@ -95,26 +95,25 @@ static void do_clients(void *arg, muxd_reply_t *reply) {
 }
 
 static void do_fault_add(void *arg, const char *spec, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     char err[MUXD_FAULT_SPEC_MAX + 128];
-    uint64_t id = muxd_faults_add(muxd_faults(muxd), spec, err, sizeof(err));
+    uint64_t id = muxd_faults_add(t->faults, spec, err, sizeof(err));
     if (!id) {
         muxd_reply_error(reply, "%s", err);
         return;
     }
-    muxd_faults_changed(muxd);
+    t->faults_changed(t->arg);
     muxd_log_text(MUXD_LOG_NORMAL, "control: fault %" PRIu64 " added: %s", id,
                   spec); /* checked: no raw bytes */
     muxd_reply_add(reply, "{\"ok\":true,\"id\":%" PRIu64 "}", id);
 }
 
 static void do_fault_list(void *arg, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     uint64_t id;
     const char *spec;
     muxd_reply_add(reply, "{\"faults\":[");
-    for (size_t i = 0; i < muxd_faults_list(muxd_faults(muxd), i, &id, &spec);
-         i++) {
+    for (size_t i = 0; i < muxd_faults_list(t->faults, i, &id, &spec); i++) {
         muxd_reply_add(reply, "%s{\"id\":%" PRIu64 ",\"spec\":", i ? "," : "",
                        id);
         muxd_reply_string(reply, spec, strlen(spec));
@@ -124,20 +123,20 @@ static void do_fault_list(void *arg, muxd_reply_t *reply) {
 }
 
 static void do_fault_del(void *arg, uint64_t id, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
-    if (!muxd_faults_del(muxd_faults(muxd), id)) {
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    if (!muxd_faults_del(t->faults, id)) {
         muxd_reply_error(reply, "no fault with id %" PRIu64, id);
         return;
     }
-    muxd_faults_changed(muxd);
+    t->faults_changed(t->arg);
     muxd_log_text(MUXD_LOG_NORMAL, "control: fault %" PRIu64 " removed", id);
     muxd_reply_ok(reply);
 }
 
 static void do_fault_clear(void *arg, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
-    muxd_faults_clear(muxd_faults(muxd));
-    muxd_faults_changed(muxd);
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    muxd_faults_clear(t->faults);
+    t->faults_changed(t->arg);
     muxd_log_text(MUXD_LOG_NORMAL, "control: faults cleared");
     muxd_reply_ok(reply);
 }
@@ -156,9 +155,9 @@ static void kick_client(mux_conn_t *conn, void *arg) {
 }
 
 static void do_kick(void *arg, uint64_t id, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     kick_t k = {.id = id};
-    mux_server_foreach(muxd_server(muxd), kick_client, &k);
+    mux_server_foreach(t->server, kick_client, &k);
     if (!k.found) {
         muxd_reply_error(reply, "no client with id %" PRIu64, id);
         return;
@@ -168,16 +167,16 @@ static void do_kick(void *arg, uint64_t id, muxd_reply_t *reply) {
 }
 
 static void do_pause(void *arg, bool paused, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
-    mux_server_pause_accepting(muxd_server(muxd), paused);
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    mux_server_pause_accepting(t->server, paused);
     muxd_log_text(MUXD_LOG_NORMAL, "control: accepting %s",
                   paused ? "paused" : "resumed");
     muxd_reply_ok(reply);
 }
 
 static void do_refuse(void *arg, bool on, muxd_reply_t *reply) {
-    muxd_t *muxd = ((muxd_control_t *)arg)->muxd;
-    muxd_set_refusing(muxd, on);
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    t->set_refusing(t->arg, on);
     muxd_log_text(MUXD_LOG_NORMAL, "control: new clients %s",
                   on ? "reset" : "served");
     muxd_reply_ok(reply);
@@ -185,7 +184,8 @@ static void do_refuse(void *arg, bool on, muxd_reply_t *reply) {
 
 static void do_shutdown(void *arg, muxd_reply_t *reply) {
     muxd_reply_ok(reply); /* before: the loop may stop this turn */
-    muxd_shutdown(((muxd_control_t *)arg)->muxd, "control");
+    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    t->shutdown(t->arg, "control");
 }
 
 static const muxd_control_ops_t ops = {
@@ -320,7 +320,8 @@ static int listen_private(mux_server_t *server, const mux_addr_t *addr) {
     return err;
 }
 
-int muxd_control_start(muxd_t *muxd, const mux_addr_t *addr, const char *text,
+int muxd_control_start(const muxd_control_target_t *target,
+                       const mux_addr_t *addr, const char *text,
                        muxd_control_t **out) {
     muxd_control_t *control = calloc(1, sizeof(*control));
     if (!control) {
@@ -328,15 +329,15 @@ int muxd_control_start(muxd_t *muxd, const mux_addr_t *addr, const char *text,
                        mux_strerror(-ENOMEM));
         return -ENOMEM;
     }
-    control->muxd = muxd;
+    control->target = *target;
     mux_server_opts_t opts = {
         .max_clients = MUXD_CONTROL_CLIENTS,
         .full_message =
             "{\"ok\":false,\"error\":\"too many control clients\"}\n",
         .on_event = control_event,
         .service_arg = control};
-    int err = mux_server_new(mux_server_loop(muxd_server(muxd)),
-                             &control_service, &opts, &control->server);
+    int err = mux_server_new(mux_server_loop(target->server), &control_service,
+                             &opts, &control->server);
     if (err == 0 && (err = listen_private(control->server, addr)) < 0)
         muxd_log_error("cannot listen on %s (--control): %s", text,
                        mux_strerror(err));

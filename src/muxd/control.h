@@ -6,7 +6,11 @@
 #ifndef MUXD_CONTROL_H
 #define MUXD_CONTROL_H
 
-#include "serve.h"
+#include "faults.h"
+
+#include "mux.h"
+
+#include <stdbool.h>
 
 /* Control clients at once; one more is told so and closed. */
 #define MUXD_CONTROL_CLIENTS 16
@@ -16,13 +20,26 @@
 
 typedef struct muxd_control muxd_control_t;
 
+/* What the commands act on: the serving muxd's server and faults, and the
+ * few things only it can do (serve.c fills it in). */
+typedef struct {
+    mux_server_t *server;
+    muxd_faults_t *faults;
+    void (*faults_changed)(void *arg); /* after an add, del or clear */
+    bool (*refusing)(void *arg);       /* `refuse on` in force */
+    void (*set_refusing)(void *arg, bool on);
+    void (*shutdown)(void *arg, const char *why); /* as SIGTERM does */
+    void *arg;
+} muxd_control_target_t;
+
 /*
  * Listens on `addr` (`text` as given, for messages) and serves the
- * commands on `muxd`, whose server must exist. A unix socket is created
- * mode 0600 and removed by muxd_control_free() while it is still ours.
+ * commands on `target` (copied), whose server must exist. A unix socket is
+ * created mode 0600 and removed by muxd_control_free() while it is still ours.
  * Logs why and returns -errno on failure; else 0 and *out.
  */
-int muxd_control_start(muxd_t *muxd, const mux_addr_t *addr, const char *text,
+int muxd_control_start(const muxd_control_target_t *target,
+                       const mux_addr_t *addr, const char *text,
                        muxd_control_t **out);
 
 /* Closes the control socket and its clients. NULL is a no-op. */

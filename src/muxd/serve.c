@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 /* Everything a running muxd holds, for the callbacks. */
-struct muxd {
+typedef struct muxd {
     muxd_options_t *opts;
     muxd_ready_t *ready;
     unsigned worker; /* 1..N in a --workers process, else 0 */
@@ -39,13 +39,12 @@ struct muxd {
     muxd_faults_t *faults;
     muxd_control_t *control; /* --control, or NULL */
     bool refusing;           /* control's `refuse on` */
-    muxd_relay_t *relay; /* --to, or NULL */
-};
+    muxd_relay_t *relay;     /* --to, or NULL */
+} muxd_t;
 
-mux_server_t *muxd_server(muxd_t *muxd) { return muxd->server; }
-muxd_faults_t *muxd_faults(muxd_t *muxd) { return muxd->faults; }
-void muxd_set_refusing(muxd_t *muxd, bool on) { muxd->refusing = on; }
-bool muxd_refusing(const muxd_t *muxd) { return muxd->refusing; }
+/* Control's `refuse on|off`: new clients are reset at once, or served. */
+static void set_refusing(void *arg, bool on) { ((muxd_t *)arg)->refusing = on; }
+static bool refusing(void *arg) { return ((muxd_t *)arg)->refusing; }
 
 /* ---- faults: what each client gets ---- */
 
@@ -78,7 +77,9 @@ static void refresh_client(mux_conn_t *conn, void *arg) {
         muxd_relay_faults_changed(conn);
 }
 
-void muxd_faults_changed(muxd_t *muxd) {
+/* After the registry changed: the server's accept delay, and every open
+ * client's faults, brought up to date. */
+static void faults_changed(muxd_t *muxd) {
     mux_faults_t server = *mux_server_faults(muxd->server);
     muxd_faults_server(muxd->faults, &server);
     mux_server_set_faults(muxd->server, &server);
@@ -157,7 +158,9 @@ const char *muxd_stop_signal_name(int signo) {
     return signo == SIGINT ? "SIGINT" : signo == SIGHUP ? "SIGHUP" : "SIGTERM";
 }
 
-void muxd_shutdown(muxd_t *muxd, const char *why) {
+/* The graceful stop SIGTERM starts (`why` names the cause in the log);
+ * a second call stops at once. */
+static void muxd_shutdown(muxd_t *muxd, const char *why) {
     if (muxd->signals++ > 0) { /* asked twice: stop waiting for clients */
         mux_stop(muxd->loop);
         return;
@@ -314,6 +317,26 @@ static int relay_start(muxd_t *muxd, const mux_service_t **service) {
     return 0;
 }
 
+/* The control socket's view of this muxd. */
+static void control_faults_changed(void *arg) { faults_changed(arg); }
+static void control_shutdown(void *arg, const char *why) {
+    muxd_shutdown(arg, why);
+}
+
+static int control_start(muxd_t *muxd) {
+    const muxd_options_t *o = muxd->opts;
+    const muxd_control_target_t target = {.server = muxd->server,
+                                          .faults = muxd->faults,
+                                          .faults_changed =
+                                              control_faults_changed,
+                                          .refusing = refusing,
+                                          .set_refusing = set_refusing,
+                                          .shutdown = control_shutdown,
+                                          .arg = muxd};
+    return muxd_control_start(&target, &o->control, o->control_text,
+                              &muxd->control);
+}
+
 /* Everything up to the ready lines: server, signals, listeners. */
 static int start(muxd_t *muxd) {
     muxd_options_t *o = muxd->opts;
@@ -342,9 +365,7 @@ static int start(muxd_t *muxd) {
     if ((err = watch_signals(muxd)) < 0 || (err = listen_all(muxd)) < 0 ||
         (err = adopt_inherited(muxd)) < 0)
         return err;
-    if (o->control_text &&
-        (err = muxd_control_start(muxd, &o->control, o->control_text,
-                                  &muxd->control)) < 0)
+    if (o->control_text && (err = control_start(muxd)) < 0)
         return err;
     if (!o->server.max_clients)
         mux_server_set_max_clients(muxd->server, default_max_clients());

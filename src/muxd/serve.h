@@ -10,22 +10,6 @@
 
 #include <stdbool.h>
 
-/* A serving muxd, for the parts that act on it while it runs (the
- * control socket). */
-typedef struct muxd muxd_t;
-mux_server_t *muxd_server(muxd_t *muxd);
-/* The faults in force, or NULL when muxd runs without any. */
-muxd_faults_t *muxd_faults(muxd_t *muxd);
-/* After the registry changed: the server's accept delay, and every open
- * client's faults, brought up to date. */
-void muxd_faults_changed(muxd_t *muxd);
-/* Control's `refuse on|off`: new clients are reset at once, or served. */
-void muxd_set_refusing(muxd_t *muxd, bool on);
-bool muxd_refusing(const muxd_t *muxd);
-/* The graceful stop SIGTERM starts (`why` names the cause in the log);
- * a second call stops at once. */
-void muxd_shutdown(muxd_t *muxd, const char *why);
-
 /*
  * Serves with `o` until a stop signal (or --max-accepts) ends it: binds,
  * announces readiness through `ready`, runs the loop, takes the
