@@ -295,7 +295,10 @@ bool mux__conn_is_open(const mux_conn_t *conn);
  * (mux_conn_set_faults() with the same pointer). */
 void mux__conn_faults_changed(mux_conn_t *conn);
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds (cut down), and rounded up: a deadline set from
+ * the latter is never met before its full length has passed, since
+ * deadlines are checked against the former. */
 uint64_t mux__clock_ms(void);
+uint64_t mux__clock_ms_up(void);
 
 #endif /* MUX_INTERNAL_H */

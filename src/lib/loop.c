@@ -119,6 +119,13 @@ uint64_t mux__clock_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t mux__clock_ms_up(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u +
+           ((uint64_t)ts.tv_nsec + 999999u) / 1000000u;
+}
+
 uint64_t mux_now(const mux_loop_t *loop) {
     mux_loop_t *l = (mux_loop_t *)loop; /* a cache: no loop is const */
     if (l->now_stale) {
@@ -421,7 +428,8 @@ int mux_timer_start(mux_timer_t *t, uint64_t after_ms, uint64_t repeat_ms) {
         heap_remove(loop, t); /* its slot is free again: no allocation */
     else if (heap_reserve(loop) < 0)
         return -ENOMEM;
-    t->deadline = mux__clock_ms() + after_ms;
+    /* Never early: a delay counts from the clock rounded up (0 is now). */
+    t->deadline = after_ms ? mux__clock_ms_up() + after_ms : mux__clock_ms();
     t->repeat = repeat_ms;
     heap_push(loop, t);
     return 0;

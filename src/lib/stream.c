@@ -599,7 +599,7 @@ static int behind(mux_conn_t *conn, const char *data, size_t len,
 
 MUX__COLD static int send_behind(mux_conn_t *conn, const char *data,
                                  size_t len) {
-    int err = behind(conn, data, len, mux__clock_ms());
+    int err = behind(conn, data, len, mux__clock_ms_up());
     return err < 0 ? err : sent(conn);
 }
 
@@ -632,7 +632,7 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
         /* One after another, all due at once: held back, the pieces share
          * one entry of the delay queue, so they leave as one reply (and
          * faults.split cuts that reply, not the pieces). */
-        uint64_t now = mux__clock_ms();
+        uint64_t now = mux__clock_ms_up();
         for (int i = 0; i < iovcnt; i++) {
             if (iov[i].iov_len == 0)
                 continue;
@@ -885,7 +885,7 @@ static int rearm_in(mux_conn_t *conn, uint64_t now) {
  * high watermark's worth. */
 MUX__COLD static void hold_input(mux_conn_t *conn, const char *data,
                                  size_t len) {
-    uint64_t now = mux__clock_ms();
+    uint64_t now = mux__clock_ms_up(); /* a held byte never leaves early */
     if (mux__shaper_hold(conn->in_shaper, in_shape(conn), 0, data, len, now) <
         0) {
         finish(conn, "out of memory");

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
@@ -897,6 +898,33 @@ static void test_timer_idle_states_and_free(void **state) {
     assert_int_equal(count, 0);
 }
 
+/* A timer never fires before its full delay, whatever the fraction of a
+ * millisecond the clock was at when it was armed. */
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void note_ns(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    (void)loop, (void)timer;
+    *(uint64_t *)arg = now_ns();
+}
+
+static void test_timer_never_early(void **state) {
+    (void)state;
+    mux_loop_t *loop = new_loop();
+    for (int i = 0; i < 40; i++) {
+        uint64_t fired = 0;
+        mux_timer_t timer;
+        uint64_t armed = now_ns();
+        start_timer(loop, &timer, 2, 0, note_ns, &fired);
+        assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
+        assert_true(fired - armed >= 2000000u);
+    }
+    mux_loop_free(loop);
+}
+
 /* Many timers: the heap grows, and starting and stopping them in any
  * order keeps deadline order. Each deadline is known to the test within a
  * millisecond (it reads the clock when it arms), however slowly arming
@@ -1229,11 +1257,13 @@ static void test_prepare_timeout(void **state) {
     mux_timer_t near, far;
     start_timer(loop, &far, 60000, 0, count_timer, &count);
     start_timer(loop, &near, 30000, 0, count_timer, &count);
+    /* A delay counts from the clock rounded up to the millisecond, so that
+     * a timer never fires early: the wait is up to 1 ms more. */
     int64_t wait = prepared_wait(loop);
-    assert_true(wait > 0 && wait <= 30000);
+    assert_true(wait > 0 && wait <= 30001);
     mux_timer_stop(&near);
     wait = prepared_wait(loop);
-    assert_true(wait > 30000 && wait <= 60000);
+    assert_true(wait > 30000 && wait <= 60001);
     /* A due timer: wait 0, and mux_process() runs it without fds. */
     assert_int_equal(mux_timer_start(&near, 0, 0), 0);
     assert_int_equal(prepared_wait(loop), 0);
@@ -1337,6 +1367,7 @@ int main(void) {
         cmocka_unit_test(test_timer_owner_freed_in_callback),
         cmocka_unit_test(test_timer_idle_states_and_free),
         cmocka_unit_test(test_timers_many_in_deadline_order),
+        cmocka_unit_test(test_timer_never_early),
         cmocka_unit_test(test_signal_delivered),
         cmocka_unit_test(test_signal_restores_disposition),
         cmocka_unit_test(test_signal_busy),
