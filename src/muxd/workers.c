@@ -52,6 +52,9 @@
 #define STABLE_MS 10000
 /* A worker stopped (SIGSTOP, SIGTSTP) this long is killed and replaced. */
 #define STOPPED_GRACE_MS 3000
+/* After the first stop signal, workers get --shutdown-timeout and this
+ * much more (the lingering close of their last clients) to exit. */
+#define STOP_GRACE_MS 3000
 
 typedef struct pool pool_t;
 
@@ -79,9 +82,11 @@ struct pool {
     sigset_t block;    /* the signals the parent's loop watches */
     sigset_t old_mask; /* restored in workers, and once the loop runs */
     mux_loop_t *loop;
-    int signals;     /* stop signals received */
-    bool failed;     /* a worker failed or died unasked: exit 1 */
-    char *addresses; /* worker 1's report: the ready lines */
+    int signals;               /* stop signals received */
+    bool failed;               /* a worker failed or died unasked: exit 1 */
+    mux_timer_t stop_deadline; /* workers still running this long after
+                                  the first stop signal are killed */
+    char *addresses;           /* worker 1's report: the ready lines */
 };
 
 /* ------------------------------------------------------------------ */
@@ -495,11 +500,34 @@ static void on_stop(mux_loop_t *loop, int signo, void *arg) {
         for (size_t i = 0; i < o->ninherited; i++)
             close(o->inherited[i]);
         o->ninherited = 0;
+        mux_timer_start(&pool->stop_deadline,
+                        o->shutdown_timeout_ms + STOP_GRACE_MS, 0);
     }
     signal_all(pool, SIGTERM);
     signal_all(pool, SIGCONT);
     if (pool->alive == 0)
         mux_stop(pool->loop);
+}
+
+/* The first stop signal gave the workers their shutdown timeout and the
+ * lingering close after it; one still running now will not stop by
+ * itself: it is killed (logged), and muxd exits 1. */
+static void on_stop_deadline(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    (void)loop;
+    (void)timer;
+    pool_t *pool = arg;
+    for (unsigned i = 0; i < pool->opts->workers; i++) {
+        worker_t *w = &pool->workers[i];
+        if (w->pid <= 0)
+            continue;
+        muxd_log_error(
+            "worker %u (pid %ld) did not stop within %g s of "
+            "the stop signal: killing it",
+            w->index, (long)w->pid,
+            (double)(pool->opts->shutdown_timeout_ms + STOP_GRACE_MS) / 1e3);
+        kill(w->pid, SIGKILL);
+        pool->failed = true;
+    }
 }
 
 /* SIGUSR1: every worker prints its own stats line. */
@@ -510,6 +538,7 @@ static void on_stats(mux_loop_t *loop, int signo, void *arg) {
 
 /* The slots' timers, on the loop that now exists; their clocks start. */
 static void init_timers(pool_t *pool) {
+    mux_timer_init(&pool->stop_deadline, pool->loop, on_stop_deadline, pool);
     for (unsigned i = 0; i < pool->opts->workers; i++) {
         worker_t *w = &pool->workers[i];
         mux_timer_init(&w->restart, pool->loop, on_restart, w);

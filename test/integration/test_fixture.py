@@ -593,6 +593,27 @@ class Workers(unittest.TestCase):
             self.assertNotIn("killing it", m.stderr())
             self.assertEqual(m.stop(), 0)
 
+    def test_a_worker_that_does_not_stop_is_killed(self):
+        # A worker stopped (SIGSTOP) after the parent passed SIGTERM and
+        # SIGCONT on cannot finish its shutdown: past --shutdown-timeout
+        # and 3 s more the parent kills it, and exits 1.
+        with Muxd("-p", "0", "--workers", "2", "--shutdown-timeout", "1") as m:
+            workers = children(m.proc.pid)
+            busy = m.connect()  # keeps one worker in its shutdown a while
+            busy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            m.proc.send_signal(signal.SIGTERM)
+            m.wait_for_log("SIGTERM: stopping 2 workers")
+            time.sleep(0.3)  # after the parent's SIGCONT
+            for pid in workers:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except ProcessLookupError:
+                    pass  # already gone
+            self.assertEqual(m.proc.wait(timeout=muxtest.TIMEOUT), 1)
+            self.assertIn("did not stop within 4 s of the stop signal: "
+                          "killing it", m.stderr())
+            busy.close()
+
     @unittest.skipUnless(have_pidfd(), "no pidfd_open")
     def test_workers_follow_a_killed_parent(self):
         with Muxd("-p", "0", "--workers", "2", "-q") as m:
