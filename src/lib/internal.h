@@ -284,6 +284,12 @@ int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                   const mux_conn_opts_t *opts, const struct sockaddr *peer,
                   socklen_t peer_len, const char *local, mux_conn_t **out);
 void mux__conn_open(mux_conn_t *conn);
+/* A stream fd handed in (not accepted here): made non-blocking and
+ * close-on-exec, its peer into *peer and its local address as text.
+ * Returns the fd, or -errno with the fd closed (-ENOTCONN: not
+ * connected). */
+int mux__conn_handed_in(int fd, struct sockaddr_storage *peer,
+                        socklen_t *peer_len, char local[MUX_ADDRSTRLEN]);
 /* Graceful shutdown of one client: serve what it sent, then close. */
 void mux__conn_shutdown(mux_conn_t *conn);
 /* Closes and frees now (server teardown): the close callback runs. */

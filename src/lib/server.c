@@ -318,19 +318,12 @@ int mux_server_serve_fd(mux_server_t *server, int fd) {
         mux__close(fd);
         return -ESHUTDOWN;
     }
-    fd = mux__fd_prepare(fd);
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char text[MUX_ADDRSTRLEN];
+    fd = mux__conn_handed_in(fd, &peer, &peer_len, text);
     if (fd < 0)
         return fd;
-    struct sockaddr_storage peer, local;
-    socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
-    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) < 0 ||
-        getsockname(fd, (struct sockaddr *)&local, &local_len) < 0) {
-        int err = -errno;
-        mux__close(fd);
-        return err;
-    }
-    char text[MUX_ADDRSTRLEN];
-    mux_addr_format((struct sockaddr *)&local, local_len, text, sizeof(text));
     return admit(server, fd, (struct sockaddr *)&peer, peer_len, text);
 }
 

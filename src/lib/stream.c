@@ -1226,25 +1226,36 @@ void mux__conn_open(mux_conn_t *conn) {
         update_interest(conn);
 }
 
+int mux__conn_handed_in(int fd, struct sockaddr_storage *peer,
+                        socklen_t *peer_len, char local[MUX_ADDRSTRLEN]) {
+    fd = mux__fd_prepare(fd);
+    if (fd < 0)
+        return fd;
+    struct sockaddr_storage here;
+    socklen_t here_len = sizeof(here);
+    *peer_len = sizeof(*peer);
+    if (getpeername(fd, (struct sockaddr *)peer, peer_len) < 0 ||
+        getsockname(fd, (struct sockaddr *)&here, &here_len) < 0) {
+        int err = -errno;
+        mux__close(fd);
+        return err;
+    }
+    mux_addr_format((struct sockaddr *)&here, here_len, local, MUX_ADDRSTRLEN);
+    return fd;
+}
+
 int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                  const mux_conn_opts_t *opts, mux_conn_t **out) {
     if (!service) {
         mux__close(fd);
         return -EINVAL;
     }
-    fd = mux__fd_prepare(fd);
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char text[MUX_ADDRSTRLEN];
+    fd = mux__conn_handed_in(fd, &peer, &peer_len, text);
     if (fd < 0)
         return fd;
-    struct sockaddr_storage peer, local;
-    socklen_t peer_len = sizeof(peer), local_len = sizeof(local);
-    if (getpeername(fd, (struct sockaddr *)&peer, &peer_len) < 0 ||
-        getsockname(fd, (struct sockaddr *)&local, &local_len) < 0) {
-        int err = -errno;
-        mux__close(fd);
-        return err;
-    }
-    char text[MUX_ADDRSTRLEN];
-    mux_addr_format((struct sockaddr *)&local, local_len, text, sizeof(text));
     int err = mux__conn_new(loop, fd, service, opts, (struct sockaddr *)&peer,
                             peer_len, text, out);
     if (err < 0)
