@@ -4,7 +4,8 @@
 Called by compare.sh (which installs and builds first); python3 stdlib only.
 Each measurement starts a fresh server pinned to CPU 0, waits for its ready
 line ("listening on tcp 127.0.0.1:PORT"), runs muxbench pinned to CPU 1 and
-reads the server's CPU time (/proc/PID/stat utime+stime) and peak RSS
+reads the server's CPU time while muxbench measures (the scheduler's run
+time, /proc/PID/task/*/schedstat, at muxbench's marks) and peak RSS
 (VmHWM) before stopping it. Servers take turns level by level (A B C ... A B
 C ..., each round starting one server later), for --rounds rounds; the
 tables show medians.
@@ -106,9 +107,7 @@ class Server:
         raise BenchError(f"{self.name}: no ready line (got {seen[:200]!r})")
 
     def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+        return run_seconds(self.proc.pid)
 
     def status_kib(self, key):
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -132,6 +131,35 @@ class Server:
             self.proc.stdout.close()
 
 
+def run_seconds(pid):
+    """The CPU seconds process `pid` ran so far, every thread: the
+    scheduler's nanoseconds (/proc/PID/task/*/schedstat). utime + stime in
+    /proc/PID/stat are sampled at clock ticks: a process that runs in
+    short bursts among many (a forking relay's children) gets too few of
+    them. Falls back to utime + stime where schedstat is missing; 0 once
+    the process is gone."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0  # gone
+    total, found = 0, False
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+                found = True
+        except OSError:
+            pass  # a thread that ended meanwhile, or no schedstat
+    if found:
+        return total / 1e9
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    except OSError:
+        return 0.0
+
+
 def parse_result(text):
     for line in text.splitlines():
         if line.startswith("RESULT "):
@@ -140,17 +168,51 @@ def parse_result(text):
     return None
 
 
-def muxbench(args, port, extra, timeout, pin=True):
-    cmd = pinned(1, [args.muxbench, "-q"] + extra + [str(port)], pin)
+def muxbench(args, port, extra, timeout, pin=True, cpu=None):
+    """Runs muxbench -q; with `cpu` (a function of muxbench's pid returning
+    the server's CPU seconds), the result also holds "window_cpu_s": what
+    `cpu` counted between muxbench's MEASURING and MEASURED marks, the time
+    its round trips/s cover (not connecting, warm-up or the drain)."""
+    cmd = pinned(1, [args.muxbench, "-q"] + (["--marks"] if cpu else []) +
+                 extra + [str(port)], pin)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    out, marks = b"", {}
     try:
-        p = subprocess.run(cmd, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        while True:  # the marks as they come, then the rest
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BenchError(f"muxbench {' '.join(extra)}: timed out")
+            ready, _, _ = select.select([p.stdout], [], [], left)
+            if not ready:
+                continue
+            line = p.stdout.readline()
+            if not line:
+                break
+            mark = line.strip().decode(errors="replace")
+            if cpu and mark in ("MEASURING", "MEASURED"):
+                marks[mark] = cpu(p.pid)
+            else:
+                out += line
+        p.wait(max(deadline - time.monotonic(), 0.1))
+        err = p.stderr.read().decode(errors="replace").strip()
+    except (BenchError, subprocess.TimeoutExpired):
+        p.kill()
+        p.wait()
         raise BenchError(f"muxbench {' '.join(extra)}: timed out")
-    result = parse_result(p.stdout.decode(errors="replace"))
+    finally:
+        p.stdout.close()
+        p.stderr.close()
+    result = parse_result(out.decode(errors="replace"))
     if result is None:
-        raise BenchError(f"muxbench {' '.join(extra)} failed: "
-                         f"{p.stderr.decode(errors='replace').strip()}")
-    result["stderr"] = p.stderr.decode(errors="replace").strip()
+        raise BenchError(f"muxbench {' '.join(extra)} failed: {err}")
+    result["stderr"] = err
+    if cpu:
+        if "MEASURING" not in marks:
+            raise BenchError(f"muxbench {' '.join(extra)}: no MEASURING mark")
+        end = marks.get("MEASURED")
+        result["window_cpu_s"] = (end if end is not None else cpu(p.pid)) - \
+            marks["MEASURING"]
     return result
 
 
@@ -198,7 +260,8 @@ def measure_level(args, name, cmd, level):
         if active:
             extra += ["--active", str(active)]
         r = muxbench(args, srv.port, extra,
-                     args.duration + args.warmup + 60, args.pin)
+                     args.duration + args.warmup + 60, args.pin,
+                     cpu=lambda _load: srv.cpu_seconds())
         if not srv.alive():
             raise BenchError(f"{name} exited during {mode} {conns}")
         r["server_cpu_s"] = srv.cpu_seconds() - cpu0
@@ -210,8 +273,10 @@ def measure_level(args, name, cmd, level):
         r["other_load"] = max(others, 0) / (time.monotonic() - t0)
     finally:
         srv.stop()
-    r["us_per_rt"] = (r["server_cpu_s"] * 1e6 / r["rts_total"]
-                      if r["rts_total"] else 0.0)
+    # CPU per round trip over the measured time only: connecting and
+    # warming up (cheaper per round trip while few connections are open,
+    # and slow for some servers) would bias it.
+    r["us_per_rt"] = (r["window_cpu_s"] * 1e6 / r["rts"] if r["rts"] else 0.0)
     return r
 
 

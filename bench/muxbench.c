@@ -74,6 +74,7 @@ typedef struct {
     double timeout;  /* seconds without progress that count as a stall */
     unsigned active; /* pingpong: connections that keep sending; 0: all */
     bool quiet;
+    bool marks;         /* say MEASURING and MEASURED as they happen */
     const char *target; /* as given, for messages */
     struct sockaddr_storage addr;
     socklen_t addr_len;
@@ -450,6 +451,10 @@ static void start_measuring(bench_t *b) {
     if (b->opt->duration > 0)
         b->measure_until = b->now + seconds_to_ns(b->opt->duration);
     getrusage(RUSAGE_SELF, &b->usage_start);
+    if (b->opt->marks) {
+        fputs("MEASURING\n", stdout);
+        fflush(stdout);
+    }
 }
 
 /* Stops starting new messages; those in flight still finish. */
@@ -457,6 +462,10 @@ static void stop(bench_t *b) {
     if (b->measuring) {
         b->measured_end = b->now;
         getrusage(RUSAGE_SELF, &b->usage_end);
+        if (b->opt->marks) {
+            fputs("MEASURED\n", stdout);
+            fflush(stdout);
+        }
     }
     b->measuring = false;
     b->stopping = true;
@@ -637,6 +646,11 @@ static void usage(FILE *out) {
         "                       others stay idle after one round trip\n"
         "  -t, --timeout SEC    longest wait for progress (default 5)\n"
         "  -q, --quiet          print only the RESULT line\n"
+        "      --marks          print MEASURING when the measured time "
+        "begins and\n"
+        "                       MEASURED when it ends, as they happen (a "
+        "script\n"
+        "                       samples the server's CPU between them)\n"
         "  -h, --help           show this help and exit\n"
         "\n"
         "HOST defaults to 127.0.0.1; [V6ADDR]:PORT for IPv6. Idle mode "
@@ -718,6 +732,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"active", required_argument, NULL, 'A'},
         {"timeout", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
+        {"marks", no_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int ch;
@@ -756,6 +771,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
             break;
         case 'q':
             o->quiet = true;
+            break;
+        case 'M':
+            o->marks = true;
             break;
         case 'h':
             usage(stdout);

@@ -8,9 +8,10 @@ pinned to CPU 0 that forwards to the upstream: muxd (`muxd -q -l
 127.0.0.1:0 --to 127.0.0.1:UPSTREAM`, when its --help lists --to) and, from
 Debian, haproxy (nbthread 1, mode tcp), rinetd, redir and socat (fork),
 each with a configuration written into a temporary directory and a
-loopback port. The relay's CPU time is read from /proc: utime + stime of
-the relay, of its reaped children (cutime + cstime) and of any process it
-forked that still runs, after muxbench is done and its connections closed.
+loopback port. The relay's CPU time is the scheduler's run time
+(/proc/PID/task/*/schedstat) of the relay and of every process it forked,
+between muxbench's MEASURING and MEASURED marks, per round trip measured
+between them.
 The floor is the echo server alone, measured the same way (echo on CPU 0),
 times two: a relay does twice an echo's kernel work.
 
@@ -265,15 +266,26 @@ class CpuMeter:
     def __init__(self, pid, known):
         self.pid, self.known = pid, set(known) | {pid}
 
-    def adopted(self, procs):
+    def adopted(self, procs, load=None):
         me = os.getpid()
         return [p for p, (ppid, _, _) in procs.items()
-                if ppid == me and p not in self.known]
+                if ppid == me and p not in self.known and p != load]
 
     def seconds(self):
+        """Its CPU seconds so far, reaped children included (clock ticks:
+        for the whole run, once settled)."""
         procs = snapshot()
         tree = subtree(procs, [self.pid] + self.adopted(procs))
         return sum(procs[p][2] for p in tree) / compare.TICKS
+
+    def running_seconds(self, load):
+        """The CPU seconds its processes that exist now ran, to the
+        nanosecond (what a measured window needs: see run_seconds);
+        `load`: the pid of the running muxbench, our child but not the
+        relay's."""
+        procs = snapshot()
+        tree = subtree(procs, [self.pid] + self.adopted(procs, load))
+        return sum(compare.run_seconds(p) for p in tree)
 
     def settled(self, procs):
         """Whether nothing it forked can still run or be reaped by anyone
@@ -319,8 +331,9 @@ def measure(args, name, level, tmp):
         if relay and relay is not upstream:
             relay.stop()
         upstream.stop()
-    r["us_per_rt"] = (r["relay_cpu_s"] * 1e6 / r["rts_total"]
-                      if r["rts_total"] else 0.0)
+    # Over the measured time only (muxbench's marks): a relay that accepts
+    # slowly would otherwise be measured partly at fewer connections.
+    r["us_per_rt"] = (r["window_cpu_s"] * 1e6 / r["rts"] if r["rts"] else 0.0)
     return r
 
 
@@ -336,7 +349,7 @@ def run_load(args, relay, upstream, level):
              "-t", str(STALL_TIMEOUT)]
     r = compare.muxbench(args, relay.port, extra,
                          args.duration + args.warmup + 2 * STALL_TIMEOUT,
-                         args.pin)
+                         args.pin, cpu=meter.running_seconds)
     meter.settle(CHILDREN_TIMEOUT)
     if not relay.alive():
         raise BenchError(f"{relay.name} exited during {mode} {conns}")
@@ -434,8 +447,8 @@ def cpu_table(names, med, absent):
     head = "| relay |" + "".join(
         f" {c} conns µs/RT | × floor | × best peer |" for _, c, _ in PINGPONG)
     lines = ["### Relay CPU per round trip, ping-pong 64 B", "",
-             "The relay's own CPU time (all its processes) over the run, "
-             "divided by the round trips; floor: twice the echo server's "
+             "The relay's own CPU time (all its processes) while muxbench "
+             "measured, divided by the round trips measured; floor: twice the echo server's "
              "CPU per round trip, measured alone.", "", head,
              "|---|" + "---:|" * 3 * len(PINGPONG)]
     floor = ["floor (2 × echo)"]

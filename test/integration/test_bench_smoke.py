@@ -131,6 +131,20 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(status, 0, err)
         self.assertEqual(r["rts"], "500")
 
+    def test_marks_bracket_the_measured_time(self):
+        # The benches read the server's CPU at these two lines: they come
+        # in order, before the result, and the time between them is what
+        # the result's round trips cover.
+        p = subprocess.run([MUXBENCH, "-q", "--marks", "-c", "4", "-w",
+                            "0.3", "-d", "0.5", str(self.port)],
+                           capture_output=True, timeout=TIMEOUT)
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([l.split()[0] for l in lines],
+                         ["MEASURING", "MEASURED", "RESULT"], lines)
+        status, r, _ = run_bench(self.port, "-c", "2", "-n", "10")
+        self.assertNotIn("MEASURING", str(r))  # only when asked
+
     def test_corrupted_byte_is_a_mismatch(self):
         bad = BadEcho(close_instead=False)
         bad.start()
