@@ -47,8 +47,9 @@ def binary(name):
 
 def require_tool(name, package):
     """The path of an outside program a test drives (nc, valgrind, ...);
-    missing, the test fails and says what to install."""
-    path = shutil.which(name)
+    missing, the test fails and says what to install. The sbin
+    directories count too (rdate lives there; a user's PATH may lack it)."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if not path:
         raise AssertionError(
             f"{name} is not installed (apt-get install {package}; "

@@ -1,10 +1,13 @@
 """A few services driven by clients muxd's authors did not write: Debian's
-OpenBSD netcat (`nc`) and nmap's `ncat`, the way docs/services.md shows.
+OpenBSD netcat (`nc`), nmap's `ncat` and rdate (the RFC 868 time client),
+the way docs/services.md shows.
 A missing tool fails the test (scripts/test.sh installs them)."""
 
+import calendar
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 import muxtest
@@ -86,6 +89,42 @@ class WithNcat(unittest.TestCase):
             status, out = tool(self.ncat, "-6", "::1", str(m.port),
                                input=b"hi\n")
         self.assertEqual((status, out), (0, b"Hello, client!\n"))
+
+
+class WithRdate(unittest.TestCase):
+    """rdate -p asks an RFC 868 server for the time and prints it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rdate = muxtest.require_tool("rdate", "rdate")
+
+    def ask(self, port, *flags):
+        before = time.time()
+        p = subprocess.run([self.rdate, "-p", "-o", str(port), *flags],
+                           capture_output=True, timeout=TIMEOUT,
+                           env=dict(os.environ, TZ="UTC", LC_ALL="C"))
+        after = time.time()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # "Wed Dec  2 05:42:24 UTC 2026" (some versions prefix the host)
+        text = p.stdout.decode().strip().split("\t")[-1]
+        got = calendar.timegm(time.strptime(text, "%a %b %d %H:%M:%S %Z %Y"))
+        # Whole seconds: the server's answer lies between the two clocks.
+        self.assertLessEqual(int(before) - 1, got, text)
+        self.assertLessEqual(got, after + 1, text)
+
+    def test_time_over_tcp(self):
+        with Muxd("-s", "time", "-p", "0", "-q") as m:
+            self.ask(m.port, "127.0.0.1")
+
+    def test_time_over_udp(self):
+        with Muxd("-s", "time", "-l", "udp://127.0.0.1:0", "-q") as m:
+            self.ask(m.port, "-u", "127.0.0.1")
+
+    def test_time_over_ipv6(self):
+        if not muxtest.ipv6_available():
+            self.skipTest("no IPv6 on this host")
+        with Muxd("-s", "time", "-l", "[::1]:0", "-q") as m:
+            self.ask(m.port, "-6", "::1")
 
 
 if __name__ == "__main__":
