@@ -25,7 +25,7 @@ ensure_packages "${BUILD_PACKAGES[@]}" python3:python3 valgrind:valgrind \
     /usr/lib/python3/dist-packages/setuptools:python3-setuptools \
     /usr/lib/python3/dist-packages/pip:python3-pip \
     curl:curl redis-server:redis-server redis-cli:redis-tools \
-    /usr/sbin/rdate:rdate \
+    /usr/sbin/rdate:rdate nmap:nmap \
     /usr/include/cmocka.h:libcmocka-dev /etc/services:netbase
 
 jobs=$(nproc 2>/dev/null || echo 2)

@@ -1,5 +1,6 @@
 """A few services driven by clients muxd's authors did not write: Debian's
-OpenBSD netcat (`nc`), nmap's `ncat` and rdate (the RFC 868 time client),
+OpenBSD netcat (`nc`), nmap's `ncat` and rdate (the RFC 868 time client)
+(nmap itself: test_nmap.py),
 the way docs/services.md shows.
 A missing tool fails the test (scripts/test.sh installs them)."""
 
