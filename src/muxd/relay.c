@@ -83,6 +83,7 @@ static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
     pair->dump.fd = -1;
     const char *dump = relay->config->dump;
     int err = dump ? muxd_dump_open(&pair->dump, dump, relay->worker,
+                                    relay->config->dump_max,
                                     mux_conn_id(client), mux_conn_peer(client),
                                     relay->config->upstream_text)
                    : 0;

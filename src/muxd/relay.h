@@ -19,6 +19,8 @@
 
 /* The most addresses UPSTREAM resolves to that are tried. */
 #define MUXD_RELAY_ADDRS 16
+/* --dump-max's default: the most dump text one connection writes. */
+#define MUXD_RELAY_DUMP_MAX (UINT64_C(16) << 20)
 
 typedef struct muxd_relay muxd_relay_t;
 
@@ -28,6 +30,7 @@ typedef struct {
     mux_addr_t upstream;         /* --to, parsed */
     uint64_t connect_timeout_ms; /* each address's attempt; 0: the system's */
     const char *dump;            /* --dump: "-", a directory, or NULL */
+    uint64_t dump_max;           /* --dump-max: text per connection */
     /* Filled by muxd_relay_prepare(): */
     mux_sockaddr_t addrs[MUXD_RELAY_ADDRS];
     size_t naddrs;

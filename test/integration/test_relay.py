@@ -769,6 +769,10 @@ class TestServing(unittest.TestCase):
                 (["--to", "5", "-s", "chargen"], "do not apply"),
                 (["--to", "5", "-l", "udp://127.0.0.1:0"], "UDP listener"),
                 (["--dump", "-"], "need --to"),
+                (["--dump-max", "1M"], "need --to"),
+                (["--to", "5", "--dump-max", "1M"], "--dump-max needs --dump"),
+                (["--to", "5", "--dump", "-", "--dump-max", "0"],
+                 "invalid dump limit: '0'"),
                 (["--to", "5", "--max-output", "1k"], "at least 4k"),
                 (["--to", "5", "--connect-timeout", "x"],
                  "invalid connect timeout")):
@@ -817,6 +821,83 @@ class TestDump(unittest.TestCase):
                                r"to=13\n00000000  68 65")
         self.assertRegex(text, r"# \S+Z conn 1 closed: .*\(14 bytes up, 14 "
                                r"bytes down\)\n$")
+
+    def dumped_bytes(self, text, marker):
+        """The bytes of the hex lines in text, and the length of the text
+        before the truncation line (which must be there)."""
+        head, sep, _ = text.partition(marker)
+        self.assertTrue(sep, text[-500:])
+        head = head[:head.rfind("\n") + 1]  # up to the line with the marker
+        hexes = re.findall(r"^[0-9a-f]{8}  ((?:[0-9a-f]{2} +)+)\|", head, re.M)
+        return sum(len(h.split()) for h in hexes), len(head.encode())
+
+    def relay_through_dump(self, d, size, *args):
+        """size random bytes echoed through a relay that dumps to d (or -
+        for stderr): the relay's stderr."""
+        data = os.urandom(size)
+        with relay("--dump", d, *args,
+                   upstream=f"127.0.0.1:{self.echo.port}") as m, \
+                m.connect() as s:
+            sender = threading.Thread(target=s.sendall, args=(data,))
+            sender.start()
+            got = b""
+            while len(got) < size:
+                b = s.recv(65536)
+                self.assertTrue(b, "EOF before the echo came back")
+                got += b
+            sender.join(TIMEOUT)
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_end(s)[0], b"")
+            self.assertTrue(got == data)
+            self.assertEqual(m.stop(), 0)  # every dump is closed by then
+            return m.stderr()
+
+    def test_dump_max_truncates_each_file(self):
+        # 20000 bytes each way at --dump-max 4k: whole lines up to 4 KiB,
+        # then one line that says so, and the closing line counts the
+        # bytes not dumped: with the ones dumped, every byte relayed.
+        with tempfile.TemporaryDirectory() as d:
+            self.relay_through_dump(d, 20000, "--dump-max", "4k")
+            (path,) = glob.glob(os.path.join(d, "conn-*.txt"))
+            with open(path) as f:
+                text = f.read()
+        dumped, head = self.dumped_bytes(
+            text, " conn 1 truncated at 4096 bytes (--dump-max)")
+        self.assertLessEqual(head, 4096)
+        self.assertGreater(dumped, 0)
+        m = re.search(r"\n# \S+Z conn 1 closed: .*\(20000 bytes up, 20000 "
+                      r"bytes down; truncated at 4096 bytes of dump, (\d+) "
+                      r"bytes not dumped\)\n$", text)
+        self.assertTrue(m, text[-400:])
+        self.assertEqual(dumped + int(m.group(1)), 40000)
+        self.assertEqual(len(text.splitlines()), text[:head].count("\n") + 2)
+
+    def test_dump_is_bounded_by_default(self):
+        # 2.5 MiB each way make about 24 MiB of hexdump: the default cap
+        # of 16 MiB per connection stops the file there.
+        with tempfile.TemporaryDirectory() as d:
+            self.relay_through_dump(d, 5 << 19)
+            (path,) = glob.glob(os.path.join(d, "conn-*.txt"))
+            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                f.seek(size - 400)
+                tail = f.read().decode()
+        self.assertLessEqual(size, (16 << 20) + 400)
+        self.assertIn(" conn 1 truncated at 16777216 bytes (--dump-max)", tail)
+        self.assertRegex(tail, r"\(2621440 bytes up, 2621440 bytes down; "
+                               r"truncated at 16777216 bytes of dump, \d+ "
+                               r"bytes not dumped\)\n$")
+
+    def test_dump_max_applies_to_stderr_per_connection(self):
+        err = self.relay_through_dump("-", 3000, "--dump-max", "2k")
+        dumped, head = self.dumped_bytes(
+            err, " conn 1 truncated at 2048 bytes (--dump-max)")
+        self.assertGreater(dumped, 0)
+        m = re.search(r"# \S+Z conn 1 closed: .*\(3000 bytes up, 3000 bytes "
+                      r"down; truncated at 2048 bytes of dump, (\d+) bytes "
+                      r"not dumped\)\n", err)
+        self.assertTrue(m, err[-400:])
+        self.assertEqual(dumped + int(m.group(1)), 6000)
 
     def test_dump_to_stderr(self):
         with relay("--dump", "-", upstream=f"127.0.0.1:{self.echo.port}") \
