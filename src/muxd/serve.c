@@ -81,7 +81,7 @@ static void refresh_client(mux_conn_t *conn, void *arg) {
  * client's faults, brought up to date. */
 static void faults_changed(muxd_t *muxd) {
     mux_faults_t server = *mux_server_faults(muxd->server);
-    muxd_faults_server(muxd->faults, &server);
+    muxd_faults_server(muxd->faults, muxd->relay != NULL, &server);
     mux_server_set_faults(muxd->server, &server);
     mux_server_foreach(muxd->server, refresh_client, muxd);
     /* Last: every connection has forgotten the deleted faults. */
@@ -98,7 +98,8 @@ static int faults_start(muxd_t *muxd) {
         return -ENOMEM;
     for (size_t i = 0; i < o->nfaults; i++)
         muxd_faults_add(muxd->faults, o->faults[i], NULL, 0);
-    muxd_faults_server(muxd->faults, &o->server.faults);
+    muxd_faults_server(muxd->faults, o->relay.upstream_text != NULL,
+                       &o->server.faults);
     return 0;
 }
 

@@ -497,6 +497,48 @@ class TestFaults(unittest.TestCase):
             s.shutdown(socket.SHUT_WR)  # echo closes; the relay resets us
             self.assertEqual(read_to_end(s), (b"", True))
 
+    def test_rst_each_direction_resets_that_side(self):
+        # The close toward each side is a reset where dir= says so, a
+        # clean close (EOF) elsewhere. The upstream is a socket of the
+        # test's own that reads until EOF or a reset; the client asks,
+        # gets its answer, and closes (a FIN) or half-closes.
+        def serve(conn):
+            try:
+                while conn.recv(65536):
+                    conn.sendall(b"answer")
+                return "eof"
+            except ConnectionResetError:
+                return "reset"
+
+        for spec, upstream, client in (("rst", "eof", True),
+                                       ("rst,dir=down", "eof", True),
+                                       ("rst,dir=up", "reset", False),
+                                       ("rst,dir=both", "reset", True)):
+            with self.subTest(spec), Upstream(serve) as up, \
+                    relay("--fault", spec, upstream=f"127.0.0.1:{up.port}") \
+                    as m:
+                with m.connect() as s:  # asks, then closes for good
+                    s.sendall(b"ask")
+                    self.assertEqual(recv_exactly(s, 6), b"answer")
+                self.assertEqual(up.wait_results(), [upstream])
+                with m.connect() as s:  # half-closes, reads to the end
+                    s.sendall(b"ask")
+                    self.assertEqual(recv_exactly(s, 6), b"answer")
+                    s.shutdown(socket.SHUT_WR)
+                    self.assertEqual(read_to_end(s), (b"", client))
+                self.assertEqual(up.wait_results(2), [upstream] * 2)
+
+    def test_rst_resets_the_client_when_the_upstream_closes_first(self):
+        def serve(conn):
+            conn.recv(10)
+            conn.sendall(b"bye")  # and closes: a FIN toward the relay
+
+        with Upstream(serve) as up, \
+                relay("--fault", "rst", upstream=f"127.0.0.1:{up.port}") \
+                as m, m.connect() as s:
+            s.sendall(b"go")
+            self.assertEqual(read_to_end(s), (b"bye", True))
+
     def test_timeout_stops_then_closes(self):
         with self.relay_echo("timeout=300") as m, m.connect() as s:
             start = time.monotonic()
