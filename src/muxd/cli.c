@@ -275,7 +275,8 @@ void muxd_cli_usage(FILE *out) {
             "                        (default: never)\n"
             "      --shutdown-timeout SECS  on SIGTERM, wait at most SECS "
             "for clients\n"
-            "                        (default 5)\n");
+            "                        (and with --to their upstreams; "
+            "default 5)\n");
     usage_admission(out);
     fprintf(out, "\n");
     muxd_fault_usage(out);

@@ -404,7 +404,7 @@ muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
     return relay;
 }
 
-void muxd_relay_finish(muxd_relay_t *relay, uint64_t timeout_ms,
+void muxd_relay_finish(muxd_relay_t *relay, uint64_t deadline_ms,
                        void (*done)(void *arg), void *arg) {
     if (!relay->pairs) {
         done(arg);
@@ -412,7 +412,9 @@ void muxd_relay_finish(muxd_relay_t *relay, uint64_t timeout_ms,
     }
     relay->done = done;
     relay->done_arg = arg;
-    if (!timeout_ms || mux_timer_start(&relay->finish_timer, timeout_ms, 0) < 0)
+    uint64_t now = mux_now(relay->loop);
+    if (deadline_ms <= now ||
+        mux_timer_start(&relay->finish_timer, deadline_ms - now, 0) < 0)
         close_all(relay);
 }
 

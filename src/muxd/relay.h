@@ -69,10 +69,11 @@ void muxd_relay_faults_changed(mux_conn_t *client);
 
 /*
  * Once the server is done (every client gone): calls `done(arg)` when the
- * last upstream stream has flushed and closed too, or after `timeout_ms`
- * (0: at once), closing what is left.
+ * last upstream stream has flushed and closed too, or at `deadline_ms` (on
+ * mux_now()'s clock; now or past: at once), closing what is left. The
+ * deadline is the stop's own, so the whole stop has one limit.
  */
-void muxd_relay_finish(muxd_relay_t *relay, uint64_t timeout_ms,
+void muxd_relay_finish(muxd_relay_t *relay, uint64_t deadline_ms,
                        void (*done)(void *arg), void *arg);
 
 #endif

@@ -781,6 +781,52 @@ class TestServing(unittest.TestCase):
             self.assertEqual(m.wait(), 0)
             self.assertEqual(up.wait_results(), [b""])
 
+    def test_a_stop_takes_one_shutdown_timeout_with_pairs_held_open(self):
+        # SIGTERM with a pair that never ends by itself: its upstream
+        # stays open and silent after the relay's FIN (it lingered 2 s
+        # more once its client was closed), or it reads nothing of an
+        # upload that filled every buffer on the way (its output never
+        # drained: the relay's own finish timer gave it another
+        # --shutdown-timeout). Either way the whole stop is one
+        # --shutdown-timeout; measured 3.02 s here, 5.03 s and 6.04 s
+        # before. The bound leaves 1.5 s for a loaded machine.
+        timeout = 3.0
+        gate = threading.Event()
+
+        def silent(conn):
+            gate.wait(TIMEOUT * 2)  # reads nothing, never closes
+            return None
+
+        for upload in (False, True):
+            gate.clear()
+            with self.subTest(upload=upload), Upstream(silent) as up, \
+                    relay("--shutdown-timeout", str(timeout),
+                          upstream=f"127.0.0.1:{up.port}") as m, \
+                    m.connect() as s:
+                s.sendall(b"hello")
+                deadline = time.monotonic() + TIMEOUT
+                while not up.accepted and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                self.assertEqual(up.accepted, 1)
+                if upload:  # until the relay stops reading us
+                    s.setblocking(False)
+                    until = time.monotonic() + 1.0
+                    while time.monotonic() < until:
+                        try:
+                            s.send(b"x" * 65536)
+                        except BlockingIOError:
+                            time.sleep(0.01)
+                start = time.monotonic()
+                m.send_signal(signal.SIGTERM)
+                try:
+                    status = m.wait(timeout * 2 + TIMEOUT)
+                finally:
+                    gate.set()
+                took = time.monotonic() - start
+                self.assertEqual(status, 0)
+                self.assertGreaterEqual(took, timeout - 0.05)  # its timer
+                self.assertLess(took, timeout + 1.5, m.stderr())
+
     def test_max_accepts_workers_acl_ready_file(self):
         with tempfile.TemporaryDirectory() as d:
             ready = os.path.join(d, "ready")
