@@ -36,7 +36,7 @@ enum {
 };
 
 /* The relay (usage_relay(), relay_option()). */
-enum { OPT_TO = 1280, OPT_CONNECT_TIMEOUT, OPT_DUMP };
+enum { OPT_TO = 1280, OPT_CONNECT_TIMEOUT, OPT_DUMP, OPT_DUMP_MAX };
 
 /* Admission limits (usage_admission(), admission_option()). */
 enum { OPT_MAX_PER_SOURCE = 768, OPT_MAX_RATE, OPT_UDP_BUDGET };
@@ -233,7 +233,13 @@ static void usage_relay(FILE *out) {
             "DIR/conn-N.txt, or\n"
             "                        with - to stderr (bounded: past 64 KiB "
             "queued, dropped\n"
-            "                        and counted)\n");
+            "                        and counted)\n"
+            "      --dump-max BYTES  dump at most BYTES of text per "
+            "connection (default 16M;\n"
+            "                        k, M, G); then one line says it was "
+            "truncated, and the\n"
+            "                        closing line how many bytes were not "
+            "dumped\n");
 }
 
 void muxd_cli_usage(FILE *out) {
@@ -269,7 +275,8 @@ void muxd_cli_usage(FILE *out) {
             "                        (default: never)\n"
             "      --shutdown-timeout SECS  on SIGTERM, wait at most SECS "
             "for clients\n"
-            "                        (default 5)\n");
+            "                        (and with --to their upstreams; "
+            "default 5)\n");
     usage_admission(out);
     fprintf(out, "\n");
     muxd_fault_usage(out);
@@ -757,6 +764,10 @@ static bool relay_option(parser_t *p, int c, const char *arg) {
     case OPT_DUMP:
         relay->dump = arg;
         return true;
+    case OPT_DUMP_MAX:
+        relay->dump_max = parse_size(p, arg, "dump limit", UINT64_C(1) << 40);
+        p->o->dump_max_given = true;
+        return true;
     default:
         return false;
     }
@@ -766,11 +777,14 @@ static bool relay_option(parser_t *p, int c, const char *arg) {
 static bool check_relay(parser_t *p, bool max_line_given) {
     const muxd_options_t *o = p->o;
     if (!o->relay.upstream_text) {
-        if (o->connect_timeout_given || o->relay.dump)
+        if (o->connect_timeout_given || o->relay.dump || o->dump_max_given)
             return fail(p, "%s",
-                        "--connect-timeout and --dump need --to UPSTREAM");
+                        "--connect-timeout, --dump and --dump-max need --to "
+                        "UPSTREAM");
         return true;
     }
+    if (o->dump_max_given && !o->relay.dump)
+        return fail(p, "%s", "--dump-max needs --dump DIR|-");
     if (o->config.service != &muxd_echo_service || o->config.text ||
         o->server.framing || max_line_given || o->server.line_timeout_ms ||
         o->config.chat_memory || o->config.chat_stall_ms)
@@ -913,6 +927,7 @@ static const struct option longopts[] = {
     {"to", required_argument, NULL, OPT_TO},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"dump", required_argument, NULL, OPT_DUMP},
+    {"dump-max", required_argument, NULL, OPT_DUMP_MAX},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -950,7 +965,8 @@ static void set_defaults(muxd_options_t *o) {
     *o = (muxd_options_t){.config = {.service = &muxd_echo_service},
                           .log = {.level = MUXD_LOG_NORMAL},
                           .shutdown_timeout_ms = 5000,
-                          .relay = {.connect_timeout_ms = 10000}};
+                          .relay = {.connect_timeout_ms = 10000,
+                                    .dump_max = MUXD_RELAY_DUMP_MAX}};
     memcpy(o->inherited, inherited, sizeof(inherited));
 }
 

@@ -38,7 +38,7 @@ typedef struct {
     size_t nfaults;
     uint64_t seed;             /* --seed: odds= draws */
     muxd_relay_config_t relay; /* --to, --connect-timeout, --dump */
-    bool connect_timeout_given;
+    bool connect_timeout_given, dump_max_given;
     /* For test scripts and service managers (docs/fixtures.md). */
     int inherited[MAX_LISTEN]; /* LISTEN_FDS sockets, then --fd ones */
     size_t ninherited;

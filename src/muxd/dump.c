@@ -3,6 +3,8 @@
  * block at a time on the stack and written at once: to its own file (a
  * regular file: write() does not wait for a reader) or through the log's
  * queue to stderr (bounded: what it cannot hold is dropped and counted).
+ * Each connection writes at most its `max` bytes of text, in whole lines;
+ * past it, the bytes relayed are only counted.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -61,19 +63,32 @@ static void block_flush(muxd_dump_conn_t *dump, block_t *b) {
     b->len = 0;
 }
 
-static void block_add(muxd_dump_conn_t *dump, block_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void block_add(muxd_dump_conn_t *dump, block_t *b, const char *fmt,
-                      ...) {
+/* Appends one line to the block (flushing the block first when it is
+ * nearly full). A line that would take the connection's text past its
+ * max is left out, and false returned, unless `forced` (the lines that
+ * end a dump, which are not counted). */
+static bool block_add(muxd_dump_conn_t *dump, block_t *b, bool forced,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static bool block_add(muxd_dump_conn_t *dump, block_t *b, bool forced,
+                      const char *fmt, ...) {
     if (BLOCK_MAX - b->len < LINE_MAX_LEN)
         block_flush(dump, b);
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(b->text + b->len, BLOCK_MAX - b->len, fmt, ap);
     va_end(ap);
-    if (n > 0)
-        b->len +=
-            (size_t)n < BLOCK_MAX - b->len ? (size_t)n : BLOCK_MAX - 1 - b->len;
+    if (n <= 0)
+        return true;
+    size_t len =
+        (size_t)n < BLOCK_MAX - b->len ? (size_t)n : BLOCK_MAX - 1 - b->len;
+    if (!forced) {
+        if (len > dump->max - dump->written)
+            return false; /* formatted past b->len: not taken */
+        dump->written += len;
+    }
+    b->len += len;
+    return true;
 }
 
 /* Wall-clock time as 2024-05-01T12:00:00.123456Z. */
@@ -86,11 +101,25 @@ static void timestamp(char out[40]) {
     snprintf(out + n, 40 - n, ".%06ldZ", now.tv_nsec / 1000);
 }
 
+/* The max is reached: `left` bytes of this read, and every later one,
+ * are counted, not dumped; one line says so. */
+static void truncate_dump(muxd_dump_conn_t *dump, block_t *b, const char *ts,
+                          size_t left) {
+    dump->truncated = true;
+    dump->undumped += left;
+    block_add(dump, b, true,
+              "# %s conn %" PRIu64 " truncated at %" PRIu64
+              " bytes (--dump-max): later bytes only counted\n",
+              ts, dump->id, dump->max);
+}
+
 int muxd_dump_open(muxd_dump_conn_t *dump, const char *where, unsigned worker,
-                   uint64_t id, const char *client, const char *upstream) {
+                   uint64_t max, uint64_t id, const char *client,
+                   const char *upstream) {
     memset(dump, 0, sizeof(*dump));
     dump->fd = -1;
     dump->id = id;
+    dump->max = max;
     if (strcmp(where, "-") != 0) {
         char path[4096];
         if (worker)
@@ -109,14 +138,17 @@ int muxd_dump_open(muxd_dump_conn_t *dump, const char *where, unsigned worker,
     char ts[40];
     timestamp(ts);
     block_t b = {.len = 0};
-    block_add(dump, &b, "# %s conn %" PRIu64 " client %s upstream %s\n", ts, id,
-              client, upstream);
+    if (!block_add(dump, &b, false,
+                   "# %s conn %" PRIu64 " client %s upstream %s\n", ts, id,
+                   client, upstream))
+        truncate_dump(dump, &b, ts, 0); /* a max shorter than a line */
     block_flush(dump, &b);
     return 0;
 }
 
-/* One hexdump -C line: offset, 16 bytes in hex, the printable ones. */
-static void hex_line(muxd_dump_conn_t *dump, block_t *b, uint64_t off,
+/* One hexdump -C line: offset, 16 bytes in hex, the printable ones.
+ * Returns false if it did not fit under the max. */
+static bool hex_line(muxd_dump_conn_t *dump, block_t *b, uint64_t off,
                      const unsigned char *p, size_t n) {
     char hex[16 * 3 + 2], text[17];
     size_t h = 0;
@@ -134,27 +166,39 @@ static void hex_line(muxd_dump_conn_t *dump, block_t *b, uint64_t off,
     }
     hex[h] = '\0';
     text[16] = '\0';
-    block_add(dump, b, "%08" PRIx64 "  %s |%s|\n", off, hex, text);
+    return block_add(dump, b, false, "%08" PRIx64 "  %s |%s|\n", off, hex,
+                     text);
 }
 
 void muxd_dump_bytes(muxd_dump_conn_t *dump, int dir, const char *data,
                      size_t len) {
     if (!dump->on || len == 0)
         return;
+    uint64_t from = dump->off[dir];
+    dump->off[dir] += len;
+    if (dump->truncated) {
+        dump->undumped += len;
+        return;
+    }
     char ts[40];
     timestamp(ts);
     block_t b = {.len = 0};
-    uint64_t from = dump->off[dir];
-    block_add(dump, &b,
-              "%c %s conn %" PRIu64 " %s length=%zu from=%" PRIu64
-              " to=%" PRIu64 "\n",
-              dir == MUXD_DUMP_UP ? '>' : '<', ts, dump->id,
-              dir == MUXD_DUMP_UP ? "up" : "down", len, from, from + len - 1);
-    for (size_t i = 0; i < len; i += 16)
-        hex_line(dump, &b, from + i, (const unsigned char *)data + i,
-                 len - i < 16 ? len - i : 16);
+    size_t done = 0;
+    if (block_add(dump, &b, false,
+                  "%c %s conn %" PRIu64 " %s length=%zu from=%" PRIu64
+                  " to=%" PRIu64 "\n",
+                  dir == MUXD_DUMP_UP ? '>' : '<', ts, dump->id,
+                  dir == MUXD_DUMP_UP ? "up" : "down", len, from,
+                  from + len - 1))
+        for (size_t n; done < len; done += n) {
+            n = len - done < 16 ? len - done : 16;
+            if (!hex_line(dump, &b, from + done,
+                          (const unsigned char *)data + done, n))
+                break;
+        }
+    if (done < len)
+        truncate_dump(dump, &b, ts, len - done);
     block_flush(dump, &b);
-    dump->off[dir] += len;
 }
 
 void muxd_dump_close(muxd_dump_conn_t *dump, const char *reason) {
@@ -163,14 +207,20 @@ void muxd_dump_close(muxd_dump_conn_t *dump, const char *reason) {
     char ts[40];
     timestamp(ts);
     block_t b = {.len = 0};
-    block_add(dump, &b,
+    block_add(dump, &b, true,
               "# %s conn %" PRIu64 " closed: %s (%" PRIu64 " bytes up, %" PRIu64
               " bytes down",
               ts, dump->id, reason, dump->off[MUXD_DUMP_UP],
               dump->off[MUXD_DUMP_DOWN]);
+    if (dump->truncated)
+        block_add(dump, &b, true,
+                  "; truncated at %" PRIu64 " bytes of dump, %" PRIu64
+                  " bytes not dumped",
+                  dump->max, dump->undumped);
     if (dump->dropped)
-        block_add(dump, &b, ", %" PRIu64 " bytes of dump lost", dump->dropped);
-    block_add(dump, &b, ")\n");
+        block_add(dump, &b, true, ", %" PRIu64 " bytes of dump lost",
+                  dump->dropped);
+    block_add(dump, &b, true, ")\n");
     block_flush(dump, &b);
     if (dump->fd >= 0)
         close(dump->fd);

@@ -3,7 +3,9 @@
  * and printable text with timestamps, directions and offsets (in the
  * manner of ncat -x and socat -x -v), one file per connection in a
  * directory, or all of them on stderr through the log's bounded queue.
- * Never blocks the loop; never holds more than one line block in memory.
+ * Never blocks the loop; never holds more than one line block in memory;
+ * never writes more than --dump-max bytes of text for one connection
+ * (then the rest of its bytes are only counted, for its closing line).
  */
 #ifndef MUXD_DUMP_H
 #define MUXD_DUMP_H
@@ -14,11 +16,15 @@
 
 /* Where a connection's bytes go, and how far each direction got. */
 typedef struct {
-    int fd;           /* its file, -1 for stderr (or none) */
-    bool on;          /* dumping */
-    uint64_t id;      /* the client's connection number */
-    uint64_t off[2];  /* bytes dumped so far: [MUXD_DUMP_UP], [.._DOWN] */
-    uint64_t dropped; /* bytes its file did not take */
+    int fd;            /* its file, -1 for stderr (or none) */
+    bool on;           /* dumping */
+    bool truncated;    /* `max` reached: bytes are counted, not dumped */
+    uint64_t id;       /* the client's connection number */
+    uint64_t off[2];   /* bytes relayed so far: [MUXD_DUMP_UP], [.._DOWN] */
+    uint64_t dropped;  /* bytes of text its file did not take */
+    uint64_t max;      /* the most text it writes (--dump-max) */
+    uint64_t written;  /* text it wrote so far, up to `max` */
+    uint64_t undumped; /* bytes relayed past `max`, both ways */
 } muxd_dump_conn_t;
 
 /* The directions: toward the upstream, toward the client. */
@@ -33,17 +39,21 @@ int muxd_dump_check(const char *where);
 /*
  * Starts the dump of connection `id` between `client` and `upstream`:
  * `where` is "-" (stderr) or a directory, where it opens conn-ID.txt
- * (conn-W-ID.txt in --workers process W, `worker` > 0). Returns 0 or
- * -errno (nothing is dumped for it then).
+ * (conn-W-ID.txt in --workers process W, `worker` > 0). At most `max`
+ * bytes of text are written for it (whole lines), then one line saying it
+ * was truncated, and the closing line. Returns 0 or -errno (nothing is
+ * dumped for it then).
  */
 int muxd_dump_open(muxd_dump_conn_t *dump, const char *where, unsigned worker,
-                   uint64_t id, const char *client, const char *upstream);
+                   uint64_t max, uint64_t id, const char *client,
+                   const char *upstream);
 
 /* Dumps `len` bytes that went in direction `dir` (MUXD_DUMP_UP/DOWN). */
 void muxd_dump_bytes(muxd_dump_conn_t *dump, int dir, const char *data,
                      size_t len);
 
-/* Ends the dump with a line saying why (`reason`), and closes its file. */
+/* Ends the dump with a line saying why (`reason`), how many bytes went
+ * each way and, past `max`, how many were not dumped; closes its file. */
 void muxd_dump_close(muxd_dump_conn_t *dump, const char *reason);
 
 #endif

@@ -300,7 +300,8 @@ size_t muxd_faults_list(const muxd_faults_t *faults, size_t i, uint64_t *id,
     return n;
 }
 
-void muxd_faults_server(const muxd_faults_t *faults, mux_faults_t *server) {
+void muxd_faults_server(const muxd_faults_t *faults, bool relay,
+                        mux_faults_t *server) {
     server->accept_delay_ms = 0;
     server->rst = 0;
     for (size_t s = 0; s < faults->nslots; s++) {
@@ -310,8 +311,11 @@ void muxd_faults_server(const muxd_faults_t *faults, mux_faults_t *server) {
         if (e->fault.kind == K_ACCEPT_DELAY)
             server->accept_delay_ms =
                 max64(server->accept_delay_ms, e->fault.value);
-        if (e->fault.kind == K_RST && e->fault.odds == 100 && !e->fault.first)
-            server->rst = 1; /* clients refused before any draw: reset too */
+        /* Clients refused before any draw are reset too, unless a relay's
+         * rst is for the upstream only. */
+        if (e->fault.kind == K_RST && e->fault.odds == 100 && !e->fault.first &&
+            (!relay || (e->fault.dir & DIR_DOWN)))
+            server->rst = 1;
     }
 }
 
@@ -373,8 +377,11 @@ static void shape_into(const fault_t *f, mux_shape_t *shape) {
 static void merge(const fault_t *f, bool relay, muxd_conn_faults_t *cf) {
     mux_faults_t *c = &cf->client;
     switch (f->kind) {
-    case K_RST:
-        c->rst = 1;
+    case K_RST: /* a service has one stream; a relay, one each way */
+        if (!relay || (f->dir & DIR_DOWN))
+            c->rst = 1;
+        if (relay && (f->dir & DIR_UP))
+            cf->upstream.rst = 1;
         return;
     case K_SLOW_CLOSE:
         c->slow_close_ms = max64(c->slow_close_ms, f->value);
@@ -484,7 +491,9 @@ void muxd_fault_usage(FILE *out) {
         "(default dir=up:\n"
         "                                            never read)\n"
         "                          rst               close with a reset, "
-        "never a FIN\n"
+        "never a FIN (a relay:\n"
+        "                                            the side dir= "
+        "names)\n"
         "                          slow-close=MS     hold every close MS\n"
         "                          limit-time=MS     close a connection MS "
         "after it began\n"

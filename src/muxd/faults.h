@@ -48,8 +48,10 @@ size_t muxd_faults_list(const muxd_faults_t *faults, size_t i, uint64_t *id,
                         const char **spec);
 /* Sets the server-wide part of *server: the accept delay (the largest in
  * force), and rst when an rst fault applies to every client (then the
- * clients the server refuses are reset too). */
-void muxd_faults_server(const muxd_faults_t *faults, mux_faults_t *server);
+ * clients the server refuses are reset too; in a relay, `relay`, only an
+ * rst toward the client: dir=down or both). */
+void muxd_faults_server(const muxd_faults_t *faults, bool relay,
+                        mux_faults_t *server);
 
 /* What one connection gets of the faults. */
 typedef struct {
@@ -64,7 +66,9 @@ typedef struct {
 /*
  * For a new connection: draws which faults apply (odds=, first=) and
  * fills *cf. `relay`: the up direction shapes the upstream stream's output
- * instead of the client stream's input.
+ * instead of the client stream's input, and an rst applies to the stream
+ * of its direction (dir=down: the client's, up: the upstream's, both);
+ * without `relay` an rst resets the client whatever its dir.
  */
 void muxd_faults_pick(muxd_faults_t *faults, bool relay,
                       muxd_conn_faults_t *cf);

@@ -83,6 +83,7 @@ static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
     pair->dump.fd = -1;
     const char *dump = relay->config->dump;
     int err = dump ? muxd_dump_open(&pair->dump, dump, relay->worker,
+                                    relay->config->dump_max,
                                     mux_conn_id(client), mux_conn_peer(client),
                                     relay->config->upstream_text)
                    : 0;
@@ -97,6 +98,14 @@ static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
 static int close_like(int err) {
     return err == -ECONNRESET || err == -ECONNREFUSED ? MUX_CLOSE_RESET
                                                       : MUX_CLOSE_AFTER_FLUSH;
+}
+
+/* Passes the other side's EOF on to `to`: a FIN once its output is
+ * written, and the other way goes on; or, where a fault makes `to`'s
+ * closes resets (rst, in that direction), a reset there instead. */
+static void pass_eof(mux_conn_t *to) {
+    mux_conn_close(to, mux_conn_faults(to)->rst ? MUX_CLOSE_RESET
+                                                : MUX_CLOSE_WRITE);
 }
 
 /* Both sides ended: both close once their output is written. The first
@@ -171,7 +180,7 @@ static void client_eof(mux_conn_t *client) {
     else if (pair->upstream_eof)
         close_both(pair);
     else
-        mux_conn_close(pair->upstream, MUX_CLOSE_WRITE);
+        pass_eof(pair->upstream);
 }
 
 static void upstream_eof(mux_conn_t *upstream) {
@@ -180,7 +189,7 @@ static void upstream_eof(mux_conn_t *upstream) {
     if (pair->client_eof)
         close_both(pair);
     else
-        mux_conn_close(pair->client, MUX_CLOSE_WRITE);
+        pass_eof(pair->client);
 }
 
 /* A graceful shutdown reached the client, after what it had sent was
@@ -194,7 +203,7 @@ static void client_shutdown(mux_conn_t *client) {
     }
     mux_conn_pause_reading(client);
     pair->client_eof = true;
-    mux_conn_close(pair->upstream, MUX_CLOSE_WRITE);
+    pass_eof(pair->upstream);
 }
 
 void muxd_relay_client_closed(const mux_event_t *ev) {
@@ -395,7 +404,7 @@ muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
     return relay;
 }
 
-void muxd_relay_finish(muxd_relay_t *relay, uint64_t timeout_ms,
+void muxd_relay_finish(muxd_relay_t *relay, uint64_t deadline_ms,
                        void (*done)(void *arg), void *arg) {
     if (!relay->pairs) {
         done(arg);
@@ -403,7 +412,9 @@ void muxd_relay_finish(muxd_relay_t *relay, uint64_t timeout_ms,
     }
     relay->done = done;
     relay->done_arg = arg;
-    if (!timeout_ms || mux_timer_start(&relay->finish_timer, timeout_ms, 0) < 0)
+    uint64_t now = mux_now(relay->loop);
+    if (deadline_ms <= now ||
+        mux_timer_start(&relay->finish_timer, deadline_ms - now, 0) < 0)
         close_all(relay);
 }
 

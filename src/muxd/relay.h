@@ -19,6 +19,8 @@
 
 /* The most addresses UPSTREAM resolves to that are tried. */
 #define MUXD_RELAY_ADDRS 16
+/* --dump-max's default: the most dump text one connection writes. */
+#define MUXD_RELAY_DUMP_MAX (UINT64_C(16) << 20)
 
 typedef struct muxd_relay muxd_relay_t;
 
@@ -28,6 +30,7 @@ typedef struct {
     mux_addr_t upstream;         /* --to, parsed */
     uint64_t connect_timeout_ms; /* each address's attempt; 0: the system's */
     const char *dump;            /* --dump: "-", a directory, or NULL */
+    uint64_t dump_max;           /* --dump-max: text per connection */
     /* Filled by muxd_relay_prepare(): */
     mux_sockaddr_t addrs[MUXD_RELAY_ADDRS];
     size_t naddrs;
@@ -66,10 +69,11 @@ void muxd_relay_faults_changed(mux_conn_t *client);
 
 /*
  * Once the server is done (every client gone): calls `done(arg)` when the
- * last upstream stream has flushed and closed too, or after `timeout_ms`
- * (0: at once), closing what is left.
+ * last upstream stream has flushed and closed too, or at `deadline_ms` (on
+ * mux_now()'s clock; now or past: at once), closing what is left. The
+ * deadline is the stop's own, so the whole stop has one limit.
  */
-void muxd_relay_finish(muxd_relay_t *relay, uint64_t timeout_ms,
+void muxd_relay_finish(muxd_relay_t *relay, uint64_t deadline_ms,
                        void (*done)(void *arg), void *arg);
 
 #endif

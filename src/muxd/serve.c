@@ -33,6 +33,9 @@ typedef struct muxd {
     mux_server_t *server;
     int signals;       /* how many stop signals arrived */
     uint64_t accepted; /* clients admitted, for --max-accepts */
+    /* A graceful stop's end (mux_now()'s clock): --shutdown-timeout after
+     * it began, for the clients and a relay's upstreams alike. */
+    uint64_t stop_deadline_ms;
     /* The faults in force (--fault), or NULL: then clients cost nothing
      * for them. With a registry, every client has a muxd_conn_faults_t,
      * its stream's faults (mux_conn_faults()) pointing into it. */
@@ -81,7 +84,7 @@ static void refresh_client(mux_conn_t *conn, void *arg) {
  * client's faults, brought up to date. */
 static void faults_changed(muxd_t *muxd) {
     mux_faults_t server = *mux_server_faults(muxd->server);
-    muxd_faults_server(muxd->faults, &server);
+    muxd_faults_server(muxd->faults, muxd->relay != NULL, &server);
     mux_server_set_faults(muxd->server, &server);
     mux_server_foreach(muxd->server, refresh_client, muxd);
     /* Last: every connection has forgotten the deleted faults. */
@@ -98,7 +101,8 @@ static int faults_start(muxd_t *muxd) {
         return -ENOMEM;
     for (size_t i = 0; i < o->nfaults; i++)
         muxd_faults_add(muxd->faults, o->faults[i], NULL, 0);
-    muxd_faults_server(muxd->faults, &o->server.faults);
+    muxd_faults_server(muxd->faults, o->relay.upstream_text != NULL,
+                       &o->server.faults);
     return 0;
 }
 
@@ -136,10 +140,12 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     if (ev->type == MUX_EV_CLOSE && o->max_accepts &&
         muxd->accepted >= o->max_accepts && ev->clients == 0)
         mux_server_shutdown(server, 0); /* nobody left: DONE at once */
-    if (ev->type == MUX_EV_SHUTDOWN)
+    if (ev->type == MUX_EV_SHUTDOWN) {
+        muxd->stop_deadline_ms = mux_now(muxd->loop) + o->shutdown_timeout_ms;
         muxd_ready_stopping(muxd->ready);
+    }
     if (ev->type == MUX_EV_DONE && muxd->relay) /* the upstreams flush */
-        muxd_relay_finish(muxd->relay, o->shutdown_timeout_ms, stop_loop,
+        muxd_relay_finish(muxd->relay, muxd->stop_deadline_ms, stop_loop,
                           muxd->loop);
     else if (ev->type == MUX_EV_DONE)
         mux_stop(muxd->loop);

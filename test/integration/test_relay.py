@@ -497,6 +497,48 @@ class TestFaults(unittest.TestCase):
             s.shutdown(socket.SHUT_WR)  # echo closes; the relay resets us
             self.assertEqual(read_to_end(s), (b"", True))
 
+    def test_rst_each_direction_resets_that_side(self):
+        # The close toward each side is a reset where dir= says so, a
+        # clean close (EOF) elsewhere. The upstream is a socket of the
+        # test's own that reads until EOF or a reset; the client asks,
+        # gets its answer, and closes (a FIN) or half-closes.
+        def serve(conn):
+            try:
+                while conn.recv(65536):
+                    conn.sendall(b"answer")
+                return "eof"
+            except ConnectionResetError:
+                return "reset"
+
+        for spec, upstream, client in (("rst", "eof", True),
+                                       ("rst,dir=down", "eof", True),
+                                       ("rst,dir=up", "reset", False),
+                                       ("rst,dir=both", "reset", True)):
+            with self.subTest(spec), Upstream(serve) as up, \
+                    relay("--fault", spec, upstream=f"127.0.0.1:{up.port}") \
+                    as m:
+                with m.connect() as s:  # asks, then closes for good
+                    s.sendall(b"ask")
+                    self.assertEqual(recv_exactly(s, 6), b"answer")
+                self.assertEqual(up.wait_results(), [upstream])
+                with m.connect() as s:  # half-closes, reads to the end
+                    s.sendall(b"ask")
+                    self.assertEqual(recv_exactly(s, 6), b"answer")
+                    s.shutdown(socket.SHUT_WR)
+                    self.assertEqual(read_to_end(s), (b"", client))
+                self.assertEqual(up.wait_results(2), [upstream] * 2)
+
+    def test_rst_resets_the_client_when_the_upstream_closes_first(self):
+        def serve(conn):
+            conn.recv(10)
+            conn.sendall(b"bye")  # and closes: a FIN toward the relay
+
+        with Upstream(serve) as up, \
+                relay("--fault", "rst", upstream=f"127.0.0.1:{up.port}") \
+                as m, m.connect() as s:
+            s.sendall(b"go")
+            self.assertEqual(read_to_end(s), (b"bye", True))
+
     def test_timeout_stops_then_closes(self):
         with self.relay_echo("timeout=300") as m, m.connect() as s:
             start = time.monotonic()
@@ -739,6 +781,52 @@ class TestServing(unittest.TestCase):
             self.assertEqual(m.wait(), 0)
             self.assertEqual(up.wait_results(), [b""])
 
+    def test_a_stop_takes_one_shutdown_timeout_with_pairs_held_open(self):
+        # SIGTERM with a pair that never ends by itself: its upstream
+        # stays open and silent after the relay's FIN (it lingered 2 s
+        # more once its client was closed), or it reads nothing of an
+        # upload that filled every buffer on the way (its output never
+        # drained: the relay's own finish timer gave it another
+        # --shutdown-timeout). Either way the whole stop is one
+        # --shutdown-timeout; measured 3.02 s here, 5.03 s and 6.04 s
+        # before. The bound leaves 1.5 s for a loaded machine.
+        timeout = 3.0
+        gate = threading.Event()
+
+        def silent(conn):
+            gate.wait(TIMEOUT * 2)  # reads nothing, never closes
+            return None
+
+        for upload in (False, True):
+            gate.clear()
+            with self.subTest(upload=upload), Upstream(silent) as up, \
+                    relay("--shutdown-timeout", str(timeout),
+                          upstream=f"127.0.0.1:{up.port}") as m, \
+                    m.connect() as s:
+                s.sendall(b"hello")
+                deadline = time.monotonic() + TIMEOUT
+                while not up.accepted and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                self.assertEqual(up.accepted, 1)
+                if upload:  # until the relay stops reading us
+                    s.setblocking(False)
+                    until = time.monotonic() + 1.0
+                    while time.monotonic() < until:
+                        try:
+                            s.send(b"x" * 65536)
+                        except BlockingIOError:
+                            time.sleep(0.01)
+                start = time.monotonic()
+                m.send_signal(signal.SIGTERM)
+                try:
+                    status = m.wait(timeout * 2 + TIMEOUT)
+                finally:
+                    gate.set()
+                took = time.monotonic() - start
+                self.assertEqual(status, 0)
+                self.assertGreaterEqual(took, timeout - 0.05)  # its timer
+                self.assertLess(took, timeout + 1.5, m.stderr())
+
     def test_max_accepts_workers_acl_ready_file(self):
         with tempfile.TemporaryDirectory() as d:
             ready = os.path.join(d, "ready")
@@ -769,6 +857,10 @@ class TestServing(unittest.TestCase):
                 (["--to", "5", "-s", "chargen"], "do not apply"),
                 (["--to", "5", "-l", "udp://127.0.0.1:0"], "UDP listener"),
                 (["--dump", "-"], "need --to"),
+                (["--dump-max", "1M"], "need --to"),
+                (["--to", "5", "--dump-max", "1M"], "--dump-max needs --dump"),
+                (["--to", "5", "--dump", "-", "--dump-max", "0"],
+                 "invalid dump limit: '0'"),
                 (["--to", "5", "--max-output", "1k"], "at least 4k"),
                 (["--to", "5", "--connect-timeout", "x"],
                  "invalid connect timeout")):
@@ -817,6 +909,83 @@ class TestDump(unittest.TestCase):
                                r"to=13\n00000000  68 65")
         self.assertRegex(text, r"# \S+Z conn 1 closed: .*\(14 bytes up, 14 "
                                r"bytes down\)\n$")
+
+    def dumped_bytes(self, text, marker):
+        """The bytes of the hex lines in text, and the length of the text
+        before the truncation line (which must be there)."""
+        head, sep, _ = text.partition(marker)
+        self.assertTrue(sep, text[-500:])
+        head = head[:head.rfind("\n") + 1]  # up to the line with the marker
+        hexes = re.findall(r"^[0-9a-f]{8}  ((?:[0-9a-f]{2} +)+)\|", head, re.M)
+        return sum(len(h.split()) for h in hexes), len(head.encode())
+
+    def relay_through_dump(self, d, size, *args):
+        """size random bytes echoed through a relay that dumps to d (or -
+        for stderr): the relay's stderr."""
+        data = os.urandom(size)
+        with relay("--dump", d, *args,
+                   upstream=f"127.0.0.1:{self.echo.port}") as m, \
+                m.connect() as s:
+            sender = threading.Thread(target=s.sendall, args=(data,))
+            sender.start()
+            got = b""
+            while len(got) < size:
+                b = s.recv(65536)
+                self.assertTrue(b, "EOF before the echo came back")
+                got += b
+            sender.join(TIMEOUT)
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_end(s)[0], b"")
+            self.assertTrue(got == data)
+            self.assertEqual(m.stop(), 0)  # every dump is closed by then
+            return m.stderr()
+
+    def test_dump_max_truncates_each_file(self):
+        # 20000 bytes each way at --dump-max 4k: whole lines up to 4 KiB,
+        # then one line that says so, and the closing line counts the
+        # bytes not dumped: with the ones dumped, every byte relayed.
+        with tempfile.TemporaryDirectory() as d:
+            self.relay_through_dump(d, 20000, "--dump-max", "4k")
+            (path,) = glob.glob(os.path.join(d, "conn-*.txt"))
+            with open(path) as f:
+                text = f.read()
+        dumped, head = self.dumped_bytes(
+            text, " conn 1 truncated at 4096 bytes (--dump-max)")
+        self.assertLessEqual(head, 4096)
+        self.assertGreater(dumped, 0)
+        m = re.search(r"\n# \S+Z conn 1 closed: .*\(20000 bytes up, 20000 "
+                      r"bytes down; truncated at 4096 bytes of dump, (\d+) "
+                      r"bytes not dumped\)\n$", text)
+        self.assertTrue(m, text[-400:])
+        self.assertEqual(dumped + int(m.group(1)), 40000)
+        self.assertEqual(len(text.splitlines()), text[:head].count("\n") + 2)
+
+    def test_dump_is_bounded_by_default(self):
+        # 2.5 MiB each way make about 24 MiB of hexdump: the default cap
+        # of 16 MiB per connection stops the file there.
+        with tempfile.TemporaryDirectory() as d:
+            self.relay_through_dump(d, 5 << 19)
+            (path,) = glob.glob(os.path.join(d, "conn-*.txt"))
+            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                f.seek(size - 400)
+                tail = f.read().decode()
+        self.assertLessEqual(size, (16 << 20) + 400)
+        self.assertIn(" conn 1 truncated at 16777216 bytes (--dump-max)", tail)
+        self.assertRegex(tail, r"\(2621440 bytes up, 2621440 bytes down; "
+                               r"truncated at 16777216 bytes of dump, \d+ "
+                               r"bytes not dumped\)\n$")
+
+    def test_dump_max_applies_to_stderr_per_connection(self):
+        err = self.relay_through_dump("-", 3000, "--dump-max", "2k")
+        dumped, head = self.dumped_bytes(
+            err, " conn 1 truncated at 2048 bytes (--dump-max)")
+        self.assertGreater(dumped, 0)
+        m = re.search(r"# \S+Z conn 1 closed: .*\(3000 bytes up, 3000 bytes "
+                      r"down; truncated at 2048 bytes of dump, (\d+) bytes "
+                      r"not dumped\)\n", err)
+        self.assertTrue(m, err[-400:])
+        self.assertEqual(dumped + int(m.group(1)), 6000)
 
     def test_dump_to_stderr(self):
         with relay("--dump", "-", upstream=f"127.0.0.1:{self.echo.port}") \

@@ -81,6 +81,7 @@ static void test_defaults(void **state) {
     assert_int_equal(p->opts.log.format, MUXD_LOG_TEXT);
     assert_int_equal(p->opts.workers, 0);
     assert_null(p->opts.config.text);
+    assert_int_equal(p->opts.relay.dump_max, 16 << 20);
     done(p);
 }
 
@@ -116,6 +117,25 @@ static void test_limits_and_sizes(void **state) {
     p = parse("--udp-budget", "0");
     assert_int_equal(p->opts.server.dgram_rate, MUX_UNLIMITED);
     done(p);
+}
+
+static void test_relay_options(void **state) {
+    (void)state;
+    parse_t *p = parse("--to", "127.0.0.1:5", "--connect-timeout", "0.5",
+                       "--dump", "-", "--dump-max", "64k");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_string_equal(p->opts.relay.upstream_text, "127.0.0.1:5");
+    assert_int_equal(p->opts.relay.connect_timeout_ms, 500);
+    assert_string_equal(p->opts.relay.dump, "-");
+    assert_int_equal(p->opts.relay.dump_max, 64 * 1024);
+    done(p);
+    expect_error(parse("--to", "5", "--dump", "-", "--dump-max", "0"),
+                 "invalid dump limit: '0' (bytes, e.g. 64k; at most 1024G)");
+    expect_error(parse("--to", "5", "--dump-max", "1M"),
+                 "--dump-max needs --dump DIR|-");
+    expect_error(parse("--dump-max", "1M"),
+                 "--connect-timeout, --dump and --dump-max need --to "
+                 "UPSTREAM");
 }
 
 static void test_listeners_take_host_given_later(void **state) {
@@ -279,6 +299,7 @@ int main(void) {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_serving_options),
         cmocka_unit_test(test_limits_and_sizes),
+        cmocka_unit_test(test_relay_options),
         cmocka_unit_test(test_listeners_take_host_given_later),
         cmocka_unit_test(test_fixture_options),
         cmocka_unit_test(test_activated_sockets_come_first),
