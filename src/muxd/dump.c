@@ -10,6 +10,7 @@
 
 #include "dump.h"
 #include "log.h"
+#include "timestamp.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* One block of text, written whole; a hex line is 78 bytes. */
@@ -91,16 +91,6 @@ static bool block_add(muxd_dump_conn_t *dump, block_t *b, bool forced,
     return true;
 }
 
-/* Wall-clock time as 2024-05-01T12:00:00.123456Z. */
-static void timestamp(char out[40]) {
-    struct timespec now;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 40 - n, ".%06ldZ", now.tv_nsec / 1000);
-}
-
 /* The max is reached: `left` bytes of this read, and every later one,
  * are counted, not dumped; one line says so. */
 static void truncate_dump(muxd_dump_conn_t *dump, block_t *b, const char *ts,
@@ -135,8 +125,8 @@ int muxd_dump_open(muxd_dump_conn_t *dump, const char *where, unsigned worker,
             return -errno;
     }
     dump->on = true;
-    char ts[40];
-    timestamp(ts);
+    char ts[TIMESTAMP_MAX];
+    timestamp_utc(ts, 6); /* 2024-05-01T12:00:00.123456Z */
     block_t b = {.len = 0};
     if (!block_add(dump, &b, false,
                    "# %s conn %" PRIu64 " client %s upstream %s\n", ts, id,
@@ -180,8 +170,8 @@ void muxd_dump_bytes(muxd_dump_conn_t *dump, int dir, const char *data,
         dump->undumped += len;
         return;
     }
-    char ts[40];
-    timestamp(ts);
+    char ts[TIMESTAMP_MAX];
+    timestamp_utc(ts, 6); /* 2024-05-01T12:00:00.123456Z */
     block_t b = {.len = 0};
     size_t done = 0;
     if (block_add(dump, &b, false,
@@ -204,8 +194,8 @@ void muxd_dump_bytes(muxd_dump_conn_t *dump, int dir, const char *data,
 void muxd_dump_close(muxd_dump_conn_t *dump, const char *reason) {
     if (!dump->on)
         return;
-    char ts[40];
-    timestamp(ts);
+    char ts[TIMESTAMP_MAX];
+    timestamp_utc(ts, 6); /* 2024-05-01T12:00:00.123456Z */
     block_t b = {.len = 0};
     block_add(dump, &b, true,
               "# %s conn %" PRIu64 " closed: %s (%" PRIu64 " bytes up, %" PRIu64

@@ -8,6 +8,7 @@
 #include "escape.h"
 #include "json.h"
 #include "outfd.h"
+#include "timestamp.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -56,19 +57,9 @@ static void json_raw(json_line_t *j, const char *fmt, ...) {
         j->len += (size_t)n < JSON_MAX - j->len ? (size_t)n : JSON_MAX - j->len;
 }
 
-/* Wall-clock time as 2024-05-01T12:00:00.123Z. */
-static void timestamp(char out[32]) {
-    struct timespec now;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03ldZ", now.tv_nsec / 1000000);
-}
-
 static void json_begin(json_line_t *j, const char *event) {
-    char ts[32];
-    timestamp(ts);
+    char ts[TIMESTAMP_MAX];
+    timestamp_utc(ts, 3); /* 2024-05-01T12:00:00.123Z */
     j->len = 0;
     json_raw(j, "{\"ts\":\"%s\",\"pid\":%ld", ts, (long)getpid());
     if (settings.worker)
