@@ -177,25 +177,34 @@ def muxbench(args, port, extra, timeout, pin=True, cpu=None):
                  extra + [str(port)], pin)
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + timeout
-    out, marks = b"", {}
+    # Both pipes, unbuffered, as the bytes come: a mark is seen the moment
+    # it is written (a buffered readline could hold one back behind
+    # another), and a chatty stderr cannot fill its pipe while we wait.
+    out_fd, err_fd = p.stdout.fileno(), p.stderr.fileno()
+    got = {out_fd: b"", err_fd: b""}
+    open_fds, lines, marks = [out_fd, err_fd], [], {}
     try:
-        while True:  # the marks as they come, then the rest
+        while open_fds:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise BenchError(f"muxbench {' '.join(extra)}: timed out")
-            ready, _, _ = select.select([p.stdout], [], [], left)
-            if not ready:
-                continue
-            line = p.stdout.readline()
-            if not line:
-                break
-            mark = line.strip().decode(errors="replace")
-            if cpu and mark in ("MEASURING", "MEASURED"):
-                marks[mark] = cpu(p.pid)
-            else:
-                out += line
+            ready, _, _ = select.select(open_fds, [], [], left)
+            for fd in ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    open_fds.remove(fd)
+                    continue
+                got[fd] += chunk
+                if fd != out_fd:
+                    continue
+                *done, got[fd] = got[fd].split(b"\n")
+                for line in done:
+                    mark = line.strip().decode(errors="replace")
+                    if cpu and mark in ("MEASURING", "MEASURED"):
+                        marks[mark] = cpu(p.pid)
+                    else:
+                        lines.append(line)
         p.wait(max(deadline - time.monotonic(), 0.1))
-        err = p.stderr.read().decode(errors="replace").strip()
     except (BenchError, subprocess.TimeoutExpired):
         p.kill()
         p.wait()
@@ -203,6 +212,8 @@ def muxbench(args, port, extra, timeout, pin=True, cpu=None):
     finally:
         p.stdout.close()
         p.stderr.close()
+    out = b"\n".join(lines + [got[out_fd]])
+    err = got[err_fd].decode(errors="replace").strip()
     result = parse_result(out.decode(errors="replace"))
     if result is None:
         raise BenchError(f"muxbench {' '.join(extra)} failed: {err}")
