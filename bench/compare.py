@@ -209,6 +209,10 @@ def muxbench(args, port, extra, timeout, pin=True, cpu=None):
         p.kill()
         p.wait()
         raise BenchError(f"muxbench {' '.join(extra)}: timed out")
+    except BaseException:  # Ctrl-C, or cpu() failed: no muxbench left
+        p.kill()
+        p.wait()
+        raise
     finally:
         p.stdout.close()
         p.stderr.close()
@@ -216,7 +220,8 @@ def muxbench(args, port, extra, timeout, pin=True, cpu=None):
     err = got[err_fd].decode(errors="replace").strip()
     result = parse_result(out.decode(errors="replace"))
     if result is None:
-        raise BenchError(f"muxbench {' '.join(extra)} failed: {err}")
+        raise BenchError(f"muxbench {' '.join(extra)} failed (exit status "
+                         f"{p.returncode}): {err}")
     result["stderr"] = err
     if cpu:
         if "MEASURING" not in marks:

@@ -5,7 +5,8 @@
  * (one read into the loop's scratch buffer, one send); when the other's
  * pending output reaches its watermark, the sender is paused until the
  * other's drain says it fell to half. An end passes on as it came: EOF as
- * a half-close, a reset as a reset, after the bytes already in flight.
+ * a half-close (a reset where an rst fault is on that side), a reset as a
+ * reset, after the bytes already in flight.
  *
  * The pair lives until both streams are gone; the relay keeps the open
  * pairs in a list, for muxd_relay_finish() and muxd_relay_free().

@@ -133,15 +133,23 @@ class BenchSmoke(unittest.TestCase):
 
     def test_marks_bracket_the_measured_time(self):
         # The benches read the server's CPU at these two lines: they come
-        # in order, before the result, and the time between them is what
-        # the result's round trips cover.
-        p = subprocess.run([MUXBENCH, "-q", "--marks", "-c", "4", "-w",
-                            "0.3", "-d", "0.5", str(self.port)],
-                           capture_output=True, timeout=TIMEOUT)
-        lines = p.stdout.decode().splitlines()
-        self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual([l.split()[0] for l in lines],
-                         ["MEASURING", "MEASURED", "RESULT"], lines)
+        # as they happen, in order, before the result. MEASURING comes
+        # alone: MEASURED follows 2 s later (-d 2), so a muxbench that
+        # held its marks back until the end would send all three at once.
+        p = subprocess.Popen([MUXBENCH, "-q", "--marks", "-c", "4", "-w",
+                              "0.3", "-d", "2", str(self.port)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            first = os.read(p.stdout.fileno(), 4096)  # muxbench -t 5 bounds it
+            rest, err = p.communicate(timeout=TIMEOUT)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(first, b"MEASURING\n", err)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual([l.split()[0] for l in rest.decode().splitlines()],
+                         ["MEASURED", "RESULT"], rest)
         status, r, _ = run_bench(self.port, "-c", "2", "-n", "10")
         self.assertNotIn("MEASURING", str(r))  # only when asked
 

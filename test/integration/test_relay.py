@@ -919,24 +919,29 @@ class TestDump(unittest.TestCase):
         hexes = re.findall(r"^[0-9a-f]{8}  ((?:[0-9a-f]{2} +)+)\|", head, re.M)
         return sum(len(h.split()) for h in hexes), len(head.encode())
 
-    def relay_through_dump(self, d, size, *args):
+    def relay_through_dump(self, d, size, *args, conns=1):
         """size random bytes echoed through a relay that dumps to d (or -
-        for stderr): the relay's stderr."""
-        data = os.urandom(size)
+        for stderr), over `conns` connections one after another (each
+        closed, and its close logged, before the next): the relay's
+        stderr."""
         with relay("--dump", d, *args,
-                   upstream=f"127.0.0.1:{self.echo.port}") as m, \
-                m.connect() as s:
-            sender = threading.Thread(target=s.sendall, args=(data,))
-            sender.start()
-            got = b""
-            while len(got) < size:
-                b = s.recv(65536)
-                self.assertTrue(b, "EOF before the echo came back")
-                got += b
-            sender.join(TIMEOUT)
-            s.shutdown(socket.SHUT_WR)
-            self.assertEqual(read_to_end(s)[0], b"")
-            self.assertTrue(got == data)
+                   upstream=f"127.0.0.1:{self.echo.port}") as m:
+            for n in range(1, conns + 1):
+                data = os.urandom(size)
+                with m.connect() as s:
+                    sender = threading.Thread(target=s.sendall, args=(data,))
+                    sender.start()
+                    got = b""
+                    while len(got) < size:
+                        b = s.recv(65536)
+                        self.assertTrue(b, "EOF before the echo came back")
+                        got += b
+                    sender.join(TIMEOUT)
+                    s.shutdown(socket.SHUT_WR)
+                    self.assertEqual(read_to_end(s)[0], b"")
+                    self.assertTrue(got == data)
+                if n < conns:
+                    m.wait_for_log(f"conn {n} closed")
             self.assertEqual(m.stop(), 0)  # every dump is closed by then
             return m.stderr()
 
@@ -977,15 +982,21 @@ class TestDump(unittest.TestCase):
                                r"bytes not dumped\)\n$")
 
     def test_dump_max_applies_to_stderr_per_connection(self):
-        err = self.relay_through_dump("-", 3000, "--dump-max", "2k")
-        dumped, head = self.dumped_bytes(
-            err, " conn 1 truncated at 2048 bytes (--dump-max)")
-        self.assertGreater(dumped, 0)
-        m = re.search(r"# \S+Z conn 1 closed: .*\(3000 bytes up, 3000 bytes "
-                      r"down; truncated at 2048 bytes of dump, (\d+) bytes "
-                      r"not dumped\)\n", err)
-        self.assertTrue(m, err[-400:])
-        self.assertEqual(dumped + int(m.group(1)), 6000)
+        # Two connections, one after the other: each gets its own 2 KiB
+        # (a cap shared by both would leave the second nothing).
+        err = self.relay_through_dump("-", 3000, "--dump-max", "2k", conns=2)
+        rest = err
+        for n in (1, 2):
+            closed = re.search(
+                rf"# \S+Z conn {n} closed: .*\(3000 bytes up, 3000 bytes "
+                r"down; truncated at 2048 bytes of dump, (\d+) bytes not "
+                r"dumped\)\n", rest)
+            self.assertTrue(closed, rest[-400:])
+            mine, rest = rest[:closed.end()], rest[closed.end():]
+            dumped, _ = self.dumped_bytes(
+                mine, f" conn {n} truncated at 2048 bytes (--dump-max)")
+            self.assertGreater(dumped, 0)
+            self.assertEqual(dumped + int(closed.group(1)), 6000)
 
     def test_dump_to_stderr(self):
         with relay("--dump", "-", upstream=f"127.0.0.1:{self.echo.port}") \
