@@ -883,7 +883,8 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt);
  * MUX_CLOSE_WRITE only half-closes: once pending output is written the
  * peer gets a FIN (reads EOF), while its bytes are still read and served;
  * mux_conn_send() returns -EPIPE from then on (a relay passes on a
- * half-close this way). Safe from any
+ * half-close this way); under faults.rst, which never sends a FIN, the
+ * stream resets instead once its output is written. Safe from any
  * callback, also for another connection; the memory is released at the end
  * of the loop turn and the service's close callback runs exactly once.
  */

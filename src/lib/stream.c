@@ -291,11 +291,17 @@ static void linger(mux_conn_t *conn) {
 
 static void fail(mux_conn_t *conn, int err);
 
-/* MUX_CLOSE_WRITE: once output is flushed, the FIN; reading goes on. */
+/* MUX_CLOSE_WRITE: once output is flushed, the FIN; reading goes on.
+ * Under faults.rst a close never sends a FIN: the half-close is a reset,
+ * whenever the fault came (also after the half-close was asked). */
 static void shut_write(mux_conn_t *conn) {
     if (!(conn->shut & SHUT_WANTED) || (conn->shut & SHUT_DONE) ||
         mux_conn_pending(conn) > 0)
         return;
+    if (conn->faults->rst) {
+        finish(conn, "reset (fault rst)");
+        return;
+    }
     conn->shut |= SHUT_DONE;
     if (shutdown(conn->fd, SHUT_WR) < 0 && errno != ENOTCONN)
         fail(conn, -errno);

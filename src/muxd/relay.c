@@ -101,14 +101,6 @@ static int close_like(int err) {
                                                       : MUX_CLOSE_AFTER_FLUSH;
 }
 
-/* Passes the other side's EOF on to `to`: a FIN once its output is
- * written, and the other way goes on; or, where a fault makes `to`'s
- * closes resets (rst, in that direction), a reset there instead. */
-static void pass_eof(mux_conn_t *to) {
-    mux_conn_close(to, mux_conn_faults(to)->rst ? MUX_CLOSE_RESET
-                                                : MUX_CLOSE_WRITE);
-}
-
 /* Both sides ended: both close once their output is written. The first
  * close may end the pair at once (its streams live to the turn's end). */
 static void close_both(pair_t *pair) {
@@ -181,7 +173,7 @@ static void client_eof(mux_conn_t *client) {
     else if (pair->upstream_eof)
         close_both(pair);
     else
-        pass_eof(pair->upstream);
+        mux_conn_close(pair->upstream, MUX_CLOSE_WRITE); /* rst: a reset */
 }
 
 static void upstream_eof(mux_conn_t *upstream) {
@@ -190,7 +182,7 @@ static void upstream_eof(mux_conn_t *upstream) {
     if (pair->client_eof)
         close_both(pair);
     else
-        pass_eof(pair->client);
+        mux_conn_close(pair->client, MUX_CLOSE_WRITE);
 }
 
 /* A graceful shutdown reached the client, after what it had sent was
@@ -204,7 +196,7 @@ static void client_shutdown(mux_conn_t *client) {
     }
     mux_conn_pause_reading(client);
     pair->client_eof = true;
-    pass_eof(pair->upstream);
+    mux_conn_close(pair->upstream, MUX_CLOSE_WRITE);
 }
 
 void muxd_relay_client_closed(const mux_event_t *ev) {

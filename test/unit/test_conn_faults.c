@@ -100,6 +100,16 @@ static void record_open(mux_conn_t *conn) {
     assert_int_equal(mux_conn_send(conn, "hi", 2), 0);
 }
 
+/* Sends TEXT, then half-closes (MUX_CLOSE_WRITE). */
+static void text_shut_open(mux_conn_t *conn) {
+    send_text_open(conn, 0);
+    mux_conn_close(conn, MUX_CLOSE_WRITE);
+}
+
+static const mux_service_t text_shut_service = {.name = "text-shut",
+                                                .open = text_shut_open,
+                                                .message = service_message,
+                                                .close = service_close};
 static const mux_service_t text_close_service = {.name = "text-close",
                                                  .open = text_close_open,
                                                  .message = service_message,
@@ -301,6 +311,19 @@ static void test_rst_resets(void **state) {
     stop(client);
 }
 
+/* A half-close under rst is a reset too: rst never sends a FIN. */
+static void test_rst_half_close_resets(void **state) {
+    (void)state;
+    start(&text_shut_service, (mux_faults_t){.rst = 1});
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, ECONNRESET);
+    assert_true(seen.len <= 20);
+    assert_memory_equal(seen.data, TEXT, seen.len);
+    assert_string_equal(fx.close_reason, "reset (fault rst)");
+    stop(client);
+}
+
 /* ---- accept_delay_ms: 30 ms late, one at a time ---- */
 
 static void test_accept_delay_one_at_a_time(void **state) {
@@ -325,6 +348,7 @@ int main(void) {
         cmocka_unit_test(test_split_and_drop_after_combine),
         cmocka_unit_test(test_stall_never_reads),
         cmocka_unit_test(test_rst_resets),
+        cmocka_unit_test(test_rst_half_close_resets),
         cmocka_unit_test(test_accept_delay_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
