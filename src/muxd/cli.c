@@ -107,6 +107,8 @@ static uint64_t parse_seconds(parser_t *p, const char *text, const char *what) {
 /* Bytes, 1 to `max`, with an optional k, M or G suffix (powers of 1024). */
 static size_t parse_size(parser_t *p, const char *text, const char *what,
                          uint64_t max) {
+    if (max > SIZE_MAX)
+        max = SIZE_MAX; /* a 32-bit size_t: 4G would wrap to 0 */
     uint64_t v = number_parse_size(text, NULL, max, true);
     if (!v) {
         char msg[160];
