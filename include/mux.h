@@ -90,10 +90,10 @@ struct mux_timer {
     mux_loop_t *loop; /* private, all of them */
     mux_timer_cb *cb;
     void *arg;
-    uint64_t deadline;
-    uint64_t repeat;
-    uint64_t seq;  /* arming order: breaks deadline ties */
-    size_t active; /* 0: stopped; else its heap slot + 1 */
+    uint64_t deadline; /* ns on the loop's monotonic clock */
+    uint64_t repeat;   /* ns */
+    uint64_t seq;      /* arming order: breaks deadline ties */
+    size_t active;     /* 0: stopped; else its heap slot + 1 */
 };
 
 /* Called from the loop (never from the signal handler) after `signo`. */
@@ -154,7 +154,10 @@ void mux_timer_init(mux_timer_t *timer, mux_loop_t *loop, mux_timer_cb *cb,
 /*
  * Arms `timer` to fire after `after_ms` and then every `repeat_ms` (0:
  * once); an active timer is re-armed (no second entry). Deadlines use the
- * monotonic clock. Timers due in the same turn fire in deadline order,
+ * monotonic clock, read in nanoseconds at this call: the timer never fires
+ * before `after_ms` has passed in full, and is late only by the kernel's
+ * wake-up slack and the turn it lands in (no rounding to whole
+ * milliseconds). Timers due in the same turn fire in deadline order,
  * ties in the order they were armed; one armed during a turn's timer pass
  * waits for the next turn, so a 0 ms timer cannot spin. Returns 0, or
  * -ENOMEM when the loop's timer heap could not grow (the timer is then
@@ -497,8 +500,9 @@ typedef struct {
      * up to `jitter_ms` more drawn per send (order kept). */
     uint64_t latency_ms;
     uint64_t jitter_ms;
-    /* At most this many bytes a second (a token bucket, 10 ms grain);
-     * 0: unlimited. */
+    /* At most this many bytes a second (a token bucket of 10 ms; while
+     * bytes wait for it, it keeps all the time that passes, up to 1 s, so
+     * a timer that wakes late costs no rate); 0: unlimited. */
     uint64_t bandwidth;
     /* Pieces of at most `split` bytes, one write() (or one delivery to
      * the service) each, at least `split_ms` apart (0: 10 ms), so a
@@ -604,7 +608,7 @@ typedef struct {
      * idle_timeout_ms alone does not. Raw framing ignores it; 0: never. */
     uint64_t line_timeout_ms;
     uint64_t delay_ms;        /* hold every stream send this long (see
-                                 mux_conn_send()), up to delay_ms / 64
+                                 mux_conn_send()), up to delay_ms / 1024
                                  longer: sends falling due in the same
                                  slice share one record; 0: none.
                                  Datagram replies are never delayed */

@@ -224,23 +224,24 @@ void mux__dgram_stop(mux_listener_t *listener);
 /* Bytes held back by a mux_shape_t (and a stream's delay), and what the
  * shape has let through so far. */
 typedef struct {
-    mux_buf_t bytes;            /* held bytes, oldest first */
-    mux_buf_t groups;           /* {due, len} records: how `bytes` falls due */
-    mux_timer_t timer;          /* the owner's: armed for the next release */
-    uint64_t next_piece;        /* split: not before this time */
-    uint64_t passed;            /* bytes let through (drop_after) */
-    uint64_t tokens, filled_ms; /* bandwidth: the bucket */
-    uint32_t rng;               /* jitter */
-    bool dropped;               /* drop_after reached: nothing more */
+    mux_buf_t bytes;     /* held bytes, oldest first */
+    mux_buf_t groups;    /* {due, len} records: how `bytes` falls due */
+    mux_timer_t timer;   /* the owner's: armed for the next release */
+    uint64_t next_piece; /* split: not before this time */
+    uint64_t passed;     /* bytes let through (drop_after) */
+    uint64_t empty_at;   /* bandwidth: the bucket (see shape.c) */
+    uint32_t rng;        /* jitter */
+    bool dropped;        /* drop_after reached: nothing more */
 } mux__shaper_t;
 
 /* A shaper whose timer calls cb(arg). NULL: no memory. */
 mux__shaper_t *mux__shaper_new(mux_loop_t *loop, mux_timer_cb *cb, void *arg);
 void mux__shaper_free(mux__shaper_t *sh);
-/* Holds `len` bytes, due `delay` + the shape's latency (and jitter) from
- * `now`, behind what is held. Returns 0 or -ENOMEM. */
+/* Holds `len` bytes, due `delay_ms` + the shape's latency (and jitter)
+ * from `now`, behind what is held. Times are ns on mux__clock_ns(), here
+ * and below. Returns 0 or -ENOMEM. */
 int mux__shaper_hold(mux__shaper_t *sh, const mux_shape_t *shape,
-                     uint64_t delay, const void *data, size_t len,
+                     uint64_t delay_ms, const void *data, size_t len,
                      uint64_t now);
 /* How many held bytes may go now (from *data on), as the shape lets them:
  * due, and within the piece, the rate and the total. `busy`: the sink has
@@ -254,7 +255,8 @@ bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
 /* When to look again (0: nothing held, or stalled). */
 uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
                           uint64_t now, bool busy);
-/* Arms the timer for `when` (0: stops it). Returns 0 or -ENOMEM. */
+/* Arms the timer for `when`, no earlier (0: stops it). Returns 0 or
+ * -ENOMEM. */
 int mux__shaper_arm(mux__shaper_t *sh, uint64_t when);
 /* Bytes held, and what they cost (with the records); 0 for NULL. */
 size_t mux__shaper_len(const mux__shaper_t *sh);
@@ -301,10 +303,18 @@ bool mux__conn_is_open(const mux_conn_t *conn);
  * (mux_conn_set_faults() with the same pointer). */
 void mux__conn_faults_changed(mux_conn_t *conn);
 
-/* Monotonic milliseconds (cut down), and rounded up: a deadline set from
- * the latter is never met before its full length has passed, since
- * deadlines are checked against the former. */
-uint64_t mux__clock_ms(void);
-uint64_t mux__clock_ms_up(void);
+/* ---- the clock (loop.c) ---- */
+
+#define MUX__NS_PER_MS 1000000u
+#define MUX__NS_PER_SEC 1000000000u
+
+/* Monotonic nanoseconds: the clock of timer deadlines and of the shaper.
+ * A deadline set from it plus a delay is never met early. */
+uint64_t mux__clock_ns(void);
+/* Milliseconds as nanoseconds, saturating at UINT64_MAX. */
+uint64_t mux__ms_to_ns(uint64_t ms);
+/* Arms `t` for an absolute `deadline` on mux__clock_ns(), then every
+ * `repeat` ns (0: once), as mux_timer_start() does. Returns 0 or -ENOMEM. */
+int mux__timer_start_at(mux_timer_t *t, uint64_t deadline, uint64_t repeat);
 
 #endif /* MUX_INTERNAL_H */

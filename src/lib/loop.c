@@ -75,7 +75,7 @@ struct mux_loop {
     mux_timer_t **heap;
     size_t ntimers, heap_cap;
     uint64_t timer_seq;
-    uint64_t now;
+    uint64_t now;   /* ns, mux__clock_ns(): timer deadlines' clock */
     bool now_stale; /* read the clock on the next mux_now() */
 
     int sigpipe[2]; /* the handler writes signal numbers to [1] */
@@ -113,31 +113,28 @@ const char *mux_strerror(int err) {
     return strerror(err);
 }
 
-uint64_t mux__clock_ms(void) {
+uint64_t mux__clock_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * MUX__NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t mux__clock_ms_up(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u +
-           ((uint64_t)ts.tv_nsec + 999999u) / 1000000u;
+uint64_t mux__ms_to_ns(uint64_t ms) {
+    return ms > UINT64_MAX / MUX__NS_PER_MS ? UINT64_MAX : ms * MUX__NS_PER_MS;
 }
 
 uint64_t mux_now(const mux_loop_t *loop) {
     mux_loop_t *l = (mux_loop_t *)loop; /* a cache: no loop is const */
     if (l->now_stale) {
-        l->now = mux__clock_ms();
+        l->now = mux__clock_ns();
         l->now_stale = false;
     }
-    return l->now;
+    return l->now / MUX__NS_PER_MS;
 }
 
 /* The clock, read now (timers need it exact). */
 static void update_now(mux_loop_t *loop) {
-    loop->now = mux__clock_ms();
+    loop->now = mux__clock_ns();
     loop->now_stale = false;
 }
 
@@ -165,7 +162,7 @@ int mux_loop_new(mux_loop_t **out) {
     if (!loop)
         return -ENOMEM;
     loop->maxfd = -1;
-    loop->now = mux__clock_ms();
+    loop->now = mux__clock_ns();
     if (grow_fds(loop, FD_SETSIZE - 1) < 0) { /* what most loops need */
         free(loop);
         return -ENOMEM;
@@ -421,18 +418,25 @@ void mux_timer_init(mux_timer_t *t, mux_loop_t *loop, mux_timer_cb *cb,
     *t = (mux_timer_t){.loop = loop, .cb = cb, .arg = arg};
 }
 
-int mux_timer_start(mux_timer_t *t, uint64_t after_ms, uint64_t repeat_ms) {
+int mux__timer_start_at(mux_timer_t *t, uint64_t deadline, uint64_t repeat) {
     mux_loop_t *loop = t->loop;
     assert(loop && t->cb);
     if (t->active)
         heap_remove(loop, t); /* its slot is free again: no allocation */
     else if (heap_reserve(loop) < 0)
         return -ENOMEM;
-    /* Never early: a delay counts from the clock rounded up (0 is now). */
-    t->deadline = after_ms ? mux__clock_ms_up() + after_ms : mux__clock_ms();
-    t->repeat = repeat_ms;
+    t->deadline = deadline;
+    t->repeat = repeat;
     heap_push(loop, t);
     return 0;
+}
+
+int mux_timer_start(mux_timer_t *t, uint64_t after_ms, uint64_t repeat_ms) {
+    /* Never early: the deadline is the clock read now plus the whole
+     * delay, both in nanoseconds. */
+    uint64_t now = mux__clock_ns(), after = mux__ms_to_ns(after_ms);
+    uint64_t deadline = after > UINT64_MAX - now ? UINT64_MAX : now + after;
+    return mux__timer_start_at(t, deadline, mux__ms_to_ns(repeat_ms));
 }
 
 void mux_timer_stop(mux_timer_t *t) {
@@ -458,7 +462,9 @@ static int run_timers(mux_loop_t *loop) {
             break;
         heap_remove(loop, t);
         if (t->repeat) {
-            t->deadline += t->repeat;
+            t->deadline = t->repeat > UINT64_MAX - t->deadline
+                              ? UINT64_MAX
+                              : t->deadline + t->repeat;
             if (t->deadline < loop->now) /* fell behind: no catch-up burst */
                 t->deadline = loop->now;
             heap_push(loop, t); /* the slot it just left */
@@ -469,12 +475,18 @@ static int run_timers(mux_loop_t *loop) {
     return ran;
 }
 
-/* Milliseconds until the nearest timer, or -1 if there is none. */
-static int64_t next_timeout(const mux_loop_t *loop) {
+/* The wait until the nearest timer, in *tv (microseconds, rounded up:
+ * select() never wakes before it, and a due timer is never missed), or
+ * false if there is no timer. */
+static bool next_timeout(const mux_loop_t *loop, struct timeval *tv) {
     if (loop->ntimers == 0)
-        return -1;
+        return false;
     uint64_t deadline = loop->heap[0]->deadline;
-    return deadline > loop->now ? (int64_t)(deadline - loop->now) : 0;
+    uint64_t ns = deadline > loop->now ? deadline - loop->now : 0;
+    uint64_t us = ns / 1000u + (ns % 1000u != 0);
+    tv->tv_sec = (time_t)(us / 1000000u);
+    tv->tv_usec = (suseconds_t)(us % 1000000u);
+    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -671,12 +683,7 @@ int mux_prepare_sized(mux_loop_t *loop, fd_set *rd, fd_set *wr, int setsize,
     add_set(wr, loop->wr, loop->maxfd);
     if (loop->maxfd > *maxfd)
         *maxfd = loop->maxfd;
-    int64_t ms = next_timeout(loop);
-    if (ms < 0)
-        return 0;
-    timeout->tv_sec = (time_t)(ms / 1000);
-    timeout->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-    return 1;
+    return next_timeout(loop, timeout) ? 1 : 0;
 }
 
 int mux_prepare(mux_loop_t *loop, fd_set *rd, fd_set *wr, int *maxfd,
@@ -737,13 +744,8 @@ static int wait_ready(mux_loop_t *loop, fd_word_t *rd, fd_word_t *wr, int maxfd,
     struct timeval tv = {0, 0}, *tvp = &tv;
     if (may_wait && loop->ntimers > 0)
         update_now(loop); /* the wait is relative to now */
-    int64_t ms = may_wait ? next_timeout(loop) : 0;
-    if (ms < 0)
+    if (may_wait && !next_timeout(loop, &tv))
         tvp = NULL;
-    else {
-        tv.tv_sec = (time_t)(ms / 1000);
-        tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-    }
     int nready = select(maxfd + 1, (fd_set *)(void *)rd, (fd_set *)(void *)wr,
                         NULL, tvp);
     if (nready < 0)

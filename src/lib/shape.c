@@ -8,9 +8,13 @@
  * service).
  *
  * The held bytes are one buffer plus one small record per group of bytes
- * falling due in the same slot (the whole delay / 64, at least 1 ms): the
- * queue costs about what it carries, however small the sends. Due times
- * never go back, so jitter cannot reorder bytes.
+ * falling due in the same slot (the whole delay / 1024): the queue costs
+ * about what it carries, however small the sends. Due times never go
+ * back, so jitter cannot reorder bytes.
+ *
+ * All times are nanoseconds on mux__clock_ns(), the clock of the timers:
+ * a byte due at t is released by a timer armed for t, never before it,
+ * and never rounded to a whole millisecond.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -21,14 +25,16 @@
 #include <string.h>
 
 /* Groups per delay: a byte leaves at most delay / DELAY_SLOTS late. */
-#define DELAY_SLOTS 64
+#define DELAY_SLOTS 1024
 /* The pause between pieces of `split` when split_ms is 0. */
 #define SPLIT_MS 10
-/* bandwidth: the most the bucket holds, in milliseconds of the rate. */
-#define BUCKET_MS 10
+/* bandwidth: the most the bucket holds, in time at the rate; and the most
+ * it gathers while bytes wait for it (see empty_at()). */
+#define BUCKET_NS (10u * MUX__NS_PER_MS)
+#define BACKLOG_NS (1000u * MUX__NS_PER_MS)
 
 typedef struct {
-    uint64_t due; /* on the mux__clock_ms() clock, as timer deadlines are */
+    uint64_t due; /* ns, on the mux__clock_ns() clock, as timer deadlines */
     size_t len;
 } group_t;
 
@@ -81,22 +87,42 @@ static uint64_t draw(mux__shaper_t *sh, uint64_t bound) {
     return bound ? x % (bound + 1) : 0;
 }
 
+/* a * b / c, rounded down, saturating at UINT64_MAX (c > 0). */
+static uint64_t mul_div(uint64_t a, uint64_t b, uint64_t c) {
+#if defined(__SIZEOF_INT128__)
+    __extension__ unsigned __int128 q = (unsigned __int128)a * b / c;
+    return q > UINT64_MAX ? UINT64_MAX : (uint64_t)q;
+#else
+    long double q = (long double)a * (long double)b / (long double)c;
+    return q >= (long double)UINT64_MAX ? UINT64_MAX : (uint64_t)q;
+#endif
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b) {
+    return b > UINT64_MAX - a ? UINT64_MAX : a + b;
+}
+
 /* The end of the slot that bytes due at `due` wait for. */
 static uint64_t slot_due(uint64_t delay, uint64_t due) {
     uint64_t slot = delay / DELAY_SLOTS ? delay / DELAY_SLOTS : 1;
-    return (due + slot - 1) / slot * slot;
+    uint64_t end = due / slot * slot;
+    return end < due ? add_sat(end, slot) : end;
 }
 
 int mux__shaper_hold(mux__shaper_t *sh, const mux_shape_t *shape,
-                     uint64_t delay, const void *data, size_t len,
+                     uint64_t delay_ms, const void *data, size_t len,
                      uint64_t now) {
-    uint64_t held = delay + shape->latency_ms;
-    uint64_t due = now + held + draw(sh, shape->jitter_ms);
-    if (held || shape->jitter_ms)
-        due = slot_due(held + shape->jitter_ms, due);
-    else
-        due = 0; /* no delay: all due at once, one group */
+    uint64_t held =
+        add_sat(mux__ms_to_ns(delay_ms), mux__ms_to_ns(shape->latency_ms));
+    uint64_t jitter = mux__ms_to_ns(shape->jitter_ms);
+    /* Drawn in microseconds: the generator has 32 bits. */
+    uint64_t due =
+        add_sat(add_sat(now, held), draw(sh, jitter / 1000u) * 1000u);
     group_t *last = last_group(sh);
+    if (held || jitter)
+        due = slot_due(add_sat(held, jitter), due);
+    else if (last)
+        due = last->due; /* no delay: due with what is held, one group */
     if (last && due < last->due)
         due = last->due; /* jitter never reorders */
     if (!last || last->due != due) {
@@ -111,16 +137,44 @@ int mux__shaper_hold(mux__shaper_t *sh, const mux_shape_t *shape,
     return 0;
 }
 
-/* bandwidth: the bucket, topped up for the time since it last was. */
+/* bandwidth: how long the bucket takes to fill, at least one byte's time. */
+static uint64_t bucket_ns(const mux_shape_t *shape) {
+    uint64_t byte = (MUX__NS_PER_SEC + shape->bandwidth - 1) / shape->bandwidth;
+    return byte > BUCKET_NS ? byte : BUCKET_NS;
+}
+
+/*
+ * bandwidth: the bucket is a time, when it was (or would have been)
+ * empty; it gathers the rate since. It holds at most a full bucket when
+ * the first held bytes fell due; from then on, while they wait, it gathers
+ * all the time that passes (up to BACKLOG_NS): a timer that wakes late
+ * costs no rate.
+ */
+static uint64_t empty_at(const mux__shaper_t *sh, const mux_shape_t *shape,
+                         uint64_t now) {
+    const group_t *first = first_group(sh);
+    uint64_t due = first && first->due < now ? first->due : now;
+    uint64_t full = bucket_ns(shape);
+    uint64_t at = due > full ? due - full : 0;
+    if (now > BACKLOG_NS && at < now - BACKLOG_NS)
+        at = now - BACKLOG_NS;
+    return sh->empty_at > at ? sh->empty_at : at;
+}
+
+/* bandwidth: the bytes in the bucket. */
 static uint64_t tokens(const mux__shaper_t *sh, const mux_shape_t *shape,
                        uint64_t now) {
-    uint64_t cap = shape->bandwidth * BUCKET_MS / 1000;
-    cap = cap ? cap : 1;
-    uint64_t elapsed = now - sh->filled_ms;
-    if (!sh->filled_ms || elapsed >= BUCKET_MS * 100)
-        return cap; /* idle long enough to be full */
-    uint64_t t = sh->tokens + elapsed * shape->bandwidth / 1000;
-    return t < cap ? t : cap;
+    uint64_t at = empty_at(sh, shape, now);
+    return now > at ? mul_div(now - at, shape->bandwidth, MUX__NS_PER_SEC) : 0;
+}
+
+/* bandwidth: `n` bytes taken out of the bucket at `now`. */
+static void spend(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
+                  uint64_t now) {
+    uint64_t cost = mul_div(n, MUX__NS_PER_SEC, shape->bandwidth);
+    if (mul_div(cost, shape->bandwidth, MUX__NS_PER_SEC) < n)
+        cost++; /* rounded up: never faster than the rate */
+    sh->empty_at = add_sat(empty_at(sh, shape, now), cost);
 }
 
 size_t mux__shaper_peek(const mux__shaper_t *sh, const mux_shape_t *shape,
@@ -156,12 +210,11 @@ bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
         sh->passed += n;
         if (shape->split)
             sh->next_piece =
-                now + (shape->split_ms ? shape->split_ms : SPLIT_MS);
-        if (shape->bandwidth) {
-            sh->tokens = tokens(sh, shape, now) - n;
-            sh->filled_ms = now;
-        }
+                add_sat(now, mux__ms_to_ns(shape->split_ms ? shape->split_ms
+                                                           : SPLIT_MS));
     }
+    if (n > 0 && shape->bandwidth)
+        spend(sh, shape, n, now); /* before the group goes: its due counts */
     if (first->len == 0) {
         mux__buf_consume(&sh->groups, sizeof(*first));
         if (sh->groups.len == 0)
@@ -182,18 +235,23 @@ uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
         return 0;
     uint64_t when = first->due > now ? first->due : now;
     if (shape->split) {
-        uint64_t pause = shape->split_ms ? shape->split_ms : SPLIT_MS;
-        uint64_t piece = busy ? now + pause : sh->next_piece;
+        uint64_t pause =
+            mux__ms_to_ns(shape->split_ms ? shape->split_ms : SPLIT_MS);
+        uint64_t piece = busy ? add_sat(now, pause) : sh->next_piece;
         when = piece > when ? piece : when;
     }
     if (shape->bandwidth) {
+        /* A full bucket, or the first group if it is smaller: when the
+         * bucket holds that much (the bytes gathered beyond it while the
+         * timer runs late are kept, see spend()). */
+        uint64_t full =
+            mul_div(bucket_ns(shape), shape->bandwidth, MUX__NS_PER_SEC);
+        uint64_t want = first->len < full ? first->len : full;
         uint64_t have = tokens(sh, shape, now);
-        uint64_t cap = shape->bandwidth * BUCKET_MS / 1000;
-        uint64_t want = first->len < cap ? first->len : (cap ? cap : 1);
         if (have < want) {
-            uint64_t wait = ((want - have) * 1000 + shape->bandwidth - 1) /
-                            shape->bandwidth;
-            when = now + wait > when ? now + wait : when;
+            uint64_t wait =
+                mul_div(want - have, MUX__NS_PER_SEC, shape->bandwidth) + 1;
+            when = add_sat(now, wait) > when ? add_sat(now, wait) : when;
         }
     }
     return when ? when : now;
@@ -204,6 +262,5 @@ int mux__shaper_arm(mux__shaper_t *sh, uint64_t when) {
         mux_timer_stop(&sh->timer);
         return 0;
     }
-    uint64_t now = mux__clock_ms();
-    return mux_timer_start(&sh->timer, when > now ? when - now : 0, 0);
+    return mux__timer_start_at(&sh->timer, when, 0);
 }

@@ -523,7 +523,7 @@ static void on_out_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
-    if (release_out(conn, mux__clock_ms()) < 0)
+    if (release_out(conn, mux__clock_ns()) < 0)
         return; /* finished */
     output_drained(conn);
 }
@@ -605,7 +605,7 @@ static int behind(mux_conn_t *conn, const char *data, size_t len,
 
 MUX__COLD static int send_behind(mux_conn_t *conn, const char *data,
                                  size_t len) {
-    int err = behind(conn, data, len, mux__clock_ms_up());
+    int err = behind(conn, data, len, mux__clock_ns());
     return err < 0 ? err : sent(conn);
 }
 
@@ -638,7 +638,7 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
         /* One after another, all due at once: held back, the pieces share
          * one entry of the delay queue, so they leave as one reply (and
          * faults.split cuts that reply, not the pieces). */
-        uint64_t now = mux__clock_ms_up();
+        uint64_t now = mux__clock_ns();
         for (int i = 0; i < iovcnt; i++) {
             if (iov[i].iov_len == 0)
                 continue;
@@ -891,7 +891,7 @@ static int rearm_in(mux_conn_t *conn, uint64_t now) {
  * high watermark's worth. */
 MUX__COLD static void hold_input(mux_conn_t *conn, const char *data,
                                  size_t len) {
-    uint64_t now = mux__clock_ms_up(); /* a held byte never leaves early */
+    uint64_t now = mux__clock_ns();
     if (mux__shaper_hold(conn->in_shaper, in_shape(conn), 0, data, len, now) <
         0) {
         finish(conn, "out of memory");
@@ -943,7 +943,7 @@ static void release_in(mux_conn_t *conn, uint64_t now) {
 static void on_in_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
-    release_in(arg, mux__clock_ms());
+    release_in(arg, mux__clock_ns());
 }
 
 /* Lingering: what the client still sends is read and dropped. */
@@ -1139,7 +1139,7 @@ void mux__conn_faults_changed(mux_conn_t *conn) {
         finish(conn, "out of memory");
         return;
     }
-    uint64_t now = mux__clock_ms();
+    uint64_t now = mux__clock_ns();
     if (conn->out_shaper && release_out(conn, now) < 0)
         return;
     if (conn->in_shaper && mux__shaper_len(conn->in_shaper) > 0) {

@@ -5,6 +5,9 @@
  *
  * Drives a real loop and server on 127.0.0.1:0 with a blocking client
  * socket; a 5 ms ticker bounds every turn, a 5 s deadline every test.
+ * The faults' timing (bandwidth, latency) runs on the fake clock
+ * (fakeclock.h), a stream over a socketpair: exact, however loaded the
+ * machine.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -42,6 +45,7 @@ size_t __sanitizer_get_current_allocated_bytes(void);
 #include <malloc.h>
 #endif
 
+#include "fakeclock.h"
 #include "testutil.h"
 
 #define DELAY_MS 100
@@ -353,6 +357,125 @@ static void test_cap_counts_what_held_output_costs(void **state) {
     stop(client);
 }
 
+/* ---- the faults' timing, on the fake clock ---- */
+
+#define FAKE_START 1000000000000u /* ns: 1000 s, on a whole second */
+
+static void plain_open(mux_conn_t *conn) { (void)conn; }
+
+static const mux_service_t plain = {.name = "plain", .open = plain_open};
+
+typedef struct {
+    mux_loop_t *loop;
+    mux_conn_t *conn;
+    int peer; /* the other end, non-blocking */
+    mux_conn_opts_t opts;
+    size_t got; /* what the peer read */
+} fake_stream_t;
+
+/* A stream over a socketpair with `faults`, the fake clock at `start`. */
+static void fake_stream_open(fake_stream_t *fs, const mux_faults_t *faults,
+                             uint64_t start) {
+    memset(fs, 0, sizeof(*fs));
+    fake_clock_start(start);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(mux_loop_new(&fs->loop), 0);
+    fs->opts.faults = *faults;
+    assert_int_equal(
+        mux_conn_new(fs->loop, sv[0], &plain, &fs->opts, &fs->conn), 0);
+    fs->peer = sv[1];
+    struct timeval tv = {0, 0}; /* reads never wait */
+    assert_int_equal(
+        setsockopt(fs->peer, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+}
+
+/* The fake clock to `at`, one turn that does not wait, then what the
+ * peer can read. */
+static size_t fake_stream_at(fake_stream_t *fs, uint64_t at) {
+    fake_clock_ns = at;
+    assert_true(mux_run(fs->loop, MUX_RUN_NOWAIT) >= 0);
+    char buf[65536];
+    ssize_t n;
+    while ((n = recv(fs->peer, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+        fs->got += (size_t)n;
+    assert_true(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    return fs->got;
+}
+
+static void fake_stream_close(fake_stream_t *fs) {
+    mux_conn_close(fs->conn, MUX_CLOSE_NOW);
+    mux_run(fs->loop, MUX_RUN_NOWAIT);
+    mux_loop_free(fs->loop);
+    close(fs->peer);
+    fake_clock_stop();
+}
+
+/* bandwidth: a timer that wakes late loses no bytes. 100,000 bytes a
+ * second, the loop woken every 25 ms (the timer asks for 10): after a
+ * second, a full bucket (10 ms) plus a second at the rate went, not
+ * 10 ms of every 25. */
+static void test_bandwidth_late_wakeups_lose_nothing(void **state) {
+    (void)state;
+    enum { RATE = 100000, TOTAL = 200000 };
+    mux_faults_t faults = {.out = {.bandwidth = RATE}};
+    fake_stream_t fs;
+    fake_stream_open(&fs, &faults, FAKE_START);
+    static char data[TOTAL];
+    memset(data, 'b', sizeof(data));
+    assert_int_equal(mux_conn_send(fs.conn, data, sizeof(data)), 0);
+    size_t got = 0;
+    for (int i = 1; i <= 40; i++)
+        got = fake_stream_at(&fs, FAKE_START + (uint64_t)i * 25000000u);
+    print_message("bandwidth %d, woken every 25 ms for 1 s: %zu bytes\n", RATE,
+                  got);
+    assert_true(got >= RATE + RATE / 100 - 1); /* bucket + a second */
+    assert_true(got <= RATE + RATE / 100);
+    fake_stream_close(&fs);
+}
+
+/* bandwidth: woken on time, the rate is exact too (the bucket is not
+ * topped up in whole milliseconds), over a second in 1 ms turns at a
+ * rate that is no whole number of bytes a millisecond. */
+static void test_bandwidth_exact_on_time(void **state) {
+    (void)state;
+    enum { RATE = 1500, TOTAL = 4000 };
+    mux_faults_t faults = {.out = {.bandwidth = RATE}};
+    fake_stream_t fs;
+    fake_stream_open(&fs, &faults, FAKE_START + 300000u);
+    static char data[TOTAL];
+    memset(data, 'b', sizeof(data));
+    assert_int_equal(mux_conn_send(fs.conn, data, sizeof(data)), 0);
+    size_t got = 0;
+    for (int i = 1; i <= 2000; i++)
+        got =
+            fake_stream_at(&fs, FAKE_START + 300000u + (uint64_t)i * 1000000u);
+    print_message("bandwidth %d, 1 ms turns for 2 s: %zu bytes\n", RATE, got);
+    /* A bucket of 10 ms (15 bytes), then 2 s at the rate, less what the
+     * bucket gathered since the last release (a bucket at most). */
+    assert_true(got >= 2 * RATE && got <= 2 * RATE + 15);
+    fake_stream_close(&fs);
+}
+
+/* latency: a byte held 1 ms goes 1 ms after it was sent, within a
+ * microsecond (held bytes share a due time per 1/1024 of the delay), not
+ * rounded up to whole milliseconds; never earlier. */
+static void test_latency_not_rounded_to_ms(void **state) {
+    (void)state;
+    mux_faults_t faults = {.out = {.latency_ms = 1}};
+    fake_stream_t fs;
+    uint64_t sent = FAKE_START + 300000u; /* 0.3 ms into a millisecond */
+    fake_stream_open(&fs, &faults, sent);
+    assert_int_equal(mux_conn_send(fs.conn, "x", 1), 0);
+    assert_int_equal(fake_stream_at(&fs, sent + 999000u), 0);  /* 0.999 ms */
+    assert_int_equal(fake_stream_at(&fs, sent + 1001000u), 1); /* 1.001 */
+    fake_clock_ns = sent + 5000000u;
+    assert_int_equal(mux_conn_send(fs.conn, "y", 1), 0);
+    assert_int_equal(fake_stream_at(&fs, sent + 5999999u), 1);
+    assert_int_equal(fake_stream_at(&fs, sent + 6001000u), 2);
+    fake_stream_close(&fs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_kept_and_close_waits),
@@ -362,6 +485,12 @@ int main(void) {
         cmocka_unit_test(test_teardown_frees_held_output),
         cmocka_unit_test(test_tiny_sends_cost_about_their_bytes),
         cmocka_unit_test(test_cap_counts_what_held_output_costs),
+        cmocka_unit_test_teardown(test_bandwidth_late_wakeups_lose_nothing,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(test_bandwidth_exact_on_time,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(test_latency_not_rounded_to_ms,
+                                  fake_clock_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "fakeclock.h"
 #include "mux.h"
 #include "testutil.h"
 
@@ -925,38 +926,98 @@ static void test_timer_never_early(void **state) {
     mux_loop_free(loop);
 }
 
+/* Runs NOWAIT turns on the fake clock, `step_ns` apart, until no timer is
+ * left (bounded). */
+static void run_fake(mux_loop_t *loop, uint64_t step_ns, int turns) {
+    for (int i = 0; i < turns; i++) {
+        fake_clock_ns += step_ns;
+        assert_true(mux_run(loop, MUX_RUN_NOWAIT) >= 0);
+    }
+}
+
 /* Many timers: the heap grows, and starting and stopping them in any
- * order keeps deadline order. Each deadline is known to the test within a
- * millisecond (it reads the clock when it arms), however slowly arming
- * runs (valgrind). */
+ * order keeps deadline order, each firing in the first turn at or after
+ * its deadline. The clock is the test's (it once read the real one, and
+ * a test preempted between its own clock read and the timer's saw a
+ * timer "out of order" on a loaded machine). */
+typedef struct {
+    uint64_t deadline[500];
+    uint64_t fired[500];
+    int order[500];
+    int count;
+} deadline_log_t;
+
+static deadline_log_t dlog;
+
+static void note_deadline(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
+    (void)loop, (void)timer;
+    int i = (int)(intptr_t)arg;
+    dlog.fired[i] = fake_clock_ns;
+    dlog.order[dlog.count++] = i;
+}
+
 static void test_timers_many_in_deadline_order(void **state) {
     (void)state;
-    mux_loop_t *loop = new_loop();
     enum { N = 500 };
     static mux_timer_t timers[N];
-    static timer_tag_t tags[N];
-    static uint64_t deadline[N];
-    static fire_log_t log_store;
-    fire_log_t *log = &log_store;
+    memset(&dlog, 0, sizeof(dlog));
+    fake_clock_start(1000000000000u + 300000u); /* 0.3 ms into a ms */
+    mux_loop_t *loop = new_loop();
     for (int i = 0; i < N; i++) {
-        tags[i] = (timer_tag_t){log, i};
-        /* Delays 0..9 ms, shuffled by a multiplicative step. */
+        /* Delays 0..9 ms, shuffled by a multiplicative step, armed 7 µs
+         * apart. */
         uint64_t delay = (uint64_t)((i * 7) % 10);
-        deadline[i] = test_now_ms() + delay;
-        start_timer(loop, &timers[i], delay, 0, log_timer, &tags[i]);
+        dlog.deadline[i] = fake_clock_ns + delay * 1000000u;
+        start_timer(loop, &timers[i], delay, 0, note_deadline,
+                    (void *)(intptr_t)i);
+        fake_clock_ns += 7000u;
     }
+    uint64_t armed = fake_clock_ns;
     for (int i = 0; i < N; i += 3)
         mux_timer_stop(&timers[i]);
-    assert_int_equal(mux_run(loop, MUX_RUN_DEFAULT), 0);
+    run_fake(loop, 100000u, 200); /* 100 µs turns, 20 ms */
     uint64_t last = 0;
-    for (int k = 0; k < log->count; k++) {
-        int i = log->order[k];
+    for (int k = 0; k < dlog.count; k++) {
+        int i = dlog.order[k];
         assert_true(i % 3 != 0);
-        assert_true(deadline[i] + 1 >= last);
-        last = deadline[i] > last ? deadline[i] : last;
+        assert_true(dlog.deadline[i] >= last);
+        last = dlog.deadline[i];
+        assert_true(dlog.fired[i] >= dlog.deadline[i]);
+        uint64_t due = dlog.deadline[i] > armed ? dlog.deadline[i] : armed;
+        assert_true(dlog.fired[i] - due <= 100000u); /* the first turn */
     }
-    assert_int_equal(log->count, N - (N + 2) / 3);
+    assert_int_equal(dlog.count, N - (N + 2) / 3);
     mux_loop_free(loop);
+    fake_clock_stop();
+}
+
+/* A timer counts its delay from the clock as it is, not rounded to the
+ * millisecond: 1 ms armed 0.3 ms into a millisecond fires 1.3 ms in,
+ * never before; and the loop's wait for it is that, in microseconds. */
+static void test_timer_not_rounded_to_ms(void **state) {
+    (void)state;
+    uint64_t start = 1000000000000u + 300000u;
+    fake_clock_start(start);
+    mux_loop_t *loop = new_loop();
+    int count = 0;
+    mux_timer_t timer;
+    start_timer(loop, &timer, 1, 0, count_timer, &count);
+    fd_set rd, wr;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    int maxfd = -1;
+    struct timeval tv;
+    assert_int_equal(mux_prepare(loop, &rd, &wr, &maxfd, &tv), 1);
+    assert_int_equal(tv.tv_sec, 0);
+    assert_int_equal(tv.tv_usec, 1000);
+    fake_clock_ns = start + 999999u;
+    assert_int_equal(mux_run(loop, MUX_RUN_NOWAIT), 0);
+    assert_int_equal(count, 0); /* never early */
+    fake_clock_ns = start + 1000000u;
+    assert_int_equal(mux_run(loop, MUX_RUN_NOWAIT), 1);
+    assert_int_equal(count, 1);
+    mux_loop_free(loop);
+    fake_clock_stop();
 }
 
 /* ------------------------------------------------------------------ */
@@ -1366,8 +1427,11 @@ int main(void) {
         cmocka_unit_test(test_timer_armed_in_callback),
         cmocka_unit_test(test_timer_owner_freed_in_callback),
         cmocka_unit_test(test_timer_idle_states_and_free),
-        cmocka_unit_test(test_timers_many_in_deadline_order),
+        cmocka_unit_test_teardown(test_timers_many_in_deadline_order,
+                                  fake_clock_teardown),
         cmocka_unit_test(test_timer_never_early),
+        cmocka_unit_test_teardown(test_timer_not_rounded_to_ms,
+                                  fake_clock_teardown),
         cmocka_unit_test(test_signal_delivered),
         cmocka_unit_test(test_signal_restores_disposition),
         cmocka_unit_test(test_signal_busy),
