@@ -73,6 +73,7 @@ typedef struct {
     double hold;     /* idle mode: seconds to hold the connections */
     double timeout;  /* seconds without progress that count as a stall */
     unsigned active; /* pingpong: connections that keep sending; 0: all */
+    double think;    /* pingpong: seconds between a reply and the next */
     bool quiet;
     bool marks;         /* say MEASURING and MEASURED as they happen */
     const char *target; /* as given, for messages */
@@ -156,6 +157,7 @@ typedef struct {
     const char *msg; /* the message in flight, inside the pattern */
     size_t sent, received;
     uint64_t started; /* ns: message sent, or connect() for churn */
+    uint64_t next_at; /* ns: --think: the next message, once idle; 0: none */
 } client_t;
 
 typedef struct {
@@ -351,6 +353,14 @@ static void start_message(bench_t *b, client_t *c) {
     send_some(b, c);
 }
 
+/* --think: a pause of 0.5 to 1.5 times THINK, drawn per message, so that
+ * the connections do not send in step. */
+static uint64_t think_ns(const bench_t *b, const client_t *c) {
+    uint64_t think = seconds_to_ns(b->opt->think);
+    uint64_t x = ((uint64_t)c->id * 2654435761u + c->seq * 40503u) % 1024u;
+    return think / 2 + think * x / 1024u;
+}
+
 /* The whole message came back. */
 static void complete(bench_t *b, client_t *c) {
     b->rts_total++;
@@ -369,8 +379,31 @@ static void complete(bench_t *b, client_t *c) {
             open_client(b, c);
     } else if (b->opt->mode != MODE_IDLE && !b->stopping &&
                keeps_sending(b, c)) {
-        start_message(b, c);
+        if (b->opt->think > 0)
+            c->next_at = b->now + think_ns(b, c);
+        else
+            start_message(b, c);
     }
+}
+
+/* --think: the idle connections whose pause is over send again. Returns
+ * the nearest pause still running (ns from now; UINT64_MAX: none). */
+static uint64_t think_over(bench_t *b) {
+    uint64_t nearest = UINT64_MAX;
+    for (unsigned i = 0; i < b->opt->conns && b->opt->think > 0; i++) {
+        client_t *c = &b->clients[i];
+        if (!c->next_at || c->state != CL_IDLE)
+            continue;
+        if (b->stopping) {
+            c->next_at = 0;
+        } else if (c->next_at <= b->now) {
+            c->next_at = 0;
+            start_message(b, c);
+        } else if (c->next_at - b->now < nearest) {
+            nearest = c->next_at - b->now;
+        }
+    }
+    return nearest;
 }
 
 /* Checks `n` received bytes against what was sent at that position. */
@@ -536,14 +569,15 @@ static void advance(bench_t *b) {
         b->done = true;
 }
 
-/* How long epoll_wait() may sleep: short, so that phases stay punctual. */
-static int wait_ms(const bench_t *b) {
-    if (b->measuring && b->opt->duration > 0) {
-        uint64_t left =
-            b->measure_until > b->now ? b->measure_until - b->now : 0;
-        return left < 10000000u ? (int)((left + 999999u) / 1000000u) : 10;
-    }
-    return 10;
+/* How long epoll_wait() may sleep: short, so that phases stay punctual;
+ * no longer than `think` (ns: the nearest --think pause). */
+static int wait_ms(const bench_t *b, uint64_t think) {
+    uint64_t left = 10000000u;
+    if (b->measuring && b->opt->duration > 0 &&
+        b->measure_until < b->now + left)
+        left = b->measure_until > b->now ? b->measure_until - b->now : 0;
+    left = think < left ? think : left;
+    return (int)((left + 999999u) / 1000000u);
 }
 
 static void run(bench_t *b) {
@@ -554,7 +588,8 @@ static void run(bench_t *b) {
             open_client(b, &b->clients[b->next_open]);
     while (!b->done) {
         open_more(b);
-        int n = epoll_wait(b->epfd, events, MAX_EVENTS, wait_ms(b));
+        int n =
+            epoll_wait(b->epfd, events, MAX_EVENTS, wait_ms(b, think_over(b)));
         if (n < 0 && errno != EINTR) {
             fprintf(stderr, "muxbench: epoll_wait: %s\n", strerror(errno));
             exit(EXIT_RUNTIME);
@@ -647,6 +682,10 @@ static void usage(FILE *out) {
         "      --active N       pingpong: only N connections keep sending, "
         "the\n"
         "                       others stay idle after one round trip\n"
+        "      --think SEC      pingpong: each connection pauses 0.5-1.5 x "
+        "SEC after\n"
+        "                       a reply before its next message (an "
+        "unsaturated load)\n"
         "  -t, --timeout SEC    longest wait for progress (default 5)\n"
         "  -q, --quiet          print only the RESULT line\n"
         "      --marks          print MEASURING when the measured time "
@@ -733,6 +772,7 @@ static void parse_options(int argc, char **argv, options_t *o) {
         {"warmup", required_argument, NULL, 'w'},
         {"hold", required_argument, NULL, 'H'},
         {"active", required_argument, NULL, 'A'},
+        {"think", required_argument, NULL, 'T'},
         {"timeout", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},
         {"marks", no_argument, NULL, 'M'},
@@ -768,6 +808,9 @@ static void parse_options(int argc, char **argv, options_t *o) {
         case 'A':
             o->active = (unsigned)parse_count(
                 optarg, "invalid active connection count", 1, 100000);
+            break;
+        case 'T':
+            o->think = parse_seconds(optarg, "invalid think time");
             break;
         case 't':
             o->timeout = parse_seconds(optarg, "invalid timeout");

@@ -243,7 +243,7 @@ uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
     if (shape->bandwidth) {
         /* A full bucket, or the first group if it is smaller: when the
          * bucket holds that much (the bytes gathered beyond it while the
-         * timer runs late are kept, see spend()). */
+         * timer runs late are kept, see empty_at()). */
         uint64_t full =
             mul_div(bucket_ns(shape), shape->bandwidth, MUX__NS_PER_SEC);
         uint64_t want = first->len < full ? first->len : full;

@@ -126,6 +126,15 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(r["active"], "10")
         self.assertGreaterEqual(int(r["rts_total"]), 200)
 
+    def test_think_between_round_trips(self):
+        # 10 connections pausing 10-30 ms: fewer round trips, all clean.
+        status, r, err = run_bench(self.port, "-c", "10", "--think", "0.02",
+                                   "-d", "0.5")
+        self.assertEqual((status, r.get("errors"), r.get("mismatches")),
+                         (0, "0", "0"), err)
+        self.assertGreaterEqual(int(r["rts_total"]), 10)
+        self.assertLess(float(r["rps"]), 10 / 0.01)
+
     def test_count_bounded(self):
         status, r, err = run_bench(self.port, "-c", "3", "-n", "500")
         self.assertEqual(status, 0, err)
@@ -263,6 +272,25 @@ class RelaySmoke(unittest.TestCase):
             if found and tool != program:
                 os.symlink(found, os.path.join(bin_dir, tool))
         return bin_dir
+
+
+class FaultsSmoke(unittest.TestCase):
+    """bench/faults.py in its quickest form: every row measured (no timing
+    asserted: the figures are docs/performance.md's)."""
+
+    def test_latency_and_bandwidth_rows(self):
+        script = os.path.join(os.path.dirname(COMPARE), "faults.py")
+        p = subprocess.run(
+            [sys.executable, script, "--build-dir", BUILD, "--latencies",
+             "1", "--conns", "1,2", "--rates", "100k", "--duration", "0.3"],
+            capture_output=True, timeout=RELAY_TIMEOUT)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        self.assertEqual(p.returncode, 0, err)
+        for row in ("| select() alone | sleep 1 ms | 1 |",
+                    "| muxd | none | 1 |", "| muxd | latency=1 | 1 |",
+                    "| muxd | latency=1,dir=both | 2 |",
+                    "| bandwidth=100k | 0 | 102,400 |"):
+            self.assertIn(row, out)
 
 
 if __name__ == "__main__":
