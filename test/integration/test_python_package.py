@@ -124,13 +124,19 @@ class PythonPackageTest(unittest.TestCase):
 # A script that starts muxd with the package, says its pid and directory,
 # then does what argv[1] says instead of stopping it.
 NEVER_STOPPED = """
-import sys, muxd
+import os, sys, muxd
 server = muxd.Muxd("-s", "echo")
 print(server.proc.pid, server.control_path, flush=True)
 if sys.argv[1] == "raise":
     raise RuntimeError("a test failed before its `with`")
 if sys.argv[1] == "block":
     sys.stdin.read()
+if sys.argv[1] == "fork":  # a child that exits the normal way, atexit run
+    child = os.fork()
+    if child == 0:
+        sys.exit(0)
+    os.waitpid(child, 0)
+    print(server.stats()["clients"], flush=True)
 """
 
 
@@ -179,6 +185,13 @@ class NeverStopped(PrivateTmpdir):
                 self.assertEqual(self.left_behind(), [], err)
                 if how == "raise":
                     self.assertIn("RuntimeError: a test failed", err)
+
+    def test_a_forked_child_leaves_it_alone(self):
+        proc = self.start("fork")
+        out, err = proc.communicate(timeout=muxtest.TIMEOUT)
+        self.assertEqual((proc.returncode, out.split("\n")[1:]),
+                         (0, ["0", ""]), err)
+        self.assertEqual(self.left_behind(), [])
 
     def test_killed_interpreter_takes_muxd_along(self):
         """SIGKILL: nothing runs in python; muxd gets SIGTERM from the

@@ -108,10 +108,13 @@ def _stop_process(proc, timeout):
         proc.wait()
 
 
-def _end(proc, directory, timeout):
+def _end(owner, proc, directory, timeout):
     """Stops muxd and removes its directory: the last step of stop(), and
     (through weakref.finalize) what ends a Muxd never stopped, once it is
-    garbage or when the interpreter exits."""
+    garbage or when the interpreter exits. Only in the process `owner`
+    that started it: a forked child that exits leaves it alone."""
+    if os.getpid() != owner:
+        return
     _stop_process(proc, timeout)
     shutil.rmtree(directory, ignore_errors=True)
 
@@ -161,8 +164,8 @@ class Muxd:
             shutil.rmtree(self._dir, ignore_errors=True)
             raise MuxdError(f"cannot run muxd {self.binary}: "
                             f"{e.strerror or e}") from e
-        self._finalizer = weakref.finalize(self, _end, self.proc, self._dir,
-                                           self.timeout)
+        self._finalizer = weakref.finalize(self, _end, os.getpid(),
+                                           self.proc, self._dir, self.timeout)
         try:
             self._wait_ready()
         except BaseException:
