@@ -53,6 +53,7 @@ int main(int argc, char **argv) {
         return 1;             /* --to resolved once, before --workers fork */
     muxd_raise_fd_limit();    /* before --workers: each inherits it */
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
+    signal(SIGXFSZ, SIG_IGN); /* past `ulimit -f` a write fails (EFBIG) */
     muxd_ready_t ready;
     muxd_ready_init(&ready, opts.pidfile, opts.ready_file);
     return opts.workers > 1 ? muxd_workers_run(&opts, &ready)

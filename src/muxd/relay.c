@@ -29,11 +29,11 @@ typedef struct pair pair_t;
 struct muxd_relay {
     mux_loop_t *loop;
     const muxd_relay_config_t *config;
-    unsigned worker;
-    mux_conn_opts_t upstream_opts; /* every upstream stream's */
-    pair_t *pairs;                 /* open pairs, newest first */
-    mux_timer_t finish_timer;      /* muxd_relay_finish()'s limit */
-    void (*done)(void *arg);       /* muxd_relay_finish()'s */
+    char dump_tag[MUXD_DUMP_TAG_MAX]; /* this process's, in file names */
+    mux_conn_opts_t upstream_opts;    /* every upstream stream's */
+    pair_t *pairs;                    /* open pairs, newest first */
+    mux_timer_t finish_timer;         /* muxd_relay_finish()'s limit */
+    void (*done)(void *arg);          /* muxd_relay_finish()'s */
     void *done_arg;
 };
 
@@ -48,6 +48,15 @@ struct pair {
                                       the client's own may go first */
     muxd_dump_conn_t dump;
 };
+
+/* The most of --dump's directory a message shows: a log line has room for
+ * the reason after it. */
+#define DIR_SHOWN 256
+
+/* "..." where a message shows only the start of `dir`. */
+static const char *cut(const char *dir) {
+    return strlen(dir) > DIR_SHOWN ? "..." : "";
+}
 
 /* ------------------------------------------------------------------ */
 /* Pairs                                                               */
@@ -83,14 +92,15 @@ static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
     relay->pairs = pair;
     pair->dump.fd = -1;
     const char *dump = relay->config->dump;
-    int err = dump ? muxd_dump_open(&pair->dump, dump, relay->worker,
+    int err = dump ? muxd_dump_open(&pair->dump, dump, relay->dump_tag,
                                     relay->config->dump_max,
                                     mux_conn_id(client), mux_conn_peer(client),
                                     relay->config->upstream_text)
                    : 0;
     if (err < 0)
-        muxd_log_error("cannot dump connection %s to %s: %s",
-                       mux_conn_peer(client), dump, mux_strerror(err));
+        muxd_log_error("cannot dump connection %s to %.*s%s: %s",
+                       mux_conn_peer(client), DIR_SHOWN, dump, cut(dump),
+                       mux_strerror(err));
     return pair;
 }
 
@@ -354,8 +364,8 @@ int muxd_relay_prepare(muxd_relay_config_t *config) {
     config->naddrs = (size_t)n;
     int err = config->dump ? muxd_dump_check(config->dump) : 0;
     if (err < 0)
-        muxd_log_error("cannot dump to %s: %s", config->dump,
-                       mux_strerror(err));
+        muxd_log_error("cannot dump to %.*s%s: %s", DIR_SHOWN, config->dump,
+                       cut(config->dump), mux_strerror(err));
     return err;
 }
 
@@ -382,13 +392,17 @@ static void on_finish_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                              const muxd_relay_config_t *config,
-                             size_t max_output, unsigned worker) {
+                             size_t max_output) {
     muxd_relay_t *relay = calloc(1, sizeof(*relay));
     if (!relay)
         return NULL;
     relay->loop = loop;
     relay->config = config;
-    relay->worker = worker;
+    muxd_dump_tag(relay->dump_tag);
+    if (config->dump && strcmp(config->dump, "-") != 0)
+        muxd_log_text(MUXD_LOG_NORMAL,
+                      "dumping connections to %s/conn-%s-N.txt", config->dump,
+                      relay->dump_tag);
     relay->upstream_opts.max_output = max_output;
     relay->upstream_opts.framing = MUX_FRAMING_RAW;
     relay->upstream_opts.on_event = on_upstream_event;

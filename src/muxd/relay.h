@@ -46,11 +46,12 @@ int muxd_relay_prepare(muxd_relay_config_t *config);
 /*
  * A relay on `loop`, or NULL (no memory). `config` must outlive it;
  * `max_output` is the upstream streams' watermark (0: the library's
- * default), `worker` 1..N in a --workers process (dump file names).
+ * default). Made in the process that serves (after a --workers fork):
+ * --dump's file names are that process's own.
  */
 muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                              const muxd_relay_config_t *config,
-                             size_t max_output, unsigned worker);
+                             size_t max_output);
 
 /* Closes every upstream stream at once and releases the relay. NULL: no-op.
  * Free the server first. */

@@ -314,8 +314,7 @@ static int relay_start(muxd_t *muxd, const mux_service_t **service) {
     muxd_options_t *o = muxd->opts;
     if (!o->relay.upstream_text)
         return 0;
-    muxd->relay = muxd_relay_new(muxd->loop, &o->relay, o->server.max_output,
-                                 muxd->worker);
+    muxd->relay = muxd_relay_new(muxd->loop, &o->relay, o->server.max_output);
     if (!muxd->relay)
         return -ENOMEM;
     *service = muxd_relay_service();

@@ -10,8 +10,10 @@ import hashlib
 import json
 import os
 import re
+import resource
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import tempfile
@@ -48,9 +50,25 @@ def connect_and_read(m):
         return read_to_end(s)
 
 
-def relay(*args, upstream, listen="127.0.0.1:0"):
+def relay(*args, upstream, listen="127.0.0.1:0", **popen):
     """A relaying muxd in front of `upstream` (text for --to)."""
-    return Muxd("-l", listen, "--to", upstream, *args)
+    return Muxd("-l", listen, "--to", upstream, *args, **popen)
+
+
+def children(pid):
+    """Pids of the live processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return sorted(found)
 
 
 def fd_count(pid):
@@ -919,13 +937,13 @@ class TestDump(unittest.TestCase):
         hexes = re.findall(r"^[0-9a-f]{8}  ((?:[0-9a-f]{2} +)+)\|", head, re.M)
         return sum(len(h.split()) for h in hexes), len(head.encode())
 
-    def relay_through_dump(self, d, size, *args, conns=1):
+    def relay_through_dump(self, d, size, *args, conns=1, **popen):
         """size random bytes echoed through a relay that dumps to d (or -
         for stderr), over `conns` connections one after another (each
         closed, and its close logged, before the next): the relay's
         stderr."""
-        with relay("--dump", d, *args,
-                   upstream=f"127.0.0.1:{self.echo.port}") as m:
+        with relay("--dump", d, *args, upstream=f"127.0.0.1:{self.echo.port}",
+                   **popen) as m:
             for n in range(1, conns + 1):
                 data = os.urandom(size)
                 with m.connect() as s:
@@ -997,6 +1015,114 @@ class TestDump(unittest.TestCase):
                 mine, f" conn {n} truncated at 2048 bytes (--dump-max)")
             self.assertGreater(dumped, 0)
             self.assertEqual(dumped + int(closed.group(1)), 6000)
+
+    def echo_once(self, m, data):
+        with m.connect() as s:
+            self.assertEqual(muxtest.round_trip(s, data), data)
+
+    def test_dump_files_are_private_and_each_relay_keeps_its_own(self):
+        # Two relays share a directory: each one's conn 1 has a file of
+        # its own (named by its start time and pid), mode 0600.
+        up = f"127.0.0.1:{self.echo.port}"
+        with tempfile.TemporaryDirectory() as d:
+            with relay("--dump", d, upstream=up) as a, \
+                    relay("--dump", d, upstream=up) as b:
+                self.echo_once(a, b"to the first relay")
+                self.echo_once(b, b"to the second relay")
+                self.assertEqual((a.stop(), b.stop()), (0, 0))
+            for m, data in ((a, "to the first relay"),
+                            (b, "to the second relay")):
+                (path,) = glob.glob(os.path.join(
+                    d, f"conn-*-{m.proc.pid}-1.txt"))
+                self.assertRegex(os.path.basename(path),
+                                 r"^conn-\d{8}T\d{6}Z-\d+-1\.txt$")
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+                with open(path) as f:
+                    self.assertIn(f"|{data[:16]}|", f.read())
+            self.assertEqual(len(os.listdir(d)), 2)
+
+    def test_a_dump_never_replaces_a_file_or_follows_a_link(self):
+        # A link planted under the name of the next dump: the relay
+        # serves the client, says why there is no dump, and the file the
+        # link points to stays as it was.
+        with tempfile.TemporaryDirectory() as d:
+            victim = os.path.join(d, "victim")
+            with open(victim, "w") as f:
+                f.write("precious\n")
+            dumps = os.path.join(d, "dumps")
+            os.mkdir(dumps)
+            with relay("--dump", dumps,
+                       upstream=f"127.0.0.1:{self.echo.port}") as m:
+                err = m.wait_for_log("dumping connections to ")
+                prefix = re.search(r"dumping connections to (\S+)-N\.txt\n",
+                                   err).group(1)
+                os.symlink(victim, prefix + "-1.txt")
+                self.echo_once(m, b"hello")
+                err = m.wait_for_log("cannot dump connection")
+                self.assertRegex(err, r"cannot dump connection 127\.0\.0\.1:"
+                                      r"\d+ to \S+: File exists\n")
+                self.echo_once(m, b"again")
+                self.assertEqual(m.stop(), 0)
+            with open(victim) as f:
+                self.assertEqual(f.read(), "precious\n")
+            self.assertEqual(len(os.listdir(dumps)), 2)  # the link, conn 2
+
+    def test_a_replacement_worker_keeps_the_dumps_it_finds(self):
+        # Both workers dump, one is killed; its replacement's connections
+        # get files of their own: one file per connection, none lost.
+        up = f"127.0.0.1:{self.echo.port}"
+        with tempfile.TemporaryDirectory() as d:
+            with relay("--workers", "2", "--dump", d, upstream=up) as m:
+                conns = 0
+                while len({n.rsplit("-", 1)[0] for n in os.listdir(d)}) < 2:
+                    self.assertLess(conns, 64, "one worker took every client")
+                    self.echo_once(m, b"before %d" % conns)
+                    conns += 1
+                victim = children(m.proc.pid)[0]
+                os.kill(victim, signal.SIGKILL)
+                m.wait_for_log(f"(replaces pid {victim})")
+                for n in range(40):  # the replacement takes about half
+                    self.echo_once(m, b"after %d" % n)
+                conns += 40
+                self.assertEqual(m.stop(), 1)  # a worker died during the run
+            self.assertEqual(len(os.listdir(d)), conns)
+
+    def test_a_file_size_limit_costs_dump_bytes_not_the_relay(self):
+        # Under `ulimit -f` a dump write past the limit fails (EFBIG)
+        # instead of killing muxd (SIGXFSZ): every byte is relayed, the
+        # loss is logged, muxd exits 0.
+        limit = 64 << 10
+
+        def fsize_limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        with tempfile.TemporaryDirectory() as d:
+            err = self.relay_through_dump(d, 100000, preexec_fn=fsize_limit)
+            (path,) = glob.glob(os.path.join(d, "conn-*.txt"))
+            self.assertLessEqual(os.path.getsize(path), limit)
+        self.assertIn("muxd: cannot write the dump of conn 1: File too large "
+                      "(what it cannot take is lost, and counted)\n", err)
+
+    def test_a_dump_directory_too_long_for_its_file_names(self):
+        # The directory fits PATH_MAX, its file names would not: an error
+        # at start, not files whose names lost their end.
+        with tempfile.TemporaryDirectory() as d:
+            fd = os.open(d, os.O_RDONLY)
+            path = d
+            try:
+                while len(path) + 1 < 4090:  # PATH_MAX is 4096, with the NUL
+                    name = "d" * min(200, 4090 - len(path) - 1)
+                    os.mkdir(name, dir_fd=fd)
+                    fd2 = os.open(name, os.O_RDONLY, dir_fd=fd)
+                    os.close(fd)
+                    fd, path = fd2, path + "/" + name
+            finally:
+                os.close(fd)
+            status, out, err = muxtest.run("-p", "0", "--to", "5", "--dump",
+                                           path)
+        self.assertEqual(status, 1)
+        self.assertRegex(err, r"^muxd: cannot dump to /\S+: File name too "
+                              r"long\n$")  # the log shortens the path
 
     def test_dump_to_stderr(self):
         with relay("--dump", "-", upstream=f"127.0.0.1:{self.echo.port}") \
