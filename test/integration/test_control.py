@@ -162,6 +162,35 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(round_trip(c, b"alive"), b"alive")
         c.close()
 
+    def test_a_line_break_inside_a_line_is_an_error(self):
+        # A CR inside a line (not the one of a CRLF end), or a NUL, ends
+        # nothing: the whole line is one error, nothing of it runs.
+        for line in (b"fault add latency=5\rshutdown", b"stats\r\r",
+                     b"fault add latency=5\r shutdown", b"stats\x00\r"):
+            self.ctl.sock.sendall(line + b"\n")
+            reply = json.loads(self.ctl.line())
+            self.assertFalse(reply["ok"], line)
+            self.assertRegex(reply["error"],
+                             r"^a (line break \(CR or LF\) inside the "
+                             r"command: one command per line|NUL byte in the "
+                             r"command)$")
+        self.assertEqual(self.ctl.command("fault list")["faults"], [])
+        self.ctl.sock.sendall(b"stats\r\n")  # a CRLF end is fine
+        self.assertEqual(json.loads(self.ctl.line())["clients"], 0)
+
+    def test_muxcat_refuses_a_line_break_in_a_word(self):
+        # `fault add $'latency=5\nshutdown'` sent as is would be two
+        # commands, the second one stopping muxd.
+        for word in ("latency=5\nshutdown", "latency=5\rshutdown",
+                     "latency=5\r\nshutdown"):
+            rc, out, err = run("--control", self.path, "fault", "add", word,
+                               binary_name="muxcat")
+            self.assertEqual((rc, out), (2, ""), word)
+            self.assertIn("muxcat: a control command is one line: no CR or "
+                          "LF in its words: 'latency=5\\", err)
+        self.assertEqual(self.ctl.command("fault list")["faults"], [])
+        self.assertNotIn("shutting down", self.muxd.stderr())
+
     def test_a_client_that_never_reads_is_dropped(self):
         quiet = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         quiet.settimeout(TIMEOUT)

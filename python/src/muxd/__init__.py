@@ -207,7 +207,11 @@ class Muxd:
 
     def command(self, line):
         """Sends one control command; returns its reply (a dict). Raises
-        MuxdError for an error reply ({"ok": false, ...})."""
+        MuxdError for an error reply ({"ok": false, ...}), and for a CR, LF
+        or NUL in `line`: a command is one line, never two."""
+        if any(c in line for c in "\r\n\0"):
+            raise MuxdError(f"{line!r}: a control command is one line: no "
+                            f"CR, LF or NUL in it")
         if self.control_path is None:
             raise MuxdError("no control socket: muxd runs with --workers "
                             "(each worker has its own clients and faults)")
