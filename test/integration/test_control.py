@@ -203,16 +203,44 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(self.ctl.command("stats")["clients"], 0)
 
     def test_control_clients_are_bounded(self):
+        # 16 at once: one more closes the one idle for longest (self.ctl,
+        # the first to connect), telling it why; the others stay.
         others = [Control(self.path) for _ in range(15)]  # 16 with self.ctl
         for o in others:
             self.assertEqual(o.command("stats")["clients"], 0)
         extra = Control(self.path)
-        reply = json.loads(extra.line())
-        self.assertEqual(reply["error"], "too many control clients")
-        extra.close()
-        for o in others:
-            o.close()
-        self.assertIn("faults", self.ctl.command("stats"))
+        self.assertEqual(extra.command("stats")["clients"], 0)
+        self.assertEqual(json.loads(self.ctl.line())["error"],
+                         "closed: the control client idle for longest, to "
+                         "make room for a new one")
+        self.assertEqual(self.ctl.sock.recv(10), b"")
+        self.muxd.wait_for_log("control: the client idle for longest closed "
+                               "to make room (16 at most)")
+        # The next one closes others[0]: a command moves a client to the
+        # back of the line, so others[1] is kept after it speaks.
+        self.assertEqual(others[1].command("stats")["clients"], 0)
+        newer = Control(self.path)
+        self.assertFalse(json.loads(others[0].line())["ok"])
+        for c in [*others[1:], extra, newer]:
+            self.assertEqual(c.command("fault list")["faults"], [])
+            c.close()
+        others[0].close()
+
+    def test_idle_control_clients_never_lock_others_out(self):
+        # 16 clients that connect and never send (nor read): muxcat, the
+        # Python package and any test harness still get in, every time.
+        idle = []
+        for _ in range(16):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.path)
+            idle.append(s)
+        for _ in range(3):
+            rc, out, err = run("--control", self.path, "stats",
+                               binary_name="muxcat")
+            self.assertEqual(rc, 0, out + err)
+            self.assertEqual(json.loads(out)["clients"], 0)
+        for s in idle:
+            s.close()
 
     def test_muxcat_control(self):
         addr = "unix:" + self.path
