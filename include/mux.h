@@ -727,7 +727,10 @@ size_t mux_server_addresses(const mux_server_t *server, const char **out,
                             size_t max);
 
 /*
- * Graceful shutdown: closes the listeners, answers what every client has
+ * Graceful shutdown: accepts every client already waiting in a listener's
+ * queue (its connect() returned: a close would reset it; admitted as
+ * usual, whatever pause or accept delay holds), closes the listeners,
+ * answers what every client has
  * already sent (input already in the socket is read and served), then
  * closes each client once its output is flushed. Clients still open after
  * `timeout_ms` (0: no limit) are closed at once. Reports MUX_EV_SHUTDOWN,

@@ -181,6 +181,11 @@ int mux__listener_adopt(const mux__listen_config_t *config, int fd,
  * watching for clients (a pause of its own, for want of fds or an accept
  * delay, still ends by its timer). */
 void mux__listener_pause_changed(mux_listener_t *listener);
+/* Before a stream listener closes: accepts every client already waiting
+ * in its queue (the kernel completed their connects; closing would reset
+ * them) and hands each up as usual, whatever pause or accept delay holds
+ * it; bounded by the backlog. A no-op for UDP. */
+void mux__listener_drain(mux_listener_t *listener);
 /* Unwatches, closes, unlinks its unix path, frees (at the end of the
  * turn). A UDP listener's dgram must be stopped first. */
 void mux__listener_close(mux_listener_t *listener);

@@ -279,6 +279,57 @@ static void test_pause_accepting(void **state) {
     close(waiting);
 }
 
+/* Clients whose connects completed in the kernel's queue, not yet
+ * accepted (accepting paused: as when the loop was busy), each with a
+ * message sent: a shutdown accepts and answers them all before the
+ * listener closes; a close with them queued would reset them. */
+static void test_shutdown_serves_the_clients_in_the_backlog(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    mux_server_pause_accepting(f->server, 1);
+    enum { WAITING = 20 };
+    int fds[WAITING];
+    for (int i = 0; i < WAITING; i++) {
+        fds[i] = client(SOCK_STREAM, port);
+        assert_int_equal(send(fds[i], "queued", 6, 0), 6);
+    }
+    assert_int_equal(f->accepts, 0);
+    mux_server_shutdown(f->server, 5000);
+    assert_int_equal(f->accepts, WAITING);
+    assert_int_equal(mux_server_addresses(f->server, NULL, 0), 0);
+    RUN_UNTIL(f, f->dones == 1);
+    for (int i = 0; i < WAITING; i++) {
+        char buf[16];
+        assert_int_equal(recv(fds[i], buf, sizeof(buf), MSG_WAITALL), 6);
+        assert_memory_equal(buf, "queued", 6);
+        close(fds[i]);
+    }
+}
+
+/* The clients a shutdown accepts from the backlog close at once (from
+ * their open callback): MUX_EV_DONE still comes once, after the
+ * shutdown's own MUX_EV_SHUTDOWN (found by fuzz_server). */
+static void test_backlog_clients_that_close_at_once(void **state) {
+    fixture_t *f = *state;
+    static const mux_service_t closer = {.name = "closer",
+                                         .open = close_at_once};
+    mux_server_opts_t opts = {.on_event = on_event, .event_arg = f};
+    assert_int_equal(mux_server_new(f->t.loop, &closer, &opts, &f->server), 0);
+    assert_int_equal(mux_server_listen(f->server, "127.0.0.1:0"), 0);
+    mux_server_pause_accepting(f->server, 1);
+    int a = client(SOCK_STREAM, test_server_port(f->server));
+    int b = client(SOCK_STREAM, test_server_port(f->server));
+    mux_server_shutdown(f->server, 0);
+    assert_int_equal(f->accepts, 2);
+    assert_int_equal(f->shutdowns, 1);
+    assert_int_equal(f->dones, 1);
+    for (int i = 0; i < 5; i++)
+        assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
+    assert_int_equal(f->dones, 1);
+    close(a);
+    close(b);
+}
+
 static void count_bytes(mux_conn_t *conn, void *arg) {
     mux_conn_stats_t *sum = arg;
     mux_conn_stats_t st;
@@ -449,6 +500,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_close_listeners_from_accept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pause_accepting, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_shutdown_serves_the_clients_in_the_backlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_clients_that_close_at_once,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_from_the_last_close,
                                         setup, teardown),
