@@ -1103,6 +1103,18 @@ class TestDump(unittest.TestCase):
         self.assertIn("muxd: cannot write the dump of conn 1: File too large "
                       "(what it cannot take is lost, and counted)\n", err)
 
+    def test_a_file_size_limit_on_stderr_costs_log_lines_not_the_relay(self):
+        # --dump - into a stderr file under `ulimit -f`: the lines past
+        # the limit are lost (EFBIG, as ENOSPC), muxd relays on, exits 0.
+        limit = 64 << 10
+
+        def fsize_limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        err = self.relay_through_dump("-", 100000, preexec_fn=fsize_limit)
+        self.assertLessEqual(len(err.encode()), limit)
+        self.assertIn(" conn 1 up length=", err)
+
     def test_a_dump_directory_too_long_for_its_file_names(self):
         # The directory fits PATH_MAX, its file names would not: an error
         # at start, not files whose names lost their end.
