@@ -71,6 +71,14 @@ def test_faults_listed_removed_cleared(muxd):
         server.fault("nonsense")
 
 
+def test_fault_specs_pass_through_unchanged(muxd):
+    # python.md's example: odds as a fraction, as toxiproxy's toxicity.
+    server = muxd()
+    fid = server.fault("latency=200,dir=down,odds=0.5")
+    assert server.faults() == [{"id": fid,
+                                "spec": "latency=200,dir=down,odds=0.5"}]
+
+
 def test_clients_and_kick(muxd):
     server = muxd()
     with socket.create_connection(server.address, timeout=TIMEOUT) as s:
