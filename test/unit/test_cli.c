@@ -124,7 +124,9 @@ static void test_relay_options(void **state) {
     parse_t *p = parse("--to", "127.0.0.1:5", "--connect-timeout", "0.5",
                        "--dump", "-", "--dump-max", "64k");
     assert_int_equal(p->result, MUXD_CLI_SERVE);
-    assert_string_equal(p->opts.relay.upstream_text, "127.0.0.1:5");
+    assert_int_equal(p->opts.relay.nupstreams, 1);
+    assert_string_equal(p->opts.relay.upstreams[0].upstream_text,
+                        "127.0.0.1:5");
     assert_int_equal(p->opts.relay.connect_timeout_ms, 500);
     assert_string_equal(p->opts.relay.dump, "-");
     assert_int_equal(p->opts.relay.dump_max, 64 * 1024);
@@ -477,6 +479,77 @@ static void test_numbers_are_decimal(void **state) {
     done(p);
 }
 
+/* ---- several relays: each -l takes the --to after it ---- */
+
+static void test_each_listen_takes_the_to_after_it(void **state) {
+    (void)state;
+    parse_t *p = parse("-l", "127.0.0.1:1", "--to", "7", "-l", "127.0.0.1:2",
+                       "-l", "unix:/tmp/s", "--to", "unix:/tmp/up", "-l",
+                       "127.0.0.1:3", "--to", "9");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_int_equal(p->opts.nlisten, 4);
+    assert_int_equal(p->opts.relay.nupstreams, 3);
+    assert_string_equal(p->opts.relay.upstreams[1].upstream_text,
+                        "unix:/tmp/up");
+    size_t want[] = {0, 1, 1, 2};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(p->opts.listen_upstream[i], want[i]);
+    done(p);
+}
+
+/* Every spelling with one --to relays every listener to it. */
+static void test_one_to_relays_every_listener(void **state) {
+    (void)state;
+    parse_t *ps[] = {
+        parse("-l", "127.0.0.1:1", "--to", "7"),
+        parse("--to", "7"),
+        parse("-p", "0", "--to", "7"),
+        parse("--to", "7", "-l", "127.0.0.1:1", "-l", "127.0.0.1:2"),
+        parse("-l", "127.0.0.1:1", "-l", "127.0.0.1:2", "--to", "7"),
+        parse("-l", "127.0.0.1:1", "--to", "7", "-p", "0"),
+        parse_activated(2, "-l", "127.0.0.1:1", "--to", "7", (char *)NULL),
+    };
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+        assert_int_equal(ps[i]->result, MUXD_CLI_SERVE);
+        assert_int_equal(ps[i]->opts.relay.nupstreams, 1);
+        for (size_t l = 0; l < ps[i]->opts.nlisten; l++)
+            assert_int_equal(ps[i]->opts.listen_upstream[l], 0);
+        done(ps[i]);
+    }
+}
+
+static void test_ambiguous_to_is_a_usage_error(void **state) {
+    (void)state;
+    expect_error(parse("-l", "127.0.0.1:1", "--to", "7", "-l", "127.0.0.1:2"),
+                 "-l 127.0.0.1:2 has no --to after it while other listeners "
+                 "have one (each -l ADDR takes the --to after it)");
+    expect_error(parse("--to", "7", "-l", "127.0.0.1:1", "--to", "8"),
+                 "--to 7 comes before any -l, so it relays every listener, "
+                 "and --to 8 has none: give each -l ADDR its own --to after "
+                 "it");
+    expect_error(parse("-l", "127.0.0.1:1", "--to", "7", "--to", "8"),
+                 "--to 8 follows --to 7 with no -l between them (each -l "
+                 "ADDR takes the --to after it)");
+    expect_error(parse("-p", "5", "-l", "127.0.0.1:1", "--to", "7", "-l",
+                       "127.0.0.1:2", "--to", "8"),
+                 "the listener of -p/-H (127.0.0.1:5) cannot take one of "
+                 "several --to: give it with -l ADDR --to UPSTREAM");
+    expect_error(parse_activated(1, "-l", "127.0.0.1:1", "--to", "7", "-l",
+                                 "127.0.0.1:2", "--to", "8", (char *)NULL),
+                 "inherited sockets (--fd, LISTEN_FDS) cannot take one of "
+                 "several --to: use -l ADDR --to UPSTREAM for each");
+    expect_error(parse("--workers", "2", "-l", "127.0.0.1:1", "--to", "7", "-l",
+                       "127.0.0.1:2", "--to", "8"),
+                 "several --to cannot be combined with --workers (the other "
+                 "workers bind worker 1's addresses without knowing their "
+                 "upstreams): one muxd per relay");
+    expect_error(parse("-l", "127.0.0.1:1", "-s", "chargen", "-l",
+                       "127.0.0.1:2", "--to", "8"),
+                 "--to relays bytes unchanged: -s, --text, --framing, "
+                 "--max-line, --line-timeout and the chat options do not "
+                 "apply");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -485,6 +558,9 @@ int main(void) {
         cmocka_unit_test(test_fault_kind_with_rst),
         cmocka_unit_test(test_fault_messages),
         cmocka_unit_test(test_numbers_are_decimal),
+        cmocka_unit_test(test_each_listen_takes_the_to_after_it),
+        cmocka_unit_test(test_one_to_relays_every_listener),
+        cmocka_unit_test(test_ambiguous_to_is_a_usage_error),
         cmocka_unit_test(test_serving_options),
         cmocka_unit_test(test_limits_and_sizes),
         cmocka_unit_test(test_relay_options),
