@@ -501,8 +501,9 @@ typedef struct {
      * 0: unlimited. */
     uint64_t bandwidth;
     /* Pieces of at most `split` bytes, one write() (or one delivery to
-     * the service) each, at least `split_ms` apart (0: 10 ms), so a
-     * message arrives in several reads. 0: off. */
+     * the service) each, at least `split_ms` apart (0: no pause, the
+     * next piece as soon as the last is written in full), so a message
+     * arrives in several reads. 0: off. */
     size_t split;
     uint64_t split_ms;
     /* Once this many bytes went through, the rest is discarded and the

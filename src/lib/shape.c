@@ -22,8 +22,6 @@
 
 /* Groups per delay: a byte leaves at most delay / DELAY_SLOTS late. */
 #define DELAY_SLOTS 64
-/* The pause between pieces of `split` when split_ms is 0. */
-#define SPLIT_MS 10
 /* bandwidth: the most the bucket holds, in milliseconds of the rate. */
 #define BUCKET_MS 10
 
@@ -155,8 +153,7 @@ bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
         first->len -= n;
         sh->passed += n;
         if (shape->split)
-            sh->next_piece =
-                now + (shape->split_ms ? shape->split_ms : SPLIT_MS);
+            sh->next_piece = now + shape->split_ms;
         if (shape->bandwidth) {
             sh->tokens = tokens(sh, shape, now) - n;
             sh->filled_ms = now;
@@ -181,9 +178,10 @@ uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
     if (!first || shape->stall || sh->dropped)
         return 0;
     uint64_t when = first->due > now ? first->due : now;
+    if (shape->split && busy && !shape->split_ms)
+        return 0; /* no pause: the write of the last piece releases the next */
     if (shape->split) {
-        uint64_t pause = shape->split_ms ? shape->split_ms : SPLIT_MS;
-        uint64_t piece = busy ? now + pause : sh->next_piece;
+        uint64_t piece = busy ? now + shape->split_ms : sh->next_piece;
         when = piece > when ? piece : when;
     }
     if (shape->bandwidth) {

@@ -417,6 +417,16 @@ static void output_drained(mux_conn_t *conn) {
     update_interest(conn);
 }
 
+static int release_out(mux_conn_t *conn, uint64_t now);
+
+/* A split with no pause (split_ms 0) sends its next piece once the last
+ * one is written in full: no timer waits for that. */
+static bool next_piece_waits_for_flush(const mux_conn_t *conn) {
+    const mux_shape_t *shape = &conn->faults->out;
+    return conn->out.len == 0 && shape->split && !shape->split_ms &&
+           conn->out_shaper && mux__shaper_len(conn->out_shaper) > 0;
+}
+
 static void flush(mux_conn_t *conn) {
     ssize_t n = write_some(conn, mux__buf_head(&conn->out), conn->out.len);
     if (n < 0) {
@@ -424,6 +434,9 @@ static void flush(mux_conn_t *conn) {
         return;
     }
     mux__buf_consume(&conn->out, (size_t)n);
+    if (next_piece_waits_for_flush(conn) &&
+        release_out(conn, mux__clock_ms()) < 0)
+        return; /* finished */
     output_drained(conn);
 }
 

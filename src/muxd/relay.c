@@ -20,25 +20,35 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 typedef struct pair pair_t;
 
+/* With several upstreams: the listener at `local` relays to `upstream`. */
+typedef struct {
+    char local[MUX_ADDRSTRLEN];
+    size_t upstream;
+} route_t;
+
 struct muxd_relay {
     mux_loop_t *loop;
     const muxd_relay_config_t *config;
     char dump_tag[MUXD_DUMP_TAG_MAX]; /* this process's, in file names */
-    mux_conn_opts_t upstream_opts;    /* every upstream stream's */
-    pair_t *pairs;                    /* open pairs, newest first */
-    mux_timer_t finish_timer;         /* muxd_relay_finish()'s limit */
-    void (*done)(void *arg);          /* muxd_relay_finish()'s */
+    route_t *routes;
+    size_t nroutes;
+    mux_conn_opts_t upstream_opts; /* every upstream stream's */
+    pair_t *pairs;                 /* open pairs, newest first */
+    mux_timer_t finish_timer;      /* muxd_relay_finish()'s limit */
+    void (*done)(void *arg);       /* muxd_relay_finish()'s */
     void *done_arg;
 };
 
 struct pair {
     muxd_relay_t *relay;
+    const muxd_upstream_t *to; /* its client's listener's upstream */
     pair_t *prev, *next;
     mux_conn_t *client;   /* NULL once closed */
     mux_conn_t *upstream; /* NULL until connected, and once closed */
@@ -80,11 +90,13 @@ static void pair_free(pair_t *pair, const char *reason) {
     }
 }
 
-static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
+static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client,
+                        const muxd_upstream_t *to) {
     pair_t *pair = calloc(1, sizeof(*pair));
     if (!pair)
         return NULL;
     pair->relay = relay;
+    pair->to = to;
     pair->client = client;
     pair->next = relay->pairs;
     if (relay->pairs)
@@ -92,11 +104,11 @@ static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
     relay->pairs = pair;
     pair->dump.fd = -1;
     const char *dump = relay->config->dump;
-    int err = dump ? muxd_dump_open(&pair->dump, dump, relay->dump_tag,
-                                    relay->config->dump_max,
-                                    mux_conn_id(client), mux_conn_peer(client),
-                                    relay->config->upstream_text)
-                   : 0;
+    int err = dump
+                  ? muxd_dump_open(&pair->dump, dump, relay->dump_tag,
+                                   relay->config->dump_max, mux_conn_id(client),
+                                   mux_conn_peer(client), to->upstream_text)
+                  : 0;
     if (err < 0)
         muxd_log_error("cannot dump connection %s to %.*s%s: %s",
                        mux_conn_peer(client), DIR_SHOWN, dump, cut(dump),
@@ -234,7 +246,7 @@ static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
         return;
     }
     const char *client = mux_conn_peer(pair->client);
-    const char *text = pair->relay->config->upstream_text;
+    const char *text = pair->to->upstream_text;
     if (ev->type == MUX_EV_ERROR)
         muxd_log_upstream(MUXD_LOG_NORMAL, client, text, ev->reason, ev->err);
     if (ev->type != MUX_EV_CLOSE)
@@ -254,8 +266,7 @@ static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
 
 static void connect_failed(pair_t *pair, int err) {
     muxd_log_upstream(MUXD_LOG_NORMAL, mux_conn_peer(pair->client),
-                      pair->relay->config->upstream_text, "cannot connect",
-                      err);
+                      pair->to->upstream_text, "cannot connect", err);
     mux_conn_close(pair->client, close_like(err));
 }
 
@@ -306,15 +317,32 @@ static void on_connected(mux_loop_t *loop, int fd, int err, void *arg) {
     mux_conn_resume_reading(pair->client);
 }
 
+/* The upstream of the listener that accepted `client`: the only one, or
+ * its route; NULL if it has none (a listener muxd_relay_route() was not
+ * told of). */
+static const muxd_upstream_t *upstream_of(const muxd_relay_t *relay,
+                                          const mux_conn_t *client) {
+    const muxd_relay_config_t *c = relay->config;
+    if (c->nupstreams == 1)
+        return &c->upstreams[0];
+    const char *local = mux_conn_local(client);
+    for (size_t i = 0; i < relay->nroutes; i++)
+        if (strcmp(relay->routes[i].local, local) == 0)
+            return &c->upstreams[relay->routes[i].upstream];
+    return NULL;
+}
+
 /* A new client: its pair, and its upstream connection under way (the
  * client is not read until it is there). A black-holed one never gets
  * one: it is never read nor answered. */
 static void client_open(mux_conn_t *client) {
     muxd_relay_t *relay = mux_conn_service_arg(client);
     join(client);
-    pair_t *pair = pair_new(relay, client);
+    const muxd_upstream_t *to = upstream_of(relay, client);
+    pair_t *pair = to ? pair_new(relay, client, to) : NULL;
     if (!pair) {
-        mux_conn_log(client, "out of memory", 13);
+        const char *why = to ? "out of memory" : "no upstream for its listener";
+        mux_conn_log(client, why, strlen(why));
         mux_conn_close(client, MUX_CLOSE_NOW);
         return;
     }
@@ -323,10 +351,9 @@ static void client_open(mux_conn_t *client) {
     if (cf && cf->blackhole)
         return;
     mux_conn_pause_reading(client);
-    const muxd_relay_config_t *c = relay->config;
-    int err =
-        mux_connect(relay->loop, c->addrs, c->naddrs, c->connect_timeout_ms,
-                    on_connected, pair, &pair->connecting);
+    int err = mux_connect(relay->loop, to->addrs, to->naddrs,
+                          relay->config->connect_timeout_ms, on_connected, pair,
+                          &pair->connecting);
     if (err < 0)
         connect_failed(pair, err);
 }
@@ -354,14 +381,16 @@ void muxd_relay_faults_changed(mux_conn_t *client) {
 /* ------------------------------------------------------------------ */
 
 int muxd_relay_prepare(muxd_relay_config_t *config) {
-    int n =
-        mux_addr_resolve(&config->upstream, 0, config->addrs, MUXD_RELAY_ADDRS);
-    if (n < 0) {
-        muxd_log_error("cannot resolve the upstream %s: %s",
-                       config->upstream_text, mux_strerror(n));
-        return n;
+    for (size_t i = 0; i < config->nupstreams; i++) {
+        muxd_upstream_t *to = &config->upstreams[i];
+        int n = mux_addr_resolve(&to->upstream, 0, to->addrs, MUXD_RELAY_ADDRS);
+        if (n < 0) {
+            muxd_log_error("cannot resolve the upstream %s: %s",
+                           to->upstream_text, mux_strerror(n));
+            return n;
+        }
+        to->naddrs = (size_t)n;
     }
-    config->naddrs = (size_t)n;
     int err = config->dump ? muxd_dump_check(config->dump) : 0;
     if (err < 0)
         muxd_log_error("cannot dump to %.*s%s: %s", DIR_SHOWN, config->dump,
@@ -425,11 +454,27 @@ void muxd_relay_finish(muxd_relay_t *relay, uint64_t deadline_ms,
         close_all(relay);
 }
 
+int muxd_relay_route(muxd_relay_t *relay, const char *local, size_t index) {
+    for (size_t i = 0; i < relay->nroutes; i++)
+        if (strcmp(relay->routes[i].local, local) == 0)
+            return relay->routes[i].upstream == index ? 0 : -EEXIST;
+    route_t *routes =
+        realloc(relay->routes, (relay->nroutes + 1) * sizeof(*routes));
+    if (!routes)
+        return -ENOMEM;
+    relay->routes = routes;
+    route_t *r = &routes[relay->nroutes++];
+    snprintf(r->local, sizeof(r->local), "%s", local);
+    r->upstream = index;
+    return 0;
+}
+
 void muxd_relay_free(muxd_relay_t *relay) {
     if (!relay)
         return;
     relay->done = NULL;
     mux_timer_stop(&relay->finish_timer);
     close_all(relay);
+    free(relay->routes);
     free(relay);
 }

@@ -69,6 +69,19 @@ class ControlTest(unittest.TestCase):
         self.assertFalse(reply["ok"])
         self.assertIn("invalid fault", reply["error"])
 
+    def test_fault_add_takes_every_spelling_of_the_cli(self):
+        # SPEC exactly as --fault: odds as a fraction (fixtures.md's
+        # example) or a percent, a split with no pause, a kind with rst.
+        for spec in ["latency=200,dir=down,odds=0.5", "rst,odds=25%",
+                     "split=4:0", "drop-after=1000,rst"]:
+            with self.subTest(spec=spec):
+                reply = self.ctl.command(f"fault add {spec}")
+                self.assertTrue(reply["ok"], reply)
+        reply = self.ctl.command("fault add latency=10,latency=20")
+        self.assertFalse(reply["ok"])
+        self.assertIn("latency given twice", reply["error"])
+        self.assertEqual(self.ctl.command("fault clear"), {"ok": True})
+
     def test_add_and_del_without_end(self):
         # A long test adds and deletes faults all along: the registry's 64
         # places are used again once deleted (clients connected meanwhile

@@ -513,6 +513,9 @@ class Usage(unittest.TestCase):
         self.assert_usage("-w", message="needs an argument")
         self.assert_usage("-w", "0", "h:1", message="invalid wait")
         self.assert_usage("-w", "x", "h:1", message="invalid wait")
+        # Numbers are decimal: no hex, exponent or sign (strtod took them).
+        for number in ("0x10", "1e3", "+1"):
+            self.assert_usage("-w", number, "h:1", message="invalid wait")
         self.assert_usage("--max-time", "0", "h:1",
                           message="invalid time limit (seconds, more than 0)")
         self.assert_usage("--max-time", "1s", "h:1",

@@ -656,6 +656,117 @@ class TestFaultsAtRunTime(unittest.TestCase):
                 ctl.close()
 
 
+def tagged_upstream(tag):
+    """An upstream of the test's own that answers every read with `tag`
+    and what it read, until EOF."""
+    def serve(conn):
+        while True:
+            b = conn.recv(65536)
+            if not b:
+                return tag
+            conn.sendall(tag + b)
+    return Upstream(serve)
+
+
+def ask(sock, msg):
+    """Sends msg; the tagged answer (two bytes of tag and msg)."""
+    sock.sendall(msg)
+    return recv_exactly(sock, 2 + len(msg))
+
+
+class TestSeveralRelays(unittest.TestCase):
+    """-l A --to X -l B --to Y: two relays in one muxd, each listener to the
+    upstream given after it; one fault registry, one control socket, one
+    client list for both."""
+
+    def test_each_listener_relays_to_its_own_upstream(self):
+        with tagged_upstream(b"X:") as x, tagged_upstream(b"Y:") as y, \
+                tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            dumps = os.path.join(d, "dumps")
+            os.mkdir(dumps)
+            with Muxd("-l", "127.0.0.1:0", "--to", f"127.0.0.1:{x.port}",
+                      "-l", "127.0.0.1:0", "-l", "127.0.0.1:0",
+                      "--to", f"127.0.0.1:{y.port}",
+                      "--control", "unix:" + path, "--dump", dumps,
+                      listeners=3) as m:
+                ctl = muxtest.Control(path)
+                # Ready lines in -l order: the first to X, the others to Y.
+                with m.connect(0) as a, m.connect(1) as b, \
+                        m.connect(2) as c:
+                    self.assertEqual(ask(a, b"1"), b"X:1")
+                    self.assertEqual(ask(b, b"2"), b"Y:2")
+                    self.assertEqual(ask(c, b"3"), b"Y:3")
+                    self.assertEqual(ctl.command("stats")["clients"], 3)
+                    peers = {cl["peer"] for cl in
+                             ctl.command("clients")["clients"]}
+                    self.assertEqual(peers, {"%s:%d" % s.getsockname()
+                                             for s in (a, b, c)})
+                # A fault added at run time reaches both relays.
+                ctl.command("fault add refuse")
+                self.assertEqual(connect_and_read(m), (b"", True))
+                before = y.accepted
+                try:
+                    s = m.connect(1)
+                except ConnectionResetError:
+                    pass
+                else:
+                    with s:
+                        self.assertEqual(read_to_end(s), (b"", True))
+                self.assertEqual(y.accepted, before)
+                ctl.close()
+                self.assertEqual(m.stop(), 0)
+            self.assertEqual(x.accepted, 1)
+            self.assertEqual(y.accepted, 2)
+            # Each dump names its own upstream.
+            heads = []
+            for name in glob.glob(os.path.join(dumps, "*.txt")):
+                with open(name) as f:
+                    heads.append(f.readline().split()[-1])
+            heads.sort()
+            self.assertEqual(heads, sorted([f"127.0.0.1:{x.port}"] +
+                                           [f"127.0.0.1:{y.port}"] * 2))
+
+    def test_every_single_relay_spelling_still_relays_every_listener(self):
+        with tagged_upstream(b"X:") as x:
+            up = f"127.0.0.1:{x.port}"
+            for args, n in ((["-l", "127.0.0.1:0", "--to", up], 1),
+                            (["-p", "0", "--to", up], 1),
+                            (["--to", up, "-l", "127.0.0.1:0",
+                              "-l", "127.0.0.1:0"], 2),
+                            (["-l", "127.0.0.1:0", "-l", "127.0.0.1:0",
+                              "--to", up], 2)):
+                with self.subTest(args), Muxd(*args, listeners=n) as m:
+                    for i in range(n):
+                        with m.connect(i) as s:
+                            self.assertEqual(ask(s, b"x"),
+                                             b"X:x")
+                    self.assertEqual(m.stop(), 0)
+
+    def test_ambiguous_pairings_are_usage_errors(self):
+        for args, msg in (
+                (["-l", "127.0.0.1:0", "--to", "5", "-l", "127.0.0.1:0"],
+                 "-l 127.0.0.1:0 has no --to after it"),
+                (["--to", "5", "-l", "127.0.0.1:0", "--to", "6"],
+                 "--to 5 comes before any -l"),
+                (["-l", "127.0.0.1:0", "--to", "5", "--to", "6"],
+                 "--to 6 follows --to 5 with no -l between them"),
+                (["-p", "0", "-l", "127.0.0.1:0", "--to", "5",
+                  "-l", "127.0.0.1:0", "--to", "6"],
+                 "the listener of -p/-H (127.0.0.1:0) cannot take one of "
+                 "several --to"),
+                (["--workers", "2", "-l", "127.0.0.1:0", "--to", "5",
+                  "-l", "127.0.0.1:0", "--to", "6"],
+                 "several --to cannot be combined with --workers"),
+                (["-l", "127.0.0.1:0", "-s", "chargen",
+                  "-l", "127.0.0.1:0", "--to", "6"], "do not apply")):
+            with self.subTest(args):
+                status, out, err = muxtest.run(*args)
+                self.assertEqual(status, 2, err)
+                self.assertEqual(out, "")
+                self.assertIn(msg, err)
+
+
 class TestUpstreamFailures(unittest.TestCase):
     def test_refused_resets_the_client_and_is_logged(self):
         with socket.socket() as s:

@@ -1,6 +1,7 @@
 /*
  * test_conn_faults.c -- opts.faults: split writes pieces one per turn in
- * order and a close after flush waits for the last; drop_after lets
+ * order and a close after flush waits for the last (with no pause, back
+ * to back, a send each); drop_after lets
  * exactly N bytes out, then EOF, and later sends fail; the two combine;
  * stall never reads; rst resets; accept_delay_ms accepts late, one at a
  * time.
@@ -339,10 +340,105 @@ static void test_accept_delay_one_at_a_time(void **state) {
     stop(first);
 }
 
+/* ---- split with no pause: each piece its own send, back to back ---- */
+
+/* Sends `len` bytes of a counting pattern in one reply (bulk_open). */
+static size_t bulk_len;
+static void bulk_open(mux_conn_t *conn) {
+    fx.conn = conn;
+    char *data = malloc(bulk_len);
+    assert_non_null(data);
+    for (size_t i = 0; i < bulk_len; i++)
+        data[i] = (char)(i % 251);
+    assert_int_equal(mux_conn_send(conn, data, bulk_len), 0);
+    free(data);
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+static const mux_service_t bulk_service = {
+    .name = "bulk", .open = bulk_open, .close = service_close};
+
+/* A stream on one end of a socketpair of `type`, with `faults`; the other
+ * end is returned, non-blocking. */
+static int start_pair(int type, const mux_service_t *service,
+                      mux_conn_opts_t *opts) {
+    memset(&fx, 0, sizeof(fx));
+    assert_int_equal(mux_loop_new(&fx.loop), 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, type | SOCK_NONBLOCK, 0, sv), 0);
+    mux_conn_t *conn;
+    assert_int_equal(mux_conn_new(fx.loop, sv[0], service, opts, &conn), 0);
+    mux_timer_init(&fx.ticker, fx.loop, test_tick, NULL);
+    assert_int_equal(mux_timer_start(&fx.ticker, 5, 5), 0);
+    return sv[1];
+}
+
+static void stop_pair(int peer) {
+    close(peer);
+    if (fx.conn) /* still open: lingering */
+        mux_conn_close(fx.conn, MUX_CLOSE_NOW);
+    assert_true(mux_run(fx.loop, MUX_RUN_NOWAIT) >= 0); /* the frees */
+    mux_timer_stop(&fx.ticker);
+    mux_loop_free(fx.loop);
+}
+
+/* split_ms 0: once the first piece is out, every other piece is too, each
+ * a send of its own: on a SOCK_SEQPACKET pair each send is one record. */
+static void test_split_without_pause_sends_each_piece(void **state) {
+    (void)state;
+    static mux_conn_opts_t opts = {.faults = {.out = {.split = 3}}};
+    int peer = start_pair(SOCK_SEQPACKET, &gather_close_service, &opts);
+    char record[64];
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (recv(peer, record, sizeof(record), MSG_PEEK) < 0 &&
+           test_now_ms() < deadline)
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    /* No more loop turns: the pieces are all there already. */
+    char data[64];
+    size_t len = 0, records = 0;
+    ssize_t n;
+    while ((n = recv(peer, record, sizeof(record), 0)) > 0) {
+        assert_true(n <= 3);
+        memcpy(data + len, record, (size_t)n);
+        len += (size_t)n;
+        records++;
+    }
+    assert_int_equal(records, 7); /* 3 x 6 + 2 */
+    assert_int_equal(len, 20);
+    assert_memory_equal(data, TEXT, 20);
+    stop_pair(peer);
+}
+
+/* split_ms 0 when the socket is full: the next piece waits for the last
+ * to be written, then all arrive, in order. */
+static void test_split_without_pause_through_a_full_socket(void **state) {
+    (void)state;
+    static mux_conn_opts_t opts = {.faults = {.out = {.split = 1000}}};
+    bulk_len = 256 << 10;
+    int peer = start_pair(SOCK_STREAM, &bulk_service, &opts);
+    size_t got = 0;
+    bool wrong = false, eof = false;
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (!eof && test_now_ms() < deadline) {
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+        char buf[16384];
+        ssize_t n = recv(peer, buf, sizeof(buf), 0); /* a little a turn */
+        for (ssize_t i = 0; i < n; i++)
+            wrong |= buf[i] != (char)((got + (size_t)i) % 251);
+        got += n > 0 ? (size_t)n : 0;
+        eof = n == 0;
+    }
+    assert_true(eof);
+    assert_false(wrong);
+    assert_int_equal(got, bulk_len);
+    stop_pair(peer);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_pieces_in_order_then_close),
         cmocka_unit_test(test_split_cuts_a_sendv_reply_not_its_pieces),
+        cmocka_unit_test(test_split_without_pause_sends_each_piece),
+        cmocka_unit_test(test_split_without_pause_through_a_full_socket),
         cmocka_unit_test(test_drop_after_exactly_n_then_eof),
         cmocka_unit_test(test_split_and_drop_after_combine),
         cmocka_unit_test(test_stall_never_reads),
