@@ -562,7 +562,10 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
         if (cf->decided & bit)
             continue;
         cf->decided |= bit;
-        if (kinds[e->fault.kind].reaches_open && draw(faults, s))
+        /* first=N counts connections accepted after the fault was set:
+         * open ones get nothing of it, and take nothing of its budget. */
+        if (kinds[e->fault.kind].reaches_open && !e->fault.first &&
+            draw(faults, s))
             cf->applied |= bit;
     }
     rebuild(faults, relay, cf);

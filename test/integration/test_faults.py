@@ -3,9 +3,11 @@ exactly the fault it asked for. The only times asserted are lower bounds
 that muxd's timers guarantee (a piece or an accept never comes early);
 upper bounds are the generous TIMEOUT of every wait."""
 
+import os
 import re
 import signal
 import socket
+import tempfile
 import time
 import unittest
 
@@ -192,6 +194,25 @@ class Stall(unittest.TestCase):
                     other.recv(64)
                 self.assertEqual(m.stop(), 0)
             hog.close()
+
+
+class FaultsAtRunTime(unittest.TestCase):
+    def test_first_1_is_for_the_next_new_client_not_an_open_one(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "--control", "unix:" + path) as m:
+                ctl = muxtest.Control(path)
+                old = m.connect()
+                self.assertEqual(muxtest.round_trip(old, b"old"), b"old")
+                self.assertTrue(ctl.command("fault add rst,first=1")["ok"])
+                ends = []
+                for c in (m.connect(), old, m.connect()):  # new, old, next
+                    with c:
+                        self.assertEqual(muxtest.round_trip(c, b"x"), b"x")
+                        c.shutdown(socket.SHUT_WR)  # echo closes: rst?
+                        ends.append(read_to_end(c)[2])
+                self.assertEqual(ends, [True, False, False])
+                ctl.close()
 
 
 class AcceptDelay(unittest.TestCase):
