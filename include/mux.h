@@ -543,8 +543,10 @@ typedef struct {
      * were set on an open one), whatever it is doing. 0: off. */
     uint64_t limit_time_ms;
     /* Stops both directions at once (nothing is read or written any more)
-     * and closes the stream this long later; with `timeout_ms` set to
-     * MUX_FOREVER it never closes. 0: off. */
+     * and this long later closes the stream as a close after flush does
+     * (the peer reads EOF; a reset with `rst`), what was held back either
+     * way dropped; with `timeout_ms` set to MUX_FOREVER it never closes.
+     * 0: off. */
     uint64_t timeout_ms;
 } mux_faults_t;
 

@@ -307,6 +307,14 @@ static void shut_write(mux_conn_t *conn) {
         fail(conn, -errno);
 }
 
+/* Discards what a shaper holds (NULL: none), and its timer. */
+static void drop_held(mux__shaper_t *sh) {
+    if (!sh)
+        return;
+    mux__shaper_drop(sh);
+    (void)mux__shaper_arm(sh, 0); /* stopping cannot fail */
+}
+
 void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state == CLOSED)
         return;
@@ -1070,6 +1078,25 @@ static bool shapes(const mux_shape_t *shape) {
            shape->split || shape->drop_after || shape->stall;
 }
 
+/* faults.timeout_ms is over: a close, as a server that gave up would
+ * (after what was queued before the stop; a reset with faults.rst). What
+ * the stop held back in either direction never goes. */
+static void timed_out(mux_conn_t *conn) {
+    drop_held(conn->out_shaper);
+    drop_held(conn->in_shaper);
+    conn->eof_held = false;
+    mux_event_t ev = {.type = MUX_EV_ERROR,
+                      .reason = "fault timeout: closing",
+                      .err = -ETIMEDOUT};
+    emit(conn, &ev);
+    if (conn->state == OPEN)
+        conn->state = CLOSING;
+    if (conn->state == CLOSING && mux_conn_pending(conn) == 0)
+        linger(conn);
+    else if (conn->state != CLOSED)
+        update_interest(conn);
+}
+
 /* limit_time, timeout, or a slow close waiting: the fault timer's end. */
 static void on_fault_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
@@ -1082,10 +1109,11 @@ static void on_fault_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
         return;
     }
     const mux_faults_t *f = conn->faults;
-    finish(conn, (conn->fault_state & FAULT_STOPPED) && f->timeout_ms &&
-                         (!f->limit_time_ms || f->timeout_ms < f->limit_time_ms)
-                     ? "fault timeout"
-                     : "fault limit-time");
+    if ((conn->fault_state & FAULT_STOPPED) && f->timeout_ms &&
+        (!f->limit_time_ms || f->timeout_ms < f->limit_time_ms))
+        timed_out(conn);
+    else
+        finish(conn, "fault limit-time");
 }
 
 /* Makes the shaper of a direction that needs one. Returns 0 or -ENOMEM. */

@@ -609,7 +609,7 @@ void muxd_fault_usage(FILE *out) {
         "                          slow-close=MS     hold every close MS\n"
         "                          limit-time=MS     close a connection MS "
         "after it began\n"
-        "                          timeout=MS        stop both ways, close "
+        "                          timeout=MS        stop both ways, EOF "
         "after MS (0: never)\n"
         "                          refuse            reset clients at once\n"
         "                          blackhole         accept, never answer "

@@ -353,11 +353,19 @@ class Endings(unittest.TestCase):
     def test_timeout_stops_both_ways_then_closes(self):
         with Muxd("-p", "0", "--fault", "timeout=300") as m:
             with m.connect() as c:
-                c.sendall(b"unanswered")
-                data, _, _ = read_to_end(c)
-            self.assertEqual(data, b"")
+                c.sendall(b"unanswered")  # never read: still an EOF
+                start = time.monotonic()
+                self.assertEqual(read_to_end(c), (b"", 0, False))
+                self.assertGreaterEqual(time.monotonic() - start, 0.3)
             m.stop()
             self.assertIn("fault timeout", m.stderr())
+
+    def test_timeout_with_rst_ends_in_a_reset(self):
+        with Muxd("-p", "0", "--fault", "timeout=300",
+                  "--fault", "rst") as m:
+            with m.connect() as c:
+                c.sendall(b"unanswered")
+                self.assertEqual(read_to_end(c), (b"", 0, True))
 
     def test_timeout_0_never_closes(self):
         with Muxd("-p", "0", "-s", "greet", "--fault", "timeout=0") as m:

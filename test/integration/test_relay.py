@@ -560,9 +560,14 @@ class TestFaults(unittest.TestCase):
     def test_timeout_stops_then_closes(self):
         with self.relay_echo("timeout=300") as m, m.connect() as s:
             start = time.monotonic()
-            s.sendall(b"ping")
-            self.assertEqual(read_to_end(s)[0], b"")
+            s.sendall(b"ping")  # never read: still an EOF, not a reset
+            self.assertEqual(read_to_end(s), (b"", False))
             self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_timeout_with_rst_ends_in_a_reset(self):
+        with self.relay_echo("timeout=300", "rst") as m, m.connect() as s:
+            s.sendall(b"ping")
+            self.assertEqual(read_to_end(s), (b"", True))
 
     def test_limit_time_cuts_the_connection(self):
         with self.relay_echo("limit-time=300") as m, m.connect() as s:

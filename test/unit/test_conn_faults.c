@@ -3,8 +3,8 @@
  * order and a close after flush waits for the last (with no pause, back
  * to back, a send each); drop_after lets
  * exactly N bytes out, then EOF, and later sends fail; the two combine;
- * stall never reads; rst resets; accept_delay_ms accepts late, one at a
- * time.
+ * stall never reads; rst resets; timeout ends in EOF (a reset with rst);
+ * accept_delay_ms accepts late, one at a time.
  *
  * Drives a real loop and server on 127.0.0.1:0 with blocking client
  * sockets read with MSG_DONTWAIT after every turn; a 5 ms ticker bounds
@@ -298,6 +298,31 @@ static void test_stall_never_reads(void **state) {
     stop(client);
 }
 
+/* ---- timeout: silence, then EOF (a reset with rst) ---- */
+
+static seen_t timed_out(int rst) {
+    start(&record_service, (mux_faults_t){.timeout_ms = 30, .rst = rst});
+    int client = connect_client();
+    assert_int_equal(send(client, "unread", 6, 0), 6); /* never read */
+    uint64_t t0 = test_now_ms();
+    seen_t seen = run_until_end(client);
+    assert_true(test_now_ms() - t0 >= 30);
+    assert_int_equal(seen.len, 0); /* the greeting was held, then dropped */
+    assert_string_equal(fx.error_reason, "fault timeout: closing");
+    stop(client);
+    return seen;
+}
+
+static void test_timeout_ends_in_eof(void **state) {
+    (void)state;
+    assert_int_equal(timed_out(0).end, 0);
+}
+
+static void test_timeout_with_rst_ends_in_a_reset(void **state) {
+    (void)state;
+    assert_int_equal(timed_out(1).end, ECONNRESET);
+}
+
 /* ---- rst: the client reads the reply, then a reset instead of EOF ---- */
 
 /* Serves one client with `service` under rst: it reads (part of) TEXT,
@@ -442,6 +467,8 @@ int main(void) {
         cmocka_unit_test(test_drop_after_exactly_n_then_eof),
         cmocka_unit_test(test_split_and_drop_after_combine),
         cmocka_unit_test(test_stall_never_reads),
+        cmocka_unit_test(test_timeout_ends_in_eof),
+        cmocka_unit_test(test_timeout_with_rst_ends_in_a_reset),
         cmocka_unit_test(test_rst_resets),
         cmocka_unit_test(test_rst_half_close_resets),
         cmocka_unit_test(test_accept_delay_one_at_a_time),
