@@ -537,7 +537,8 @@ typedef struct {
      * waits up to N times as long for the last. Server-wide. 0: off. */
     uint64_t accept_delay_ms;
     /* Holds every close this long: the stream stops reading and writing,
-     * then closes as it would have. 0: off. */
+     * then closes as it would have; a half-close (MUX_CLOSE_WRITE) waits
+     * as long before its FIN, reading on. 0: off. */
     uint64_t slow_close_ms;
     /* Closes the stream this long after it started (or after the faults
      * were set on an open one), whatever it is doing. 0: off. */

@@ -244,16 +244,25 @@ static void finish(mux_conn_t *conn, const char *reason) {
     finish_err(conn, reason, 0);
 }
 
-/* faults.slow_close_ms: the close waits; nothing is read meanwhile. */
-static void slow_close(mux_conn_t *conn) {
-    conn->fault_state |= FAULT_SLOW;
-    conn->paused |= PAUSED_STALL;
-    if (mux_timer_start(&conn->fault_timer, conn->faults->slow_close_ms, 0) <
-        0) {
-        finish(conn, "out of memory");
-        return;
+/* faults.slow_close_ms: the close (`full`: nothing is read meanwhile) or
+ * the half-close waits. Returns true while it waits: the fault timer
+ * goes on with the close when it ends (once: a full close asked while a
+ * half-close waits shares its wait). */
+static bool slow_close(mux_conn_t *conn, bool full) {
+    if (!conn->faults->slow_close_ms || (conn->fault_state & FAULT_SLOWED))
+        return false;
+    if (full)
+        conn->paused |= PAUSED_STALL;
+    if (!(conn->fault_state & FAULT_SLOW)) {
+        conn->fault_state |= FAULT_SLOW;
+        if (mux_timer_start(&conn->fault_timer, conn->faults->slow_close_ms,
+                            0) < 0) {
+            finish(conn, "out of memory");
+            return true;
+        }
     }
     update_interest(conn);
+    return true;
 }
 
 static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
@@ -266,10 +275,8 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Output is flushed: shut our side, wait for the client's EOF (with
  * faults.rst: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
-    if (conn->faults->slow_close_ms && !(conn->fault_state & FAULT_SLOWED)) {
-        slow_close(conn);
+    if (slow_close(conn, true))
         return;
-    }
     if (conn->faults->rst || (conn->shut & SHUT_RESET)) {
         finish(conn, conn->faults->rst ? "reset (fault rst)" : "reset");
         return;
@@ -296,7 +303,7 @@ static void fail(mux_conn_t *conn, int err);
  * whenever the fault came (also after the half-close was asked). */
 static void shut_write(mux_conn_t *conn) {
     if (!(conn->shut & SHUT_WANTED) || (conn->shut & SHUT_DONE) ||
-        mux_conn_pending(conn) > 0)
+        mux_conn_pending(conn) > 0 || slow_close(conn, false))
         return;
     if (conn->faults->rst) {
         finish(conn, "reset (fault rst)");
@@ -1078,6 +1085,23 @@ static bool shapes(const mux_shape_t *shape) {
            shape->split || shape->drop_after || shape->stall;
 }
 
+static int arm_fault_timer(mux_conn_t *conn);
+
+/* The wait of a slow close is over: the close, or the half-close, goes
+ * on; a stream still open counts its limit_time or timeout again. */
+static void slow_close_over(mux_conn_t *conn) {
+    conn->fault_state =
+        (uint8_t)((conn->fault_state & ~FAULT_SLOW) | FAULT_SLOWED);
+    if (conn->state == CLOSING) {
+        if (mux_conn_pending(conn) == 0)
+            linger(conn);
+        return;
+    }
+    shut_write(conn);
+    if (conn->state == OPEN && arm_fault_timer(conn) < 0)
+        finish(conn, "out of memory");
+}
+
 /* faults.timeout_ms is over: a close, as a server that gave up would
  * (after what was queued before the stop; a reset with faults.rst). What
  * the stop held back in either direction never goes. */
@@ -1103,9 +1127,7 @@ static void on_fault_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
     if (conn->fault_state & FAULT_SLOW) {
-        conn->fault_state =
-            (uint8_t)((conn->fault_state & ~FAULT_SLOW) | FAULT_SLOWED);
-        linger(conn);
+        slow_close_over(conn);
         return;
     }
     const mux_faults_t *f = conn->faults;

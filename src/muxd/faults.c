@@ -491,8 +491,12 @@ static void merge(const fault_t *f, bool relay, muxd_conn_faults_t *cf) {
     case K_RST:
         merge_rst(f, relay, cf);
         return;
-    case K_SLOW_CLOSE:
-        c->slow_close_ms = max64(c->slow_close_ms, f->value);
+    case K_SLOW_CLOSE: /* as rst: a relay holds the close of dir='s side */
+        if (!relay || (f->dir & DIR_DOWN))
+            c->slow_close_ms = max64(c->slow_close_ms, f->value);
+        if (relay && (f->dir & DIR_UP))
+            cf->upstream.slow_close_ms =
+                max64(cf->upstream.slow_close_ms, f->value);
         return;
     case K_LIMIT_TIME:
         c->limit_time_ms = min_set(c->limit_time_ms, f->value);

@@ -226,6 +226,23 @@ class TestRedis(unittest.TestCase):
             self.assertGreaterEqual(took, 0.15)
 
 
+class TestRedisQuit(unittest.TestCase):
+    """redis-server closes after QUIT's +OK: slow-close holds that close
+    for the client. (redis-cli itself exits on the +OK without waiting
+    for the close: a client that reads to EOF, as here, sees it.)"""
+
+    def test_slow_close_holds_the_close_after_quit(self):
+        with RedisServer() as redis, \
+                relay("--fault", "slow-close=1000",
+                      upstream="unix:" + redis.path) as m:
+            self.assertEqual(redis_cli(m.port, "PING")[:2], (0, b"PONG\n"))
+            with m.connect() as s:
+                start = time.monotonic()
+                s.sendall(b"QUIT\r\n")
+                self.assertEqual(read_to_end(s), (b"+OK\r\n", False))
+                self.assertGreaterEqual(time.monotonic() - start, 1.0)
+
+
 class TestRedisLatencyTool(unittest.TestCase):
     def test_redis_cli_latency_reports_the_delay(self):
         cli = muxtest.require_tool("redis-cli", "redis-tools")
@@ -583,6 +600,35 @@ class TestFaults(unittest.TestCase):
             s.shutdown(socket.SHUT_WR)
             self.assertEqual(read_to_end(s), (b"", False))
             self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_slow_close_holds_a_close_the_upstream_starts(self):
+        def serve(conn):
+            conn.sendall(b"bye")
+        with Upstream(serve) as up, \
+                relay("--fault", "slow-close=300",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            start = time.monotonic()
+            self.assertEqual(read_to_end(s), (b"bye", False))
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_slow_close_up_holds_the_close_toward_the_upstream(self):
+        def serve(conn):
+            first = conn.recv(10)
+            start = time.monotonic()
+            while conn.recv(10):
+                pass
+            return first, time.monotonic() - start
+        with Upstream(serve) as up, \
+                relay("--fault", "slow-close=300,dir=up",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            s.sendall(b"hi")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_end(s), (b"", False))
+            [(first, took)] = up.wait_results()
+            self.assertEqual(first, b"hi")
+            self.assertGreaterEqual(took, 0.3)
 
     def test_accept_delay(self):
         with self.relay_echo("accept-delay=200") as m:

@@ -4,7 +4,8 @@
  * to back, a send each); drop_after lets
  * exactly N bytes out, then EOF, and later sends fail; the two combine;
  * stall never reads; rst resets; timeout ends in EOF (a reset with rst);
- * accept_delay_ms accepts late, one at a time.
+ * slow_close holds a half-close too; accept_delay_ms accepts late, one at
+ * a time.
  *
  * Drives a real loop and server on 127.0.0.1:0 with blocking client
  * sockets read with MSG_DONTWAIT after every turn; a 5 ms ticker bounds
@@ -323,6 +324,21 @@ static void test_timeout_with_rst_ends_in_a_reset(void **state) {
     assert_int_equal(timed_out(1).end, ECONNRESET);
 }
 
+/* ---- slow_close: a half-close waits too ---- */
+
+static void test_slow_close_holds_a_half_close(void **state) {
+    (void)state;
+    start(&text_shut_service, (mux_faults_t){.slow_close_ms = 40});
+    int client = connect_client();
+    uint64_t t0 = test_now_ms();
+    seen_t seen = run_until_end(client);
+    assert_true(test_now_ms() - t0 >= 40);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 20);
+    assert_memory_equal(seen.data, TEXT, 20);
+    stop(client);
+}
+
 /* ---- rst: the client reads the reply, then a reset instead of EOF ---- */
 
 /* Serves one client with `service` under rst: it reads (part of) TEXT,
@@ -469,6 +485,7 @@ int main(void) {
         cmocka_unit_test(test_stall_never_reads),
         cmocka_unit_test(test_timeout_ends_in_eof),
         cmocka_unit_test(test_timeout_with_rst_ends_in_a_reset),
+        cmocka_unit_test(test_slow_close_holds_a_half_close),
         cmocka_unit_test(test_rst_resets),
         cmocka_unit_test(test_rst_half_close_resets),
         cmocka_unit_test(test_accept_delay_one_at_a_time),
