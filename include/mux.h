@@ -512,7 +512,11 @@ typedef struct {
     uint64_t drop_after;
     /* Non-zero: nothing goes through. Input: the stream never reads (the
      * peer's sends block once the socket buffers are full; a greeting
-     * still goes out). Output: bytes are held until the stall ends. */
+     * still goes out). Output: bytes are held until the stall ends, and a
+     * close after flush waits behind them, unless the peer's EOF was read
+     * or a server's graceful shutdown reached the stream: then they are
+     * dropped and the close goes on. They are not activity for the idle
+     * timeout. */
     int stall;
 } mux_shape_t;
 
@@ -983,6 +987,19 @@ mux_server_t *mux_conn_server(const mux_conn_t *conn);
  */
 void mux_server_foreach(mux_server_t *server,
                         void (*fn)(mux_conn_t *conn, void *arg), void *arg);
+
+/*
+ * As mux_server_foreach(), closing clients included: every client that
+ * mux_server_clients() and mux_server_stats() count (one still flushing
+ * its output or waiting for its peer's close is one of them), e.g. to
+ * list them, close one, or bring its faults up to date.
+ */
+void mux_server_foreach_all(mux_server_t *server,
+                            void (*fn)(mux_conn_t *conn, void *arg), void *arg);
+
+/* Non-zero once the stream is closing (a close was asked: it flushes its
+ * output or waits for its peer's close), until it is gone. */
+int mux_conn_closing(const mux_conn_t *conn);
 
 /*
  * Reports a service log line (MUX_EV_SERVICE) about `conn`. `text` may hold

@@ -295,7 +295,8 @@ void mux__conn_open(mux_conn_t *conn);
  * connected). */
 int mux__conn_handed_in(int fd, struct sockaddr_storage *peer,
                         socklen_t *peer_len, char local[MUX_ADDRSTRLEN]);
-/* Graceful shutdown of one client: serve what it sent, then close. */
+/* Graceful shutdown of one client: serve what it sent, then close; one
+ * already closing drops what a stall holds for it. */
 void mux__conn_shutdown(mux_conn_t *conn);
 /* Closes and frees now (server teardown): the close callback runs. */
 void mux__conn_destroy(mux_conn_t *conn);

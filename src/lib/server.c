@@ -647,6 +647,12 @@ void mux_server_foreach(mux_server_t *server,
     each_conn(server, true, fn, arg);
 }
 
+void mux_server_foreach_all(mux_server_t *server,
+                            void (*fn)(mux_conn_t *conn, void *arg),
+                            void *arg) {
+    each_conn(server, false, fn, arg);
+}
+
 /* ------------------------------------------------------------------ */
 /* Shutdown and teardown                                               */
 /* ------------------------------------------------------------------ */
@@ -679,7 +685,7 @@ static void on_shutdown_drain(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_server_t *server = arg;
-    each_conn(server, true, shutdown_conn, NULL);
+    each_conn(server, false, shutdown_conn, NULL);
 }
 
 /* Every client whose connect() the kernel completed is served: the
@@ -709,7 +715,7 @@ void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
     if (timeout_ms)
         mux_timer_start(&server->shutdown_timer, timeout_ms, 0);
     if (mux_timer_start(&server->drain_timer, 0, 0) < 0)
-        each_conn(server, true, shutdown_conn, NULL); /* no memory: now */
+        each_conn(server, false, shutdown_conn, NULL); /* no memory: now */
 }
 
 static void unwatch_signals(mux_server_t *server) {

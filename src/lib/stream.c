@@ -94,6 +94,7 @@ struct mux_conn {
     bool eof_held;              /* the peer's EOF waits behind held input */
     bool no_drain;              /* mux_conn_want_drain(conn, 0) */
     bool no_output_pause;       /* mux_conn_pause_on_output(conn, 0) */
+    bool stopping;              /* mux__conn_shutdown(): a stall ends too */
     mux_buf_t in;               /* an incomplete line (line and auto framing) */
     mux_timer_t tail_timer;     /* auto framing: `in` is served when due */
     const mux_faults_t *faults; /* opts->faults or mux_conn_set_faults()'s */
@@ -322,6 +323,16 @@ static void drop_held(mux__shaper_t *sh) {
     (void)mux__shaper_arm(sh, 0); /* stopping cannot fail */
 }
 
+/* A closing stream whose output a stall holds, once its peer ended its
+ * side (a client that left cannot receive it) or the server stops: the
+ * stall would hold the close for ever, so what it holds is dropped and the
+ * close goes on. Else a close waits behind the stall like the bytes. */
+static void drop_stalled(mux_conn_t *conn) {
+    if (conn->state == CLOSING && conn->faults->out.stall &&
+        (conn->eof || conn->stopping))
+        drop_held(conn->out_shaper);
+}
+
 void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state == CLOSED)
         return;
@@ -339,6 +350,7 @@ void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state != OPEN)
         return;
     conn->state = CLOSING;
+    drop_stalled(conn);
     if (mux_conn_pending(conn) == 0) /* delayed output waits its turn */
         linger(conn);
     else
@@ -1061,8 +1073,8 @@ static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     mux_conn_t *conn = arg;
     uint64_t now = mux_now(loop);
     uint64_t idle_limit = conn->opts->idle_timeout_ms;
-    if (mux__shaper_len(conn->out_shaper) > 0)
-        conn->last_active = now;
+    if (mux__shaper_len(conn->out_shaper) > 0 && !out_shape(conn)->stall)
+        conn->last_active = now; /* a reply on its way; a stalled one is not */
     if (idle_limit && now - conn->last_active >= idle_limit) {
         finish(conn, "idle timeout");
         return;
@@ -1202,6 +1214,7 @@ void mux__conn_faults_changed(mux_conn_t *conn) {
         finish(conn, "out of memory");
         return;
     }
+    drop_stalled(conn);
     uint64_t now = mux__clock_ms();
     if (conn->out_shaper && release_out(conn, now) < 0)
         return;
@@ -1338,6 +1351,13 @@ int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
 }
 
 void mux__conn_shutdown(mux_conn_t *conn) {
+    conn->stopping = true;
+    if (conn->state == CLOSING) { /* a close a stall held goes on */
+        drop_stalled(conn);
+        if (mux_conn_pending(conn) == 0)
+            linger(conn);
+        return;
+    }
     /* Serve what the client already sent: bounded, the socket may be
      * refilled as fast as we read. */
     for (int i = 0;
@@ -1363,6 +1383,10 @@ void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats) {
 }
 
 bool mux__conn_is_open(const mux_conn_t *conn) { return conn->state == OPEN; }
+
+int mux_conn_closing(const mux_conn_t *conn) {
+    return conn->state == CLOSING || conn->state == LINGER;
+}
 
 void mux_conn_stats(const mux_conn_t *conn, mux_conn_stats_t *stats) {
     stats->bytes_in = conn->bytes_in;

@@ -84,15 +84,16 @@ static void list_client(mux_conn_t *conn, void *arg) {
     muxd_reply_string(l->reply, peer, strlen(peer));
     muxd_reply_add(l->reply,
                    ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-                   ",\"age_ms\":%" PRIu64 "}",
-                   st.bytes_in, st.bytes_out, st.age_ms);
+                   ",\"age_ms\":%" PRIu64 ",\"closing\":%s}",
+                   st.bytes_in, st.bytes_out, st.age_ms,
+                   mux_conn_closing(conn) ? "true" : "false");
 }
 
 static void do_clients(void *arg, muxd_reply_t *reply) {
     const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     listing_t l = {.reply = reply};
     muxd_reply_add(reply, "{\"clients\":[");
-    mux_server_foreach(t->server, list_client, &l);
+    mux_server_foreach_all(t->server, list_client, &l);
     muxd_reply_add(reply, "]");
     if (l.more)
         muxd_reply_add(reply, ",\"more\":%zu", l.more);
@@ -162,7 +163,7 @@ static void kick_client(mux_conn_t *conn, void *arg) {
 static void do_kick(void *arg, uint64_t id, muxd_reply_t *reply) {
     const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     kick_t k = {.id = id};
-    mux_server_foreach(t->server, kick_client, &k);
+    mux_server_foreach_all(t->server, kick_client, &k);
     if (!k.found) {
         muxd_reply_error(reply, "no client with id %" PRIu64, id);
         return;

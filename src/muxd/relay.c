@@ -123,6 +123,17 @@ static int close_like(int err) {
                                                       : MUX_CLOSE_AFTER_FLUSH;
 }
 
+/* The upstream closes as `how` says, after its output, but what a stall
+ * holds for it is for a client that is gone: dropped, the close at once
+ * (the close may end the pair). */
+static void close_upstream(pair_t *pair, int how) {
+    mux_conn_t *upstream = pair->upstream;
+    bool stalled = pair->upstream_faults.out.stall;
+    mux_conn_close(upstream, how);
+    if (stalled)
+        mux_conn_close(upstream, MUX_CLOSE_NOW);
+}
+
 /* Both sides ended: both close once their output is written. The first
  * close may end the pair at once (its streams live to the turn's end). */
 static void close_both(pair_t *pair) {
@@ -209,10 +220,12 @@ static void upstream_eof(mux_conn_t *upstream) {
 
 /* A graceful shutdown reached the client, after what it had sent was
  * relayed: the upstream gets a FIN and answers what it has; the client
- * closes once the upstream ends (or the shutdown's timeout). */
+ * closes once the upstream ends (or the shutdown's timeout). Under a
+ * stall toward the upstream neither would come: both close at once. */
 static void client_shutdown(mux_conn_t *client) {
     pair_t *pair = mux_conn_data(client);
-    if (!pair || !pair->upstream || pair->upstream_eof) {
+    if (!pair || !pair->upstream || pair->upstream_eof ||
+        pair->upstream_faults.out.stall) {
         mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
         return;
     }
@@ -230,7 +243,7 @@ void muxd_relay_client_closed(const mux_event_t *ev) {
     mux_connect_cancel(pair->connecting);
     pair->connecting = NULL;
     if (pair->upstream)
-        mux_conn_close(pair->upstream, close_like(ev->err));
+        close_upstream(pair, close_like(ev->err));
     else
         pair_free(pair, ev->reason);
 }
@@ -421,7 +434,7 @@ static void on_finish_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                              const muxd_relay_config_t *config,
-                             size_t max_output) {
+                             size_t max_output, uint64_t idle_timeout_ms) {
     muxd_relay_t *relay = calloc(1, sizeof(*relay));
     if (!relay)
         return NULL;
@@ -433,6 +446,9 @@ muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                       "dumping connections to %s/conn-%s-N.txt", config->dump,
                       relay->dump_tag);
     relay->upstream_opts.max_output = max_output;
+    /* An upstream whose client left and that takes nothing more of what
+     * it is sent is not held for ever either. */
+    relay->upstream_opts.idle_timeout_ms = idle_timeout_ms;
     relay->upstream_opts.framing = MUX_FRAMING_RAW;
     relay->upstream_opts.on_event = on_upstream_event;
     relay->upstream_opts.event_arg = relay;

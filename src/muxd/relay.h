@@ -55,12 +55,13 @@ int muxd_relay_prepare(muxd_relay_config_t *config);
 /*
  * A relay on `loop`, or NULL (no memory). `config` must outlive it;
  * `max_output` is the upstream streams' watermark (0: the library's
- * default). Made in the process that serves (after a --workers fork):
+ * default), `idle_timeout_ms` theirs as the clients' (--idle-timeout; 0:
+ * none). Made in the process that serves (after a --workers fork):
  * --dump's file names are that process's own.
  */
 muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                              const muxd_relay_config_t *config,
-                             size_t max_output);
+                             size_t max_output, uint64_t idle_timeout_ms);
 
 /*
  * With several upstreams: the clients of the listener bound at `local`

@@ -90,7 +90,7 @@ static void faults_changed(muxd_t *muxd) {
     mux_faults_t server = *mux_server_faults(muxd->server);
     muxd_faults_server(muxd->faults, muxd->relay != NULL, &server);
     mux_server_set_faults(muxd->server, &server);
-    mux_server_foreach(muxd->server, refresh_client, muxd);
+    mux_server_foreach_all(muxd->server, refresh_client, muxd);
     /* Last: every connection has forgotten the deleted faults. */
     muxd_faults_settle(muxd->faults);
 }
@@ -347,7 +347,8 @@ static int relay_start(muxd_t *muxd, const mux_service_t **service) {
     muxd_options_t *o = muxd->opts;
     if (!o->relay.nupstreams)
         return 0;
-    muxd->relay = muxd_relay_new(muxd->loop, &o->relay, o->server.max_output);
+    muxd->relay = muxd_relay_new(muxd->loop, &o->relay, o->server.max_output,
+                                 o->server.idle_timeout_ms);
     if (!muxd->relay)
         return -ENOMEM;
     *service = muxd_relay_service();

@@ -196,6 +196,72 @@ class Stall(unittest.TestCase):
             hog.close()
 
 
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wait_until(predicate, timeout=muxtest.TIMEOUT):
+    """Polls predicate() until it holds or the bound passes; its last
+    value."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+
+def leave(m, n=100):
+    """n clients that send 5 bytes and close."""
+    for _ in range(n):
+        with m.connect() as c:
+            c.sendall(b"hello")
+
+
+class StallAndLeave(unittest.TestCase):
+    """A client that leaves is not held by a stall: what the stall holds
+    for it is dropped, its fd closed; a close that a stall holds for a
+    client still there is listed by `clients`, can be kicked, and does
+    not hold a graceful stop."""
+
+    def test_clients_that_leave_free_their_fds(self):
+        for args in (("--fault", "stall,dir=down"),
+                     ("--fault", "stall,dir=down", "--idle-timeout", "1"),
+                     ("--fault", "stall", "--idle-timeout", "1")):
+            with self.subTest(args=args), \
+                    Muxd("-p", "0", "-q", "--shutdown-timeout", "60",
+                         *args) as m:
+                before = fd_count(m.proc.pid)
+                leave(m)
+                self.assertTrue(
+                    wait_until(lambda: fd_count(m.proc.pid) == before),
+                    f"{fd_count(m.proc.pid)} fds, {before} before")
+                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+
+    def test_a_held_close_is_listed_kicked_and_ends_at_sigterm(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "-s", "greet", "--fault", "stall,dir=down",
+                      "--control", "unix:" + path,
+                      "--shutdown-timeout", "60") as m:
+                ctl = muxtest.Control(path)
+                kicked, stays = m.connect(), m.connect()
+                # greet closes after its greeting: the stall holds both.
+                self.assertTrue(wait_until(
+                    lambda: ctl.command("stats")["clients"] == 2))
+                listed = ctl.command("clients")["clients"]
+                self.assertEqual([c["closing"] for c in listed],
+                                 [True, True])
+                self.assertEqual(ctl.command(f"kick {listed[-1]['id']}"),
+                                 {"ok": True})
+                self.assertEqual(read_to_end(kicked)[0], b"")
+                self.assertEqual(ctl.command("stats")["clients"], 1)
+                self.assertEqual(len(ctl.command("clients")["clients"]), 1)
+                ctl.close()
+                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+                self.assertEqual(read_to_end(stays)[0], b"")
+                kicked.close()
+                stays.close()
+
+
 class FaultsAtRunTime(unittest.TestCase):
     def test_first_1_is_for_the_next_new_client_not_an_open_one(self):
         with tempfile.TemporaryDirectory() as d:

@@ -818,6 +818,78 @@ class TestSeveralRelays(unittest.TestCase):
                 self.assertIn(msg, err)
 
 
+def wait_until(predicate, timeout=TIMEOUT):
+    """Polls predicate() until it holds or the bound passes; its last
+    value."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+
+class TestClientsThatLeave(unittest.TestCase):
+    """Nothing is held for a client that is gone: not its fd, not its
+    upstream connection, also under a stall either way and under faults
+    changed while clients come and go."""
+
+    def leave(self, m, n=100):
+        for _ in range(n):
+            with m.connect() as s:
+                s.sendall(b"hello")
+
+    def test_stalled_clients_that_leave_free_fds_and_upstreams(self):
+        for spec in ("stall", "stall,dir=down"):
+            with self.subTest(spec=spec), Muxd("-q", "-l", "127.0.0.1:0") \
+                    as echo, relay("-q", "--fault", spec, "--idle-timeout",
+                                   "1", "--shutdown-timeout", "60",
+                                   upstream=f"127.0.0.1:{echo.port}") as m:
+                fds, up_fds = fd_count(m.proc.pid), fd_count(echo.proc.pid)
+                self.leave(m)
+                self.assertTrue(wait_until(
+                    lambda: (fd_count(m.proc.pid), fd_count(echo.proc.pid))
+                    == (fds, up_fds)),
+                    f"relay fds {fds} -> {fd_count(m.proc.pid)}, upstream "
+                    f"fds {up_fds} -> {fd_count(echo.proc.pid)}")
+                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+
+    def test_stats_and_clients_agree_under_fault_churn(self):
+        specs = ["stall,dir=down", "latency=20,dir=both", "stall",
+                 "timeout=50", "stall,dir=both", "split=2:5"]
+        with Muxd("-q", "-l", "127.0.0.1:0") as echo, \
+                tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with relay("-q", "--control", "unix:" + path,
+                       upstream=f"127.0.0.1:{echo.port}") as m:
+                ctl = muxtest.Control(path)
+                ctl.command("stats")  # its own fd is open from here on
+                fds, up_fds = fd_count(m.proc.pid), fd_count(echo.proc.pid)
+                held = []
+                for i, spec in enumerate(specs * 2):
+                    self.assertTrue(ctl.command(f"fault add {spec}")["ok"])
+                    self.leave(m, 20)
+                    held.append(m.connect())  # stays while faults change
+                    held[-1].sendall(b"held")
+                    if i % 2:
+                        self.assertEqual(ctl.command("fault clear"),
+                                         {"ok": True})
+                self.assertEqual(ctl.command("fault clear"), {"ok": True})
+                counts = lambda: (ctl.command("stats")["clients"],
+                                  len(ctl.command("clients")["clients"]))
+                # Those that left go; stats and clients count the same.
+                agree = lambda c: c[0] == c[1] <= len(held)
+                self.assertTrue(wait_until(lambda: agree(counts())),
+                                counts())
+                for s in held:
+                    s.close()
+                self.assertTrue(wait_until(
+                    lambda: (fd_count(m.proc.pid), fd_count(echo.proc.pid))
+                    == (fds, up_fds)),
+                    f"relay fds {fds} -> {fd_count(m.proc.pid)}, upstream "
+                    f"fds {up_fds} -> {fd_count(echo.proc.pid)}")
+                self.assertEqual(counts(), (0, 0))
+                ctl.close()
+
+
 class TestUpstreamFailures(unittest.TestCase):
     def test_refused_resets_the_client_and_is_logged(self):
         with socket.socket() as s:

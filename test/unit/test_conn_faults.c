@@ -3,9 +3,10 @@
  * order and a close after flush waits for the last (with no pause, back
  * to back, a send each); drop_after lets
  * exactly N bytes out, then EOF, and later sends fail; the two combine;
- * stall never reads; rst resets; timeout ends in EOF (a reset with rst);
- * slow_close holds a half-close too; accept_delay_ms accepts late, one at
- * a time.
+ * stall never reads, and what an output stall holds is dropped once the
+ * client closed, at shutdown, and is no activity for the idle timeout;
+ * rst resets; timeout ends in EOF (a reset with rst); slow_close holds a
+ * half-close too; accept_delay_ms accepts late, one at a time.
  *
  * Drives a real loop and server on 127.0.0.1:0 with blocking client
  * sockets read with MSG_DONTWAIT after every turn; a 5 ms ticker bounds
@@ -129,16 +130,23 @@ static const mux_service_t record_service = {.name = "record",
                                              .message = service_message,
                                              .close = service_close};
 
-/* Starts a loop and a server for `service` with `faults`. */
-static void start(const mux_service_t *service, mux_faults_t faults) {
+/* Starts a loop and a server for `service` with `faults` and an idle
+ * timeout (0: none). */
+static void start_idle(const mux_service_t *service, mux_faults_t faults,
+                       uint64_t idle_ms) {
     memset(&fx, 0, sizeof(fx));
     assert_int_equal(mux_loop_new(&fx.loop), 0);
-    mux_server_opts_t opts = {.on_event = on_event, .faults = faults};
+    mux_server_opts_t opts = {
+        .on_event = on_event, .faults = faults, .idle_timeout_ms = idle_ms};
     assert_int_equal(mux_server_new(fx.loop, service, &opts, &fx.server), 0);
     assert_int_equal(mux_server_listen(fx.server, "127.0.0.1:0"), 0);
     mux_timer_init(&fx.ticker, fx.loop, test_tick, NULL);
     assert_int_equal(mux_timer_start(&fx.ticker, 5, 5), 0);
     fx.port = test_server_port(fx.server);
+}
+
+static void start(const mux_service_t *service, mux_faults_t faults) {
+    start_idle(service, faults, 0);
 }
 
 static int connect_client(void) { return test_connect(fx.port); }
@@ -296,6 +304,57 @@ static void test_stall_never_reads(void **state) {
     run_until_count(&fx.closes, 1);
     assert_int_equal(fx.closes, 1);
     assert_int_equal(fx.messages, 0);
+    stop(client);
+}
+
+/* ---- an output stall holds a close, but not for a client that left ---- */
+
+/* Nothing came yet: no byte, no EOF. */
+static void assert_silence(int client) {
+    char buf[8];
+    assert_int_equal(recv(client, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static void
+test_stall_drops_what_it_holds_once_the_client_closed(void **state) {
+    (void)state;
+    start(&text_service, (mux_faults_t){.out = {.stall = 1}});
+    int client = connect_client();
+    run_for(30);
+    assert_silence(client);
+    assert_int_equal(shutdown(client, SHUT_WR), 0); /* EOF: a close */
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 0);
+    run_until_count(&fx.closes, 1);
+    assert_int_equal(fx.closes, 1);
+    stop(client);
+}
+
+static void test_stall_holds_a_close_until_shutdown(void **state) {
+    (void)state;
+    start(&text_close_service, (mux_faults_t){.out = {.stall = 1}});
+    int client = connect_client();
+    run_for(30);
+    assert_silence(client); /* the close waits behind the held bytes */
+    assert_int_equal(fx.closes, 0);
+    assert_int_equal(mux_server_clients(fx.server), 1);
+    mux_server_shutdown(fx.server, 0); /* no limit: it must not wait */
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 0);
+    stop(client);
+}
+
+static void test_stalled_output_is_no_activity(void **state) {
+    (void)state;
+    start_idle(&text_service, (mux_faults_t){.out = {.stall = 1}}, 50);
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 0);
+    assert_string_equal(fx.close_reason, "idle timeout");
     stop(client);
 }
 
@@ -483,6 +542,9 @@ int main(void) {
         cmocka_unit_test(test_drop_after_exactly_n_then_eof),
         cmocka_unit_test(test_split_and_drop_after_combine),
         cmocka_unit_test(test_stall_never_reads),
+        cmocka_unit_test(test_stall_drops_what_it_holds_once_the_client_closed),
+        cmocka_unit_test(test_stall_holds_a_close_until_shutdown),
+        cmocka_unit_test(test_stalled_output_is_no_activity),
         cmocka_unit_test(test_timeout_ends_in_eof),
         cmocka_unit_test(test_timeout_with_rst_ends_in_a_reset),
         cmocka_unit_test(test_slow_close_holds_a_half_close),

@@ -250,7 +250,8 @@ class Muxd:
         self.command("fault clear")
 
     def clients(self):
-        """[{"id", "peer", "bytes_in", "bytes_out", "age_ms"}, ...]."""
+        """[{"id", "peer", "bytes_in", "bytes_out", "age_ms", "closing"},
+        ...]: every client stats() counts, closing ones too."""
         return self.command("clients")["clients"]
 
     def stats(self):
