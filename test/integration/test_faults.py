@@ -418,9 +418,9 @@ class Endings(unittest.TestCase):
 
     def test_timeout_stops_both_ways_then_closes(self):
         with Muxd("-p", "0", "--fault", "timeout=300") as m:
+            start = time.monotonic()  # before the accept that starts it
             with m.connect() as c:
                 c.sendall(b"unanswered")  # never read: still an EOF
-                start = time.monotonic()
                 self.assertEqual(read_to_end(c), (b"", 0, False))
                 self.assertGreaterEqual(time.monotonic() - start, 0.3)
             m.stop()
