@@ -1,8 +1,8 @@
 /*
  * test_server.c -- server-wide features (src/lib/server.c): the counters of
  * mux_server_stats() for streams and datagrams, mux_server_close_listeners()
- * called from an accept event, and opts.reuseport letting two servers bind
- * one address.
+ * called from an accept event, mux_server_foreach_all() visiting closing
+ * clients, and opts.reuseport letting two servers bind one address.
  *
  * Clients are plain sockets of the test; the loop runs turn by turn until
  * what a test waits for has happened, bounded by a watchdog timer.
@@ -354,6 +354,41 @@ static void test_conn_stats(void **state) {
     close(c);
 }
 
+static void close_after_flush(mux_conn_t *conn, void *arg) {
+    (void)arg;
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+
+/* Counts the clients visited ([0]) and the closing ones among them. */
+static void count_closing(mux_conn_t *conn, void *arg) {
+    int *counts = arg;
+    counts[0]++;
+    counts[1] += mux_conn_closing(conn) != 0;
+}
+
+/* A client whose close waits for its peer is still counted: foreach_all
+ * visits it (foreach does not), as mux_server_stats() counts it. */
+static void test_foreach_all_visits_closing_clients(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    int c = client(SOCK_STREAM, port);
+    assert_int_equal(send(c, "hi", 2, 0), 2);
+    expect_reply(f, c, "hi", 2);
+    mux_server_foreach(f->server, close_after_flush, NULL); /* lingers */
+    int open[2] = {0, 0}, all[2] = {0, 0};
+    mux_server_foreach(f->server, count_closing, open);
+    mux_server_foreach_all(f->server, count_closing, all);
+    assert_int_equal(open[0], 0);
+    assert_int_equal(all[0], 1);
+    assert_int_equal(all[1], 1);
+    assert_int_equal(stats_of(f->server).clients, 1);
+    close(c);
+    RUN_UNTIL(f, stats_of(f->server).clients == 0);
+    all[0] = 0;
+    mux_server_foreach_all(f->server, count_closing, all);
+    assert_int_equal(all[0], 0);
+}
+
 /* What muxd --max-accepts does: listeners closed at an accept, shutdown
  * from the CLOSE event of the last client. DONE comes exactly once. */
 static void test_shutdown_from_the_last_close(void **state) {
@@ -505,6 +540,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_backlog_clients_that_close_at_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_all_visits_closing_clients,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_from_the_last_close,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_on_signals, setup, teardown),
