@@ -270,6 +270,8 @@ static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
         muxd_log_upstream(
             MUXD_LOG_NORMAL, client, text,
             ev->err == -ECONNRESET ? "reset by upstream" : "failed", ev->err);
+    else if (strcmp(ev->reason, "idle timeout") == 0)
+        muxd_log_upstream(MUXD_LOG_NORMAL, client, text, ev->reason, 0);
     mux_conn_close(pair->client, close_like(ev->err));
 }
 

@@ -852,6 +852,26 @@ class TestClientsThatLeave(unittest.TestCase):
                     f"fds {up_fds} -> {fd_count(echo.proc.pid)}")
                 self.assertEqual(m.stop(), 0)  # at once, not in 60 s
 
+    def test_an_upstream_that_reads_nothing_is_closed_when_idle(self):
+        release = threading.Event()
+        def serve(conn):  # accepts, never reads
+            release.wait(3 * TIMEOUT)  # past every wait of the test
+        with Upstream(serve) as up, \
+                relay("--idle-timeout", "0.5",
+                      upstream=f"127.0.0.1:{up.port}") as m:
+            fds = fd_count(m.proc.pid)
+            with m.connect() as s:
+                self.assertTrue(wait_until(lambda: up.accepted == 1))
+                s.setblocking(False)
+                try:  # until every buffer on the way is full
+                    while True:
+                        s.send(b"x" * 65536)
+                except BlockingIOError:
+                    pass
+            self.assertTrue(wait_until(lambda: fd_count(m.proc.pid) == fds),
+                            f"relay fds {fds} -> {fd_count(m.proc.pid)}")
+            release.set()
+
     def test_stats_and_clients_agree_under_fault_churn(self):
         specs = ["stall,dir=down", "latency=20,dir=both", "stall",
                  "timeout=50", "stall,dir=both", "split=2:5"]
