@@ -550,7 +550,8 @@ typedef struct {
     /* Stops both directions at once (nothing is read or written any more)
      * and this long later closes the stream as a close after flush does
      * (the peer reads EOF; a reset with `rst`), what was held back either
-     * way dropped; with `timeout_ms` set to MUX_FOREVER it never closes.
+     * way or not yet written dropped; with `timeout_ms` set to
+     * MUX_FOREVER it never closes.
      * 0: off. */
     uint64_t timeout_ms;
 } mux_faults_t;

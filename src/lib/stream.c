@@ -1114,12 +1114,14 @@ static void slow_close_over(mux_conn_t *conn) {
         finish(conn, "out of memory");
 }
 
-/* faults.timeout_ms is over: a close, as a server that gave up would
- * (after what was queued before the stop; a reset with faults.rst). What
- * the stop held back in either direction never goes. */
+/* faults.timeout_ms is over: a close, as a server that gave up would (a
+ * reset with faults.rst). What the stop held back in either direction,
+ * and output still queued for a peer that does not read, never goes: the
+ * close is bounded by the lingering close alone. */
 static void timed_out(mux_conn_t *conn) {
     drop_held(conn->out_shaper);
     drop_held(conn->in_shaper);
+    mux__buf_consume(&conn->out, conn->out.len);
     conn->eof_held = false;
     mux_event_t ev = {.type = MUX_EV_ERROR,
                       .reason = "fault timeout: closing",
@@ -1127,7 +1129,7 @@ static void timed_out(mux_conn_t *conn) {
     emit(conn, &ev);
     if (conn->state == OPEN)
         conn->state = CLOSING;
-    if (conn->state == CLOSING && mux_conn_pending(conn) == 0)
+    if (conn->state == CLOSING)
         linger(conn);
     else if (conn->state != CLOSED)
         update_interest(conn);
