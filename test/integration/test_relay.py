@@ -852,6 +852,21 @@ class TestClientsThatLeave(unittest.TestCase):
                     f"fds {up_fds} -> {fd_count(echo.proc.pid)}")
                 self.assertEqual(m.stop(), 0)  # at once, not in 60 s
 
+    def test_sigterm_ends_a_stalled_pair_at_once(self):
+        for spec in ("stall", "stall,dir=down"):
+            with self.subTest(spec=spec), Muxd("-q", "-l", "127.0.0.1:0") \
+                    as echo, relay("-q", "--fault", spec,
+                                   "--shutdown-timeout", "60",
+                                   upstream=f"127.0.0.1:{echo.port}") as m:
+                up_fds = fd_count(echo.proc.pid)
+                s = m.connect()
+                s.sendall(b"hello")
+                self.assertTrue(wait_until(  # the pair is up
+                    lambda: fd_count(echo.proc.pid) > up_fds))
+                self.assertEqual(m.stop(), 0)  # not after 60 s
+                self.assertEqual(read_to_end(s), (b"", False))
+                s.close()
+
     def test_an_upstream_that_reads_nothing_is_closed_when_idle(self):
         release = threading.Event()
         def serve(conn):  # accepts, never reads
