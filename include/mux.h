@@ -505,8 +505,9 @@ typedef struct {
      * a timer that wakes late costs no rate); 0: unlimited. */
     uint64_t bandwidth;
     /* Pieces of at most `split` bytes, one write() (or one delivery to
-     * the service) each, at least `split_ms` apart (0: 10 ms), so a
-     * message arrives in several reads. 0: off. */
+     * the service) each, at least `split_ms` apart (0: no pause, the
+     * next piece as soon as the last is written in full), so a message
+     * arrives in several reads. 0: off. */
     size_t split;
     uint64_t split_ms;
     /* Once this many bytes went through, the rest is discarded and the
@@ -515,7 +516,11 @@ typedef struct {
     uint64_t drop_after;
     /* Non-zero: nothing goes through. Input: the stream never reads (the
      * peer's sends block once the socket buffers are full; a greeting
-     * still goes out). Output: bytes are held until the stall ends. */
+     * still goes out). Output: bytes are held until the stall ends, and a
+     * close after flush waits behind them, unless the peer's EOF was read
+     * or a server's graceful shutdown reached the stream: then they are
+     * dropped and the close goes on. They are not activity for the idle
+     * timeout. */
     int stall;
 } mux_shape_t;
 
@@ -540,14 +545,18 @@ typedef struct {
      * waits up to N times as long for the last. Server-wide. 0: off. */
     uint64_t accept_delay_ms;
     /* Holds every close this long: the stream stops reading and writing,
-     * then closes as it would have. 0: off. */
+     * then closes as it would have; a half-close (MUX_CLOSE_WRITE) waits
+     * as long before its FIN, reading on. 0: off. */
     uint64_t slow_close_ms;
     /* Closes the stream this long after it started (or after the faults
      * were set on an open one), whatever it is doing. 0: off. */
     uint64_t limit_time_ms;
     /* Stops both directions at once (nothing is read or written any more)
-     * and closes the stream this long later; with `timeout_ms` set to
-     * MUX_FOREVER it never closes. 0: off. */
+     * and this long later closes the stream as a close after flush does
+     * (the peer reads EOF; a reset with `rst`), what was held back either
+     * way or not yet written dropped; with `timeout_ms` set to
+     * MUX_FOREVER it never closes.
+     * 0: off. */
     uint64_t timeout_ms;
 } mux_faults_t;
 
@@ -731,7 +740,10 @@ size_t mux_server_addresses(const mux_server_t *server, const char **out,
                             size_t max);
 
 /*
- * Graceful shutdown: closes the listeners, answers what every client has
+ * Graceful shutdown: accepts every client already waiting in a listener's
+ * queue (its connect() returned: a close would reset it; admitted as
+ * usual, whatever pause or accept delay holds), closes the listeners,
+ * answers what every client has
  * already sent (input already in the socket is read and served), then
  * closes each client once its output is flushed. Clients still open after
  * `timeout_ms` (0: no limit) are closed at once. Reports MUX_EV_SHUTDOWN,
@@ -980,6 +992,19 @@ mux_server_t *mux_conn_server(const mux_conn_t *conn);
  */
 void mux_server_foreach(mux_server_t *server,
                         void (*fn)(mux_conn_t *conn, void *arg), void *arg);
+
+/*
+ * As mux_server_foreach(), closing clients included: every client that
+ * mux_server_clients() and mux_server_stats() count (one still flushing
+ * its output or waiting for its peer's close is one of them), e.g. to
+ * list them, close one, or bring its faults up to date.
+ */
+void mux_server_foreach_all(mux_server_t *server,
+                            void (*fn)(mux_conn_t *conn, void *arg), void *arg);
+
+/* Non-zero once the stream is closing (a close was asked: it flushes its
+ * output or waits for its peer's close), until it is gone. */
+int mux_conn_closing(const mux_conn_t *conn);
 
 /*
  * Reports a service log line (MUX_EV_SERVICE) about `conn`. `text` may hold

@@ -24,6 +24,7 @@ ensure_packages "${BUILD_PACKAGES[@]}" python3:python3 valgrind:valgrind \
     /usr/lib/python3/dist-packages/pytest:python3-pytest \
     /usr/lib/python3/dist-packages/setuptools:python3-setuptools \
     /usr/lib/python3/dist-packages/pip:python3-pip \
+    /usr/share/doc/python3-venv:python3-venv \
     curl:curl redis-server:redis-server redis-cli:redis-tools \
     /usr/sbin/rdate:rdate nmap:nmap \
     /usr/include/cmocka.h:libcmocka-dev /etc/services:netbase

@@ -71,6 +71,25 @@ def test_faults_listed_removed_cleared(muxd):
         server.fault("nonsense")
 
 
+def test_a_line_break_in_a_spec_is_refused(muxd):
+    # Sent as is, "latency=5\nshutdown" would be a second command.
+    server = muxd()
+    for spec in ("latency=5\nshutdown", "latency=5\rshutdown",
+                 "latency=5\0shutdown"):
+        with pytest.raises(muxd_pkg.MuxdError, match="is one line"):
+            server.fault(spec)
+    assert server.faults() == []
+    assert echo(server.address) == b"ping"
+
+
+def test_fault_specs_pass_through_unchanged(muxd):
+    # python.md's example: odds as a fraction, as toxiproxy's toxicity.
+    server = muxd()
+    fid = server.fault("latency=200,dir=down,odds=0.5")
+    assert server.faults() == [{"id": fid,
+                                "spec": "latency=200,dir=down,odds=0.5"}]
+
+
 def test_clients_and_kick(muxd):
     server = muxd()
     with socket.create_connection(server.address, timeout=TIMEOUT) as s:

@@ -10,8 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Whether `text` is decimal digits, with at most one '.' among them if
+ * `point` (and a digit somewhere): strtoul() and strtod() alone also take
+ * blanks, signs, hex (0x10) and exponents. */
+static bool is_decimal(const char *text, bool point) {
+    size_t digits = strspn(text, "0123456789");
+    if (point && text[digits] == '.')
+        digits += 1 + strspn(text + digits + 1, "0123456789");
+    return text[digits] == '\0' && strpbrk(text, "0123456789") != NULL;
+}
+
 int number_parse_ulong(const char *text, unsigned long max,
                        unsigned long *out) {
+    if (!is_decimal(text, false))
+        return -1;
     char *end;
     errno = 0;
     unsigned long v = strtoul(text, &end, 10);
@@ -22,6 +34,8 @@ int number_parse_ulong(const char *text, unsigned long max,
 }
 
 int number_parse_seconds(const char *text, double max, double *secs) {
+    if (!is_decimal(text, true))
+        return -1;
     char *end;
     errno = 0;
     double v = strtod(text, &end);

@@ -10,14 +10,16 @@
 #include <stdint.h>
 
 /*
- * A whole decimal number 0..max in `text` (no sign, nothing after it).
+ * A whole decimal number 0..max in `text` (digits only: no blank, sign or
+ * 0x).
  * Returns 0 with *out set, or -1.
  */
 int number_parse_ulong(const char *text, unsigned long max, unsigned long *out);
 
 /*
- * Seconds, fractions allowed ("0.5"), 0..max, in `text`. Returns 0 with
- * *secs set, or -1 (also for inf and nan).
+ * Seconds, fractions allowed ("0.5"), 0..max, in `text`: decimal digits
+ * with at most one point (no sign, hex, exponent, inf or nan). Returns 0
+ * with *secs set, or -1.
  */
 int number_parse_seconds(const char *text, double max, double *secs);
 

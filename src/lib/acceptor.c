@@ -164,6 +164,17 @@ static void on_acceptable(mux_loop_t *loop, int fd, int events, void *arg) {
             : (accepted > 0 ? accepted : 1);
 }
 
+void mux__listener_drain(mux_listener_t *listener) {
+    if (listener->transport == MUX_UDP)
+        return;
+    /* The queue held at most `backlog` when this began; later arrivals
+     * may take the rest of the bound (they are reset at the close). */
+    for (int i = 0; i <= listener->config->backlog && listener->fd >= 0 &&
+                    accept_one(listener);
+         i++)
+        ;
+}
+
 /* Fills in the listener's address texts from the bound socket. */
 static void name_listener(mux_listener_t *listener) {
     static const char *const names[] = {"?", "tcp", "udp", "unix"};

@@ -181,6 +181,11 @@ int mux__listener_adopt(const mux__listen_config_t *config, int fd,
  * watching for clients (a pause of its own, for want of fds or an accept
  * delay, still ends by its timer). */
 void mux__listener_pause_changed(mux_listener_t *listener);
+/* Before a stream listener closes: accepts every client already waiting
+ * in its queue (the kernel completed their connects; closing would reset
+ * them) and hands each up as usual, whatever pause or accept delay holds
+ * it; bounded by the backlog. A no-op for UDP. */
+void mux__listener_drain(mux_listener_t *listener);
 /* Unwatches, closes, unlinks its unix path, frees (at the end of the
  * turn). A UDP listener's dgram must be stopped first. */
 void mux__listener_close(mux_listener_t *listener);
@@ -292,7 +297,8 @@ void mux__conn_open(mux_conn_t *conn);
  * connected). */
 int mux__conn_handed_in(int fd, struct sockaddr_storage *peer,
                         socklen_t *peer_len, char local[MUX_ADDRSTRLEN]);
-/* Graceful shutdown of one client: serve what it sent, then close. */
+/* Graceful shutdown of one client: serve what it sent, then close; one
+ * already closing drops what a stall holds for it. */
 void mux__conn_shutdown(mux_conn_t *conn);
 /* Closes and frees now (server teardown): the close callback runs. */
 void mux__conn_destroy(mux_conn_t *conn);

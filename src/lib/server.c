@@ -46,6 +46,7 @@ struct mux_server {
     uint64_t next_id;
     int spare_fd; /* closed to make room when accept() hits EMFILE */
     bool shutting_down;
+    bool draining; /* the shutdown accepts what waits in the queues */
     mux_timer_t shutdown_timer;
     /* Clients unused (nclients is the truth); bytes of the clients that
      * left and of datagrams: connected clients count their own. */
@@ -509,7 +510,7 @@ static void on_accepted(void *arg, mux_listener_t *listener, int fd,
     }
     if (o->max_clients && server->nclients >= o->max_clients)
         reason = "server full";
-    else if (server->shutting_down)
+    else if (server->shutting_down && !server->draining)
         reason = "shutting down";
     if (reason) {
         source_release(server, count);
@@ -555,8 +556,9 @@ static void remove_conn(mux_server_t *server, mux_conn_t *conn,
         source_release(server, count);
     }
     mux__conn_add_bytes(conn, &server->counters);
-    /* A shutdown begun by this CLOSE's own callback reports DONE itself. */
-    bool was_shutting_down = server->shutting_down;
+    /* A shutdown begun by this CLOSE's own callback reports DONE itself,
+     * and so does one still accepting its queues. */
+    bool was_shutting_down = server->shutting_down && !server->draining;
     server_emit(server, ev);
     if (server->nclients == 0 && was_shutting_down)
         shutdown_done(server);
@@ -645,6 +647,12 @@ void mux_server_foreach(mux_server_t *server,
     each_conn(server, true, fn, arg);
 }
 
+void mux_server_foreach_all(mux_server_t *server,
+                            void (*fn)(mux_conn_t *conn, void *arg),
+                            void *arg) {
+    each_conn(server, false, fn, arg);
+}
+
 /* ------------------------------------------------------------------ */
 /* Shutdown and teardown                                               */
 /* ------------------------------------------------------------------ */
@@ -677,13 +685,26 @@ static void on_shutdown_drain(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_server_t *server = arg;
-    each_conn(server, true, shutdown_conn, NULL);
+    each_conn(server, false, shutdown_conn, NULL);
+}
+
+/* Every client whose connect() the kernel completed is served: the
+ * listeners' queues are emptied before they close (a close resets what
+ * waits there). */
+static void accept_waiting(mux_server_t *server) {
+    server->draining = true;
+    mux__loop_hold(server->loop); /* a callback may close the listeners */
+    for (mux_listener_t *l = server->listeners; l; l = l->next)
+        mux__listener_drain(l);
+    mux__loop_release(server->loop);
+    server->draining = false;
 }
 
 void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
     if (server->shutting_down)
         return;
     server->shutting_down = true;
+    accept_waiting(server);
     mux_server_close_listeners(server);
     mux_event_t ev = {.type = MUX_EV_SHUTDOWN};
     server_emit(server, &ev);
@@ -694,7 +715,7 @@ void mux_server_shutdown(mux_server_t *server, uint64_t timeout_ms) {
     if (timeout_ms)
         mux_timer_start(&server->shutdown_timer, timeout_ms, 0);
     if (mux_timer_start(&server->drain_timer, 0, 0) < 0)
-        each_conn(server, true, shutdown_conn, NULL); /* no memory: now */
+        each_conn(server, false, shutdown_conn, NULL); /* no memory: now */
 }
 
 static void unwatch_signals(mux_server_t *server) {

@@ -26,8 +26,6 @@
 
 /* Groups per delay: a byte leaves at most delay / DELAY_SLOTS late. */
 #define DELAY_SLOTS 1024
-/* The pause between pieces of `split` when split_ms is 0. */
-#define SPLIT_MS 10
 /* bandwidth: the most the bucket holds, in time at the rate; and the most
  * it gathers while bytes wait for it (see empty_at()). */
 #define BUCKET_NS (10u * MUX__NS_PER_MS)
@@ -209,9 +207,7 @@ bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
         first->len -= n;
         sh->passed += n;
         if (shape->split)
-            sh->next_piece =
-                add_sat(now, mux__ms_to_ns(shape->split_ms ? shape->split_ms
-                                                           : SPLIT_MS));
+            sh->next_piece = add_sat(now, mux__ms_to_ns(shape->split_ms));
     }
     if (n > 0 && shape->bandwidth)
         spend(sh, shape, n, now); /* before the group goes: its due counts */
@@ -234,10 +230,11 @@ uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
     if (!first || shape->stall || sh->dropped)
         return 0;
     uint64_t when = first->due > now ? first->due : now;
+    if (shape->split && busy && !shape->split_ms)
+        return 0; /* no pause: the write of the last piece releases the next */
     if (shape->split) {
-        uint64_t pause =
-            mux__ms_to_ns(shape->split_ms ? shape->split_ms : SPLIT_MS);
-        uint64_t piece = busy ? add_sat(now, pause) : sh->next_piece;
+        uint64_t piece = busy ? add_sat(now, mux__ms_to_ns(shape->split_ms))
+                              : sh->next_piece;
         when = piece > when ? piece : when;
     }
     if (shape->bandwidth) {

@@ -94,6 +94,7 @@ struct mux_conn {
     bool eof_held;              /* the peer's EOF waits behind held input */
     bool no_drain;              /* mux_conn_want_drain(conn, 0) */
     bool no_output_pause;       /* mux_conn_pause_on_output(conn, 0) */
+    bool stopping;              /* mux__conn_shutdown(): a stall ends too */
     mux_buf_t in;               /* an incomplete line (line and auto framing) */
     mux_timer_t tail_timer;     /* auto framing: `in` is served when due */
     const mux_faults_t *faults; /* opts->faults or mux_conn_set_faults()'s */
@@ -244,16 +245,25 @@ static void finish(mux_conn_t *conn, const char *reason) {
     finish_err(conn, reason, 0);
 }
 
-/* faults.slow_close_ms: the close waits; nothing is read meanwhile. */
-static void slow_close(mux_conn_t *conn) {
-    conn->fault_state |= FAULT_SLOW;
-    conn->paused |= PAUSED_STALL;
-    if (mux_timer_start(&conn->fault_timer, conn->faults->slow_close_ms, 0) <
-        0) {
-        finish(conn, "out of memory");
-        return;
+/* faults.slow_close_ms: the close (`full`: nothing is read meanwhile) or
+ * the half-close waits. Returns true while it waits: the fault timer
+ * goes on with the close when it ends (once: a full close asked while a
+ * half-close waits shares its wait). */
+static bool slow_close(mux_conn_t *conn, bool full) {
+    if (!conn->faults->slow_close_ms || (conn->fault_state & FAULT_SLOWED))
+        return false;
+    if (full)
+        conn->paused |= PAUSED_STALL;
+    if (!(conn->fault_state & FAULT_SLOW)) {
+        conn->fault_state |= FAULT_SLOW;
+        if (mux_timer_start(&conn->fault_timer, conn->faults->slow_close_ms,
+                            0) < 0) {
+            finish(conn, "out of memory");
+            return true;
+        }
     }
     update_interest(conn);
+    return true;
 }
 
 static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
@@ -266,10 +276,8 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Output is flushed: shut our side, wait for the client's EOF (with
  * faults.rst: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
-    if (conn->faults->slow_close_ms && !(conn->fault_state & FAULT_SLOWED)) {
-        slow_close(conn);
+    if (slow_close(conn, true))
         return;
-    }
     if (conn->faults->rst || (conn->shut & SHUT_RESET)) {
         finish(conn, conn->faults->rst ? "reset (fault rst)" : "reset");
         return;
@@ -296,7 +304,7 @@ static void fail(mux_conn_t *conn, int err);
  * whenever the fault came (also after the half-close was asked). */
 static void shut_write(mux_conn_t *conn) {
     if (!(conn->shut & SHUT_WANTED) || (conn->shut & SHUT_DONE) ||
-        mux_conn_pending(conn) > 0)
+        mux_conn_pending(conn) > 0 || slow_close(conn, false))
         return;
     if (conn->faults->rst) {
         finish(conn, "reset (fault rst)");
@@ -305,6 +313,24 @@ static void shut_write(mux_conn_t *conn) {
     conn->shut |= SHUT_DONE;
     if (shutdown(conn->fd, SHUT_WR) < 0 && errno != ENOTCONN)
         fail(conn, -errno);
+}
+
+/* Discards what a shaper holds (NULL: none), and its timer. */
+static void drop_held(mux__shaper_t *sh) {
+    if (!sh)
+        return;
+    mux__shaper_drop(sh);
+    (void)mux__shaper_arm(sh, 0); /* stopping cannot fail */
+}
+
+/* A closing stream whose output a stall holds, once its peer ended its
+ * side (a client that left cannot receive it) or the server stops: the
+ * stall would hold the close for ever, so what it holds is dropped and the
+ * close goes on. Else a close waits behind the stall like the bytes. */
+static void drop_stalled(mux_conn_t *conn) {
+    if (conn->state == CLOSING && conn->faults->out.stall &&
+        (conn->eof || conn->stopping))
+        drop_held(conn->out_shaper);
 }
 
 void mux_conn_close(mux_conn_t *conn, int how) {
@@ -324,6 +350,7 @@ void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state != OPEN)
         return;
     conn->state = CLOSING;
+    drop_stalled(conn);
     if (mux_conn_pending(conn) == 0) /* delayed output waits its turn */
         linger(conn);
     else
@@ -417,6 +444,16 @@ static void output_drained(mux_conn_t *conn) {
     update_interest(conn);
 }
 
+static int release_out(mux_conn_t *conn, uint64_t now);
+
+/* A split with no pause (split_ms 0) sends its next piece once the last
+ * one is written in full: no timer waits for that. */
+static bool next_piece_waits_for_flush(const mux_conn_t *conn) {
+    const mux_shape_t *shape = &conn->faults->out;
+    return conn->out.len == 0 && shape->split && !shape->split_ms &&
+           conn->out_shaper && mux__shaper_len(conn->out_shaper) > 0;
+}
+
 static void flush(mux_conn_t *conn) {
     ssize_t n = write_some(conn, mux__buf_head(&conn->out), conn->out.len);
     if (n < 0) {
@@ -424,6 +461,9 @@ static void flush(mux_conn_t *conn) {
         return;
     }
     mux__buf_consume(&conn->out, (size_t)n);
+    if (next_piece_waits_for_flush(conn) &&
+        release_out(conn, mux__clock_ns()) < 0)
+        return; /* finished */
     output_drained(conn);
 }
 
@@ -1033,8 +1073,8 @@ static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     mux_conn_t *conn = arg;
     uint64_t now = mux_now(loop);
     uint64_t idle_limit = conn->opts->idle_timeout_ms;
-    if (mux__shaper_len(conn->out_shaper) > 0)
-        conn->last_active = now;
+    if (mux__shaper_len(conn->out_shaper) > 0 && !out_shape(conn)->stall)
+        conn->last_active = now; /* a reply on its way; a stalled one is not */
     if (idle_limit && now - conn->last_active >= idle_limit) {
         finish(conn, "idle timeout");
         return;
@@ -1057,22 +1097,59 @@ static bool shapes(const mux_shape_t *shape) {
            shape->split || shape->drop_after || shape->stall;
 }
 
+static int arm_fault_timer(mux_conn_t *conn);
+
+/* The wait of a slow close is over: the close, or the half-close, goes
+ * on; a stream still open counts its limit_time or timeout again. */
+static void slow_close_over(mux_conn_t *conn) {
+    conn->fault_state =
+        (uint8_t)((conn->fault_state & ~FAULT_SLOW) | FAULT_SLOWED);
+    if (conn->state == CLOSING) {
+        if (mux_conn_pending(conn) == 0)
+            linger(conn);
+        return;
+    }
+    shut_write(conn);
+    if (conn->state == OPEN && arm_fault_timer(conn) < 0)
+        finish(conn, "out of memory");
+}
+
+/* faults.timeout_ms is over: a close, as a server that gave up would (a
+ * reset with faults.rst). What the stop held back in either direction,
+ * and output still queued for a peer that does not read, never goes: the
+ * close is bounded by the lingering close alone. */
+static void timed_out(mux_conn_t *conn) {
+    drop_held(conn->out_shaper);
+    drop_held(conn->in_shaper);
+    mux__buf_consume(&conn->out, conn->out.len);
+    conn->eof_held = false;
+    mux_event_t ev = {.type = MUX_EV_ERROR,
+                      .reason = "fault timeout: closing",
+                      .err = -ETIMEDOUT};
+    emit(conn, &ev);
+    if (conn->state == OPEN)
+        conn->state = CLOSING;
+    if (conn->state == CLOSING)
+        linger(conn);
+    else if (conn->state != CLOSED)
+        update_interest(conn);
+}
+
 /* limit_time, timeout, or a slow close waiting: the fault timer's end. */
 static void on_fault_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
     if (conn->fault_state & FAULT_SLOW) {
-        conn->fault_state =
-            (uint8_t)((conn->fault_state & ~FAULT_SLOW) | FAULT_SLOWED);
-        linger(conn);
+        slow_close_over(conn);
         return;
     }
     const mux_faults_t *f = conn->faults;
-    finish(conn, (conn->fault_state & FAULT_STOPPED) && f->timeout_ms &&
-                         (!f->limit_time_ms || f->timeout_ms < f->limit_time_ms)
-                     ? "fault timeout"
-                     : "fault limit-time");
+    if ((conn->fault_state & FAULT_STOPPED) && f->timeout_ms &&
+        (!f->limit_time_ms || f->timeout_ms < f->limit_time_ms))
+        timed_out(conn);
+    else
+        finish(conn, "fault limit-time");
 }
 
 /* Makes the shaper of a direction that needs one. Returns 0 or -ENOMEM. */
@@ -1139,6 +1216,7 @@ void mux__conn_faults_changed(mux_conn_t *conn) {
         finish(conn, "out of memory");
         return;
     }
+    drop_stalled(conn);
     uint64_t now = mux__clock_ns();
     if (conn->out_shaper && release_out(conn, now) < 0)
         return;
@@ -1275,6 +1353,13 @@ int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
 }
 
 void mux__conn_shutdown(mux_conn_t *conn) {
+    conn->stopping = true;
+    if (conn->state == CLOSING) { /* a close a stall held goes on */
+        drop_stalled(conn);
+        if (mux_conn_pending(conn) == 0)
+            linger(conn);
+        return;
+    }
     /* Serve what the client already sent: bounded, the socket may be
      * refilled as fast as we read. */
     for (int i = 0;
@@ -1300,6 +1385,10 @@ void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats) {
 }
 
 bool mux__conn_is_open(const mux_conn_t *conn) { return conn->state == OPEN; }
+
+int mux_conn_closing(const mux_conn_t *conn) {
+    return conn->state == CLOSING || conn->state == LINGER;
+}
 
 void mux_conn_stats(const mux_conn_t *conn, mux_conn_stats_t *stats) {
     stats->bytes_in = conn->bytes_in;

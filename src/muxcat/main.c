@@ -400,6 +400,18 @@ static void free_options(options_t *o) {
     free(o->command);
 }
 
+/* A command is one line: a CR or LF in a word would end it there and make
+ * the rest a second command (a NUL cannot be in an argument). */
+static void check_control_word(const char *word) {
+    if (!strpbrk(word, "\r\n"))
+        return;
+    char shown[128];
+    text_escape(word, strlen(word), shown, sizeof(shown));
+    usage_error("a control command is one line: no CR or LF in its "
+                "words: '%s'",
+                shown);
+}
+
 /* --control ADDR CMD...: the address, and the words as one line. */
 static void parse_control(options_t *o) {
     if (o->resolve || o->udp || o->run.script || o->script_only ||
@@ -419,8 +431,10 @@ static void parse_control(options_t *o) {
                     o->control);
     format_target(&o->run.addr, o->run.target, sizeof(o->run.target));
     size_t len = 2;
-    for (int i = 0; i < o->npositional; i++)
+    for (int i = 0; i < o->npositional; i++) {
+        check_control_word(o->positional[i]);
         len += strlen(o->positional[i]) + 1;
+    }
     if (!(o->command = calloc(1, len))) {
         muxcat_error("out of memory");
         exit(MUXCAT_EXIT_FAIL);

@@ -64,17 +64,18 @@ int muxcat_resolve(const char *host, const char *service) {
     hints.ai_flags = AI_NUMERICSERV;
     char number[PORT_TEXT];
     int err = service ? service_number(service, number, sizeof(number)) : 0;
-    if (err == 0) {
+    const char *why = err < 0 ? mux_strerror(err) : NULL;
+    if (!why) {
+        /* getaddrinfo()'s own words ("Name or service not known"): this
+         * mode shows what it says, where libmux has one "Unknown host". */
         int gai = getaddrinfo(host, service ? number : NULL, &hints, &res);
-        err = gai == 0            ? 0
-              : gai == EAI_SYSTEM ? (errno ? -errno : -EIO)
-              : gai == EAI_MEMORY ? -ENOMEM
-              : gai == EAI_AGAIN  ? -EAGAIN
-                                  : MUX_ENOHOST;
+        why = gai == 0            ? NULL
+              : gai == EAI_SYSTEM ? mux_strerror(errno ? -errno : -EIO)
+                                  : gai_strerror(gai);
     }
-    if (err < 0) {
+    if (why) {
         muxcat_error("cannot resolve %s%s%s: %s", host, service ? " " : "",
-                     service ? service : "", mux_strerror(err));
+                     service ? service : "", why);
         return MUXCAT_EXIT_FAIL;
     }
     int status = MUXCAT_EXIT_OK;

@@ -69,6 +69,8 @@ typedef struct {
     char *msg;
     size_t size;
     bool failed;
+    /* How many -l came before each --to: the listeners it takes. */
+    size_t to_at[MUXD_RELAY_UPSTREAMS];
 } parser_t;
 
 /* Records a usage error (`fmt` with one %s for `arg`), unless one is
@@ -416,6 +418,11 @@ static bool check_workers(parser_t *p) {
         return fail(p, "%s",
                     "--control cannot be combined with --workers (each "
                     "worker has its own clients and faults)");
+    if (o->relay.nupstreams > 1)
+        return fail(p, "%s",
+                    "several --to cannot be combined with --workers (the "
+                    "other workers bind worker 1's addresses without "
+                    "knowing their upstreams): one muxd per relay");
     for (size_t i = 0; i < o->nlisten; i++)
         if (o->listen[i].transport == MUX_UNIX)
             return fail(p,
@@ -478,17 +485,23 @@ static bool admission_option(parser_t *p, int c, const char *arg) {
     }
 }
 
-/* --to UPSTREAM: a TCP or unix address with a port other than 0. */
-static void set_upstream(parser_t *p, const char *arg) {
+/* --to UPSTREAM: a TCP or unix address with a port other than 0; it
+ * takes the -l options given since the previous --to. */
+static void add_upstream(parser_t *p, const char *arg) {
     muxd_relay_config_t *relay = &p->o->relay;
-    int err = mux_addr_parse(arg, NULL, &relay->upstream);
-    if (err == 0 && relay->upstream.transport == MUX_UDP)
+    if (relay->nupstreams == MUXD_RELAY_UPSTREAMS) {
+        fail(p, "too many --to (at most 64): '%s'", arg);
+        return;
+    }
+    muxd_upstream_t *to = &relay->upstreams[relay->nupstreams];
+    int err = mux_addr_parse(arg, NULL, &to->upstream);
+    if (err == 0 && to->upstream.transport == MUX_UDP)
         fail(p,
              "invalid upstream '%s': a relay carries streams (TCP or "
              "unix:PATH), not udp://",
              arg);
-    else if (err == 0 && relay->upstream.transport == MUX_TCP &&
-             (err = mux_port_lookup(relay->upstream.port, MUX_TCP)) == 0)
+    else if (err == 0 && to->upstream.transport == MUX_TCP &&
+             (err = mux_port_lookup(to->upstream.port, MUX_TCP)) == 0)
         fail(p, "invalid upstream '%s': port 0 (give the upstream's port)",
              arg);
     else if (err < 0)
@@ -496,8 +509,10 @@ static void set_upstream(parser_t *p, const char *arg) {
              "invalid upstream '%s': not HOST:PORT, [V6]:PORT, PORT or "
              "unix:PATH (or an unknown port name)",
              arg);
-    else
-        relay->upstream_text = arg;
+    else {
+        to->upstream_text = arg;
+        p->to_at[relay->nupstreams++] = p->o->nlisten;
+    }
 }
 
 /* The relay's options: true if `c` was one of them. */
@@ -505,7 +520,7 @@ static bool relay_option(parser_t *p, int c, const char *arg) {
     muxd_relay_config_t *relay = &p->o->relay;
     switch (c) {
     case OPT_TO:
-        set_upstream(p, arg);
+        add_upstream(p, arg);
         return true;
     case OPT_CONNECT_TIMEOUT:
         relay->connect_timeout_ms = parse_seconds(p, arg, "connect timeout");
@@ -525,10 +540,81 @@ static bool relay_option(parser_t *p, int c, const char *arg) {
     }
 }
 
+/* A usage error naming two arguments. */
+static bool fail2(parser_t *p, const char *fmt, const char *a, const char *b) {
+    char msg[512];
+    snprintf(msg, sizeof(msg), fmt, a, b);
+    return fail(p, "%s", msg);
+}
+
+/* The --to of listener `i` (an -l): the first given after it, else
+ * nupstreams. */
+static size_t upstream_after(const parser_t *p, size_t i) {
+    size_t k = 0;
+    while (k < p->o->relay.nupstreams && p->to_at[k] <= i)
+        k++;
+    return k;
+}
+
+/* Several --to: each -l takes the --to that follows it, and every
+ * listener needs one; anything that leaves a doubt is a usage error. */
+static bool pair_listeners(parser_t *p, size_t given) {
+    muxd_options_t *o = p->o;
+    const muxd_upstream_t *to = o->relay.upstreams;
+    for (size_t k = 1; k < o->relay.nupstreams; k++)
+        if (p->to_at[k] == p->to_at[k - 1])
+            return fail2(p,
+                         "--to %s follows --to %s with no -l between them "
+                         "(each -l ADDR takes the --to after it)",
+                         to[k].upstream_text, to[k - 1].upstream_text);
+    for (size_t i = 0; i < given; i++) {
+        size_t k = upstream_after(p, i);
+        if (k == o->relay.nupstreams)
+            return fail(p,
+                        "-l %s has no --to after it while other listeners "
+                        "have one (each -l ADDR takes the --to after it)",
+                        o->listen_text[i]);
+        o->listen_upstream[i] = k;
+    }
+    if (given < o->nlisten)
+        return fail(p,
+                    "the listener of -p/-H (%s) cannot take one of several "
+                    "--to: give it with -l ADDR --to UPSTREAM",
+                    o->listen_text[given]);
+    if (o->ninherited)
+        return fail(p, "%s",
+                    "inherited sockets (--fd, LISTEN_FDS) cannot take one "
+                    "of several --to: use -l ADDR --to UPSTREAM for each");
+    return true;
+}
+
+/* Which upstream each listener relays to. One --to: every listener's
+ * (any -l, -p, inherited sockets), wherever it was given, except for -l
+ * options after it when it follows an -l: those have none. */
+static bool assign_upstreams(parser_t *p) {
+    muxd_options_t *o = p->o;
+    const muxd_upstream_t *to = o->relay.upstreams;
+    bool is_default =
+        o->nlisten && o->listen_text[o->nlisten - 1] == o->default_listen;
+    size_t given = o->nlisten - (is_default ? 1 : 0); /* the -l options */
+    if (p->to_at[0] == 0 && o->relay.nupstreams > 1)
+        return fail2(p,
+                     "--to %s comes before any -l, so it relays every "
+                     "listener, and --to %s has none: give each -l ADDR "
+                     "its own --to after it",
+                     to[0].upstream_text, to[1].upstream_text);
+    if (p->to_at[0] == 0 || o->relay.nupstreams == 1) {
+        memset(o->listen_upstream, 0, sizeof(o->listen_upstream));
+        if (p->to_at[0] == 0 || p->to_at[0] >= given)
+            return true;
+    }
+    return pair_listeners(p, given);
+}
+
 /* What --to replaces, and what only --to takes. */
 static bool check_relay(parser_t *p, bool max_line_given) {
     const muxd_options_t *o = p->o;
-    if (!o->relay.upstream_text) {
+    if (!o->relay.nupstreams) {
         if (o->connect_timeout_given || o->relay.dump || o->dump_max_given)
             return fail(p, "%s",
                         "--connect-timeout, --dump and --dump-max need --to "
@@ -555,7 +641,7 @@ static bool check_relay(parser_t *p, bool max_line_given) {
         return fail(p, "%s",
                     "--max-output must be at least 4k with --to (16 times "
                     "it must hold one 64 KiB read)");
-    return true;
+    return assign_upstreams(p);
 }
 
 /* Access and faults: true if `c` was one of them. */

@@ -38,6 +38,9 @@ typedef struct {
     size_t nfaults;
     uint64_t seed;             /* --seed: odds= draws */
     muxd_relay_config_t relay; /* --to, --connect-timeout, --dump */
+    /* A relay: each listener's upstream, an index in relay.upstreams
+     * (-l ADDR --to UPSTREAM: a listener and its upstream). */
+    size_t listen_upstream[MAX_LISTEN];
     bool connect_timeout_given, dump_max_given;
     /* For test scripts and service managers (docs/fixtures.md). */
     int inherited[MAX_LISTEN]; /* LISTEN_FDS sockets, then --fd ones */

@@ -25,18 +25,23 @@
 /* The most clients `clients` lists; "more" counts the others. */
 #define CONTROL_MAX_LISTED 1000
 
-struct muxd_control {
-    muxd_control_target_t target; /* what the commands act on */
-    mux_server_t *server;
-    muxd_reply_t reply; /* one at a time: the loop has one thread */
-};
-
-/* One control client: its line so far. */
-typedef struct {
+/* One control client: its line so far, its place by last activity. */
+typedef struct control_client {
+    struct control_client *older, *newer;
+    mux_conn_t *conn;
     size_t len;
     bool discarding; /* the line grew too long: skip to its end */
     char line[MUXD_CONTROL_LINE_MAX + 1];
 } control_client_t;
+
+struct muxd_control {
+    muxd_control_target_t target; /* what the commands act on */
+    mux_server_t *server;
+    muxd_reply_t reply; /* one at a time: the loop has one thread */
+    /* The clients, least recently active first. */
+    control_client_t *oldest, *newest;
+    size_t nclients;
+};
 
 /* ---- the actions ---- */
 
@@ -79,15 +84,16 @@ static void list_client(mux_conn_t *conn, void *arg) {
     muxd_reply_string(l->reply, peer, strlen(peer));
     muxd_reply_add(l->reply,
                    ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-                   ",\"age_ms\":%" PRIu64 "}",
-                   st.bytes_in, st.bytes_out, st.age_ms);
+                   ",\"age_ms\":%" PRIu64 ",\"closing\":%s}",
+                   st.bytes_in, st.bytes_out, st.age_ms,
+                   mux_conn_closing(conn) ? "true" : "false");
 }
 
 static void do_clients(void *arg, muxd_reply_t *reply) {
     const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     listing_t l = {.reply = reply};
     muxd_reply_add(reply, "{\"clients\":[");
-    mux_server_foreach(t->server, list_client, &l);
+    mux_server_foreach_all(t->server, list_client, &l);
     muxd_reply_add(reply, "]");
     if (l.more)
         muxd_reply_add(reply, ",\"more\":%zu", l.more);
@@ -157,7 +163,7 @@ static void kick_client(mux_conn_t *conn, void *arg) {
 static void do_kick(void *arg, uint64_t id, muxd_reply_t *reply) {
     const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
     kick_t k = {.id = id};
-    mux_server_foreach(t->server, kick_client, &k);
+    mux_server_foreach_all(t->server, kick_client, &k);
     if (!k.found) {
         muxd_reply_error(reply, "no client with id %" PRIu64, id);
         return;
@@ -203,8 +209,57 @@ static const muxd_control_ops_t ops = {
 
 /* ---- the service ---- */
 
+/* ---- the clients, by last activity ---- */
+
+static void unlink_client(muxd_control_t *control, control_client_t *client) {
+    if (client->older)
+        client->older->newer = client->newer;
+    else
+        control->oldest = client->newer;
+    if (client->newer)
+        client->newer->older = client->older;
+    else
+        control->newest = client->older;
+    client->older = client->newer = NULL;
+}
+
+/* `client` is the most recently active one (new, or it just sent). */
+static void make_newest(muxd_control_t *control, control_client_t *client) {
+    if (control->newest == client)
+        return;
+    if (client->older || client->newer || control->oldest == client)
+        unlink_client(control, client);
+    client->older = control->newest;
+    if (control->newest)
+        control->newest->newer = client;
+    else
+        control->oldest = client;
+    control->newest = client;
+}
+
+/* The table is full and one more came: the client idle for longest goes
+ * (told why), so that a new one (a test harness) always gets in. */
+static void evict_oldest(muxd_control_t *control) {
+    static const char why[] =
+        "{\"ok\":false,\"error\":\"closed: the control client idle for "
+        "longest, to make room for a new one\"}\n";
+    control_client_t *oldest = control->oldest;
+    muxd_log_text(MUXD_LOG_NORMAL,
+                  "control: the client idle for longest closed to make room "
+                  "(%d at most)",
+                  MUXD_CONTROL_CLIENTS);
+    mux_conn_send(oldest->conn, why, sizeof(why) - 1);
+    mux_conn_close(oldest->conn, MUX_CLOSE_NOW); /* control_close() frees */
+}
+
 static void control_close(mux_conn_t *conn) {
-    free(mux_conn_data(conn));
+    control_client_t *client = mux_conn_data(conn);
+    if (!client)
+        return;
+    muxd_control_t *control = mux_conn_service_arg(conn);
+    unlink_client(control, client);
+    control->nclients--;
+    free(client);
     mux_conn_set_data(conn, NULL);
 }
 
@@ -251,14 +306,17 @@ static void reply_too_long(mux_conn_t *conn) {
 }
 
 static void control_open(mux_conn_t *conn) {
-    control_client_t *client = malloc(sizeof(*client));
+    muxd_control_t *control = mux_conn_service_arg(conn);
+    control_client_t *client = calloc(1, sizeof(*client));
     if (!client) {
         mux_conn_close(conn, MUX_CLOSE_NOW);
         return;
     }
-    client->len = 0;
-    client->discarding = false;
+    client->conn = conn;
     mux_conn_set_data(conn, client);
+    make_newest(control, client);
+    if (++control->nclients > MUXD_CONTROL_CLIENTS)
+        evict_oldest(control);
 }
 
 /* Bytes up to a line end (or all of them) into the client's line. */
@@ -274,6 +332,8 @@ static void take_bytes(control_client_t *client, const char *data, size_t len) {
 
 static void control_message(mux_conn_t *conn, const char *data, size_t len) {
     control_client_t *client = mux_conn_data(conn);
+    if (client)
+        make_newest(mux_conn_service_arg(conn), client);
     while (len > 0 && client) {
         const char *nl = memchr(data, '\n', len);
         size_t piece = nl ? (size_t)(nl - data) : len;
@@ -331,7 +391,7 @@ int muxd_control_start(const muxd_control_target_t *target,
     }
     control->target = *target;
     mux_server_opts_t opts = {
-        .max_clients = MUXD_CONTROL_CLIENTS,
+        .max_clients = MUXD_CONTROL_CLIENTS + 1, /* the one that evicts */
         .full_message =
             "{\"ok\":false,\"error\":\"too many control clients\"}\n",
         .on_event = control_event,

@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-/* Control clients at once; one more is told so and closed. */
+/* Control clients at once; one more closes the one idle for longest. */
 #define MUXD_CONTROL_CLIENTS 16
 /* Replies a control client may leave unread: past it, at its next
  * command, it is dropped. */

@@ -243,6 +243,9 @@ void muxd_control_command(const char *line, size_t len,
                          MUXD_CONTROL_LINE_MAX);
     else if (memchr(line, '\0', len))
         muxd_reply_error(reply, "a NUL byte in the command");
+    else if (memchr(line, '\r', len) || memchr(line, '\n', len))
+        muxd_reply_error(reply, "a line break (CR or LF) inside the command: "
+                                "one command per line");
     else if (split(line, len, &w), w.error)
         muxd_reply_error(reply, "%s", w.error);
     else if (w.nwords == 0)

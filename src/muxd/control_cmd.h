@@ -61,7 +61,8 @@ typedef struct {
  * CR before it is cut here) and leaves its reply in *reply, which must be
  * empty: always one JSON object on one line, {"ok":false,"error":"..."}
  * for anything that is not a command (unknown words, missing or extra
- * arguments, a line longer than MUXD_CONTROL_LINE_MAX, NUL bytes), or
+ * arguments, a line longer than MUXD_CONTROL_LINE_MAX, a NUL, or a CR
+ * or LF inside it: never a second command, nor part of a word), or
  * for a reply that failed.
  */
 void muxd_control_command(const char *line, size_t len,

@@ -15,10 +15,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One block of text, written whole; a hex line is 78 bytes. */
@@ -30,15 +32,49 @@ typedef struct {
     size_t len;
 } block_t;
 
+void muxd_dump_tag(char tag[MUXD_DUMP_TAG_MAX]) {
+    time_t now = time(NULL);
+    struct tm tm;
+    size_t n = gmtime_r(&now, &tm)
+                   ? strftime(tag, MUXD_DUMP_TAG_MAX, "%Y%m%dT%H%M%SZ-", &tm)
+                   : 0;
+    snprintf(tag + n, MUXD_DUMP_TAG_MAX - n, "%ld", (long)getpid());
+}
+
+/* DIR/conn-TAG-ID.txt in path[PATH_MAX]. Returns 0, or -ENAMETOOLONG
+ * where it does not fit (never a name cut short). */
+static int dump_path(char path[PATH_MAX], const char *where, const char *tag,
+                     uint64_t id) {
+    int n =
+        snprintf(path, PATH_MAX, "%s/conn-%s-%" PRIu64 ".txt", where, tag, id);
+    return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
 int muxd_dump_check(const char *where) {
     struct stat st;
     if (strcmp(where, "-") == 0)
         return 0;
+    char tag[MUXD_DUMP_TAG_MAX], path[PATH_MAX];
+    muxd_dump_tag(tag);
+    if (dump_path(path, where, tag, 1) < 0)
+        return -ENAMETOOLONG;
     if (stat(where, &st) < 0)
         return -errno;
     if (!S_ISDIR(st.st_mode))
         return -ENOTDIR;
     return access(where, W_OK | X_OK) < 0 ? -errno : 0;
+}
+
+/* A write to the dump's file failed (ENOSPC, EFBIG past `ulimit -f`...):
+ * said once per connection; the bytes lost are counted for its closing
+ * line, if that still fits. */
+static void dump_failed(muxd_dump_conn_t *dump, int err) {
+    if (dump->failed)
+        return;
+    dump->failed = true;
+    muxd_log_error("cannot write the dump of conn %" PRIu64
+                   ": %s (what it cannot take is lost, and counted)",
+                   dump->id, mux_strerror(err));
 }
 
 /* Writes the block where the dump goes, and empties it. */
@@ -53,7 +89,8 @@ static void block_flush(muxd_dump_conn_t *dump, block_t *b) {
             ssize_t n = write(dump->fd, b->text + done, b->len - done);
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n <= 0) { /* disk full, a FIFO nobody reads...: lost */
+            if (n <= 0) { /* disk full, file too large...: lost, counted */
+                dump_failed(dump, n < 0 ? -errno : -EIO);
                 dump->dropped += b->len - done;
                 break;
             }
@@ -103,26 +140,33 @@ static void truncate_dump(muxd_dump_conn_t *dump, block_t *b, const char *ts,
               ts, dump->id, dump->max);
 }
 
-int muxd_dump_open(muxd_dump_conn_t *dump, const char *where, unsigned worker,
+/* Creates the dump's file: a new one, never a file or link already
+ * there, readable by muxd's user alone (it holds what was relayed,
+ * passwords included). Returns the fd or -errno. */
+static int create_file(const char *where, const char *tag, uint64_t id) {
+    char path[PATH_MAX];
+    int err = dump_path(path, where, tag, id);
+    if (err < 0)
+        return err;
+    int fd = open(path,
+                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
+                      O_NONBLOCK | O_NOCTTY,
+                  0600);
+    return fd < 0 ? -errno : fd;
+}
+
+int muxd_dump_open(muxd_dump_conn_t *dump, const char *where, const char *tag,
                    uint64_t max, uint64_t id, const char *client,
                    const char *upstream) {
     memset(dump, 0, sizeof(*dump));
     dump->fd = -1;
     dump->id = id;
     dump->max = max;
-    if (strcmp(where, "-") != 0) {
-        char path[4096];
-        if (worker)
-            snprintf(path, sizeof(path), "%s/conn-%u-%" PRIu64 ".txt", where,
-                     worker, id);
-        else
-            snprintf(path, sizeof(path), "%s/conn-%" PRIu64 ".txt", where, id);
-        dump->fd = open(path,
-                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK |
-                            O_NOCTTY,
-                        0644);
-        if (dump->fd < 0)
-            return -errno;
+    if (strcmp(where, "-") != 0 &&
+        (dump->fd = create_file(where, tag, id)) < 0) {
+        int err = dump->fd;
+        dump->fd = -1;
+        return err;
     }
     dump->on = true;
     char ts[TIMESTAMP_MAX];

@@ -17,6 +17,8 @@
 #define MAX_BYTES (UINT64_C(1) << 40)
 #define MAX_PIECE (UINT64_C(1) << 30)
 #define MAX_MS UINT64_C(3600000)
+/* split=BYTES without :MS: the pause between pieces. */
+#define SPLIT_MS 10
 
 typedef enum {
     K_DROP_AFTER,
@@ -63,6 +65,7 @@ typedef struct {
     uint8_t dir;           /* DIR_* bits */
     unsigned odds;         /* percent of connections */
     uint64_t first;        /* only the first N connections; 0: all */
+    bool rst;              /* `,rst` after another kind: closes reset */
 } fault_t;
 
 /* One fault in force. */
@@ -89,6 +92,14 @@ struct muxd_faults {
 /* Specs                                                               */
 /* ------------------------------------------------------------------ */
 
+/* The kind named by spec[0..len), or NKINDS. */
+static kind_t find_kind(const char *name, size_t len) {
+    for (size_t k = 0; k < NKINDS; k++)
+        if (strlen(kinds[k].name) == len && !strncmp(kinds[k].name, name, len))
+            return (kind_t)k;
+    return (kind_t)NKINDS;
+}
+
 /* A duration in ms (0..MAX_MS; min 1 if `positive`), or UINT64_MAX. */
 static uint64_t parse_ms(const char *text, const char *end, bool positive) {
     size_t len = end ? (size_t)(end - text) : strlen(text);
@@ -98,24 +109,29 @@ static uint64_t parse_ms(const char *text, const char *end, bool positive) {
     return v ? v : UINT64_MAX;
 }
 
+/* split=BYTES[:MS]: MS 0 writes the pieces back to back, each its own
+ * send; without it, SPLIT_MS. */
+static const char *parse_split(const char *value, fault_t *f) {
+    const char *colon = strchr(value, ':');
+    f->value = number_parse_size(value, colon, MAX_PIECE, true);
+    f->extra = colon ? parse_ms(colon + 1, NULL, false) : SPLIT_MS;
+    return f->value && f->extra != UINT64_MAX
+               ? NULL
+               : "BYTES at least 1 (k, M, G), MS 0 to 3600000 (default 10)";
+}
+
 /* The value of `kind` into f; NULL or why it is wrong. */
 static const char *parse_value(kind_t kind, const char *value, fault_t *f) {
     if (!kinds[kind].value[0])
         return value ? "takes no value" : NULL;
     if (!value)
         return "needs a value";
-    const char *colon;
     switch (kind) {
     case K_DROP_AFTER:
         f->value = number_parse_size(value, NULL, MAX_BYTES, true);
-        return f->value ? NULL : "BYTES: 1 to 1T (suffixes k, M, G)";
+        return f->value ? NULL : "BYTES: 1 to 1024G (suffixes k, M, G)";
     case K_SPLIT:
-        colon = strchr(value, ':');
-        f->value = number_parse_size(value, colon, MAX_PIECE, true);
-        f->extra = colon ? parse_ms(colon + 1, NULL, true) : 0;
-        return f->value && f->extra != UINT64_MAX
-                   ? NULL
-                   : "BYTES[:MS], both at least 1";
+        return parse_split(value, f);
     case K_BANDWIDTH:
         f->value = number_parse_size(value, NULL, MAX_BYTES, true);
         return f->value ? NULL : "RATE: bytes a second, at least 1 (k, M, G)";
@@ -129,52 +145,134 @@ static const char *parse_value(kind_t kind, const char *value, fault_t *f) {
     }
 }
 
-/* One KEY=VALUE after the kind; NULL or why it is wrong. */
-static const char *parse_key(const char *key, size_t len, fault_t *f) {
-    const char *eq = memchr(key, '=', len);
-    if (!eq)
-        return "a key needs =VALUE (dir, odds, first, jitter)";
-    size_t klen = (size_t)(eq - key);
-    const char *v = eq + 1, *end = key + len;
-    size_t vlen = (size_t)(end - v);
-    if (klen == 3 && !strncmp(key, "dir", 3)) {
-        f->dir = vlen == 4 && !strncmp(v, "down", 4)   ? DIR_DOWN
-                 : vlen == 2 && !strncmp(v, "up", 2)   ? DIR_UP
-                 : vlen == 4 && !strncmp(v, "both", 4) ? DIR_DOWN | DIR_UP
-                                                       : 0;
-        return f->dir ? NULL : "dir=down, up or both";
+/* odds=: a PERCENT (25 or 25%), or a FRACTION with a point (0.25, as
+ * toxiproxy's toxicity), in whole percents. Returns 0..100, or -1. */
+static int parse_odds(const char *v, const char *end) {
+    const char *point = memchr(v, '.', (size_t)(end - v));
+    if (!point) {
+        if (end > v && end[-1] == '%')
+            end--;
+        if (end - v == 1 && v[0] == '0')
+            return 0;
+        uint64_t percent = number_parse_size(v, end, 100, false);
+        return percent ? (int)percent : -1;
     }
-    if (klen == 4 && !strncmp(key, "odds", 4)) {
-        uint64_t odds = number_parse_size(v, end, 100, false);
-        if (vlen == 1 && v[0] == '0')
-            odds = 0;
-        else if (!odds)
-            return "odds=PERCENT, 0 to 100";
+    const char *d = point + 1;
+    size_t ndigits = (size_t)(end - d);
+    if (point - v != 1 || !ndigits || (v[0] != '0' && v[0] != '1'))
+        return -1;
+    for (size_t i = 0; i < ndigits; i++)
+        if (d[i] < '0' || d[i] > '9' || (i >= 2 && d[i] != '0'))
+            return -1; /* not a digit, or finer than a percent */
+    int percent =
+        (v[0] - '0') * 100 + (d[0] - '0') * 10 + (ndigits > 1 ? d[1] - '0' : 0);
+    return percent <= 100 ? percent : -1;
+}
+
+/* The keys, each at most once a spec. */
+enum { KEY_DIR, KEY_ODDS, KEY_FIRST, KEY_JITTER, KEY_RST, NKEYS };
+static const char *const key_names[NKEYS] = {"dir", "odds", "first", "jitter",
+                                             "rst"};
+
+/* A spec being parsed: the keys seen, and room for a phrase that names
+ * one. */
+typedef struct {
+    fault_t *f;
+    unsigned seen; /* 1 << KEY_* */
+    char why[96];
+} spec_t;
+
+static const char *parse_dir(const char *v, size_t vlen, fault_t *f) {
+    f->dir = vlen == 4 && !strncmp(v, "down", 4)   ? DIR_DOWN
+             : vlen == 2 && !strncmp(v, "up", 2)   ? DIR_UP
+             : vlen == 4 && !strncmp(v, "both", 4) ? DIR_DOWN | DIR_UP
+                                                   : 0;
+    return f->dir ? NULL : "dir=down, up or both";
+}
+
+/* `,rst` after another kind: that fault's close is a reset. */
+static const char *parse_rst(spec_t *s) {
+    kind_t kind = s->f->kind;
+    if (kind == K_REFUSE || kind == K_BLACKHOLE || kind == K_ACCEPT_DELAY) {
+        snprintf(s->why, sizeof(s->why), "rst does not combine with %s",
+                 kinds[kind].name);
+        return s->why;
+    }
+    s->f->rst = true;
+    return NULL;
+}
+
+/* The value of key `k` (v..end); NULL or why it is wrong. */
+static const char *key_value(spec_t *s, int k, const char *v, const char *end) {
+    fault_t *f = s->f;
+    int odds;
+    switch (k) {
+    case KEY_DIR:
+        return parse_dir(v, (size_t)(end - v), f);
+    case KEY_ODDS:
+        if ((odds = parse_odds(v, end)) < 0)
+            return "odds=PERCENT (0 to 100: 25 or 25%) or a FRACTION (0 to "
+                   "1: 0.25), in whole percents";
         f->odds = (unsigned)odds;
         return NULL;
-    }
-    if (klen == 5 && !strncmp(key, "first", 5)) {
+    case KEY_FIRST:
         f->first = number_parse_size(v, end, UINT64_C(1) << 40, false);
         return f->first ? NULL : "first=N, at least 1";
-    }
-    if (klen == 6 && !strncmp(key, "jitter", 6) && f->kind == K_LATENCY) {
+    default: /* KEY_JITTER */
         f->extra = parse_ms(v, end, false);
         return f->extra != UINT64_MAX ? NULL : "jitter=MS, 0 to 3600000";
     }
-    return "unknown key (dir, odds, first; jitter with latency)";
 }
 
-/* The kind named by spec[0..len), or NKINDS. */
-static kind_t find_kind(const char *name, size_t len) {
-    for (size_t k = 0; k < NKINDS; k++)
-        if (strlen(kinds[k].name) == len && !strncmp(kinds[k].name, name, len))
-            return (kind_t)k;
-    return (kind_t)NKINDS;
+/* Which key `name` (len bytes) is, or NKEYS with *why saying what else it
+ * is: the spec's kind again, another kind, or nothing known. */
+static int find_key(spec_t *s, const char *name, size_t len, const char **why) {
+    for (int k = 0; k < NKEYS; k++)
+        if (strlen(key_names[k]) == len && !strncmp(key_names[k], name, len) &&
+            (k != KEY_JITTER || s->f->kind == K_LATENCY) &&
+            (k != KEY_RST || s->f->kind != K_RST))
+            return k;
+    kind_t kind = find_kind(name, len);
+    if (kind >= (kind_t)NKINDS) {
+        *why = "unknown key (dir, odds, first; jitter with latency; rst)";
+        return NKEYS;
+    }
+    if (kind == s->f->kind)
+        snprintf(s->why, sizeof(s->why), "%s given twice", kinds[kind].name);
+    else
+        snprintf(s->why, sizeof(s->why),
+                 "one kind a spec (only rst combines): give %s a --fault of "
+                 "its own",
+                 kinds[kind].name);
+    *why = s->why;
+    return NKEYS;
 }
 
-/* Parses a spec; NULL, or why it is wrong (a phrase). */
-static const char *parse(const char *spec, fault_t *f) {
+/* One KEY=VALUE (or rst) after the kind; NULL or why it is wrong. */
+static const char *parse_key(spec_t *s, const char *key, size_t len) {
+    const char *eq = memchr(key, '=', len);
+    const char *why = NULL;
+    int k = find_key(s, key, eq ? (size_t)(eq - key) : len, &why);
+    if (k == NKEYS)
+        return why;
+    if (s->seen & (1u << k)) {
+        snprintf(s->why, sizeof(s->why), "%s given twice", key_names[k]);
+        return s->why;
+    }
+    s->seen |= 1u << k;
+    if (k == KEY_RST)
+        return eq ? "rst takes no value" : parse_rst(s);
+    if (!eq)
+        return "a key needs =VALUE (dir, odds, first, jitter)";
+    return key_value(s, k, eq + 1, key + len);
+}
+
+/* Parses a spec into *s->f; NULL, or why it is wrong (a phrase, static
+ * or in s->why). */
+static const char *parse(const char *spec, spec_t *s) {
+    fault_t *f = s->f;
     memset(f, 0, sizeof(*f));
+    s->seen = 0;
     f->odds = 100;
     const char *comma = strchr(spec, ',');
     size_t head = comma ? (size_t)(comma - spec) : strlen(spec);
@@ -194,7 +292,7 @@ static const char *parse(const char *spec, fault_t *f) {
     while (!why && comma) {
         const char *key = comma + 1;
         comma = strchr(key, ',');
-        why = parse_key(key, comma ? (size_t)(comma - key) : strlen(key), f);
+        why = parse_key(s, key, comma ? (size_t)(comma - key) : strlen(key));
     }
     if (!f->dir) /* stall's bytes are the ones muxd reads */
         f->dir = f->kind == K_STALL ? DIR_UP : DIR_DOWN;
@@ -203,8 +301,9 @@ static const char *parse(const char *spec, fault_t *f) {
 
 bool muxd_fault_check(const char *spec, char *err, size_t size) {
     fault_t f;
+    spec_t s = {.f = &f};
     const char *why =
-        strlen(spec) >= MUXD_FAULT_SPEC_MAX ? "too long" : parse(spec, &f);
+        strlen(spec) >= MUXD_FAULT_SPEC_MAX ? "too long" : parse(spec, &s);
     if (why && err && size) {
         kind_t k = find_kind(spec, strcspn(spec, "=,"));
         if (k != (kind_t)NKINDS && kinds[k].value[0])
@@ -259,7 +358,8 @@ uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
     memset(e, 0, sizeof(*e));
     e->used = true;
     e->id = ++faults->next_id;
-    parse(spec, &e->fault);
+    spec_t parsed = {.f = &e->fault};
+    parse(spec, &parsed);
     snprintf(e->spec, sizeof(e->spec), "%s", spec);
     return e->id;
 }
@@ -373,18 +473,30 @@ static void shape_into(const fault_t *f, mux_shape_t *shape) {
     }
 }
 
+/* An rst (its own kind, or `,rst` after another): a service has one
+ * stream; a relay, one each way. */
+static void merge_rst(const fault_t *f, bool relay, muxd_conn_faults_t *cf) {
+    if (!relay || (f->dir & DIR_DOWN))
+        cf->client.rst = 1;
+    if (relay && (f->dir & DIR_UP))
+        cf->upstream.rst = 1;
+}
+
 /* One fault into what a connection gets. */
 static void merge(const fault_t *f, bool relay, muxd_conn_faults_t *cf) {
     mux_faults_t *c = &cf->client;
+    if (f->rst)
+        merge_rst(f, relay, cf);
     switch (f->kind) {
-    case K_RST: /* a service has one stream; a relay, one each way */
-        if (!relay || (f->dir & DIR_DOWN))
-            c->rst = 1;
-        if (relay && (f->dir & DIR_UP))
-            cf->upstream.rst = 1;
+    case K_RST:
+        merge_rst(f, relay, cf);
         return;
-    case K_SLOW_CLOSE:
-        c->slow_close_ms = max64(c->slow_close_ms, f->value);
+    case K_SLOW_CLOSE: /* as rst: a relay holds the close of dir='s side */
+        if (!relay || (f->dir & DIR_DOWN))
+            c->slow_close_ms = max64(c->slow_close_ms, f->value);
+        if (relay && (f->dir & DIR_UP))
+            cf->upstream.slow_close_ms =
+                max64(cf->upstream.slow_close_ms, f->value);
         return;
     case K_LIMIT_TIME:
         c->limit_time_ms = min_set(c->limit_time_ms, f->value);
@@ -454,7 +566,10 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
         if (cf->decided & bit)
             continue;
         cf->decided |= bit;
-        if (kinds[e->fault.kind].reaches_open && draw(faults, s))
+        /* first=N counts connections accepted after the fault was set:
+         * open ones get nothing of it, and take nothing of its budget. */
+        if (kinds[e->fault.kind].reaches_open && !e->fault.first &&
+            draw(faults, s))
             cf->applied |= bit;
     }
     rebuild(faults, relay, cf);
@@ -475,9 +590,8 @@ muxd_conn_faults_t *muxd_conn_faults_of(const mux_conn_t *conn) {
 /* ------------------------------------------------------------------ */
 
 void muxd_fault_usage(FILE *out) {
-    fprintf(
-        out,
-        "Faults (repeatable; SPEC = KIND[=VALUE][,KEY=VALUE]...):\n"
+    fputs(
+        "Faults (repeatable; SPEC = KIND[=VALUE][,KEY=VALUE]...[,rst]):\n"
         "      --fault SPEC      KIND is one of\n"
         "                          latency=MS        every byte MS later "
         "(key jitter=MS)\n"
@@ -485,6 +599,8 @@ void muxd_fault_usage(FILE *out) {
         "suffixes)\n"
         "                          split=BYTES[:MS]  pieces of at most BYTES, "
         "MS apart\n"
+        "                                            (default 10; 0: back to "
+        "back, a send each)\n"
         "                          drop-after=BYTES  close once BYTES went "
         "through\n"
         "                          stall             nothing goes through "
@@ -497,7 +613,7 @@ void muxd_fault_usage(FILE *out) {
         "                          slow-close=MS     hold every close MS\n"
         "                          limit-time=MS     close a connection MS "
         "after it began\n"
-        "                          timeout=MS        stop both ways, close "
+        "                          timeout=MS        stop both ways, EOF "
         "after MS (0: never)\n"
         "                          refuse            reset clients at once\n"
         "                          blackhole         accept, never answer "
@@ -508,7 +624,12 @@ void muxd_fault_usage(FILE *out) {
         "client, the\n"
         "                        bytes muxd reads; default down), "
         "odds=PERCENT of the\n"
-        "                        connections, first=N connections only\n"
+        "                        connections (25 or 25%; or a fraction: "
+        "0.25), first=N\n"
+        "                        connections only; ,rst after another kind "
+        "makes its\n"
+        "                        close a reset (drop-after=1000,rst)\n"
         "      --seed N          the odds= draws, reproducible (default: "
-        "fixed)\n\n");
+        "fixed)\n\n",
+        out);
 }

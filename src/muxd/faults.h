@@ -66,17 +66,19 @@ typedef struct {
 /*
  * For a new connection: draws which faults apply (odds=, first=) and
  * fills *cf. `relay`: the up direction shapes the upstream stream's output
- * instead of the client stream's input, and an rst applies to the stream
- * of its direction (dir=down: the client's, up: the upstream's, both);
- * without `relay` an rst resets the client whatever its dir.
+ * instead of the client stream's input, and an rst or a slow-close applies
+ * to the stream of its direction (dir=down: the client's, up: the
+ * upstream's, both); without `relay` they apply to the client whatever
+ * their dir.
  */
 void muxd_faults_pick(muxd_faults_t *faults, bool relay,
                       muxd_conn_faults_t *cf);
 /*
  * After an add, del or clear: brings an open connection's *cf up to date.
  * A new fault of a kind that reaches open connections (latency,
- * bandwidth, split, stall, timeout, rst) is drawn for it; one of another
- * kind only reaches new connections; a removed one is gone. Returns true
+ * bandwidth, split, stall, timeout, rst) is drawn for it, unless it has
+ * first=N (which counts new connections only); one of another kind only
+ * reaches new connections; a removed one is gone. Returns true
  * if its faults changed.
  */
 bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,

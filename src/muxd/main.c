@@ -61,10 +61,11 @@ int main(int argc, char **argv) {
     if (muxd_check_inherited(opts.inherited, opts.ninherited) < 0)
         return 1;
     muxd_log_init(&opts.log, 0);
-    if (opts.relay.upstream_text && muxd_relay_prepare(&opts.relay) < 0)
+    if (opts.relay.nupstreams && muxd_relay_prepare(&opts.relay) < 0)
         return 1;             /* --to resolved once, before --workers fork */
     muxd_raise_fd_limit();    /* before --workers: each inherits it */
     signal(SIGPIPE, SIG_IGN); /* a closed stdout must not kill the server */
+    signal(SIGXFSZ, SIG_IGN); /* past `ulimit -f` a write fails (EFBIG) */
     precise_timers();
     muxd_ready_t ready;
     muxd_ready_init(&ready, opts.pidfile, opts.ready_file);

@@ -20,16 +20,25 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 typedef struct pair pair_t;
 
+/* With several upstreams: the listener at `local` relays to `upstream`. */
+typedef struct {
+    char local[MUX_ADDRSTRLEN];
+    size_t upstream;
+} route_t;
+
 struct muxd_relay {
     mux_loop_t *loop;
     const muxd_relay_config_t *config;
-    unsigned worker;
+    char dump_tag[MUXD_DUMP_TAG_MAX]; /* this process's, in file names */
+    route_t *routes;
+    size_t nroutes;
     mux_conn_opts_t upstream_opts; /* every upstream stream's */
     pair_t *pairs;                 /* open pairs, newest first */
     mux_timer_t finish_timer;      /* muxd_relay_finish()'s limit */
@@ -39,6 +48,7 @@ struct muxd_relay {
 
 struct pair {
     muxd_relay_t *relay;
+    const muxd_upstream_t *to; /* its client's listener's upstream */
     pair_t *prev, *next;
     mux_conn_t *client;   /* NULL once closed */
     mux_conn_t *upstream; /* NULL until connected, and once closed */
@@ -48,6 +58,15 @@ struct pair {
                                       the client's own may go first */
     muxd_dump_conn_t dump;
 };
+
+/* The most of --dump's directory a message shows: a log line has room for
+ * the reason after it. */
+#define DIR_SHOWN 256
+
+/* "..." where a message shows only the start of `dir`. */
+static const char *cut(const char *dir) {
+    return strlen(dir) > DIR_SHOWN ? "..." : "";
+}
 
 /* ------------------------------------------------------------------ */
 /* Pairs                                                               */
@@ -71,11 +90,13 @@ static void pair_free(pair_t *pair, const char *reason) {
     }
 }
 
-static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
+static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client,
+                        const muxd_upstream_t *to) {
     pair_t *pair = calloc(1, sizeof(*pair));
     if (!pair)
         return NULL;
     pair->relay = relay;
+    pair->to = to;
     pair->client = client;
     pair->next = relay->pairs;
     if (relay->pairs)
@@ -83,14 +104,15 @@ static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
     relay->pairs = pair;
     pair->dump.fd = -1;
     const char *dump = relay->config->dump;
-    int err = dump ? muxd_dump_open(&pair->dump, dump, relay->worker,
-                                    relay->config->dump_max,
-                                    mux_conn_id(client), mux_conn_peer(client),
-                                    relay->config->upstream_text)
-                   : 0;
+    int err = dump
+                  ? muxd_dump_open(&pair->dump, dump, relay->dump_tag,
+                                   relay->config->dump_max, mux_conn_id(client),
+                                   mux_conn_peer(client), to->upstream_text)
+                  : 0;
     if (err < 0)
-        muxd_log_error("cannot dump connection %s to %s: %s",
-                       mux_conn_peer(client), dump, mux_strerror(err));
+        muxd_log_error("cannot dump connection %s to %.*s%s: %s",
+                       mux_conn_peer(client), DIR_SHOWN, dump, cut(dump),
+                       mux_strerror(err));
     return pair;
 }
 
@@ -99,6 +121,17 @@ static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client) {
 static int close_like(int err) {
     return err == -ECONNRESET || err == -ECONNREFUSED ? MUX_CLOSE_RESET
                                                       : MUX_CLOSE_AFTER_FLUSH;
+}
+
+/* The upstream closes as `how` says, after its output, but what a stall
+ * holds for it is for a client that is gone: dropped, the close at once
+ * (the close may end the pair). */
+static void close_upstream(pair_t *pair, int how) {
+    mux_conn_t *upstream = pair->upstream;
+    bool stalled = pair->upstream_faults.out.stall;
+    mux_conn_close(upstream, how);
+    if (stalled)
+        mux_conn_close(upstream, MUX_CLOSE_NOW);
 }
 
 /* Both sides ended: both close once their output is written. The first
@@ -187,10 +220,12 @@ static void upstream_eof(mux_conn_t *upstream) {
 
 /* A graceful shutdown reached the client, after what it had sent was
  * relayed: the upstream gets a FIN and answers what it has; the client
- * closes once the upstream ends (or the shutdown's timeout). */
+ * closes once the upstream ends (or the shutdown's timeout). Under a
+ * stall toward the upstream neither would come: both close at once. */
 static void client_shutdown(mux_conn_t *client) {
     pair_t *pair = mux_conn_data(client);
-    if (!pair || !pair->upstream || pair->upstream_eof) {
+    if (!pair || !pair->upstream || pair->upstream_eof ||
+        pair->upstream_faults.out.stall) {
         mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
         return;
     }
@@ -208,7 +243,7 @@ void muxd_relay_client_closed(const mux_event_t *ev) {
     mux_connect_cancel(pair->connecting);
     pair->connecting = NULL;
     if (pair->upstream)
-        mux_conn_close(pair->upstream, close_like(ev->err));
+        close_upstream(pair, close_like(ev->err));
     else
         pair_free(pair, ev->reason);
 }
@@ -224,7 +259,7 @@ static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
         return;
     }
     const char *client = mux_conn_peer(pair->client);
-    const char *text = pair->relay->config->upstream_text;
+    const char *text = pair->to->upstream_text;
     if (ev->type == MUX_EV_ERROR)
         muxd_log_upstream(MUXD_LOG_NORMAL, client, text, ev->reason, ev->err);
     if (ev->type != MUX_EV_CLOSE)
@@ -235,6 +270,8 @@ static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
         muxd_log_upstream(
             MUXD_LOG_NORMAL, client, text,
             ev->err == -ECONNRESET ? "reset by upstream" : "failed", ev->err);
+    else if (strcmp(ev->reason, "idle timeout") == 0)
+        muxd_log_upstream(MUXD_LOG_NORMAL, client, text, ev->reason, 0);
     mux_conn_close(pair->client, close_like(ev->err));
 }
 
@@ -244,8 +281,7 @@ static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
 
 static void connect_failed(pair_t *pair, int err) {
     muxd_log_upstream(MUXD_LOG_NORMAL, mux_conn_peer(pair->client),
-                      pair->relay->config->upstream_text, "cannot connect",
-                      err);
+                      pair->to->upstream_text, "cannot connect", err);
     mux_conn_close(pair->client, close_like(err));
 }
 
@@ -296,15 +332,32 @@ static void on_connected(mux_loop_t *loop, int fd, int err, void *arg) {
     mux_conn_resume_reading(pair->client);
 }
 
+/* The upstream of the listener that accepted `client`: the only one, or
+ * its route; NULL if it has none (a listener muxd_relay_route() was not
+ * told of). */
+static const muxd_upstream_t *upstream_of(const muxd_relay_t *relay,
+                                          const mux_conn_t *client) {
+    const muxd_relay_config_t *c = relay->config;
+    if (c->nupstreams == 1)
+        return &c->upstreams[0];
+    const char *local = mux_conn_local(client);
+    for (size_t i = 0; i < relay->nroutes; i++)
+        if (strcmp(relay->routes[i].local, local) == 0)
+            return &c->upstreams[relay->routes[i].upstream];
+    return NULL;
+}
+
 /* A new client: its pair, and its upstream connection under way (the
  * client is not read until it is there). A black-holed one never gets
  * one: it is never read nor answered. */
 static void client_open(mux_conn_t *client) {
     muxd_relay_t *relay = mux_conn_service_arg(client);
     join(client);
-    pair_t *pair = pair_new(relay, client);
+    const muxd_upstream_t *to = upstream_of(relay, client);
+    pair_t *pair = to ? pair_new(relay, client, to) : NULL;
     if (!pair) {
-        mux_conn_log(client, "out of memory", 13);
+        const char *why = to ? "out of memory" : "no upstream for its listener";
+        mux_conn_log(client, why, strlen(why));
         mux_conn_close(client, MUX_CLOSE_NOW);
         return;
     }
@@ -313,10 +366,9 @@ static void client_open(mux_conn_t *client) {
     if (cf && cf->blackhole)
         return;
     mux_conn_pause_reading(client);
-    const muxd_relay_config_t *c = relay->config;
-    int err =
-        mux_connect(relay->loop, c->addrs, c->naddrs, c->connect_timeout_ms,
-                    on_connected, pair, &pair->connecting);
+    int err = mux_connect(relay->loop, to->addrs, to->naddrs,
+                          relay->config->connect_timeout_ms, on_connected, pair,
+                          &pair->connecting);
     if (err < 0)
         connect_failed(pair, err);
 }
@@ -344,18 +396,20 @@ void muxd_relay_faults_changed(mux_conn_t *client) {
 /* ------------------------------------------------------------------ */
 
 int muxd_relay_prepare(muxd_relay_config_t *config) {
-    int n =
-        mux_addr_resolve(&config->upstream, 0, config->addrs, MUXD_RELAY_ADDRS);
-    if (n < 0) {
-        muxd_log_error("cannot resolve the upstream %s: %s",
-                       config->upstream_text, mux_strerror(n));
-        return n;
+    for (size_t i = 0; i < config->nupstreams; i++) {
+        muxd_upstream_t *to = &config->upstreams[i];
+        int n = mux_addr_resolve(&to->upstream, 0, to->addrs, MUXD_RELAY_ADDRS);
+        if (n < 0) {
+            muxd_log_error("cannot resolve the upstream %s: %s",
+                           to->upstream_text, mux_strerror(n));
+            return n;
+        }
+        to->naddrs = (size_t)n;
     }
-    config->naddrs = (size_t)n;
     int err = config->dump ? muxd_dump_check(config->dump) : 0;
     if (err < 0)
-        muxd_log_error("cannot dump to %s: %s", config->dump,
-                       mux_strerror(err));
+        muxd_log_error("cannot dump to %.*s%s: %s", DIR_SHOWN, config->dump,
+                       cut(config->dump), mux_strerror(err));
     return err;
 }
 
@@ -382,14 +436,21 @@ static void on_finish_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                              const muxd_relay_config_t *config,
-                             size_t max_output, unsigned worker) {
+                             size_t max_output, uint64_t idle_timeout_ms) {
     muxd_relay_t *relay = calloc(1, sizeof(*relay));
     if (!relay)
         return NULL;
     relay->loop = loop;
     relay->config = config;
-    relay->worker = worker;
+    muxd_dump_tag(relay->dump_tag);
+    if (config->dump && strcmp(config->dump, "-") != 0)
+        muxd_log_text(MUXD_LOG_NORMAL,
+                      "dumping connections to %s/conn-%s-N.txt", config->dump,
+                      relay->dump_tag);
     relay->upstream_opts.max_output = max_output;
+    /* An upstream whose client left and that takes nothing more of what
+     * it is sent is not held for ever either. */
+    relay->upstream_opts.idle_timeout_ms = idle_timeout_ms;
     relay->upstream_opts.framing = MUX_FRAMING_RAW;
     relay->upstream_opts.on_event = on_upstream_event;
     relay->upstream_opts.event_arg = relay;
@@ -411,11 +472,27 @@ void muxd_relay_finish(muxd_relay_t *relay, uint64_t deadline_ms,
         close_all(relay);
 }
 
+int muxd_relay_route(muxd_relay_t *relay, const char *local, size_t index) {
+    for (size_t i = 0; i < relay->nroutes; i++)
+        if (strcmp(relay->routes[i].local, local) == 0)
+            return relay->routes[i].upstream == index ? 0 : -EEXIST;
+    route_t *routes =
+        realloc(relay->routes, (relay->nroutes + 1) * sizeof(*routes));
+    if (!routes)
+        return -ENOMEM;
+    relay->routes = routes;
+    route_t *r = &routes[relay->nroutes++];
+    snprintf(r->local, sizeof(r->local), "%s", local);
+    r->upstream = index;
+    return 0;
+}
+
 void muxd_relay_free(muxd_relay_t *relay) {
     if (!relay)
         return;
     relay->done = NULL;
     mux_timer_stop(&relay->finish_timer);
     close_all(relay);
+    free(relay->routes);
     free(relay);
 }

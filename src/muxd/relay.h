@@ -1,6 +1,7 @@
 /*
  * relay.h -- muxd --to UPSTREAM: every client the server accepts gets a
- * connection of its own to UPSTREAM, and the bytes flow both ways
+ * connection of its own to UPSTREAM (with several -l ADDR --to UPSTREAM,
+ * the upstream of the listener that accepted it), and the bytes flow both ways
  * unchanged, each stream pausing the other past its watermark. Half-close,
  * resets and failures pass from one side to the other; muxd's faults
  * shape both (docs/relay.md).
@@ -19,38 +20,56 @@
 
 /* The most addresses UPSTREAM resolves to that are tried. */
 #define MUXD_RELAY_ADDRS 16
+/* The most upstreams (--to) of one muxd: one per -l at most. */
+#define MUXD_RELAY_UPSTREAMS 64
 /* --dump-max's default: the most dump text one connection writes. */
 #define MUXD_RELAY_DUMP_MAX (UINT64_C(16) << 20)
 
 typedef struct muxd_relay muxd_relay_t;
 
-/* What the command line says of the relay (in muxd_options_t). */
+/* One --to: where the clients of its listeners are relayed. */
 typedef struct {
-    const char *upstream_text;   /* --to as given; NULL: no relay */
-    mux_addr_t upstream;         /* --to, parsed */
-    uint64_t connect_timeout_ms; /* each address's attempt; 0: the system's */
-    const char *dump;            /* --dump: "-", a directory, or NULL */
-    uint64_t dump_max;           /* --dump-max: text per connection */
+    const char *upstream_text; /* as given */
+    mux_addr_t upstream;       /* parsed */
     /* Filled by muxd_relay_prepare(): */
     mux_sockaddr_t addrs[MUXD_RELAY_ADDRS];
     size_t naddrs;
+} muxd_upstream_t;
+
+/* What the command line says of the relays (in muxd_options_t). */
+typedef struct {
+    muxd_upstream_t upstreams[MUXD_RELAY_UPSTREAMS]; /* --to, in order */
+    size_t nupstreams;                               /* 0: no relay */
+    uint64_t connect_timeout_ms; /* each address's attempt; 0: the system's */
+    const char *dump;            /* --dump: "-", a directory, or NULL */
+    uint64_t dump_max;           /* --dump-max: text per connection */
 } muxd_relay_config_t;
 
 /*
- * Before the loop runs (and before --workers fork): resolves UPSTREAM
- * once, and checks that --dump's directory takes files. Logs why not and
- * returns a negative error (muxd exits 1), or 0.
+ * Before the loop runs (and before --workers fork): resolves each
+ * UPSTREAM once, and checks that --dump's directory takes files. Logs why
+ * not and returns a negative error (muxd exits 1), or 0.
  */
 int muxd_relay_prepare(muxd_relay_config_t *config);
 
 /*
  * A relay on `loop`, or NULL (no memory). `config` must outlive it;
  * `max_output` is the upstream streams' watermark (0: the library's
- * default), `worker` 1..N in a --workers process (dump file names).
+ * default), `idle_timeout_ms` theirs as the clients' (--idle-timeout; 0:
+ * none). Made in the process that serves (after a --workers fork):
+ * --dump's file names are that process's own.
  */
 muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                              const muxd_relay_config_t *config,
-                             size_t max_output, unsigned worker);
+                             size_t max_output, uint64_t idle_timeout_ms);
+
+/*
+ * With several upstreams: the clients of the listener bound at `local`
+ * (MUX_EV_LISTEN's, as mux_conn_local() gives it) go to upstream `index`.
+ * With one, every client goes to it and routes are not needed. Returns 0,
+ * -EEXIST (that address already goes to another upstream) or -ENOMEM.
+ */
+int muxd_relay_route(muxd_relay_t *relay, const char *local, size_t index);
 
 /* Closes every upstream stream at once and releases the relay. NULL: no-op.
  * Free the server first. */

@@ -43,6 +43,10 @@ typedef struct muxd {
     muxd_control_t *control; /* --control, or NULL */
     bool refusing;           /* control's `refuse on` */
     muxd_relay_t *relay;     /* --to, or NULL */
+    /* Several --to: the -l being bound (an index in opts.listen, else
+     * SIZE_MAX), so that its listeners are routed to its upstream. */
+    size_t binding;
+    int route_err;
 } muxd_t;
 
 /* Control's `refuse on|off`: new clients are reset at once, or served. */
@@ -86,7 +90,7 @@ static void faults_changed(muxd_t *muxd) {
     mux_faults_t server = *mux_server_faults(muxd->server);
     muxd_faults_server(muxd->faults, muxd->relay != NULL, &server);
     mux_server_set_faults(muxd->server, &server);
-    mux_server_foreach(muxd->server, refresh_client, muxd);
+    mux_server_foreach_all(muxd->server, refresh_client, muxd);
     /* Last: every connection has forgotten the deleted faults. */
     muxd_faults_settle(muxd->faults);
 }
@@ -101,7 +105,7 @@ static int faults_start(muxd_t *muxd) {
         return -ENOMEM;
     for (size_t i = 0; i < o->nfaults; i++)
         muxd_faults_add(muxd->faults, o->faults[i], NULL, 0);
-    muxd_faults_server(muxd->faults, o->relay.upstream_text != NULL,
+    muxd_faults_server(muxd->faults, o->relay.nupstreams > 0,
                        &o->server.faults);
     return 0;
 }
@@ -125,10 +129,24 @@ static void count_accept(muxd_t *muxd) {
 
 static void stop_loop(void *loop) { mux_stop(loop); }
 
+/* A listener bound for -l ADDR --to UPSTREAM (several --to): its clients
+ * go to that upstream. */
+static void route_listener(muxd_t *muxd, const char *local) {
+    const muxd_options_t *o = muxd->opts;
+    if (o->relay.nupstreams < 2 || muxd->binding >= o->nlisten)
+        return;
+    int err =
+        muxd_relay_route(muxd->relay, local, o->listen_upstream[muxd->binding]);
+    if (err < 0 && !muxd->route_err)
+        muxd->route_err = err;
+}
+
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     muxd_t *muxd = arg;
     muxd_options_t *o = muxd->opts;
     muxd_log_event(ev);
+    if (ev->type == MUX_EV_LISTEN && muxd->relay)
+        route_listener(muxd, ev->local);
     if (ev->type == MUX_EV_CLOSE && muxd->relay)
         muxd_relay_client_closed(ev);
     if (ev->type == MUX_EV_ACCEPT && muxd->faults)
@@ -216,7 +234,22 @@ static const char *listen_hint(const mux_addr_t *addr, int err) {
 static int listen_all(muxd_t *muxd) {
     muxd_options_t *o = muxd->opts;
     for (size_t i = 0; i < o->nlisten; i++) {
+        muxd->binding = i;
         int err = mux_server_listen_addr(muxd->server, &o->listen[i]);
+        muxd->binding = SIZE_MAX;
+        if (err == 0 && muxd->route_err == -EEXIST) {
+            muxd_log_error(
+                "cannot listen on %s for --to %s: the address "
+                "is another --to's listener already",
+                o->listen_text[i],
+                o->relay.upstreams[o->listen_upstream[i]].upstream_text);
+            return -EEXIST;
+        }
+        if (err == 0 && (err = muxd->route_err) < 0) {
+            muxd_log_error("cannot route %s to its upstream: %s",
+                           o->listen_text[i], mux_strerror(err));
+            return err;
+        }
         if (err == -EPROTONOSUPPORT && o->listen[i].transport == MUX_UDP) {
             muxd_log_error("cannot listen on %s: the %s service has no "
                            "datagram form (see muxd --help)",
@@ -312,10 +345,10 @@ static unsigned default_max_clients(void) {
 /* --to: the relay is the service. Returns 0 or -ENOMEM. */
 static int relay_start(muxd_t *muxd, const mux_service_t **service) {
     muxd_options_t *o = muxd->opts;
-    if (!o->relay.upstream_text)
+    if (!o->relay.nupstreams)
         return 0;
     muxd->relay = muxd_relay_new(muxd->loop, &o->relay, o->server.max_output,
-                                 muxd->worker);
+                                 o->server.idle_timeout_ms);
     if (!muxd->relay)
         return -ENOMEM;
     *service = muxd_relay_service();
@@ -379,7 +412,8 @@ static int start(muxd_t *muxd) {
 }
 
 int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
-    muxd_t muxd = {.opts = o, .ready = ready, .worker = worker};
+    muxd_t muxd = {
+        .opts = o, .ready = ready, .worker = worker, .binding = SIZE_MAX};
     muxd.faults = NULL;
     int err = mux_loop_new(&muxd.loop);
     if (err < 0) {

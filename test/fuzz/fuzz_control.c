@@ -3,7 +3,11 @@
  * parser (src/muxd/control_cmd.c), with fake actions; `fault add` runs
  * the real spec check of src/muxd/faults.c.
  *
- * Input: any bytes, cut at each LF into lines, each run as a command.
+ * Input: any bytes, cut at each LF into lines, each run as a command;
+ * then the whole input once more as one line, its LFs inside it (a
+ * client cannot send that, but a line must never be more than one
+ * command however it was cut), and each line again with a CR, LF and NUL
+ * put in where its first blank was (a word that carried a line break).
  *
  * Checks, for every line:
  *  - exactly one reply, a JSON object: it starts with '{', ends with '}',
@@ -11,7 +15,9 @@
  *  - a reply is an error ({"ok":false,"error":"...") exactly when no
  *    action ran, and at most one action runs;
  *  - an id handed to an action is at least 1; a spec is NUL-free and at
- *    most a line long.
+ *    most a line long;
+ *  - a line that holds a NUL, an LF, or a CR anywhere but at its end is
+ *    an error: no action runs.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -94,23 +100,56 @@ static void check_reply(const muxd_reply_t *r) {
     CHECK(!in_string);
 }
 
+/* Whether the line holds a NUL, an LF, or a CR before its last byte:
+ * what must never run. */
+static bool breaks_inside(const char *line, size_t len) {
+    size_t body = len > 0 && line[len - 1] == '\r' ? len - 1 : len;
+    return memchr(line, '\0', len) || memchr(line, '\n', len) ||
+           memchr(line, '\r', body);
+}
+
+/* Runs one line and checks its reply. */
+static void run_line(muxd_reply_t *reply, const char *line, size_t len) {
+    actions = 0;
+    muxd_reply_reset(reply);
+    muxd_control_command(line, len, &ops, NULL, reply);
+    check_reply(reply);
+    bool error = strncmp(reply->data, "{\"ok\":false,\"error\":\"", 21) == 0;
+    CHECK(actions <= 1);
+    CHECK(error == (actions == 0));
+    if (breaks_inside(line, len))
+        CHECK(error);
+}
+
+/* The line with its first blank (or its end) replaced by `c`. */
+static void run_with_break(muxd_reply_t *reply, const char *line, size_t len,
+                           char c) {
+    static char copy[MUXD_CONTROL_LINE_MAX + 2];
+    if (len >= sizeof(copy))
+        return;
+    memcpy(copy, line, len);
+    const char *blank = memchr(line, ' ', len);
+    size_t at = blank ? (size_t)(blank - line) : len;
+    copy[at] = c;
+    run_line(reply, copy, at < len ? len : len + 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     muxd_reply_t reply = {0};
     const char *p = (const char *)data, *end = p + size;
     while (p <= end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        actions = 0;
-        muxd_reply_reset(&reply);
-        muxd_control_command(p, len, &ops, NULL, &reply);
-        check_reply(&reply);
-        bool error = strncmp(reply.data, "{\"ok\":false,\"error\":\"", 21) == 0;
-        CHECK(actions <= 1);
-        CHECK(error == (actions == 0));
+        run_line(&reply, p, len);
+        run_with_break(&reply, p, len, '\n');
+        run_with_break(&reply, p, len, '\0');
+        if (len > 0 && memchr(p, ' ', len)) /* a CR at the end is a line end */
+            run_with_break(&reply, p, len, '\r');
         if (!nl)
             break;
         p = nl + 1;
     }
+    run_line(&reply, (const char *)data, size);
     muxd_reply_free(&reply);
     return 0;
 }

@@ -169,16 +169,18 @@ static void setup(const uint8_t *data) {
     CHECK(st.listener >= 0);
     CHECK(bind(st.listener, (struct sockaddr *)&sun, alen) == 0);
     CHECK(listen(st.listener, 4) == 0);
-    st.config.upstream_text = "fuzz";
+    muxd_upstream_t *to = &st.config.upstreams[0];
+    st.config.nupstreams = 1;
     st.config.connect_timeout_ms = 1000;
-    st.config.naddrs = 1;
-    st.config.addrs[0].family = AF_UNIX;
-    st.config.addrs[0].socktype = SOCK_STREAM;
-    st.config.addrs[0].len = alen;
-    memcpy(&st.config.addrs[0].sa, &sun, alen);
+    to->upstream_text = "fuzz";
+    to->naddrs = 1;
+    to->addrs[0].family = AF_UNIX;
+    to->addrs[0].socktype = SOCK_STREAM;
+    to->addrs[0].len = alen;
+    memcpy(&to->addrs[0].sa, &sun, alen);
     size_t max_output = (size_t)4096 << (data[0] % 8); /* --to: at least 4k */
     CHECK(mux_loop_new(&st.loop) == 0);
-    CHECK((st.relay = muxd_relay_new(st.loop, &st.config, max_output, 0)));
+    CHECK((st.relay = muxd_relay_new(st.loop, &st.config, max_output)));
     mux_server_opts_t opts = {.on_event = on_event,
                               .service_arg = st.relay,
                               .max_output = max_output};

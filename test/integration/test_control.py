@@ -69,6 +69,19 @@ class ControlTest(unittest.TestCase):
         self.assertFalse(reply["ok"])
         self.assertIn("invalid fault", reply["error"])
 
+    def test_fault_add_takes_every_spelling_of_the_cli(self):
+        # SPEC exactly as --fault: odds as a fraction (fixtures.md's
+        # example) or a percent, a split with no pause, a kind with rst.
+        for spec in ["latency=200,dir=down,odds=0.5", "rst,odds=25%",
+                     "split=4:0", "drop-after=1000,rst"]:
+            with self.subTest(spec=spec):
+                reply = self.ctl.command(f"fault add {spec}")
+                self.assertTrue(reply["ok"], reply)
+        reply = self.ctl.command("fault add latency=10,latency=20")
+        self.assertFalse(reply["ok"])
+        self.assertIn("latency given twice", reply["error"])
+        self.assertEqual(self.ctl.command("fault clear"), {"ok": True})
+
     def test_add_and_del_without_end(self):
         # A long test adds and deletes faults all along: the registry's 64
         # places are used again once deleted (clients connected meanwhile
@@ -162,6 +175,35 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(round_trip(c, b"alive"), b"alive")
         c.close()
 
+    def test_a_line_break_inside_a_line_is_an_error(self):
+        # A CR inside a line (not the one of a CRLF end), or a NUL, ends
+        # nothing: the whole line is one error, nothing of it runs.
+        for line in (b"fault add latency=5\rshutdown", b"stats\r\r",
+                     b"fault add latency=5\r shutdown", b"stats\x00\r"):
+            self.ctl.sock.sendall(line + b"\n")
+            reply = json.loads(self.ctl.line())
+            self.assertFalse(reply["ok"], line)
+            self.assertRegex(reply["error"],
+                             r"^a (line break \(CR or LF\) inside the "
+                             r"command: one command per line|NUL byte in the "
+                             r"command)$")
+        self.assertEqual(self.ctl.command("fault list")["faults"], [])
+        self.ctl.sock.sendall(b"stats\r\n")  # a CRLF end is fine
+        self.assertEqual(json.loads(self.ctl.line())["clients"], 0)
+
+    def test_muxcat_refuses_a_line_break_in_a_word(self):
+        # `fault add $'latency=5\nshutdown'` sent as is would be two
+        # commands, the second one stopping muxd.
+        for word in ("latency=5\nshutdown", "latency=5\rshutdown",
+                     "latency=5\r\nshutdown"):
+            rc, out, err = run("--control", self.path, "fault", "add", word,
+                               binary_name="muxcat")
+            self.assertEqual((rc, out), (2, ""), word)
+            self.assertIn("muxcat: a control command is one line: no CR or "
+                          "LF in its words: 'latency=5\\", err)
+        self.assertEqual(self.ctl.command("fault list")["faults"], [])
+        self.assertNotIn("shutting down", self.muxd.stderr())
+
     def test_a_client_that_never_reads_is_dropped(self):
         quiet = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         quiet.settimeout(TIMEOUT)
@@ -174,16 +216,44 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(self.ctl.command("stats")["clients"], 0)
 
     def test_control_clients_are_bounded(self):
+        # 16 at once: one more closes the one idle for longest (self.ctl,
+        # the first to connect), telling it why; the others stay.
         others = [Control(self.path) for _ in range(15)]  # 16 with self.ctl
         for o in others:
             self.assertEqual(o.command("stats")["clients"], 0)
         extra = Control(self.path)
-        reply = json.loads(extra.line())
-        self.assertEqual(reply["error"], "too many control clients")
-        extra.close()
-        for o in others:
-            o.close()
-        self.assertIn("faults", self.ctl.command("stats"))
+        self.assertEqual(extra.command("stats")["clients"], 0)
+        self.assertEqual(json.loads(self.ctl.line())["error"],
+                         "closed: the control client idle for longest, to "
+                         "make room for a new one")
+        self.assertEqual(self.ctl.sock.recv(10), b"")
+        self.muxd.wait_for_log("control: the client idle for longest closed "
+                               "to make room (16 at most)")
+        # The next one closes others[0]: a command moves a client to the
+        # back of the line, so others[1] is kept after it speaks.
+        self.assertEqual(others[1].command("stats")["clients"], 0)
+        newer = Control(self.path)
+        self.assertFalse(json.loads(others[0].line())["ok"])
+        for c in [*others[1:], extra, newer]:
+            self.assertEqual(c.command("fault list")["faults"], [])
+            c.close()
+        others[0].close()
+
+    def test_idle_control_clients_never_lock_others_out(self):
+        # 16 clients that connect and never send (nor read): muxcat, the
+        # Python package and any test harness still get in, every time.
+        idle = []
+        for _ in range(16):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(self.path)
+            idle.append(s)
+        for _ in range(3):
+            rc, out, err = run("--control", self.path, "stats",
+                               binary_name="muxcat")
+            self.assertEqual(rc, 0, out + err)
+            self.assertEqual(json.loads(out)["clients"], 0)
+        for s in idle:
+            s.close()
 
     def test_muxcat_control(self):
         addr = "unix:" + self.path

@@ -12,9 +12,12 @@ Every fenced block in README.md and docs/*.md whose language is `console`,
   a terminal shows them);
 - a *script*, an `sh` block without `$` lines: run whole by bash with
   `set -e -o pipefail`; it must exit 0 (its output is not compared);
-- a `python` block: run by python3 (PYTHONPATH=test/integration and
-  python/src, the muxd package); it must
-  exit 0.
+- a `python` block: run by python3; it must exit 0.
+
+Every block sees the package in python/ installed (pip install into a
+private directory, on PYTHONPATH, its pytest plugin found by its entry
+point) and nothing else of this repository: the examples use only what a
+reader has.
 
 The blocks of one section (up to the next heading) run in one bash, in
 order, in a private network namespace (`unshare --net`, so the docs can use
@@ -73,6 +76,7 @@ import time
 import unittest
 
 import muxtest
+from test_python_package import install_package
 
 MIN_RUN = 54  # blocks run today; raise it when you add examples
 LANGS = ("console", "sh", "python")
@@ -81,6 +85,7 @@ DOCS = [os.path.join(muxtest.SOURCE_DIR, "README.md")] + sorted(
 MARKER_RE = re.compile(r"^<!--\s*test:\s*(.*?)\s*-->\s*$")
 FENCE_RE = re.compile(r"^```([\w-]*)\s*$")
 COMMAND_TIMEOUT = 15.0  # seconds: the bound of one command
+PACKAGE_DIR = [None]  # where test_examples installed python/
 SENTINEL_RE = re.compile(rb"\x1e(\d+)\x1e\n")
 
 # The shell each section runs in: commands come NUL-separated on fd 3
@@ -240,9 +245,7 @@ class Shell:
         build = os.path.abspath(muxtest.BUILD_DIR)
         env["PATH"] = build + os.pathsep + env.get("PATH", "")
         env["MUX_BUILD_DIR"] = build
-        env["PYTHONPATH"] = os.pathsep.join(
-            os.path.join(muxtest.SOURCE_DIR, *sub)
-            for sub in (("test", "integration"), ("python", "src")))
+        env["PYTHONPATH"] = PACKAGE_DIR[0]
         env["LC_ALL"] = "C.UTF-8"
         self.proc = subprocess.Popen(
             [*namespace_prefix(), "bash", "--noprofile", "--norc", "-c",
@@ -391,6 +394,9 @@ class Examples(unittest.TestCase):
     def test_examples(self):
         muxtest.binary("muxd")
         muxtest.binary("muxcat")
+        package = tempfile.TemporaryDirectory(prefix="muxdoc-package-")
+        self.addCleanup(package.cleanup)
+        PACKAGE_DIR[0] = install_package(package.name)
         ran = skipped = 0
         for path in DOCS:
             for blocks in sections(parse(path)):

@@ -3,9 +3,11 @@ exactly the fault it asked for. The only times asserted are lower bounds
 that muxd's timers guarantee (a piece or an accept never comes early);
 upper bounds are the generous TIMEOUT of every wait."""
 
+import os
 import re
 import signal
 import socket
+import tempfile
 import time
 import unittest
 
@@ -91,6 +93,35 @@ class Rst(unittest.TestCase):
             self.assertEqual(m.stop(), 0)
 
 
+class RstCombined(unittest.TestCase):
+    def test_drop_after_with_rst_is_n_bytes_then_a_reset(self):
+        with Muxd("-p", "0", "-s", "chargen",
+                  "--fault", "drop-after=1000,rst") as m:
+            data, _, reset = connect_and_read(m)
+            self.assertTrue(reset, "expected ECONNRESET, got EOF")
+            self.assertTrue(chargen(1000).startswith(data))
+            self.assertEqual(m.stop(), 0)
+
+    def test_one_spec_is_drawn_once(self):
+        # With odds=, drop-after=1000,rst cuts and resets the same
+        # connections: 1000 bytes at most and a reset, or all and EOF.
+        payload = bytes(range(256)) * 8
+        outcomes = set()
+        with Muxd("-p", "0", "--fault", "drop-after=1000,rst,odds=50",
+                  "--seed", "7") as m:
+            for _ in range(24):
+                with m.connect() as c:
+                    c.sendall(payload)  # 2 KiB: the socket takes it at once
+                    try:
+                        c.shutdown(socket.SHUT_WR)
+                    except OSError:  # the reset came first
+                        pass
+                    data, _, reset = read_to_end(c)
+                self.assertTrue(payload.startswith(data))
+                outcomes.add(("cut" if len(data) <= 1000 else "all", reset))
+        self.assertEqual(outcomes, {("cut", True), ("all", False)})
+
+
 class Split(unittest.TestCase):
     def test_a_greeting_arrives_in_pieces_over_time(self):
         # 25 bytes in pieces of 4: 7 pieces, 6 pauses of 50 ms at least.
@@ -115,6 +146,19 @@ class Split(unittest.TestCase):
             self.assertEqual(data, payload)
             self.assertFalse(reset)
             self.assertGreaterEqual(reads, 2)
+            self.assertEqual(m.stop(), 0)
+
+    def test_no_pause_is_byte_exact(self):
+        # split=BYTES:0: a send per piece, back to back (test_conn_faults
+        # sees the sends one by one on a SOCK_SEQPACKET pair).
+        payload = bytes(range(256)) * 80
+        with Muxd("-p", "0", "--fault", "split=1000:0") as m:
+            with m.connect() as c:
+                c.sendall(payload)
+                c.shutdown(socket.SHUT_WR)
+                data, _, reset = read_to_end(c)
+            self.assertEqual(data, payload)
+            self.assertFalse(reset)
             self.assertEqual(m.stop(), 0)
 
     def test_split_with_delay_keeps_order_and_close(self):
@@ -152,6 +196,91 @@ class Stall(unittest.TestCase):
             hog.close()
 
 
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def wait_until(predicate, timeout=muxtest.TIMEOUT):
+    """Polls predicate() until it holds or the bound passes; its last
+    value."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+
+def leave(m, n=100):
+    """n clients that send 5 bytes and close."""
+    for _ in range(n):
+        with m.connect() as c:
+            c.sendall(b"hello")
+
+
+class StallAndLeave(unittest.TestCase):
+    """A client that leaves is not held by a stall: what the stall holds
+    for it is dropped, its fd closed; a close that a stall holds for a
+    client still there is listed by `clients`, can be kicked, and does
+    not hold a graceful stop."""
+
+    def test_clients_that_leave_free_their_fds(self):
+        for args in (("--fault", "stall,dir=down"),
+                     ("--fault", "stall,dir=down", "--idle-timeout", "1"),
+                     ("--fault", "stall", "--idle-timeout", "1")):
+            with self.subTest(args=args), \
+                    Muxd("-p", "0", "-q", "--shutdown-timeout", "60",
+                         *args) as m:
+                before = fd_count(m.proc.pid)
+                leave(m)
+                self.assertTrue(
+                    wait_until(lambda: fd_count(m.proc.pid) == before),
+                    f"{fd_count(m.proc.pid)} fds, {before} before")
+                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+
+    def test_a_held_close_is_listed_kicked_and_ends_at_sigterm(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "-s", "greet", "--fault", "stall,dir=down",
+                      "--control", "unix:" + path,
+                      "--shutdown-timeout", "60") as m:
+                ctl = muxtest.Control(path)
+                kicked, stays = m.connect(), m.connect()
+                # greet closes after its greeting: the stall holds both.
+                self.assertTrue(wait_until(
+                    lambda: ctl.command("stats")["clients"] == 2))
+                listed = ctl.command("clients")["clients"]
+                self.assertEqual([c["closing"] for c in listed],
+                                 [True, True])
+                self.assertEqual(ctl.command(f"kick {listed[-1]['id']}"),
+                                 {"ok": True})
+                self.assertEqual(read_to_end(kicked)[0], b"")
+                self.assertEqual(ctl.command("stats")["clients"], 1)
+                self.assertEqual(len(ctl.command("clients")["clients"]), 1)
+                ctl.close()
+                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+                self.assertEqual(read_to_end(stays)[0], b"")
+                kicked.close()
+                stays.close()
+
+
+class FaultsAtRunTime(unittest.TestCase):
+    def test_first_1_is_for_the_next_new_client_not_an_open_one(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "--control", "unix:" + path) as m:
+                ctl = muxtest.Control(path)
+                old = m.connect()
+                self.assertEqual(muxtest.round_trip(old, b"old"), b"old")
+                self.assertTrue(ctl.command("fault add rst,first=1")["ok"])
+                ends = []
+                for c in (m.connect(), old, m.connect()):  # new, old, next
+                    with c:
+                        self.assertEqual(muxtest.round_trip(c, b"x"), b"x")
+                        c.shutdown(socket.SHUT_WR)  # echo closes: rst?
+                        ends.append(read_to_end(c)[2])
+                self.assertEqual(ends, [True, False, False])
+                ctl.close()
+
+
 class AcceptDelay(unittest.TestCase):
     def test_connect_completes_and_the_greeting_comes_late(self):
         with Muxd("-p", "0", "-s", "greet",
@@ -178,11 +307,9 @@ class AcceptDelay(unittest.TestCase):
                   "--fault", "accept-delay=3600000") as m:
             with m.connect() as c:
                 self.assertEqual(m.stop(signal.SIGTERM), 0)
-                try:
-                    data = recv_until_close(c)
-                except ConnectionResetError:
-                    data = b""
-                self.assertEqual(data, b"")  # never accepted, never greeted
+                # The shutdown accepts what waits in the backlog at once,
+                # the delay notwithstanding, and answers it.
+                self.assertEqual(recv_until_close(c), GREETING)
 
 
 def timed_round_trip(m, msg=b"ping\n"):
@@ -291,12 +418,20 @@ class Endings(unittest.TestCase):
 
     def test_timeout_stops_both_ways_then_closes(self):
         with Muxd("-p", "0", "--fault", "timeout=300") as m:
+            start = time.monotonic()  # before the accept that starts it
             with m.connect() as c:
-                c.sendall(b"unanswered")
-                data, _, _ = read_to_end(c)
-            self.assertEqual(data, b"")
+                c.sendall(b"unanswered")  # never read: still an EOF
+                self.assertEqual(read_to_end(c), (b"", 0, False))
+                self.assertGreaterEqual(time.monotonic() - start, 0.3)
             m.stop()
             self.assertIn("fault timeout", m.stderr())
+
+    def test_timeout_with_rst_ends_in_a_reset(self):
+        with Muxd("-p", "0", "--fault", "timeout=300",
+                  "--fault", "rst") as m:
+            with m.connect() as c:
+                c.sendall(b"unanswered")
+                self.assertEqual(read_to_end(c), (b"", 0, True))
 
     def test_timeout_0_never_closes(self):
         with Muxd("-p", "0", "-s", "greet", "--fault", "timeout=0") as m:
@@ -321,8 +456,8 @@ class WhichConnections(unittest.TestCase):
                 with self.assertRaises(socket.timeout):
                     c.recv(100)
 
-    def outcomes(self, seed):
-        with Muxd("-p", "0", "-s", "greet", "--fault", "refuse,odds=50",
+    def outcomes(self, seed, odds="50"):
+        with Muxd("-p", "0", "-s", "greet", "--fault", f"refuse,odds={odds}",
                   "--seed", str(seed)) as m:
             return [connect_and_read(m)[2] for _ in range(24)]
 
@@ -331,15 +466,25 @@ class WhichConnections(unittest.TestCase):
         self.assertTrue(3 <= first.count(True) <= 21, first)
         self.assertEqual(self.outcomes(7), first)
 
+    def test_odds_as_a_percent_or_a_fraction_are_the_same(self):
+        # 50, 50% and toxiproxy's toxicity 0.5: the same draws.
+        first = self.outcomes(7, "50%")
+        self.assertTrue(3 <= first.count(True) <= 21, first)
+        self.assertEqual(self.outcomes(7, "0.5"), first)
+        self.assertEqual(self.outcomes(7, "50"), first)
+
 
 class Usage(unittest.TestCase):
     def test_bad_values_are_usage_errors(self):
         for bad in ["nope", "drop-after", "drop-after=", "drop-after=0",
                     "drop-after=x", "drop-after=-1", "drop-after=5q",
-                    "split", "split=0", "split=4:0", "split=4:", "split=:5",
+                    "split", "split=0", "split=4:", "split=:5",
                     "split=4:5:6", "rst=1", "stall=yes", "accept-delay",
                     "accept-delay=0", "accept-delay=3600001",
-                    "accept-delay=1k", "=5", ""]:
+                    "accept-delay=1k", "=5", "", "latency=1,latency=2",
+                    "latency=1,odds=0.333", "latency=1,odds=1.5",
+                    "latency=1,odds=101%", "latency=1,bandwidth=5",
+                    "refuse,rst", "drop-after=1T", "drop-after=0x10"]:
             with self.subTest(fault=bad):
                 status, out, err = muxtest.run("-p", "0", "--fault", bad)
                 self.assertEqual(status, 2)
@@ -350,7 +495,9 @@ class Usage(unittest.TestCase):
         status, out, _ = muxtest.run(
             "--fault", "drop-after=1M", "--fault", "split=64k:5",
             "--fault", "split=1", "--fault", "rst", "--fault", "stall",
-            "--fault", "accept-delay=3600000", "-V")
+            "--fault", "accept-delay=3600000", "--fault", "split=4:0",
+            "--fault", "rst,odds=0.5", "--fault", "rst,odds=50%",
+            "--fault", "drop-after=1000,rst", "-V")
         self.assertEqual(status, 0)
         self.assertTrue(out.startswith("muxd "))
 

@@ -556,6 +556,25 @@ class GracefulShutdown(unittest.TestCase):
                 c.close()
             self.assertEqual(m.wait(), 0)
 
+    def test_sigterm_answers_the_clients_still_in_the_backlog(self):
+        # muxd stopped: 100 connects complete in the kernel's queue and
+        # each sends a line; SIGTERM, then SIGCONT. The listener's queue
+        # is emptied before it closes: every client gets its echo, none
+        # a reset.
+        with Muxd("-p", "0", "-q") as m:
+            m.send_signal(signal.SIGSTOP)
+            try:
+                clients = [m.connect() for _ in range(100)]
+                for i, c in enumerate(clients):
+                    c.sendall(b"waiting %03d\n" % i)
+                m.send_signal(signal.SIGTERM)
+            finally:
+                m.send_signal(signal.SIGCONT)
+            for i, c in enumerate(clients):
+                self.assertEqual(recv_until_close(c), b"waiting %03d\n" % i)
+                c.close()
+            self.assertEqual(m.wait(), 0)
+
     def test_shutdown_timeout_bounds_the_wait(self):
         with Muxd("-p", "0", "-q", "--shutdown-timeout", "0.3") as m:
             c = m.connect()

@@ -479,6 +479,23 @@ class Resolve(unittest.TestCase):
         self.assertRegex(out.decode(), r"stream +(127\.0\.0\.1|::1) +80\n")
 
 
+    def test_a_name_that_does_not_resolve_says_what_getaddrinfo_said(self):
+        # docs/muxcat.md: "Name or service not known" (glibc's text for
+        # EAI_NONAME), or whatever getaddrinfo() says here and now.
+        try:
+            socket.getaddrinfo("nosuch.invalid", None)
+            self.fail("nosuch.invalid resolved")
+        except socket.gaierror as e:
+            want = e.strerror
+        status, out, err = muxcat("--resolve", "nosuch.invalid")
+        self.assertEqual((status, out, err),
+                         (1, b"", f"muxcat: cannot resolve nosuch.invalid: "
+                                  f"{want}\n"))
+        status, out, err = muxcat("--resolve", "localhost", "nosuchservice")
+        self.assertEqual(status, 1)
+        self.assertIn("cannot resolve localhost nosuchservice: ", err)
+
+
 class Usage(unittest.TestCase):
     def assert_usage(self, *args, message):
         status, out, err = muxcat(*args)
@@ -496,6 +513,9 @@ class Usage(unittest.TestCase):
         self.assert_usage("-w", message="needs an argument")
         self.assert_usage("-w", "0", "h:1", message="invalid wait")
         self.assert_usage("-w", "x", "h:1", message="invalid wait")
+        # Numbers are decimal: no hex, exponent or sign (strtod took them).
+        for number in ("0x10", "1e3", "+1"):
+            self.assert_usage("-w", number, "h:1", message="invalid wait")
         self.assert_usage("--max-time", "0", "h:1",
                           message="invalid time limit (seconds, more than 0)")
         self.assert_usage("--max-time", "1s", "h:1",

@@ -10,8 +10,10 @@ import hashlib
 import json
 import os
 import re
+import resource
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import tempfile
@@ -48,9 +50,25 @@ def connect_and_read(m):
         return read_to_end(s)
 
 
-def relay(*args, upstream, listen="127.0.0.1:0"):
+def relay(*args, upstream, listen="127.0.0.1:0", **popen):
     """A relaying muxd in front of `upstream` (text for --to)."""
-    return Muxd("-l", listen, "--to", upstream, *args)
+    return Muxd("-l", listen, "--to", upstream, *args, **popen)
+
+
+def children(pid):
+    """Pids of the live processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return sorted(found)
 
 
 def fd_count(pid):
@@ -206,6 +224,23 @@ class TestRedis(unittest.TestCase):
             took = time.monotonic() - start
             self.assertEqual((status, out), (0, b"PONG\n"))
             self.assertGreaterEqual(took, 0.15)
+
+
+class TestRedisQuit(unittest.TestCase):
+    """redis-server closes after QUIT's +OK: slow-close holds that close
+    for the client. (redis-cli itself exits on the +OK without waiting
+    for the close: a client that reads to EOF, as here, sees it.)"""
+
+    def test_slow_close_holds_the_close_after_quit(self):
+        with RedisServer() as redis, \
+                relay("--fault", "slow-close=1000",
+                      upstream="unix:" + redis.path) as m:
+            self.assertEqual(redis_cli(m.port, "PING")[:2], (0, b"PONG\n"))
+            with m.connect() as s:
+                start = time.monotonic()
+                s.sendall(b"QUIT\r\n")
+                self.assertEqual(read_to_end(s), (b"+OK\r\n", False))
+                self.assertGreaterEqual(time.monotonic() - start, 1.0)
 
 
 class TestRedisLatencyTool(unittest.TestCase):
@@ -542,9 +577,14 @@ class TestFaults(unittest.TestCase):
     def test_timeout_stops_then_closes(self):
         with self.relay_echo("timeout=300") as m, m.connect() as s:
             start = time.monotonic()
-            s.sendall(b"ping")
-            self.assertEqual(read_to_end(s)[0], b"")
+            s.sendall(b"ping")  # never read: still an EOF, not a reset
+            self.assertEqual(read_to_end(s), (b"", False))
             self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_timeout_with_rst_ends_in_a_reset(self):
+        with self.relay_echo("timeout=300", "rst") as m, m.connect() as s:
+            s.sendall(b"ping")
+            self.assertEqual(read_to_end(s), (b"", True))
 
     def test_limit_time_cuts_the_connection(self):
         with self.relay_echo("limit-time=300") as m, m.connect() as s:
@@ -560,6 +600,35 @@ class TestFaults(unittest.TestCase):
             s.shutdown(socket.SHUT_WR)
             self.assertEqual(read_to_end(s), (b"", False))
             self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_slow_close_holds_a_close_the_upstream_starts(self):
+        def serve(conn):
+            conn.sendall(b"bye")
+        with Upstream(serve) as up, \
+                relay("--fault", "slow-close=300",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            start = time.monotonic()
+            self.assertEqual(read_to_end(s), (b"bye", False))
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_slow_close_up_holds_the_close_toward_the_upstream(self):
+        def serve(conn):
+            first = conn.recv(10)
+            while conn.recv(10):
+                pass
+            return first, time.monotonic()  # when its EOF came
+        with Upstream(serve) as up, \
+                relay("--fault", "slow-close=300,dir=up",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            s.sendall(b"hi")
+            start = time.monotonic()  # the relay's wait begins after this
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_end(s), (b"", False))
+            [(first, eof_at)] = up.wait_results()
+            self.assertEqual(first, b"hi")
+            self.assertGreaterEqual(eof_at - start, 0.3)
 
     def test_accept_delay(self):
         with self.relay_echo("accept-delay=200") as m:
@@ -635,6 +704,224 @@ class TestFaultsAtRunTime(unittest.TestCase):
                     self.assertEqual(muxtest.recv_exactly(s, 4), b"held")
                 ctl.command("fault add refuse")
                 self.assertEqual(connect_and_read(m), (b"", True))
+                ctl.close()
+
+
+def tagged_upstream(tag):
+    """An upstream of the test's own that answers every read with `tag`
+    and what it read, until EOF."""
+    def serve(conn):
+        while True:
+            b = conn.recv(65536)
+            if not b:
+                return tag
+            conn.sendall(tag + b)
+    return Upstream(serve)
+
+
+def ask(sock, msg):
+    """Sends msg; the tagged answer (two bytes of tag and msg)."""
+    sock.sendall(msg)
+    return recv_exactly(sock, 2 + len(msg))
+
+
+class TestSeveralRelays(unittest.TestCase):
+    """-l A --to X -l B --to Y: two relays in one muxd, each listener to the
+    upstream given after it; one fault registry, one control socket, one
+    client list for both."""
+
+    def test_each_listener_relays_to_its_own_upstream(self):
+        with tagged_upstream(b"X:") as x, tagged_upstream(b"Y:") as y, \
+                tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            dumps = os.path.join(d, "dumps")
+            os.mkdir(dumps)
+            with Muxd("-l", "127.0.0.1:0", "--to", f"127.0.0.1:{x.port}",
+                      "-l", "127.0.0.1:0", "-l", "127.0.0.1:0",
+                      "--to", f"127.0.0.1:{y.port}",
+                      "--control", "unix:" + path, "--dump", dumps,
+                      listeners=3) as m:
+                ctl = muxtest.Control(path)
+                # Ready lines in -l order: the first to X, the others to Y.
+                with m.connect(0) as a, m.connect(1) as b, \
+                        m.connect(2) as c:
+                    self.assertEqual(ask(a, b"1"), b"X:1")
+                    self.assertEqual(ask(b, b"2"), b"Y:2")
+                    self.assertEqual(ask(c, b"3"), b"Y:3")
+                    self.assertEqual(ctl.command("stats")["clients"], 3)
+                    peers = {cl["peer"] for cl in
+                             ctl.command("clients")["clients"]}
+                    self.assertEqual(peers, {"%s:%d" % s.getsockname()
+                                             for s in (a, b, c)})
+                # A fault added at run time reaches both relays.
+                ctl.command("fault add refuse")
+                self.assertEqual(connect_and_read(m), (b"", True))
+                before = y.accepted
+                try:
+                    s = m.connect(1)
+                except ConnectionResetError:
+                    pass
+                else:
+                    with s:
+                        self.assertEqual(read_to_end(s), (b"", True))
+                self.assertEqual(y.accepted, before)
+                ctl.close()
+                self.assertEqual(m.stop(), 0)
+            self.assertEqual(x.accepted, 1)
+            self.assertEqual(y.accepted, 2)
+            # Each dump names its own upstream.
+            heads = []
+            for name in glob.glob(os.path.join(dumps, "*.txt")):
+                with open(name) as f:
+                    heads.append(f.readline().split()[-1])
+            heads.sort()
+            self.assertEqual(heads, sorted([f"127.0.0.1:{x.port}"] +
+                                           [f"127.0.0.1:{y.port}"] * 2))
+
+    def test_every_single_relay_spelling_still_relays_every_listener(self):
+        with tagged_upstream(b"X:") as x:
+            up = f"127.0.0.1:{x.port}"
+            for args, n in ((["-l", "127.0.0.1:0", "--to", up], 1),
+                            (["-p", "0", "--to", up], 1),
+                            (["--to", up, "-l", "127.0.0.1:0",
+                              "-l", "127.0.0.1:0"], 2),
+                            (["-l", "127.0.0.1:0", "-l", "127.0.0.1:0",
+                              "--to", up], 2)):
+                with self.subTest(args), Muxd(*args, listeners=n) as m:
+                    for i in range(n):
+                        with m.connect(i) as s:
+                            self.assertEqual(ask(s, b"x"),
+                                             b"X:x")
+                    self.assertEqual(m.stop(), 0)
+
+    def test_ambiguous_pairings_are_usage_errors(self):
+        for args, msg in (
+                (["-l", "127.0.0.1:0", "--to", "5", "-l", "127.0.0.1:0"],
+                 "-l 127.0.0.1:0 has no --to after it"),
+                (["--to", "5", "-l", "127.0.0.1:0", "--to", "6"],
+                 "--to 5 comes before any -l"),
+                (["-l", "127.0.0.1:0", "--to", "5", "--to", "6"],
+                 "--to 6 follows --to 5 with no -l between them"),
+                (["-p", "0", "-l", "127.0.0.1:0", "--to", "5",
+                  "-l", "127.0.0.1:0", "--to", "6"],
+                 "the listener of -p/-H (127.0.0.1:0) cannot take one of "
+                 "several --to"),
+                (["--workers", "2", "-l", "127.0.0.1:0", "--to", "5",
+                  "-l", "127.0.0.1:0", "--to", "6"],
+                 "several --to cannot be combined with --workers"),
+                (["-l", "127.0.0.1:0", "-s", "chargen",
+                  "-l", "127.0.0.1:0", "--to", "6"], "do not apply")):
+            with self.subTest(args):
+                status, out, err = muxtest.run(*args)
+                self.assertEqual(status, 2, err)
+                self.assertEqual(out, "")
+                self.assertIn(msg, err)
+
+
+def wait_until(predicate, timeout=TIMEOUT):
+    """Polls predicate() until it holds or the bound passes; its last
+    value."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+
+class TestClientsThatLeave(unittest.TestCase):
+    """Nothing is held for a client that is gone: not its fd, not its
+    upstream connection, also under a stall either way and under faults
+    changed while clients come and go."""
+
+    def leave(self, m, n=100):
+        for _ in range(n):
+            with m.connect() as s:
+                s.sendall(b"hello")
+
+    def test_stalled_clients_that_leave_free_fds_and_upstreams(self):
+        for spec in ("stall", "stall,dir=down"):
+            with self.subTest(spec=spec), Muxd("-q", "-l", "127.0.0.1:0") \
+                    as echo, relay("-q", "--fault", spec, "--idle-timeout",
+                                   "1", "--shutdown-timeout", "60",
+                                   upstream=f"127.0.0.1:{echo.port}") as m:
+                fds, up_fds = fd_count(m.proc.pid), fd_count(echo.proc.pid)
+                self.leave(m)
+                self.assertTrue(wait_until(
+                    lambda: (fd_count(m.proc.pid), fd_count(echo.proc.pid))
+                    == (fds, up_fds)),
+                    f"relay fds {fds} -> {fd_count(m.proc.pid)}, upstream "
+                    f"fds {up_fds} -> {fd_count(echo.proc.pid)}")
+                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+
+    def test_sigterm_ends_a_stalled_pair_at_once(self):
+        for spec in ("stall", "stall,dir=down"):
+            with self.subTest(spec=spec), Muxd("-q", "-l", "127.0.0.1:0") \
+                    as echo, relay("-q", "--fault", spec,
+                                   "--shutdown-timeout", "60",
+                                   upstream=f"127.0.0.1:{echo.port}") as m:
+                up_fds = fd_count(echo.proc.pid)
+                s = m.connect()
+                s.sendall(b"hello")
+                self.assertTrue(wait_until(  # the pair is up
+                    lambda: fd_count(echo.proc.pid) > up_fds))
+                self.assertEqual(m.stop(), 0)  # not after 60 s
+                self.assertEqual(read_to_end(s), (b"", False))
+                s.close()
+
+    def test_an_upstream_that_reads_nothing_is_closed_when_idle(self):
+        release = threading.Event()
+        def serve(conn):  # accepts, never reads
+            release.wait(3 * TIMEOUT)  # past every wait of the test
+        with Upstream(serve) as up, \
+                relay("--idle-timeout", "0.5",
+                      upstream=f"127.0.0.1:{up.port}") as m:
+            fds = fd_count(m.proc.pid)
+            with m.connect() as s:
+                self.assertTrue(wait_until(lambda: up.accepted == 1))
+                s.setblocking(False)
+                try:  # until every buffer on the way is full
+                    while True:
+                        s.send(b"x" * 65536)
+                except BlockingIOError:
+                    pass
+            self.assertTrue(wait_until(lambda: fd_count(m.proc.pid) == fds),
+                            f"relay fds {fds} -> {fd_count(m.proc.pid)}")
+            release.set()
+
+    def test_stats_and_clients_agree_under_fault_churn(self):
+        specs = ["stall,dir=down", "latency=20,dir=both", "stall",
+                 "timeout=50", "stall,dir=both", "split=2:5"]
+        with Muxd("-q", "-l", "127.0.0.1:0") as echo, \
+                tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with relay("-q", "--control", "unix:" + path,
+                       upstream=f"127.0.0.1:{echo.port}") as m:
+                ctl = muxtest.Control(path)
+                ctl.command("stats")  # its own fd is open from here on
+                fds, up_fds = fd_count(m.proc.pid), fd_count(echo.proc.pid)
+                held = []
+                for i, spec in enumerate(specs * 2):
+                    self.assertTrue(ctl.command(f"fault add {spec}")["ok"])
+                    self.leave(m, 20)
+                    held.append(m.connect())  # stays while faults change
+                    held[-1].sendall(b"held")
+                    if i % 2:
+                        self.assertEqual(ctl.command("fault clear"),
+                                         {"ok": True})
+                self.assertEqual(ctl.command("fault clear"), {"ok": True})
+                counts = lambda: (ctl.command("stats")["clients"],
+                                  len(ctl.command("clients")["clients"]))
+                # Those that left go; stats and clients count the same.
+                agree = lambda c: c[0] == c[1] <= len(held)
+                self.assertTrue(wait_until(lambda: agree(counts())),
+                                counts())
+                for s in held:
+                    s.close()
+                self.assertTrue(wait_until(
+                    lambda: (fd_count(m.proc.pid), fd_count(echo.proc.pid))
+                    == (fds, up_fds)),
+                    f"relay fds {fds} -> {fd_count(m.proc.pid)}, upstream "
+                    f"fds {up_fds} -> {fd_count(echo.proc.pid)}")
+                self.assertEqual(counts(), (0, 0))
                 ctl.close()
 
 
@@ -919,13 +1206,13 @@ class TestDump(unittest.TestCase):
         hexes = re.findall(r"^[0-9a-f]{8}  ((?:[0-9a-f]{2} +)+)\|", head, re.M)
         return sum(len(h.split()) for h in hexes), len(head.encode())
 
-    def relay_through_dump(self, d, size, *args, conns=1):
+    def relay_through_dump(self, d, size, *args, conns=1, **popen):
         """size random bytes echoed through a relay that dumps to d (or -
         for stderr), over `conns` connections one after another (each
         closed, and its close logged, before the next): the relay's
         stderr."""
-        with relay("--dump", d, *args,
-                   upstream=f"127.0.0.1:{self.echo.port}") as m:
+        with relay("--dump", d, *args, upstream=f"127.0.0.1:{self.echo.port}",
+                   **popen) as m:
             for n in range(1, conns + 1):
                 data = os.urandom(size)
                 with m.connect() as s:
@@ -997,6 +1284,126 @@ class TestDump(unittest.TestCase):
                 mine, f" conn {n} truncated at 2048 bytes (--dump-max)")
             self.assertGreater(dumped, 0)
             self.assertEqual(dumped + int(closed.group(1)), 6000)
+
+    def echo_once(self, m, data):
+        with m.connect() as s:
+            self.assertEqual(muxtest.round_trip(s, data), data)
+
+    def test_dump_files_are_private_and_each_relay_keeps_its_own(self):
+        # Two relays share a directory: each one's conn 1 has a file of
+        # its own (named by its start time and pid), mode 0600.
+        up = f"127.0.0.1:{self.echo.port}"
+        with tempfile.TemporaryDirectory() as d:
+            with relay("--dump", d, upstream=up) as a, \
+                    relay("--dump", d, upstream=up) as b:
+                self.echo_once(a, b"to the first relay")
+                self.echo_once(b, b"to the second relay")
+                self.assertEqual((a.stop(), b.stop()), (0, 0))
+            for m, data in ((a, "to the first relay"),
+                            (b, "to the second relay")):
+                (path,) = glob.glob(os.path.join(
+                    d, f"conn-*-{m.proc.pid}-1.txt"))
+                self.assertRegex(os.path.basename(path),
+                                 r"^conn-\d{8}T\d{6}Z-\d+-1\.txt$")
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+                with open(path) as f:
+                    self.assertIn(f"|{data[:16]}|", f.read())
+            self.assertEqual(len(os.listdir(d)), 2)
+
+    def test_a_dump_never_replaces_a_file_or_follows_a_link(self):
+        # A link planted under the name of the next dump: the relay
+        # serves the client, says why there is no dump, and the file the
+        # link points to stays as it was.
+        with tempfile.TemporaryDirectory() as d:
+            victim = os.path.join(d, "victim")
+            with open(victim, "w") as f:
+                f.write("precious\n")
+            dumps = os.path.join(d, "dumps")
+            os.mkdir(dumps)
+            with relay("--dump", dumps,
+                       upstream=f"127.0.0.1:{self.echo.port}") as m:
+                err = m.wait_for_log("dumping connections to ")
+                prefix = re.search(r"dumping connections to (\S+)-N\.txt\n",
+                                   err).group(1)
+                os.symlink(victim, prefix + "-1.txt")
+                self.echo_once(m, b"hello")
+                err = m.wait_for_log("cannot dump connection")
+                self.assertRegex(err, r"cannot dump connection 127\.0\.0\.1:"
+                                      r"\d+ to \S+: File exists\n")
+                self.echo_once(m, b"again")
+                self.assertEqual(m.stop(), 0)
+            with open(victim) as f:
+                self.assertEqual(f.read(), "precious\n")
+            self.assertEqual(len(os.listdir(dumps)), 2)  # the link, conn 2
+
+    def test_a_replacement_worker_keeps_the_dumps_it_finds(self):
+        # Both workers dump, one is killed; its replacement's connections
+        # get files of their own: one file per connection, none lost.
+        up = f"127.0.0.1:{self.echo.port}"
+        with tempfile.TemporaryDirectory() as d:
+            with relay("--workers", "2", "--dump", d, upstream=up) as m:
+                conns = 0
+                while len({n.rsplit("-", 1)[0] for n in os.listdir(d)}) < 2:
+                    self.assertLess(conns, 64, "one worker took every client")
+                    self.echo_once(m, b"before %d" % conns)
+                    conns += 1
+                victim = children(m.proc.pid)[0]
+                os.kill(victim, signal.SIGKILL)
+                m.wait_for_log(f"(replaces pid {victim})")
+                for n in range(40):  # the replacement takes about half
+                    self.echo_once(m, b"after %d" % n)
+                conns += 40
+                self.assertEqual(m.stop(), 1)  # a worker died during the run
+            self.assertEqual(len(os.listdir(d)), conns)
+
+    def test_a_file_size_limit_costs_dump_bytes_not_the_relay(self):
+        # Under `ulimit -f` a dump write past the limit fails (EFBIG)
+        # instead of killing muxd (SIGXFSZ): every byte is relayed, the
+        # loss is logged, muxd exits 0.
+        limit = 64 << 10
+
+        def fsize_limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        with tempfile.TemporaryDirectory() as d:
+            err = self.relay_through_dump(d, 100000, preexec_fn=fsize_limit)
+            (path,) = glob.glob(os.path.join(d, "conn-*.txt"))
+            self.assertLessEqual(os.path.getsize(path), limit)
+        self.assertIn("muxd: cannot write the dump of conn 1: File too large "
+                      "(what it cannot take is lost, and counted)\n", err)
+
+    def test_a_file_size_limit_on_stderr_costs_log_lines_not_the_relay(self):
+        # --dump - into a stderr file under `ulimit -f`: the lines past
+        # the limit are lost (EFBIG, as ENOSPC), muxd relays on, exits 0.
+        limit = 64 << 10
+
+        def fsize_limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        err = self.relay_through_dump("-", 100000, preexec_fn=fsize_limit)
+        self.assertLessEqual(len(err.encode()), limit)
+        self.assertIn(" conn 1 up length=", err)
+
+    def test_a_dump_directory_too_long_for_its_file_names(self):
+        # The directory fits PATH_MAX, its file names would not: an error
+        # at start, not files whose names lost their end.
+        with tempfile.TemporaryDirectory() as d:
+            fd = os.open(d, os.O_RDONLY)
+            path = d
+            try:
+                while len(path) + 1 < 4090:  # PATH_MAX is 4096, with the NUL
+                    name = "d" * min(200, 4090 - len(path) - 1)
+                    os.mkdir(name, dir_fd=fd)
+                    fd2 = os.open(name, os.O_RDONLY, dir_fd=fd)
+                    os.close(fd)
+                    fd, path = fd2, path + "/" + name
+            finally:
+                os.close(fd)
+            status, out, err = muxtest.run("-p", "0", "--to", "5", "--dump",
+                                           path)
+        self.assertEqual(status, 1)
+        self.assertRegex(err, r"^muxd: cannot dump to /\S+: File name too "
+                              r"long\n$")  # the log shortens the path
 
     def test_dump_to_stderr(self):
         with relay("--dump", "-", upstream=f"127.0.0.1:{self.echo.port}") \

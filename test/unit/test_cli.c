@@ -124,7 +124,9 @@ static void test_relay_options(void **state) {
     parse_t *p = parse("--to", "127.0.0.1:5", "--connect-timeout", "0.5",
                        "--dump", "-", "--dump-max", "64k");
     assert_int_equal(p->result, MUXD_CLI_SERVE);
-    assert_string_equal(p->opts.relay.upstream_text, "127.0.0.1:5");
+    assert_int_equal(p->opts.relay.nupstreams, 1);
+    assert_string_equal(p->opts.relay.upstreams[0].upstream_text,
+                        "127.0.0.1:5");
     assert_int_equal(p->opts.relay.connect_timeout_ms, 500);
     assert_string_equal(p->opts.relay.dump, "-");
     assert_int_equal(p->opts.relay.dump_max, 64 * 1024);
@@ -234,7 +236,8 @@ static void test_usage_errors(void **state) {
                  "timeout, refuse, blackhole, accept-delay)");
     expect_error(parse("--fault", "latency=5,odds=101"),
                  "invalid fault: 'latency=5,odds=101' (latency=MS: "
-                 "odds=PERCENT, 0 to 100)");
+                 "odds=PERCENT (0 to 100: 25 or 25%) or a FRACTION (0 to 1: "
+                 "0.25), in whole percents)");
     expect_error(parse("--fault", "rst=1"),
                  "invalid fault: 'rst=1' (rst: takes no value)");
     expect_error(parse("--text", "a\\q"),
@@ -294,9 +297,270 @@ static void test_first_error_wins(void **state) {
                  "invalid fd: 'x' (0 to 2147483647)");
 }
 
+/* ---- fault specs (faults.c) ---- */
+
+/* Whether `spec` is taken as --fault. */
+static bool fault_ok(const char *spec) {
+    parse_t *p = parse("--fault", spec);
+    bool ok = p->result == MUXD_CLI_SERVE;
+    done(p);
+    return ok;
+}
+
+/* What one connection gets of `spec` alone (a relay's if `relay`). */
+static muxd_conn_faults_t picked(const char *spec, bool relay) {
+    muxd_faults_t *faults = muxd_faults_new(1);
+    assert_non_null(faults);
+    char err[256] = "";
+    assert_int_not_equal(muxd_faults_add(faults, spec, err, sizeof(err)), 0);
+    muxd_conn_faults_t cf;
+    memset(&cf, 0, sizeof(cf));
+    muxd_faults_pick(faults, relay, &cf);
+    muxd_faults_free(faults);
+    return cf;
+}
+
+/* Which of 200 connections `spec` (an rst with odds=) resets, as bits. */
+static void odds_draws(const char *spec, uint64_t bits[4]) {
+    muxd_faults_t *faults = muxd_faults_new(7);
+    assert_non_null(faults);
+    assert_int_not_equal(muxd_faults_add(faults, spec, NULL, 0), 0);
+    memset(bits, 0, 4 * sizeof(uint64_t));
+    for (unsigned i = 0; i < 200; i++) {
+        muxd_conn_faults_t cf;
+        muxd_faults_pick(faults, false, &cf);
+        bits[i / 64] |= (uint64_t)cf.client.rst << (i % 64);
+    }
+    muxd_faults_free(faults);
+}
+
+/* odds= takes a percent (25, 25%) and a fraction with a point (0.25, as
+ * toxiproxy's toxicity): the same draws. */
+static void test_fault_odds_percent_and_fraction(void **state) {
+    (void)state;
+    uint64_t percent[4], sign[4], fraction[4];
+    odds_draws("rst,odds=50", percent);
+    odds_draws("rst,odds=50%", sign);
+    odds_draws("rst,odds=0.5", fraction);
+    assert_memory_equal(percent, sign, sizeof(percent));
+    assert_memory_equal(percent, fraction, sizeof(percent));
+    assert_true(percent[0] != 0 && percent[0] != UINT64_MAX);
+    odds_draws("rst,odds=5", percent);
+    odds_draws("rst,odds=0.05", fraction);
+    assert_memory_equal(percent, fraction, sizeof(percent));
+    assert_true(fault_ok("latency=5,odds=1.0"));
+    assert_true(fault_ok("latency=5,odds=0.0"));
+    assert_true(fault_ok("latency=5,odds=0.250"));
+    assert_true(fault_ok("latency=5,odds=100%"));
+    const char *bad[] = {"1.5", "0.333", "101", "101%", ".5",   "0.",
+                         "%",   "5%%",   "-1",  "0x10", "1e-1", "0.5%"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char spec[64], msg[256];
+        snprintf(spec, sizeof(spec), "latency=5,odds=%s", bad[i]);
+        snprintf(msg, sizeof(msg),
+                 "invalid fault: '%s' (latency=MS: odds=PERCENT (0 to 100: "
+                 "25 or 25%%) or a FRACTION (0 to 1: 0.25), in whole "
+                 "percents)",
+                 spec);
+        expect_error(parse("--fault", spec), msg);
+    }
+}
+
+/* split=BYTES:0 writes the pieces back to back; split=BYTES pauses 10 ms. */
+static void test_fault_split_without_pause(void **state) {
+    (void)state;
+    muxd_conn_faults_t cf = picked("split=4:0", false);
+    assert_int_equal(cf.client.out.split, 4);
+    assert_int_equal(cf.client.out.split_ms, 0);
+    cf = picked("split=4", false);
+    assert_int_equal(cf.client.out.split_ms, 10);
+    cf = picked("split=1k:7,dir=up", false);
+    assert_int_equal(cf.client.in.split, 1024);
+    assert_int_equal(cf.client.in.split_ms, 7);
+    expect_error(parse("--fault", "split=0:5"),
+                 "invalid fault: 'split=0:5' (split=BYTES[:MS]: BYTES at "
+                 "least 1 (k, M, G), MS 0 to 3600000 (default 10))");
+    expect_error(parse("--fault", "split=4:"),
+                 "invalid fault: 'split=4:' (split=BYTES[:MS]: BYTES at "
+                 "least 1 (k, M, G), MS 0 to 3600000 (default 10))");
+}
+
+/* `,rst` after another kind: one fault, drawn once, whose close is a
+ * reset, on the side its dir= names in a relay. */
+static void test_fault_kind_with_rst(void **state) {
+    (void)state;
+    muxd_conn_faults_t cf = picked("drop-after=1000,rst", false);
+    assert_int_equal(cf.client.out.drop_after, 1000);
+    assert_int_equal(cf.client.rst, 1);
+    cf = picked("drop-after=1000,dir=up,rst", true);
+    assert_int_equal(cf.upstream.out.drop_after, 1000);
+    assert_int_equal(cf.upstream.rst, 1);
+    assert_int_equal(cf.client.rst, 0);
+    cf = picked("limit-time=500,rst", false);
+    assert_int_equal(cf.client.limit_time_ms, 500);
+    assert_int_equal(cf.client.rst, 1);
+    cf = picked("drop-after=1000", false);
+    assert_int_equal(cf.client.rst, 0);
+    /* An rst combined with another kind does not reset refused clients
+     * (the server-wide rst is an rst fault's alone). */
+    muxd_faults_t *faults = muxd_faults_new(1);
+    assert_non_null(faults);
+    assert_int_not_equal(muxd_faults_add(faults, "drop-after=10,rst", NULL, 0),
+                         0);
+    mux_faults_t server;
+    memset(&server, 0, sizeof(server));
+    muxd_faults_server(faults, false, &server);
+    assert_int_equal(server.rst, 0);
+    muxd_faults_free(faults);
+    expect_error(parse("--fault", "refuse,rst"),
+                 "invalid fault: 'refuse,rst' (refuse: rst does not combine "
+                 "with refuse)");
+    expect_error(parse("--fault", "drop-after=9,rst=1"),
+                 "invalid fault: 'drop-after=9,rst=1' (drop-after=BYTES: rst "
+                 "takes no value)");
+    expect_error(parse("--fault", "drop-after=9,rst,rst"),
+                 "invalid fault: 'drop-after=9,rst,rst' (drop-after=BYTES: "
+                 "rst given twice)");
+}
+
+/* A key or a kind given twice says so; a second kind says to give it a
+ * fault of its own. */
+static void test_fault_messages(void **state) {
+    (void)state;
+    expect_error(parse("--fault", "latency=10,latency=20"),
+                 "invalid fault: 'latency=10,latency=20' (latency=MS: "
+                 "latency given twice)");
+    expect_error(parse("--fault", "rst,rst"),
+                 "invalid fault: 'rst,rst' (rst: rst given twice)");
+    expect_error(parse("--fault", "latency=1,odds=5,odds=6"),
+                 "invalid fault: 'latency=1,odds=5,odds=6' (latency=MS: odds "
+                 "given twice)");
+    expect_error(parse("--fault", "latency=1,bandwidth=5"),
+                 "invalid fault: 'latency=1,bandwidth=5' (latency=MS: one "
+                 "kind a spec (only rst combines): give bandwidth a --fault "
+                 "of its own)");
+    expect_error(parse("--fault", "stall,jitter=5"),
+                 "invalid fault: 'stall,jitter=5' (stall: unknown key (dir, "
+                 "odds, first; jitter with latency; rst))");
+    expect_error(parse("--fault", "latency=1,dir"),
+                 "invalid fault: 'latency=1,dir' (latency=MS: a key needs "
+                 "=VALUE (dir, odds, first, jitter))");
+    /* Sizes offer only the suffixes they take. */
+    expect_error(parse("--fault", "drop-after=1T"),
+                 "invalid fault: 'drop-after=1T' (drop-after=BYTES: BYTES: 1 "
+                 "to 1024G (suffixes k, M, G))");
+    assert_true(fault_ok("drop-after=1024G"));
+}
+
+/* Numbers are decimal: no hex, sign, blank or exponent, in any option. */
+static void test_numbers_are_decimal(void **state) {
+    (void)state;
+    expect_error(parse("--to", "5", "--connect-timeout", "0x10"),
+                 "invalid connect timeout: '0x10' (seconds)");
+    expect_error(parse("--idle-timeout", "1e3"),
+                 "invalid idle timeout: '1e3' (seconds)");
+    expect_error(parse("--idle-timeout", " 5"),
+                 "invalid idle timeout: ' 5' (seconds)");
+    expect_error(parse("--shutdown-timeout", "+5"),
+                 "invalid shutdown timeout: '+5' (seconds)");
+    expect_error(parse("-b", "0x10"), "invalid backlog: '0x10' (0 to "
+                                      "2147483647)");
+    expect_error(parse("-b", " 7"), "invalid backlog: ' 7' (0 to 2147483647)");
+    expect_error(parse("-b", "+7"), "invalid backlog: '+7' (0 to 2147483647)");
+    expect_error(parse("-s", "chat", "--chat-memory", "0x10"),
+                 "invalid chat memory: '0x10' (bytes, e.g. 64k; at most "
+                 "1024G)");
+    parse_t *p = parse("--to", "5", "--connect-timeout", "010.50", "-b", "010",
+                       "--idle-timeout", "2.");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_int_equal(p->opts.relay.connect_timeout_ms, 10500);
+    assert_int_equal(p->opts.server.backlog, 10);
+    assert_int_equal(p->opts.server.idle_timeout_ms, 2000);
+    done(p);
+}
+
+/* ---- several relays: each -l takes the --to after it ---- */
+
+static void test_each_listen_takes_the_to_after_it(void **state) {
+    (void)state;
+    parse_t *p = parse("-l", "127.0.0.1:1", "--to", "7", "-l", "127.0.0.1:2",
+                       "-l", "unix:/tmp/s", "--to", "unix:/tmp/up", "-l",
+                       "127.0.0.1:3", "--to", "9");
+    assert_int_equal(p->result, MUXD_CLI_SERVE);
+    assert_int_equal(p->opts.nlisten, 4);
+    assert_int_equal(p->opts.relay.nupstreams, 3);
+    assert_string_equal(p->opts.relay.upstreams[1].upstream_text,
+                        "unix:/tmp/up");
+    size_t want[] = {0, 1, 1, 2};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(p->opts.listen_upstream[i], want[i]);
+    done(p);
+}
+
+/* Every spelling with one --to relays every listener to it. */
+static void test_one_to_relays_every_listener(void **state) {
+    (void)state;
+    parse_t *ps[] = {
+        parse("-l", "127.0.0.1:1", "--to", "7"),
+        parse("--to", "7"),
+        parse("-p", "0", "--to", "7"),
+        parse("--to", "7", "-l", "127.0.0.1:1", "-l", "127.0.0.1:2"),
+        parse("-l", "127.0.0.1:1", "-l", "127.0.0.1:2", "--to", "7"),
+        parse("-l", "127.0.0.1:1", "--to", "7", "-p", "0"),
+        parse_activated(2, "-l", "127.0.0.1:1", "--to", "7", (char *)NULL),
+    };
+    for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+        assert_int_equal(ps[i]->result, MUXD_CLI_SERVE);
+        assert_int_equal(ps[i]->opts.relay.nupstreams, 1);
+        for (size_t l = 0; l < ps[i]->opts.nlisten; l++)
+            assert_int_equal(ps[i]->opts.listen_upstream[l], 0);
+        done(ps[i]);
+    }
+}
+
+static void test_ambiguous_to_is_a_usage_error(void **state) {
+    (void)state;
+    expect_error(parse("-l", "127.0.0.1:1", "--to", "7", "-l", "127.0.0.1:2"),
+                 "-l 127.0.0.1:2 has no --to after it while other listeners "
+                 "have one (each -l ADDR takes the --to after it)");
+    expect_error(parse("--to", "7", "-l", "127.0.0.1:1", "--to", "8"),
+                 "--to 7 comes before any -l, so it relays every listener, "
+                 "and --to 8 has none: give each -l ADDR its own --to after "
+                 "it");
+    expect_error(parse("-l", "127.0.0.1:1", "--to", "7", "--to", "8"),
+                 "--to 8 follows --to 7 with no -l between them (each -l "
+                 "ADDR takes the --to after it)");
+    expect_error(parse("-p", "5", "-l", "127.0.0.1:1", "--to", "7", "-l",
+                       "127.0.0.1:2", "--to", "8"),
+                 "the listener of -p/-H (127.0.0.1:5) cannot take one of "
+                 "several --to: give it with -l ADDR --to UPSTREAM");
+    expect_error(parse_activated(1, "-l", "127.0.0.1:1", "--to", "7", "-l",
+                                 "127.0.0.1:2", "--to", "8", (char *)NULL),
+                 "inherited sockets (--fd, LISTEN_FDS) cannot take one of "
+                 "several --to: use -l ADDR --to UPSTREAM for each");
+    expect_error(parse("--workers", "2", "-l", "127.0.0.1:1", "--to", "7", "-l",
+                       "127.0.0.1:2", "--to", "8"),
+                 "several --to cannot be combined with --workers (the other "
+                 "workers bind worker 1's addresses without knowing their "
+                 "upstreams): one muxd per relay");
+    expect_error(parse("-l", "127.0.0.1:1", "-s", "chargen", "-l",
+                       "127.0.0.1:2", "--to", "8"),
+                 "--to relays bytes unchanged: -s, --text, --framing, "
+                 "--max-line, --line-timeout and the chat options do not "
+                 "apply");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_fault_odds_percent_and_fraction),
+        cmocka_unit_test(test_fault_split_without_pause),
+        cmocka_unit_test(test_fault_kind_with_rst),
+        cmocka_unit_test(test_fault_messages),
+        cmocka_unit_test(test_numbers_are_decimal),
+        cmocka_unit_test(test_each_listen_takes_the_to_after_it),
+        cmocka_unit_test(test_one_to_relays_every_listener),
+        cmocka_unit_test(test_ambiguous_to_is_a_usage_error),
         cmocka_unit_test(test_serving_options),
         cmocka_unit_test(test_limits_and_sizes),
         cmocka_unit_test(test_relay_options),

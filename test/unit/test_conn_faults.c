@@ -1,9 +1,12 @@
 /*
  * test_conn_faults.c -- opts.faults: split writes pieces one per turn in
- * order and a close after flush waits for the last; drop_after lets
+ * order and a close after flush waits for the last (with no pause, back
+ * to back, a send each); drop_after lets
  * exactly N bytes out, then EOF, and later sends fail; the two combine;
- * stall never reads; rst resets; accept_delay_ms accepts late, one at a
- * time.
+ * stall never reads, and what an output stall holds is dropped once the
+ * client closed, at shutdown, and is no activity for the idle timeout;
+ * rst resets; timeout ends in EOF (a reset with rst); slow_close holds a
+ * half-close too; accept_delay_ms accepts late, one at a time.
  *
  * Drives a real loop and server on 127.0.0.1:0 with blocking client
  * sockets read with MSG_DONTWAIT after every turn; a 5 ms ticker bounds
@@ -127,16 +130,23 @@ static const mux_service_t record_service = {.name = "record",
                                              .message = service_message,
                                              .close = service_close};
 
-/* Starts a loop and a server for `service` with `faults`. */
-static void start(const mux_service_t *service, mux_faults_t faults) {
+/* Starts a loop and a server for `service` with `faults` and an idle
+ * timeout (0: none). */
+static void start_idle(const mux_service_t *service, mux_faults_t faults,
+                       uint64_t idle_ms) {
     memset(&fx, 0, sizeof(fx));
     assert_int_equal(mux_loop_new(&fx.loop), 0);
-    mux_server_opts_t opts = {.on_event = on_event, .faults = faults};
+    mux_server_opts_t opts = {
+        .on_event = on_event, .faults = faults, .idle_timeout_ms = idle_ms};
     assert_int_equal(mux_server_new(fx.loop, service, &opts, &fx.server), 0);
     assert_int_equal(mux_server_listen(fx.server, "127.0.0.1:0"), 0);
     mux_timer_init(&fx.ticker, fx.loop, test_tick, NULL);
     assert_int_equal(mux_timer_start(&fx.ticker, 5, 5), 0);
     fx.port = test_server_port(fx.server);
+}
+
+static void start(const mux_service_t *service, mux_faults_t faults) {
+    start_idle(service, faults, 0);
 }
 
 static int connect_client(void) { return test_connect(fx.port); }
@@ -297,6 +307,97 @@ static void test_stall_never_reads(void **state) {
     stop(client);
 }
 
+/* ---- an output stall holds a close, but not for a client that left ---- */
+
+/* Nothing came yet: no byte, no EOF. */
+static void assert_silence(int client) {
+    char buf[8];
+    assert_int_equal(recv(client, buf, sizeof(buf), MSG_DONTWAIT), -1);
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static void
+test_stall_drops_what_it_holds_once_the_client_closed(void **state) {
+    (void)state;
+    start(&text_service, (mux_faults_t){.out = {.stall = 1}});
+    int client = connect_client();
+    run_for(30);
+    assert_silence(client);
+    assert_int_equal(shutdown(client, SHUT_WR), 0); /* EOF: a close */
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 0);
+    run_until_count(&fx.closes, 1);
+    assert_int_equal(fx.closes, 1);
+    stop(client);
+}
+
+static void test_stall_holds_a_close_until_shutdown(void **state) {
+    (void)state;
+    start(&text_close_service, (mux_faults_t){.out = {.stall = 1}});
+    int client = connect_client();
+    run_for(30);
+    assert_silence(client); /* the close waits behind the held bytes */
+    assert_int_equal(fx.closes, 0);
+    assert_int_equal(mux_server_clients(fx.server), 1);
+    mux_server_shutdown(fx.server, 0); /* no limit: it must not wait */
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 0);
+    stop(client);
+}
+
+static void test_stalled_output_is_no_activity(void **state) {
+    (void)state;
+    start_idle(&text_service, (mux_faults_t){.out = {.stall = 1}}, 50);
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 0);
+    assert_string_equal(fx.close_reason, "idle timeout");
+    stop(client);
+}
+
+/* ---- timeout: silence, then EOF (a reset with rst) ---- */
+
+static seen_t timed_out(int rst) {
+    start(&record_service, (mux_faults_t){.timeout_ms = 30, .rst = rst});
+    int client = connect_client();
+    assert_int_equal(send(client, "unread", 6, 0), 6); /* never read */
+    uint64_t t0 = test_now_ms();
+    seen_t seen = run_until_end(client);
+    assert_true(test_now_ms() - t0 >= 30);
+    assert_int_equal(seen.len, 0); /* the greeting was held, then dropped */
+    assert_string_equal(fx.error_reason, "fault timeout: closing");
+    stop(client);
+    return seen;
+}
+
+static void test_timeout_ends_in_eof(void **state) {
+    (void)state;
+    assert_int_equal(timed_out(0).end, 0);
+}
+
+static void test_timeout_with_rst_ends_in_a_reset(void **state) {
+    (void)state;
+    assert_int_equal(timed_out(1).end, ECONNRESET);
+}
+
+/* ---- slow_close: a half-close waits too ---- */
+
+static void test_slow_close_holds_a_half_close(void **state) {
+    (void)state;
+    start(&text_shut_service, (mux_faults_t){.slow_close_ms = 40});
+    int client = connect_client();
+    uint64_t t0 = test_now_ms();
+    seen_t seen = run_until_end(client);
+    assert_true(test_now_ms() - t0 >= 40);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 20);
+    assert_memory_equal(seen.data, TEXT, 20);
+    stop(client);
+}
+
 /* ---- rst: the client reads the reply, then a reset instead of EOF ---- */
 
 /* Serves one client with `service` under rst: it reads (part of) TEXT,
@@ -339,13 +440,114 @@ static void test_accept_delay_one_at_a_time(void **state) {
     stop(first);
 }
 
+/* ---- split with no pause: each piece its own send, back to back ---- */
+
+/* Sends `len` bytes of a counting pattern in one reply (bulk_open). */
+static size_t bulk_len;
+static void bulk_open(mux_conn_t *conn) {
+    fx.conn = conn;
+    char *data = malloc(bulk_len);
+    assert_non_null(data);
+    for (size_t i = 0; i < bulk_len; i++)
+        data[i] = (char)(i % 251);
+    assert_int_equal(mux_conn_send(conn, data, bulk_len), 0);
+    free(data);
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+static const mux_service_t bulk_service = {
+    .name = "bulk", .open = bulk_open, .close = service_close};
+
+/* A stream on one end of a socketpair of `type`, with `faults`; the other
+ * end is returned, non-blocking. */
+static int start_pair(int type, const mux_service_t *service,
+                      mux_conn_opts_t *opts) {
+    memset(&fx, 0, sizeof(fx));
+    assert_int_equal(mux_loop_new(&fx.loop), 0);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, type | SOCK_NONBLOCK, 0, sv), 0);
+    mux_conn_t *conn;
+    assert_int_equal(mux_conn_new(fx.loop, sv[0], service, opts, &conn), 0);
+    mux_timer_init(&fx.ticker, fx.loop, test_tick, NULL);
+    assert_int_equal(mux_timer_start(&fx.ticker, 5, 5), 0);
+    return sv[1];
+}
+
+static void stop_pair(int peer) {
+    close(peer);
+    if (fx.conn) /* still open: lingering */
+        mux_conn_close(fx.conn, MUX_CLOSE_NOW);
+    assert_true(mux_run(fx.loop, MUX_RUN_NOWAIT) >= 0); /* the frees */
+    mux_timer_stop(&fx.ticker);
+    mux_loop_free(fx.loop);
+}
+
+/* split_ms 0: once the first piece is out, every other piece is too, each
+ * a send of its own: on a SOCK_SEQPACKET pair each send is one record. */
+static void test_split_without_pause_sends_each_piece(void **state) {
+    (void)state;
+    static mux_conn_opts_t opts = {.faults = {.out = {.split = 3}}};
+    int peer = start_pair(SOCK_SEQPACKET, &gather_close_service, &opts);
+    char record[64];
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (recv(peer, record, sizeof(record), MSG_PEEK) < 0 &&
+           test_now_ms() < deadline)
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+    /* No more loop turns: the pieces are all there already. */
+    char data[64];
+    size_t len = 0, records = 0;
+    ssize_t n;
+    while ((n = recv(peer, record, sizeof(record), 0)) > 0) {
+        assert_true(n <= 3);
+        memcpy(data + len, record, (size_t)n);
+        len += (size_t)n;
+        records++;
+    }
+    assert_int_equal(records, 7); /* 3 x 6 + 2 */
+    assert_int_equal(len, 20);
+    assert_memory_equal(data, TEXT, 20);
+    stop_pair(peer);
+}
+
+/* split_ms 0 when the socket is full: the next piece waits for the last
+ * to be written, then all arrive, in order. */
+static void test_split_without_pause_through_a_full_socket(void **state) {
+    (void)state;
+    static mux_conn_opts_t opts = {.faults = {.out = {.split = 1000}}};
+    bulk_len = 256 << 10;
+    int peer = start_pair(SOCK_STREAM, &bulk_service, &opts);
+    size_t got = 0;
+    bool wrong = false, eof = false;
+    uint64_t deadline = test_now_ms() + DEADLINE_MS;
+    while (!eof && test_now_ms() < deadline) {
+        assert_true(mux_run(fx.loop, MUX_RUN_ONCE) >= 0);
+        char buf[16384];
+        ssize_t n = recv(peer, buf, sizeof(buf), 0); /* a little a turn */
+        for (ssize_t i = 0; i < n; i++)
+            wrong |= buf[i] != (char)((got + (size_t)i) % 251);
+        got += n > 0 ? (size_t)n : 0;
+        eof = n == 0;
+    }
+    assert_true(eof);
+    assert_false(wrong);
+    assert_int_equal(got, bulk_len);
+    stop_pair(peer);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_pieces_in_order_then_close),
         cmocka_unit_test(test_split_cuts_a_sendv_reply_not_its_pieces),
+        cmocka_unit_test(test_split_without_pause_sends_each_piece),
+        cmocka_unit_test(test_split_without_pause_through_a_full_socket),
         cmocka_unit_test(test_drop_after_exactly_n_then_eof),
         cmocka_unit_test(test_split_and_drop_after_combine),
         cmocka_unit_test(test_stall_never_reads),
+        cmocka_unit_test(test_stall_drops_what_it_holds_once_the_client_closed),
+        cmocka_unit_test(test_stall_holds_a_close_until_shutdown),
+        cmocka_unit_test(test_stalled_output_is_no_activity),
+        cmocka_unit_test(test_timeout_ends_in_eof),
+        cmocka_unit_test(test_timeout_with_rst_ends_in_a_reset),
+        cmocka_unit_test(test_slow_close_holds_a_half_close),
         cmocka_unit_test(test_rst_resets),
         cmocka_unit_test(test_rst_half_close_resets),
         cmocka_unit_test(test_accept_delay_one_at_a_time),

@@ -1,8 +1,8 @@
 /*
  * test_server.c -- server-wide features (src/lib/server.c): the counters of
  * mux_server_stats() for streams and datagrams, mux_server_close_listeners()
- * called from an accept event, and opts.reuseport letting two servers bind
- * one address.
+ * called from an accept event, mux_server_foreach_all() visiting closing
+ * clients, and opts.reuseport letting two servers bind one address.
  *
  * Clients are plain sockets of the test; the loop runs turn by turn until
  * what a test waits for has happened, bounded by a watchdog timer.
@@ -279,6 +279,57 @@ static void test_pause_accepting(void **state) {
     close(waiting);
 }
 
+/* Clients whose connects completed in the kernel's queue, not yet
+ * accepted (accepting paused: as when the loop was busy), each with a
+ * message sent: a shutdown accepts and answers them all before the
+ * listener closes; a close with them queued would reset them. */
+static void test_shutdown_serves_the_clients_in_the_backlog(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    mux_server_pause_accepting(f->server, 1);
+    enum { WAITING = 20 };
+    int fds[WAITING];
+    for (int i = 0; i < WAITING; i++) {
+        fds[i] = client(SOCK_STREAM, port);
+        assert_int_equal(send(fds[i], "queued", 6, 0), 6);
+    }
+    assert_int_equal(f->accepts, 0);
+    mux_server_shutdown(f->server, 5000);
+    assert_int_equal(f->accepts, WAITING);
+    assert_int_equal(mux_server_addresses(f->server, NULL, 0), 0);
+    RUN_UNTIL(f, f->dones == 1);
+    for (int i = 0; i < WAITING; i++) {
+        char buf[16];
+        assert_int_equal(recv(fds[i], buf, sizeof(buf), MSG_WAITALL), 6);
+        assert_memory_equal(buf, "queued", 6);
+        close(fds[i]);
+    }
+}
+
+/* The clients a shutdown accepts from the backlog close at once (from
+ * their open callback): MUX_EV_DONE still comes once, after the
+ * shutdown's own MUX_EV_SHUTDOWN (found by fuzz_server). */
+static void test_backlog_clients_that_close_at_once(void **state) {
+    fixture_t *f = *state;
+    static const mux_service_t closer = {.name = "closer",
+                                         .open = close_at_once};
+    mux_server_opts_t opts = {.on_event = on_event, .event_arg = f};
+    assert_int_equal(mux_server_new(f->t.loop, &closer, &opts, &f->server), 0);
+    assert_int_equal(mux_server_listen(f->server, "127.0.0.1:0"), 0);
+    mux_server_pause_accepting(f->server, 1);
+    int a = client(SOCK_STREAM, test_server_port(f->server));
+    int b = client(SOCK_STREAM, test_server_port(f->server));
+    mux_server_shutdown(f->server, 0);
+    assert_int_equal(f->accepts, 2);
+    assert_int_equal(f->shutdowns, 1);
+    assert_int_equal(f->dones, 1);
+    for (int i = 0; i < 5; i++)
+        assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
+    assert_int_equal(f->dones, 1);
+    close(a);
+    close(b);
+}
+
 static void count_bytes(mux_conn_t *conn, void *arg) {
     mux_conn_stats_t *sum = arg;
     mux_conn_stats_t st;
@@ -301,6 +352,41 @@ static void test_conn_stats(void **state) {
     assert_int_equal(sum.bytes_out, 5);
     assert_true(sum.age_ms < 60000);
     close(c);
+}
+
+static void close_after_flush(mux_conn_t *conn, void *arg) {
+    (void)arg;
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+
+/* Counts the clients visited ([0]) and the closing ones among them. */
+static void count_closing(mux_conn_t *conn, void *arg) {
+    int *counts = arg;
+    counts[0]++;
+    counts[1] += mux_conn_closing(conn) != 0;
+}
+
+/* A client whose close waits for its peer is still counted: foreach_all
+ * visits it (foreach does not), as mux_server_stats() counts it. */
+static void test_foreach_all_visits_closing_clients(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    int c = client(SOCK_STREAM, port);
+    assert_int_equal(send(c, "hi", 2, 0), 2);
+    expect_reply(f, c, "hi", 2);
+    mux_server_foreach(f->server, close_after_flush, NULL); /* lingers */
+    int open[2] = {0, 0}, all[2] = {0, 0};
+    mux_server_foreach(f->server, count_closing, open);
+    mux_server_foreach_all(f->server, count_closing, all);
+    assert_int_equal(open[0], 0);
+    assert_int_equal(all[0], 1);
+    assert_int_equal(all[1], 1);
+    assert_int_equal(stats_of(f->server).clients, 1);
+    close(c);
+    RUN_UNTIL(f, stats_of(f->server).clients == 0);
+    all[0] = 0;
+    mux_server_foreach_all(f->server, count_closing, all);
+    assert_int_equal(all[0], 0);
 }
 
 /* What muxd --max-accepts does: listeners closed at an accept, shutdown
@@ -449,7 +535,13 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_close_listeners_from_accept, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_pause_accepting, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_shutdown_serves_the_clients_in_the_backlog, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_clients_that_close_at_once,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_conn_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_all_visits_closing_clients,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_from_the_last_close,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_on_signals, setup, teardown),

@@ -8,6 +8,11 @@ its counters and clients, stop it and get its log.
 
 Standard library only. The control socket's commands are those of
 `muxd --control` (docs/fixtures.md in the muxd repository).
+
+A Muxd that is never stopped is stopped anyway, its directory removed:
+once it is garbage, or when the interpreter exits. On Linux muxd also
+gets SIGTERM if the interpreter is killed (PR_SET_PDEATHSIG), when it
+was started from the main thread.
 """
 
 import json
@@ -16,14 +21,21 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+import weakref
 
 __all__ = ["Muxd", "MuxdError", "find_binary"]
 __version__ = "0.1.0"
 
 # Options that give muxd a listener: without any, Muxd adds -l 127.0.0.1:0.
 _LISTEN_OPTIONS = ("-l", "--listen", "-p", "--port", "--fd")
+# The longest control socket path used under $TMPDIR: below every system's
+# sockaddr_un.sun_path (108 bytes on Linux, 104 on the BSDs, with its NUL).
+_SOCKET_PATH_MAX = 100
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class MuxdError(Exception):
@@ -37,9 +49,74 @@ def find_binary(binary=None):
     if not path:
         raise MuxdError("muxd not found: pass binary=, set $MUXD, or put "
                         "muxd on PATH")
+    if not os.path.exists(path):
+        raise MuxdError(f"muxd not found: {path} does not exist")
+    if os.path.isdir(path):
+        raise MuxdError(f"muxd not executable: {path} is a directory")
     if not os.access(path, os.X_OK):
-        raise MuxdError(f"muxd not executable: {path}")
+        raise MuxdError(f"muxd not executable: {path} (no execute "
+                        f"permission)")
     return path
+
+
+def _private_dir():
+    """A new temporary directory for the control socket, the ready file
+    and the log: under $TMPDIR, or under /tmp when the socket's path there
+    would be too long for a unix socket."""
+    path = tempfile.mkdtemp(prefix="muxd-")
+    sock = os.fsencode(os.path.join(path, "control.sock"))
+    if len(sock) <= _SOCKET_PATH_MAX:
+        return path
+    os.rmdir(path)
+    return tempfile.mkdtemp(prefix="muxd-", dir="/tmp")
+
+
+def _die_with_parent():
+    """A preexec_fn for Popen: on Linux the child gets SIGTERM when the
+    thread that started it ends, so muxd goes with a killed interpreter.
+    None elsewhere, or from another thread than the main one (a thread
+    that ends would stop muxd), or when libc's prctl cannot be had."""
+    if (not sys.platform.startswith("linux") or
+            threading.current_thread() is not threading.main_thread()):
+        return None
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    args = (ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(signal.SIGTERM),
+            ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+
+    def preexec():
+        # The parent may have died before prctl: then nobody is left to
+        # stop muxd, so it does not start.
+        if prctl(*args) == 0 and os.getppid() != parent:
+            os._exit(1)
+    return preexec
+
+
+def _stop_process(proc, timeout):
+    """SIGTERM (a graceful stop), SIGKILL if it is not over within
+    `timeout` seconds; returns once it is over."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _end(owner, proc, directory, timeout):
+    """Stops muxd and removes its directory: the last step of stop(), and
+    (through weakref.finalize) what ends a Muxd never stopped, once it is
+    garbage or when the interpreter exits. Only in the process `owner`
+    that started it: a forked child that exits leaves it alone."""
+    if os.getpid() != owner:
+        return
+    _stop_process(proc, timeout)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _parse_address(line):
@@ -57,25 +134,38 @@ class Muxd:
     socket and a ready file in a private temporary directory, and
     -l 127.0.0.1:0 unless `args` give a listener. Returns once muxd is
     ready (at most `timeout` seconds). Use it as a context manager, or
-    call stop()."""
+    call stop(). With --workers muxd has no control socket: the control
+    methods raise MuxdError."""
 
     def __init__(self, *args, binary=None, timeout=10.0):
         self.binary = find_binary(binary)
         self.timeout = timeout
-        self._dir = tempfile.mkdtemp(prefix="muxd-")
-        self.control_path = os.path.join(self._dir, "control.sock")
-        self._ready_path = os.path.join(self._dir, "ready")
-        self._log_path = os.path.join(self._dir, "muxd.log")
         self.returncode = None
         argv = [self.binary, *map(str, args)]
-        if not any(a.split("=")[0] in _LISTEN_OPTIONS for a in argv[1:]):
+        options = [a.split("=")[0] for a in argv[1:]]
+        if not any(o in _LISTEN_OPTIONS for o in options):
             argv += ["-l", "127.0.0.1:0"]
-        argv += ["--control", "unix:" + self.control_path,
-                 "--ready-file", self._ready_path]
-        # The log goes to a file: never a pipe that fills up and stops muxd.
-        with open(self._log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                         stdout=log, stderr=log)
+        self._dir = _private_dir()
+        self.control_path = None
+        if "--workers" not in options:  # muxd refuses --control with it
+            self.control_path = os.path.join(self._dir, "control.sock")
+            argv += ["--control", "unix:" + self.control_path]
+        self._ready_path = os.path.join(self._dir, "ready")
+        self._log_path = os.path.join(self._dir, "muxd.log")
+        argv += ["--ready-file", self._ready_path]
+        try:
+            # The log goes to a file: never a pipe that fills up and stops
+            # muxd.
+            with open(self._log_path, "wb") as log:
+                self.proc = subprocess.Popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    preexec_fn=_die_with_parent())
+        except OSError as e:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            raise MuxdError(f"cannot run muxd {self.binary}: "
+                            f"{e.strerror or e}") from e
+        self._finalizer = weakref.finalize(self, _end, os.getpid(),
+                                           self.proc, self._dir, self.timeout)
         try:
             self._wait_ready()
         except BaseException:
@@ -85,7 +175,8 @@ class Muxd:
     def _wait_ready(self):
         deadline = time.monotonic() + self.timeout
         while not (os.path.exists(self._ready_path) and
-                   os.path.exists(self.control_path)):
+                   (self.control_path is None or
+                    os.path.exists(self.control_path))):
             if self.proc.poll() is not None:
                 raise MuxdError(f"muxd exited with status "
                                 f"{self.proc.returncode}: {self.log}")
@@ -116,7 +207,14 @@ class Muxd:
 
     def command(self, line):
         """Sends one control command; returns its reply (a dict). Raises
-        MuxdError for an error reply ({"ok": false, ...})."""
+        MuxdError for an error reply ({"ok": false, ...}), and for a CR, LF
+        or NUL in `line`: a command is one line, never two."""
+        if any(c in line for c in "\r\n\0"):
+            raise MuxdError(f"{line!r}: a control command is one line: no "
+                            f"CR, LF or NUL in it")
+        if self.control_path is None:
+            raise MuxdError("no control socket: muxd runs with --workers "
+                            "(each worker has its own clients and faults)")
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(self.timeout)
             try:
@@ -152,7 +250,8 @@ class Muxd:
         self.command("fault clear")
 
     def clients(self):
-        """[{"id", "peer", "bytes_in", "bytes_out", "age_ms"}, ...]."""
+        """[{"id", "peer", "bytes_in", "bytes_out", "age_ms", "closing"},
+        ...]: every client stats() counts, closing ones too."""
         return self.command("clients")["clients"]
 
     def stats(self):
@@ -181,16 +280,10 @@ class Muxd:
         log). Calling it again returns the same."""
         if self.returncode is None:
             wait = self.timeout if timeout is None else timeout
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            _stop_process(self.proc, wait)
             self.returncode = self.proc.returncode
             self._final_log = self.log
-            shutil.rmtree(self._dir, ignore_errors=True)
+            self._finalizer()  # removes the directory (muxd is over)
         return self.returncode, self._final_log
 
     def __enter__(self):
