@@ -500,9 +500,10 @@ typedef struct {
      * up to `jitter_ms` more drawn per send (order kept). */
     uint64_t latency_ms;
     uint64_t jitter_ms;
-    /* At most this many bytes a second (a token bucket of 10 ms; while
-     * bytes wait for it, it keeps all the time that passes, up to 1 s, so
-     * a timer that wakes late costs no rate); 0: unlimited. */
+    /* At most this many bytes a second (a token bucket of 10 ms: after a
+     * pause, a stall lifted included, at most 10 ms of the rate at once;
+     * the time a timer that wakes late lost is made up, up to 1 s, so a
+     * loaded machine costs no rate); 0: unlimited. */
     uint64_t bandwidth;
     /* Pieces of at most `split` bytes, one write() (or one delivery to
      * the service) each, at least `split_ms` apart (0: no pause, the
@@ -570,9 +571,10 @@ typedef struct {
  * How a stream (a mux_conn_t) is served. A server keeps one for all its
  * clients, made from its mux_server_opts_t; mux_conn_new() takes one for a
  * stream of your own. The stream keeps a pointer: the struct must outlive
- * it, and the stream reads `faults` and `delay_ms` as it runs (a change
- * there reaches open streams: see mux_conn_shape_changed()). Every 0 means
- * the default beside it.
+ * it, and the stream reads `delay_ms` and `faults` as it runs (other
+ * faults reach an open stream through mux_conn_set_faults(), a server's
+ * clients through mux_server_set_faults()). Every 0 means the default
+ * beside it.
  */
 typedef struct {
     size_t max_output;        /* high watermark of pending output; 0: 1 MiB;

@@ -235,6 +235,7 @@ typedef struct {
     uint64_t next_piece; /* split: not before this time */
     uint64_t passed;     /* bytes let through (drop_after) */
     uint64_t empty_at;   /* bandwidth: the bucket (see shape.c) */
+    uint64_t wake;       /* when its timer was last armed for; 0: stopped */
     uint32_t rng;        /* jitter */
     bool dropped;        /* drop_after reached: nothing more */
 } mux__shaper_t;

@@ -143,15 +143,19 @@ static uint64_t bucket_ns(const mux_shape_t *shape) {
 
 /*
  * bandwidth: the bucket is a time, when it was (or would have been)
- * empty; it gathers the rate since. It holds at most a full bucket when
- * the first held bytes fell due; from then on, while they wait, it gathers
- * all the time that passes (up to BACKLOG_NS): a timer that wakes late
- * costs no rate.
+ * empty; it gathers the rate since. It holds at most a full bucket at the
+ * moment the first held bytes could go: when they fell due or, if later,
+ * when the shaper's timer was to wake for them. The time a late wake-up
+ * lost is kept (up to BACKLOG_NS), so a late timer costs no rate; a pause
+ * the shaper did not make (a stall, a flush that found no timer) gives
+ * no more than a full bucket.
  */
 static uint64_t empty_at(const mux__shaper_t *sh, const mux_shape_t *shape,
                          uint64_t now) {
     const group_t *first = first_group(sh);
     uint64_t due = first && first->due < now ? first->due : now;
+    uint64_t wake = sh->wake && sh->wake < now ? sh->wake : now;
+    due = wake > due ? wake : due;
     uint64_t full = bucket_ns(shape);
     uint64_t at = due > full ? due - full : 0;
     if (now > BACKLOG_NS && at < now - BACKLOG_NS)
@@ -166,13 +170,19 @@ static uint64_t tokens(const mux__shaper_t *sh, const mux_shape_t *shape,
     return now > at ? mul_div(now - at, shape->bandwidth, MUX__NS_PER_SEC) : 0;
 }
 
+/* bandwidth: the time `n` bytes take at the rate, rounded up: never
+ * faster than the rate. */
+static uint64_t cost_ns(const mux_shape_t *shape, uint64_t n) {
+    uint64_t cost = mul_div(n, MUX__NS_PER_SEC, shape->bandwidth);
+    if (mul_div(cost, shape->bandwidth, MUX__NS_PER_SEC) < n)
+        cost++;
+    return cost;
+}
+
 /* bandwidth: `n` bytes taken out of the bucket at `now`. */
 static void spend(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
                   uint64_t now) {
-    uint64_t cost = mul_div(n, MUX__NS_PER_SEC, shape->bandwidth);
-    if (mul_div(cost, shape->bandwidth, MUX__NS_PER_SEC) < n)
-        cost++; /* rounded up: never faster than the rate */
-    sh->empty_at = add_sat(empty_at(sh, shape, now), cost);
+    sh->empty_at = add_sat(empty_at(sh, shape, now), cost_ns(shape, n));
 }
 
 size_t mux__shaper_peek(const mux__shaper_t *sh, const mux_shape_t *shape,
@@ -244,17 +254,17 @@ uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
         uint64_t full =
             mul_div(bucket_ns(shape), shape->bandwidth, MUX__NS_PER_SEC);
         uint64_t want = first->len < full ? first->len : full;
-        uint64_t have = tokens(sh, shape, now);
-        if (have < want) {
-            uint64_t wait =
-                mul_div(want - have, MUX__NS_PER_SEC, shape->bandwidth) + 1;
-            when = add_sat(now, wait) > when ? add_sat(now, wait) : when;
-        }
+        /* The bucket's own time, not now + the bytes missing: what it
+         * holds beyond whole bytes is not lost to the wait. */
+        uint64_t ready =
+            add_sat(empty_at(sh, shape, now), cost_ns(shape, want));
+        when = ready > when ? ready : when;
     }
     return when ? when : now;
 }
 
 int mux__shaper_arm(mux__shaper_t *sh, uint64_t when) {
+    sh->wake = when;
     if (!when) {
         mux_timer_stop(&sh->timer);
         return 0;

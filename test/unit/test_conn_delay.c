@@ -457,6 +457,31 @@ static void test_bandwidth_exact_on_time(void **state) {
     fake_stream_close(&fs);
 }
 
+/* bandwidth: only a late timer's lost time is made up, never a pause the
+ * shaper did not make. 1,000 bytes a second, stalled for 2 s with bytes
+ * waiting, then the stall lifted: a full bucket (10 ms: 10 bytes) goes at
+ * once, then the rate; not the 2 s (or 1 s) of rate the pause spanned. */
+static void test_bandwidth_no_burst_after_a_stall(void **state) {
+    (void)state;
+    enum { RATE = 1000, TOTAL = 4000 };
+    mux_faults_t faults = {.out = {.bandwidth = RATE, .stall = true}};
+    fake_stream_t fs;
+    fake_stream_open(&fs, &faults, FAKE_START);
+    static char data[TOTAL];
+    memset(data, 'b', sizeof(data));
+    assert_int_equal(mux_conn_send(fs.conn, data, sizeof(data)), 0);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 2000000000u), 0);
+    static mux_faults_t lifted = {.out = {.bandwidth = RATE}};
+    mux_conn_set_faults(fs.conn, &lifted);
+    size_t got = fake_stream_at(&fs, FAKE_START + 2000000000u);
+    print_message("bandwidth %d, a 2 s stall lifted: %zu bytes at once\n",
+                  RATE, got);
+    assert_true(got <= RATE / 100);
+    got = fake_stream_at(&fs, FAKE_START + 2500000000u);
+    assert_true(got >= RATE / 2 && got <= RATE / 2 + RATE / 100);
+    fake_stream_close(&fs);
+}
+
 /* latency: a byte held 1 ms goes 1 ms after it was sent, within a
  * microsecond (held bytes share a due time per 1/1024 of the delay), not
  * rounded up to whole milliseconds; never earlier. */
@@ -488,6 +513,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_bandwidth_late_wakeups_lose_nothing,
                                   fake_clock_teardown),
         cmocka_unit_test_teardown(test_bandwidth_exact_on_time,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(test_bandwidth_no_burst_after_a_stall,
                                   fake_clock_teardown),
         cmocka_unit_test_teardown(test_latency_not_rounded_to_ms,
                                   fake_clock_teardown),
