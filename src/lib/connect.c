@@ -55,10 +55,7 @@ static void on_writable(mux_loop_t *loop, int fd, int events, void *arg);
  * nothing left open.
  */
 static int attempt(mux_connect_t *c, const mux_sockaddr_t *sa) {
-    int fd = socket(sa->family, sa->socktype, 0);
-    if (fd < 0)
-        return -errno;
-    fd = mux__fd_prepare(fd);
+    int fd = mux__fd_socket(sa->family, sa->socktype);
     if (fd < 0)
         return fd;
     c->fd = fd;

@@ -92,6 +92,8 @@ void mux__loop_release(mux_loop_t *loop);
  * past FD_SETSIZE). Returns fd, or -errno (fd closed then).
  */
 int mux__fd_prepare(int fd);
+/* A new socket(family, type, 0), prepared so. Returns it, or -errno. */
+int mux__fd_socket(int family, int type);
 
 /* A descriptor kept open for the EMFILE remedy (/dev/null), or -1. */
 int mux__fd_spare(void);
