@@ -8,6 +8,7 @@
 
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -380,6 +381,8 @@ static void on_accepted(void *arg, mux_listener_t *listener, int fd,
                         bool shed) {
     mux_server_t *server = arg;
     const mux_server_opts_t *o = &server->opts;
+    /* add_conn() took the last one before any callback could accept. */
+    assert(!server->admitting);
     if (shed) {
         refuse(server, listener, fd, peer, peer_len,
                "server full: out of file descriptors", true);
@@ -426,6 +429,8 @@ static void shutdown_done(mux_server_t *server) {
 static void remove_conn(mux_server_t *server, mux_conn_t *conn,
                         mux_event_t *ev) {
     mux__conn_owned_t *owned = mux__conn_owned(conn);
+    assert(owned->server == server && server->nclients > 0);
+    assert(owned->prev || server->conns == conn); /* on the list */
     if (owned->prev)
         mux__conn_owned(owned->prev)->next = owned->next;
     else
