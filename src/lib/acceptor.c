@@ -296,10 +296,7 @@ static int bind_socket(int fd, const mux_sockaddr_t *sa,
 int mux__listener_open(const mux__listen_config_t *config,
                        const mux_sockaddr_t *sa, mux_transport transport,
                        mux_listener_t **out) {
-    int fd = socket(sa->family, sa->socktype, 0);
-    if (fd < 0)
-        return -errno;
-    fd = mux__fd_prepare(fd);
+    int fd = mux__fd_socket(sa->family, sa->socktype);
     if (fd < 0)
         return fd;
     int err = bind_socket(fd, sa, config);

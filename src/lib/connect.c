@@ -8,6 +8,7 @@
 
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ static void report(mux_connect_t *c, int fd, int err) {
 
 /* Gives up the attempt under way, remembering why (err < 0). */
 static void abandon(mux_connect_t *c, int err) {
+    assert(c->fd >= 0);
     mux_unwatch(c->loop, c->fd);
     mux__close(c->fd);
     c->fd = -1;
@@ -55,10 +57,8 @@ static void on_writable(mux_loop_t *loop, int fd, int events, void *arg);
  * nothing left open.
  */
 static int attempt(mux_connect_t *c, const mux_sockaddr_t *sa) {
-    int fd = socket(sa->family, sa->socktype, 0);
-    if (fd < 0)
-        return -errno;
-    fd = mux__fd_prepare(fd);
+    assert(c->fd < 0); /* one attempt at a time */
+    int fd = mux__fd_socket(sa->family, sa->socktype);
     if (fd < 0)
         return fd;
     c->fd = fd;

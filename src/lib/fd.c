@@ -38,4 +38,9 @@ int mux__fd_prepare(int fd) {
     return fd;
 }
 
+int mux__fd_socket(int family, int type) {
+    int fd = socket(family, type, 0);
+    return fd < 0 ? -errno : mux__fd_prepare(fd);
+}
+
 int mux__fd_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }

@@ -92,6 +92,8 @@ void mux__loop_release(mux_loop_t *loop);
  * past FD_SETSIZE). Returns fd, or -errno (fd closed then).
  */
 int mux__fd_prepare(int fd);
+/* A new socket(family, type, 0), prepared so. Returns it, or -errno. */
+int mux__fd_socket(int family, int type);
 
 /* A descriptor kept open for the EMFILE remedy (/dev/null), or -1. */
 int mux__fd_spare(void);
@@ -121,6 +123,42 @@ bool mux__source_of(const struct sockaddr *sa, mux__source_t *out);
 uint32_t mux__source_hash(const mux__source_t *source);
 /* The port of an IPv4 or IPv6 address (0 for others). */
 unsigned mux__addr_port(const struct sockaddr *sa);
+
+/* ---- admission.c: a server's limits on who may come in ---- */
+
+/*
+ * The per-source and rate limits of a server's stream clients
+ * (opts.max_per_source, opts.max_rate; 0: none): how many clients each
+ * source holds, and the times of the last admissions. Refusals are counted
+ * in `counters` (refused_per_source, refused_rate). Owned by the server.
+ */
+typedef struct mux__admission mux__admission_t;
+/* One source's count of clients; held by each admitted client of it. */
+typedef struct mux__source_count mux__source_count_t;
+
+/* NULL: no memory. */
+mux__admission_t *mux__admission_new(mux_loop_t *loop, unsigned max_per_source,
+                                     unsigned max_rate,
+                                     mux_server_stats_t *counters);
+void mux__admission_free(mux__admission_t *adm);
+/*
+ * Why `peer` may not come in now (into `why`, or a fixed text), or NULL:
+ * then *count is its source's count, made if new, that the client takes
+ * with mux__admission_hold(), or that mux__admission_release() frees if
+ * nobody holds it (NULL: not counted, e.g. a unix client).
+ */
+const char *mux__admission_check(mux__admission_t *adm,
+                                 const struct sockaddr *peer,
+                                 mux__source_count_t **count, char *why,
+                                 size_t size);
+/* A client was admitted now: one more in the rate window. */
+void mux__admission_note(mux__admission_t *adm);
+/* A client holds its source's count, or lets it go (freed when nobody
+ * holds it); NULL is a no-op. */
+void mux__admission_hold(mux__source_count_t *count);
+void mux__admission_leave(mux__admission_t *adm, mux__source_count_t *count);
+/* Frees a count that no client holds (NULL or a held one: a no-op). */
+void mux__admission_release(mux__admission_t *adm, mux__source_count_t *count);
 
 /* ---- acceptor.c: bound sockets; accepting stream clients ---- */
 

@@ -1,16 +1,18 @@
 /*
- * server.c -- listeners plus one service plus limits: tracks the clients,
- * admits or refuses them, reports events, and shuts down gracefully.
+ * server.c -- listeners plus one service: tracks the clients, admits or
+ * refuses them (its filter, max_clients and shutdown here; the per-source
+ * and rate limits in admission.c), reports events, propagates faults
+ * changed at run time, and shuts down gracefully (on signals if asked).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,17 +23,6 @@
 #endif
 
 #define MAX_RESOLVED 16
-/* Buckets of the per-source client counts (opts.max_per_source). */
-#define SOURCE_BUCKETS 256
-/* The window of opts.max_rate. */
-#define RATE_WINDOW_MS 1000
-
-/* How many stream clients one source has connected now. */
-typedef struct source_count {
-    struct source_count *next;
-    mux__source_t source;
-    unsigned clients;
-} source_count_t;
 
 struct mux_server {
     mux_loop_t *loop;
@@ -57,10 +48,8 @@ struct mux_server {
     uint64_t signal_timeout_ms;
     bool stop_loop_when_done;
     bool watches_signals;
-    source_count_t **per_source; /* SOURCE_BUCKETS chains, or NULL */
-    source_count_t *admitting;   /* the count of the client being added */
-    uint64_t *admit_times;       /* max_rate: the last admissions, a ring */
-    size_t admit_next, admit_count;
+    mux__admission_t *admission;    /* max_per_source, max_rate */
+    mux__source_count_t *admitting; /* the count of the client being added */
 };
 
 mux_loop_t *mux_server_loop(const mux_server_t *server) { return server->loop; }
@@ -105,18 +94,6 @@ static bool own_udp_port(void *arg, unsigned port) {
         if (l->transport == MUX_UDP && l->port == port)
             return true;
     return false;
-}
-
-/* Per-source counts and the rate window, as the options ask. */
-static int alloc_limits(mux_server_t *server) {
-    const mux_server_opts_t *o = &server->opts;
-    if (o->max_per_source &&
-        !(server->per_source = calloc(SOURCE_BUCKETS, sizeof(void *))))
-        return -ENOMEM;
-    if (o->max_rate &&
-        !(server->admit_times = calloc(o->max_rate, sizeof(uint64_t))))
-        return -ENOMEM;
-    return 0;
 }
 
 static mux_timer_cb on_shutdown_timeout, on_shutdown_drain;
@@ -190,8 +167,9 @@ int mux_server_new(mux_loop_t *loop, const mux_service_t *service,
     if (!o->full_message)
         o->full_message = "server full\n";
     make_conn_opts(server);
-    if (alloc_limits(server) < 0) {
-        free(server->per_source);
+    server->admission = mux__admission_new(loop, o->max_per_source, o->max_rate,
+                                           &server->counters);
+    if (!server->admission) {
         free(server);
         return -ENOMEM;
     }
@@ -383,108 +361,16 @@ static void refuse(mux_server_t *server, mux_listener_t *listener, int fd,
     server_emit(server, &ev);
 }
 
-/* ---- opts.max_per_source: clients per source ---- */
-
-/* The count of `peer`'s source, made if `make` (NULL: none, a unix
- * client, or no memory). */
-static source_count_t *source_count(mux_server_t *server,
-                                    const struct sockaddr *peer, bool make) {
-    mux__source_t source;
-    if (!server->per_source || !mux__source_of(peer, &source))
-        return NULL;
-    source_count_t **head =
-        &server->per_source[mux__source_hash(&source) % SOURCE_BUCKETS];
-    for (source_count_t *c = *head; c; c = c->next)
-        if (memcmp(&c->source, &source, sizeof(source)) == 0)
-            return c;
-    source_count_t *c = make ? calloc(1, sizeof(*c)) : NULL;
-    if (c) {
-        c->source = source;
-        c->next = *head;
-        *head = c;
-    }
-    return c;
-}
-
-/* Frees a count that no client holds any more. */
-static void source_release(mux_server_t *server, source_count_t *count) {
-    if (!count || count->clients > 0)
-        return;
-    source_count_t **p =
-        &server->per_source[mux__source_hash(&count->source) % SOURCE_BUCKETS];
-    while (*p != count)
-        p = &(*p)->next;
-    *p = count->next;
-    free(count);
-}
-
-static void free_source_counts(mux_server_t *server) {
-    for (size_t i = 0; server->per_source && i < SOURCE_BUCKETS; i++)
-        while (server->per_source[i]) {
-            source_count_t *c = server->per_source[i];
-            server->per_source[i] = c->next;
-            free(c);
-        }
-    free(server->per_source);
-}
-
-/* ---- opts.max_rate: admissions in the last RATE_WINDOW_MS ---- */
-
-static bool over_rate(const mux_server_t *server) {
-    unsigned max = server->opts.max_rate;
-    if (!max || server->admit_count < max)
-        return false;
-    /* The ring is full: its oldest entry is the max-th admission back. */
-    uint64_t oldest = server->admit_times[server->admit_next];
-    return mux_now(server->loop) - oldest < RATE_WINDOW_MS;
-}
-
-static void note_admission(mux_server_t *server) {
-    if (!server->admit_times)
-        return;
-    server->admit_times[server->admit_next] = mux_now(server->loop);
-    server->admit_next = (server->admit_next + 1) % server->opts.max_rate;
-    server->admit_count++;
-}
-
-/* The admission policy of stream clients, after the filter: why `peer`
- * may not stay (counted), or NULL. */
-static const char *over_limits(mux_server_t *server,
-                               const struct sockaddr *peer,
-                               source_count_t *count, char *why, size_t size) {
-    const mux_server_opts_t *o = &server->opts;
-    if (count && count->clients >= o->max_per_source) {
-        server->counters.refused_per_source++;
-        snprintf(why, size, "too many clients from this address (limit %u)",
-                 o->max_per_source);
-        return why;
-    }
-    if (over_rate(server)) {
-        server->counters.refused_rate++;
-        snprintf(why, size, "too many new clients per second (limit %u)",
-                 o->max_rate);
-        return why;
-    }
-    if (server->per_source && !count && peer->sa_family != AF_UNIX)
-        return "server full: out of memory";
-    return NULL;
-}
-
-/* Filter, then per-source and rate limits: the refusals without a word. */
+/* Filter, then per-source and rate limits: the refusals without a word.
+ * NULL: admitted so far, with *count its source's count to hold. */
 static const char *policy_refusal(mux_server_t *server,
                                   const struct sockaddr *peer, socklen_t len,
-                                  source_count_t **count, char *why,
+                                  mux__source_count_t **count, char *why,
                                   size_t size) {
     const char *reason = filter(server, peer, len);
-    if (reason)
-        return reason;
-    *count = source_count(server, peer, true);
-    reason = over_limits(server, peer, *count, why, size);
-    if (reason) {
-        source_release(server, *count);
-        *count = NULL;
-    }
-    return reason;
+    return reason ? reason
+                  : mux__admission_check(server->admission, peer, count, why,
+                                         size);
 }
 
 /* A client a listener accepted: admitted (a new stream) or turned away
@@ -495,12 +381,14 @@ static void on_accepted(void *arg, mux_listener_t *listener, int fd,
                         bool shed) {
     mux_server_t *server = arg;
     const mux_server_opts_t *o = &server->opts;
+    /* add_conn() took the last one before any callback could accept. */
+    assert(!server->admitting);
     if (shed) {
         refuse(server, listener, fd, peer, peer_len,
                "server full: out of file descriptors", true);
         return;
     }
-    source_count_t *count = NULL;
+    mux__source_count_t *count = NULL;
     char why[96];
     const char *reason =
         policy_refusal(server, peer, peer_len, &count, why, sizeof(why));
@@ -513,16 +401,16 @@ static void on_accepted(void *arg, mux_listener_t *listener, int fd,
     else if (server->shutting_down && !server->draining)
         reason = "shutting down";
     if (reason) {
-        source_release(server, count);
+        mux__admission_release(server->admission, count);
         refuse(server, listener, fd, peer, peer_len, reason, true);
         return;
     }
     server->admitting = count; /* add_conn() takes it */
-    note_admission(server);
+    mux__admission_note(server->admission);
     int err = admit(server, fd, peer, peer_len, listener->local);
     if (server->admitting) { /* the client was never added */
         server->admitting = NULL;
-        source_release(server, count);
+        mux__admission_release(server->admission, count);
     }
     if (err < 0)
         on_accept_error(server, listener, err);
@@ -541,6 +429,8 @@ static void shutdown_done(mux_server_t *server) {
 static void remove_conn(mux_server_t *server, mux_conn_t *conn,
                         mux_event_t *ev) {
     mux__conn_owned_t *owned = mux__conn_owned(conn);
+    assert(owned->server == server && server->nclients > 0);
+    assert(owned->prev || server->conns == conn); /* on the list */
     if (owned->prev)
         mux__conn_owned(owned->prev)->next = owned->next;
     else
@@ -549,12 +439,8 @@ static void remove_conn(mux_server_t *server, mux_conn_t *conn,
         mux__conn_owned(owned->next)->prev = owned->prev;
     owned->prev = owned->next = NULL;
     server->nclients--;
-    source_count_t *count = owned->source;
-    if (count) {
-        count->clients--;
-        owned->source = NULL;
-        source_release(server, count);
-    }
+    mux__admission_leave(server->admission, owned->source);
+    owned->source = NULL;
     mux__conn_add_bytes(conn, &server->counters);
     /* A shutdown begun by this CLOSE's own callback reports DONE itself,
      * and so does one still accepting its queues. */
@@ -580,10 +466,8 @@ static void add_conn(mux_server_t *server, mux_conn_t *conn) {
     owned->server = server;
     owned->id = ++server->next_id;
     owned->source = server->admitting;
-    if (server->admitting) {
-        server->admitting->clients++;
-        server->admitting = NULL;
-    }
+    mux__admission_hold(server->admitting);
+    server->admitting = NULL;
     owned->prev = NULL;
     owned->next = server->conns;
     if (server->conns)
@@ -764,8 +648,7 @@ void mux_server_free(mux_server_t *server) {
     if (server->spare_fd >= 0)
         close(server->spare_fd);
     mux__dgram_sources_free(server->datagrams.sources);
-    free_source_counts(server);
-    free(server->admit_times);
+    mux__admission_free(server->admission);
     mux__loop_release(server->loop);
     free(server);
 }
