@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "cli.h"
+#include "control.h"
 #include "escape.h"
 #include "faults.h"
 
@@ -45,16 +46,41 @@ void muxd_usage_texts(FILE *out) {
     }
 }
 
-/* The control commands (--control). */
+/* `text` wrapped at 79 columns, each line from column 24; a '\1' in it
+ * is a space where no line breaks. */
+static void usage_wrapped(FILE *out, const char *text) {
+    int col = 0;
+    while (*text) {
+        int len = (int)strcspn(text, " ");
+        if (col == 0 || col + 1 + len > 79) {
+            if (col)
+                fprintf(out, "\n");
+            col = fprintf(out, "%23s", "");
+        }
+        col += fprintf(out, " ");
+        for (int i = 0; i < len; i++)
+            col += fprintf(out, "%c", text[i] == '\1' ? ' ' : text[i]);
+        text += len;
+        text += strspn(text, " ");
+    }
+    fprintf(out, "\n");
+}
+
+/* The control commands (--control), from their table. */
 void muxd_usage_control(FILE *out) {
-    fputs("                        each: stats, clients, fault add SPEC, "
-          "fault list,\n"
-          "                        fault del ID, fault clear, kick ID, "
-          "pause, resume,\n"
-          "                        refuse on|off, shutdown; ADDR unix:PATH "
-          "(mode 0600,\n"
-          "                        removed at exit) or a loopback HOST:PORT\n",
-          out);
+    char text[1024], usage[64];
+    size_t len = (size_t)snprintf(text, sizeof(text), "each:");
+    for (size_t i = 0; muxd_control_commands[i].name; i++) {
+        muxd_control_usage(&muxd_control_commands[i], usage, sizeof(usage));
+        for (char *blank; (blank = strchr(usage, ' ')) != NULL;)
+            *blank = '\1'; /* a command stays on one line */
+        len += (size_t)snprintf(text + len, sizeof(text) - len, " %s%s", usage,
+                                muxd_control_commands[i + 1].name ? "," : ";");
+    }
+    snprintf(text + len, sizeof(text) - len,
+             " ADDR unix:PATH (mode 0600, removed at exit) or a loopback "
+             "HOST:PORT");
+    usage_wrapped(out, text);
 }
 
 /* One option: its forms in a column of 20, then its help, each line
