@@ -257,7 +257,7 @@ static void set_control(parser_t *p, char *arg) {
 }
 
 /* Option combinations that cannot do what the user asked. */
-static bool check_options(parser_t *p, bool max_line_given) {
+static bool check_options(parser_t *p) {
     const muxd_options_t *o = p->o;
     const muxd_service_t *service = o->config.service;
     const char *name = service->callbacks.name;
@@ -276,7 +276,7 @@ static bool check_options(parser_t *p, bool max_line_given) {
                           : service->callbacks.framing
                               ? service->callbacks.framing
                               : MUX_FRAMING_RAW;
-    if (max_line_given && framing == MUX_FRAMING_RAW)
+    if (p->max_line_given && framing == MUX_FRAMING_RAW)
         return fail(p,
                     "--max-line needs line or auto framing, and %s is "
                     "framed raw here: add --framing line",
@@ -447,7 +447,7 @@ static bool assign_upstreams(parser_t *p) {
 }
 
 /* What --to replaces, and what only --to takes. */
-static bool check_relay(parser_t *p, bool max_line_given) {
+static bool check_relay(parser_t *p) {
     const muxd_options_t *o = p->o;
     if (!o->relay.nupstreams) {
         if (o->connect_timeout_given || o->relay.dump || o->dump_max_given)
@@ -459,7 +459,7 @@ static bool check_relay(parser_t *p, bool max_line_given) {
     if (o->dump_max_given && !o->relay.dump)
         return fail(p, "%s", "--dump-max needs --dump DIR|-");
     if (o->config.service != &muxd_echo_service || o->config.text ||
-        o->server.framing || max_line_given || o->server.line_timeout_ms ||
+        o->server.framing || p->max_line_given || o->server.line_timeout_ms ||
         o->config.chat_memory || o->config.chat_stall_ms)
         return fail(p, "%s",
                     "--to relays bytes unchanged: -s, --text, --framing, "
@@ -989,8 +989,8 @@ muxd_cli_result muxd_cli_parse(int argc, char **argv, int activated,
         return p.failed ? MUXD_CLI_USAGE : p.result;
     if (!p.failed && optind < argc)
         fail(&p, "unexpected argument: '%s'", argv[optind]);
-    if (!p.failed && check_options(&p, p.max_line_given) &&
-        parse_listeners(&p) && check_relay(&p, p.max_line_given))
+    if (!p.failed && check_options(&p) && parse_listeners(&p) &&
+        check_relay(&p))
         check_workers(&p);
     return p.failed ? MUXD_CLI_USAGE : MUXD_CLI_SERVE;
 }
