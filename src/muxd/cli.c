@@ -1,7 +1,9 @@
 /*
  * cli.c -- muxd's command line: options parsed into muxd_options_t, and
- * the usage errors as messages for main() to print (the --help text is
- * usage.c's).
+ * the usage errors as messages for main() to print. Every option is one
+ * row of muxd_cli_options (at the end) and the function that takes it;
+ * getopt_long()'s tables and the dispatch are built from the rows, and
+ * usage.c prints --help from them.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -19,59 +21,23 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Long options without a short form. */
-enum {
-    OPT_TEXT = 256,
-    OPT_FRAMING,
-    OPT_MAX_LINE,
-    OPT_DELAY,
-    OPT_MAX_OUTPUT,
-    OPT_IDLE_TIMEOUT,
-    OPT_LINE_TIMEOUT,
-    OPT_SHUTDOWN_TIMEOUT,
-    OPT_ALLOW,
-    OPT_DENY,
-    OPT_USER,
-    OPT_FAULT,
-    OPT_SEED,
-};
-
-/* The relay (relay_option(); usage.c's usage_relay()). */
-enum { OPT_TO = 1280, OPT_CONNECT_TIMEOUT, OPT_DUMP, OPT_DUMP_MAX };
-
-/* Admission limits (admission_option(); usage.c's usage_admission()). */
-enum { OPT_MAX_PER_SOURCE = 768, OPT_MAX_RATE, OPT_UDP_BUDGET };
-
-/* The chat broker's bounds (long options only). */
-enum { OPT_CHAT_MEMORY = 1024, OPT_CHAT_STALL };
-
-/* Long options of the fixture conveniences (apart from the others'). */
-enum {
-    OPT_READY_FILE = 512,
-    OPT_PIDFILE,
-    OPT_FD,
-    OPT_MAX_ACCEPTS,
-    OPT_LOG_FORMAT,
-    OPT_WORKERS,
-};
-
-/* The control socket (control.c). */
-enum { OPT_CONTROL = 1536 };
-
 /* ------------------------------------------------------------------ */
 /* Parsing                                                             */
 /* ------------------------------------------------------------------ */
 
 /* The parse under way: the first usage error is kept, and parsing stops
  * at the option that made it. */
-typedef struct {
+struct muxd_cli_parser {
     muxd_options_t *o;
     char *msg;
     size_t size;
     bool failed;
+    muxd_cli_result result; /* -h and -V stop the parse with theirs */
+    bool max_line_given;
     /* How many -l came before each --to: the listeners it takes. */
     size_t to_at[MUXD_RELAY_UPSTREAMS];
-} parser_t;
+};
+typedef muxd_cli_parser_t parser_t;
 
 /* Records a usage error (`fmt` with one %s for `arg`), unless one is
  * recorded already. Returns false, for the caller to return. */
@@ -133,7 +99,7 @@ static bool add_cidr(parser_t *p, muxd_cidr_t *list, size_t *n,
     return true;
 }
 
-static void add_listen(parser_t *p, const char *text) {
+static void add_listen(parser_t *p, char *text) {
     muxd_options_t *o = p->o;
     if (o->nlisten == MAX_LISTEN)
         fail(p, "too many listeners (at most 64): '%s'", text);
@@ -219,24 +185,6 @@ static void set_text(parser_t *p, char *arg) {
     p->o->config.text_len = len;
 }
 
-/* The chat broker's options; false if `c` is not one. */
-static bool chat_option(parser_t *p, int c, const char *arg) {
-    muxd_service_config_t *config = &p->o->config;
-    switch (c) {
-    case OPT_CHAT_MEMORY:
-        config->chat_memory =
-            parse_size(p, arg, "chat memory", (uint64_t)1 << 40);
-        return true;
-    case OPT_CHAT_STALL:
-        config->chat_stall_ms = parse_seconds(p, arg, "chat stall time");
-        if (!config->chat_stall_ms)
-            fail(p, "invalid chat stall time: '%s' (at least 0.001)", arg);
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* "unknown service: 'x' (echo, ack, ...)": the names from the table. */
 static void unknown_service(parser_t *p, const char *name) {
     char msg[512];
@@ -250,38 +198,7 @@ static void unknown_service(parser_t *p, const char *name) {
     fail(p, msg, name);
 }
 
-/* The options that shape what the service does; false if `c` is not one. */
-static bool serving_option(parser_t *p, int c, char *arg) {
-    muxd_options_t *o = p->o;
-    switch (c) {
-    case 's': {
-        const muxd_service_t *service = muxd_service_find(arg);
-        if (service)
-            o->config.service = service;
-        else
-            unknown_service(p, arg);
-        return true;
-    }
-    case OPT_TEXT:
-        set_text(p, arg);
-        return true;
-    case OPT_FRAMING:
-        o->server.framing = parse_framing(p, arg);
-        return true;
-    case OPT_MAX_LINE:
-        o->server.max_line = parse_number(p, arg, "line length", 1ul << 30);
-        if (o->server.max_line == 0)
-            fail(p, "invalid line length: '%s' (at least 1)", arg);
-        return true;
-    case OPT_DELAY:
-        o->server.delay_ms = parse_number(p, arg, "delay", 3600000);
-        return true;
-    default:
-        return chat_option(p, c, arg);
-    }
-}
-
-static void add_inherited(parser_t *p, const char *text) {
+static void add_inherited(parser_t *p, char *text) {
     muxd_options_t *o = p->o;
     int fd = (int)parse_number(p, text, "fd", INT_MAX);
     if (p->failed)
@@ -304,7 +221,7 @@ static void add_inherited(parser_t *p, const char *text) {
         o->inherited[o->ninherited++] = fd;
 }
 
-static void set_log_format(parser_t *p, const char *arg) {
+static void set_log_format(parser_t *p, char *arg) {
     if (strcmp(arg, "text") != 0 && strcmp(arg, "json") != 0)
         fail(p, "invalid log format: '%s' (text or json)", arg);
     else
@@ -313,7 +230,7 @@ static void set_log_format(parser_t *p, const char *arg) {
 
 /* --control ADDR: a unix socket, or TCP on loopback only (anyone on the
  * host may connect to it: it is for tests). */
-static void set_control(parser_t *p, const char *arg) {
+static void set_control(parser_t *p, char *arg) {
     muxd_options_t *o = p->o;
     char unix_form[300];
     if (arg[0] == '/' || arg[0] == '.') { /* a path alone: unix */
@@ -339,41 +256,8 @@ static void set_control(parser_t *p, const char *arg) {
     o->control_text = o->control.transport == MUX_UNIX ? o->control.path : arg;
 }
 
-/* The options for scripts and service managers; false if `c` is not one. */
-static bool fixture_option(parser_t *p, int c, const char *arg) {
-    muxd_options_t *o = p->o;
-    switch (c) {
-    case OPT_READY_FILE:
-        o->ready_file = arg;
-        return true;
-    case OPT_PIDFILE:
-        o->pidfile = arg;
-        return true;
-    case OPT_FD:
-        add_inherited(p, arg);
-        return true;
-    case OPT_MAX_ACCEPTS:
-        if (!(o->max_accepts = parse_number(p, arg, "accept count", ULONG_MAX)))
-            fail(p, "invalid accept count: '%s' (at least 1)", arg);
-        return true;
-    case OPT_LOG_FORMAT:
-        set_log_format(p, arg);
-        return true;
-    case OPT_WORKERS:
-        o->workers = (unsigned)parse_number(p, arg, "worker count", 1024);
-        if (!o->workers)
-            fail(p, "invalid worker count: '%s' (1 to 1024)", arg);
-        return true;
-    case OPT_CONTROL:
-        set_control(p, arg);
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Option combinations that cannot do what the user asked. */
-static bool check_options(parser_t *p, bool max_line_given) {
+static bool check_options(parser_t *p) {
     const muxd_options_t *o = p->o;
     const muxd_service_t *service = o->config.service;
     const char *name = service->callbacks.name;
@@ -392,7 +276,7 @@ static bool check_options(parser_t *p, bool max_line_given) {
                           : service->callbacks.framing
                               ? service->callbacks.framing
                               : MUX_FRAMING_RAW;
-    if (max_line_given && framing == MUX_FRAMING_RAW)
+    if (p->max_line_given && framing == MUX_FRAMING_RAW)
         return fail(p,
                     "--max-line needs line or auto framing, and %s is "
                     "framed raw here: add --framing line",
@@ -433,7 +317,7 @@ static bool check_workers(parser_t *p) {
 }
 
 /* --udp-budget RATE[:BURST]: replies a second to one source; 0 is off. */
-static void parse_udp_budget(parser_t *p, const char *arg) {
+static void parse_udp_budget(parser_t *p, char *arg) {
     mux_server_opts_t *server = &p->o->server;
     char rate[32];
     const char *colon = strchr(arg, ':');
@@ -461,33 +345,9 @@ static void parse_udp_budget(parser_t *p, const char *arg) {
         fail(p, "invalid UDP budget: '%s' (a burst of at least 1)", arg);
 }
 
-/* Per-source and per-second admission: true if `c` was one of them. */
-static bool admission_option(parser_t *p, int c, const char *arg) {
-    mux_server_opts_t *server = &p->o->server;
-    switch (c) {
-    case OPT_MAX_PER_SOURCE:
-        server->max_per_source =
-            (unsigned)parse_number(p, arg, "per-source limit", UINT_MAX);
-        if (!server->max_per_source)
-            fail(p, "invalid per-source limit: '%s' (at least 1)", arg);
-        return true;
-    case OPT_MAX_RATE:
-        server->max_rate =
-            (unsigned)parse_number(p, arg, "connection rate", 1000000);
-        if (!server->max_rate)
-            fail(p, "invalid connection rate: '%s' (1 to 1000000)", arg);
-        return true;
-    case OPT_UDP_BUDGET:
-        parse_udp_budget(p, arg);
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* --to UPSTREAM: a TCP or unix address with a port other than 0; it
  * takes the -l options given since the previous --to. */
-static void add_upstream(parser_t *p, const char *arg) {
+static void add_upstream(parser_t *p, char *arg) {
     muxd_relay_config_t *relay = &p->o->relay;
     if (relay->nupstreams == MUXD_RELAY_UPSTREAMS) {
         fail(p, "too many --to (at most 64): '%s'", arg);
@@ -512,31 +372,6 @@ static void add_upstream(parser_t *p, const char *arg) {
     else {
         to->upstream_text = arg;
         p->to_at[relay->nupstreams++] = p->o->nlisten;
-    }
-}
-
-/* The relay's options: true if `c` was one of them. */
-static bool relay_option(parser_t *p, int c, const char *arg) {
-    muxd_relay_config_t *relay = &p->o->relay;
-    switch (c) {
-    case OPT_TO:
-        add_upstream(p, arg);
-        return true;
-    case OPT_CONNECT_TIMEOUT:
-        relay->connect_timeout_ms = parse_seconds(p, arg, "connect timeout");
-        if (!p->failed && !relay->connect_timeout_ms)
-            fail(p, "invalid connect timeout: '%s' (at least 0.001)", arg);
-        p->o->connect_timeout_given = true;
-        return true;
-    case OPT_DUMP:
-        relay->dump = arg;
-        return true;
-    case OPT_DUMP_MAX:
-        relay->dump_max = parse_size(p, arg, "dump limit", UINT64_C(1) << 40);
-        p->o->dump_max_given = true;
-        return true;
-    default:
-        return false;
     }
 }
 
@@ -612,7 +447,7 @@ static bool assign_upstreams(parser_t *p) {
 }
 
 /* What --to replaces, and what only --to takes. */
-static bool check_relay(parser_t *p, bool max_line_given) {
+static bool check_relay(parser_t *p) {
     const muxd_options_t *o = p->o;
     if (!o->relay.nupstreams) {
         if (o->connect_timeout_given || o->relay.dump || o->dump_max_given)
@@ -624,7 +459,7 @@ static bool check_relay(parser_t *p, bool max_line_given) {
     if (o->dump_max_given && !o->relay.dump)
         return fail(p, "%s", "--dump-max needs --dump DIR|-");
     if (o->config.service != &muxd_echo_service || o->config.text ||
-        o->server.framing || max_line_given || o->server.line_timeout_ms ||
+        o->server.framing || p->max_line_given || o->server.line_timeout_ms ||
         o->config.chat_memory || o->config.chat_stall_ms)
         return fail(p, "%s",
                     "--to relays bytes unchanged: -s, --text, --framing, "
@@ -644,134 +479,6 @@ static bool check_relay(parser_t *p, bool max_line_given) {
     return assign_upstreams(p);
 }
 
-/* Access and faults: true if `c` was one of them. */
-static bool access_option(parser_t *p, int c, const char *arg) {
-    muxd_options_t *o = p->o;
-    switch (c) {
-    case OPT_ALLOW:
-        add_cidr(p, o->acl.allow, &o->acl.nallow, arg);
-        return true;
-    case OPT_DENY:
-        add_cidr(p, o->acl.deny, &o->acl.ndeny, arg);
-        return true;
-    case OPT_USER:
-        o->user = arg;
-        return true;
-    case OPT_FAULT: {
-        char err[MUXD_FAULT_SPEC_MAX + 128];
-        if (o->nfaults == MUXD_FAULTS_MAX)
-            fail(p, "too many --fault options (at most 64): '%s'", arg);
-        else if (!muxd_fault_check(arg, err, sizeof(err)))
-            fail(p, "%s", err);
-        else
-            o->faults[o->nfaults++] = arg;
-        return true;
-    }
-    case OPT_SEED:
-        o->seed = parse_number(p, arg, "seed", ULONG_MAX);
-        return true;
-    default:
-        return admission_option(p, c, arg);
-    }
-}
-
-/* Limits: true if `c` was one of them. */
-static bool limit_option(parser_t *p, int c, const char *arg) {
-    muxd_options_t *o = p->o;
-    switch (c) {
-    case 'm':
-        o->server.max_clients =
-            (unsigned)parse_number(p, arg, "client limit", UINT_MAX);
-        if (!o->server.max_clients)
-            fail(p, "invalid client limit: '%s' (at least 1)", arg);
-        return true;
-    case OPT_MAX_OUTPUT:
-        o->server.max_output =
-            parse_size(p, arg, "output limit", MUX_OUTPUT_MAX);
-        return true;
-    case OPT_IDLE_TIMEOUT:
-        o->server.idle_timeout_ms = parse_seconds(p, arg, "idle timeout");
-        return true;
-    case OPT_LINE_TIMEOUT:
-        o->server.line_timeout_ms = parse_seconds(p, arg, "line timeout");
-        return true;
-    case OPT_SHUTDOWN_TIMEOUT:
-        o->shutdown_timeout_ms = parse_seconds(p, arg, "shutdown timeout");
-        return true;
-    default:
-        return access_option(p, c, arg);
-    }
-}
-
-/* -l, -H, -p, -b, -q, -v: true if `c` was one of them. */
-static bool listen_option(parser_t *p, int c, const char *arg) {
-    muxd_options_t *o = p->o;
-    switch (c) {
-    case 'l':
-        add_listen(p, arg);
-        return true;
-    case 'H':
-        o->host = arg;
-        return true;
-    case 'p':
-        o->port = arg;
-        return true;
-    case 'b':
-        o->server.backlog = (int)parse_number(p, arg, "backlog", INT_MAX);
-        return true;
-    case 'q':
-        o->log.level = MUXD_LOG_QUIET;
-        return true;
-    case 'v':
-        o->log.level = MUXD_LOG_VERBOSE;
-        return true;
-    default:
-        return false;
-    }
-}
-
-static const struct option longopts[] = {
-    {"listen", required_argument, NULL, 'l'},
-    {"host", required_argument, NULL, 'H'},
-    {"port", required_argument, NULL, 'p'},
-    {"backlog", required_argument, NULL, 'b'},
-    {"service", required_argument, NULL, 's'},
-    {"max-clients", required_argument, NULL, 'm'},
-    {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
-    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
-    {"shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN_TIMEOUT},
-    {"allow", required_argument, NULL, OPT_ALLOW},
-    {"deny", required_argument, NULL, OPT_DENY},
-    {"user", required_argument, NULL, OPT_USER},
-    {"fault", required_argument, NULL, OPT_FAULT},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"max-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE},
-    {"max-rate", required_argument, NULL, OPT_MAX_RATE},
-    {"udp-budget", required_argument, NULL, OPT_UDP_BUDGET},
-    {"text", required_argument, NULL, OPT_TEXT},
-    {"framing", required_argument, NULL, OPT_FRAMING},
-    {"max-line", required_argument, NULL, OPT_MAX_LINE},
-    {"delay", required_argument, NULL, OPT_DELAY},
-    {"chat-memory", required_argument, NULL, OPT_CHAT_MEMORY},
-    {"chat-stall", required_argument, NULL, OPT_CHAT_STALL},
-    {"ready-file", required_argument, NULL, OPT_READY_FILE},
-    {"pidfile", required_argument, NULL, OPT_PIDFILE},
-    {"fd", required_argument, NULL, OPT_FD},
-    {"max-accepts", required_argument, NULL, OPT_MAX_ACCEPTS},
-    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
-    {"workers", required_argument, NULL, OPT_WORKERS},
-    {"control", required_argument, NULL, OPT_CONTROL},
-    {"to", required_argument, NULL, OPT_TO},
-    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-    {"dump", required_argument, NULL, OPT_DUMP},
-    {"dump-max", required_argument, NULL, OPT_DUMP_MAX},
-    {"quiet", no_argument, NULL, 'q'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0}};
-
 /* Socket activation's count, from muxd_listen_fds(). */
 static void take_activated(parser_t *p, int activated) {
     if (activated < 0)
@@ -780,21 +487,6 @@ static void take_activated(parser_t *p, int activated) {
         fail(p, "%s", "too many sockets in LISTEN_FDS (at most 64)");
     else
         p->o->ninherited = (size_t)activated;
-}
-
-/* One option that getopt_long() returned; false to stop parsing. */
-static bool take_option(parser_t *p, int c, char **argv, muxd_cli_result *r) {
-    if (c == 'h' || c == 'V') {
-        *r = c == 'h' ? MUXD_CLI_HELP : MUXD_CLI_VERSION;
-        return false;
-    }
-    if (c == ':')
-        return fail(p, "option '%s' needs an argument", argv[optind - 1]);
-    if (!serving_option(p, c, optarg) && !limit_option(p, c, optarg) &&
-        !fixture_option(p, c, optarg) && !listen_option(p, c, optarg) &&
-        !relay_option(p, c, optarg))
-        return fail(p, "unknown option: '%s'", argv[optind - 1]);
-    return !p->failed;
 }
 
 static void set_defaults(muxd_options_t *o) {
@@ -808,28 +500,497 @@ static void set_defaults(muxd_options_t *o) {
     memcpy(o->inherited, inherited, sizeof(inherited));
 }
 
+/* ------------------------------------------------------------------ */
+/* The options, one function each (the table below names them)        */
+/* ------------------------------------------------------------------ */
+
+static void set_host(parser_t *p, char *arg) { p->o->host = arg; }
+
+static void set_port(parser_t *p, char *arg) { p->o->port = arg; }
+
+static void set_backlog(parser_t *p, char *arg) {
+    p->o->server.backlog = (int)parse_number(p, arg, "backlog", INT_MAX);
+}
+
+static void add_allow(parser_t *p, char *arg) {
+    add_cidr(p, p->o->acl.allow, &p->o->acl.nallow, arg);
+}
+
+static void add_deny(parser_t *p, char *arg) {
+    add_cidr(p, p->o->acl.deny, &p->o->acl.ndeny, arg);
+}
+
+static void set_user(parser_t *p, char *arg) { p->o->user = arg; }
+
+static void set_service(parser_t *p, char *arg) {
+    const muxd_service_t *service = muxd_service_find(arg);
+    if (service)
+        p->o->config.service = service;
+    else
+        unknown_service(p, arg);
+}
+
+static void set_framing(parser_t *p, char *arg) {
+    p->o->server.framing = parse_framing(p, arg);
+}
+
+static void set_max_line(parser_t *p, char *arg) {
+    p->o->server.max_line = parse_number(p, arg, "line length", 1ul << 30);
+    if (p->o->server.max_line == 0)
+        fail(p, "invalid line length: '%s' (at least 1)", arg);
+    p->max_line_given = true;
+}
+
+static void set_delay(parser_t *p, char *arg) {
+    p->o->server.delay_ms = parse_number(p, arg, "delay", 3600000);
+}
+
+static void set_chat_memory(parser_t *p, char *arg) {
+    p->o->config.chat_memory =
+        parse_size(p, arg, "chat memory", (uint64_t)1 << 40);
+}
+
+static void set_chat_stall(parser_t *p, char *arg) {
+    p->o->config.chat_stall_ms = parse_seconds(p, arg, "chat stall time");
+    if (!p->o->config.chat_stall_ms)
+        fail(p, "invalid chat stall time: '%s' (at least 0.001)", arg);
+}
+
+static void set_connect_timeout(parser_t *p, char *arg) {
+    muxd_relay_config_t *relay = &p->o->relay;
+    relay->connect_timeout_ms = parse_seconds(p, arg, "connect timeout");
+    if (!p->failed && !relay->connect_timeout_ms)
+        fail(p, "invalid connect timeout: '%s' (at least 0.001)", arg);
+    p->o->connect_timeout_given = true;
+}
+
+static void set_dump(parser_t *p, char *arg) { p->o->relay.dump = arg; }
+
+static void set_dump_max(parser_t *p, char *arg) {
+    p->o->relay.dump_max = parse_size(p, arg, "dump limit", UINT64_C(1) << 40);
+    p->o->dump_max_given = true;
+}
+
+static void set_max_clients(parser_t *p, char *arg) {
+    mux_server_opts_t *server = &p->o->server;
+    server->max_clients =
+        (unsigned)parse_number(p, arg, "client limit", UINT_MAX);
+    if (!server->max_clients)
+        fail(p, "invalid client limit: '%s' (at least 1)", arg);
+}
+
+static void set_max_output(parser_t *p, char *arg) {
+    p->o->server.max_output =
+        parse_size(p, arg, "output limit", MUX_OUTPUT_MAX);
+}
+
+static void set_idle_timeout(parser_t *p, char *arg) {
+    p->o->server.idle_timeout_ms = parse_seconds(p, arg, "idle timeout");
+}
+
+static void set_line_timeout(parser_t *p, char *arg) {
+    p->o->server.line_timeout_ms = parse_seconds(p, arg, "line timeout");
+}
+
+static void set_shutdown_timeout(parser_t *p, char *arg) {
+    p->o->shutdown_timeout_ms = parse_seconds(p, arg, "shutdown timeout");
+}
+
+static void set_max_per_source(parser_t *p, char *arg) {
+    mux_server_opts_t *server = &p->o->server;
+    server->max_per_source =
+        (unsigned)parse_number(p, arg, "per-source limit", UINT_MAX);
+    if (!server->max_per_source)
+        fail(p, "invalid per-source limit: '%s' (at least 1)", arg);
+}
+
+static void set_max_rate(parser_t *p, char *arg) {
+    mux_server_opts_t *server = &p->o->server;
+    server->max_rate =
+        (unsigned)parse_number(p, arg, "connection rate", 1000000);
+    if (!server->max_rate)
+        fail(p, "invalid connection rate: '%s' (1 to 1000000)", arg);
+}
+
+static void add_fault(parser_t *p, char *arg) {
+    muxd_options_t *o = p->o;
+    char err[MUXD_FAULT_SPEC_MAX + 128];
+    if (o->nfaults == MUXD_FAULTS_MAX)
+        fail(p, "too many --fault options (at most 64): '%s'", arg);
+    else if (!muxd_fault_check(arg, err, sizeof(err)))
+        fail(p, "%s", err);
+    else
+        o->faults[o->nfaults++] = arg;
+}
+
+static void set_seed(parser_t *p, char *arg) {
+    p->o->seed = parse_number(p, arg, "seed", ULONG_MAX);
+}
+
+static void set_ready_file(parser_t *p, char *arg) { p->o->ready_file = arg; }
+
+static void set_pidfile(parser_t *p, char *arg) { p->o->pidfile = arg; }
+
+static void set_max_accepts(parser_t *p, char *arg) {
+    p->o->max_accepts = parse_number(p, arg, "accept count", ULONG_MAX);
+    if (!p->o->max_accepts)
+        fail(p, "invalid accept count: '%s' (at least 1)", arg);
+}
+
+static void set_workers(parser_t *p, char *arg) {
+    p->o->workers = (unsigned)parse_number(p, arg, "worker count", 1024);
+    if (!p->o->workers)
+        fail(p, "invalid worker count: '%s' (1 to 1024)", arg);
+}
+
+static void set_quiet(parser_t *p, char *arg) {
+    (void)arg;
+    p->o->log.level = MUXD_LOG_QUIET;
+}
+
+static void set_verbose(parser_t *p, char *arg) {
+    (void)arg;
+    p->o->log.level = MUXD_LOG_VERBOSE;
+}
+
+static void ask_help(parser_t *p, char *arg) {
+    (void)arg;
+    p->result = MUXD_CLI_HELP;
+}
+
+static void ask_version(parser_t *p, char *arg) {
+    (void)arg;
+    p->result = MUXD_CLI_VERSION;
+}
+
+/* ------------------------------------------------------------------ */
+/* The table: one row per option, in the order of --help               */
+/* ------------------------------------------------------------------ */
+
+const muxd_cli_option_t muxd_cli_options[] = {
+    {.name = "listen",
+     .letter = 'l',
+     .arg = "ADDR",
+     .topic = MUXD_TOPIC_LISTENING,
+     .take = add_listen,
+     .help = "listen on ADDR; repeat for more listeners:\n"
+             "  HOST:PORT, :PORT, *:PORT (all interfaces), [V6ADDR]:PORT,\n"
+             "  PORT, tcp://ADDR, udp://ADDR (datagrams), unix:PATH\n"
+             "PORT is a number, 0 (any free port) or a service name"},
+    {.name = "host",
+     .letter = 'H',
+     .arg = "HOST",
+     .topic = MUXD_TOPIC_LISTENING,
+     .take = set_host,
+     .help = "host for -p and for ADDRs without one (default 127.0.0.1)"},
+    {.name = "port",
+     .letter = 'p',
+     .arg = "PORT",
+     .topic = MUXD_TOPIC_LISTENING,
+     .take = set_port,
+     .help = "listen on HOST:PORT (default 9999 when no -l is given)"},
+    {.name = "backlog",
+     .letter = 'b',
+     .arg = "N",
+     .topic = MUXD_TOPIC_LISTENING,
+     .take = set_backlog,
+     .help = "listen() backlog (default: SOMAXCONN)"},
+    {.name = "allow",
+     .arg = "CIDR",
+     .topic = MUXD_TOPIC_LISTENING,
+     .take = add_allow,
+     .help = "admit only clients in CIDR (repeatable; e.g. 127.0.0.0/8)"},
+    {.name = "deny",
+     .arg = "CIDR",
+     .topic = MUXD_TOPIC_LISTENING,
+     .take = add_deny,
+     .help = "refuse clients in CIDR (repeatable; wins over --allow)"},
+    {.name = "user",
+     .arg = "NAME",
+     .topic = MUXD_TOPIC_LISTENING,
+     .take = set_user,
+     .help = "drop privileges to NAME once listening"},
+
+    {.name = "service",
+     .letter = 's',
+     .arg = "NAME",
+     .topic = MUXD_TOPIC_SERVING,
+     .take = set_service,
+     .help = "the protocol to serve (default echo):",
+     .more = muxd_usage_services},
+    {.name = "text",
+     .arg = "TEXT",
+     .topic = MUXD_TOPIC_SERVING,
+     .take = set_text,
+     .help = "send TEXT exactly, nothing added, after the escapes\n"
+             "  " TEXT_ESCAPES ", instead of the fixed text\n"
+             "  (which ends in a line end) of:",
+     .more = muxd_usage_texts},
+    {.name = "framing",
+     .arg = "MODE",
+     .topic = MUXD_TOPIC_SERVING,
+     .take = set_framing,
+     .help = "how input is cut into messages: raw (each read is one\n"
+             "  message), line (LF-terminated lines, a CR before\n"
+             "  the LF dropped) or auto (each read cut after every\n"
+             "  LF, the rest of the read one more message); default:\n"
+             "  line for chat, auto for hello and reply, else raw"},
+    {.name = "max-line",
+     .arg = "BYTES",
+     .topic = MUXD_TOPIC_SERVING,
+     .take = set_max_line,
+     .help = "longest line in line and auto framing (default 65536);\n"
+             "  a longer line gets an error line and a close"},
+    {.name = "delay",
+     .arg = "MS",
+     .topic = MUXD_TOPIC_SERVING,
+     .take = set_delay,
+     .help = "send every reply MS milliseconds later (stream clients;\n"
+             "  a timer: muxd never blocks)"},
+    {.name = "chat-memory",
+     .arg = "BYTES",
+     .topic = MUXD_TOPIC_SERVING,
+     .take = set_chat_memory,
+     .help = "chat: what all queued lines may take (default 64M);\n"
+             "  a sender is not read while a client's queue holds its\n"
+             "  share of it (at most --max-output)"},
+    {.name = "chat-stall",
+     .arg = "SECS",
+     .topic = MUXD_TOPIC_SERVING,
+     .take = set_chat_stall,
+     .help = "chat: drop a client whose queue held its share that\n"
+             "  long (default 10), so the senders go on"},
+
+    {.name = "to",
+     .arg = "UPSTREAM",
+     .topic = MUXD_TOPIC_RELAYING,
+     .take = add_upstream,
+     .help = "relay instead of serving: every client gets its own\n"
+             "connection to UPSTREAM (HOST:PORT, [V6]:PORT, PORT or\n"
+             "unix:PATH; resolved once at start), bytes both ways\n"
+             "unchanged; --fault applies (dir=up: toward UPSTREAM).\n"
+             "Several relays: -l A --to X -l B --to Y (each -l takes\n"
+             "the --to after it; one --to before any -l relays\n"
+             "every listener)"},
+    {.name = "connect-timeout",
+     .arg = "SECS",
+     .topic = MUXD_TOPIC_RELAYING,
+     .take = set_connect_timeout,
+     .help = "give up connecting to UPSTREAM after SECS (each\n"
+             "address; default 10); the client is closed, or reset\n"
+             "where UPSTREAM refused"},
+    {.name = "dump",
+     .arg = "DIR|-",
+     .topic = MUXD_TOPIC_RELAYING,
+     .take = set_dump,
+     .help = "write each connection's bytes, both ways, as hex and\n"
+             "text with times and offsets: to a new file (mode 0600)\n"
+             "DIR/conn-START-PID-N.txt, or with - to stderr (bounded:\n"
+             "past 64 KiB queued, dropped and counted)"},
+    {.name = "dump-max",
+     .arg = "BYTES",
+     .topic = MUXD_TOPIC_RELAYING,
+     .take = set_dump_max,
+     .help = "dump at most BYTES of text per connection (default 16M;\n"
+             "k, M, G); then one line says it was truncated, and the\n"
+             "closing line how many bytes were not dumped"},
+
+    {.name = "max-clients",
+     .letter = 'm',
+     .arg = "N",
+     .topic = MUXD_TOPIC_LIMITS,
+     .take = set_max_clients,
+     .help = "clients at once; more are told \"muxd: server full\"\n"
+             "(default: the fds free below the fd limit,\n"
+             "raised to its hard limit at start)"},
+    {.name = "max-output",
+     .arg = "BYTES",
+     .topic = MUXD_TOPIC_LIMITS,
+     .take = set_max_output,
+     .help = "pending output per client past which muxd stops\n"
+             "reading from it (default 1M; suffixes k, M, G;\n"
+             "held-back replies count what they cost)"},
+    {.name = "idle-timeout",
+     .arg = "SECS",
+     .topic = MUXD_TOPIC_LIMITS,
+     .take = set_idle_timeout,
+     .help = "close clients that neither send nor read for SECS\n"
+             "(with --to their upstreams too; default: never)"},
+    {.name = "line-timeout",
+     .arg = "SECS",
+     .topic = MUXD_TOPIC_LIMITS,
+     .take = set_line_timeout,
+     .help = "line framing: a line must arrive within SECS of its\n"
+             "first byte, else \"error: line timeout\" and a close\n"
+             "(default: never)"},
+    {.name = "shutdown-timeout",
+     .arg = "SECS",
+     .topic = MUXD_TOPIC_LIMITS,
+     .take = set_shutdown_timeout,
+     .help = "on SIGTERM, wait at most SECS for clients\n"
+             "(and with --to their upstreams; default 5)"},
+    {.name = "max-per-source",
+     .arg = "N",
+     .topic = MUXD_TOPIC_LIMITS,
+     .take = set_max_per_source,
+     .help = "clients at once from one address (an IPv6 /64 counts\n"
+             "as one; unix clients are not counted); more are closed\n"
+             "at once and logged (default: no limit)"},
+    {.name = "max-rate",
+     .arg = "N",
+     .topic = MUXD_TOPIC_LIMITS,
+     .take = set_max_rate,
+     .help = "new clients admitted per second (any 1 s window); more\n"
+             "are closed at once and logged (default: no limit)"},
+    {.name = "udp-budget",
+     .arg = "RATE[:BURST]",
+     .topic = MUXD_TOPIC_LIMITS,
+     .take = parse_udp_budget,
+     .help = "replies a second to one UDP source, BURST at\n"
+             "once (default 100:1000; 0: no budget). Whatever it is,\n"
+             "datagrams from ports below 1024, a few others and\n"
+             "muxd's own UDP ports are never answered (reflection)"},
+
+    /* Their --help lines are muxd_fault_usage()'s (faults.c). */
+    {.name = "fault",
+     .arg = "SPEC",
+     .topic = MUXD_TOPIC_FAULTS,
+     .take = add_fault},
+    {.name = "seed", .arg = "N", .topic = MUXD_TOPIC_FAULTS, .take = set_seed},
+
+    {.name = "ready-file",
+     .arg = "PATH",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = set_ready_file,
+     .help = "once listening, write the ready lines (without\n"
+             "\"listening on \") to PATH atomically; removed at exit"},
+    {.name = "pidfile",
+     .arg = "PATH",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = set_pidfile,
+     .help = "write muxd's pid to PATH; removed at exit"},
+    {.name = "fd",
+     .arg = "N",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = add_inherited,
+     .help = "serve the inherited listening socket N (repeatable;\n"
+             "not 0-2); systemd's (LISTEN_FDS) are served without\n"
+             "it; with either, only -l/-p add other listeners"},
+    {.name = "max-accepts",
+     .arg = "N",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = set_max_accepts,
+     .help = "close the listeners after N clients; exit 0 once\n"
+             "those N have gone"},
+    {.name = "workers",
+     .arg = "N",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = set_workers,
+     .help = "N processes serve the same addresses (SO_REUSEPORT;\n"
+             "TCP and UDP); the parent prints the ready lines once,\n"
+             "passes SIGTERM, SIGINT, SIGHUP and SIGUSR1 on, and\n"
+             "replaces a worker that dies or stays stopped 3 s"},
+    {.name = "control",
+     .arg = "ADDR",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = set_control,
+     .help = "commands while muxd runs, one per line, a JSON reply",
+     .more = muxd_usage_control},
+
+    {.name = "quiet",
+     .letter = 'q',
+     .topic = MUXD_TOPIC_OUTPUT,
+     .take = set_quiet,
+     .help = "log only errors"},
+    {.name = "verbose",
+     .letter = 'v',
+     .topic = MUXD_TOPIC_OUTPUT,
+     .take = set_verbose,
+     .help = "also log bound listeners and the end of a shutdown"},
+    {.name = "log-format",
+     .arg = "FMT",
+     .topic = MUXD_TOPIC_OUTPUT,
+     .take = set_log_format,
+     .help = "text (default) or json: one JSON object per event"},
+    {.name = "help",
+     .letter = 'h',
+     .topic = MUXD_TOPIC_OUTPUT,
+     .take = ask_help,
+     .help = "show this help and exit"},
+    {.name = "version",
+     .letter = 'V',
+     .topic = MUXD_TOPIC_OUTPUT,
+     .take = ask_version,
+     .help = "show the version and exit"},
+    {0}};
+
+#define NOPTIONS (sizeof(muxd_cli_options) / sizeof(muxd_cli_options[0]) - 1)
+
+/* getopt_long() returns a row's letter, or for a long-only option this
+ * plus its index. */
+#define LONG_ONLY 256
+
+/* getopt_long()'s tables from the rows: `shortopts` (of 3 bytes a row
+ * and 2) starts with ':' for a missing argument to be told apart. */
+static void build_getopt(struct option *longopts, char *shortopts) {
+    *shortopts++ = ':';
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const muxd_cli_option_t *row = &muxd_cli_options[i];
+        int has_arg = row->arg ? required_argument : no_argument;
+        int val = row->letter ? row->letter : LONG_ONLY + (int)i;
+        longopts[i] = (struct option){row->name, has_arg, NULL, val};
+        if (row->letter) {
+            *shortopts++ = row->letter;
+            if (row->arg)
+                *shortopts++ = ':';
+        }
+    }
+    longopts[NOPTIONS] = (struct option){NULL, 0, NULL, 0};
+    *shortopts = '\0';
+}
+
+/* The row of what getopt_long() returned, or NULL. */
+static const muxd_cli_option_t *option_of(int c) {
+    if (c >= LONG_ONLY && (size_t)(c - LONG_ONLY) < NOPTIONS)
+        return &muxd_cli_options[c - LONG_ONLY];
+    for (size_t i = 0; c > 0 && c < LONG_ONLY && i < NOPTIONS; i++)
+        if (muxd_cli_options[i].letter == c)
+            return &muxd_cli_options[i];
+    return NULL;
+}
+
+/* One option that getopt_long() returned; false to stop parsing. */
+static bool take_option(parser_t *p, int c, char **argv) {
+    if (c == ':')
+        return fail(p, "option '%s' needs an argument", argv[optind - 1]);
+    const muxd_cli_option_t *row = option_of(c);
+    if (!row)
+        return fail(p, "unknown option: '%s'", argv[optind - 1]);
+    row->take(p, optarg);
+    return !p->failed && p->result == MUXD_CLI_SERVE;
+}
+
 muxd_cli_result muxd_cli_parse(int argc, char **argv, int activated,
                                muxd_options_t *o, char *msg, size_t size) {
     parser_t p = {.o = o, .msg = msg, .size = size};
-    muxd_cli_result result = MUXD_CLI_SERVE;
-    bool max_line_given = false;
+    struct option longopts[NOPTIONS + 1];
+    char shortopts[3 * NOPTIONS + 2];
     int c;
+    build_getopt(longopts, shortopts);
     set_defaults(o);
     take_activated(&p, activated);
     opterr = 0;
     optind = 0; /* glibc: start afresh (the tests parse many times) */
-    while (!p.failed && (c = getopt_long(argc, argv, ":l:H:p:b:s:m:qvhV",
-                                         longopts, NULL)) != -1) {
-        max_line_given |= c == OPT_MAX_LINE;
-        if (!take_option(&p, c, argv, &result))
+    while (!p.failed &&
+           (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+        if (!take_option(&p, c, argv))
             break;
-    }
-    if (result != MUXD_CLI_SERVE)
-        return p.failed ? MUXD_CLI_USAGE : result;
+    if (p.result != MUXD_CLI_SERVE)
+        return p.failed ? MUXD_CLI_USAGE : p.result;
     if (!p.failed && optind < argc)
         fail(&p, "unexpected argument: '%s'", argv[optind]);
-    if (!p.failed && check_options(&p, max_line_given) && parse_listeners(&p) &&
-        check_relay(&p, max_line_given))
+    if (!p.failed && check_options(&p) && parse_listeners(&p) &&
+        check_relay(&p))
         check_workers(&p);
     return p.failed ? MUXD_CLI_USAGE : MUXD_CLI_SERVE;
 }

@@ -71,7 +71,45 @@ typedef enum {
 muxd_cli_result muxd_cli_parse(int argc, char **argv, int activated,
                                muxd_options_t *o, char *msg, size_t size);
 
-/* The --help text. */
+/* Where an option shows in --help (usage.c prints the topics in order). */
+typedef enum {
+    MUXD_TOPIC_LISTENING,
+    MUXD_TOPIC_SERVING,
+    MUXD_TOPIC_RELAYING,
+    MUXD_TOPIC_LIMITS,
+    MUXD_TOPIC_FAULTS, /* their text is faults.c's muxd_fault_usage() */
+    MUXD_TOPIC_FIXTURES,
+    MUXD_TOPIC_OUTPUT,
+} muxd_cli_topic;
+
+typedef struct muxd_cli_parser muxd_cli_parser_t; /* a parse under way */
+
+/*
+ * One option of muxd: everything about it but its man page entry
+ * (docs/muxd.1, which test_docs.py checks against --help). getopt_long()'s
+ * table, the short options and --help are built from muxd_cli_options.
+ */
+typedef struct {
+    const char *name; /* the long name, without "--"; NULL ends the table */
+    char letter;      /* the short form, or 0 */
+    const char *arg;  /* the argument's name in --help; NULL: none */
+    muxd_cli_topic topic;
+    /* The --help text after the option: lines apart from the first are
+     * indented to its column (24) by the printer. */
+    const char *help;
+    void (*more)(FILE *out); /* what follows `help`, from another table */
+    /* Takes the option: records a usage error in the parse, if any. The
+     * argument may be changed in place (--text decodes its escapes). */
+    void (*take)(muxd_cli_parser_t *p, char *arg);
+} muxd_cli_option_t;
+
+extern const muxd_cli_option_t muxd_cli_options[];
+
+/* The --help text (usage.c). */
 void muxd_cli_usage(FILE *out);
+/* The pieces of --help that come from other tables (usage.c). */
+void muxd_usage_services(FILE *out);
+void muxd_usage_texts(FILE *out);
+void muxd_usage_control(FILE *out);
 
 #endif

@@ -2,7 +2,7 @@
  * control.c -- the control socket: a mux_server of its own on muxd's
  * loop, raw framing, cut into lines here (a long line is an error reply,
  * not a reason to close), each line run by muxd_control_command() with
- * the actions below.
+ * the commands below (muxd_control_commands) on the target.
  *
  * A second server rather than streams of our own listener: it brings
  * the accepting (EMFILE remedy included), a client limit with a refusal
@@ -46,7 +46,7 @@ struct muxd_control {
 /* ---- the actions ---- */
 
 static void do_stats(void *arg, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     mux_server_stats_t s;
     mux_server_stats(t->server, &s);
     uint64_t id;
@@ -90,7 +90,7 @@ static void list_client(mux_conn_t *conn, void *arg) {
 }
 
 static void do_clients(void *arg, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     listing_t l = {.reply = reply};
     muxd_reply_add(reply, "{\"clients\":[");
     mux_server_foreach_all(t->server, list_client, &l);
@@ -101,7 +101,7 @@ static void do_clients(void *arg, muxd_reply_t *reply) {
 }
 
 static void do_fault_add(void *arg, const char *spec, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     char err[MUXD_FAULT_SPEC_MAX + 128];
     uint64_t id = muxd_faults_add(t->faults, spec, err, sizeof(err));
     if (!id) {
@@ -115,7 +115,7 @@ static void do_fault_add(void *arg, const char *spec, muxd_reply_t *reply) {
 }
 
 static void do_fault_list(void *arg, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     uint64_t id;
     const char *spec;
     muxd_reply_add(reply, "{\"faults\":[");
@@ -129,7 +129,7 @@ static void do_fault_list(void *arg, muxd_reply_t *reply) {
 }
 
 static void do_fault_del(void *arg, uint64_t id, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     if (!muxd_faults_del(t->faults, id)) {
         muxd_reply_error(reply, "no fault with id %" PRIu64, id);
         return;
@@ -140,7 +140,7 @@ static void do_fault_del(void *arg, uint64_t id, muxd_reply_t *reply) {
 }
 
 static void do_fault_clear(void *arg, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     muxd_faults_clear(t->faults);
     t->faults_changed(t->arg);
     muxd_log_text(MUXD_LOG_NORMAL, "control: faults cleared");
@@ -161,7 +161,7 @@ static void kick_client(mux_conn_t *conn, void *arg) {
 }
 
 static void do_kick(void *arg, uint64_t id, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     kick_t k = {.id = id};
     mux_server_foreach_all(t->server, kick_client, &k);
     if (!k.found) {
@@ -173,7 +173,7 @@ static void do_kick(void *arg, uint64_t id, muxd_reply_t *reply) {
 }
 
 static void do_pause(void *arg, bool paused, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     mux_server_pause_accepting(t->server, paused);
     muxd_log_text(MUXD_LOG_NORMAL, "control: accepting %s",
                   paused ? "paused" : "resumed");
@@ -181,7 +181,7 @@ static void do_pause(void *arg, bool paused, muxd_reply_t *reply) {
 }
 
 static void do_refuse(void *arg, bool on, muxd_reply_t *reply) {
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     t->set_refusing(t->arg, on);
     muxd_log_text(MUXD_LOG_NORMAL, "control: new clients %s",
                   on ? "reset" : "served");
@@ -190,22 +190,29 @@ static void do_refuse(void *arg, bool on, muxd_reply_t *reply) {
 
 static void do_shutdown(void *arg, muxd_reply_t *reply) {
     muxd_reply_ok(reply); /* before: the loop may stop this turn */
-    const muxd_control_target_t *t = &((muxd_control_t *)arg)->target;
+    const muxd_control_target_t *t = arg;
     t->shutdown(t->arg, "control");
 }
 
-static const muxd_control_ops_t ops = {
-    .stats = do_stats,
-    .clients = do_clients,
-    .fault_add = do_fault_add,
-    .fault_list = do_fault_list,
-    .fault_del = do_fault_del,
-    .fault_clear = do_fault_clear,
-    .kick = do_kick,
-    .pause = do_pause,
-    .refuse = do_refuse,
-    .shutdown = do_shutdown,
-};
+/* The commands: a new one is a row here and its function above (and a
+ * line in docs/fixtures.md). */
+const muxd_control_cmd_t muxd_control_commands[] = {
+    {.name = "stats", .run = do_stats},
+    {.name = "clients", .run = do_clients},
+    {.name = "fault", .sub = "add", .arg = "SPEC", .run_word = do_fault_add},
+    {.name = "fault", .sub = "list", .run = do_fault_list},
+    {.name = "fault",
+     .sub = "del",
+     .arg = "ID",
+     .run_id = do_fault_del,
+     .what = "fault id"},
+    {.name = "fault", .sub = "clear", .run = do_fault_clear},
+    {.name = "kick", .arg = "ID", .run_id = do_kick, .what = "client id"},
+    {.name = "pause", .run_flag = do_pause, .flag = true},
+    {.name = "resume", .run_flag = do_pause, .flag = false},
+    {.name = "refuse", .arg = "on|off", .run_flag = do_refuse},
+    {.name = "shutdown", .run = do_shutdown},
+    {0}};
 
 /* ---- the service ---- */
 
@@ -291,7 +298,9 @@ static void run_line(mux_conn_t *conn, const char *line, size_t len) {
     muxd_reply_t *reply = begin_reply(conn);
     if (!reply)
         return;
-    muxd_control_command(line, len, &ops, mux_conn_service_arg(conn), reply);
+    muxd_control_t *control = mux_conn_service_arg(conn);
+    muxd_control_command(line, len, muxd_control_commands, &control->target,
+                         reply);
     send_reply(conn, reply);
 }
 

@@ -6,6 +6,7 @@
 #ifndef MUXD_CONTROL_H
 #define MUXD_CONTROL_H
 
+#include "control_cmd.h"
 #include "faults.h"
 
 #include "mux.h"
@@ -31,6 +32,10 @@ typedef struct {
     void (*shutdown)(void *arg, const char *why); /* as SIGTERM does */
     void *arg;
 } muxd_control_target_t;
+
+/* The commands (control_cmd.h), each acting on a muxd_control_target_t:
+ * the `target` of muxd_control_command(). */
+extern const muxd_control_cmd_t muxd_control_commands[];
 
 /*
  * Listens on `addr` (`text` as given, for messages) and serves the

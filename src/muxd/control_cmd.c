@@ -135,109 +135,116 @@ static bool parse_id(const char *text, uint64_t *id) {
     return *id > 0;
 }
 
-/* The reply for a command that got the wrong number of words. */
-static bool arity(const words_t *w, size_t want, const char *usage,
-                  muxd_reply_t *reply) {
-    if (w->nwords == want)
-        return true;
-    muxd_reply_error(reply, "usage: %s", usage);
-    return false;
+const char *muxd_control_usage(const muxd_control_cmd_t *cmd, char *buf,
+                               size_t size) {
+    snprintf(buf, size, "%s%s%s%s%s", cmd->name, cmd->sub ? " " : "",
+             cmd->sub ? cmd->sub : "", cmd->arg ? " " : "",
+             cmd->arg ? cmd->arg : "");
+    return buf;
 }
 
-static void fault_command(const words_t *w, const muxd_control_ops_t *ops,
-                          void *arg, muxd_reply_t *reply) {
-    const char *sub = w->nwords > 1 ? w->word[1] : "";
-    uint64_t id;
-    if (strcmp(sub, "add") == 0) {
-        if (arity(w, 3, "fault add SPEC", reply))
-            ops->fault_add(arg, w->word[2], reply);
-    } else if (strcmp(sub, "list") == 0) {
-        if (arity(w, 2, "fault list", reply))
-            ops->fault_list(arg, reply);
-    } else if (strcmp(sub, "del") == 0) {
-        if (!arity(w, 3, "fault del ID", reply))
-            return;
-        if (parse_id(w->word[2], &id))
-            ops->fault_del(arg, id, reply);
-        else
-            muxd_reply_error(reply, "invalid fault id: '%.40s'", w->word[2]);
-    } else if (strcmp(sub, "clear") == 0) {
-        if (arity(w, 2, "fault clear", reply))
-            ops->fault_clear(arg, reply);
-    } else {
-        muxd_reply_error(reply, "usage: fault add SPEC | fault list | fault "
-                                "del ID | fault clear");
+/* Whether `c` is a row of the group `first` starts. */
+static bool in_group(const muxd_control_cmd_t *c,
+                     const muxd_control_cmd_t *first) {
+    return c->name && strcmp(c->name, first->name) == 0;
+}
+
+/* "usage: fault add SPEC", or with `group` the usages of every row that
+ * starts with the name of `cmd` (the first of them), " | " between. */
+static void usage_error(const muxd_control_cmd_t *cmd, bool group,
+                        muxd_reply_t *reply) {
+    char text[256], one[64];
+    size_t len = (size_t)snprintf(text, sizeof(text), "usage:");
+    for (const muxd_control_cmd_t *c = cmd;
+         in_group(c, cmd) && len < sizeof(text); c++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %s",
+                                c == cmd ? "" : " |",
+                                muxd_control_usage(c, one, sizeof(one)));
+        if (!group)
+            break;
     }
+    muxd_reply_error(reply, "%s", text);
 }
 
-static void kick_command(const words_t *w, const muxd_control_ops_t *ops,
-                         void *arg, muxd_reply_t *reply) {
-    uint64_t id;
-    if (!arity(w, 2, "kick ID", reply))
-        return;
-    if (parse_id(w->word[1], &id))
-        ops->kick(arg, id, reply);
-    else
-        muxd_reply_error(reply, "invalid client id: '%.40s'", w->word[1]);
+/* "unknown command: 'x' (known: ...)": each first word once. */
+static void unknown_error(const muxd_control_cmd_t *commands, const char *word,
+                          muxd_reply_t *reply) {
+    char known[192];
+    size_t len = 0;
+    for (const muxd_control_cmd_t *c = commands; c->name && len < sizeof(known);
+         c++)
+        if (c == commands || strcmp(c->name, c[-1].name) != 0)
+            len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s",
+                                    len ? ", " : "", c->name);
+    muxd_reply_error(reply, "unknown command: '%.40s' (known: %s)", word,
+                     known);
 }
 
-static void refuse_command(const words_t *w, const muxd_control_ops_t *ops,
-                           void *arg, muxd_reply_t *reply) {
-    const char *how = w->nwords == 2 ? w->word[1] : "";
-    if (strcmp(how, "on") == 0 || strcmp(how, "off") == 0)
-        ops->refuse(arg, how[1] == 'n', reply);
-    else
-        muxd_reply_error(reply, "usage: refuse on|off");
+/* The row the words name, or NULL with the error replied. */
+static const muxd_control_cmd_t *find(const muxd_control_cmd_t *commands,
+                                      const words_t *w, muxd_reply_t *reply) {
+    const muxd_control_cmd_t *c = commands;
+    while (c->name && strcmp(c->name, w->word[0]) != 0)
+        c++;
+    if (!c->name) {
+        unknown_error(commands, w->word[0], reply);
+        return NULL;
+    }
+    const muxd_control_cmd_t *first = c;
+    if (first->sub) {
+        const char *sub = w->nwords > 1 ? w->word[1] : "";
+        while (in_group(c, first) && strcmp(c->sub, sub) != 0)
+            c++;
+        if (!in_group(c, first)) {
+            usage_error(first, true, reply);
+            return NULL;
+        }
+    }
+    if (w->nwords != 1 + (c->sub ? 1u : 0u) + (c->arg ? 1u : 0u)) {
+        usage_error(c, false, reply);
+        return NULL;
+    }
+    return c;
 }
 
-/* The commands without arguments. */
-static bool plain_command(const words_t *w, const muxd_control_ops_t *ops,
-                          void *arg, muxd_reply_t *reply) {
-    static const char *const names[] = {"stats", "clients", "pause", "resume",
-                                        "shutdown"};
-    size_t i = 0;
-    while (i < 5 && strcmp(w->word[0], names[i]) != 0)
-        i++;
-    if (i == 5)
+/* Runs `c` with its argument, the last word; false if that is invalid
+ * (the error replied). */
+static bool run(const muxd_control_cmd_t *c, const words_t *w, void *target,
+                muxd_reply_t *reply) {
+    const char *arg = w->word[w->nwords - 1];
+    uint64_t id = 0;
+    if (c->run_id && !parse_id(arg, &id)) {
+        muxd_reply_error(reply, "invalid %s: '%.40s'", c->what, arg);
         return false;
-    if (!arity(w, 1, names[i], reply))
-        return true;
-    if (i == 0)
-        ops->stats(arg, reply);
-    else if (i == 1)
-        ops->clients(arg, reply);
-    else if (i == 4)
-        ops->shutdown(arg, reply);
+    }
+    bool on = c->flag;
+    if (c->run_flag && c->arg) {
+        if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+            usage_error(c, false, reply);
+            return false;
+        }
+        on = arg[1] == 'n';
+    }
+    if (c->run)
+        c->run(target, reply);
+    else if (c->run_word)
+        c->run_word(target, arg, reply);
+    else if (c->run_id)
+        c->run_id(target, id, reply);
     else
-        ops->pause(arg, i == 2, reply);
+        c->run_flag(target, on, reply);
     return true;
 }
 
-static void dispatch(const words_t *w, const muxd_control_ops_t *ops, void *arg,
-                     muxd_reply_t *reply) {
-    const char *cmd = w->word[0];
-    if (plain_command(w, ops, arg, reply))
-        return;
-    if (strcmp(cmd, "fault") == 0)
-        fault_command(w, ops, arg, reply);
-    else if (strcmp(cmd, "kick") == 0)
-        kick_command(w, ops, arg, reply);
-    else if (strcmp(cmd, "refuse") == 0)
-        refuse_command(w, ops, arg, reply);
-    else
-        muxd_reply_error(reply,
-                         "unknown command: '%.40s' (known: stats, clients, "
-                         "fault, kick, pause, resume, refuse, shutdown)",
-                         cmd);
-}
-
-void muxd_control_command(const char *line, size_t len,
-                          const muxd_control_ops_t *ops, void *arg,
+bool muxd_control_command(const char *line, size_t len,
+                          const muxd_control_cmd_t *commands, void *target,
                           muxd_reply_t *reply) {
     if (len > 0 && line[len - 1] == '\r')
         len--;
     static words_t w; /* one thread; too big for a small stack */
     w.error = NULL;
+    const muxd_control_cmd_t *c = NULL;
+    bool ran = false;
     if (len > MUXD_CONTROL_LINE_MAX)
         muxd_reply_error(reply, "line too long (max %d bytes)",
                          MUXD_CONTROL_LINE_MAX);
@@ -250,10 +257,11 @@ void muxd_control_command(const char *line, size_t len,
         muxd_reply_error(reply, "%s", w.error);
     else if (w.nwords == 0)
         muxd_reply_error(reply, "empty command");
-    else
-        dispatch(&w, ops, arg, reply);
+    else if ((c = find(commands, &w, reply)) != NULL)
+        ran = run(c, &w, target, reply);
     if (reply->failed) {
         muxd_reply_reset(reply);
         muxd_reply_error(reply, "reply too large or out of memory");
     }
+    return ran;
 }

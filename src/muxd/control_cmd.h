@@ -1,8 +1,8 @@
 /*
  * control_cmd.h -- the control socket's command language, as a pure
- * function: one line in, one JSON reply out, the actions done through a
- * table of callbacks (muxd's in control.c; a fuzzer's fakes in
- * test/fuzz/fuzz_control.c). docs/fixtures.md lists the commands.
+ * function: one line in, one JSON reply out, the command found in a
+ * table of rows (muxd's in control.c, which test/fuzz/fuzz_control.c runs
+ * on a fake target). docs/fixtures.md lists the commands.
  */
 #ifndef MUXD_CONTROL_CMD_H
 #define MUXD_CONTROL_CMD_H
@@ -39,34 +39,44 @@ void muxd_reply_reset(muxd_reply_t *reply);
 void muxd_reply_free(muxd_reply_t *reply);
 
 /*
- * What the commands do. Each callback writes the whole reply, a JSON
- * object; `arg` is muxd_control_command()'s. IDs are those of `fault
- * list` and `clients`.
+ * One command: its words, its argument, and what runs it. Exactly one of
+ * the run functions is set; it gets the `target` of muxd_control_command()
+ * and writes the whole reply, a JSON object. The usage ("fault del ID"),
+ * the arity and the "unknown command (known: ...)" list are built from
+ * the rows (muxd's are control.c's muxd_control_commands).
  */
 typedef struct {
-    void (*stats)(void *arg, muxd_reply_t *reply);
-    void (*clients)(void *arg, muxd_reply_t *reply);
-    void (*fault_add)(void *arg, const char *spec, muxd_reply_t *reply);
-    void (*fault_list)(void *arg, muxd_reply_t *reply);
-    void (*fault_del)(void *arg, uint64_t id, muxd_reply_t *reply);
-    void (*fault_clear)(void *arg, muxd_reply_t *reply);
-    void (*kick)(void *arg, uint64_t id, muxd_reply_t *reply);
-    void (*pause)(void *arg, bool paused, muxd_reply_t *reply);
-    void (*refuse)(void *arg, bool on, muxd_reply_t *reply);
-    void (*shutdown)(void *arg, muxd_reply_t *reply);
-} muxd_control_ops_t;
+    const char *name; /* the first word; NULL ends a table */
+    /* The second word, for commands that share a first word (fault add,
+     * fault list): rows of one name are next to each other. */
+    const char *sub;
+    const char *arg; /* the argument's name in the usage; NULL: none */
+    void (*run)(void *target, muxd_reply_t *reply);
+    void (*run_word)(void *target, const char *word, muxd_reply_t *reply);
+    /* A decimal id, 1 or more; else "invalid <what>: '...'". */
+    void (*run_id)(void *target, uint64_t id, muxd_reply_t *reply);
+    const char *what;
+    /* With an argument, it must be on or off; without, `flag` is given. */
+    void (*run_flag)(void *target, bool on, muxd_reply_t *reply);
+    bool flag;
+} muxd_control_cmd_t;
+
+/* A command's usage, "fault del ID", in `buf` (returned). */
+const char *muxd_control_usage(const muxd_control_cmd_t *cmd, char *buf,
+                               size_t size);
 
 /*
- * Runs one command line (`len` bytes, any bytes, its LF already cut; a
- * CR before it is cut here) and leaves its reply in *reply, which must be
- * empty: always one JSON object on one line, {"ok":false,"error":"..."}
- * for anything that is not a command (unknown words, missing or extra
- * arguments, a line longer than MUXD_CONTROL_LINE_MAX, a NUL, or a CR
- * or LF inside it: never a second command, nor part of a word), or
- * for a reply that failed.
+ * Runs one command line of `commands` on `target` (`len` bytes, any
+ * bytes, its LF already cut; a CR before it is cut here) and leaves its
+ * reply in *reply, which must be empty: always one JSON object on one
+ * line, {"ok":false,"error":"..."} for anything that is not a command
+ * (unknown words, missing or extra arguments, a line longer than
+ * MUXD_CONTROL_LINE_MAX, a NUL, or a CR or LF inside it: never a second
+ * command, nor part of a word), or for a reply that failed. Returns
+ * whether a command's run function ran (at most one does).
  */
-void muxd_control_command(const char *line, size_t len,
-                          const muxd_control_ops_t *ops, void *arg,
+bool muxd_control_command(const char *line, size_t len,
+                          const muxd_control_cmd_t *commands, void *target,
                           muxd_reply_t *reply);
 
 #endif

@@ -1,7 +1,9 @@
 /*
- * fuzz_control.c -- libFuzzer harness for the control socket's command
- * parser (src/muxd/control_cmd.c), with fake actions; `fault add` runs
- * the real spec check of src/muxd/faults.c.
+ * fuzz_control.c -- libFuzzer harness for the control socket's commands:
+ * the parser (src/muxd/control_cmd.c) and muxd's own command table and
+ * actions (src/muxd/control.c) on a fake target: a real server with one
+ * client (a socketpair) and real faults, the callbacks only serve.c has
+ * (faults changed, refusing, shutdown) faked and counted.
  *
  * Input: any bytes, cut at each LF into lines, each run as a command;
  * then the whole input once more as one line, its LFs inside it (a
@@ -12,77 +14,80 @@
  * Checks, for every line:
  *  - exactly one reply, a JSON object: it starts with '{', ends with '}',
  *    holds no byte below 0x20 (so no line end) and balanced quotes;
- *  - a reply is an error ({"ok":false,"error":"...") exactly when no
- *    action ran, and at most one action runs;
- *  - an id handed to an action is at least 1; a spec is NUL-free and at
- *    most a line long;
+ *  - a line that ran no command got an error ({"ok":false,"error":"...");
+ *    at most one of the target's callbacks is called;
  *  - a line that holds a NUL, an LF, or a CR anywhere but at its end is
- *    an error: no action runs.
+ *    an error: no command runs.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "fuzz_util.h"
 
+#include "control.h"
 #include "control_cmd.h"
 #include "faults.h"
+#include "log.h"
 
-static int actions;
+#include <sys/socket.h>
+#include <unistd.h>
 
-static void fake_stats(void *arg, muxd_reply_t *r) {
+static int calls; /* of the fake callbacks, per line */
+static bool refusing;
+
+static void fake_faults_changed(void *arg) {
     (void)arg;
-    actions++;
-    muxd_reply_add(r, "{\"clients\":0}");
+    calls++;
 }
-static void fake_clients(void *arg, muxd_reply_t *r) {
+static bool fake_refusing(void *arg) {
     (void)arg;
-    actions++;
-    muxd_reply_add(r, "{\"clients\":[{\"peer\":");
-    muxd_reply_string(r, "\x01\xff\"\\", 4);
-    muxd_reply_add(r, "}]}");
+    return refusing;
 }
-static void fake_fault_add(void *arg, const char *spec, muxd_reply_t *r) {
+static void fake_set_refusing(void *arg, bool on) {
     (void)arg;
-    actions++;
-    CHECK(strlen(spec) <= MUXD_CONTROL_LINE_MAX);
-    char err[MUXD_FAULT_SPEC_MAX + 128];
-    if (muxd_fault_check(spec, err, sizeof(err)))
-        muxd_reply_add(r, "{\"ok\":true,\"id\":1}");
-    else /* an action that ran: not the parser's error */
-        muxd_reply_add(r, "{\"ok\":true,\"rejected\":true}");
+    calls++;
+    refusing = on;
 }
-static void fake_fault_list(void *arg, muxd_reply_t *r) {
+static void fake_shutdown(void *arg, const char *why) {
     (void)arg;
-    actions++;
-    muxd_reply_add(r, "{\"faults\":[]}");
-}
-static void fake_id(void *arg, uint64_t id, muxd_reply_t *r) {
-    (void)arg;
-    actions++;
-    CHECK(id >= 1);
-    muxd_reply_ok(r);
-}
-static void fake_plain(void *arg, muxd_reply_t *r) {
-    (void)arg;
-    actions++;
-    muxd_reply_ok(r);
-}
-static void fake_flag(void *arg, bool on, muxd_reply_t *r) {
-    (void)arg;
-    (void)on;
-    actions++;
-    muxd_reply_ok(r);
+    CHECK(strcmp(why, "control") == 0);
+    calls++;
 }
 
-static const muxd_control_ops_t ops = {.stats = fake_stats,
-                                       .clients = fake_clients,
-                                       .fault_add = fake_fault_add,
-                                       .fault_list = fake_fault_list,
-                                       .fault_del = fake_id,
-                                       .fault_clear = fake_plain,
-                                       .kick = fake_id,
-                                       .pause = fake_flag,
-                                       .refuse = fake_flag,
-                                       .shutdown = fake_plain};
+static const mux_service_t quiet_service = {.name = "fuzz",
+                                            .framing = MUX_FRAMING_RAW};
+
+/* The target: a server with one client, no faults, not refusing. */
+typedef struct {
+    mux_loop_t *loop;
+    muxd_control_target_t target;
+    int peer; /* the client's other end */
+} fake_t;
+
+static void fake_start(fake_t *f) {
+    static const muxd_log_t quiet = {.level = MUXD_LOG_QUIET};
+    muxd_log_init(&quiet, 0);
+    refusing = false;
+    mux_server_opts_t opts = {0};
+    muxd_control_target_t *t = &f->target;
+    *t = (muxd_control_target_t){.faults_changed = fake_faults_changed,
+                                 .refusing = fake_refusing,
+                                 .set_refusing = fake_set_refusing,
+                                 .shutdown = fake_shutdown};
+    CHECK(mux_loop_new(&f->loop) == 0);
+    CHECK(mux_server_new(f->loop, &quiet_service, &opts, &t->server) == 0);
+    CHECK((t->faults = muxd_faults_new(1)) != NULL);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    CHECK(mux_server_serve_fd(t->server, sv[0]) == 0);
+    f->peer = sv[1];
+}
+
+static void fake_stop(fake_t *f) {
+    mux_server_free(f->target.server);
+    muxd_faults_free(f->target.faults);
+    mux_loop_free(f->loop);
+    close(f->peer);
+}
 
 /* One JSON object on one line, strings well delimited. */
 static void check_reply(const muxd_reply_t *r) {
@@ -109,21 +114,23 @@ static bool breaks_inside(const char *line, size_t len) {
 }
 
 /* Runs one line and checks its reply. */
-static void run_line(muxd_reply_t *reply, const char *line, size_t len) {
-    actions = 0;
+static void run_line(fake_t *f, muxd_reply_t *reply, const char *line,
+                     size_t len) {
+    calls = 0;
     muxd_reply_reset(reply);
-    muxd_control_command(line, len, &ops, NULL, reply);
+    bool ran = muxd_control_command(line, len, muxd_control_commands,
+                                    &f->target, reply);
     check_reply(reply);
     bool error = strncmp(reply->data, "{\"ok\":false,\"error\":\"", 21) == 0;
-    CHECK(actions <= 1);
-    CHECK(error == (actions == 0));
+    CHECK(calls <= 1);
+    CHECK(ran || error);
     if (breaks_inside(line, len))
-        CHECK(error);
+        CHECK(!ran && error);
 }
 
 /* The line with its first blank (or its end) replaced by `c`. */
-static void run_with_break(muxd_reply_t *reply, const char *line, size_t len,
-                           char c) {
+static void run_with_break(fake_t *f, muxd_reply_t *reply, const char *line,
+                           size_t len, char c) {
     static char copy[MUXD_CONTROL_LINE_MAX + 2];
     if (len >= sizeof(copy))
         return;
@@ -131,25 +138,28 @@ static void run_with_break(muxd_reply_t *reply, const char *line, size_t len,
     const char *blank = memchr(line, ' ', len);
     size_t at = blank ? (size_t)(blank - line) : len;
     copy[at] = c;
-    run_line(reply, copy, at < len ? len : len + 1);
+    run_line(f, reply, copy, at < len ? len : len + 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fake_t f;
+    fake_start(&f);
     muxd_reply_t reply = {0};
     const char *p = (const char *)data, *end = p + size;
     while (p <= end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        run_line(&reply, p, len);
-        run_with_break(&reply, p, len, '\n');
-        run_with_break(&reply, p, len, '\0');
+        run_line(&f, &reply, p, len);
+        run_with_break(&f, &reply, p, len, '\n');
+        run_with_break(&f, &reply, p, len, '\0');
         if (len > 0 && memchr(p, ' ', len)) /* a CR at the end is a line end */
-            run_with_break(&reply, p, len, '\r');
+            run_with_break(&f, &reply, p, len, '\r');
         if (!nl)
             break;
         p = nl + 1;
     }
-    run_line(&reply, (const char *)data, size);
+    run_line(&f, &reply, (const char *)data, size);
     muxd_reply_free(&reply);
+    fake_stop(&f);
     return 0;
 }

@@ -180,7 +180,7 @@ static void setup(const uint8_t *data) {
     memcpy(&to->addrs[0].sa, &sun, alen);
     size_t max_output = (size_t)4096 << (data[0] % 8); /* --to: at least 4k */
     CHECK(mux_loop_new(&st.loop) == 0);
-    CHECK((st.relay = muxd_relay_new(st.loop, &st.config, max_output)));
+    CHECK((st.relay = muxd_relay_new(st.loop, &st.config, max_output, 0)));
     mux_server_opts_t opts = {.on_event = on_event,
                               .service_arg = st.relay,
                               .max_output = max_output};

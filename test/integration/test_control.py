@@ -175,6 +175,42 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(round_trip(c, b"alive"), b"alive")
         c.close()
 
+    def test_each_misuse_gets_its_message(self):
+        known = ("stats, clients, fault, kick, pause, resume, refuse, "
+                 "shutdown")
+        for line, error in [
+                ("", "empty command"),
+                ("nope", "unknown command: 'nope' (known: %s)" % known),
+                ("Stats", "unknown command: 'Stats' (known: %s)" % known),
+                ("stats now", "usage: stats"),
+                ("clients 1", "usage: clients"),
+                ("pause x", "usage: pause"),
+                ("resume x", "usage: resume"),
+                ("shutdown now", "usage: shutdown"),
+                ("fault", "usage: fault add SPEC | fault list | fault del ID"
+                          " | fault clear"),
+                ("fault drop 1", "usage: fault add SPEC | fault list | "
+                                 "fault del ID | fault clear"),
+                ("fault add", "usage: fault add SPEC"),
+                ("fault add a b", "usage: fault add SPEC"),
+                ("fault add a b c", "too many words"),
+                ("fault list x", "usage: fault list"),
+                ("fault del", "usage: fault del ID"),
+                ("fault del x", "invalid fault id: 'x'"),
+                ("fault del 0", "invalid fault id: '0'"),
+                ("fault del 7", "no fault with id 7"),
+                ("fault clear x", "usage: fault clear"),
+                ("kick", "usage: kick ID"),
+                ("kick -1", "invalid client id: '-1'"),
+                ("kick 1 2", "usage: kick ID"),
+                ("kick 99", "no client with id 99"),
+                ("refuse", "usage: refuse on|off"),
+                ("refuse maybe", "usage: refuse on|off"),
+                ("refuse on off", "usage: refuse on|off"),
+                ("a b c d e f", "too many words")]:
+            self.assertEqual(self.ctl.command(line),
+                             {"ok": False, "error": error}, line)
+
     def test_a_line_break_inside_a_line_is_an_error(self):
         # A CR inside a line (not the one of a CRLF end), or a NUL, ends
         # nothing: the whole line is one error, nothing of it runs.

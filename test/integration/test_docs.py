@@ -506,6 +506,28 @@ class ManPages(unittest.TestCase):
                     (sorted(in_help - in_man), sorted(in_man - in_help)),
                     ([], []), "(in --help only, in the man page only)")
 
+    def test_control_commands_agree(self):
+        # --help's list is built from the command table (control.c).
+        def names(usages):
+            """"fault del ID" -> "fault del": each command's own words."""
+            return sorted(" ".join(w for w in u.split()
+                                   if re.fullmatch(r"[a-z]+", w)
+                                   and w not in ("on", "off"))
+                          for u in usages)
+        in_help = between(help_text("muxd"), "each:", ";")[len("each:"):]
+        in_man = between(roff_text(read("docs", "muxd.1")),
+                         "one JSON reply line each:", "; anything else")
+        fixtures = read("docs", "fixtures.md")
+        start = fixtures.index("| command | reply |")
+        table = fixtures[start:fixtures.index("| anything else", start)]
+        in_fixtures = [c for line in table.split("\n")
+                       if line.startswith("| `")
+                       for c in re.findall(r"`([^`]+)`", line.split(" | ")[0])]
+        truth = names(in_help.split(","))
+        self.assertGreater(len(truth), 10)
+        self.assertEqual(names(in_man.split(":", 1)[1].split(",")), truth)
+        self.assertEqual(sorted(set(names(in_fixtures))), truth)
+
     def test_address_forms_agree(self):
         truth = forms(between(read("include", "mux.h"),
                               "Parses an address in one of the forms",

@@ -550,6 +550,35 @@ static void test_ambiguous_to_is_a_usage_error(void **state) {
                  "apply");
 }
 
+/* Every row of the option table is reachable and in --help: names and
+ * letters unique, each "--name" (with its "-x, ") in the help text. */
+static void test_option_table(void **state) {
+    (void)state;
+    char *help = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&help, &len);
+    assert_non_null(out);
+    muxd_cli_usage(out);
+    assert_int_equal(fclose(out), 0);
+    size_t n = 0;
+    for (const muxd_cli_option_t *a = muxd_cli_options; a->name; a++, n++) {
+        assert_non_null(a->take);
+        assert_true(a->help || a->topic == MUXD_TOPIC_FAULTS);
+        for (const muxd_cli_option_t *b = muxd_cli_options; b != a; b++) {
+            assert_string_not_equal(a->name, b->name);
+            assert_true(!a->letter || a->letter != b->letter);
+        }
+        char forms[64];
+        snprintf(forms, sizeof(forms), "%c%c%s--%s%s%s", a->letter ? '-' : ' ',
+                 a->letter ? a->letter : ' ', a->letter ? ", " : "  ", a->name,
+                 a->arg ? " " : "", a->arg ? a->arg : "");
+        if (!strstr(help, forms))
+            fail_msg("not in --help: '%s'", forms);
+    }
+    assert_true(n > 30);
+    free(help);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
@@ -573,6 +602,7 @@ int main(void) {
         cmocka_unit_test(test_combinations),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_first_error_wins),
+        cmocka_unit_test(test_option_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
