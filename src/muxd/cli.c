@@ -471,11 +471,12 @@ static bool check_relay(parser_t *p) {
                         "--to relays streams: '%s' is a UDP listener (TCP "
                         "and unix only)",
                         o->listen_text[i]);
-    /* One read (64 KiB) relayed at once must fit under the hard cap. */
-    if (o->server.max_output && o->server.max_output < 4096)
+    /* One read (64 KiB) relayed at once, on top of what is pending below
+     * the watermark, must fit under the hard cap (16 times it). */
+    if (o->server.max_output && o->server.max_output < 8192)
         return fail(p, "%s",
-                    "--max-output must be at least 4k with --to (16 times "
-                    "it must hold one 64 KiB read)");
+                    "--max-output must be at least 8k with --to (16 times "
+                    "it must hold one 64 KiB read on top of it)");
     return assign_upstreams(p);
 }
 

@@ -53,9 +53,12 @@ struct pair {
     mux_conn_t *client;   /* NULL once closed */
     mux_conn_t *upstream; /* NULL until connected, and once closed */
     mux_connect_t *connecting;
+    char *held; /* read by a stop before the upstream was there */
+    size_t nheld;
     bool client_eof, upstream_eof; /* each side's end, passed on */
-    mux_faults_t upstream_faults;  /* the client's draw, for the upstream:
-                                      the client's own may go first */
+    bool stopping; /* the stop reached the client while it connected */
+    mux_faults_t upstream_faults; /* the client's draw, for the upstream:
+                                     the client's own may go first */
     muxd_dump_conn_t dump;
 };
 
@@ -81,6 +84,7 @@ static void pair_free(pair_t *pair, const char *reason) {
     if (pair->next)
         pair->next->prev = pair->prev;
     muxd_dump_close(&pair->dump, reason);
+    free(pair->held);
     free(pair);
     if (!relay->pairs && relay->done) {
         void (*done)(void *) = relay->done;
@@ -160,12 +164,33 @@ static inline void forward(mux_conn_t *from, mux_conn_t *to, const char *data,
     }
 }
 
+/* Bytes of a client whose upstream is still connecting (read at a stop):
+ * kept for on_connected(); at the watermark the client waits, as it would
+ * for its upstream's drain. */
+static void hold(pair_t *pair, const char *data, size_t len) {
+    mux_conn_t *client = pair->client;
+    char *held = realloc(pair->held, pair->nheld + len);
+    if (!held) {
+        const char *why = "out of memory";
+        mux_conn_log(client, why, strlen(why));
+        mux_conn_close(client, MUX_CLOSE_NOW);
+        return;
+    }
+    memcpy(held + pair->nheld, data, len);
+    pair->held = held;
+    pair->nheld += len;
+    if (pair->nheld >= mux_conn_watermark(client))
+        mux_conn_pause_reading(client);
+}
+
 static void client_message(mux_conn_t *client, const char *data, size_t len) {
     pair_t *pair = mux_conn_data(client);
     if (pair->dump.on)
         muxd_dump_bytes(&pair->dump, MUXD_DUMP_UP, data, len);
     if (pair->upstream)
         forward(client, pair->upstream, data, len);
+    else if (pair->connecting)
+        hold(pair, data, len);
 }
 
 static void upstream_message(mux_conn_t *upstream, const char *data,
@@ -197,10 +222,13 @@ static void upstream_drain(mux_conn_t *upstream) {
 /* Ends                                                                */
 /* ------------------------------------------------------------------ */
 
-/* The client sent its last byte: the upstream gets a FIN after it. */
+/* The client sent its last byte: the upstream gets a FIN after it (once
+ * connected, if it is connecting). */
 static void client_eof(mux_conn_t *client) {
     pair_t *pair = mux_conn_data(client);
     pair->client_eof = true;
+    if (pair->connecting)
+        return;
     if (!pair->upstream) /* nothing to pass it on to */
         mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
     else if (pair->upstream_eof)
@@ -219,11 +247,18 @@ static void upstream_eof(mux_conn_t *upstream) {
 }
 
 /* A graceful shutdown reached the client, after what it had sent was
- * relayed: the upstream gets a FIN and answers what it has; the client
- * closes once the upstream ends (or the shutdown's timeout). Under a
- * stall toward the upstream neither would come: both close at once. */
+ * relayed (or held, while its upstream connects: on_connected() goes on
+ * from here once it is there): the upstream gets a FIN and answers what
+ * it has; the client closes once the upstream ends (or the shutdown's
+ * timeout). Under a stall toward the upstream neither would come: both
+ * close at once. */
 static void client_shutdown(mux_conn_t *client) {
     pair_t *pair = mux_conn_data(client);
+    if (pair && pair->connecting) {
+        pair->stopping = true;
+        mux_conn_pause_reading(client);
+        return;
+    }
     if (!pair || !pair->upstream || pair->upstream_eof ||
         pair->upstream_faults.out.stall) {
         mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
@@ -312,6 +347,16 @@ static void take_faults(pair_t *pair) {
     mux_conn_set_faults(pair->upstream, &pair->upstream_faults);
 }
 
+/* What the client sent while its upstream connected, on its way. */
+static void send_held(pair_t *pair) {
+    if (!pair->nheld)
+        return;
+    forward(pair->client, pair->upstream, pair->held, pair->nheld);
+    free(pair->held);
+    pair->held = NULL;
+    pair->nheld = 0;
+}
+
 static void on_connected(mux_loop_t *loop, int fd, int err, void *arg) {
     pair_t *pair = arg;
     pair->connecting = NULL;
@@ -329,7 +374,13 @@ static void on_connected(mux_loop_t *loop, int fd, int err, void *arg) {
     mux_conn_set_data(upstream, pair);
     pair->upstream = upstream;
     take_faults(pair);
-    mux_conn_resume_reading(pair->client);
+    send_held(pair);
+    if (pair->stopping)
+        client_shutdown(pair->client);
+    else if (pair->client_eof)
+        mux_conn_close(upstream, MUX_CLOSE_WRITE); /* rst: a reset */
+    else
+        mux_conn_resume_reading(pair->client);
 }
 
 /* The upstream of the listener that accepted `client`: the only one, or
@@ -348,8 +399,9 @@ static const muxd_upstream_t *upstream_of(const muxd_relay_t *relay,
 }
 
 /* A new client: its pair, and its upstream connection under way (the
- * client is not read until it is there). A black-holed one never gets
- * one: it is never read nor answered. */
+ * client is not read until it is there, unless a stop comes first:
+ * muxd_relay_stopping()). A black-holed one never gets one: it is never
+ * read nor answered. */
 static void client_open(mux_conn_t *client) {
     muxd_relay_t *relay = mux_conn_service_arg(client);
     join(client);
@@ -384,6 +436,12 @@ static const mux_service_t client_service = {
 };
 
 const mux_service_t *muxd_relay_service(void) { return &client_service; }
+
+void muxd_relay_stopping(muxd_relay_t *relay) {
+    for (pair_t *pair = relay->pairs; pair; pair = pair->next)
+        if (pair->client && pair->connecting)
+            mux_conn_resume_reading(pair->client);
+}
 
 void muxd_relay_faults_changed(mux_conn_t *client) {
     pair_t *pair = mux_conn_data(client);

@@ -87,6 +87,15 @@ void muxd_relay_client_closed(const mux_event_t *ev);
 void muxd_relay_faults_changed(mux_conn_t *client);
 
 /*
+ * A graceful stop began (MUX_EV_SHUTDOWN): clients whose upstream is still
+ * connecting are read, like the others, for what they already sent; it is
+ * held and relayed once the upstream is there, then the stop goes on for
+ * them as for the open pairs (a client the upstream cannot take is closed
+ * as on any failed connect).
+ */
+void muxd_relay_stopping(muxd_relay_t *relay);
+
+/*
  * Once the server is done (every client gone): calls `done(arg)` when the
  * last upstream stream has flushed and closed too, or at `deadline_ms` (on
  * mux_now()'s clock; now or past: at once), closing what is left. The

@@ -161,6 +161,8 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     if (ev->type == MUX_EV_SHUTDOWN) {
         muxd->stop_deadline_ms = mux_now(muxd->loop) + o->shutdown_timeout_ms;
         muxd_ready_stopping(muxd->ready);
+        if (muxd->relay) /* what waits for an upstream is read too */
+            muxd_relay_stopping(muxd->relay);
     }
     if (ev->type == MUX_EV_DONE && muxd->relay) /* the upstreams flush */
         muxd_relay_finish(muxd->relay, muxd->stop_deadline_ms, stop_loop,

@@ -58,6 +58,8 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     (void)arg;
     if (ev->type == MUX_EV_CLOSE)
         muxd_relay_client_closed(ev);
+    if (ev->type == MUX_EV_SHUTDOWN) /* as serve.c does */
+        muxd_relay_stopping(st.relay);
 }
 
 /* The upstream end, once the relay's connect reached the listener. */
@@ -178,7 +180,7 @@ static void setup(const uint8_t *data) {
     to->addrs[0].socktype = SOCK_STREAM;
     to->addrs[0].len = alen;
     memcpy(&to->addrs[0].sa, &sun, alen);
-    size_t max_output = (size_t)4096 << (data[0] % 8); /* --to: at least 4k */
+    size_t max_output = (size_t)8192 << (data[0] % 8); /* --to: at least 8k */
     CHECK(mux_loop_new(&st.loop) == 0);
     CHECK((st.relay = muxd_relay_new(st.loop, &st.config, max_output, 0)));
     mux_server_opts_t opts = {.on_event = on_event,

@@ -377,10 +377,12 @@ class TestEcho(unittest.TestCase):
         # Echo upstream, a client that sends 8 MB and reads late: with
         # each stream pausing its own reading for its own output (as a
         # service's stream does), the relay and the echo waited for each
-        # other and both stopped.
+        # other and both stopped. 8k, the least --to takes: at 4k one
+        # 64 KiB read on top of what was pending passed the hard cap and
+        # the relay dropped the pair now and then (1 run in 3).
         data = os.urandom(8 << 20)
         with Muxd("-q", "-l", "127.0.0.1:0", "--max-output", "16k") as echo, \
-                relay("-q", "--max-output", "16k",
+                relay("-q", "--max-output", "8k",
                       upstream=f"127.0.0.1:{echo.port}") as m, \
                 m.connect() as s:
             sender = threading.Thread(target=s.sendall, args=(data,))
@@ -1068,6 +1070,77 @@ class TestServing(unittest.TestCase):
             self.assertEqual(m.wait(), 0)
             self.assertEqual(up.wait_results(), [b""])
 
+    def sigterm_with_a_backlog(self, m, lines):
+        """The relay stopped: a connect per line completes in the kernel's
+        queue and sends its line; SIGTERM, then SIGCONT. Each client is
+        accepted at the stop with its upstream connect still under way.
+        Returns read_to_end() of each."""
+        m.send_signal(signal.SIGSTOP)
+        try:
+            clients = [m.connect() for _ in lines]
+            for c, line in zip(clients, lines):
+                c.sendall(line)
+            m.send_signal(signal.SIGTERM)
+        finally:
+            m.send_signal(signal.SIGCONT)
+        got = []
+        for c in clients:
+            got.append(read_to_end(c))
+            c.close()
+        self.assertEqual(m.wait(), 0)
+        return got
+
+    def test_sigterm_relays_the_clients_still_in_the_backlog(self):
+        # The stop waits for each upstream connect, relays the line,
+        # passes the FIN on, and the echo comes back before the client's
+        # EOF (main closed such a client at once: EOF and no answer).
+        def echo(conn):
+            got = b""
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    return got  # the relay's FIN
+                got += b
+                conn.sendall(b)
+
+        lines = [b"waiting %02d\n" % i for i in range(50)]
+        with Upstream(echo) as up, \
+                relay("-q", upstream=f"127.0.0.1:{up.port}") as m:
+            self.assertEqual(self.sigterm_with_a_backlog(m, lines),
+                             [(line, False) for line in lines])
+            self.assertEqual(sorted(up.wait_results(len(lines))), lines)
+
+    def test_sigterm_resets_the_backlog_when_the_upstream_refuses(self):
+        # What a refused connect always gives, at a stop too.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))  # bound, not listening: refused
+            with relay("-q", upstream=f"127.0.0.1:{s.getsockname()[1]}") \
+                    as m:
+                lines = [b"waiting %02d\n" % i for i in range(10)]
+                self.assertEqual(self.sigterm_with_a_backlog(m, lines),
+                                 [(b"", True)] * len(lines))
+
+    def test_sigterm_waits_for_a_backlog_connect_within_its_bounds(self):
+        # An upstream whose full accept queue drops the relay's SYNs: the
+        # stop ends at --connect-timeout (each client closed as on a
+        # failed connect: EOF) or at --shutdown-timeout, whichever is
+        # first; never later than either (60 s would outlast the wait).
+        with socket.socket() as s, socket.socket() as filler:
+            s.bind(("127.0.0.1", 0))
+            s.listen(0)
+            filler.connect(s.getsockname())
+            lines = [b"waiting %02d\n" % i for i in range(5)]
+            for bounds, ends in (
+                    (("--connect-timeout", "0.3"), [(b"", False)]),
+                    (("--connect-timeout", "60", "--shutdown-timeout", "0.3"),
+                     [(b"", False), (b"", True)])):
+                with self.subTest(bounds=bounds), \
+                        relay("-q", *bounds,
+                              upstream=f"127.0.0.1:{s.getsockname()[1]}") \
+                        as m:
+                    for end in self.sigterm_with_a_backlog(m, lines):
+                        self.assertIn(end, ends)
+
     def test_a_stop_takes_one_shutdown_timeout_with_pairs_held_open(self):
         # SIGTERM with a pair that never ends by itself: its upstream
         # stays open and silent after the relay's FIN (it lingered 2 s
@@ -1148,7 +1221,8 @@ class TestServing(unittest.TestCase):
                 (["--to", "5", "--dump-max", "1M"], "--dump-max needs --dump"),
                 (["--to", "5", "--dump", "-", "--dump-max", "0"],
                  "invalid dump limit: '0'"),
-                (["--to", "5", "--max-output", "1k"], "at least 4k"),
+                (["--to", "5", "--max-output", "1k"], "at least 8k"),
+                (["--to", "5", "--max-output", "5k"], "at least 8k"),
                 (["--to", "5", "--connect-timeout", "x"],
                  "invalid connect timeout")):
             with self.subTest(args):
