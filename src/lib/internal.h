@@ -308,6 +308,52 @@ size_t mux__shaper_cost(const mux__shaper_t *sh);
 /* Discards what is held. */
 void mux__shaper_drop(mux__shaper_t *sh);
 
+/* ---- framing.c: a stream's input cut into messages ---- */
+
+typedef struct {
+    mux_buf_t in; /* an incomplete line (line and auto framing) */
+    size_t max_line;
+    mux_framing framing;
+    uint64_t line_timeout_ms; /* line framing's, else 0 */
+    uint64_t line_started;    /* ms, mux_now(): when the line in `in` began */
+} mux__framer_t;
+
+/* A framer for `framing` (resolved: never 0) with its limits. */
+void mux__framer_init(mux__framer_t *fr, mux_framing framing, size_t max_line,
+                      uint64_t line_timeout_ms);
+void mux__framer_free(mux__framer_t *fr);
+/* Whether a line of `len` bytes is not too long. */
+static inline bool mux__frame_fits(const mux__framer_t *fr, size_t len) {
+    return len <= fr->max_line;
+}
+/* Auto framing: whether one read is a message as it came (no line end,
+ * nothing held before it, and not a read that filled the buffer). */
+bool mux__frame_whole(const mux__framer_t *fr, const char *data, size_t len);
+/* Joins a read to the held tail, if any: *data and *len then point at all
+ * of it, inside the framer. Returns 0 or -ENOMEM. */
+int mux__frame_join(mux__framer_t *fr, const char **data, size_t *len);
+/* The first line of data[0..len): returns the bytes up to and including
+ * its LF, with the message's length in *msg_len (its line end kept only
+ * in auto framing, a CR before the LF dropped), 0 if no line ends in it,
+ * or -EMSGSIZE if it is longer than max_line. */
+ssize_t mux__frame_line(const mux__framer_t *fr, const char *data, size_t len,
+                        size_t *msg_len);
+/* After `used` bytes of what mux__frame_join() gave were served: keeps
+ * the rest as the held tail. Returns 0, -ENOMEM, or -EMSGSIZE when the
+ * tail is already longer than a line may be. */
+int mux__frame_keep(mux__framer_t *fr, const char *data, size_t len,
+                    size_t used);
+/* Forgets the held tail. */
+void mux__frame_drop(mux__framer_t *fr);
+/* The line timeout: a read of `len` bytes, with `before` bytes held
+ * before it, was framed at `now` (ms): a line in `in` that was not there
+ * before began in it. Overdue: a line has taken the timeout or longer.
+ * Deadline: when the line held (or one beginning at `now`) is overdue. */
+void mux__frame_noted(mux__framer_t *fr, size_t before, size_t len,
+                      uint64_t now);
+bool mux__frame_overdue(const mux__framer_t *fr, uint64_t now);
+uint64_t mux__frame_line_deadline(const mux__framer_t *fr, uint64_t now);
+
 /* ---- stream.c: one connected stream socket ---- */
 
 /* What the owner of a stream (a server) keeps in it: stream.c stores it
