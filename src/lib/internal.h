@@ -376,12 +376,19 @@ int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                   const mux_conn_opts_t *opts, const struct sockaddr *peer,
                   socklen_t peer_len, const char *local, mux_conn_t **out);
 void mux__conn_open(mux_conn_t *conn);
-/* A stream fd handed in (not accepted here): made non-blocking and
- * close-on-exec, its peer into *peer and its local address as text.
- * Returns the fd, or -errno with the fd closed (-ENOTCONN: not
- * connected). */
-int mux__conn_handed_in(int fd, struct sockaddr_storage *peer,
-                        socklen_t *peer_len, char local[MUX_ADDRSTRLEN]);
+/* Who is at the two ends of a socket handed in (mux_conn_new,
+ * mux_server_serve_fd). */
+typedef struct {
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char local[MUX_ADDRSTRLEN]; /* the local address as text */
+} mux__handed_in_t;
+/* Takes an fd handed in by the caller (mux_conn_new,
+ * mux_server_serve_fd), which is ours to close whatever happens: closes it
+ * and returns `refusal` if that is an -errno; else makes it non-blocking
+ * and close-on-exec, with its two ends in *ends. Returns the fd, or -errno
+ * with the fd closed (-ENOTCONN: not connected). */
+int mux__conn_handed_in(int fd, int refusal, mux__handed_in_t *ends);
 /* Graceful shutdown of one client: serve what it sent, then close; one
  * already closing drops what a stall holds for it. */
 void mux__conn_shutdown(mux_conn_t *conn);

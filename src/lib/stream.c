@@ -1279,38 +1279,37 @@ void mux__conn_open(mux_conn_t *conn) {
         update_interest(conn);
 }
 
-int mux__conn_handed_in(int fd, struct sockaddr_storage *peer,
-                        socklen_t *peer_len, char local[MUX_ADDRSTRLEN]) {
+int mux__conn_handed_in(int fd, int refusal, mux__handed_in_t *ends) {
+    if (refusal < 0) {
+        mux__close(fd);
+        return refusal;
+    }
     fd = mux__fd_prepare(fd);
     if (fd < 0)
         return fd;
     struct sockaddr_storage here;
     socklen_t here_len = sizeof(here);
-    *peer_len = sizeof(*peer);
-    if (getpeername(fd, (struct sockaddr *)peer, peer_len) < 0 ||
+    ends->peer_len = sizeof(ends->peer);
+    if (getpeername(fd, (struct sockaddr *)&ends->peer, &ends->peer_len) < 0 ||
         getsockname(fd, (struct sockaddr *)&here, &here_len) < 0) {
         int err = -errno;
         mux__close(fd);
         return err;
     }
-    mux_addr_format((struct sockaddr *)&here, here_len, local, MUX_ADDRSTRLEN);
+    mux_addr_format((struct sockaddr *)&here, here_len, ends->local,
+                    sizeof(ends->local));
     return fd;
 }
 
 int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                  const mux_conn_opts_t *opts, mux_conn_t **out) {
-    if (!service) {
-        mux__close(fd);
-        return -EINVAL;
-    }
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-    char text[MUX_ADDRSTRLEN];
-    fd = mux__conn_handed_in(fd, &peer, &peer_len, text);
+    mux__handed_in_t ends;
+    fd = mux__conn_handed_in(fd, service ? 0 : -EINVAL, &ends);
     if (fd < 0)
         return fd;
-    int err = mux__conn_new(loop, fd, service, opts, (struct sockaddr *)&peer,
-                            peer_len, text, out);
+    int err =
+        mux__conn_new(loop, fd, service, opts, (struct sockaddr *)&ends.peer,
+                      ends.peer_len, ends.local, out);
     if (err < 0)
         return err;
     /* The open callback may close it; outside a turn that would free it
