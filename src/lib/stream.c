@@ -25,6 +25,7 @@
 
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,8 +124,21 @@ static void conn_release(mux_conn_t *conn) {
     conn->out_shaper = conn->in_shaper = NULL;
 }
 
+#ifndef NDEBUG
+/* Whether no timer of the stream is armed: the loop may not hold a
+ * pointer into memory about to be freed or reused (for assert()). */
+static bool timers_stopped(const mux_conn_t *conn) {
+    return !mux_timer_active(&conn->timer) &&
+           !mux_timer_active(&conn->tail_timer) &&
+           !mux_timer_active(&conn->fault_timer) &&
+           (!conn->out_shaper || !mux_timer_active(&conn->out_shaper->timer)) &&
+           (!conn->in_shaper || !mux_timer_active(&conn->in_shaper->timer));
+}
+#endif
+
 static void conn_free(void *ptr) {
     mux_conn_t *conn = ptr;
+    assert(conn->state == CLOSED && timers_stopped(conn));
     conn_release(conn);
     if (!mux__loop_keep_spare(conn->loop, conn))
         free(conn);
@@ -192,9 +206,18 @@ static bool drains(const mux_conn_t *conn) {
     return conn->service->drain && !conn->no_drain;
 }
 
+/* The state machine's only moves: OPEN -> CLOSING -> LINGER, and from
+ * any of them to CLOSED, once. */
+static void set_state(mux_conn_t *conn, conn_state to) {
+    assert(conn->state != CLOSED);
+    assert(to == CLOSED || (unsigned)to == conn->state + 1u);
+    conn->state = (uint8_t)to;
+}
+
 /* Reads while open and not paused (or to discard, lingering); writes while
  * output is pending, or while a producer service can add more. */
 static void update_interest(mux_conn_t *conn) {
+    assert(conn->state != CLOSED); /* its fd is closed and unwatched */
     int events = 0;
     if ((conn->state == OPEN && !conn->eof && !conn->paused) ||
         conn->state == LINGER)
@@ -216,7 +239,7 @@ static void update_interest(mux_conn_t *conn) {
 static void finish_err(mux_conn_t *conn, const char *reason, int err) {
     if (conn->state == CLOSED)
         return;
-    conn->state = CLOSED;
+    set_state(conn, CLOSED);
     if (conn->opened && conn->service->close)
         conn->service->close(conn);
     mux_timer_stop(&conn->timer);
@@ -276,6 +299,7 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Output is flushed: shut our side, wait for the client's EOF (with
  * faults.rst: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
+    assert(conn->state == CLOSING && mux_conn_pending(conn) == 0);
     if (slow_close(conn, true))
         return;
     if (conn->faults->rst || (conn->shut & SHUT_RESET)) {
@@ -287,7 +311,7 @@ static void linger(mux_conn_t *conn) {
         finish(conn, conn->eof ? "client closed" : "closed");
         return;
     }
-    conn->state = LINGER;
+    set_state(conn, LINGER);
     mux_timer_stop(&conn->timer); /* the idle check's, taken over */
     mux_timer_init(&conn->timer, conn->loop, on_linger_timeout, conn);
     if (mux_timer_start(&conn->timer, LINGER_MS, 0) < 0) {
@@ -349,7 +373,7 @@ void mux_conn_close(mux_conn_t *conn, int how) {
         conn->shut |= SHUT_RESET;
     if (conn->state != OPEN)
         return;
-    conn->state = CLOSING;
+    set_state(conn, CLOSING);
     drop_stalled(conn);
     if (mux_conn_pending(conn) == 0) /* delayed output waits its turn */
         linger(conn);
@@ -414,6 +438,8 @@ static inline void wrote(mux_conn_t *conn, size_t n) {
 
 /* Writes from `data`; returns bytes written (0: not now), or -errno. */
 static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
+    /* Never after our side is shut (LINGER) or the fd closed (CLOSED). */
+    assert(conn->state == OPEN || conn->state == CLOSING);
     for (;;) {
         ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
         if (n >= 0) {
@@ -522,7 +548,7 @@ static const mux_shape_t *out_shape(const mux_conn_t *conn) {
  * closes once what went through is written. */
 static void out_dropped(mux_conn_t *conn) {
     if (conn->state == OPEN)
-        conn->state = CLOSING;
+        set_state(conn, CLOSING);
     mux_event_t ev = {.type = MUX_EV_ERROR,
                       .reason = "fault drop-after: closing"};
     emit(conn, &ev);
@@ -1095,7 +1121,7 @@ static void timed_out(mux_conn_t *conn) {
                       .err = -ETIMEDOUT};
     emit(conn, &ev);
     if (conn->state == OPEN)
-        conn->state = CLOSING;
+        set_state(conn, CLOSING);
     if (conn->state == CLOSING)
         linger(conn);
     else if (conn->state != CLOSED)
