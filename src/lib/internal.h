@@ -308,6 +308,52 @@ size_t mux__shaper_cost(const mux__shaper_t *sh);
 /* Discards what is held. */
 void mux__shaper_drop(mux__shaper_t *sh);
 
+/* ---- framing.c: a stream's input cut into messages ---- */
+
+typedef struct {
+    mux_buf_t in; /* an incomplete line (line and auto framing) */
+    size_t max_line;
+    mux_framing framing;
+    uint64_t line_timeout_ms; /* line framing's, else 0 */
+    uint64_t line_started;    /* ms, mux_now(): when the line in `in` began */
+} mux__framer_t;
+
+/* A framer for `framing` (resolved: never 0) with its limits. */
+void mux__framer_init(mux__framer_t *fr, mux_framing framing, size_t max_line,
+                      uint64_t line_timeout_ms);
+void mux__framer_free(mux__framer_t *fr);
+/* Whether a line of `len` bytes is not too long. */
+static inline bool mux__frame_fits(const mux__framer_t *fr, size_t len) {
+    return len <= fr->max_line;
+}
+/* Auto framing: whether one read is a message as it came (no line end,
+ * nothing held before it, and not a read that filled the buffer). */
+bool mux__frame_whole(const mux__framer_t *fr, const char *data, size_t len);
+/* Joins a read to the held tail, if any: *data and *len then point at all
+ * of it, inside the framer. Returns 0 or -ENOMEM. */
+int mux__frame_join(mux__framer_t *fr, const char **data, size_t *len);
+/* The first line of data[0..len): returns the bytes up to and including
+ * its LF, with the message's length in *msg_len (its line end kept only
+ * in auto framing, a CR before the LF dropped), 0 if no line ends in it,
+ * or -EMSGSIZE if it is longer than max_line. */
+ssize_t mux__frame_line(const mux__framer_t *fr, const char *data, size_t len,
+                        size_t *msg_len);
+/* After `used` bytes of what mux__frame_join() gave were served: keeps
+ * the rest as the held tail. Returns 0, -ENOMEM, or -EMSGSIZE when the
+ * tail is already longer than a line may be. */
+int mux__frame_keep(mux__framer_t *fr, const char *data, size_t len,
+                    size_t used);
+/* Forgets the held tail. */
+void mux__frame_drop(mux__framer_t *fr);
+/* The line timeout: a read of `len` bytes, with `before` bytes held
+ * before it, was framed at `now` (ms): a line in `in` that was not there
+ * before began in it. Overdue: a line has taken the timeout or longer.
+ * Deadline: when the line held (or one beginning at `now`) is overdue. */
+void mux__frame_noted(mux__framer_t *fr, size_t before, size_t len,
+                      uint64_t now);
+bool mux__frame_overdue(const mux__framer_t *fr, uint64_t now);
+uint64_t mux__frame_line_deadline(const mux__framer_t *fr, uint64_t now);
+
 /* ---- stream.c: one connected stream socket ---- */
 
 /* What the owner of a stream (a server) keeps in it: stream.c stores it
@@ -330,12 +376,19 @@ int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                   const mux_conn_opts_t *opts, const struct sockaddr *peer,
                   socklen_t peer_len, const char *local, mux_conn_t **out);
 void mux__conn_open(mux_conn_t *conn);
-/* A stream fd handed in (not accepted here): made non-blocking and
- * close-on-exec, its peer into *peer and its local address as text.
- * Returns the fd, or -errno with the fd closed (-ENOTCONN: not
- * connected). */
-int mux__conn_handed_in(int fd, struct sockaddr_storage *peer,
-                        socklen_t *peer_len, char local[MUX_ADDRSTRLEN]);
+/* Who is at the two ends of a socket handed in (mux_conn_new,
+ * mux_server_serve_fd). */
+typedef struct {
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char local[MUX_ADDRSTRLEN]; /* the local address as text */
+} mux__handed_in_t;
+/* Takes an fd handed in by the caller (mux_conn_new,
+ * mux_server_serve_fd), which is ours to close whatever happens: closes it
+ * and returns `refusal` if that is an -errno; else makes it non-blocking
+ * and close-on-exec, with its two ends in *ends. Returns the fd, or -errno
+ * with the fd closed (-ENOTCONN: not connected). */
+int mux__conn_handed_in(int fd, int refusal, mux__handed_in_t *ends);
 /* Graceful shutdown of one client: serve what it sent, then close; one
  * already closing drops what a stall holds for it. */
 void mux__conn_shutdown(mux_conn_t *conn);
@@ -348,7 +401,7 @@ bool mux__conn_is_open(const mux_conn_t *conn);
  * (mux_conn_set_faults() with the same pointer). */
 void mux__conn_faults_changed(mux_conn_t *conn);
 
-/* ---- the clock (loop.c) ---- */
+/* ---- timer.c: the clock, and the heap of timers the loop holds ---- */
 
 #define MUX__NS_PER_MS 1000000u
 #define MUX__NS_PER_SEC 1000000000u
@@ -361,5 +414,109 @@ uint64_t mux__ms_to_ns(uint64_t ms);
 /* Arms `t` for an absolute `deadline` on mux__clock_ns(), then every
  * `repeat` ns (0: once), as mux_timer_start() does. Returns 0 or -ENOMEM. */
 int mux__timer_start_at(mux_timer_t *t, uint64_t deadline, uint64_t repeat);
+
+/* The armed timers: a binary min-heap on (deadline, seq). */
+typedef struct {
+    mux_timer_t **heap;
+    size_t count, cap;
+    uint64_t seq; /* the next timer armed gets it */
+} mux__timers_t;
+
+/* The deadline of the nearest timer in *deadline; false if none is armed. */
+bool mux__timers_nearest(const mux__timers_t *timers, uint64_t *deadline);
+/* Runs the timers due at `now` (ns), armed before this call; returns how
+ * many ran. */
+int mux__timers_run(mux_loop_t *loop, uint64_t now);
+/* Disarms what is left (the timers are their owners' memory) and frees
+ * the heap. */
+void mux__timers_free(mux__timers_t *timers);
+
+/* ---- poll_select.c: the poller, select() behind a small seam ---- */
+
+/* A word of the poller's bit sets: fd_set's layout (see poll_select.c). */
+typedef unsigned long mux__fd_word_t;
+
+typedef struct {
+    mux_io_cb *cb; /* NULL: not watched */
+    void *arg;
+    int events;
+    uint32_t added_turn; /* readiness from that turn's select() is stale */
+} mux__watcher_t;
+
+typedef struct {
+    /* One block (see mux__poll_grow): a watcher slot per fd below
+     * `capacity`, the master sets, and the copies select() works on. The
+     * loop owns the slots' contents; the poller only their events. */
+    mux__watcher_t *watchers;
+    mux__fd_word_t *rd, *wr;         /* master sets */
+    mux__fd_word_t *sel_rd, *sel_wr; /* what select() and dispatch work on */
+    int capacity;                    /* fds the block holds: whole words */
+    size_t nwriters;          /* watchers with MUX_WRITE: none, no write set */
+    mux__fd_word_t *ready_rd; /* the read set being dispatched */
+    int ready_capacity;       /* the fds it holds */
+} mux__poll_t;
+
+/* What one mux__poll_wait() found, for mux__poll_dispatch(). */
+typedef struct {
+    mux__fd_word_t *rd, *wr; /* wr NULL: nobody waited to write */
+    mux__fd_word_t *nested;  /* the copies of a nested turn, or NULL */
+    int maxfd;
+} mux__poll_ready_t;
+
+/* Create/resize: room for `fd`; the old block goes to *old, for the caller
+ * to free at the end of the turn. Returns 0, -EBADF or -ENOMEM. */
+int mux__poll_grow(mux__poll_t *poll, int fd, void **old);
+void mux__poll_free(mux__poll_t *poll);
+/* Add/del interest: fd's sets bits become `events` (MUX_READ|MUX_WRITE). */
+void mux__poll_interest(mux__poll_t *poll, int fd, int events);
+/* Adds the interest in fds 0..maxfd to a host's sets (mux_prepare). */
+void mux__poll_merge(const mux__poll_t *poll, fd_set *rd, fd_set *wr,
+                     int maxfd);
+/* select() on copies of the sets (fresh ones if `nested`: a turn inside a
+ * callback) until `timeout` (NULL: none). Returns the number of ready bits
+ * (0 after EINTR) with them in *ready, or -errno. */
+int mux__poll_wait(mux__poll_t *poll, int maxfd, bool nested,
+                   struct timeval *timeout, mux__poll_ready_t *ready);
+/* Calls the watchers of what is ready, in fd order, except those added in
+ * `turn` or no longer wanting it; frees ready's copies. Returns how many
+ * ran. */
+int mux__poll_dispatch(mux__poll_t *poll, mux_loop_t *loop, uint32_t turn,
+                       mux__poll_ready_t *ready, int nready);
+/* The same for a host's sets (mux_process), fds 0..maxfd. */
+int mux__poll_dispatch_host(mux__poll_t *poll, mux_loop_t *loop, uint32_t turn,
+                            const fd_set *rd, const fd_set *wr, int maxfd);
+
+/* ---- loop.c: the loop's own layout, for its parts ---- */
+
+/*
+ * The loop's parts each keep their state in one member: timer.c `timers`,
+ * poll_select.c `poll`, signal.c `signals` (as libuv's timer.c reaches its
+ * loop's timer_heap). No other file reads these fields.
+ */
+struct mux_loop {
+    mux__poll_t poll;
+    int maxfd; /* highest watched fd, -1 if none */
+    size_t nwatched;
+    uint32_t turn;
+
+    mux__timers_t timers;
+    uint64_t now;   /* ns, mux__clock_ns(): timer deadlines' clock */
+    bool now_stale; /* read the clock on the next mux_now() */
+
+    struct {
+        int pipe[2];  /* the handler writes signal numbers to [1] */
+        size_t count; /* signals watched: none, the pipe is not watched */
+        void (*release)(mux_loop_t *loop); /* forgets them all: free */
+    } signals;
+
+    struct mux__deferred *deferred;
+    size_t ndeferred, deferred_cap;
+    int depth; /* > 0 while a turn dispatches */
+
+    bool stopped;
+    void *spares[MUX__SPARE_CONNS]; /* see mux__loop_take_spare() */
+    size_t nspares;
+    char scratch[MUX__SCRATCH_SIZE];
+};
 
 #endif /* MUX_INTERNAL_H */

@@ -293,17 +293,13 @@ int mux_server_adopt(mux_server_t *server, int fd) {
 }
 
 int mux_server_serve_fd(mux_server_t *server, int fd) {
-    if (server->shutting_down) { /* it would outlive MUX_EV_DONE */
-        mux__close(fd);
-        return -ESHUTDOWN;
-    }
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-    char text[MUX_ADDRSTRLEN];
-    fd = mux__conn_handed_in(fd, &peer, &peer_len, text);
+    mux__handed_in_t ends;
+    /* Not while shutting down: it would outlive MUX_EV_DONE. */
+    fd = mux__conn_handed_in(fd, server->shutting_down ? -ESHUTDOWN : 0, &ends);
     if (fd < 0)
         return fd;
-    return admit(server, fd, (struct sockaddr *)&peer, peer_len, text);
+    return admit(server, fd, (struct sockaddr *)&ends.peer, ends.peer_len,
+                 ends.local);
 }
 
 size_t mux_server_addresses(const mux_server_t *server, const char **out,

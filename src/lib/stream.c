@@ -25,6 +25,7 @@
 
 #include "internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,13 +80,12 @@ struct mux_conn {
     bool held;     /* sends go through out_shaper: delay or faults.out */
     bool timed;    /* idle or line timeout: reads and writes note it */
     bool eof;      /* the client shut its write side */
-    uint8_t paused; /* reading stops: PAUSED_* bits */
-    mux_framing framing;
+    uint8_t paused;               /* reading stops: PAUSED_* bits */
     uint64_t bytes_in, bytes_out; /* the server adds them up when asked */
     mux_buf_t out;                /* output not yet written (data, len) */
     /* ---- the rest: per connection, or on rarer paths ---- */
     const mux_conn_opts_t *opts;
-    size_t max_output, max_line; /* opts', defaults resolved */
+    size_t max_output; /* opts', default resolved */
     const mux_service_t *service;
     int events;                 /* what the loop watches for us now */
     bool opened;                /* the service's open callback ran */
@@ -95,15 +95,14 @@ struct mux_conn {
     bool no_drain;              /* mux_conn_want_drain(conn, 0) */
     bool no_output_pause;       /* mux_conn_pause_on_output(conn, 0) */
     bool stopping;              /* mux__conn_shutdown(): a stall ends too */
-    mux_buf_t in;               /* an incomplete line (line and auto framing) */
+    mux__framer_t framer;       /* framing, an incomplete line */
     mux_timer_t tail_timer;     /* auto framing: `in` is served when due */
     const mux_faults_t *faults; /* opts->faults or mux_conn_set_faults()'s */
     mux__shaper_t *out_shaper;  /* output held back, or NULL */
     mux__shaper_t *in_shaper;   /* input held back, or NULL */
     mux_timer_t fault_timer;    /* limit_time, timeout, slow_close */
     uint64_t started, last_active;
-    uint64_t line_started; /* line timeout: when the line in `in` began */
-    mux_timer_t timer;     /* idle and line timeouts, or the linger limit */
+    mux_timer_t timer; /* idle and line timeouts, or the linger limit */
     void *data;
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
@@ -121,12 +120,25 @@ static void conn_release(mux_conn_t *conn) {
     mux__shaper_free(conn->out_shaper);
     mux__shaper_free(conn->in_shaper);
     mux__buf_free(&conn->out);
-    mux__buf_free(&conn->in);
+    mux__framer_free(&conn->framer);
     conn->out_shaper = conn->in_shaper = NULL;
 }
 
+#ifndef NDEBUG
+/* Whether no timer of the stream is armed: the loop may not hold a
+ * pointer into memory about to be freed or reused (for assert()). */
+static bool timers_stopped(const mux_conn_t *conn) {
+    return !mux_timer_active(&conn->timer) &&
+           !mux_timer_active(&conn->tail_timer) &&
+           !mux_timer_active(&conn->fault_timer) &&
+           (!conn->out_shaper || !mux_timer_active(&conn->out_shaper->timer)) &&
+           (!conn->in_shaper || !mux_timer_active(&conn->in_shaper->timer));
+}
+#endif
+
 static void conn_free(void *ptr) {
     mux_conn_t *conn = ptr;
+    assert(conn->state == CLOSED && timers_stopped(conn));
     conn_release(conn);
     if (!mux__loop_keep_spare(conn->loop, conn))
         free(conn);
@@ -142,7 +154,9 @@ static mux_timer_cb on_fault_timer;
 size_t mux_conn_pending(const mux_conn_t *conn) {
     return conn->out.len + mux__shaper_len(conn->out_shaper);
 }
-mux_framing mux_conn_framing(const mux_conn_t *conn) { return conn->framing; }
+mux_framing mux_conn_framing(const mux_conn_t *conn) {
+    return conn->framer.framing;
+}
 size_t mux_conn_watermark(const mux_conn_t *conn) { return conn->max_output; }
 const char *mux_conn_peer(const mux_conn_t *conn) { return conn->peer; }
 const char *mux_conn_local(const mux_conn_t *conn) { return conn->local; }
@@ -192,9 +206,18 @@ static bool drains(const mux_conn_t *conn) {
     return conn->service->drain && !conn->no_drain;
 }
 
+/* The state machine's only moves: OPEN -> CLOSING -> LINGER, and from
+ * any of them to CLOSED, once. */
+static void set_state(mux_conn_t *conn, conn_state to) {
+    assert(conn->state != CLOSED);
+    assert(to == CLOSED || (unsigned)to == conn->state + 1u);
+    conn->state = (uint8_t)to;
+}
+
 /* Reads while open and not paused (or to discard, lingering); writes while
  * output is pending, or while a producer service can add more. */
 static void update_interest(mux_conn_t *conn) {
+    assert(conn->state != CLOSED); /* its fd is closed and unwatched */
     int events = 0;
     if ((conn->state == OPEN && !conn->eof && !conn->paused) ||
         conn->state == LINGER)
@@ -216,7 +239,7 @@ static void update_interest(mux_conn_t *conn) {
 static void finish_err(mux_conn_t *conn, const char *reason, int err) {
     if (conn->state == CLOSED)
         return;
-    conn->state = CLOSED;
+    set_state(conn, CLOSED);
     if (conn->opened && conn->service->close)
         conn->service->close(conn);
     mux_timer_stop(&conn->timer);
@@ -276,6 +299,7 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Output is flushed: shut our side, wait for the client's EOF (with
  * faults.rst: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
+    assert(conn->state == CLOSING && mux_conn_pending(conn) == 0);
     if (slow_close(conn, true))
         return;
     if (conn->faults->rst || (conn->shut & SHUT_RESET)) {
@@ -287,7 +311,7 @@ static void linger(mux_conn_t *conn) {
         finish(conn, conn->eof ? "client closed" : "closed");
         return;
     }
-    conn->state = LINGER;
+    set_state(conn, LINGER);
     mux_timer_stop(&conn->timer); /* the idle check's, taken over */
     mux_timer_init(&conn->timer, conn->loop, on_linger_timeout, conn);
     if (mux_timer_start(&conn->timer, LINGER_MS, 0) < 0) {
@@ -349,7 +373,7 @@ void mux_conn_close(mux_conn_t *conn, int how) {
         conn->shut |= SHUT_RESET;
     if (conn->state != OPEN)
         return;
-    conn->state = CLOSING;
+    set_state(conn, CLOSING);
     drop_stalled(conn);
     if (mux_conn_pending(conn) == 0) /* delayed output waits its turn */
         linger(conn);
@@ -414,6 +438,8 @@ static inline void wrote(mux_conn_t *conn, size_t n) {
 
 /* Writes from `data`; returns bytes written (0: not now), or -errno. */
 static ssize_t write_some(mux_conn_t *conn, const char *data, size_t len) {
+    /* Never after our side is shut (LINGER) or the fd closed (CLOSED). */
+    assert(conn->state == OPEN || conn->state == CLOSING);
     for (;;) {
         ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
         if (n >= 0) {
@@ -522,7 +548,7 @@ static const mux_shape_t *out_shape(const mux_conn_t *conn) {
  * closes once what went through is written. */
 static void out_dropped(mux_conn_t *conn) {
     if (conn->state == OPEN)
-        conn->state = CLOSING;
+        set_state(conn, CLOSING);
     mux_event_t ev = {.type = MUX_EV_ERROR,
                       .reason = "fault drop-after: closing"};
     emit(conn, &ev);
@@ -704,77 +730,56 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
 static void line_too_long(mux_conn_t *conn) {
     char msg[80];
     int n = snprintf(msg, sizeof(msg), "error: line too long (max %zu bytes)\n",
-                     conn->max_line);
+                     conn->framer.max_line);
     mux_conn_send(conn, msg, (size_t)n);
-    mux_buf_t *in = &conn->in;
-    mux__buf_consume(in, in->len);
+    mux__frame_drop(&conn->framer);
     mux_event_t ev = {
         .type = MUX_EV_ERROR, .reason = "line too long", .err = -EMSGSIZE};
     emit(conn, &ev);
     mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
 }
 
-/* Serves every complete line in data (auto framing: each with its line
- * end); returns the bytes consumed. */
+/* Serves every complete line in data (framing.c says where each ends);
+ * returns the bytes consumed. */
 static size_t serve_lines(mux_conn_t *conn, const char *data, size_t len) {
-    size_t max_line = conn->max_line;
-    bool keep_end = conn->framing == MUX_FRAMING_AUTO;
-    const char *p = data, *end = data + len;
-    while (p < end && conn->state == OPEN) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl)
+    size_t used = 0, msg_len = 0;
+    while (used < len && conn->state == OPEN) {
+        ssize_t n =
+            mux__frame_line(&conn->framer, data + used, len - used, &msg_len);
+        if (n == 0)
             break;
-        size_t line = (size_t)(nl - p);
-        if (line > 0 && p[line - 1] == '\r')
-            line--;
-        if (line > max_line) {
+        if (n < 0) {
             line_too_long(conn);
             return len;
         }
-        conn->service->message(conn, p, keep_end ? (size_t)(nl + 1 - p) : line);
-        p = nl + 1;
+        conn->service->message(conn, data + used, msg_len);
+        used += (size_t)n;
     }
-    return (size_t)(p - data);
-}
-
-/* How long an incomplete line counts as: a final CR may be the first half
- * of a CRLF whose LF comes with the next read, so it does not count yet. */
-static size_t tail_length(const mux_buf_t *in) {
-    size_t len = in->len;
-    if (len > 0 && mux__buf_head(in)[len - 1] == '\r')
-        len--;
-    return len;
+    return used;
 }
 
 /* Line and auto framing: complete lines are served straight from the
- * scratch buffer; only an incomplete tail is copied, into conn->in. */
+ * scratch buffer; only an incomplete tail is copied, into the framer. */
 static void frame_lines(mux_conn_t *conn, const char *data, size_t len) {
-    mux_buf_t *in = &conn->in;
-    if (in->len > 0) {
-        if (mux__buf_append(in, data, len) < 0) {
-            finish(conn, "out of memory");
-            return;
-        }
-        data = mux__buf_head(in);
-        len = in->len;
+    mux__framer_t *fr = &conn->framer;
+    if (mux__frame_join(fr, &data, &len) < 0) {
+        finish(conn, "out of memory");
+        return;
     }
     size_t used = serve_lines(conn, data, len);
     if (conn->state != OPEN)
         return;
-    if (in->len > 0)
-        mux__buf_consume(in, used);
-    else if (used < len && mux__buf_append(in, data + used, len - used) < 0) {
+    int err = mux__frame_keep(fr, data, len, used);
+    if (err == -ENOMEM)
         finish(conn, "out of memory");
-        return;
-    }
-    if (tail_length(in) > conn->max_line)
+    else if (err < 0)
         line_too_long(conn);
 }
 
 /* Auto framing: a piece without a line end served as it is (unless it is
  * longer than a line may be). */
 static void serve_piece(mux_conn_t *conn, const char *data, size_t len) {
-    if (len > conn->max_line)
+    if (!mux__frame_fits(&conn->framer, len))
         line_too_long(conn);
     else
         conn->service->message(conn, data, len);
@@ -786,12 +791,12 @@ static void on_tail_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
-    mux_buf_t *in = &conn->in;
+    mux_buf_t *in = &conn->framer.in;
     if (conn->state != OPEN || in->len == 0)
         return;
     serve_piece(conn, mux__buf_head(in), in->len);
     if (conn->state == OPEN)
-        mux__buf_consume(in, in->len);
+        mux__frame_drop(&conn->framer);
 }
 
 /*
@@ -799,19 +804,17 @@ static void on_tail_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
  * is one message as it came: the tutorials' clients send one message per
  * write. Otherwise it is framed as lines, line ends kept, and a tail
  * without one (a line cut where the read ended) waits for its rest, for
- * AUTO_TAIL_MS at most. A read that filled the buffer is never "one
- * message": more of it is waiting.
+ * AUTO_TAIL_MS at most.
  */
 static void frame_auto(mux_conn_t *conn, const char *data, size_t len) {
-    if (conn->in.len == 0 && len < MUX__SCRATCH_SIZE &&
-        !memchr(data, '\n', len)) {
+    if (mux__frame_whole(&conn->framer, data, len)) {
         serve_piece(conn, data, len);
         return;
     }
     frame_lines(conn, data, len);
     if (conn->state != OPEN)
         return;
-    if (conn->in.len == 0)
+    if (conn->framer.in.len == 0)
         mux_timer_stop(&conn->tail_timer);
     else if (mux_timer_start(&conn->tail_timer, AUTO_TAIL_MS, 0) < 0)
         finish(conn, "out of memory");
@@ -831,14 +834,14 @@ static void on_eof(mux_conn_t *conn) {
         finish(conn, "closed");
         return;
     }
-    if (conn->state == OPEN && conn->in.len > 0 && conn->service->message) {
+    mux_buf_t *in = &conn->framer.in;
+    if (conn->state == OPEN && in->len > 0 && conn->service->message) {
         /* Its final CR, if any, is data now: the line may be one too long. */
-        if (conn->in.len > conn->max_line) {
+        if (!mux__frame_fits(&conn->framer, in->len)) {
             line_too_long(conn);
         } else {
-            conn->service->message(conn, mux__buf_head(&conn->in),
-                                   conn->in.len);
-            mux__buf_consume(&conn->in, conn->in.len);
+            conn->service->message(conn, mux__buf_head(in), in->len);
+            mux__frame_drop(&conn->framer);
         }
     }
     if (conn->state == OPEN) {
@@ -874,11 +877,9 @@ MUX__COLD static void read_ended(mux_conn_t *conn, ssize_t n) {
 MUX__COLD static void timed_input(mux_conn_t *conn, const char *data,
                                   size_t len) {
     note_activity(conn);
-    size_t before = conn->in.len;
+    size_t before = conn->framer.in.len;
     conn->input(conn, data, len);
-    size_t after = conn->in.len;
-    if (after > 0 && (before == 0 || after != before + len))
-        conn->line_started = conn->last_active;
+    mux__frame_noted(&conn->framer, before, len, conn->last_active);
 }
 
 /* Read bytes for the framing and the service (after any held input). */
@@ -1029,16 +1030,9 @@ static void on_io(mux_loop_t *loop, int fd, int events, void *arg) {
 /* Idle and line timeouts: one timer per client, re-armed lazily       */
 /* ------------------------------------------------------------------ */
 
-/* opts.line_timeout_ms where it applies (line framing), else 0. */
-static uint64_t line_limit(const mux_conn_t *conn) {
-    return conn->framing == MUX_FRAMING_LINE ? conn->opts->line_timeout_ms : 0;
-}
-
 /* Whether a line has taken longer than the line timeout to arrive. */
 static bool line_overdue(const mux_conn_t *conn, uint64_t now) {
-    uint64_t limit = line_limit(conn);
-    return limit && conn->state == OPEN && conn->in.len > 0 &&
-           now - conn->line_started >= limit;
+    return conn->state == OPEN && mux__frame_overdue(&conn->framer, now);
 }
 
 static void line_timed_out(mux_conn_t *conn) {
@@ -1058,9 +1052,8 @@ static uint64_t next_check(const mux_conn_t *conn, uint64_t now) {
     uint64_t next = opts->idle_timeout_ms
                         ? conn->last_active + opts->idle_timeout_ms
                         : UINT64_MAX;
-    if (line_limit(conn) && conn->state == OPEN) {
-        uint64_t line =
-            (conn->in.len > 0 ? conn->line_started : now) + line_limit(conn);
+    if (conn->framer.line_timeout_ms && conn->state == OPEN) {
+        uint64_t line = mux__frame_line_deadline(&conn->framer, now);
         next = line < next ? line : next;
     }
     return next == UINT64_MAX ? 0 : next;
@@ -1128,7 +1121,7 @@ static void timed_out(mux_conn_t *conn) {
                       .err = -ETIMEDOUT};
     emit(conn, &ev);
     if (conn->state == OPEN)
-        conn->state = CLOSING;
+        set_state(conn, CLOSING);
     if (conn->state == CLOSING)
         linger(conn);
     else if (conn->state != CLOSED)
@@ -1273,19 +1266,21 @@ int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
     conn->opts = opts;
     conn->loop = loop;
     conn->max_output = opts->max_output ? opts->max_output : 1024 * 1024;
-    conn->max_line = opts->max_line ? opts->max_line : 64 * 1024;
     size_t local_len = strnlen(local, sizeof(conn->local) - 1);
     memcpy(conn->local, local, local_len); /* NUL: zeroed above */
     conn->service = service;
     conn->fd = fd;
-    conn->framing = opts->framing      ? opts->framing
-                    : service->framing ? service->framing
-                                       : MUX_FRAMING_RAW;
-    conn->input = !service->message                   ? ignore_input
-                  : conn->framing == MUX_FRAMING_LINE ? frame_lines
-                  : conn->framing == MUX_FRAMING_AUTO ? frame_auto
-                                                      : service->message;
-    conn->timed = opts->idle_timeout_ms || line_limit(conn);
+    mux_framing framing = opts->framing      ? opts->framing
+                          : service->framing ? service->framing
+                                             : MUX_FRAMING_RAW;
+    mux__framer_init(&conn->framer, framing,
+                     opts->max_line ? opts->max_line : 64 * 1024,
+                     opts->line_timeout_ms);
+    conn->input = !service->message             ? ignore_input
+                  : framing == MUX_FRAMING_LINE ? frame_lines
+                  : framing == MUX_FRAMING_AUTO ? frame_auto
+                                                : service->message;
+    conn->timed = opts->idle_timeout_ms || conn->framer.line_timeout_ms;
     conn->faults = &opts->faults;
     conn->started = conn->last_active = mux_now(conn->loop);
     mux_addr_format(peer, peer_len, conn->peer, sizeof(conn->peer));
@@ -1310,38 +1305,37 @@ void mux__conn_open(mux_conn_t *conn) {
         update_interest(conn);
 }
 
-int mux__conn_handed_in(int fd, struct sockaddr_storage *peer,
-                        socklen_t *peer_len, char local[MUX_ADDRSTRLEN]) {
+int mux__conn_handed_in(int fd, int refusal, mux__handed_in_t *ends) {
+    if (refusal < 0) {
+        mux__close(fd);
+        return refusal;
+    }
     fd = mux__fd_prepare(fd);
     if (fd < 0)
         return fd;
     struct sockaddr_storage here;
     socklen_t here_len = sizeof(here);
-    *peer_len = sizeof(*peer);
-    if (getpeername(fd, (struct sockaddr *)peer, peer_len) < 0 ||
+    ends->peer_len = sizeof(ends->peer);
+    if (getpeername(fd, (struct sockaddr *)&ends->peer, &ends->peer_len) < 0 ||
         getsockname(fd, (struct sockaddr *)&here, &here_len) < 0) {
         int err = -errno;
         mux__close(fd);
         return err;
     }
-    mux_addr_format((struct sockaddr *)&here, here_len, local, MUX_ADDRSTRLEN);
+    mux_addr_format((struct sockaddr *)&here, here_len, ends->local,
+                    sizeof(ends->local));
     return fd;
 }
 
 int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                  const mux_conn_opts_t *opts, mux_conn_t **out) {
-    if (!service) {
-        mux__close(fd);
-        return -EINVAL;
-    }
-    struct sockaddr_storage peer;
-    socklen_t peer_len;
-    char text[MUX_ADDRSTRLEN];
-    fd = mux__conn_handed_in(fd, &peer, &peer_len, text);
+    mux__handed_in_t ends;
+    fd = mux__conn_handed_in(fd, service ? 0 : -EINVAL, &ends);
     if (fd < 0)
         return fd;
-    int err = mux__conn_new(loop, fd, service, opts, (struct sockaddr *)&peer,
-                            peer_len, text, out);
+    int err =
+        mux__conn_new(loop, fd, service, opts, (struct sockaddr *)&ends.peer,
+                      ends.peer_len, ends.local, out);
     if (err < 0)
         return err;
     /* The open callback may close it; outside a turn that would free it
