@@ -428,6 +428,8 @@ enum {
  *    client can take more, i.e. the socket is writable and pending output
  *    is at or below half the high watermark; write a bounded batch here.
  *  - close: the connection is going away; release per-connection data.
+ *    mux_conn_close_reason() says why (the reason MUX_EV_CLOSE carries,
+ *    which comes after this callback).
  *  - shutdown: a graceful shutdown (mux_server_shutdown()) reached this
  *    client, after what it had already sent was served. NULL: close after
  *    flushing output. A relay passes the end on to its other stream
@@ -1007,6 +1009,20 @@ void mux_server_foreach_all(mux_server_t *server,
 /* Non-zero once the stream is closing (a close was asked: it flushes its
  * output or waits for its peer's close), until it is gone. */
 int mux_conn_closing(const mux_conn_t *conn);
+
+/*
+ * Why the stream closed, for its service's close callback: NULL while it
+ * is open or closing; from the moment it closed (its close callback and
+ * its MUX_EV_CLOSE, for the rest of that loop turn, while `conn` is
+ * valid) the same reason as MUX_EV_CLOSE's, a string that is never freed:
+ * e.g. "client closed" (the peer's EOF), "reset by client", "idle
+ * timeout", "closed by server" (MUX_CLOSE_NOW), "closed" (a close after
+ * flush ended), "output overflow", "server stopped". mux_conn_close_error()
+ * gives MUX_EV_CLOSE's `err` likewise: -errno when a read or write failed
+ * (-ECONNRESET for "reset by client"), else 0 (also before the close).
+ */
+const char *mux_conn_close_reason(const mux_conn_t *conn);
+int mux_conn_close_error(const mux_conn_t *conn);
 
 /*
  * Reports a service log line (MUX_EV_SERVICE) about `conn`. `text` may hold

@@ -107,6 +107,8 @@ struct mux_conn {
     char peer[MUX_ADDRSTRLEN];
     char local[MUX_ADDRSTRLEN]; /* a copy: listeners may close first */
     mux_transport transport;    /* MUX_TCP or MUX_UNIX */
+    int close_err;              /* why it closed, once it did: -errno or 0 */
+    const char *close_reason;   /* NULL until it closed; a static string */
     mux__conn_owned_t owned;    /* its owner's, never read here */
 };
 _Static_assert(offsetof(mux_conn_t, out) + offsetof(mux_buf_t, len) +
@@ -240,6 +242,8 @@ static void finish_err(mux_conn_t *conn, const char *reason, int err) {
     if (conn->state == CLOSED)
         return;
     set_state(conn, CLOSED);
+    conn->close_reason = reason;
+    conn->close_err = err;
     if (conn->opened && conn->service->close)
         conn->service->close(conn);
     mux_timer_stop(&conn->timer);
@@ -1383,6 +1387,12 @@ bool mux__conn_is_open(const mux_conn_t *conn) { return conn->state == OPEN; }
 int mux_conn_closing(const mux_conn_t *conn) {
     return conn->state == CLOSING || conn->state == LINGER;
 }
+
+const char *mux_conn_close_reason(const mux_conn_t *conn) {
+    return conn->close_reason;
+}
+
+int mux_conn_close_error(const mux_conn_t *conn) { return conn->close_err; }
 
 void mux_conn_stats(const mux_conn_t *conn, mux_conn_stats_t *stats) {
     stats->bytes_in = conn->bytes_in;

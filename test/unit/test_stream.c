@@ -232,8 +232,9 @@ static void tcp_on_event(mux_conn_t *conn, mux_event_t *ev, void *arg) {
     }
 }
 
-static void test_close_reset_after_the_last_bytes(void **state) {
-    fixture_t *f = *state;
+/* A connected TCP pair on loopback: *accepted for the stream, the other
+ * end returned (the test's peer). */
+static int tcp_pair(int *accepted) {
     int lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -242,9 +243,16 @@ static void test_close_reset_after_the_last_bytes(void **state) {
     assert_int_equal(listen(lfd, 1), 0);
     assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
     int client = test_connect(ntohs(sa.sin_port));
-    int accepted = accept(lfd, NULL, NULL);
-    assert_true(accepted >= 0);
+    *accepted = accept(lfd, NULL, NULL);
+    assert_true(client >= 0 && *accepted >= 0);
     close(lfd);
+    return client;
+}
+
+static void test_close_reset_after_the_last_bytes(void **state) {
+    fixture_t *f = *state;
+    int accepted;
+    int client = tcp_pair(&accepted);
     mux_conn_opts_t opts = {.on_event = tcp_on_event, .event_arg = f};
     mux_conn_t *conn;
     assert_int_equal(mux_conn_new(f->t.loop, accepted, &resetter, &opts, &conn),
@@ -258,6 +266,115 @@ static void test_close_reset_after_the_last_bytes(void **state) {
     assert_int_equal(errno, ECONNRESET);
     close(client);
     assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
+}
+
+/* ---- the close callback knows why ---- */
+
+/* What the witness's close callback saw. */
+static struct {
+    const char *reason; /* mux_conn_close_reason() in the callback */
+    int err;            /* mux_conn_close_error() in the callback */
+    int events_before;  /* MUX_EV_CLOSE events before it: 0 */
+} seen;
+
+static void witness_open(mux_conn_t *conn) {
+    fx->conn = conn;
+    assert_null(mux_conn_close_reason(conn)); /* open: no reason yet */
+    assert_int_equal(mux_conn_close_error(conn), 0);
+}
+
+static void witness_close(mux_conn_t *conn) {
+    fx->closed++;
+    seen.reason = mux_conn_close_reason(conn);
+    seen.err = mux_conn_close_error(conn);
+    seen.events_before = fx->close_events;
+}
+
+static const mux_service_t witness = {
+    .name = "witness", .open = witness_open, .close = witness_close};
+
+static void witness_event(mux_conn_t *conn, mux_event_t *ev, void *arg) {
+    fixture_t *f = arg;
+    if (ev->type != MUX_EV_CLOSE)
+        return;
+    f->close_events++;
+    snprintf(f->close_reason, sizeof(f->close_reason), "%s", ev->reason);
+    /* The event's reason and error are the callback's, still readable. */
+    assert_string_equal(mux_conn_close_reason(conn), ev->reason);
+    assert_int_equal(mux_conn_close_error(conn), ev->err);
+}
+
+/* A witness stream on `fd` with `opts` (its events: witness_event). */
+static mux_conn_t *witness_new(fixture_t *f, int fd, mux_conn_opts_t *opts) {
+    memset(&seen, 0, sizeof(seen));
+    opts->on_event = witness_event;
+    opts->event_arg = f;
+    mux_conn_t *conn;
+    assert_int_equal(mux_conn_new(f->t.loop, fd, &witness, opts, &conn), 0);
+    return conn;
+}
+
+/* The callback ran once, before MUX_EV_CLOSE, and saw `reason` and `err`
+ * (the event's, too). */
+static void saw(fixture_t *f, const char *reason, int err) {
+    test_loop_t *t = &f->t;
+    TEST_RUN_UNTIL(t, f->close_events == 1);
+    assert_int_equal(f->closed, 1);
+    assert_int_equal(seen.events_before, 0);
+    assert_non_null(seen.reason);
+    assert_string_equal(seen.reason, reason);
+    assert_string_equal(f->close_reason, reason);
+    assert_int_equal(seen.err, err);
+}
+
+static void test_close_callback_sees_peer_eof(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {0};
+    witness_new(f, f->sv[0], &opts);
+    assert_int_equal(shutdown(f->sv[1], SHUT_WR), 0);
+    saw(f, "client closed", 0);
+}
+
+static void test_close_callback_sees_a_reset(void **state) {
+    fixture_t *f = *state;
+    int accepted;
+    int client = tcp_pair(&accepted);
+    mux_conn_opts_t opts = {0};
+    witness_new(f, accepted, &opts);
+    struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(client, SOL_SOCKET, SO_LINGER, &abort_close,
+                                sizeof(abort_close)),
+                     0);
+    close(client); /* a reset */
+    saw(f, "reset by client", -ECONNRESET);
+}
+
+static void test_close_callback_sees_an_idle_timeout(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {.idle_timeout_ms = 1};
+    witness_new(f, f->sv[0], &opts);
+    saw(f, "idle timeout", 0);
+}
+
+static void test_close_callback_sees_a_close_by_the_program(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {0};
+    mux_conn_t *conn = witness_new(f, f->sv[0], &opts);
+    mux_conn_close(conn, MUX_CLOSE_NOW); /* as muxd's kick does */
+    saw(f, "closed by server", 0);
+}
+
+static void test_close_callback_sees_an_overflow(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {.max_output = 4096};
+    mux_conn_t *conn = witness_new(f, f->sv[0], &opts);
+    static const char chunk[4096];
+    int err = 0;
+    /* The peer reads nothing: the socket fills, then the queue, to 16x. */
+    for (int i = 0; i < 100000 && err == 0; i++)
+        err = mux_conn_send(conn, chunk, sizeof(chunk));
+    assert_int_equal(err, -ENOBUFS);
+    saw(f, "output overflow", 0);
 }
 
 /* ---- faults changed while the stream runs ---- */
@@ -329,6 +446,16 @@ int main(void) {
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults_changed_at_run_time, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_close_callback_sees_peer_eof,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_callback_sees_a_reset, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_close_callback_sees_an_idle_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_close_callback_sees_a_close_by_the_program, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_callback_sees_an_overflow,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
