@@ -269,18 +269,21 @@ static void client_shutdown(mux_conn_t *client) {
     mux_conn_close(pair->upstream, MUX_CLOSE_WRITE);
 }
 
-void muxd_relay_client_closed(const mux_event_t *ev) {
-    pair_t *pair = ev->conn ? mux_conn_data(ev->conn) : NULL;
+/* The client closed: its upstream closes the same way (reset where the
+ * client reset, else after flushing what the client sent), or, with none,
+ * the pair ends with the client's reason. */
+static void client_close(mux_conn_t *client) {
+    pair_t *pair = mux_conn_data(client);
     if (!pair)
-        return; /* closed before it was opened (refused) */
-    mux_conn_set_data(ev->conn, NULL);
+        return; /* open found no pair: closed at once */
+    mux_conn_set_data(client, NULL);
     pair->client = NULL;
     mux_connect_cancel(pair->connecting);
     pair->connecting = NULL;
     if (pair->upstream)
-        close_upstream(pair, close_like(ev->err));
+        close_upstream(pair, close_like(mux_conn_close_error(client)));
     else
-        pair_free(pair, ev->reason);
+        pair_free(pair, mux_conn_close_reason(client));
 }
 
 /* The upstream stream's events: its close ends the client the same way. */
@@ -432,6 +435,7 @@ static const mux_service_t client_service = {
     .message = client_message,
     .eof = client_eof,
     .drain = client_drain,
+    .close = client_close,
     .shutdown = client_shutdown,
 };
 

@@ -7,8 +7,8 @@
  * shape both (docs/relay.md).
  *
  * The relay is the server's service: muxd_relay_service() with the relay
- * as opts.service_arg. The server's events reach it through serve.c: a
- * client's MUX_EV_CLOSE (muxd_relay_client_closed()) ends its pair.
+ * as opts.service_arg. A client's close callback ends its pair, with the
+ * reason mux_conn_close_reason() gives (no server event reaches it).
  */
 #ifndef MUXD_RELAY_H
 #define MUXD_RELAY_H
@@ -77,10 +77,6 @@ void muxd_relay_free(muxd_relay_t *relay);
 
 /* The service a relaying server runs, with the relay as service_arg. */
 const mux_service_t *muxd_relay_service(void);
-
-/* A client's MUX_EV_CLOSE: its upstream is closed the same way (reset
- * where the client reset, else after flushing what it sent). */
-void muxd_relay_client_closed(const mux_event_t *ev);
 
 /* The client's faults changed (muxd_faults_refresh()): its upstream
  * stream reads its part of them again. */

@@ -147,8 +147,6 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     muxd_log_event(ev);
     if (ev->type == MUX_EV_LISTEN && muxd->relay)
         route_listener(muxd, ev->local);
-    if (ev->type == MUX_EV_CLOSE && muxd->relay)
-        muxd_relay_client_closed(ev);
     if (ev->type == MUX_EV_ACCEPT && muxd->faults)
         faults_accept(muxd, ev->conn);
     if (ev->type == MUX_EV_CLOSE && muxd->faults)

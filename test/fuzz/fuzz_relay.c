@@ -56,8 +56,6 @@ static uint8_t stream_byte(int side, uint64_t i) {
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     (void)server;
     (void)arg;
-    if (ev->type == MUX_EV_CLOSE)
-        muxd_relay_client_closed(ev);
     if (ev->type == MUX_EV_SHUTDOWN) /* as serve.c does */
         muxd_relay_stopping(st.relay);
 }
