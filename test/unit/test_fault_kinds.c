@@ -1,0 +1,116 @@
+/*
+ * test_fault_kinds.c -- the fault kinds' registry (src/muxd/faults/):
+ * every row well formed, and every kind where a user looks for it: in
+ * --help, in the "unknown kind" message and in docs/faults.md's table.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "faults.h"
+#include "faults/kind.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A kind's head in --help and in a spec: name, or name=VALUE. */
+static void head_of(const muxd_fault_kind_t *kind, char *buf, size_t size) {
+    snprintf(buf, size, "%s%s%s", kind->name, kind->value ? "=" : "",
+             kind->value ? kind->value : "");
+}
+
+static void test_rows_well_formed(void **state) {
+    (void)state;
+    assert_true(muxd_fault_nkinds > 0);
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        const muxd_fault_kind_t *kind = muxd_fault_kinds[k];
+        assert_non_null(kind->name);
+        assert_true(kind->name[0] != '\0');
+        assert_null(strpbrk(kind->name, "=, "));
+        for (size_t j = 0; j < k; j++)
+            assert_string_not_equal(kind->name, muxd_fault_kinds[j]->name);
+        assert_non_null(kind->usage[0]);
+        if (kind->value) /* a parser of its own, or a one-number table */
+            assert_true(kind->parse || kind->param.why);
+        assert_true(!kind->key == !kind->parse_key);
+        assert_true(kind->apply || kind->server);
+    }
+}
+
+/* A kind with a value asks for it; one without refuses one. */
+static void test_value_or_none(void **state) {
+    (void)state;
+    char err[256], spec[64];
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        const muxd_fault_kind_t *kind = muxd_fault_kinds[k];
+        snprintf(spec, sizeof(spec), "%s%s", kind->name,
+                 kind->value ? "" : "=1");
+        assert_false(muxd_fault_check(spec, err, sizeof(err)));
+        assert_non_null(
+            strstr(err, kind->value ? "needs a value" : "takes no value"));
+    }
+}
+
+static void test_every_kind_in_help(void **state) {
+    (void)state;
+    char *help = NULL, head[64], line[128];
+    size_t len = 0;
+    FILE *out = open_memstream(&help, &len);
+    assert_non_null(out);
+    muxd_fault_usage(out);
+    assert_int_equal(fclose(out), 0);
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        head_of(muxd_fault_kinds[k], head, sizeof(head));
+        snprintf(line, sizeof(line), "\n%26s%-18s%s\n", "", head,
+                 muxd_fault_kinds[k]->usage[0]);
+        assert_non_null(strstr(help, line));
+    }
+    free(help);
+}
+
+static void test_every_kind_in_unknown(void **state) {
+    (void)state;
+    char err[512];
+    assert_false(muxd_fault_check("nope", err, sizeof(err)));
+    for (size_t k = 0; k < muxd_fault_nkinds; k++)
+        assert_non_null(strstr(err, muxd_fault_kinds[k]->name));
+}
+
+/* docs/faults.md, whole. */
+static char *read_doc(void) {
+    FILE *f = fopen(MUX_SOURCE_DIR "/docs/faults.md", "r");
+    assert_non_null(f);
+    static char text[1 << 17];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    assert_int_equal(fclose(f), 0);
+    text[n] = '\0';
+    return text;
+}
+
+static void test_every_kind_in_docs(void **state) {
+    (void)state;
+    const char *doc = read_doc();
+    char head[64], row[80];
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        head_of(muxd_fault_kinds[k], head, sizeof(head));
+        snprintf(row, sizeof(row), "\n| `%s`", head);
+        assert_non_null(strstr(doc, row));
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_well_formed),
+        cmocka_unit_test(test_value_or_none),
+        cmocka_unit_test(test_every_kind_in_help),
+        cmocka_unit_test(test_every_kind_in_unknown),
+        cmocka_unit_test(test_every_kind_in_docs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
