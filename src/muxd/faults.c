@@ -12,6 +12,7 @@
 #include "faults/kind.h"
 #include "number.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,8 +101,39 @@ static const char *key_name(const muxd_fault_kind_t *kind, int k) {
 typedef struct {
     muxd_fault_t *f;
     unsigned seen; /* 1 << KEY_* */
-    char why[96];
+    char why[128];
 } spec_t;
+
+/* Appends printf(fmt, ...) to buf[size], which holds *len bytes (size
+ * once full). */
+__attribute__((format(printf, 4, 5))) static void
+add(char *buf, size_t size, size_t *len, const char *fmt, ...) {
+    if (*len >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *len, size - *len, fmt, ap);
+    va_end(ap);
+    *len = n < 0 || (size_t)n >= size - *len ? size : *len + (size_t)n;
+}
+
+/* The keys a spec can have, into s->why: `with` "unknown key (dir, odds,
+ * first; jitter with latency; rst)", else "(dir, odds, first, jitter)"
+ * after `head` (the kinds' own keys from their descriptors). */
+static const char *keys_known(spec_t *s, const char *head, bool with) {
+    size_t len = 0;
+    add(s->why, sizeof(s->why), &len, "%s (dir, odds, first", head);
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        const muxd_fault_kind_t *kind = muxd_fault_kinds[k];
+        if (kind->key && with)
+            add(s->why, sizeof(s->why), &len, "; %s with %s", kind->key,
+                kind->name);
+        else if (kind->key)
+            add(s->why, sizeof(s->why), &len, ", %s", kind->key);
+    }
+    add(s->why, sizeof(s->why), &len, with ? "; rst)" : ")");
+    return s->why;
+}
 
 static const char *parse_dir(const char *v, size_t vlen, muxd_fault_t *f) {
     f->dir = vlen == 4 && !strncmp(v, "down", 4)   ? MUXD_DIR_DOWN
@@ -153,7 +185,7 @@ static int find_key(spec_t *s, const char *name, size_t len, const char **why) {
             return k;
     }
     if (!kind)
-        *why = "unknown key (dir, odds, first; jitter with latency; rst)";
+        keys_known(s, "unknown key", true);
     else if (kind == s->f->kind)
         snprintf(s->why, sizeof(s->why), "%s given twice", kind->name);
     else
@@ -161,8 +193,7 @@ static int find_key(spec_t *s, const char *name, size_t len, const char **why) {
                  "one kind a spec (only rst combines): give %s a --fault of "
                  "its own",
                  kind->name);
-    if (kind)
-        *why = s->why;
+    *why = s->why;
     return NKEYS;
 }
 
@@ -182,7 +213,7 @@ static const char *parse_key(spec_t *s, const char *key, size_t len) {
     if (k == KEY_RST)
         return eq ? "rst takes no value" : parse_rst(s);
     if (!eq)
-        return "a key needs =VALUE (dir, odds, first, jitter)";
+        return keys_known(s, "a key needs =VALUE", false);
     return key_value(s, k, eq + 1, key + len);
 }
 
@@ -222,11 +253,8 @@ static const char *parse(const char *spec, spec_t *s) {
 static const char *known_kinds(char *buf, size_t size) {
     size_t len = 0;
     buf[0] = '\0';
-    for (size_t k = 0; k < muxd_fault_nkinds && len < size; k++) {
-        int n = snprintf(buf + len, size - len, "%s%s", k ? ", " : "",
-                         muxd_fault_kinds[k]->name);
-        len += n > 0 ? (size_t)n : 0;
-    }
+    for (size_t k = 0; k < muxd_fault_nkinds; k++)
+        add(buf, size, &len, "%s%s", k ? ", " : "", muxd_fault_kinds[k]->name);
     return buf;
 }
 

@@ -82,6 +82,20 @@ static void test_every_kind_in_unknown(void **state) {
         assert_non_null(strstr(err, muxd_fault_kinds[k]->name));
 }
 
+/* A bad key's message names every kind's own key, with its kind. */
+static void test_every_key_in_unknown_key(void **state) {
+    (void)state;
+    char err[512], with[64];
+    assert_false(muxd_fault_check("stall,nope=1", err, sizeof(err)));
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        const muxd_fault_kind_t *kind = muxd_fault_kinds[k];
+        if (!kind->key)
+            continue;
+        snprintf(with, sizeof(with), "%s with %s", kind->key, kind->name);
+        assert_non_null(strstr(err, with));
+    }
+}
+
 /* docs/faults.md, whole. */
 static char *read_doc(void) {
     FILE *f = fopen(MUX_SOURCE_DIR "/docs/faults.md", "r");
@@ -110,6 +124,7 @@ int main(void) {
         cmocka_unit_test(test_value_or_none),
         cmocka_unit_test(test_every_kind_in_help),
         cmocka_unit_test(test_every_kind_in_unknown),
+        cmocka_unit_test(test_every_key_in_unknown_key),
         cmocka_unit_test(test_every_kind_in_docs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
