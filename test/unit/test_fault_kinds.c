@@ -15,6 +15,7 @@
 #include "faults.h"
 #include "faults/kind.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,45 @@ static void test_every_kind_in_docs(void **state) {
     }
 }
 
+/* Whether `name` is a whole word of text[0..len). */
+static bool has_word(const char *text, size_t len, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = text; p + n <= text + len; p++)
+        if (!strncmp(p, name, n) &&
+            (p == text || p[-1] == ' ' || p[-1] == '\n') &&
+            strchr(" ,\n;", p[n]))
+            return true;
+    return false;
+}
+
+/* The part of doc from `from` to `to`: its start, its length in *len. */
+static const char *between(const char *doc, const char *from, const char *to,
+                           size_t *len) {
+    const char *a = strstr(doc, from);
+    assert_non_null(a);
+    const char *b = strstr(a, to);
+    assert_non_null(b);
+    *len = (size_t)(b - a);
+    return a;
+}
+
+/* faults.md says which kinds reach open connections, as reaches_open. */
+static void test_reaches_open_as_docs(void **state) {
+    (void)state;
+    const char *doc = read_doc();
+    size_t nopen, nnew;
+    const char *open =
+        between(doc, "already connected for", "(not with", &nopen);
+    const char *new = between(open, "only);", "apply to new", &nnew);
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        const muxd_fault_kind_t *kind = muxd_fault_kinds[k];
+        if (kind->where == MUXD_FAULT_AT_ACCEPT)
+            continue; /* "to the next accept" */
+        assert_true(has_word(open, nopen, kind->name) == kind->reaches_open);
+        assert_true(has_word(new, nnew, kind->name) == !kind->reaches_open);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_well_formed),
@@ -126,6 +166,7 @@ int main(void) {
         cmocka_unit_test(test_every_kind_in_unknown),
         cmocka_unit_test(test_every_key_in_unknown_key),
         cmocka_unit_test(test_every_kind_in_docs),
+        cmocka_unit_test(test_reaches_open_as_docs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
