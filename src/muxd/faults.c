@@ -1,78 +1,27 @@
 /*
  * faults.c -- fault specs, the registry of the faults in force, and what
- * each connection gets of them (faults.h). The library does the faults
- * themselves (mux_faults_t, src/lib/shape.c); this file decides which
- * apply to whom.
+ * each connection gets of them (faults.h). What is a kind's own (its
+ * name, value, --help lines, and how it fills a connection's faults) is
+ * its descriptor in src/muxd/faults/ (kind.h); this file loops over them.
+ * The library does the faults themselves (mux_faults_t, src/lib/shape.c);
+ * this file decides which apply to whom.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "faults.h"
+#include "faults/kind.h"
 #include "number.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Upper bounds: beyond them a value is surely a typo. */
-#define MAX_BYTES (UINT64_C(1) << 40)
-#define MAX_PIECE (UINT64_C(1) << 30)
-#define MAX_MS UINT64_C(3600000)
-/* split=BYTES without :MS: the pause between pieces. */
-#define SPLIT_MS 10
-
-typedef enum {
-    K_DROP_AFTER,
-    K_RST,
-    K_SPLIT,
-    K_STALL,
-    K_ACCEPT_DELAY,
-    K_LATENCY,
-    K_BANDWIDTH,
-    K_SLOW_CLOSE,
-    K_LIMIT_TIME,
-    K_TIMEOUT,
-    K_REFUSE,
-    K_BLACKHOLE,
-} kind_t;
-
-/* The kinds: name, value form ("" none), and whether one added while
- * connections are open reaches them. */
-static const struct {
-    const char *name, *value;
-    bool reaches_open;
-} kinds[] = {
-    [K_DROP_AFTER] = {"drop-after", "BYTES", false},
-    [K_RST] = {"rst", "", true},
-    [K_SPLIT] = {"split", "BYTES[:MS]", true},
-    [K_STALL] = {"stall", "", true},
-    [K_ACCEPT_DELAY] = {"accept-delay", "MS", true},
-    [K_LATENCY] = {"latency", "MS", true},
-    [K_BANDWIDTH] = {"bandwidth", "RATE", true},
-    [K_SLOW_CLOSE] = {"slow-close", "MS", false},
-    [K_LIMIT_TIME] = {"limit-time", "MS", false},
-    [K_TIMEOUT] = {"timeout", "MS", true},
-    [K_REFUSE] = {"refuse", "", false},
-    [K_BLACKHOLE] = {"blackhole", "", false},
-};
-#define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
-
-enum { DIR_DOWN = 1, DIR_UP = 2 };
-
-/* One fault, parsed. */
-typedef struct {
-    kind_t kind;
-    uint64_t value, extra; /* split: bytes, ms; latency: ms, jitter */
-    uint8_t dir;           /* DIR_* bits */
-    unsigned odds;         /* percent of connections */
-    uint64_t first;        /* only the first N connections; 0: all */
-    bool rst;              /* `,rst` after another kind: closes reset */
-} fault_t;
 
 /* One fault in force. */
 typedef struct {
     bool used;
     uint64_t id;
-    fault_t fault;
+    muxd_fault_t fault;
     uint64_t matched; /* connections it applied to (first=N) */
     char spec[MUXD_FAULT_SPEC_MAX];
 } entry_t;
@@ -92,57 +41,25 @@ struct muxd_faults {
 /* Specs                                                               */
 /* ------------------------------------------------------------------ */
 
-/* The kind named by spec[0..len), or NKINDS. */
-static kind_t find_kind(const char *name, size_t len) {
-    for (size_t k = 0; k < NKINDS; k++)
-        if (strlen(kinds[k].name) == len && !strncmp(kinds[k].name, name, len))
-            return (kind_t)k;
-    return (kind_t)NKINDS;
+/* The kind named by name[0..len), or NULL. */
+static const muxd_fault_kind_t *find_kind(const char *name, size_t len) {
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        const char *known = muxd_fault_kinds[k]->name;
+        if (strlen(known) == len && !strncmp(known, name, len))
+            return muxd_fault_kinds[k];
+    }
+    return NULL;
 }
 
-/* A duration in ms (0..MAX_MS; min 1 if `positive`), or UINT64_MAX. */
-static uint64_t parse_ms(const char *text, const char *end, bool positive) {
-    size_t len = end ? (size_t)(end - text) : strlen(text);
-    if (len == 1 && text[0] == '0')
-        return positive ? UINT64_MAX : 0;
-    uint64_t v = number_parse_size(text, end, MAX_MS, false);
-    return v ? v : UINT64_MAX;
-}
-
-/* split=BYTES[:MS]: MS 0 writes the pieces back to back, each its own
- * send; without it, SPLIT_MS. */
-static const char *parse_split(const char *value, fault_t *f) {
-    const char *colon = strchr(value, ':');
-    f->value = number_parse_size(value, colon, MAX_PIECE, true);
-    f->extra = colon ? parse_ms(colon + 1, NULL, false) : SPLIT_MS;
-    return f->value && f->extra != UINT64_MAX
-               ? NULL
-               : "BYTES at least 1 (k, M, G), MS 0 to 3600000 (default 10)";
-}
-
-/* The value of `kind` into f; NULL or why it is wrong. */
-static const char *parse_value(kind_t kind, const char *value, fault_t *f) {
-    if (!kinds[kind].value[0])
+/* The value of f's kind into f; NULL or why it is wrong. */
+static const char *parse_value(const char *value, muxd_fault_t *f) {
+    const muxd_fault_kind_t *kind = f->kind;
+    if (!kind->value)
         return value ? "takes no value" : NULL;
     if (!value)
         return "needs a value";
-    switch (kind) {
-    case K_DROP_AFTER:
-        f->value = number_parse_size(value, NULL, MAX_BYTES, true);
-        return f->value ? NULL : "BYTES: 1 to 1024G (suffixes k, M, G)";
-    case K_SPLIT:
-        return parse_split(value, f);
-    case K_BANDWIDTH:
-        f->value = number_parse_size(value, NULL, MAX_BYTES, true);
-        return f->value ? NULL : "RATE: bytes a second, at least 1 (k, M, G)";
-    case K_LATENCY:
-    case K_TIMEOUT:
-        f->value = parse_ms(value, NULL, false);
-        return f->value != UINT64_MAX ? NULL : "MS: 0 to 3600000";
-    default: /* accept-delay, slow-close, limit-time */
-        f->value = parse_ms(value, NULL, true);
-        return f->value != UINT64_MAX ? NULL : "MS: 1 to 3600000";
-    }
+    return kind->parse ? kind->parse(value, f)
+                       : muxd_fault_parse_param(kind, value, f);
 }
 
 /* odds=: a PERCENT (25 or 25%), or a FRACTION with a point (0.25, as
@@ -170,32 +87,67 @@ static int parse_odds(const char *v, const char *end) {
 }
 
 /* The keys, each at most once a spec. */
-enum { KEY_DIR, KEY_ODDS, KEY_FIRST, KEY_JITTER, KEY_RST, NKEYS };
-static const char *const key_names[NKEYS] = {"dir", "odds", "first", "jitter",
+enum { KEY_DIR, KEY_ODDS, KEY_FIRST, KEY_OWN, KEY_RST, NKEYS };
+static const char *const key_names[NKEYS] = {"dir", "odds", "first", NULL,
                                              "rst"};
+
+/* Key k's name in a spec of `kind` (KEY_OWN: the kind's own, if any). */
+static const char *key_name(const muxd_fault_kind_t *kind, int k) {
+    return k == KEY_OWN ? kind->key : key_names[k];
+}
 
 /* A spec being parsed: the keys seen, and room for a phrase that names
  * one. */
 typedef struct {
-    fault_t *f;
+    muxd_fault_t *f;
     unsigned seen; /* 1 << KEY_* */
-    char why[96];
+    char why[128];
 } spec_t;
 
-static const char *parse_dir(const char *v, size_t vlen, fault_t *f) {
-    f->dir = vlen == 4 && !strncmp(v, "down", 4)   ? DIR_DOWN
-             : vlen == 2 && !strncmp(v, "up", 2)   ? DIR_UP
-             : vlen == 4 && !strncmp(v, "both", 4) ? DIR_DOWN | DIR_UP
+/* Appends printf(fmt, ...) to buf[size], which holds *len bytes (size
+ * once full). */
+__attribute__((format(printf, 4, 5))) static void
+add(char *buf, size_t size, size_t *len, const char *fmt, ...) {
+    if (*len >= size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *len, size - *len, fmt, ap);
+    va_end(ap);
+    *len = n < 0 || (size_t)n >= size - *len ? size : *len + (size_t)n;
+}
+
+/* The keys a spec can have, into s->why: `with` "unknown key (dir, odds,
+ * first; jitter with latency; rst)", else "(dir, odds, first, jitter)"
+ * after `head` (the kinds' own keys from their descriptors). */
+static const char *keys_known(spec_t *s, const char *head, bool with) {
+    size_t len = 0;
+    add(s->why, sizeof(s->why), &len, "%s (dir, odds, first", head);
+    for (size_t k = 0; k < muxd_fault_nkinds; k++) {
+        const muxd_fault_kind_t *kind = muxd_fault_kinds[k];
+        if (kind->key && with)
+            add(s->why, sizeof(s->why), &len, "; %s with %s", kind->key,
+                kind->name);
+        else if (kind->key)
+            add(s->why, sizeof(s->why), &len, ", %s", kind->key);
+    }
+    add(s->why, sizeof(s->why), &len, with ? "; rst)" : ")");
+    return s->why;
+}
+
+static const char *parse_dir(const char *v, size_t vlen, muxd_fault_t *f) {
+    f->dir = vlen == 4 && !strncmp(v, "down", 4)   ? MUXD_DIR_DOWN
+             : vlen == 2 && !strncmp(v, "up", 2)   ? MUXD_DIR_UP
+             : vlen == 4 && !strncmp(v, "both", 4) ? MUXD_DIR_DOWN | MUXD_DIR_UP
                                                    : 0;
     return f->dir ? NULL : "dir=down, up or both";
 }
 
 /* `,rst` after another kind: that fault's close is a reset. */
 static const char *parse_rst(spec_t *s) {
-    kind_t kind = s->f->kind;
-    if (kind == K_REFUSE || kind == K_BLACKHOLE || kind == K_ACCEPT_DELAY) {
+    if (s->f->kind->no_rst) {
         snprintf(s->why, sizeof(s->why), "rst does not combine with %s",
-                 kinds[kind].name);
+                 s->f->kind->name);
         return s->why;
     }
     s->f->rst = true;
@@ -204,7 +156,7 @@ static const char *parse_rst(spec_t *s) {
 
 /* The value of key `k` (v..end); NULL or why it is wrong. */
 static const char *key_value(spec_t *s, int k, const char *v, const char *end) {
-    fault_t *f = s->f;
+    muxd_fault_t *f = s->f;
     int odds;
     switch (k) {
     case KEY_DIR:
@@ -218,32 +170,29 @@ static const char *key_value(spec_t *s, int k, const char *v, const char *end) {
     case KEY_FIRST:
         f->first = number_parse_size(v, end, UINT64_C(1) << 40, false);
         return f->first ? NULL : "first=N, at least 1";
-    default: /* KEY_JITTER */
-        f->extra = parse_ms(v, end, false);
-        return f->extra != UINT64_MAX ? NULL : "jitter=MS, 0 to 3600000";
+    default: /* KEY_OWN */
+        return f->kind->parse_key(v, end, f);
     }
 }
 
 /* Which key `name` (len bytes) is, or NKEYS with *why saying what else it
  * is: the spec's kind again, another kind, or nothing known. */
 static int find_key(spec_t *s, const char *name, size_t len, const char **why) {
-    for (int k = 0; k < NKEYS; k++)
-        if (strlen(key_names[k]) == len && !strncmp(key_names[k], name, len) &&
-            (k != KEY_JITTER || s->f->kind == K_LATENCY) &&
-            (k != KEY_RST || s->f->kind != K_RST))
+    const muxd_fault_kind_t *kind = find_kind(name, len);
+    for (int k = 0; k < NKEYS && kind != s->f->kind; k++) {
+        const char *key = key_name(s->f->kind, k);
+        if (key && strlen(key) == len && !strncmp(key, name, len))
             return k;
-    kind_t kind = find_kind(name, len);
-    if (kind >= (kind_t)NKINDS) {
-        *why = "unknown key (dir, odds, first; jitter with latency; rst)";
-        return NKEYS;
     }
-    if (kind == s->f->kind)
-        snprintf(s->why, sizeof(s->why), "%s given twice", kinds[kind].name);
+    if (!kind)
+        keys_known(s, "unknown key", true);
+    else if (kind == s->f->kind)
+        snprintf(s->why, sizeof(s->why), "%s given twice", kind->name);
     else
         snprintf(s->why, sizeof(s->why),
                  "one kind a spec (only rst combines): give %s a --fault of "
                  "its own",
-                 kinds[kind].name);
+                 kind->name);
     *why = s->why;
     return NKEYS;
 }
@@ -256,21 +205,22 @@ static const char *parse_key(spec_t *s, const char *key, size_t len) {
     if (k == NKEYS)
         return why;
     if (s->seen & (1u << k)) {
-        snprintf(s->why, sizeof(s->why), "%s given twice", key_names[k]);
+        snprintf(s->why, sizeof(s->why), "%s given twice",
+                 key_name(s->f->kind, k));
         return s->why;
     }
     s->seen |= 1u << k;
     if (k == KEY_RST)
         return eq ? "rst takes no value" : parse_rst(s);
     if (!eq)
-        return "a key needs =VALUE (dir, odds, first, jitter)";
+        return keys_known(s, "a key needs =VALUE", false);
     return key_value(s, k, eq + 1, key + len);
 }
 
 /* Parses a spec into *s->f; NULL, or why it is wrong (a phrase, static
  * or in s->why). */
 static const char *parse(const char *spec, spec_t *s) {
-    fault_t *f = s->f;
+    muxd_fault_t *f = s->f;
     memset(f, 0, sizeof(*f));
     s->seen = 0;
     f->odds = 100;
@@ -278,7 +228,7 @@ static const char *parse(const char *spec, spec_t *s) {
     size_t head = comma ? (size_t)(comma - spec) : strlen(spec);
     const char *eq = memchr(spec, '=', head);
     f->kind = find_kind(spec, eq ? (size_t)(eq - spec) : head);
-    if (f->kind == (kind_t)NKINDS)
+    if (!f->kind)
         return "unknown kind";
     char value[64];
     if (eq) {
@@ -288,41 +238,49 @@ static const char *parse(const char *spec, spec_t *s) {
         memcpy(value, eq + 1, vlen);
         value[vlen] = '\0';
     }
-    const char *why = parse_value(f->kind, eq ? value : NULL, f);
+    const char *why = parse_value(eq ? value : NULL, f);
     while (!why && comma) {
         const char *key = comma + 1;
         comma = strchr(key, ',');
         why = parse_key(s, key, comma ? (size_t)(comma - key) : strlen(key));
     }
-    if (!f->dir) /* stall's bytes are the ones muxd reads */
-        f->dir = f->kind == K_STALL ? DIR_UP : DIR_DOWN;
+    if (!f->dir)
+        f->dir = f->kind->default_dir ? f->kind->default_dir : MUXD_DIR_DOWN;
     return why;
 }
 
+/* The names of the kinds, ", " between them, into buf[size]. */
+static const char *known_kinds(char *buf, size_t size) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < muxd_fault_nkinds; k++)
+        add(buf, size, &len, "%s%s", k ? ", " : "", muxd_fault_kinds[k]->name);
+    return buf;
+}
+
+/* Why `spec` is invalid into err[size], naming its kind's form. */
+static void explain(const char *spec, const char *why, char *err, size_t size) {
+    const muxd_fault_kind_t *k = find_kind(spec, strcspn(spec, "=,"));
+    char known[256];
+    if (k && k->value)
+        snprintf(err, size, "invalid fault: '%s' (%s=%s: %s)", spec, k->name,
+                 k->value, why);
+    else if (k)
+        snprintf(err, size, "invalid fault: '%s' (%s: %s)", spec, k->name, why);
+    else
+        snprintf(err, size, "invalid fault: '%s' (%s: %s)", spec, why,
+                 known_kinds(known, sizeof(known)));
+}
+
 bool muxd_fault_check(const char *spec, char *err, size_t size) {
-    fault_t f;
+    muxd_fault_t f;
     spec_t s = {.f = &f};
     const char *why =
         strlen(spec) >= MUXD_FAULT_SPEC_MAX ? "too long" : parse(spec, &s);
-    if (why && err && size) {
-        kind_t k = find_kind(spec, strcspn(spec, "=,"));
-        if (k != (kind_t)NKINDS && kinds[k].value[0])
-            snprintf(err, size, "invalid fault: '%s' (%s=%s: %s)", spec,
-                     kinds[k].name, kinds[k].value, why);
-        else if (k != (kind_t)NKINDS)
-            snprintf(err, size, "invalid fault: '%s' (%s: %s)", spec,
-                     kinds[k].name, why);
-        else
-            snprintf(err, size,
-                     "invalid fault: '%s' (%s: latency, bandwidth, split, "
-                     "drop-after, stall, rst, slow-close, limit-time, "
-                     "timeout, refuse, blackhole, accept-delay)",
-                     spec, why);
-    }
+    if (why && err && size)
+        explain(spec, why, err, size);
     return !why;
 }
-
-static uint64_t max64(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 /* ------------------------------------------------------------------ */
 /* The registry                                                        */
@@ -408,14 +366,8 @@ void muxd_faults_server(const muxd_faults_t *faults, bool relay,
         const entry_t *e = &faults->entries[s];
         if (!e->used)
             continue;
-        if (e->fault.kind == K_ACCEPT_DELAY)
-            server->accept_delay_ms =
-                max64(server->accept_delay_ms, e->fault.value);
-        /* Clients refused before any draw are reset too, unless a relay's
-         * rst is for the upstream only. */
-        if (e->fault.kind == K_RST && e->fault.odds == 100 && !e->fault.first &&
-            (!relay || (e->fault.dir & DIR_DOWN)))
-            server->rst = 1;
+        if (e->fault.kind->server)
+            e->fault.kind->server(&e->fault, relay, server);
     }
 }
 
@@ -436,7 +388,7 @@ static unsigned percent(muxd_faults_t *faults) {
 /* Whether the fault in slot `s` applies to one more connection. */
 static bool draw(muxd_faults_t *faults, size_t s) {
     entry_t *e = &faults->entries[s];
-    if (e->fault.kind == K_ACCEPT_DELAY)
+    if (e->fault.kind->where == MUXD_FAULT_AT_ACCEPT)
         return false; /* the server's, not a connection's */
     if (e->fault.first && e->matched >= e->fault.first)
         return false;
@@ -446,80 +398,12 @@ static bool draw(muxd_faults_t *faults, size_t s) {
     return true;
 }
 
-/* The smaller of two limits where 0 means none. */
-static uint64_t min_set(uint64_t a, uint64_t b) {
-    return !a ? b : !b ? a : a < b ? a : b;
-}
-
-/* One shape fault into the shape of a direction. */
-static void shape_into(const fault_t *f, mux_shape_t *shape) {
-    switch (f->kind) {
-    case K_LATENCY:
-        shape->latency_ms = max64(shape->latency_ms, f->value);
-        shape->jitter_ms = max64(shape->jitter_ms, f->extra);
-        break;
-    case K_BANDWIDTH:
-        shape->bandwidth = min_set(shape->bandwidth, f->value);
-        break;
-    case K_SPLIT:
-        shape->split = (size_t)min_set(shape->split, f->value);
-        shape->split_ms = max64(shape->split_ms, f->extra);
-        break;
-    case K_DROP_AFTER:
-        shape->drop_after = min_set(shape->drop_after, f->value);
-        break;
-    default: /* K_STALL */
-        shape->stall = 1;
-    }
-}
-
-/* An rst (its own kind, or `,rst` after another): a service has one
- * stream; a relay, one each way. */
-static void merge_rst(const fault_t *f, bool relay, muxd_conn_faults_t *cf) {
-    if (!relay || (f->dir & DIR_DOWN))
-        cf->client.rst = 1;
-    if (relay && (f->dir & DIR_UP))
-        cf->upstream.rst = 1;
-}
-
 /* One fault into what a connection gets. */
-static void merge(const fault_t *f, bool relay, muxd_conn_faults_t *cf) {
-    mux_faults_t *c = &cf->client;
+static void merge(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
     if (f->rst)
-        merge_rst(f, relay, cf);
-    switch (f->kind) {
-    case K_RST:
-        merge_rst(f, relay, cf);
-        return;
-    case K_SLOW_CLOSE: /* as rst: a relay holds the close of dir='s side */
-        if (!relay || (f->dir & DIR_DOWN))
-            c->slow_close_ms = max64(c->slow_close_ms, f->value);
-        if (relay && (f->dir & DIR_UP))
-            cf->upstream.slow_close_ms =
-                max64(cf->upstream.slow_close_ms, f->value);
-        return;
-    case K_LIMIT_TIME:
-        c->limit_time_ms = min_set(c->limit_time_ms, f->value);
-        return;
-    case K_TIMEOUT: /* 0: stop, never close */
-        c->timeout_ms =
-            min_set(c->timeout_ms, f->value ? f->value : MUX_FOREVER);
-        return;
-    case K_REFUSE:
-        cf->refuse = true;
-        return;
-    case K_BLACKHOLE:
-        cf->blackhole = true;
-        return;
-    case K_ACCEPT_DELAY:
-        return;
-    default:
-        break;
-    }
-    if (f->dir & DIR_DOWN)
-        shape_into(f, &c->out);
-    if (f->dir & DIR_UP)
-        shape_into(f, relay ? &cf->upstream.out : &c->in);
+        muxd_fault_rst.apply(f, relay, cf);
+    if (f->kind->apply)
+        f->kind->apply(f, relay, cf);
 }
 
 /* *cf's faults from the faults applied to it. */
@@ -568,8 +452,7 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
         cf->decided |= bit;
         /* first=N counts connections accepted after the fault was set:
          * open ones get nothing of it, and take nothing of its budget. */
-        if (kinds[e->fault.kind].reaches_open && !e->fault.first &&
-            draw(faults, s))
+        if (e->fault.kind->reaches_open && !e->fault.first && draw(faults, s))
             cf->applied |= bit;
     }
     rebuild(faults, relay, cf);
@@ -589,47 +472,32 @@ muxd_conn_faults_t *muxd_conn_faults_of(const mux_conn_t *conn) {
 /* Help                                                                */
 /* ------------------------------------------------------------------ */
 
+/* A kind's lines: its name and value, then its usage in a column. */
+static void kind_usage(FILE *out, const muxd_fault_kind_t *kind) {
+    char head[40];
+    snprintf(head, sizeof(head), "%s%s%s", kind->name, kind->value ? "=" : "",
+             kind->value ? kind->value : "");
+    fprintf(out, "%26s%-18s%s\n", "", head, kind->usage[0]);
+    for (size_t i = 1; i < 3 && kind->usage[i]; i++)
+        fprintf(out, "%44s%s\n", "", kind->usage[i]);
+}
+
 void muxd_fault_usage(FILE *out) {
-    fputs(
-        "Faults (repeatable; SPEC = KIND[=VALUE][,KEY=VALUE]...[,rst]):\n"
-        "      --fault SPEC      KIND is one of\n"
-        "                          latency=MS        every byte MS later "
-        "(key jitter=MS)\n"
-        "                          bandwidth=RATE    bytes a second (k, M "
-        "suffixes)\n"
-        "                          split=BYTES[:MS]  pieces of at most BYTES, "
-        "MS apart\n"
-        "                                            (default 10; 0: back to "
-        "back, a send each)\n"
-        "                          drop-after=BYTES  close once BYTES went "
-        "through\n"
-        "                          stall             nothing goes through "
-        "(default dir=up:\n"
-        "                                            never read)\n"
-        "                          rst               close with a reset, "
-        "never a FIN (a relay:\n"
-        "                                            the side dir= "
-        "names)\n"
-        "                          slow-close=MS     hold every close MS\n"
-        "                          limit-time=MS     close a connection MS "
-        "after it began\n"
-        "                          timeout=MS        stop both ways, EOF "
-        "after MS (0: never)\n"
-        "                          refuse            reset clients at once\n"
-        "                          blackhole         accept, never answer "
-        "(or relay)\n"
-        "                          accept-delay=MS   accept each client MS "
-        "late, one at a time\n"
-        "                        KEYs: dir=down|up|both (the bytes to the "
-        "client, the\n"
-        "                        bytes muxd reads; default down), "
-        "odds=PERCENT of the\n"
-        "                        connections (25 or 25%; or a fraction: "
-        "0.25), first=N\n"
-        "                        connections only; ,rst after another kind "
-        "makes its\n"
-        "                        close a reset (drop-after=1000,rst)\n"
-        "      --seed N          the odds= draws, reproducible (default: "
-        "fixed)\n\n",
-        out);
+    fputs("Faults (repeatable; SPEC = KIND[=VALUE][,KEY=VALUE]...[,rst]):\n"
+          "      --fault SPEC      KIND is one of\n",
+          out);
+    for (size_t k = 0; k < muxd_fault_nkinds; k++)
+        kind_usage(out, muxd_fault_kinds[k]);
+    fputs("                        KEYs: dir=down|up|both (the bytes to the "
+          "client, the\n"
+          "                        bytes muxd reads; default down), "
+          "odds=PERCENT of the\n"
+          "                        connections (25 or 25%; or a fraction: "
+          "0.25), first=N\n"
+          "                        connections only; ,rst after another kind "
+          "makes its\n"
+          "                        close a reset (drop-after=1000,rst)\n"
+          "      --seed N          the odds= draws, reproducible (default: "
+          "fixed)\n\n",
+          out);
 }

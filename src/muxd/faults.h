@@ -75,11 +75,11 @@ void muxd_faults_pick(muxd_faults_t *faults, bool relay,
                       muxd_conn_faults_t *cf);
 /*
  * After an add, del or clear: brings an open connection's *cf up to date.
- * A new fault of a kind that reaches open connections (latency,
- * bandwidth, split, stall, timeout, rst) is drawn for it, unless it has
- * first=N (which counts new connections only); one of another kind only
- * reaches new connections; a removed one is gone. Returns true
- * if its faults changed.
+ * A new fault of a kind that reaches open connections (its descriptor's
+ * reaches_open: latency, bandwidth, split, stall, timeout, rst) is drawn
+ * for it, unless it has first=N (which counts new connections only); one
+ * of another kind only reaches new connections; a removed one is gone.
+ * Returns true if its faults changed.
  */
 bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
                          muxd_conn_faults_t *cf);

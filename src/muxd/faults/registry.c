@@ -1,0 +1,64 @@
+/*
+ * registry.c -- the fault kinds, one row each (kind.h), and what they
+ * share: a duration's parser, a one-number value's, and the walk over the
+ * directions or sides a fault's dir= names. A new kind: its file in
+ * src/muxd/faults/, its row here, its row in docs/faults.md's table.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "kind.h"
+#include "number.h"
+
+#include <string.h>
+
+extern const muxd_fault_kind_t muxd_fault_latency, muxd_fault_bandwidth,
+    muxd_fault_split, muxd_fault_drop_after, muxd_fault_stall,
+    muxd_fault_slow_close, muxd_fault_limit_time, muxd_fault_timeout,
+    muxd_fault_refuse, muxd_fault_blackhole, muxd_fault_accept_delay;
+
+const muxd_fault_kind_t *const muxd_fault_kinds[] = {
+    &muxd_fault_latency,    &muxd_fault_bandwidth,  &muxd_fault_split,
+    &muxd_fault_drop_after, &muxd_fault_stall,      &muxd_fault_rst,
+    &muxd_fault_slow_close, &muxd_fault_limit_time, &muxd_fault_timeout,
+    &muxd_fault_refuse,     &muxd_fault_blackhole,  &muxd_fault_accept_delay,
+};
+const size_t muxd_fault_nkinds =
+    sizeof(muxd_fault_kinds) / sizeof(muxd_fault_kinds[0]);
+
+uint64_t muxd_fault_ms(const char *text, const char *end, uint64_t min,
+                       uint64_t max) {
+    size_t len = end ? (size_t)(end - text) : strlen(text);
+    if (len == 1 && text[0] == '0')
+        return min ? UINT64_MAX : 0;
+    uint64_t v = number_parse_size(text, end, max, false);
+    return v ? v : UINT64_MAX;
+}
+
+const char *muxd_fault_parse_param(const muxd_fault_kind_t *kind,
+                                   const char *value, muxd_fault_t *f) {
+    const muxd_fault_param_t *p = &kind->param;
+    if (p->unit == MUXD_UNIT_BYTES) {
+        f->value = number_parse_size(value, NULL, p->max, true);
+        return f->value ? NULL : p->why;
+    }
+    f->value = muxd_fault_ms(value, NULL, p->min, p->max);
+    return f->value != UINT64_MAX ? NULL : p->why;
+}
+
+void muxd_fault_each_dir(const muxd_fault_t *f, bool relay,
+                         muxd_conn_faults_t *cf,
+                         void (*into)(const muxd_fault_t *, mux_shape_t *)) {
+    if (f->dir & MUXD_DIR_DOWN)
+        into(f, &cf->client.out);
+    if (f->dir & MUXD_DIR_UP)
+        into(f, relay ? &cf->upstream.out : &cf->client.in);
+}
+
+void muxd_fault_each_side(const muxd_fault_t *f, bool relay,
+                          muxd_conn_faults_t *cf,
+                          void (*into)(const muxd_fault_t *, mux_faults_t *)) {
+    if (!relay || (f->dir & MUXD_DIR_DOWN))
+        into(f, &cf->client);
+    if (relay && (f->dir & MUXD_DIR_UP))
+        into(f, &cf->upstream);
+}

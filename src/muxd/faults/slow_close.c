@@ -1,0 +1,20 @@
+/* slow_close.c -- slow-close=MS: every close held MS (src/lib/stream.c);
+ * a relay: the side dir= names, as rst. */
+#include "kind.h"
+
+static void into(const muxd_fault_t *f, mux_faults_t *faults) {
+    faults->slow_close_ms = muxd_max64(faults->slow_close_ms, f->value);
+}
+
+static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
+    muxd_fault_each_side(f, relay, cf, into);
+}
+
+const muxd_fault_kind_t muxd_fault_slow_close = {
+    .name = "slow-close",
+    .value = "MS",
+    .param = {MUXD_UNIT_MS, 1, MUXD_FAULT_MAX_MS, "MS: 1 to 3600000"},
+    .usage = {"hold every close MS"},
+    .where = MUXD_FAULT_PER_SIDE,
+    .apply = apply,
+};

@@ -1,0 +1,42 @@
+/* split.c -- split=BYTES[:MS]: writes of at most BYTES, MS apart
+ * (src/lib/shape.c). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "kind.h"
+#include "number.h"
+
+#include <string.h>
+
+/* split=BYTES without :MS: the pause between pieces. */
+#define SPLIT_MS 10
+
+/* MS 0 writes the pieces back to back, each its own send. */
+static const char *parse(const char *value, muxd_fault_t *f) {
+    const char *colon = strchr(value, ':');
+    f->value = number_parse_size(value, colon, MUXD_FAULT_MAX_PIECE, true);
+    f->extra =
+        colon ? muxd_fault_ms(colon + 1, NULL, 0, MUXD_FAULT_MAX_MS) : SPLIT_MS;
+    return f->value && f->extra != UINT64_MAX
+               ? NULL
+               : "BYTES at least 1 (k, M, G), MS 0 to 3600000 (default 10)";
+}
+
+static void into(const muxd_fault_t *f, mux_shape_t *shape) {
+    shape->split = (size_t)muxd_min_set(shape->split, f->value);
+    shape->split_ms = muxd_max64(shape->split_ms, f->extra);
+}
+
+static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
+    muxd_fault_each_dir(f, relay, cf, into);
+}
+
+const muxd_fault_kind_t muxd_fault_split = {
+    .name = "split",
+    .value = "BYTES[:MS]",
+    .parse = parse,
+    .usage = {"pieces of at most BYTES, MS apart",
+              "(default 10; 0: back to back, a send each)"},
+    .where = MUXD_FAULT_PER_DIR,
+    .reaches_open = true,
+    .apply = apply,
+};
