@@ -218,11 +218,18 @@ static void set_state(mux_conn_t *conn, conn_state to) {
 
 /* Reads while open and not paused (or to discard, lingering); writes while
  * output is pending, or while a producer service can add more. */
+/* A closing stream whose output a stall holds reads on (and discards, as
+ * a lingering close does: the service is done with input) so that it sees
+ * its peer leave: see drop_stalled(). */
+static bool watches_for_leaving(const mux_conn_t *conn) {
+    return conn->state == CLOSING && conn->faults->out.stall && !conn->eof;
+}
+
 static void update_interest(mux_conn_t *conn) {
     assert(conn->state != CLOSED); /* its fd is closed and unwatched */
     int events = 0;
     if ((conn->state == OPEN && !conn->eof && !conn->paused) ||
-        conn->state == LINGER)
+        conn->state == LINGER || watches_for_leaving(conn))
         events |= MUX_READ;
     if (conn->out.len > 0 || (conn->state == OPEN && drains(conn) &&
                               output_cost(conn) <= low_watermark(conn)))
@@ -361,6 +368,8 @@ static void drop_stalled(mux_conn_t *conn) {
         drop_held(conn->out_shaper);
 }
 
+static void close_goes_on(mux_conn_t *conn);
+
 void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state == CLOSED)
         return;
@@ -378,8 +387,14 @@ void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state != OPEN)
         return;
     set_state(conn, CLOSING);
+    close_goes_on(conn);
+}
+
+/* A closing stream: lingers once its output is out (delayed output waits
+ * its turn; what a stall holds for a peer that left is dropped first). */
+static void close_goes_on(mux_conn_t *conn) {
     drop_stalled(conn);
-    if (mux_conn_pending(conn) == 0) /* delayed output waits its turn */
+    if (mux_conn_pending(conn) == 0)
         linger(conn);
     else
         update_interest(conn);
@@ -838,6 +853,10 @@ static void on_eof(mux_conn_t *conn) {
         finish(conn, "closed");
         return;
     }
+    if (conn->state == CLOSING) { /* seen by watches_for_leaving() */
+        close_goes_on(conn);
+        return;
+    }
     mux_buf_t *in = &conn->framer.in;
     if (conn->state == OPEN && in->len > 0 && conn->service->message) {
         /* Its final CR, if any, is data now: the line may be one too long. */
@@ -1016,7 +1035,8 @@ MUX__COLD static void on_other_io(mux_conn_t *conn, int events) {
     }
     if ((events & MUX_READ) && conn->state == OPEN)
         read_input(conn);
-    else if ((events & MUX_READ) && conn->state == LINGER)
+    else if ((events & MUX_READ) &&
+             (conn->state == LINGER || conn->state == CLOSING))
         discard_input(conn);
 }
 
@@ -1353,9 +1373,7 @@ int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
 void mux__conn_shutdown(mux_conn_t *conn) {
     conn->stopping = true;
     if (conn->state == CLOSING) { /* a close a stall held goes on */
-        drop_stalled(conn);
-        if (mux_conn_pending(conn) == 0)
-            linger(conn);
+        close_goes_on(conn);
         return;
     }
     /* Serve what the client already sent: bounded, the socket may be

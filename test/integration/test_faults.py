@@ -236,6 +236,23 @@ class StallAndLeave(unittest.TestCase):
                     f"{fd_count(m.proc.pid)} fds, {before} before")
                 self.assertEqual(m.stop(), 0)  # at once, not in 60 s
 
+    def test_clients_that_leave_a_service_that_closed_free_their_fds(self):
+        # greet, daytime, ack close after their answer: the close waits
+        # behind the stall, and muxd reads on to see the client leave.
+        for service in ("greet", "daytime", "ack"):
+            with self.subTest(service=service), \
+                    Muxd("-p", "0", "-q", "-s", service, "--fault",
+                         "stall,dir=down", "--shutdown-timeout", "60") as m:
+                before = fd_count(m.proc.pid)
+                for _ in range(20):
+                    with m.connect() as c:
+                        c.sendall(b"hi\n")
+                        time.sleep(0.01)  # the service answers and closes
+                self.assertTrue(
+                    wait_until(lambda: fd_count(m.proc.pid) == before),
+                    f"{fd_count(m.proc.pid)} fds, {before} before")
+                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+
     def test_a_held_close_is_listed_kicked_and_ends_at_sigterm(self):
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "ctl")
