@@ -296,6 +296,36 @@ def openbsd_nc():
     return path
 
 
+def fd_count(pid):
+    """How many fds process `pid` holds open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def children(pid):
+    """Pids of the live processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry))
+    return sorted(found)
+
+
+def wait_until(predicate, timeout=TIMEOUT):
+    """Polls predicate() until it holds or the bound passes; its last
+    value."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+
 def _proc_status(pid, key):
     """A kB figure of /proc/PID/status (VmRSS, VmHWM)."""
     with open(f"/proc/{pid}/status") as f:

@@ -12,6 +12,7 @@ import time
 import unittest
 
 import muxtest
+from muxtest import fd_count, wait_until
 from muxtest import Muxd, recv_until_close
 
 GREETING = b"Thank you for connecting\n"
@@ -194,19 +195,6 @@ class Stall(unittest.TestCase):
                     other.recv(64)
                 self.assertEqual(m.stop(), 0)
             hog.close()
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def wait_until(predicate, timeout=muxtest.TIMEOUT):
-    """Polls predicate() until it holds or the bound passes; its last
-    value."""
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return predicate()
 
 
 def leave(m, n=100):

@@ -16,6 +16,7 @@ import time
 import unittest
 
 import muxtest
+from muxtest import children
 from muxtest import (
     Muxd, recv_exactly, round_trip, run, tcp_listener)
 
@@ -68,22 +69,6 @@ def json_lines(text):
             raise AssertionError(f"not an object: {line!r}")
         events.append(obj)
     return events
-
-
-def children(pid):
-    """Pids of the live processes whose parent is `pid`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
-    return sorted(found)
 
 
 def wait_exit(pid, timeout=muxtest.TIMEOUT):

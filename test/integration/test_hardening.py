@@ -12,14 +12,11 @@ import time
 import unittest
 
 import muxtest
+from muxtest import fd_count
 from muxtest import (
     Muxd, cpu_seconds, recv_exactly, recv_until_close, round_trip, rss_kib)
 
 FULL = b"muxd: server full\n"
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def with_nofile(n):

@@ -22,6 +22,7 @@ import time
 import unittest
 
 import muxtest
+from muxtest import children, fd_count, wait_until
 from muxtest import Muxd, TIMEOUT, recv_exactly, recv_until_close
 
 
@@ -53,26 +54,6 @@ def connect_and_read(m):
 def relay(*args, upstream, listen="127.0.0.1:0", **popen):
     """A relaying muxd in front of `upstream` (text for --to)."""
     return Muxd("-l", listen, "--to", upstream, *args, **popen)
-
-
-def children(pid):
-    """Pids of the live processes whose parent is `pid`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(entry))
-    return sorted(found)
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 class Upstream:
@@ -818,15 +799,6 @@ class TestSeveralRelays(unittest.TestCase):
                 self.assertEqual(status, 2, err)
                 self.assertEqual(out, "")
                 self.assertIn(msg, err)
-
-
-def wait_until(predicate, timeout=TIMEOUT):
-    """Polls predicate() until it holds or the bound passes; its last
-    value."""
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return predicate()
 
 
 class TestClientsThatLeave(unittest.TestCase):

@@ -474,8 +474,8 @@ static void test_bandwidth_no_burst_after_a_stall(void **state) {
     static mux_faults_t lifted = {.out = {.bandwidth = RATE}};
     mux_conn_set_faults(fs.conn, &lifted);
     size_t got = fake_stream_at(&fs, FAKE_START + 2000000000u);
-    print_message("bandwidth %d, a 2 s stall lifted: %zu bytes at once\n",
-                  RATE, got);
+    print_message("bandwidth %d, a 2 s stall lifted: %zu bytes at once\n", RATE,
+                  got);
     assert_true(got <= RATE / 100);
     got = fake_stream_at(&fs, FAKE_START + 2500000000u);
     assert_true(got >= RATE / 2 && got <= RATE / 2 + RATE / 100);
