@@ -245,6 +245,10 @@ static bool next_timeout(const mux_loop_t *loop, struct timeval *tv) {
         return false;
     uint64_t ns = deadline > loop->now ? deadline - loop->now : 0;
     uint64_t us = ns / 1000u + (ns % 1000u != 0);
+    /* At most 10^8 s a wait (what every select() takes, whatever its
+     * time_t): a farther deadline is looked at again then. */
+    if (us > UINT64_C(100000000) * 1000000u)
+        us = UINT64_C(100000000) * 1000000u;
     tv->tv_sec = (time_t)(us / 1000000u);
     tv->tv_usec = (suseconds_t)(us % 1000000u);
     return true;

@@ -218,11 +218,13 @@ static void set_state(mux_conn_t *conn, conn_state to) {
 
 /* Reads while open and not paused (or to discard, lingering); writes while
  * output is pending, or while a producer service can add more. */
+static const mux_shape_t *out_shape(const mux_conn_t *conn);
+
 /* A closing stream whose output a stall holds reads on (and discards, as
  * a lingering close does: the service is done with input) so that it sees
  * its peer leave: see drop_stalled(). */
 static bool watches_for_leaving(const mux_conn_t *conn) {
-    return conn->state == CLOSING && conn->faults->out.stall && !conn->eof;
+    return conn->state == CLOSING && out_shape(conn)->stall && !conn->eof;
 }
 
 static void update_interest(mux_conn_t *conn) {
@@ -363,7 +365,7 @@ static void drop_held(mux__shaper_t *sh) {
  * stall would hold the close for ever, so what it holds is dropped and the
  * close goes on. Else a close waits behind the stall like the bytes. */
 static void drop_stalled(mux_conn_t *conn) {
-    if (conn->state == CLOSING && conn->faults->out.stall &&
+    if (conn->state == CLOSING && out_shape(conn)->stall &&
         (conn->eof || conn->stopping))
         drop_held(conn->out_shaper);
 }
@@ -597,8 +599,11 @@ static int release_out(mux_conn_t *conn, uint64_t now) {
         int err = output(conn, data, n);
         if (err < 0)
             return err;
-        if (mux__shaper_took(sh, shape, n, now))
+        if (mux__shaper_took(sh, shape, n, now)) {
             out_dropped(conn);
+            if (conn->state == CLOSED) /* its MUX_EV_ERROR's callback */
+                return -ECONNABORTED;
+        }
     }
     return rearm_out(conn, now);
 }

@@ -51,6 +51,7 @@ typedef struct {
     int late_send_err;     /* a send after drop_after closed the conn */
     char close_reason[64];
     char error_reason[64];
+    bool close_on_error; /* on_event closes fx.conn at MUX_EV_ERROR */
 } fixture_t;
 
 static fixture_t fx; /* the services reach it through here */
@@ -61,6 +62,8 @@ static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
         snprintf(fx.close_reason, sizeof(fx.close_reason), "%s", ev->reason);
     if (ev->type == MUX_EV_ERROR)
         snprintf(fx.error_reason, sizeof(fx.error_reason), "%s", ev->reason);
+    if (ev->type == MUX_EV_ERROR && fx.close_on_error && fx.conn)
+        mux_conn_close(fx.conn, MUX_CLOSE_NOW);
 }
 
 static void service_close(mux_conn_t *conn) {
@@ -267,6 +270,22 @@ static void test_drop_after_exactly_n_then_eof(void **state) {
     run_until_count(&fx.closes, 1);
     assert_int_equal(fx.closes, 1);
     assert_string_equal(fx.close_reason, "closed");
+    stop(client);
+}
+
+/* A program that closes the stream from drop-after's MUX_EV_ERROR: the
+ * release that reported it stops there (it went on to the closed stream:
+ * an assert in debug builds, a closed fd number watched in others). */
+static void test_drop_after_closed_by_its_event(void **state) {
+    (void)state;
+    start(&text_service, (mux_faults_t){.out = {.drop_after = 7}});
+    fx.close_on_error = true;
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.len, 7);
+    assert_string_equal(fx.error_reason, "fault drop-after: closing");
+    run_until_count(&fx.closes, 1);
+    assert_string_equal(fx.close_reason, "closed by server");
     stop(client);
 }
 
@@ -540,6 +559,7 @@ int main(void) {
         cmocka_unit_test(test_split_without_pause_sends_each_piece),
         cmocka_unit_test(test_split_without_pause_through_a_full_socket),
         cmocka_unit_test(test_drop_after_exactly_n_then_eof),
+        cmocka_unit_test(test_drop_after_closed_by_its_event),
         cmocka_unit_test(test_split_and_drop_after_combine),
         cmocka_unit_test(test_stall_never_reads),
         cmocka_unit_test(test_stall_drops_what_it_holds_once_the_client_closed),
