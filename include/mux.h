@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define MUX_VERSION "0.1.0"
+#define MUX_VERSION "0.2.0"
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -492,10 +492,11 @@ typedef void mux_event_cb(mux_server_t *server, const mux_event_t *ev,
                           void *arg);
 
 /*
- * How one direction of a stream's bytes is disturbed, to test a peer
- * against a slow, choppy or failing link (see docs/faults.md). Zero it:
- * every 0 means "off". The members combine. Bytes held back count as
- * pending output (output) and keep their order.
+ * How a fault stage (and a direction's whole chain of them) disturbs the
+ * timing of bytes, to test a peer against a slow, choppy or failing link
+ * (see docs/faults.md). Zero it: every 0 means "off". The members
+ * combine. Bytes held back count as pending output (output) and keep
+ * their order.
  */
 typedef struct {
     /* Every byte this much later, by a timer (never by blocking), plus
@@ -528,42 +529,100 @@ typedef struct {
 } mux_shape_t;
 
 /*
- * Fault injection for a stream, or every client of a server: how each
- * direction is shaped, and how it ends. Zero-initialise: every 0 means
- * "off". None applies to datagrams. With all of them off the paths they
- * hook into cost one test of a flag.
+ * One stage of a direction's fault chain: what it does to the bytes that
+ * pass. Its timing is a mux_shape_t; stages stack in the order they were
+ * pushed, each in series with the ones before it (see mux_faults_push()).
+ * A stage may also change the bytes themselves: `filter` runs on every
+ * byte that enters the direction, in place, before any timing holds it
+ * (NULL: the bytes are not touched); `state` is one word of the stream's
+ * own for this stage (0 when the stream starts, kept while the stage
+ * keeps its place in the chain), `param` the stage's numbers (copied with
+ * it). The library never reads `name`: it is for the caller's lists.
  */
-typedef struct {
-    mux_shape_t out; /* the bytes we write to the peer ("down" for a client) */
-    mux_shape_t in;  /* the bytes we read from it ("up") */
+typedef struct mux_stage mux_stage_t;
+struct mux_stage {
+    const char *name;
+    mux_shape_t shape;
+    void (*filter)(const mux_stage_t *stage, uint64_t *state, char *data,
+                   size_t len);
+    uint64_t param[4];
+};
+
+/* The two directions of a stream's bytes. */
+typedef enum {
+    MUX_OUT = 0, /* the bytes we write to the peer ("down" for a client) */
+    MUX_IN = 1,  /* the bytes we read from it ("up") */
+} mux_dir;
+
+/* The faults that end a stream or slow its server: one value each. */
+typedef enum {
     /* Non-zero: every close, refused clients' included, is abortive
      * (SO_LINGER {1, 0}): no FIN and no lingering wait, the peer gets a
      * reset (ECONNRESET), and output it has not received may be lost. TCP
      * only: a unix socket closes as usual. */
-    int rst;
+    MUX_FAULT_RST,
     /* Accepts stream clients this many milliseconds late, one at a time:
      * a readable listener is paused (by a timer, never by blocking), one
      * client is accepted when the timer fires, and the listener resumes.
      * Connects complete at once (the kernel's backlog); a burst of N
-     * waits up to N times as long for the last. Server-wide. 0: off. */
-    uint64_t accept_delay_ms;
+     * waits up to N times as long for the last. Server-wide. */
+    MUX_FAULT_ACCEPT_DELAY_MS,
     /* Holds every close this long: the stream stops reading and writing,
      * then closes as it would have; a half-close (MUX_CLOSE_WRITE) waits
-     * as long before its FIN, reading on. 0: off. */
-    uint64_t slow_close_ms;
+     * as long before its FIN, reading on. */
+    MUX_FAULT_SLOW_CLOSE_MS,
     /* Closes the stream this long after it started (or after the faults
-     * were set on an open one), whatever it is doing. 0: off. */
-    uint64_t limit_time_ms;
+     * were set on an open one), whatever it is doing. */
+    MUX_FAULT_LIMIT_TIME_MS,
     /* Stops both directions at once (nothing is read or written any more)
      * and this long later closes the stream as a close after flush does
-     * (the peer reads EOF; a reset with `rst`), what was held back either
-     * way or not yet written dropped; with `timeout_ms` set to
-     * MUX_FOREVER it never closes.
-     * 0: off. */
-    uint64_t timeout_ms;
-} mux_faults_t;
+     * (the peer reads EOF; a reset with MUX_FAULT_RST), what was held back
+     * either way or not yet written dropped; MUX_FOREVER: never closes. */
+    MUX_FAULT_TIMEOUT_MS,
+} mux_fault_end;
 
-/* mux_faults_t.timeout_ms: stop, and never close. */
+/*
+ * Fault injection for a stream, or every client of a server (an opaque
+ * set: a new kind of fault changes no struct of yours): a chain of
+ * stages for each direction, and the faults that end a stream. A new set
+ * has none ("off"); none applies to datagrams. A stream or server keeps a
+ * pointer to the set it follows: change the set, then hand it again to
+ * mux_conn_set_faults() or mux_server_set_faults() to reach open streams.
+ * With no set (NULL) the paths the faults hook into cost one test.
+ */
+typedef struct mux_faults mux_faults_t;
+
+/* A new set with no fault, or NULL (no memory). */
+mux_faults_t *mux_faults_new(void);
+void mux_faults_free(mux_faults_t *faults);
+/* Back to no fault (the data pointer stays). */
+void mux_faults_clear(mux_faults_t *faults);
+/* *dst becomes a copy of *src (its data pointer stays). Returns 0 or
+ * -ENOMEM (then *dst is cleared). */
+int mux_faults_copy(mux_faults_t *dst, const mux_faults_t *src);
+/* One of the ending faults; 0: off. */
+void mux_faults_set(mux_faults_t *faults, mux_fault_end what, uint64_t value);
+uint64_t mux_faults_get(const mux_faults_t *faults, mux_fault_end what);
+/*
+ * Appends a stage (copied) to a direction's chain. Stages stack in
+ * series, as two links one after the other would: latencies and their
+ * jitters add up, the slowest bandwidth and the smallest split and
+ * drop_after hold, the longest pause between pieces, and one stalled
+ * stage stalls the direction. Returns 0, or -ENOMEM.
+ */
+int mux_faults_push(mux_faults_t *faults, mux_dir dir,
+                    const mux_stage_t *stage);
+/* The stages of a direction: the count, and the i-th (NULL past it). */
+size_t mux_faults_stages(const mux_faults_t *faults, mux_dir dir);
+const mux_stage_t *mux_faults_stage(const mux_faults_t *faults, mux_dir dir,
+                                    size_t i);
+/* The timing of a direction's whole chain (all 0 for NULL or none). */
+const mux_shape_t *mux_faults_shape(const mux_faults_t *faults, mux_dir dir);
+/* A pointer of the caller's, kept with the set (NULL at first). */
+void mux_faults_set_data(mux_faults_t *faults, void *data);
+void *mux_faults_data(const mux_faults_t *faults);
+
+/* MUX_FAULT_TIMEOUT_MS: stop, and never close. */
 #define MUX_FOREVER UINT64_MAX
 
 /* The largest opts.max_output: 16 times it (the hard cap) fits a size_t. */
@@ -586,8 +645,8 @@ typedef struct {
     uint64_t idle_timeout_ms; /* as mux_server_opts_t's; 0: never */
     uint64_t line_timeout_ms; /* as mux_server_opts_t's; 0: never */
     uint64_t delay_ms;        /* every send this much later; 0: none */
-    mux_faults_t faults;      /* fault injection; all 0: none */
-    void *service_arg;        /* mux_conn_service_arg() */
+    const mux_faults_t *faults; /* fault injection; NULL: none */
+    void *service_arg;          /* mux_conn_service_arg() */
     /* The stream's events (MUX_EV_ERROR, MUX_EV_SERVICE, and last its
      * MUX_EV_CLOSE, with peer, local, transport, bytes and duration
      * filled in; `clients` is 0). NULL: not reported. The event may be
@@ -639,8 +698,9 @@ typedef struct {
     mux_event_cb *on_event; /* NULL: events are not reported */
     void *event_arg;
     void *service_arg; /* for the service: mux_conn_service_arg() */
-    /* Fault injection, for testing clients; all 0: none. */
-    mux_faults_t faults;
+    /* Fault injection, for testing clients (the set must outlive the
+     * server, or the next mux_server_set_faults()); NULL: none. */
+    const mux_faults_t *faults;
     /* Non-zero: TCP and UDP listeners set SO_REUSEPORT before bind(), so
      * that several processes (or servers) can each bind their own socket
      * to the same address; the kernel spreads new connections and
@@ -797,8 +857,9 @@ int mux_server_accepting_paused(const mux_server_t *server);
  * Changes opts.faults while the server runs: new clients get them, and so
  * does every client still following the server's faults (not one given
  * its own with mux_conn_set_faults()), at once, as mux_conn_set_faults()
- * says; accept_delay_ms applies from the next readiness of a listener.
- * `faults` is copied.
+ * says; MUX_FAULT_ACCEPT_DELAY_MS applies from the next readiness of a
+ * listener. The server keeps the pointer (NULL: no faults): call again,
+ * with the same set, after changing it.
  */
 void mux_server_set_faults(mux_server_t *server, const mux_faults_t *faults);
 
@@ -849,13 +910,15 @@ int mux_conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                  const mux_conn_opts_t *opts, mux_conn_t **out);
 
 /*
- * The faults of this stream from now on (NULL: its opts' again). `faults`
- * must outlive the stream or the next call. What changes reaches the open
- * stream at once: bytes already held keep the due time they got and go as
- * the new shape lets them (a stall lifted releases them; a new latency
- * applies to later sends), stall and timeout stop or restart reading,
- * limit_time and timeout count from this call. accept_delay_ms is a
- * server's and means nothing here.
+ * The faults of this stream from now on (NULL: its opts' again; call
+ * again with the same set after changing it). `faults` must outlive the
+ * stream or the next call. What changes reaches the open stream at once:
+ * bytes already held keep the due time they got and go as the new chain
+ * lets them (a stall lifted releases them; a new latency applies to later
+ * sends; a stage that changed its numbers acts with the new ones from
+ * now), stall and timeout stop or restart reading, limit_time and timeout
+ * count from this call. MUX_FAULT_ACCEPT_DELAY_MS is a server's and means
+ * nothing here.
  */
 void mux_conn_set_faults(mux_conn_t *conn, const mux_faults_t *faults);
 
@@ -872,7 +935,7 @@ mux_loop_t *mux_conn_loop(const mux_conn_t *conn);
  * are held back instead and written that much later, by a timer (never by
  * blocking): output keeps the order it was sent in, a close after flush
  * waits for it, a close now discards it. Held-back bytes count as pending
- * (mux_conn_pending()); opts.faults.split and drop_after hold bytes on the
+ * (mux_conn_pending()); opts.faults' stages hold bytes on the
  * same queue. The watermarks count what pending output costs: its bytes,
  * plus 16 per group of held-back sends that fall due together (at most
  * 65 groups). Past the high watermark the server stops reading
@@ -903,7 +966,7 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt);
  * MUX_CLOSE_WRITE only half-closes: once pending output is written the
  * peer gets a FIN (reads EOF), while its bytes are still read and served;
  * mux_conn_send() returns -EPIPE from then on (a relay passes on a
- * half-close this way); under faults.rst, which never sends a FIN, the
+ * half-close this way); under MUX_FAULT_RST, which never sends a FIN, the
  * stream resets instead once its output is written. Safe from any
  * callback, also for another connection; the memory is released at the end
  * of the loop turn and the service's close callback runs exactly once.
@@ -945,7 +1008,8 @@ void mux_conn_pause_on_output(mux_conn_t *conn, int on);
 void mux_conn_want_drain(mux_conn_t *conn, int on);
 
 /* Bytes waiting to be written to the client, those held back by
- * opts.delay_ms or opts.faults (split, drop_after) included. */
+ * opts.delay_ms or opts.faults (a stage's split, drop_after, ...)
+ * included. */
 size_t mux_conn_pending(const mux_conn_t *conn);
 
 /*

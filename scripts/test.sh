@@ -64,7 +64,7 @@ if [ "${MUX_TEST_FUZZ:-1}" = 1 ]; then
 fi
 
 # == Debian packages ==
-# Builds muxd, libmux0 and libmux-dev, lints them, installs them into a
+# Builds muxd, libmux1 and libmux-dev, lints them, installs them into a
 # throwaway overlay of this machine and uses them (about 30 s; needs root;
 # the packages it needs are listed in test/package/run.sh).
 # MUX_TEST_PACKAGE=0 leaves it out.

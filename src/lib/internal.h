@@ -101,7 +101,7 @@ int mux__fd_spare(void);
 /* close() that keeps errno. */
 void mux__close(int fd);
 /* Makes the coming close() of a TCP socket abortive: SO_LINGER {1, 0},
- * the peer gets a reset instead of a FIN (opts.faults.rst). Keeps errno. */
+ * the peer gets a reset instead of a FIN (MUX_FAULT_RST). Keeps errno. */
 void mux__reset_on_close(int fd);
 
 /* ---- addr.c: sources, for the per-source limits ---- */
@@ -182,7 +182,7 @@ typedef struct {
     int *spare_fd;            /* closed to shed a client on EMFILE; -1: none */
     int backlog;              /* listen() */
     int reuseport;            /* SO_REUSEPORT */
-    uint64_t accept_delay_ms; /* faults.accept_delay_ms */
+    uint64_t accept_delay_ms; /* MUX_FAULT_ACCEPT_DELAY_MS */
     bool paused; /* mux_server_pause_accepting(): stream listeners idle */
 } mux__listen_config_t;
 
@@ -262,6 +262,15 @@ typedef struct {
 int mux__dgram_start(mux_listener_t *listener, mux__dgram_config_t *config);
 void mux__dgram_stop(mux_listener_t *listener);
 
+/* ---- faults.c: the fault chains ---- */
+
+/* The stages of a direction that change bytes (0 for NULL). */
+size_t mux__faults_filters(const mux_faults_t *faults, mux_dir dir);
+/* Runs them in order on `len` bytes entering the direction, in place;
+ * state[] holds a word per filter stage. */
+void mux__faults_filter(const mux_faults_t *faults, mux_dir dir,
+                        uint64_t *state, char *data, size_t len);
+
 /* ---- shape.c: one direction of a stream's bytes, disturbed ---- */
 
 /* Bytes held back by a mux_shape_t (and a stream's delay), and what the
@@ -287,6 +296,8 @@ void mux__shaper_free(mux__shaper_t *sh);
 int mux__shaper_hold(mux__shaper_t *sh, const mux_shape_t *shape,
                      uint64_t delay_ms, const void *data, size_t len,
                      uint64_t now);
+/* The last `len` bytes held (just held: a filter may change them). */
+char *mux__shaper_tail(mux__shaper_t *sh, size_t len);
 /* How many held bytes may go now (from *data on), as the shape lets them:
  * due, and within the piece, the rate and the total. `busy`: the sink has
  * not taken the last piece yet (split waits for it). */
@@ -397,9 +408,6 @@ void mux__conn_destroy(mux_conn_t *conn);
 /* Adds the client's bytes in and out so far to stats. */
 void mux__conn_add_bytes(const mux_conn_t *conn, mux_server_stats_t *stats);
 bool mux__conn_is_open(const mux_conn_t *conn);
-/* The faults the stream points at changed in place: work them out again
- * (mux_conn_set_faults() with the same pointer). */
-void mux__conn_faults_changed(mux_conn_t *conn);
 
 /* ---- timer.c: the clock, and the heap of timers the loop holds ---- */
 

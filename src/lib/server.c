@@ -54,7 +54,7 @@ struct mux_server {
 
 mux_loop_t *mux_server_loop(const mux_server_t *server) { return server->loop; }
 const mux_faults_t *mux_server_faults(const mux_server_t *server) {
-    return &server->conn_opts.faults;
+    return server->conn_opts.faults;
 }
 
 void mux_server_set_max_clients(mux_server_t *server, unsigned max_clients) {
@@ -127,7 +127,8 @@ static void make_conn_opts(mux_server_t *server) {
                                .spare_fd = &server->spare_fd,
                                .backlog = o->backlog,
                                .reuseport = o->reuseport,
-                               .accept_delay_ms = o->faults.accept_delay_ms};
+                               .accept_delay_ms = mux_faults_get(
+                                   o->faults, MUX_FAULT_ACCEPT_DELAY_MS)};
     server->datagrams = (mux__dgram_config_t){.loop = server->loop,
                                               .service = server->service,
                                               .service_arg = o->service_arg,
@@ -343,7 +344,7 @@ static void refuse(mux_server_t *server, mux_listener_t *listener, int fd,
         ssize_t n = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)n; /* best effort: the client is being turned away anyway */
     }
-    if (server->opts.faults.rst)
+    if (mux_faults_get(server->opts.faults, MUX_FAULT_RST))
         mux__reset_on_close(fd);
     mux__close(fd);
     server->counters.refused++;
@@ -649,14 +650,18 @@ void mux_server_free(mux_server_t *server) {
     free(server);
 }
 
+/* A client that follows the server's faults (`arg`, the set before the
+ * call) follows the new set; one given its own keeps it. */
 static void faults_changed(mux_conn_t *conn, void *arg) {
-    if (mux_conn_faults(conn) == arg) /* not one of its own */
-        mux__conn_faults_changed(conn);
+    if (mux_conn_faults(conn) == arg)
+        mux_conn_set_faults(conn, NULL); /* its opts': the server's */
 }
 
 void mux_server_set_faults(mux_server_t *server, const mux_faults_t *faults) {
-    server->opts.faults = *faults;
-    server->conn_opts.faults = *faults;
-    server->listening.accept_delay_ms = faults->accept_delay_ms;
-    each_conn(server, false, faults_changed, &server->conn_opts.faults);
+    const mux_faults_t *before = server->conn_opts.faults;
+    server->opts.faults = faults;
+    server->conn_opts.faults = faults;
+    server->listening.accept_delay_ms =
+        mux_faults_get(faults, MUX_FAULT_ACCEPT_DELAY_MS);
+    each_conn(server, false, faults_changed, (void *)before);
 }

@@ -135,6 +135,10 @@ int mux__shaper_hold(mux__shaper_t *sh, const mux_shape_t *shape,
     return 0;
 }
 
+char *mux__shaper_tail(mux__shaper_t *sh, size_t len) {
+    return mux__buf_head(&sh->bytes) + sh->bytes.len - len;
+}
+
 /* bandwidth: how long the bucket takes to fill, at least one byte's time. */
 static uint64_t bucket_ns(const mux_shape_t *shape) {
     uint64_t byte = (MUX__NS_PER_SEC + shape->bandwidth - 1) / shape->bandwidth;

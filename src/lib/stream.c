@@ -77,7 +77,7 @@ struct mux_conn {
     int fd;
     uint8_t state; /* conn_state */
     uint8_t shut;  /* SHUT_* bits: what mux_conn_close() asked beyond a close */
-    bool held;     /* sends go through out_shaper: delay or faults.out */
+    bool held;     /* sends go through out_shaper: delay or an out chain */
     bool timed;    /* idle or line timeout: reads and writes note it */
     bool eof;      /* the client shut its write side */
     uint8_t paused;               /* reading stops: PAUSED_* bits */
@@ -89,7 +89,7 @@ struct mux_conn {
     const mux_service_t *service;
     int events;                 /* what the loop watches for us now */
     bool opened;                /* the service's open callback ran */
-    bool in_held;               /* reads go through in_shaper: faults.in */
+    bool in_held;               /* reads go through hold_input(): an in chain */
     uint8_t fault_state;        /* FAULT_* bits */
     bool eof_held;              /* the peer's EOF waits behind held input */
     bool no_drain;              /* mux_conn_want_drain(conn, 0) */
@@ -98,9 +98,11 @@ struct mux_conn {
     mux__framer_t framer;       /* framing, an incomplete line */
     mux_timer_t tail_timer;     /* auto framing: `in` is served when due */
     const mux_faults_t *faults; /* opts->faults or mux_conn_set_faults()'s */
-    mux__shaper_t *out_shaper;  /* output held back, or NULL */
-    mux__shaper_t *in_shaper;   /* input held back, or NULL */
-    mux_timer_t fault_timer;    /* limit_time, timeout, slow_close */
+    uint64_t *filter_state[2];  /* a word per filter stage, by mux_dir */
+    size_t nfilter_state[2];
+    mux__shaper_t *out_shaper; /* output held back, or NULL */
+    mux__shaper_t *in_shaper;  /* input held back, or NULL */
+    mux_timer_t fault_timer;   /* limit_time, timeout, slow_close */
     uint64_t started, last_active;
     mux_timer_t timer; /* idle and line timeouts, or the linger limit */
     void *data;
@@ -124,6 +126,11 @@ static void conn_release(mux_conn_t *conn) {
     mux__buf_free(&conn->out);
     mux__framer_free(&conn->framer);
     conn->out_shaper = conn->in_shaper = NULL;
+    for (int d = 0; d < 2; d++) {
+        free(conn->filter_state[d]);
+        conn->filter_state[d] = NULL;
+        conn->nfilter_state[d] = 0;
+    }
 }
 
 #ifndef NDEBUG
@@ -246,6 +253,11 @@ static void update_interest(mux_conn_t *conn) {
 /* Closing                                                             */
 /* ------------------------------------------------------------------ */
 
+/* One of the faults that end the stream (0: off, or no faults). */
+static uint64_t fault(const mux_conn_t *conn, mux_fault_end what) {
+    return mux_faults_get(conn->faults, what);
+}
+
 /* The end of every connection: exactly once, whatever the path. */
 static void finish_err(mux_conn_t *conn, const char *reason, int err) {
     if (conn->state == CLOSED)
@@ -253,6 +265,8 @@ static void finish_err(mux_conn_t *conn, const char *reason, int err) {
     set_state(conn, CLOSED);
     conn->close_reason = reason;
     conn->close_err = err;
+    /* Read first: the close callback may free the faults set. */
+    bool reset = fault(conn, MUX_FAULT_RST) || (conn->shut & SHUT_RESET);
     if (conn->opened && conn->service->close)
         conn->service->close(conn);
     mux_timer_stop(&conn->timer);
@@ -263,7 +277,7 @@ static void finish_err(mux_conn_t *conn, const char *reason, int err) {
     if (conn->in_shaper)
         mux_timer_stop(&conn->in_shaper->timer);
     mux_unwatch(conn->loop, conn->fd);
-    if (conn->faults->rst || (conn->shut & SHUT_RESET))
+    if (reset)
         mux__reset_on_close(conn->fd);
     mux__close(conn->fd);
     mux_event_t ev = {.type = MUX_EV_CLOSE,
@@ -281,19 +295,19 @@ static void finish(mux_conn_t *conn, const char *reason) {
     finish_err(conn, reason, 0);
 }
 
-/* faults.slow_close_ms: the close (`full`: nothing is read meanwhile) or
+/* MUX_FAULT_SLOW_CLOSE_MS: the close (`full`: nothing is read meanwhile) or
  * the half-close waits. Returns true while it waits: the fault timer
  * goes on with the close when it ends (once: a full close asked while a
  * half-close waits shares its wait). */
 static bool slow_close(mux_conn_t *conn, bool full) {
-    if (!conn->faults->slow_close_ms || (conn->fault_state & FAULT_SLOWED))
+    uint64_t slow = fault(conn, MUX_FAULT_SLOW_CLOSE_MS);
+    if (!slow || (conn->fault_state & FAULT_SLOWED))
         return false;
     if (full)
         conn->paused |= PAUSED_STALL;
     if (!(conn->fault_state & FAULT_SLOW)) {
         conn->fault_state |= FAULT_SLOW;
-        if (mux_timer_start(&conn->fault_timer, conn->faults->slow_close_ms,
-                            0) < 0) {
+        if (mux_timer_start(&conn->fault_timer, slow, 0) < 0) {
             finish(conn, "out of memory");
             return true;
         }
@@ -310,13 +324,14 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 }
 
 /* Output is flushed: shut our side, wait for the client's EOF (with
- * faults.rst: no FIN, no wait, a reset at once). */
+ * MUX_FAULT_RST: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
     assert(conn->state == CLOSING && mux_conn_pending(conn) == 0);
     if (slow_close(conn, true))
         return;
-    if (conn->faults->rst || (conn->shut & SHUT_RESET)) {
-        finish(conn, conn->faults->rst ? "reset (fault rst)" : "reset");
+    bool rst = fault(conn, MUX_FAULT_RST);
+    if (rst || (conn->shut & SHUT_RESET)) {
+        finish(conn, rst ? "reset (fault rst)" : "reset");
         return;
     }
     if (conn->eof ||
@@ -337,13 +352,13 @@ static void linger(mux_conn_t *conn) {
 static void fail(mux_conn_t *conn, int err);
 
 /* MUX_CLOSE_WRITE: once output is flushed, the FIN; reading goes on.
- * Under faults.rst a close never sends a FIN: the half-close is a reset,
+ * Under MUX_FAULT_RST a close never sends a FIN: the half-close is a reset,
  * whenever the fault came (also after the half-close was asked). */
 static void shut_write(mux_conn_t *conn) {
     if (!(conn->shut & SHUT_WANTED) || (conn->shut & SHUT_DONE) ||
         mux_conn_pending(conn) > 0 || slow_close(conn, false))
         return;
-    if (conn->faults->rst) {
+    if (fault(conn, MUX_FAULT_RST)) {
         finish(conn, "reset (fault rst)");
         return;
     }
@@ -496,7 +511,7 @@ static int release_out(mux_conn_t *conn, uint64_t now);
 /* A split with no pause (split_ms 0) sends its next piece once the last
  * one is written in full: no timer waits for that. */
 static bool next_piece_waits_for_flush(const mux_conn_t *conn) {
-    const mux_shape_t *shape = &conn->faults->out;
+    const mux_shape_t *shape = mux_faults_shape(conn->faults, MUX_OUT);
     return conn->out.len == 0 && shape->split && !shape->split_ms &&
            conn->out_shaper && mux__shaper_len(conn->out_shaper) > 0;
 }
@@ -556,16 +571,18 @@ static int output(mux_conn_t *conn, const char *data, size_t len) {
     return written == len ? 0 : queue(conn, data + written, len - written);
 }
 
-/* ---- output held back: delay and faults.out ---- */
+/* ---- output held back: delay and the out chain ---- */
 
-/* The output shape, or a stalled one while faults.timeout has stopped the
- * stream. */
+/* The output chain's timing, or a stalled one while MUX_FAULT_TIMEOUT_MS
+ * has stopped the stream. */
 static const mux_shape_t *out_shape(const mux_conn_t *conn) {
     static const mux_shape_t stalled = {.stall = 1};
-    return (conn->fault_state & FAULT_STOPPED) ? &stalled : &conn->faults->out;
+    return (conn->fault_state & FAULT_STOPPED)
+               ? &stalled
+               : mux_faults_shape(conn->faults, MUX_OUT);
 }
 
-/* faults.out.drop_after was reached: the rest is gone, and the stream
+/* The out chain's drop_after was reached: the rest is gone, and the stream
  * closes once what went through is written. */
 static void out_dropped(mux_conn_t *conn) {
     if (conn->state == OPEN)
@@ -618,14 +635,17 @@ static void on_out_due(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     output_drained(conn);
 }
 
-/* Holds output back in the shaper, and arms its timer if it was idle.
- * Returns 0 or -ENOMEM. */
+/* Holds output back in the shaper (where the chain's filters change the
+ * copy), and arms its timer if it was idle. Returns 0 or -ENOMEM. */
 static int hold_output(mux_conn_t *conn, const void *data, size_t len,
                        uint64_t now) {
     mux__shaper_t *sh = conn->out_shaper;
     bool idle = !mux_timer_active(&sh->timer);
     int err = mux__shaper_hold(sh, out_shape(conn), conn->opts->delay_ms, data,
                                len, now);
+    if (err == 0 && conn->nfilter_state[MUX_OUT])
+        mux__faults_filter(conn->faults, MUX_OUT, conn->filter_state[MUX_OUT],
+                           mux__shaper_tail(sh, len), len);
     if (err == 0 && idle)
         err = mux__shaper_arm(
             sh, mux__shaper_next(sh, out_shape(conn), now, conn->out.len > 0));
@@ -727,7 +747,7 @@ int mux_conn_sendv(mux_conn_t *conn, const struct iovec *iov, int iovcnt) {
     if (conn->held || conn->out.len > 0) {
         /* One after another, all due at once: held back, the pieces share
          * one entry of the delay queue, so they leave as one reply (and
-         * faults.split cuts that reply, not the pieces). */
+         * a split stage cuts that reply, not the pieces). */
         uint64_t now = mux__clock_ns();
         for (int i = 0; i < iovcnt; i++) {
             if (iov[i].iov_len == 0)
@@ -918,8 +938,7 @@ static void deliver(mux_conn_t *conn, const char *data, size_t len) {
         conn->input(conn, data, len);
 }
 
-MUX__COLD static void hold_input(mux_conn_t *conn, const char *data,
-                                 size_t len);
+MUX__COLD static void hold_input(mux_conn_t *conn, char *data, size_t len);
 
 /* One read per readiness: a client that floods cannot starve the rest.
  * For an open connection: the bytes go to the service. */
@@ -939,10 +958,15 @@ static void read_input(mux_conn_t *conn) {
         conn->input(conn, scratch, (size_t)n);
 }
 
-/* ---- input held back: faults.in ---- */
+/* ---- input held back: the in chain ---- */
 
 static const mux_shape_t *in_shape(const mux_conn_t *conn) {
-    return &conn->faults->in;
+    return mux_faults_shape(conn->faults, MUX_IN);
+}
+
+static bool shapes(const mux_shape_t *shape) {
+    return shape->latency_ms || shape->jitter_ms || shape->bandwidth ||
+           shape->split || shape->drop_after || shape->stall;
 }
 
 /* Arms the input shaper's timer; -ENOMEM finishes the stream. */
@@ -956,10 +980,17 @@ static int rearm_in(mux_conn_t *conn, uint64_t now) {
     return 0;
 }
 
-/* Read bytes wait in the input shaper; reading pauses while it holds a
- * high watermark's worth. */
-MUX__COLD static void hold_input(mux_conn_t *conn, const char *data,
-                                 size_t len) {
+/* Read bytes go through the in chain's filters, in place, then wait in
+ * the input shaper (unless the chain only filters and holds nothing);
+ * reading pauses while it holds a high watermark's worth. */
+MUX__COLD static void hold_input(mux_conn_t *conn, char *data, size_t len) {
+    if (conn->nfilter_state[MUX_IN])
+        mux__faults_filter(conn->faults, MUX_IN, conn->filter_state[MUX_IN],
+                           data, len);
+    if (!conn->in_shaper) {
+        deliver(conn, data, len);
+        return;
+    }
     uint64_t now = mux__clock_ns();
     if (mux__shaper_hold(conn->in_shaper, in_shape(conn), 0, data, len, now) <
         0) {
@@ -1114,9 +1145,21 @@ static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 /* Faults: what they make of the stream, also when they change         */
 /* ------------------------------------------------------------------ */
 
-static bool shapes(const mux_shape_t *shape) {
-    return shape->latency_ms || shape->jitter_ms || shape->bandwidth ||
-           shape->split || shape->drop_after || shape->stall;
+/* A state word for each filter stage of a direction: the words of the
+ * stages that keep their place are kept, new ones start at 0. Returns 0
+ * or -ENOMEM. */
+static int filter_states(mux_conn_t *conn, mux_dir dir) {
+    size_t n = mux__faults_filters(conn->faults, dir);
+    size_t had = conn->nfilter_state[dir];
+    if (n > had) {
+        uint64_t *grown = realloc(conn->filter_state[dir], n * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        memset(grown + had, 0, (n - had) * sizeof(*grown));
+        conn->filter_state[dir] = grown;
+    }
+    conn->nfilter_state[dir] = n;
+    return 0;
 }
 
 static int arm_fault_timer(mux_conn_t *conn);
@@ -1136,8 +1179,8 @@ static void slow_close_over(mux_conn_t *conn) {
         finish(conn, "out of memory");
 }
 
-/* faults.timeout_ms is over: a close, as a server that gave up would (a
- * reset with faults.rst). What the stop held back in either direction,
+/* MUX_FAULT_TIMEOUT_MS is over: a close, as a server that gave up would
+ * (a reset with MUX_FAULT_RST). What the stop held back in either direction,
  * and output still queued for a peer that does not read, never goes: the
  * close is bounded by the lingering close alone. */
 static void timed_out(mux_conn_t *conn) {
@@ -1166,9 +1209,10 @@ static void on_fault_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
         slow_close_over(conn);
         return;
     }
-    const mux_faults_t *f = conn->faults;
-    if ((conn->fault_state & FAULT_STOPPED) && f->timeout_ms &&
-        (!f->limit_time_ms || f->timeout_ms < f->limit_time_ms))
+    uint64_t timeout = fault(conn, MUX_FAULT_TIMEOUT_MS);
+    uint64_t limit = fault(conn, MUX_FAULT_LIMIT_TIME_MS);
+    if ((conn->fault_state & FAULT_STOPPED) && timeout &&
+        (!limit || timeout < limit))
         timed_out(conn);
     else
         finish(conn, "fault limit-time");
@@ -1186,10 +1230,11 @@ static int need_shaper(mux_conn_t *conn, mux__shaper_t **sh, mux_timer_cb *cb) {
 static int arm_fault_timer(mux_conn_t *conn) {
     if (conn->fault_state & FAULT_SLOW)
         return 0;
-    const mux_faults_t *f = conn->faults;
-    uint64_t after = f->limit_time_ms ? f->limit_time_ms : UINT64_MAX;
-    if (f->timeout_ms && f->timeout_ms != MUX_FOREVER && f->timeout_ms < after)
-        after = f->timeout_ms;
+    uint64_t limit = fault(conn, MUX_FAULT_LIMIT_TIME_MS);
+    uint64_t timeout = fault(conn, MUX_FAULT_TIMEOUT_MS);
+    uint64_t after = limit ? limit : UINT64_MAX;
+    if (timeout && timeout != MUX_FOREVER && timeout < after)
+        after = timeout;
     if (after == UINT64_MAX) {
         mux_timer_stop(&conn->fault_timer);
         return 0;
@@ -1205,21 +1250,27 @@ static int arm_fault_timer(mux_conn_t *conn) {
  */
 static int apply_faults(mux_conn_t *conn) {
     const mux_faults_t *f = conn->faults;
-    if (f->timeout_ms)
+    const mux_shape_t *out = mux_faults_shape(f, MUX_OUT);
+    const mux_shape_t *in = mux_faults_shape(f, MUX_IN);
+    if (fault(conn, MUX_FAULT_TIMEOUT_MS))
         conn->fault_state |= FAULT_STOPPED;
     else
         conn->fault_state &= (uint8_t)~FAULT_STOPPED;
-    conn->held = conn->opts->delay_ms || shapes(&f->out) ||
+    if (filter_states(conn, MUX_OUT) < 0 || filter_states(conn, MUX_IN) < 0)
+        return -ENOMEM;
+    bool in_shaped =
+        (shapes(in) && !in->stall) || mux__shaper_len(conn->in_shaper) > 0;
+    conn->held = conn->opts->delay_ms || shapes(out) ||
+                 conn->nfilter_state[MUX_OUT] ||
                  (conn->fault_state & FAULT_STOPPED) ||
                  mux__shaper_len(conn->out_shaper) > 0;
-    conn->in_held = (shapes(&f->in) && !f->in.stall) ||
-                    mux__shaper_len(conn->in_shaper) > 0;
-    if (f->in.stall || (conn->fault_state & FAULT_STOPPED))
+    conn->in_held = in_shaped || conn->nfilter_state[MUX_IN];
+    if (in->stall || (conn->fault_state & FAULT_STOPPED))
         conn->paused |= PAUSED_STALL;
     else if (!(conn->fault_state & FAULT_SLOW))
         conn->paused &= (uint8_t)~PAUSED_STALL;
     if ((conn->held && need_shaper(conn, &conn->out_shaper, on_out_due) < 0) ||
-        (conn->in_held && need_shaper(conn, &conn->in_shaper, on_in_due) < 0))
+        (in_shaped && need_shaper(conn, &conn->in_shaper, on_in_due) < 0))
         return -ENOMEM;
     return arm_fault_timer(conn);
 }
@@ -1227,13 +1278,7 @@ static int apply_faults(mux_conn_t *conn) {
 void mux_conn_set_faults(mux_conn_t *conn, const mux_faults_t *faults) {
     if (conn->state == CLOSED)
         return;
-    conn->faults = faults ? faults : &conn->opts->faults;
-    mux__conn_faults_changed(conn);
-}
-
-void mux__conn_faults_changed(mux_conn_t *conn) {
-    if (conn->state == CLOSED)
-        return;
+    conn->faults = faults ? faults : conn->opts->faults;
     if (apply_faults(conn) < 0) {
         finish(conn, "out of memory");
         return;
@@ -1310,7 +1355,7 @@ int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                   : framing == MUX_FRAMING_AUTO ? frame_auto
                                                 : service->message;
     conn->timed = opts->idle_timeout_ms || conn->framer.line_timeout_ms;
-    conn->faults = &opts->faults;
+    conn->faults = opts->faults;
     conn->started = conn->last_active = mux_now(conn->loop);
     mux_addr_format(peer, peer_len, conn->peer, sizeof(conn->peer));
     conn->transport = peer->sa_family == AF_UNIX ? MUX_UNIX : MUX_TCP;

@@ -35,6 +35,8 @@ struct muxd_faults {
     uint64_t next_id;
     uint64_t epoch; /* clears: masks of an older epoch mean nothing */
     uint64_t rng;   /* odds= draws */
+    uint64_t seed;  /* --seed, for the faults' own draws */
+    uint64_t conns; /* connections picked so far */
 };
 
 /* ------------------------------------------------------------------ */
@@ -289,7 +291,7 @@ bool muxd_fault_check(const char *spec, char *err, size_t size) {
 muxd_faults_t *muxd_faults_new(uint64_t seed) {
     muxd_faults_t *faults = calloc(1, sizeof(*faults));
     if (faults)
-        faults->rng = seed ? seed : UINT64_C(0x9e3779b97f4a7c15);
+        faults->rng = faults->seed = seed ? seed : UINT64_C(0x9e3779b97f4a7c15);
     return faults;
 }
 
@@ -318,6 +320,7 @@ uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
     e->id = ++faults->next_id;
     spec_t parsed = {.f = &e->fault};
     parse(spec, &parsed);
+    e->fault.seed = faults->seed ^ (e->id * UINT64_C(0x9e3779b97f4a7c15));
     snprintf(e->spec, sizeof(e->spec), "%s", spec);
     return e->id;
 }
@@ -360,8 +363,7 @@ size_t muxd_faults_list(const muxd_faults_t *faults, size_t i, uint64_t *id,
 
 void muxd_faults_server(const muxd_faults_t *faults, bool relay,
                         mux_faults_t *server) {
-    server->accept_delay_ms = 0;
-    server->rst = 0;
+    mux_faults_clear(server);
     for (size_t s = 0; s < faults->nslots; s++) {
         const entry_t *e = &faults->entries[s];
         if (!e->used)
@@ -406,12 +408,33 @@ static void merge(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
         f->kind->apply(f, relay, cf);
 }
 
-/* *cf's faults from the faults applied to it. */
+muxd_conn_faults_t *muxd_conn_faults_new(void) {
+    muxd_conn_faults_t *cf = calloc(1, sizeof(*cf));
+    if (cf && (!(cf->client = mux_faults_new()) ||
+               !(cf->upstream = mux_faults_new()))) {
+        muxd_conn_faults_free(cf);
+        return NULL;
+    }
+    if (cf)
+        mux_faults_set_data(cf->client, cf);
+    return cf;
+}
+
+void muxd_conn_faults_free(muxd_conn_faults_t *cf) {
+    if (!cf)
+        return;
+    mux_faults_free(cf->client);
+    mux_faults_free(cf->upstream);
+    free(cf);
+}
+
+/* *cf's faults from the faults applied to it: their stages in the order
+ * the faults were added. */
 static void rebuild(const muxd_faults_t *faults, bool relay,
                     muxd_conn_faults_t *cf) {
-    memset(&cf->client, 0, sizeof(cf->client));
-    memset(&cf->upstream, 0, sizeof(cf->upstream));
-    cf->refuse = cf->blackhole = false;
+    mux_faults_clear(cf->client);
+    mux_faults_clear(cf->upstream);
+    cf->refuse = cf->blackhole = cf->nomem = false;
     for (size_t s = 0; s < faults->nslots; s++)
         if ((cf->applied >> s) & 1)
             merge(&faults->entries[s].fault, relay, cf);
@@ -421,6 +444,7 @@ void muxd_faults_pick(muxd_faults_t *faults, bool relay,
                       muxd_conn_faults_t *cf) {
     cf->decided = cf->applied = 0;
     cf->epoch = faults->epoch;
+    cf->serial = ++faults->conns;
     for (size_t s = 0; s < faults->nslots; s++) {
         if (!faults->entries[s].used)
             continue;
@@ -464,8 +488,7 @@ muxd_conn_faults_t *muxd_conn_faults_of(const mux_conn_t *conn) {
     mux_server_t *server = mux_conn_server(conn);
     if (!server || f == mux_server_faults(server))
         return NULL;
-    return (muxd_conn_faults_t *)(void *)((const char *)f -
-                                          offsetof(muxd_conn_faults_t, client));
+    return mux_faults_data(f);
 }
 
 /* ------------------------------------------------------------------ */

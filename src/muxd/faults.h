@@ -55,13 +55,20 @@ void muxd_faults_server(const muxd_faults_t *faults, bool relay,
 
 /* What one connection gets of the faults. */
 typedef struct {
-    mux_faults_t client;   /* its client stream: out = down, in = up */
-    mux_faults_t upstream; /* a relay's upstream stream: out = up */
-    bool refuse;           /* reset at once */
-    bool blackhole;        /* never answered, never relayed */
+    mux_faults_t *client;   /* its client stream: out = down, in = up */
+    mux_faults_t *upstream; /* a relay's upstream stream: out = up */
+    bool refuse;            /* reset at once */
+    bool blackhole;         /* never answered, never relayed */
+    bool nomem;             /* a stage found no memory: close it */
+    uint64_t serial;        /* 1 for the first connection, 2, ... */
     /* private: which faults were drawn for it, and which apply */
     uint64_t decided, applied, epoch;
 } muxd_conn_faults_t;
+
+/* A connection's faults, none yet (its client set's data points back to
+ * it: muxd_conn_faults_of()); NULL: no memory. */
+muxd_conn_faults_t *muxd_conn_faults_new(void);
+void muxd_conn_faults_free(muxd_conn_faults_t *cf);
 
 /*
  * For a new connection: draws which faults apply (odds=, first=) and
@@ -86,7 +93,7 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
 
 /*
  * The muxd_conn_faults_t a client stream follows (its faults were set
- * with mux_conn_set_faults(conn, &cf->client)), or NULL when it follows
+ * with mux_conn_set_faults(conn, cf->client)), or NULL when it follows
  * its server's (muxd runs without a registry, or the client was never
  * given its own).
  */

@@ -57,8 +57,9 @@ struct pair {
     size_t nheld;
     bool client_eof, upstream_eof; /* each side's end, passed on */
     bool stopping; /* the stop reached the client while it connected */
-    mux_faults_t upstream_faults; /* the client's draw, for the upstream:
-                                     the client's own may go first */
+    mux_faults_t *upstream_faults; /* a copy of the client's draw for the
+                                      upstream (the client's own set may go
+                                      first), or NULL */
     muxd_dump_conn_t dump;
 };
 
@@ -85,6 +86,7 @@ static void pair_free(pair_t *pair, const char *reason) {
         pair->next->prev = pair->prev;
     muxd_dump_close(&pair->dump, reason);
     free(pair->held);
+    mux_faults_free(pair->upstream_faults);
     free(pair);
     if (!relay->pairs && relay->done) {
         void (*done)(void *) = relay->done;
@@ -132,7 +134,7 @@ static int close_like(int err) {
  * (the close may end the pair). */
 static void close_upstream(pair_t *pair, int how) {
     mux_conn_t *upstream = pair->upstream;
-    bool stalled = pair->upstream_faults.out.stall;
+    bool stalled = mux_faults_shape(pair->upstream_faults, MUX_OUT)->stall;
     mux_conn_close(upstream, how);
     if (stalled)
         mux_conn_close(upstream, MUX_CLOSE_NOW);
@@ -260,7 +262,7 @@ static void client_shutdown(mux_conn_t *client) {
         return;
     }
     if (!pair || !pair->upstream || pair->upstream_eof ||
-        pair->upstream_faults.out.stall) {
+        mux_faults_shape(pair->upstream_faults, MUX_OUT)->stall) {
         mux_conn_close(client, MUX_CLOSE_AFTER_FLUSH);
         return;
     }
@@ -346,8 +348,13 @@ static void take_faults(pair_t *pair) {
     const muxd_conn_faults_t *cf = muxd_conn_faults_of(pair->client);
     if (!cf)
         return;
-    pair->upstream_faults = cf->upstream;
-    mux_conn_set_faults(pair->upstream, &pair->upstream_faults);
+    if ((!pair->upstream_faults &&
+         !(pair->upstream_faults = mux_faults_new())) ||
+        mux_faults_copy(pair->upstream_faults, cf->upstream) < 0) {
+        mux_conn_close(pair->upstream, MUX_CLOSE_NOW); /* no memory */
+        return;
+    }
+    mux_conn_set_faults(pair->upstream, pair->upstream_faults);
 }
 
 /* What the client sent while its upstream connected, on its way. */

@@ -40,9 +40,10 @@ typedef struct muxd {
      * for them. With a registry, every client has a muxd_conn_faults_t,
      * its stream's faults (mux_conn_faults()) pointing into it. */
     muxd_faults_t *faults;
-    muxd_control_t *control; /* --control, or NULL */
-    bool refusing;           /* control's `refuse on` */
-    muxd_relay_t *relay;     /* --to, or NULL */
+    mux_faults_t *server_faults; /* the server's part of them (accept delay) */
+    muxd_control_t *control;     /* --control, or NULL */
+    bool refusing;               /* control's `refuse on` */
+    muxd_relay_t *relay;         /* --to, or NULL */
     /* Several --to: the -l being bound (an index in opts.listen, else
      * SIZE_MAX), so that its listeners are routed to its upstream. */
     size_t binding;
@@ -57,29 +58,35 @@ static bool refusing(void *arg) { return ((muxd_t *)arg)->refusing; }
 
 /* A new client: its faults drawn; refused or black-holed here. */
 static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
-    muxd_conn_faults_t *cf = calloc(1, sizeof(*cf));
+    muxd_conn_faults_t *cf = muxd_conn_faults_new();
     if (!cf) { /* nothing to hang its faults on: not served */
         mux_conn_close(conn, MUX_CLOSE_NOW);
         return;
     }
     muxd_faults_pick(muxd->faults, muxd->relay != NULL, cf);
     cf->refuse |= muxd->refusing;
-    if (cf->blackhole)
-        cf->client.in.stall = cf->client.out.stall = 1;
-    mux_conn_set_faults(conn, &cf->client);
-    if (cf->refuse) /* nothing is sent yet: a reset at once */
+    mux_conn_set_faults(conn, cf->client);
+    if (cf->nomem)
+        mux_conn_close(conn, MUX_CLOSE_NOW);
+    else if (cf->refuse) /* nothing is sent yet: a reset at once */
         mux_conn_close(conn, MUX_CLOSE_RESET);
 }
 
 /* A client that leaves gives its faults back. */
-static void faults_close(mux_conn_t *conn) { free(muxd_conn_faults_of(conn)); }
+static void faults_close(mux_conn_t *conn) {
+    muxd_conn_faults_free(muxd_conn_faults_of(conn));
+}
 
 static void refresh_client(mux_conn_t *conn, void *arg) {
     muxd_t *muxd = arg;
     muxd_conn_faults_t *cf = muxd_conn_faults_of(conn);
     if (!cf || !muxd_faults_refresh(muxd->faults, muxd->relay != NULL, cf))
         return;
-    mux_conn_set_faults(conn, &cf->client); /* the same: read again */
+    mux_conn_set_faults(conn, cf->client); /* the same: read again */
+    if (cf->nomem) {
+        mux_conn_close(conn, MUX_CLOSE_NOW);
+        return;
+    }
     if (muxd->relay)
         muxd_relay_faults_changed(conn);
 }
@@ -87,9 +94,8 @@ static void refresh_client(mux_conn_t *conn, void *arg) {
 /* After the registry changed: the server's accept delay, and every open
  * client's faults, brought up to date. */
 static void faults_changed(muxd_t *muxd) {
-    mux_faults_t server = *mux_server_faults(muxd->server);
-    muxd_faults_server(muxd->faults, muxd->relay != NULL, &server);
-    mux_server_set_faults(muxd->server, &server);
+    muxd_faults_server(muxd->faults, muxd->relay != NULL, muxd->server_faults);
+    mux_server_set_faults(muxd->server, muxd->server_faults);
     mux_server_foreach_all(muxd->server, refresh_client, muxd);
     /* Last: every connection has forgotten the deleted faults. */
     muxd_faults_settle(muxd->faults);
@@ -101,12 +107,14 @@ static int faults_start(muxd_t *muxd) {
     muxd_options_t *o = muxd->opts;
     if (!o->nfaults && !o->control_text)
         return 0;
-    if (!(muxd->faults = muxd_faults_new(o->seed)))
+    if (!(muxd->faults = muxd_faults_new(o->seed)) ||
+        !(muxd->server_faults = mux_faults_new()))
         return -ENOMEM;
     for (size_t i = 0; i < o->nfaults; i++)
         muxd_faults_add(muxd->faults, o->faults[i], NULL, 0);
     muxd_faults_server(muxd->faults, o->relay.nupstreams > 0,
-                       &o->server.faults);
+                       muxd->server_faults);
+    o->server.faults = muxd->server_faults;
     return 0;
 }
 
@@ -428,6 +436,7 @@ int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
     mux_server_free(muxd.server);
     muxd_relay_free(muxd.relay);
     muxd_faults_free(muxd.faults);
+    mux_faults_free(muxd.server_faults);
     muxd_log_attach(NULL);
     mux_loop_free(muxd.loop);
     muxd_ready_remove(ready);

@@ -175,7 +175,7 @@ class Install(unittest.TestCase):
         exe = os.path.join(self.tmp.name, "consumer-pkg-config")
         self.run_step([self.cache["CMAKE_C_COMPILER"], self.consumer_c,
                        "-o", exe, *flags])
-        self.assertIn("libmux.so.0", needed_libs(exe))
+        self.assertIn("libmux.so.1", needed_libs(exe))
         self.run_consumer(exe, dict(os.environ, LD_LIBRARY_PATH=self.libdir))
 
     def test_find_package(self):
@@ -190,8 +190,8 @@ class Install(unittest.TestCase):
         self.assertIn(f"found mux {header_version()}", out)
         shared = os.path.join(build, "consumer")
         static = os.path.join(build, "consumer_static")
-        self.assertIn("libmux.so.0", needed_libs(shared))
-        self.assertNotIn("libmux.so.0", needed_libs(static))
+        self.assertIn("libmux.so.1", needed_libs(shared))
+        self.assertNotIn("libmux.so.1", needed_libs(static))
         self.run_consumer(shared)  # found through the build RPATH
         self.run_consumer(static)
 

@@ -1,5 +1,5 @@
 """The Debian packages as an admin gets them (run by test/package/run.sh,
-inside a throwaway overlay of the machine): dpkg -i of muxd, libmux0 and
+inside a throwaway overlay of the machine): dpkg -i of muxd, libmux1 and
 libmux-dev; the installed files; the systemd units (systemd-analyze
 verify, and muxd started the way muxd.socket + muxd.service start it); the
 installed muxd and muxcat; programs built against the installed libmux-dev
@@ -22,7 +22,7 @@ from test_fixture import launcher  # noqa: E402
 from test_install import CONSUMER_C, header_version, needed_libs  # noqa: E402
 
 DEB_DIR = os.environ.get("MUX_DEB_DIR", "")
-PACKAGES = ("libmux0", "libmux-dev", "muxd")
+PACKAGES = ("libmux1", "libmux-dev", "muxd")
 UNITS = ("/lib/systemd/system/muxd.service", "/lib/systemd/system/muxd.socket")
 STEP_TIMEOUT = 120  # seconds, for one dpkg, configure or build step
 
@@ -156,8 +156,8 @@ class Packages(unittest.TestCase):
         flags = run_step("pkg-config", "--cflags", "--libs", "mux").split()
         exe = os.path.join(d, "consumer")
         run_step("cc", os.path.join(d, "consumer.c"), "-o", exe, *flags)
-        self.assertIn("libmux.so.0", needed_libs(exe))
-        self.run_consumer(exe)  # found by ld.so: libmux0 ran ldconfig
+        self.assertIn("libmux.so.1", needed_libs(exe))
+        self.run_consumer(exe)  # found by ld.so: libmux1 ran ldconfig
 
     def test_consumer_with_find_package(self):
         d = self.consumer_source("find-package")
@@ -173,8 +173,8 @@ class Packages(unittest.TestCase):
         build = os.path.join(d, "build")
         run_step("cmake", "-S", d, "-B", build)
         run_step("cmake", "--build", build)
-        self.assertIn("libmux.so.0", needed_libs(os.path.join(build, "consumer")))
-        self.assertNotIn("libmux.so.0",
+        self.assertIn("libmux.so.1", needed_libs(os.path.join(build, "consumer")))
+        self.assertNotIn("libmux.so.1",
                          needed_libs(os.path.join(build, "consumer_static")))
         self.run_consumer(os.path.join(build, "consumer"))
         self.run_consumer(os.path.join(build, "consumer_static"))

@@ -307,17 +307,76 @@ static bool fault_ok(const char *spec) {
     return ok;
 }
 
-/* What one connection gets of `spec` alone (a relay's if `relay`). */
-static muxd_conn_faults_t picked(const char *spec, bool relay) {
+/* The last connection picked(): freed by the next call, or the test's
+ * end (teardown). */
+static muxd_conn_faults_t *last_picked;
+
+static int free_picked(void **state) {
+    (void)state;
+    muxd_conn_faults_free(last_picked);
+    last_picked = NULL;
+    return 0;
+}
+
+/* What one connection gets of the specs (NULL-terminated), added in that
+ * order (a relay's if `relay`). */
+static muxd_conn_faults_t *picked_all(bool relay, const char *const *specs) {
     muxd_faults_t *faults = muxd_faults_new(1);
     assert_non_null(faults);
     char err[256] = "";
-    assert_int_not_equal(muxd_faults_add(faults, spec, err, sizeof(err)), 0);
-    muxd_conn_faults_t cf;
-    memset(&cf, 0, sizeof(cf));
-    muxd_faults_pick(faults, relay, &cf);
+    for (size_t i = 0; specs[i]; i++)
+        assert_int_not_equal(
+            muxd_faults_add(faults, specs[i], err, sizeof(err)), 0);
+    free_picked(NULL);
+    last_picked = muxd_conn_faults_new();
+    assert_non_null(last_picked);
+    muxd_faults_pick(faults, relay, last_picked);
     muxd_faults_free(faults);
-    return cf;
+    return last_picked;
+}
+
+/* What one connection gets of `spec` alone (a relay's if `relay`). */
+static muxd_conn_faults_t *picked(const char *spec, bool relay) {
+    const char *specs[] = {spec, NULL};
+    return picked_all(relay, specs);
+}
+
+/* A connection's stage chain of one direction, folded. */
+#define OUT_OF(set) mux_faults_shape((set), MUX_OUT)
+#define IN_OF(set) mux_faults_shape((set), MUX_IN)
+
+/* Faults stack as stages in series, in the order they were added: two
+ * latencies (and their jitters) add up, the slower bandwidth holds, the
+ * smaller split; waits that end a stream add up, limits take the
+ * sooner. Each fault is a named stage of its own. */
+static void test_fault_stages_stack(void **state) {
+    (void)state;
+    const char *latencies[] = {"latency=50,jitter=5", "latency=30,jitter=2",
+                               "bandwidth=10k", "bandwidth=4k", NULL};
+    muxd_conn_faults_t *cf = picked_all(false, latencies);
+    assert_int_equal(OUT_OF(cf->client)->latency_ms, 80);
+    assert_int_equal(OUT_OF(cf->client)->jitter_ms, 7);
+    assert_int_equal(OUT_OF(cf->client)->bandwidth, 4096);
+    assert_int_equal(mux_faults_stages(cf->client, MUX_OUT), 4);
+    assert_string_equal(mux_faults_stage(cf->client, MUX_OUT, 0)->name,
+                        "latency");
+    assert_int_equal(mux_faults_stage(cf->client, MUX_OUT, 1)->shape.latency_ms,
+                     30);
+    assert_string_equal(mux_faults_stage(cf->client, MUX_OUT, 3)->name,
+                        "bandwidth");
+    assert_int_equal(mux_faults_stages(cf->client, MUX_IN), 0);
+    const char *ends[] = {"slow-close=100",     "slow-close=50",
+                          "limit-time=900",     "limit-time=300",
+                          "latency=5,dir=both", NULL};
+    cf = picked_all(false, ends);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_SLOW_CLOSE_MS), 150);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_LIMIT_TIME_MS), 300);
+    assert_int_equal(IN_OF(cf->client)->latency_ms, 5);
+    assert_int_equal(OUT_OF(cf->client)->latency_ms, 5);
+    const char *relayed[] = {"latency=20,dir=up", "latency=10,dir=up", NULL};
+    cf = picked_all(true, relayed);
+    assert_int_equal(OUT_OF(cf->upstream)->latency_ms, 30);
+    assert_int_equal(IN_OF(cf->client)->latency_ms, 0);
 }
 
 /* Which of 200 connections `spec` (an rst with odds=) resets, as bits. */
@@ -327,9 +386,11 @@ static void odds_draws(const char *spec, uint64_t bits[4]) {
     assert_int_not_equal(muxd_faults_add(faults, spec, NULL, 0), 0);
     memset(bits, 0, 4 * sizeof(uint64_t));
     for (unsigned i = 0; i < 200; i++) {
-        muxd_conn_faults_t cf;
-        muxd_faults_pick(faults, false, &cf);
-        bits[i / 64] |= (uint64_t)cf.client.rst << (i % 64);
+        muxd_conn_faults_t *cf = muxd_conn_faults_new();
+        assert_non_null(cf);
+        muxd_faults_pick(faults, false, cf);
+        bits[i / 64] |= mux_faults_get(cf->client, MUX_FAULT_RST) << (i % 64);
+        muxd_conn_faults_free(cf);
     }
     muxd_faults_free(faults);
 }
@@ -369,14 +430,14 @@ static void test_fault_odds_percent_and_fraction(void **state) {
 /* split=BYTES:0 writes the pieces back to back; split=BYTES pauses 10 ms. */
 static void test_fault_split_without_pause(void **state) {
     (void)state;
-    muxd_conn_faults_t cf = picked("split=4:0", false);
-    assert_int_equal(cf.client.out.split, 4);
-    assert_int_equal(cf.client.out.split_ms, 0);
+    muxd_conn_faults_t *cf = picked("split=4:0", false);
+    assert_int_equal(OUT_OF(cf->client)->split, 4);
+    assert_int_equal(OUT_OF(cf->client)->split_ms, 0);
     cf = picked("split=4", false);
-    assert_int_equal(cf.client.out.split_ms, 10);
+    assert_int_equal(OUT_OF(cf->client)->split_ms, 10);
     cf = picked("split=1k:7,dir=up", false);
-    assert_int_equal(cf.client.in.split, 1024);
-    assert_int_equal(cf.client.in.split_ms, 7);
+    assert_int_equal(IN_OF(cf->client)->split, 1024);
+    assert_int_equal(IN_OF(cf->client)->split_ms, 7);
     expect_error(parse("--fault", "split=0:5"),
                  "invalid fault: 'split=0:5' (split=BYTES[:MS]: BYTES at "
                  "least 1 (k, M, G), MS 0 to 3600000 (default 10))");
@@ -389,28 +450,29 @@ static void test_fault_split_without_pause(void **state) {
  * reset, on the side its dir= names in a relay. */
 static void test_fault_kind_with_rst(void **state) {
     (void)state;
-    muxd_conn_faults_t cf = picked("drop-after=1000,rst", false);
-    assert_int_equal(cf.client.out.drop_after, 1000);
-    assert_int_equal(cf.client.rst, 1);
+    muxd_conn_faults_t *cf = picked("drop-after=1000,rst", false);
+    assert_int_equal(OUT_OF(cf->client)->drop_after, 1000);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RST), 1);
     cf = picked("drop-after=1000,dir=up,rst", true);
-    assert_int_equal(cf.upstream.out.drop_after, 1000);
-    assert_int_equal(cf.upstream.rst, 1);
-    assert_int_equal(cf.client.rst, 0);
+    assert_int_equal(OUT_OF(cf->upstream)->drop_after, 1000);
+    assert_int_equal(mux_faults_get(cf->upstream, MUX_FAULT_RST), 1);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RST), 0);
     cf = picked("limit-time=500,rst", false);
-    assert_int_equal(cf.client.limit_time_ms, 500);
-    assert_int_equal(cf.client.rst, 1);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_LIMIT_TIME_MS), 500);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RST), 1);
     cf = picked("drop-after=1000", false);
-    assert_int_equal(cf.client.rst, 0);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RST), 0);
     /* An rst combined with another kind does not reset refused clients
      * (the server-wide rst is an rst fault's alone). */
     muxd_faults_t *faults = muxd_faults_new(1);
     assert_non_null(faults);
     assert_int_not_equal(muxd_faults_add(faults, "drop-after=10,rst", NULL, 0),
                          0);
-    mux_faults_t server;
-    memset(&server, 0, sizeof(server));
-    muxd_faults_server(faults, false, &server);
-    assert_int_equal(server.rst, 0);
+    mux_faults_t *server = mux_faults_new();
+    assert_non_null(server);
+    muxd_faults_server(faults, false, server);
+    assert_int_equal(mux_faults_get(server, MUX_FAULT_RST), 0);
+    mux_faults_free(server);
     muxd_faults_free(faults);
     expect_error(parse("--fault", "refuse,rst"),
                  "invalid fault: 'refuse,rst' (refuse: rst does not combine "
@@ -583,8 +645,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_fault_odds_percent_and_fraction),
-        cmocka_unit_test(test_fault_split_without_pause),
-        cmocka_unit_test(test_fault_kind_with_rst),
+        cmocka_unit_test_teardown(test_fault_split_without_pause, free_picked),
+        cmocka_unit_test_teardown(test_fault_kind_with_rst, free_picked),
+        cmocka_unit_test_teardown(test_fault_stages_stack, free_picked),
         cmocka_unit_test(test_fault_messages),
         cmocka_unit_test(test_numbers_are_decimal),
         cmocka_unit_test(test_each_listen_takes_the_to_after_it),

@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "faultset.h"
 #include "mux.h"
 
 #include <arpa/inet.h>
@@ -381,7 +382,7 @@ static void fake_stream_open(fake_stream_t *fs, const mux_faults_t *faults,
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     assert_int_equal(mux_loop_new(&fs->loop), 0);
-    fs->opts.faults = *faults;
+    fs->opts.faults = faults;
     assert_int_equal(
         mux_conn_new(fs->loop, sv[0], &plain, &fs->opts, &fs->conn), 0);
     fs->peer = sv[1];
@@ -418,9 +419,9 @@ static void fake_stream_close(fake_stream_t *fs) {
 static void test_bandwidth_late_wakeups_lose_nothing(void **state) {
     (void)state;
     enum { RATE = 100000, TOTAL = 200000 };
-    mux_faults_t faults = {.out = {.bandwidth = RATE}};
+    mux_faults_t *faults = FAULTS(.out = {.bandwidth = RATE});
     fake_stream_t fs;
-    fake_stream_open(&fs, &faults, FAKE_START);
+    fake_stream_open(&fs, faults, FAKE_START);
     static char data[TOTAL];
     memset(data, 'b', sizeof(data));
     assert_int_equal(mux_conn_send(fs.conn, data, sizeof(data)), 0);
@@ -440,9 +441,9 @@ static void test_bandwidth_late_wakeups_lose_nothing(void **state) {
 static void test_bandwidth_exact_on_time(void **state) {
     (void)state;
     enum { RATE = 1500, TOTAL = 4000 };
-    mux_faults_t faults = {.out = {.bandwidth = RATE}};
+    mux_faults_t *faults = FAULTS(.out = {.bandwidth = RATE});
     fake_stream_t fs;
-    fake_stream_open(&fs, &faults, FAKE_START + 300000u);
+    fake_stream_open(&fs, faults, FAKE_START + 300000u);
     static char data[TOTAL];
     memset(data, 'b', sizeof(data));
     assert_int_equal(mux_conn_send(fs.conn, data, sizeof(data)), 0);
@@ -464,15 +465,15 @@ static void test_bandwidth_exact_on_time(void **state) {
 static void test_bandwidth_no_burst_after_a_stall(void **state) {
     (void)state;
     enum { RATE = 1000, TOTAL = 4000 };
-    mux_faults_t faults = {.out = {.bandwidth = RATE, .stall = true}};
+    mux_faults_t *faults = FAULTS(.out = {.bandwidth = RATE, .stall = true});
     fake_stream_t fs;
-    fake_stream_open(&fs, &faults, FAKE_START);
+    fake_stream_open(&fs, faults, FAKE_START);
     static char data[TOTAL];
     memset(data, 'b', sizeof(data));
     assert_int_equal(mux_conn_send(fs.conn, data, sizeof(data)), 0);
     assert_int_equal(fake_stream_at(&fs, FAKE_START + 2000000000u), 0);
-    static mux_faults_t lifted = {.out = {.bandwidth = RATE}};
-    mux_conn_set_faults(fs.conn, &lifted);
+    mux_faults_t *lifted = FAULTS(.out = {.bandwidth = RATE});
+    mux_conn_set_faults(fs.conn, lifted);
     size_t got = fake_stream_at(&fs, FAKE_START + 2000000000u);
     print_message("bandwidth %d, a 2 s stall lifted: %zu bytes at once\n", RATE,
                   got);
@@ -487,10 +488,10 @@ static void test_bandwidth_no_burst_after_a_stall(void **state) {
  * rounded up to whole milliseconds; never earlier. */
 static void test_latency_not_rounded_to_ms(void **state) {
     (void)state;
-    mux_faults_t faults = {.out = {.latency_ms = 1}};
+    mux_faults_t *faults = FAULTS(.out = {.latency_ms = 1});
     fake_stream_t fs;
     uint64_t sent = FAKE_START + 300000u; /* 0.3 ms into a millisecond */
-    fake_stream_open(&fs, &faults, sent);
+    fake_stream_open(&fs, faults, sent);
     assert_int_equal(mux_conn_send(fs.conn, "x", 1), 0);
     assert_int_equal(fake_stream_at(&fs, sent + 999000u), 0);  /* 0.999 ms */
     assert_int_equal(fake_stream_at(&fs, sent + 1001000u), 1); /* 1.001 */
@@ -499,6 +500,96 @@ static void test_latency_not_rounded_to_ms(void **state) {
     assert_int_equal(fake_stream_at(&fs, sent + 5999999u), 1);
     assert_int_equal(fake_stream_at(&fs, sent + 6001000u), 2);
     fake_stream_close(&fs);
+}
+
+/* ---- the chain: stages in series, changed on an open stream ---- */
+
+/* Two latency stages on one direction add up: 2 ms then 3 ms is 5 ms. */
+static void test_two_latency_stages_add_up(void **state) {
+    (void)state;
+    mux_faults_t *faults = mux_faults_new();
+    assert_non_null(faults);
+    mux_stage_t first = {.name = "a", .shape = {.latency_ms = 2}};
+    mux_stage_t second = {.name = "b", .shape = {.latency_ms = 3}};
+    assert_int_equal(mux_faults_push(faults, MUX_OUT, &first), 0);
+    assert_int_equal(mux_faults_push(faults, MUX_OUT, &second), 0);
+    assert_int_equal(mux_faults_stages(faults, MUX_OUT), 2);
+    assert_string_equal(mux_faults_stage(faults, MUX_OUT, 1)->name, "b");
+    assert_int_equal(mux_faults_shape(faults, MUX_OUT)->latency_ms, 5);
+    fake_stream_t fs;
+    fake_stream_open(&fs, faults, FAKE_START);
+    assert_int_equal(mux_conn_send(fs.conn, "x", 1), 0);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 3000000u), 0);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 4999999u), 0);
+    /* Within 1/1024 of the delay (held bytes share a due time per slot). */
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 5005000u), 1);
+    fake_stream_close(&fs);
+    mux_faults_free(faults);
+}
+
+/* A stage's numbers changed while the stream is open: the set is
+ * rebuilt with the new stage and handed in again; later sends follow
+ * it, what was held keeps its due time. */
+static void test_stage_changed_on_an_open_stream(void **state) {
+    (void)state;
+    mux_faults_t *faults = mux_faults_new();
+    assert_non_null(faults);
+    mux_stage_t slow = {.name = "lag", .shape = {.latency_ms = 10}};
+    assert_int_equal(mux_faults_push(faults, MUX_OUT, &slow), 0);
+    fake_stream_t fs;
+    fake_stream_open(&fs, faults, FAKE_START);
+    assert_int_equal(mux_conn_send(fs.conn, "a", 1), 0); /* due at 10 ms */
+    fake_clock_ns = FAKE_START + 1000000u;
+    slow.shape.latency_ms = 2;
+    mux_faults_clear(faults);
+    assert_int_equal(mux_faults_push(faults, MUX_OUT, &slow), 0);
+    mux_conn_set_faults(fs.conn, faults);
+    /* "b", sent at 1 ms, is due at 3 ms but waits behind "a": order. */
+    assert_int_equal(mux_conn_send(fs.conn, "b", 1), 0);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 9999999u), 0);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 10010000u), 2);
+    /* "c", sent at 20 ms, goes at 22 ms: the new number. */
+    fake_clock_ns = FAKE_START + 20000000u;
+    assert_int_equal(mux_conn_send(fs.conn, "c", 1), 0);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 21999999u), 2);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 22002000u), 3);
+    fake_stream_close(&fs);
+    mux_faults_free(faults);
+}
+
+/* A filter that adds param[0] to every byte, and counts bytes in its
+ * state word. */
+static void add_filter(const mux_stage_t *stage, uint64_t *st, char *data,
+                       size_t len) {
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)(data[i] + (char)stage->param[0]);
+    *st += len;
+}
+
+/* Filters change bytes in chain order, after a timing stage too; the
+ * caller's buffer is never touched. */
+static void test_filter_stages_change_bytes(void **state) {
+    (void)state;
+    mux_faults_t *faults = mux_faults_new();
+    assert_non_null(faults);
+    mux_stage_t one = {.name = "+1", .filter = add_filter, .param = {1}};
+    mux_stage_t lag = {.name = "lag", .shape = {.latency_ms = 1}};
+    mux_stage_t two = {.name = "+2", .filter = add_filter, .param = {2}};
+    assert_int_equal(mux_faults_push(faults, MUX_OUT, &one), 0);
+    assert_int_equal(mux_faults_push(faults, MUX_OUT, &lag), 0);
+    assert_int_equal(mux_faults_push(faults, MUX_OUT, &two), 0);
+    fake_stream_t fs;
+    fake_stream_open(&fs, faults, FAKE_START);
+    char text[] = "abc";
+    assert_int_equal(mux_conn_send(fs.conn, text, 3), 0);
+    assert_string_equal(text, "abc");
+    fake_clock_ns = FAKE_START + 1001000u;
+    assert_true(mux_run(fs.loop, MUX_RUN_NOWAIT) >= 0);
+    char got[8] = "";
+    assert_int_equal(recv(fs.peer, got, sizeof(got), MSG_DONTWAIT), 3);
+    assert_string_equal(got, "def");
+    fake_stream_close(&fs);
+    mux_faults_free(faults);
 }
 
 int main(void) {
@@ -517,6 +608,12 @@ int main(void) {
         cmocka_unit_test_teardown(test_bandwidth_no_burst_after_a_stall,
                                   fake_clock_teardown),
         cmocka_unit_test_teardown(test_latency_not_rounded_to_ms,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(test_two_latency_stages_add_up,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(test_stage_changed_on_an_open_stream,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(test_filter_stages_change_bytes,
                                   fake_clock_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "faultset.h"
 #include "mux.h"
 
 #include <arpa/inet.h>
@@ -135,7 +136,7 @@ static const mux_service_t record_service = {.name = "record",
 
 /* Starts a loop and a server for `service` with `faults` and an idle
  * timeout (0: none). */
-static void start_idle(const mux_service_t *service, mux_faults_t faults,
+static void start_idle(const mux_service_t *service, mux_faults_t *faults,
                        uint64_t idle_ms) {
     memset(&fx, 0, sizeof(fx));
     assert_int_equal(mux_loop_new(&fx.loop), 0);
@@ -148,7 +149,7 @@ static void start_idle(const mux_service_t *service, mux_faults_t faults,
     fx.port = test_server_port(fx.server);
 }
 
-static void start(const mux_service_t *service, mux_faults_t faults) {
+static void start(const mux_service_t *service, mux_faults_t *faults) {
     start_idle(service, faults, 0);
 }
 
@@ -209,8 +210,7 @@ static void run_for(uint64_t ms) {
 
 static void test_split_pieces_in_order_then_close(void **state) {
     (void)state;
-    start(&text_close_service,
-          (mux_faults_t){.out = {.split = 3, .split_ms = 20}});
+    start(&text_close_service, FAULTS(.out = {.split = 3, .split_ms = 20}));
     int client = connect_client();
     uint64_t t0 = test_now_ms();
     seen_t seen = run_until_end(client);
@@ -232,8 +232,7 @@ static void test_split_pieces_in_order_then_close(void **state) {
  * (7 pieces, whatever the clock), not at the pieces' boundary. */
 static void test_split_cuts_a_sendv_reply_not_its_pieces(void **state) {
     (void)state;
-    start(&gather_close_service,
-          (mux_faults_t){.out = {.split = 3, .split_ms = 20}});
+    start(&gather_close_service, FAULTS(.out = {.split = 3, .split_ms = 20}));
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(fx.pending_after, 20);
@@ -254,7 +253,7 @@ static void late_send(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
 
 static void test_drop_after_exactly_n_then_eof(void **state) {
     (void)state;
-    start(&text_service, (mux_faults_t){.out = {.drop_after = 7}});
+    start(&text_service, FAULTS(.out = {.drop_after = 7}));
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(seen.end, 0);
@@ -278,7 +277,7 @@ static void test_drop_after_exactly_n_then_eof(void **state) {
  * an assert in debug builds, a closed fd number watched in others). */
 static void test_drop_after_closed_by_its_event(void **state) {
     (void)state;
-    start(&text_service, (mux_faults_t){.out = {.drop_after = 7}});
+    start(&text_service, FAULTS(.out = {.drop_after = 7}));
     fx.close_on_error = true;
     int client = connect_client();
     seen_t seen = run_until_end(client);
@@ -294,7 +293,7 @@ static void test_drop_after_closed_by_its_event(void **state) {
 static void test_split_and_drop_after_combine(void **state) {
     (void)state;
     start(&text_close_service,
-          (mux_faults_t){.out = {.split = 3, .split_ms = 5, .drop_after = 7}});
+          FAULTS(.out = {.split = 3, .split_ms = 5, .drop_after = 7}));
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(seen.end, 0);
@@ -309,7 +308,7 @@ static void test_split_and_drop_after_combine(void **state) {
 
 static void test_stall_never_reads(void **state) {
     (void)state;
-    start(&record_service, (mux_faults_t){.in = {.stall = 1}});
+    start(&record_service, FAULTS(.in = {.stall = 1}));
     int client = connect_client();
     assert_int_equal(send(client, "hello\n", 6, 0), 6);
     run_for(50);
@@ -338,7 +337,7 @@ static void assert_silence(int client) {
 static void
 test_stall_drops_what_it_holds_once_the_client_closed(void **state) {
     (void)state;
-    start(&text_service, (mux_faults_t){.out = {.stall = 1}});
+    start(&text_service, FAULTS(.out = {.stall = 1}));
     int client = connect_client();
     run_for(30);
     assert_silence(client);
@@ -353,7 +352,7 @@ test_stall_drops_what_it_holds_once_the_client_closed(void **state) {
 
 static void test_stall_holds_a_close_until_shutdown(void **state) {
     (void)state;
-    start(&text_close_service, (mux_faults_t){.out = {.stall = 1}});
+    start(&text_close_service, FAULTS(.out = {.stall = 1}));
     int client = connect_client();
     run_for(30);
     assert_silence(client); /* the close waits behind the held bytes */
@@ -368,7 +367,7 @@ static void test_stall_holds_a_close_until_shutdown(void **state) {
 
 static void test_stalled_output_is_no_activity(void **state) {
     (void)state;
-    start_idle(&text_service, (mux_faults_t){.out = {.stall = 1}}, 50);
+    start_idle(&text_service, FAULTS(.out = {.stall = 1}), 50);
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(seen.end, 0);
@@ -380,7 +379,7 @@ static void test_stalled_output_is_no_activity(void **state) {
 /* ---- timeout: silence, then EOF (a reset with rst) ---- */
 
 static seen_t timed_out(int rst) {
-    start(&record_service, (mux_faults_t){.timeout_ms = 30, .rst = rst});
+    start(&record_service, FAULTS(.timeout_ms = 30, .rst = (uint64_t)rst));
     int client = connect_client();
     assert_int_equal(send(client, "unread", 6, 0), 6); /* never read */
     uint64_t t0 = test_now_ms();
@@ -406,7 +405,7 @@ static void test_timeout_with_rst_ends_in_a_reset(void **state) {
 
 static void test_slow_close_holds_a_half_close(void **state) {
     (void)state;
-    start(&text_shut_service, (mux_faults_t){.slow_close_ms = 40});
+    start(&text_shut_service, FAULTS(.slow_close_ms = 40));
     int client = connect_client();
     uint64_t t0 = test_now_ms();
     seen_t seen = run_until_end(client);
@@ -422,7 +421,7 @@ static void test_slow_close_holds_a_half_close(void **state) {
 /* Serves one client with `service` under rst: it reads (part of) TEXT,
  * then a reset. */
 static void check_rst_ends(const mux_service_t *service) {
-    start(service, (mux_faults_t){.rst = 1});
+    start(service, FAULTS(.rst = 1));
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(seen.end, ECONNRESET);
@@ -447,7 +446,7 @@ static void test_rst_half_close_resets(void **state) {
 
 static void test_accept_delay_one_at_a_time(void **state) {
     (void)state;
-    start(&record_service, (mux_faults_t){.accept_delay_ms = 30});
+    start(&record_service, FAULTS(.accept_delay_ms = 30));
     int first = connect_client(); /* connect() completes: the backlog */
     int second = connect_client();
     uint64_t t0 = test_now_ms();
@@ -504,7 +503,8 @@ static void stop_pair(int peer) {
  * a send of its own: on a SOCK_SEQPACKET pair each send is one record. */
 static void test_split_without_pause_sends_each_piece(void **state) {
     (void)state;
-    static mux_conn_opts_t opts = {.faults = {.out = {.split = 3}}};
+    static mux_conn_opts_t opts;
+    opts.faults = FAULTS(.out = {.split = 3});
     int peer = start_pair(SOCK_SEQPACKET, &gather_close_service, &opts);
     char record[64];
     uint64_t deadline = test_now_ms() + DEADLINE_MS;
@@ -531,7 +531,8 @@ static void test_split_without_pause_sends_each_piece(void **state) {
  * to be written, then all arrive, in order. */
 static void test_split_without_pause_through_a_full_socket(void **state) {
     (void)state;
-    static mux_conn_opts_t opts = {.faults = {.out = {.split = 1000}}};
+    static mux_conn_opts_t opts;
+    opts.faults = FAULTS(.out = {.split = 1000});
     bulk_len = 256 << 10;
     int peer = start_pair(SOCK_STREAM, &bulk_service, &opts);
     size_t got = 0;

@@ -28,7 +28,7 @@ import time
 import weakref
 
 __all__ = ["Muxd", "MuxdError", "find_binary"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Options that give muxd a listener: without any, Muxd adds -l 127.0.0.1:0.
 _LISTEN_OPTIONS = ("-l", "--listen", "-p", "--port", "--fd")

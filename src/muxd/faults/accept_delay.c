@@ -4,7 +4,7 @@
 
 static void server(const muxd_fault_t *f, bool relay, mux_faults_t *faults) {
     (void)relay;
-    faults->accept_delay_ms = muxd_max64(faults->accept_delay_ms, f->value);
+    muxd_fault_end(faults, MUX_FAULT_ACCEPT_DELAY_MS, f->value, true);
 }
 
 const muxd_fault_kind_t muxd_fault_accept_delay = {

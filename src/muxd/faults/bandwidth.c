@@ -2,12 +2,14 @@
  * (src/lib/shape.c). */
 #include "kind.h"
 
-static void into(const muxd_fault_t *f, mux_shape_t *shape) {
-    shape->bandwidth = muxd_min_set(shape->bandwidth, f->value);
+static void fill(const muxd_fault_t *f, const muxd_conn_faults_t *cf,
+                 mux_stage_t *stage) {
+    (void)cf;
+    stage->shape.bandwidth = f->value;
 }
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
-    muxd_fault_each_dir(f, relay, cf, into);
+    muxd_fault_each_dir(f, relay, cf, fill);
 }
 
 const muxd_fault_kind_t muxd_fault_bandwidth = {

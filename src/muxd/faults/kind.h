@@ -2,9 +2,12 @@
  * kind.h -- a fault kind's descriptor (one file each in src/muxd/faults/,
  * one row each in registry.c): its name, its value (form, unit, range,
  * parser), its --help lines, where it acts, and how a fault of it goes
- * into what a connection gets (muxd_conn_faults_t). faults.c's parser,
- * registry and --help loop over the descriptors; the kinds' runtime
- * behaviour is the library's (src/lib/shape.c, stream.c, acceptor.c).
+ * into what a connection gets (muxd_conn_faults_t): a stage of a
+ * direction's chain (mux_stage_t: its timing, or a filter of its own that
+ * changes bytes), an ending fault of a stream, or a verdict at accept.
+ * faults.c's parser, registry and --help loop over the descriptors; the
+ * timing and the endings are the library's mechanisms (src/lib/shape.c,
+ * stream.c, acceptor.c), which the stages and endings set.
  */
 #ifndef MUXD_FAULT_KIND_H
 #define MUXD_FAULT_KIND_H
@@ -33,6 +36,7 @@ typedef struct {
     unsigned odds;         /* percent of connections */
     uint64_t first;        /* only the first N connections; 0: all */
     bool rst;              /* `,rst` after another kind: closes reset */
+    uint64_t seed;         /* its own draws (--seed and its id) */
 } muxd_fault_t;
 
 /* Where a kind acts. */
@@ -86,23 +90,29 @@ uint64_t muxd_fault_ms(const char *text, const char *end, uint64_t min,
 /* kind->param's value into f->value: NULL or param.why. */
 const char *muxd_fault_parse_param(const muxd_fault_kind_t *kind,
                                    const char *value, muxd_fault_t *f);
-/* `into` the shape of each direction f->dir names: down the client's
- * output; up the client's input, or in a relay the upstream's output. */
+/* A stage of f, filled by `fill`, at the end of the chain of each
+ * direction f->dir names: down the client's output; up the client's
+ * input, or in a relay the upstream's output. */
+typedef void muxd_stage_fill_t(const muxd_fault_t *f,
+                               const muxd_conn_faults_t *cf,
+                               mux_stage_t *stage);
 void muxd_fault_each_dir(const muxd_fault_t *f, bool relay,
-                         muxd_conn_faults_t *cf,
-                         void (*into)(const muxd_fault_t *, mux_shape_t *));
+                         muxd_conn_faults_t *cf, muxd_stage_fill_t *fill);
 /* `into` each stream whose close f->dir names: a service has one (the
  * client's); a relay down the client's, up the upstream's. */
 void muxd_fault_each_side(const muxd_fault_t *f, bool relay,
                           muxd_conn_faults_t *cf,
                           void (*into)(const muxd_fault_t *, mux_faults_t *));
 
-static inline uint64_t muxd_max64(uint64_t a, uint64_t b) {
-    return a > b ? a : b;
-}
-/* The smaller of two limits where 0 means none. */
-static inline uint64_t muxd_min_set(uint64_t a, uint64_t b) {
-    return !a ? b : !b ? a : a < b ? a : b;
+/* Ending faults stack as two links in series would: waits add up (`wait`:
+ * a slow close, an accept delay), else the sooner limit holds (0: none). */
+static inline void muxd_fault_end(mux_faults_t *faults, mux_fault_end what,
+                                  uint64_t value, bool wait) {
+    uint64_t had = mux_faults_get(faults, what);
+    uint64_t v = wait ? (value > UINT64_MAX - had ? UINT64_MAX : had + value)
+                 : !had || (value && value < had) ? value
+                                                  : had;
+    mux_faults_set(faults, what, v);
 }
 
 #endif

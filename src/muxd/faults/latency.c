@@ -8,13 +8,15 @@ static const char *parse_jitter(const char *v, const char *end,
     return f->extra != UINT64_MAX ? NULL : "jitter=MS, 0 to 3600000";
 }
 
-static void into(const muxd_fault_t *f, mux_shape_t *shape) {
-    shape->latency_ms = muxd_max64(shape->latency_ms, f->value);
-    shape->jitter_ms = muxd_max64(shape->jitter_ms, f->extra);
+static void fill(const muxd_fault_t *f, const muxd_conn_faults_t *cf,
+                 mux_stage_t *stage) {
+    (void)cf;
+    stage->shape.latency_ms = f->value;
+    stage->shape.jitter_ms = f->extra;
 }
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
-    muxd_fault_each_dir(f, relay, cf, into);
+    muxd_fault_each_dir(f, relay, cf, fill);
 }
 
 const muxd_fault_kind_t muxd_fault_latency = {

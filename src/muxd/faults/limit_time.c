@@ -4,7 +4,7 @@
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
     (void)relay;
-    cf->client.limit_time_ms = muxd_min_set(cf->client.limit_time_ms, f->value);
+    muxd_fault_end(cf->client, MUX_FAULT_LIMIT_TIME_MS, f->value, false);
 }
 
 const muxd_fault_kind_t muxd_fault_limit_time = {

@@ -45,20 +45,29 @@ const char *muxd_fault_parse_param(const muxd_fault_kind_t *kind,
     return f->value != UINT64_MAX ? NULL : p->why;
 }
 
+/* f's stage at the end of one direction's chain. */
+static void push(const muxd_fault_t *f, muxd_conn_faults_t *cf,
+                 muxd_stage_fill_t *fill, mux_faults_t *faults, mux_dir dir) {
+    mux_stage_t stage = {.name = f->kind->name};
+    fill(f, cf, &stage);
+    if (mux_faults_push(faults, dir, &stage) < 0)
+        cf->nomem = true;
+}
+
 void muxd_fault_each_dir(const muxd_fault_t *f, bool relay,
-                         muxd_conn_faults_t *cf,
-                         void (*into)(const muxd_fault_t *, mux_shape_t *)) {
+                         muxd_conn_faults_t *cf, muxd_stage_fill_t *fill) {
     if (f->dir & MUXD_DIR_DOWN)
-        into(f, &cf->client.out);
+        push(f, cf, fill, cf->client, MUX_OUT);
     if (f->dir & MUXD_DIR_UP)
-        into(f, relay ? &cf->upstream.out : &cf->client.in);
+        push(f, cf, fill, relay ? cf->upstream : cf->client,
+             relay ? MUX_OUT : MUX_IN);
 }
 
 void muxd_fault_each_side(const muxd_fault_t *f, bool relay,
                           muxd_conn_faults_t *cf,
                           void (*into)(const muxd_fault_t *, mux_faults_t *)) {
     if (!relay || (f->dir & MUXD_DIR_DOWN))
-        into(f, &cf->client);
+        into(f, cf->client);
     if (relay && (f->dir & MUXD_DIR_UP))
-        into(f, &cf->upstream);
+        into(f, cf->upstream);
 }

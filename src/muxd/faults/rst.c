@@ -5,7 +5,7 @@
 
 static void into(const muxd_fault_t *f, mux_faults_t *faults) {
     (void)f;
-    faults->rst = 1;
+    mux_faults_set(faults, MUX_FAULT_RST, 1);
 }
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
@@ -16,7 +16,7 @@ static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
  * for the upstream only. */
 static void server(const muxd_fault_t *f, bool relay, mux_faults_t *faults) {
     if (f->odds == 100 && !f->first && (!relay || (f->dir & MUXD_DIR_DOWN)))
-        faults->rst = 1;
+        mux_faults_set(faults, MUX_FAULT_RST, 1);
 }
 
 const muxd_fault_kind_t muxd_fault_rst = {

@@ -3,7 +3,7 @@
 #include "kind.h"
 
 static void into(const muxd_fault_t *f, mux_faults_t *faults) {
-    faults->slow_close_ms = muxd_max64(faults->slow_close_ms, f->value);
+    muxd_fault_end(faults, MUX_FAULT_SLOW_CLOSE_MS, f->value, true);
 }
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {

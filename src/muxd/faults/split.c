@@ -21,13 +21,15 @@ static const char *parse(const char *value, muxd_fault_t *f) {
                : "BYTES at least 1 (k, M, G), MS 0 to 3600000 (default 10)";
 }
 
-static void into(const muxd_fault_t *f, mux_shape_t *shape) {
-    shape->split = (size_t)muxd_min_set(shape->split, f->value);
-    shape->split_ms = muxd_max64(shape->split_ms, f->extra);
+static void fill(const muxd_fault_t *f, const muxd_conn_faults_t *cf,
+                 mux_stage_t *stage) {
+    (void)cf;
+    stage->shape.split = (size_t)f->value;
+    stage->shape.split_ms = f->extra;
 }
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
-    muxd_fault_each_dir(f, relay, cf, into);
+    muxd_fault_each_dir(f, relay, cf, fill);
 }
 
 const muxd_fault_kind_t muxd_fault_split = {

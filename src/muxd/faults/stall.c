@@ -2,13 +2,15 @@
  * never reading (src/lib/shape.c, stream.c). */
 #include "kind.h"
 
-static void into(const muxd_fault_t *f, mux_shape_t *shape) {
+static void fill(const muxd_fault_t *f, const muxd_conn_faults_t *cf,
+                 mux_stage_t *stage) {
     (void)f;
-    shape->stall = 1;
+    (void)cf;
+    stage->shape.stall = 1;
 }
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
-    muxd_fault_each_dir(f, relay, cf, into);
+    muxd_fault_each_dir(f, relay, cf, fill);
 }
 
 const muxd_fault_kind_t muxd_fault_stall = {

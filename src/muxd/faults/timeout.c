@@ -4,8 +4,8 @@
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
     (void)relay;
-    cf->client.timeout_ms =
-        muxd_min_set(cf->client.timeout_ms, f->value ? f->value : MUX_FOREVER);
+    muxd_fault_end(cf->client, MUX_FAULT_TIMEOUT_MS,
+                   f->value ? f->value : MUX_FOREVER, false);
 }
 
 const muxd_fault_kind_t muxd_fault_timeout = {
