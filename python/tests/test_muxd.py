@@ -63,6 +63,10 @@ def test_faults_listed_removed_cleared(muxd):
     second = server.fault("split=1,dir=down")
     assert server.faults() == [{"id": first, "spec": "latency=50"},
                                {"id": second, "spec": "split=1,dir=down"}]
+    server.set_fault(first, "latency=80,jitter=5")
+    assert server.faults()[0] == {"id": first, "spec": "latency=80,jitter=5"}
+    with pytest.raises(muxd_pkg.MuxdError, match="keeps its kind"):
+        server.set_fault(first, "stall")
     server.del_fault(first)
     assert [f["id"] for f in server.faults()] == [second]
     server.clear_faults()

@@ -114,6 +114,20 @@ static void do_fault_add(void *arg, const char *spec, muxd_reply_t *reply) {
     muxd_reply_add(reply, "{\"ok\":true,\"id\":%" PRIu64 "}", id);
 }
 
+static void do_fault_set(void *arg, uint64_t id, const char *spec,
+                         muxd_reply_t *reply) {
+    const muxd_control_target_t *t = arg;
+    char err[MUXD_FAULT_SPEC_MAX + 128];
+    if (!muxd_faults_set(t->faults, id, spec, err, sizeof(err))) {
+        muxd_reply_error(reply, "%s", err);
+        return;
+    }
+    t->faults_changed(t->arg);
+    muxd_log_text(MUXD_LOG_NORMAL, "control: fault %" PRIu64 " set: %s", id,
+                  spec); /* checked: no raw bytes */
+    muxd_reply_ok(reply);
+}
+
 static void do_fault_list(void *arg, muxd_reply_t *reply) {
     const muxd_control_target_t *t = arg;
     uint64_t id;
@@ -200,6 +214,11 @@ const muxd_control_cmd_t muxd_control_commands[] = {
     {.name = "stats", .run = do_stats},
     {.name = "clients", .run = do_clients},
     {.name = "fault", .sub = "add", .arg = "SPEC", .run_word = do_fault_add},
+    {.name = "fault",
+     .sub = "set",
+     .arg = "ID SPEC",
+     .run_id_word = do_fault_set,
+     .what = "fault id"},
     {.name = "fault", .sub = "list", .run = do_fault_list},
     {.name = "fault",
      .sub = "del",

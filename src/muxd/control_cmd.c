@@ -200,21 +200,23 @@ static const muxd_control_cmd_t *find(const muxd_control_cmd_t *commands,
             return NULL;
         }
     }
-    if (w->nwords != 1 + (c->sub ? 1u : 0u) + (c->arg ? 1u : 0u)) {
+    size_t args = c->run_id_word ? 2u : c->arg ? 1u : 0u;
+    if (w->nwords != 1 + (c->sub ? 1u : 0u) + args) {
         usage_error(c, false, reply);
         return NULL;
     }
     return c;
 }
 
-/* Runs `c` with its argument, the last word; false if that is invalid
- * (the error replied). */
+/* Runs `c` with its argument, the last word (and an id before it);
+ * false if that is invalid (the error replied). */
 static bool run(const muxd_control_cmd_t *c, const words_t *w, void *target,
                 muxd_reply_t *reply) {
     const char *arg = w->word[w->nwords - 1];
+    const char *id_word = c->run_id_word ? w->word[w->nwords - 2] : arg;
     uint64_t id = 0;
-    if (c->run_id && !parse_id(arg, &id)) {
-        muxd_reply_error(reply, "invalid %s: '%.40s'", c->what, arg);
+    if ((c->run_id || c->run_id_word) && !parse_id(id_word, &id)) {
+        muxd_reply_error(reply, "invalid %s: '%.40s'", c->what, id_word);
         return false;
     }
     bool on = c->flag;
@@ -231,6 +233,8 @@ static bool run(const muxd_control_cmd_t *c, const words_t *w, void *target,
         c->run_word(target, arg, reply);
     else if (c->run_id)
         c->run_id(target, id, reply);
+    else if (c->run_id_word)
+        c->run_id_word(target, id, arg, reply);
     else
         c->run_flag(target, on, reply);
     return true;

@@ -59,6 +59,9 @@ typedef struct {
     /* With an argument, it must be on or off; without, `flag` is given. */
     void (*run_flag)(void *target, bool on, muxd_reply_t *reply);
     bool flag;
+    /* Two arguments ("ID SPEC"): an id as run_id's, then a word. */
+    void (*run_id_word)(void *target, uint64_t id, const char *word,
+                        muxd_reply_t *reply);
 } muxd_control_cmd_t;
 
 /* A command's usage, "fault del ID", in `buf` (returned). */

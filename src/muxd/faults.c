@@ -12,6 +12,7 @@
 #include "faults/kind.h"
 #include "number.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -33,10 +34,11 @@ struct muxd_faults {
      * them (muxd_faults_settle()), then `reusable`. */
     uint64_t freed, reusable;
     uint64_t next_id;
-    uint64_t epoch; /* clears: masks of an older epoch mean nothing */
-    uint64_t rng;   /* odds= draws */
-    uint64_t seed;  /* --seed, for the faults' own draws */
-    uint64_t conns; /* connections picked so far */
+    uint64_t epoch;   /* clears: masks of an older epoch mean nothing */
+    uint64_t rng;     /* odds= draws */
+    uint64_t seed;    /* --seed, for the faults' own draws */
+    uint64_t changes; /* muxd_faults_set() calls */
+    uint64_t conns;   /* connections picked so far */
 };
 
 /* ------------------------------------------------------------------ */
@@ -325,6 +327,38 @@ uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
     return e->id;
 }
 
+bool muxd_faults_set(muxd_faults_t *faults, uint64_t id, const char *spec,
+                     char *err, size_t size) {
+    entry_t *e = NULL;
+    for (size_t i = 0; i < faults->nslots && !e; i++)
+        if (faults->entries[i].used && faults->entries[i].id == id)
+            e = &faults->entries[i];
+    if (!e) {
+        snprintf(err, size, "no fault with id %" PRIu64, id);
+        return false;
+    }
+    muxd_fault_t f;
+    spec_t parsed = {.f = &f};
+    const char *why =
+        strlen(spec) >= MUXD_FAULT_SPEC_MAX ? "too long" : parse(spec, &parsed);
+    if (why) {
+        explain(spec, why, err, size);
+        return false;
+    }
+    if (f.kind != e->fault.kind) {
+        snprintf(err, size,
+                 "fault %" PRIu64 " is a %s fault: a fault keeps its kind "
+                 "(add a new one)",
+                 id, e->fault.kind->name);
+        return false;
+    }
+    f.seed = e->fault.seed;
+    e->fault = f;
+    snprintf(e->spec, sizeof(e->spec), "%s", spec);
+    faults->changes++;
+    return true;
+}
+
 bool muxd_faults_del(muxd_faults_t *faults, uint64_t id) {
     for (size_t i = 0; i < faults->nslots; i++)
         if (faults->entries[i].used && faults->entries[i].id == id) {
@@ -444,6 +478,7 @@ void muxd_faults_pick(muxd_faults_t *faults, bool relay,
                       muxd_conn_faults_t *cf) {
     cf->decided = cf->applied = 0;
     cf->epoch = faults->epoch;
+    cf->changes = faults->changes;
     cf->serial = ++faults->conns;
     for (size_t s = 0; s < faults->nslots; s++) {
         if (!faults->entries[s].used)
@@ -459,6 +494,8 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
                          muxd_conn_faults_t *cf) {
     uint64_t before = cf->applied;
     bool cleared = cf->epoch != faults->epoch;
+    bool set = cf->changes != faults->changes; /* numbers changed */
+    cf->changes = faults->changes;
     if (cleared) {
         cf->decided = cf->applied = 0;
         cf->epoch = faults->epoch;
@@ -480,7 +517,9 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
             cf->applied |= bit;
     }
     rebuild(faults, relay, cf);
-    return cleared ? before != 0 || cf->applied != 0 : cf->applied != before;
+    if (cleared)
+        return before != 0 || cf->applied != 0;
+    return cf->applied != before || (set && cf->applied != 0);
 }
 
 muxd_conn_faults_t *muxd_conn_faults_of(const mux_conn_t *conn) {

@@ -35,6 +35,13 @@ void muxd_faults_free(muxd_faults_t *faults);
 /* Adds a spec. Returns its id (1, 2, ...), or 0 with a message in err. */
 uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
                          size_t size);
+/* Changes fault `id`'s numbers (its keys too) to those of `spec`, of the
+ * same kind: it keeps its id, its place in the chains and which
+ * connections drew it, and reaches them at the next refresh. Returns
+ * false with a message in err (no such id, an invalid spec, another
+ * kind). */
+bool muxd_faults_set(muxd_faults_t *faults, uint64_t id, const char *spec,
+                     char *err, size_t size);
 /* Removes one. Returns false if no fault has that id. Its slot is used
  * again only after muxd_faults_settle(). */
 bool muxd_faults_del(muxd_faults_t *faults, uint64_t id);
@@ -62,7 +69,7 @@ typedef struct {
     bool nomem;             /* a stage found no memory: close it */
     uint64_t serial;        /* 1 for the first connection, 2, ... */
     /* private: which faults were drawn for it, and which apply */
-    uint64_t decided, applied, epoch;
+    uint64_t decided, applied, epoch, changes;
 } muxd_conn_faults_t;
 
 /* A connection's faults, none yet (its client set's data points back to

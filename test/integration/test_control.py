@@ -187,10 +187,12 @@ class ControlTest(unittest.TestCase):
                 ("pause x", "usage: pause"),
                 ("resume x", "usage: resume"),
                 ("shutdown now", "usage: shutdown"),
-                ("fault", "usage: fault add SPEC | fault list | fault del ID"
-                          " | fault clear"),
-                ("fault drop 1", "usage: fault add SPEC | fault list | "
-                                 "fault del ID | fault clear"),
+                ("fault", "usage: fault add SPEC | fault set ID SPEC | "
+                          "fault list | fault del ID | fault clear"),
+                ("fault drop 1", "usage: fault add SPEC | fault set ID SPEC | "
+                                 "fault list | fault del ID | fault clear"),
+                ("fault set 1", "usage: fault set ID SPEC"),
+                ("fault set x latency=1", "invalid fault id: 'x'"),
                 ("fault add", "usage: fault add SPEC"),
                 ("fault add a b", "usage: fault add SPEC"),
                 ("fault add a b c", "too many words"),

@@ -277,6 +277,52 @@ class FaultsAtRunTime(unittest.TestCase):
                 self.assertEqual(ends, [True, False, False])
                 ctl.close()
 
+    def test_fault_set_changes_a_fault_on_open_connections(self):
+        # bandwidth=1: an echo of 100 bytes would take 100 s; set to 1M
+        # on the open connection, the rest comes at once. Same id, same
+        # draw; another kind or an unknown id is refused.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "--control", "unix:" + path) as m:
+                ctl = muxtest.Control(path)
+                self.assertEqual(ctl.command("fault add bandwidth=1")["id"], 1)
+                with m.connect() as c:
+                    c.sendall(b"y" * 100)
+                    c.settimeout(0.3)
+                    got = b""
+                    try:
+                        while len(got) < 100:
+                            got += c.recv(100)
+                    except socket.timeout:
+                        pass
+                    self.assertLess(len(got), 100)  # 1 byte/s holds it
+                    self.assertEqual(
+                        ctl.command("fault set 1 bandwidth=1M"), {"ok": True})
+                    c.settimeout(10)
+                    while len(got) < 100:
+                        more = c.recv(100)
+                        self.assertTrue(more)
+                        got += more
+                    self.assertEqual(got, b"y" * 100)
+                self.assertEqual(ctl.command("fault list")["faults"],
+                                 [{"id": 1, "spec": "bandwidth=1M"}])
+                self.assertEqual(
+                    ctl.command("fault set 1 latency=5")["error"],
+                    "fault 1 is a bandwidth fault: a fault keeps its kind "
+                    "(add a new one)")
+                self.assertEqual(ctl.command("fault set 2 latency=5")["error"],
+                                 "no fault with id 2")
+                ctl.close()
+
+    def test_two_latency_faults_add_up(self):
+        # Stages in series: 150 ms then 150 ms is at least 300 ms.
+        with Muxd("-p", "0", "--fault", "latency=150",
+                  "--fault", "latency=150") as m:
+            with m.connect() as c:
+                start = time.monotonic()
+                self.assertEqual(muxtest.round_trip(c, b"x"), b"x")
+                self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
 
 class AcceptDelay(unittest.TestCase):
     def test_connect_completes_and_the_greeting_comes_late(self):

@@ -239,6 +239,10 @@ class Muxd:
         """Adds a fault (a --fault spec); returns its id."""
         return self.command(f"fault add {spec}")["id"]
 
+    def set_fault(self, fault_id, spec):
+        """Changes fault `fault_id`'s numbers to `spec`'s (same kind)."""
+        self.command(f"fault set {int(fault_id)} {spec}")
+
     def faults(self):
         """The faults in force: [{"id": N, "spec": "..."}, ...]."""
         return self.command("fault list")["faults"]
