@@ -2,7 +2,7 @@
  * registry.c -- the fault kinds, one row each (kind.h), and what they
  * share: a duration's parser, a one-number value's, and the walk over the
  * directions or sides a fault's dir= names. A new kind: its file in
- * src/muxd/faults/, its row here, its row in docs/faults.md's table.
+ * src/muxd/faults/, its ROW() here, its row in docs/faults.md's table.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -11,17 +11,26 @@
 
 #include <string.h>
 
-extern const muxd_fault_kind_t muxd_fault_latency, muxd_fault_bandwidth,
-    muxd_fault_split, muxd_fault_drop_after, muxd_fault_stall,
-    muxd_fault_slow_close, muxd_fault_limit_time, muxd_fault_timeout,
-    muxd_fault_refuse, muxd_fault_blackhole, muxd_fault_accept_delay;
+/* The kinds, in --help order: one row each. */
+#define MUXD_FAULT_KINDS(ROW)                                                  \
+    ROW(latency)                                                               \
+    ROW(bandwidth)                                                             \
+    ROW(split)                                                                 \
+    ROW(drop_after)                                                            \
+    ROW(stall)                                                                 \
+    ROW(rst)                                                                   \
+    ROW(slow_close)                                                            \
+    ROW(limit_time)                                                            \
+    ROW(timeout)                                                               \
+    ROW(refuse)                                                                \
+    ROW(blackhole)                                                             \
+    ROW(accept_delay)                                                          \
+    /* a new kind: one ROW(name) above this line */
 
-const muxd_fault_kind_t *const muxd_fault_kinds[] = {
-    &muxd_fault_latency,    &muxd_fault_bandwidth,  &muxd_fault_split,
-    &muxd_fault_drop_after, &muxd_fault_stall,      &muxd_fault_rst,
-    &muxd_fault_slow_close, &muxd_fault_limit_time, &muxd_fault_timeout,
-    &muxd_fault_refuse,     &muxd_fault_blackhole,  &muxd_fault_accept_delay,
-};
+#define DECLARE(kind) extern const muxd_fault_kind_t muxd_fault_##kind;
+MUXD_FAULT_KINDS(DECLARE)
+#define POINT(kind) &muxd_fault_##kind,
+const muxd_fault_kind_t *const muxd_fault_kinds[] = {MUXD_FAULT_KINDS(POINT)};
 const size_t muxd_fault_nkinds =
     sizeof(muxd_fault_kinds) / sizeof(muxd_fault_kinds[0]);
 
