@@ -517,6 +517,55 @@ class WhichConnections(unittest.TestCase):
         self.assertEqual(self.outcomes(7, "50"), first)
 
 
+class Corrupt(unittest.TestCase):
+    SIZE = 20000
+
+    def echoed(self, *args):
+        """What echo sends back of SIZE zero bytes, under the faults."""
+        with Muxd("-p", "0", *args) as m:
+            with m.connect() as c:
+                c.sendall(bytes(self.SIZE))
+                return muxtest.recv_exactly(c, self.SIZE)
+
+    def test_every_byte_gets_one_bit_flipped_at_100(self):
+        got = self.echoed("--fault", "corrupt=100")
+        self.assertEqual(len(got), self.SIZE)
+        self.assertTrue(all(bin(b).count("1") == 1 for b in got))
+
+    def test_a_share_of_the_bytes_repeatable_with_the_seed(self):
+        first = self.echoed("--fault", "corrupt=10", "--seed", "5")
+        again = self.echoed("--fault", "corrupt=10", "--seed", "5")
+        other = self.echoed("--fault", "corrupt=10", "--seed", "6")
+        self.assertEqual(first, again)
+        self.assertNotEqual(first, other)
+        flipped = [b for b in first if b]
+        self.assertTrue(all(bin(b).count("1") == 1 for b in flipped))
+        # 10 % of 20000: 2000, its standard deviation 42.
+        self.assertTrue(1700 < len(flipped) < 2300, len(flipped))
+
+    def test_both_ways_flip_twice_and_other_faults_stack(self):
+        # dir=both: read and written bytes each drawn; with latency in
+        # the same chain the bytes still arrive, all of them.
+        got = self.echoed("--fault", "corrupt=100,dir=both",
+                          "--fault", "latency=5")
+        self.assertEqual(len(got), self.SIZE)
+        self.assertTrue(all(bin(b).count("1") in (0, 2) for b in got))
+
+    def test_added_on_an_open_connection(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "--control", "unix:" + path) as m:
+                ctl = muxtest.Control(path)
+                with m.connect() as c:
+                    self.assertEqual(muxtest.round_trip(c, b"\0\0"), b"\0\0")
+                    self.assertTrue(ctl.command("fault add corrupt=100")["ok"])
+                    got = muxtest.round_trip(c, b"\0\0")
+                    self.assertTrue(all(bin(b).count("1") == 1 for b in got))
+                    ctl.command("fault clear")
+                    self.assertEqual(muxtest.round_trip(c, b"\0\0"), b"\0\0")
+                ctl.close()
+
+
 class Usage(unittest.TestCase):
     def test_bad_values_are_usage_errors(self):
         for bad in ["nope", "drop-after", "drop-after=", "drop-after=0",
@@ -527,7 +576,9 @@ class Usage(unittest.TestCase):
                     "accept-delay=1k", "=5", "", "latency=1,latency=2",
                     "latency=1,odds=0.333", "latency=1,odds=1.5",
                     "latency=1,odds=101%", "latency=1,bandwidth=5",
-                    "refuse,rst", "drop-after=1T", "drop-after=0x10"]:
+                    "refuse,rst", "drop-after=1T", "drop-after=0x10",
+                    "corrupt", "corrupt=0", "corrupt=101", "corrupt=0.00001",
+                    "corrupt=x", "corrupt=1.", "corrupt=5%%"]:
             with self.subTest(fault=bad):
                 status, out, err = muxtest.run("-p", "0", "--fault", bad)
                 self.assertEqual(status, 2)
@@ -540,7 +591,8 @@ class Usage(unittest.TestCase):
             "--fault", "split=1", "--fault", "rst", "--fault", "stall",
             "--fault", "accept-delay=3600000", "--fault", "split=4:0",
             "--fault", "rst,odds=0.5", "--fault", "rst,odds=50%",
-            "--fault", "drop-after=1000,rst", "-V")
+            "--fault", "drop-after=1000,rst", "--fault", "corrupt=0.0001",
+            "--fault", "corrupt=2.5%", "--fault", "corrupt=100", "-V")
         self.assertEqual(status, 0)
         self.assertTrue(out.startswith("muxd "))
 
@@ -550,7 +602,7 @@ class Usage(unittest.TestCase):
         for kind in ["latency=MS", "bandwidth=RATE", "split=BYTES[:MS]",
                      "drop-after=BYTES", "stall", "rst", "slow-close=MS",
                      "limit-time=MS", "timeout=MS", "refuse", "blackhole",
-                     "accept-delay=MS"]:
+                     "accept-delay=MS", "corrupt=PERCENT"]:
             self.assertRegex(out, r"\n {26}" + re.escape(kind) + " ")
         for key in ["dir=down|up|both", "odds=PERCENT", "first=N", "--seed N"]:
             self.assertIn(key, out)

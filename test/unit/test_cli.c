@@ -233,7 +233,7 @@ static void test_usage_errors(void **state) {
     expect_error(parse("--fault", "melt"),
                  "invalid fault: 'melt' (unknown kind: latency, bandwidth, "
                  "split, drop-after, stall, rst, slow-close, limit-time, "
-                 "timeout, refuse, blackhole, accept-delay)");
+                 "timeout, refuse, blackhole, accept-delay, corrupt)");
     expect_error(parse("--fault", "latency=5,odds=101"),
                  "invalid fault: 'latency=5,odds=101' (latency=MS: "
                  "odds=PERCENT (0 to 100: 25 or 25%) or a FRACTION (0 to 1: "

@@ -25,6 +25,7 @@
     ROW(refuse)                                                                \
     ROW(blackhole)                                                             \
     ROW(accept_delay)                                                          \
+    ROW(corrupt)                                                               \
     /* a new kind: one ROW(name) above this line */
 
 #define DECLARE(kind) extern const muxd_fault_kind_t muxd_fault_##kind;
