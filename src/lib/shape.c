@@ -75,6 +75,19 @@ void mux__shaper_drop(mux__shaper_t *sh) {
     mux__buf_free(&sh->groups);
 }
 
+/* What an emptied buffer keeps of its storage: a stream that sends one
+ * message at a time through a latency pays no malloc and free for each
+ * (they were a third of a delayed relayed round trip's instructions),
+ * and one that held a burst gives the memory back with its last byte. */
+#define KEEP_CAP 1024
+
+static void emptied(mux_buf_t *buf) {
+    if (buf->cap > KEEP_CAP)
+        mux__buf_free(buf);
+    else
+        mux__buf_consume(buf, buf->len);
+}
+
 /* A small generator for jitter (xorshift; reproducible per stream). */
 static uint64_t draw(mux__shaper_t *sh, uint64_t bound) {
     uint32_t x = sh->rng ? sh->rng : 0x9e3779b9u;
@@ -227,8 +240,10 @@ bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
         spend(sh, shape, n, now); /* before the group goes: its due counts */
     if (first->len == 0) {
         mux__buf_consume(&sh->groups, sizeof(*first));
-        if (sh->groups.len == 0)
-            mux__shaper_drop(sh); /* the memory goes with the last byte */
+        if (sh->groups.len == 0) { /* a burst's memory goes with it */
+            emptied(&sh->bytes);
+            emptied(&sh->groups);
+        }
     }
     if (shape->drop_after && sh->passed >= shape->drop_after && !sh->dropped) {
         sh->dropped = true;
