@@ -15,18 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    mux_stage_t *stages;
-    size_t n, cap;
-    size_t nfilters;   /* stages with a filter */
-    mux_shape_t shape; /* the stages in series */
-} chain_t;
+typedef mux__chain_t chain_t;
 
-struct mux_faults {
-    uint64_t end[MUX_FAULT_TIMEOUT_MS + 1];
-    chain_t dir[2];
-    void *data;
-};
+const mux_faults_t mux__no_faults;
 
 mux_faults_t *mux_faults_new(void) { return calloc(1, sizeof(mux_faults_t)); }
 
@@ -124,10 +115,6 @@ void mux_faults_set_data(mux_faults_t *faults, void *data) {
 
 void *mux_faults_data(const mux_faults_t *faults) {
     return faults ? faults->data : NULL;
-}
-
-size_t mux__faults_filters(const mux_faults_t *faults, mux_dir dir) {
-    return faults ? faults->dir[dir].nfilters : 0;
 }
 
 void mux__faults_filter(const mux_faults_t *faults, mux_dir dir,

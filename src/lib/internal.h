@@ -264,10 +264,27 @@ void mux__dgram_stop(mux_listener_t *listener);
 
 /* ---- faults.c: the fault chains ---- */
 
-/* The stages of a direction that change bytes (0 for NULL). */
-size_t mux__faults_filters(const mux_faults_t *faults, mux_dir dir);
-/* Runs them in order on `len` bytes entering the direction, in place;
- * state[] holds a word per filter stage. */
+/* One direction's chain. */
+typedef struct {
+    mux_stage_t *stages;
+    size_t n, cap;
+    size_t nfilters;   /* stages with a filter */
+    mux_shape_t shape; /* the stages in series */
+} mux__chain_t;
+
+/* Opaque to callers; the library's files read it directly. */
+struct mux_faults {
+    uint64_t end[MUX_FAULT_TIMEOUT_MS + 1]; /* by mux_fault_end */
+    mux__chain_t dir[2];                    /* by mux_dir */
+    void *data;
+};
+
+/* The empty set: a stream with no faults points here, so that reading
+ * one of them is one load, never a test for NULL. */
+extern const mux_faults_t mux__no_faults;
+
+/* Runs the filter stages of a direction in order on `len` bytes entering the
+ * direction, in place; state[] holds a word per filter stage. */
 void mux__faults_filter(const mux_faults_t *faults, mux_dir dir,
                         uint64_t *state, char *data, size_t len);
 

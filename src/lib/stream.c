@@ -97,7 +97,8 @@ struct mux_conn {
     bool stopping;              /* mux__conn_shutdown(): a stall ends too */
     mux__framer_t framer;       /* framing, an incomplete line */
     mux_timer_t tail_timer;     /* auto framing: `in` is served when due */
-    const mux_faults_t *faults; /* opts->faults or mux_conn_set_faults()'s */
+    const mux_faults_t *faults; /* opts->faults, mux_conn_set_faults()'s,
+                                   or &mux__no_faults: never NULL */
     uint64_t *filter_state[2];  /* a word per filter stage, by mux_dir */
     size_t nfilter_state[2];
     mux__shaper_t *out_shaper; /* output held back, or NULL */
@@ -255,7 +256,7 @@ static void update_interest(mux_conn_t *conn) {
 
 /* One of the faults that end the stream (0: off, or no faults). */
 static uint64_t fault(const mux_conn_t *conn, mux_fault_end what) {
-    return mux_faults_get(conn->faults, what);
+    return conn->faults->end[what];
 }
 
 /* The end of every connection: exactly once, whatever the path. */
@@ -511,7 +512,7 @@ static int release_out(mux_conn_t *conn, uint64_t now);
 /* A split with no pause (split_ms 0) sends its next piece once the last
  * one is written in full: no timer waits for that. */
 static bool next_piece_waits_for_flush(const mux_conn_t *conn) {
-    const mux_shape_t *shape = mux_faults_shape(conn->faults, MUX_OUT);
+    const mux_shape_t *shape = &conn->faults->dir[MUX_OUT].shape;
     return conn->out.len == 0 && shape->split && !shape->split_ms &&
            conn->out_shaper && mux__shaper_len(conn->out_shaper) > 0;
 }
@@ -579,7 +580,7 @@ static const mux_shape_t *out_shape(const mux_conn_t *conn) {
     static const mux_shape_t stalled = {.stall = 1};
     return (conn->fault_state & FAULT_STOPPED)
                ? &stalled
-               : mux_faults_shape(conn->faults, MUX_OUT);
+               : &conn->faults->dir[MUX_OUT].shape;
 }
 
 /* The out chain's drop_after was reached: the rest is gone, and the stream
@@ -961,7 +962,7 @@ static void read_input(mux_conn_t *conn) {
 /* ---- input held back: the in chain ---- */
 
 static const mux_shape_t *in_shape(const mux_conn_t *conn) {
-    return mux_faults_shape(conn->faults, MUX_IN);
+    return &conn->faults->dir[MUX_IN].shape;
 }
 
 static bool shapes(const mux_shape_t *shape) {
@@ -1149,7 +1150,7 @@ static void on_timeout_check(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
  * stages that keep their place are kept, new ones start at 0. Returns 0
  * or -ENOMEM. */
 static int filter_states(mux_conn_t *conn, mux_dir dir) {
-    size_t n = mux__faults_filters(conn->faults, dir);
+    size_t n = conn->faults->dir[dir].nfilters;
     size_t had = conn->nfilter_state[dir];
     if (n > had) {
         uint64_t *grown = realloc(conn->filter_state[dir], n * sizeof(*grown));
@@ -1250,8 +1251,8 @@ static int arm_fault_timer(mux_conn_t *conn) {
  */
 static int apply_faults(mux_conn_t *conn) {
     const mux_faults_t *f = conn->faults;
-    const mux_shape_t *out = mux_faults_shape(f, MUX_OUT);
-    const mux_shape_t *in = mux_faults_shape(f, MUX_IN);
+    const mux_shape_t *out = &f->dir[MUX_OUT].shape;
+    const mux_shape_t *in = &f->dir[MUX_IN].shape;
     if (fault(conn, MUX_FAULT_TIMEOUT_MS))
         conn->fault_state |= FAULT_STOPPED;
     else
@@ -1278,7 +1279,9 @@ static int apply_faults(mux_conn_t *conn) {
 void mux_conn_set_faults(mux_conn_t *conn, const mux_faults_t *faults) {
     if (conn->state == CLOSED)
         return;
-    conn->faults = faults ? faults : conn->opts->faults;
+    conn->faults = faults               ? faults
+                   : conn->opts->faults ? conn->opts->faults
+                                        : &mux__no_faults;
     if (apply_faults(conn) < 0) {
         finish(conn, "out of memory");
         return;
@@ -1296,7 +1299,7 @@ void mux_conn_set_faults(mux_conn_t *conn, const mux_faults_t *faults) {
 }
 
 const mux_faults_t *mux_conn_faults(const mux_conn_t *conn) {
-    return conn->faults;
+    return conn->faults == &mux__no_faults ? NULL : conn->faults;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1355,7 +1358,7 @@ int mux__conn_new(mux_loop_t *loop, int fd, const mux_service_t *service,
                   : framing == MUX_FRAMING_AUTO ? frame_auto
                                                 : service->message;
     conn->timed = opts->idle_timeout_ms || conn->framer.line_timeout_ms;
-    conn->faults = opts->faults;
+    conn->faults = opts->faults ? opts->faults : &mux__no_faults;
     conn->started = conn->last_active = mux_now(conn->loop);
     mux_addr_format(peer, peer_len, conn->peer, sizeof(conn->peer));
     conn->transport = peer->sa_family == AF_UNIX ? MUX_UNIX : MUX_TCP;
