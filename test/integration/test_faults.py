@@ -202,36 +202,55 @@ class StallAndLeave(unittest.TestCase):
     client still there is listed by `clients`, can be kicked, and does
     not hold a graceful stop."""
 
+    def muxd(self, *args):
+        """A muxd with a control socket, its connection, and its fd count
+        once that connection is served."""
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: os.path.isdir(d) and os.rmdir(d))
+        path = os.path.join(d, "ctl")
+        m = Muxd("-p", "0", "-q", "--shutdown-timeout", "60",
+                 "--control", "unix:" + path, *args)
+        self.addCleanup(m.kill)  # if a step below fails before `with m`
+        ctl = muxtest.Control(path)
+        self.addCleanup(ctl.close)
+        self.assertEqual(ctl.command("stats")["accepted"], 0)  # served
+        return m, ctl, fd_count(m.proc.pid)
+
+    def assert_all_gone(self, m, ctl, n, before):
+        """Every one of the n clients was accepted (none waits in the
+        backlog, where its fd is not muxd's yet), and its fd is closed."""
+        def gone():
+            return (ctl.command("stats")["accepted"] == n and
+                    fd_count(m.proc.pid) == before)
+        self.assertTrue(wait_until(gone),
+                        f"{fd_count(m.proc.pid)} fds, {before} before; "
+                        f"{ctl.command('stats')}")
+
     def test_clients_that_leave_free_their_fds(self):
         for args in (("--fault", "stall,dir=down"),
                      ("--fault", "stall,dir=down", "--idle-timeout", "1"),
                      ("--fault", "stall", "--idle-timeout", "1")):
-            with self.subTest(args=args), \
-                    Muxd("-p", "0", "-q", "--shutdown-timeout", "60",
-                         *args) as m:
-                before = fd_count(m.proc.pid)
-                leave(m)
-                self.assertTrue(
-                    wait_until(lambda: fd_count(m.proc.pid) == before),
-                    f"{fd_count(m.proc.pid)} fds, {before} before")
-                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+            with self.subTest(args=args):
+                m, ctl, before = self.muxd(*args)
+                with m:
+                    leave(m)
+                    self.assert_all_gone(m, ctl, 100, before)
+                    self.assertEqual(m.stop(), 0)  # at once, not in 60 s
 
     def test_clients_that_leave_a_service_that_closed_free_their_fds(self):
         # greet, daytime, ack close after their answer: the close waits
         # behind the stall, and muxd reads on to see the client leave.
         for service in ("greet", "daytime", "ack"):
-            with self.subTest(service=service), \
-                    Muxd("-p", "0", "-q", "-s", service, "--fault",
-                         "stall,dir=down", "--shutdown-timeout", "60") as m:
-                before = fd_count(m.proc.pid)
-                for _ in range(20):
-                    with m.connect() as c:
-                        c.sendall(b"hi\n")
-                        time.sleep(0.01)  # the service answers and closes
-                self.assertTrue(
-                    wait_until(lambda: fd_count(m.proc.pid) == before),
-                    f"{fd_count(m.proc.pid)} fds, {before} before")
-                self.assertEqual(m.stop(), 0)  # at once, not in 60 s
+            with self.subTest(service=service):
+                m, ctl, before = self.muxd("-s", service,
+                                           "--fault", "stall,dir=down")
+                with m:
+                    for _ in range(20):
+                        with m.connect() as c:
+                            c.sendall(b"hi\n")
+                            time.sleep(0.01)  # it answers and closes
+                    self.assert_all_gone(m, ctl, 20, before)
+                    self.assertEqual(m.stop(), 0)  # at once, not in 60 s
 
     def test_a_held_close_is_listed_kicked_and_ends_at_sigterm(self):
         with tempfile.TemporaryDirectory() as d:
