@@ -181,3 +181,18 @@ def test_binary_not_found():
 def test_bad_option_says_why():
     with pytest.raises(muxd_pkg.MuxdError, match="unknown option"):
         muxd_pkg.Muxd("--no-such-option")
+
+
+def test_proxies_are_listed_and_a_fault_kept_to_one(muxd):
+    # Two relays, named; nothing listens upstream: only the listing and
+    # the fault registry are looked at.
+    server = muxd("-l", "127.0.0.1:0", "--to", "127.0.0.1:1", "--name", "db",
+                  "-l", "127.0.0.1:0", "--to", "127.0.0.1:2")
+    proxies = server.proxies()
+    assert [(p["name"], p["upstream"]) for p in proxies] == [
+        ("db", "127.0.0.1:1"), ("proxy2", "127.0.0.1:2")]
+    assert all(len(p["listen"]) == 1 for p in proxies)
+    fid = server.fault("latency=50,proxy=db")
+    assert server.faults() == [{"id": fid, "spec": "latency=50,proxy=db"}]
+    with pytest.raises(muxd_pkg.MuxdError, match="no proxy named 'x'"):
+        server.fault("latency=50,proxy=x")

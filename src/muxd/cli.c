@@ -36,6 +36,7 @@ struct muxd_cli_parser {
     bool max_line_given;
     /* How many -l came before each --to: the listeners it takes. */
     size_t to_at[MUXD_RELAY_UPSTREAMS];
+    bool named[MUXD_RELAY_UPSTREAMS]; /* --name given for that --to */
 };
 typedef muxd_cli_parser_t parser_t;
 
@@ -382,6 +383,66 @@ static bool fail2(parser_t *p, const char *fmt, const char *a, const char *b) {
     return fail(p, "%s", msg);
 }
 
+/* --name NAME: the proxy of the --to just given. */
+static void set_proxy_name(parser_t *p, char *arg) {
+    muxd_relay_config_t *relay = &p->o->relay;
+    size_t k = relay->nupstreams;
+    size_t len = strlen(arg);
+    if (!k) {
+        fail(p,
+             "--name %s names the proxy of the --to before it: give --to "
+             "UPSTREAM first",
+             arg);
+    } else if (p->named[k - 1]) {
+        fail(p, "--name %s: that --to has a name already", arg);
+    } else if (!len || len > MUXD_PROXY_NAME_MAX ||
+               strspn(arg,
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                      "0123456789._-") != len) {
+        fail(p, "invalid proxy name '%s' (1 to 64 of A-Z a-z 0-9 . _ -)", arg);
+    } else {
+        memcpy(relay->upstreams[k - 1].name, arg, len + 1);
+        p->named[k - 1] = true;
+    }
+}
+
+/* Every proxy's name: --name's, else proxyN (N from 1, in --to order);
+ * two alike are a usage error. */
+static bool name_proxies(parser_t *p) {
+    muxd_relay_config_t *relay = &p->o->relay;
+    for (size_t k = 0; k < relay->nupstreams; k++)
+        if (!p->named[k])
+            snprintf(relay->upstreams[k].name, sizeof(relay->upstreams[k].name),
+                     "proxy%zu", k + 1);
+    for (size_t k = 1; k < relay->nupstreams; k++)
+        for (size_t j = 0; j < k; j++)
+            if (!strcmp(relay->upstreams[k].name, relay->upstreams[j].name))
+                return fail(p,
+                            "two proxies named '%s' (--name, or a default "
+                            "proxyN): give each its own name",
+                            relay->upstreams[k].name);
+    return true;
+}
+
+/* Each --fault's proxy=NAME names a proxy (a --to). */
+static bool check_fault_proxies(parser_t *p) {
+    const muxd_options_t *o = p->o;
+    char name[MUXD_PROXY_NAME_MAX + 1];
+    for (size_t i = 0; i < o->nfaults; i++) {
+        if (!muxd_fault_proxy(o->faults[i], name, sizeof(name)))
+            continue;
+        bool known = false;
+        for (size_t k = 0; k < o->relay.nupstreams && !known; k++)
+            known = !strcmp(o->relay.upstreams[k].name, name);
+        if (!known)
+            return fail2(p,
+                         "invalid fault: '%s' (no proxy named '%s': proxies "
+                         "are the --to relays, named by --name or proxyN)",
+                         o->faults[i], name);
+    }
+    return true;
+}
+
 /* The --to of listener `i` (an -l): the first given after it, else
  * nupstreams. */
 static size_t upstream_after(const parser_t *p, size_t i) {
@@ -454,7 +515,7 @@ static bool check_relay(parser_t *p) {
             return fail(p, "%s",
                         "--connect-timeout, --dump and --dump-max need --to "
                         "UPSTREAM");
-        return true;
+        return check_fault_proxies(p);
     }
     if (o->dump_max_given && !o->relay.dump)
         return fail(p, "%s", "--dump-max needs --dump DIR|-");
@@ -477,7 +538,7 @@ static bool check_relay(parser_t *p) {
         return fail(p, "%s",
                     "--max-output must be at least 8k with --to (16 times "
                     "it must hold one 64 KiB read on top of it)");
-    return assign_upstreams(p);
+    return assign_upstreams(p) && name_proxies(p) && check_fault_proxies(p);
 }
 
 /* Socket activation's count, from muxd_listen_fds(). */
@@ -773,6 +834,14 @@ const muxd_cli_option_t muxd_cli_options[] = {
              "Several relays: -l A --to X -l B --to Y (each -l takes\n"
              "the --to after it; one --to before any -l relays\n"
              "every listener)"},
+    {.name = "name",
+     .arg = "NAME",
+     .topic = MUXD_TOPIC_RELAYING,
+     .take = set_proxy_name,
+     .help = "the name of the proxy of the --to before it (1 to 64\n"
+             "of A-Z a-z 0-9 . _ -; default proxy1, proxy2, ... in\n"
+             "--to order), for --fault's proxy=NAME and the control\n"
+             "socket's proxy list"},
     {.name = "connect-timeout",
      .arg = "SECS",
      .topic = MUXD_TOPIC_RELAYING,

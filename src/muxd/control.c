@@ -128,6 +128,37 @@ static void do_fault_set(void *arg, uint64_t id, const char *spec,
     muxd_reply_ok(reply);
 }
 
+/* One proxy's object: name, upstream, the addresses it listens on. */
+static void add_proxy(const muxd_control_target_t *t, size_t i,
+                      muxd_reply_t *reply) {
+    const char *name, *upstream, *local = NULL;
+    t->proxy(t->arg, i, &name, &upstream);
+    muxd_reply_add(reply, "%s{\"name\":", i ? "," : "");
+    muxd_reply_string(reply, name, strlen(name));
+    muxd_reply_add(reply, ",\"upstream\":");
+    muxd_reply_string(reply, upstream, strlen(upstream));
+    muxd_reply_add(reply, ",\"listen\":[");
+    for (size_t j = 0; j < t->proxy_listener(t->arg, i, j, &local); j++) {
+        /* a unix socket's path (or @abstract name) as -l takes it */
+        char addr[MUX_ADDRSTRLEN + 8];
+        int n =
+            snprintf(addr, sizeof(addr), "%s%s",
+                     local[0] == '/' || local[0] == '@' ? "unix:" : "", local);
+        muxd_reply_add(reply, "%s", j ? "," : "");
+        muxd_reply_string(reply, addr, n < 0 ? 0 : strlen(addr));
+    }
+    muxd_reply_add(reply, "]}");
+}
+
+static void do_proxy_list(void *arg, muxd_reply_t *reply) {
+    const muxd_control_target_t *t = arg;
+    const char *name, *upstream;
+    muxd_reply_add(reply, "{\"proxies\":[");
+    for (size_t i = 0; t->proxy(t->arg, i, &name, &upstream); i++)
+        add_proxy(t, i, reply);
+    muxd_reply_add(reply, "]}");
+}
+
 static void do_fault_list(void *arg, muxd_reply_t *reply) {
     const muxd_control_target_t *t = arg;
     uint64_t id;
@@ -226,6 +257,7 @@ const muxd_control_cmd_t muxd_control_commands[] = {
      .run_id = do_fault_del,
      .what = "fault id"},
     {.name = "fault", .sub = "clear", .run = do_fault_clear},
+    {.name = "proxy", .sub = "list", .run = do_proxy_list},
     {.name = "kick", .arg = "ID", .run_id = do_kick, .what = "client id"},
     {.name = "pause", .run_flag = do_pause, .flag = true},
     {.name = "resume", .run_flag = do_pause, .flag = false},

@@ -30,6 +30,11 @@ typedef struct {
     bool (*refusing)(void *arg);       /* `refuse on` in force */
     void (*set_refusing)(void *arg, bool on);
     void (*shutdown)(void *arg, const char *why); /* as SIGTERM does */
+    /* The i-th proxy (a --to): false past the last; *listen the i-th
+     * address... through listen(arg, proxy, j). */
+    bool (*proxy)(void *arg, size_t i, const char **name,
+                  const char **upstream);
+    size_t (*proxy_listener)(void *arg, size_t i, size_t j, const char **local);
     void *arg;
 } muxd_control_target_t;
 

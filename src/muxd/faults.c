@@ -21,6 +21,7 @@
 /* One fault in force. */
 typedef struct {
     bool used;
+    size_t proxy; /* proxy=NAME's index; SIZE_MAX: every connection */
     uint64_t id;
     muxd_fault_t fault;
     uint64_t matched; /* connections it applied to (first=N) */
@@ -38,7 +39,9 @@ struct muxd_faults {
     uint64_t rng;     /* odds= draws */
     uint64_t seed;    /* --seed, for the faults' own draws */
     uint64_t changes; /* muxd_faults_set() calls */
-    uint64_t conns;   /* connections picked so far */
+    const char *const *proxies; /* muxd_faults_proxies() */
+    size_t nproxies;
+    uint64_t conns; /* connections picked so far */
 };
 
 /* ------------------------------------------------------------------ */
@@ -91,9 +94,9 @@ static int parse_odds(const char *v, const char *end) {
 }
 
 /* The keys, each at most once a spec. */
-enum { KEY_DIR, KEY_ODDS, KEY_FIRST, KEY_OWN, KEY_RST, NKEYS };
-static const char *const key_names[NKEYS] = {"dir", "odds", "first", NULL,
-                                             "rst"};
+enum { KEY_DIR, KEY_ODDS, KEY_FIRST, KEY_PROXY, KEY_OWN, KEY_RST, NKEYS };
+static const char *const key_names[NKEYS] = {"dir",   "odds", "first",
+                                             "proxy", NULL,   "rst"};
 
 /* Key k's name in a spec of `kind` (KEY_OWN: the kind's own, if any). */
 static const char *key_name(const muxd_fault_kind_t *kind, int k) {
@@ -126,7 +129,7 @@ add(char *buf, size_t size, size_t *len, const char *fmt, ...) {
  * after `head` (the kinds' own keys from their descriptors). */
 static const char *keys_known(spec_t *s, const char *head, bool with) {
     size_t len = 0;
-    add(s->why, sizeof(s->why), &len, "%s (dir, odds, first", head);
+    add(s->why, sizeof(s->why), &len, "%s (dir, odds, first, proxy", head);
     for (size_t k = 0; k < muxd_fault_nkinds; k++) {
         const muxd_fault_kind_t *kind = muxd_fault_kinds[k];
         if (kind->key && with)
@@ -158,6 +161,27 @@ static const char *parse_rst(spec_t *s) {
     return NULL;
 }
 
+/* proxy=NAME: a proxy's name (--name: 1 to 64 of A-Z a-z 0-9 . _ -); the
+ * server's own faults (accept-delay) are every proxy's. */
+static const char *parse_proxy(const char *v, const char *end,
+                               muxd_fault_t *f) {
+    size_t len = (size_t)(end - v);
+    if (f->kind->where == MUXD_FAULT_AT_ACCEPT)
+        return "proxy= does not apply: the listeners' accept is every "
+               "proxy's";
+    static const char ok[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789._-";
+    for (size_t i = 0; i < len; i++)
+        if (!strchr(ok, v[i]) || !v[i])
+            len = 0;
+    if (!len || len >= sizeof(f->proxy))
+        return "proxy=NAME, a proxy's --name (1 to 64 of A-Z a-z 0-9 . _ -)";
+    memcpy(f->proxy, v, len);
+    f->proxy[len] = '\0';
+    return NULL;
+}
+
 /* The value of key `k` (v..end); NULL or why it is wrong. */
 static const char *key_value(spec_t *s, int k, const char *v, const char *end) {
     muxd_fault_t *f = s->f;
@@ -174,6 +198,8 @@ static const char *key_value(spec_t *s, int k, const char *v, const char *end) {
     case KEY_FIRST:
         f->first = number_parse_size(v, end, UINT64_C(1) << 40, false);
         return f->first ? NULL : "first=N, at least 1";
+    case KEY_PROXY:
+        return parse_proxy(v, end, f);
     default: /* KEY_OWN */
         return f->kind->parse_key(v, end, f);
     }
@@ -299,9 +325,48 @@ muxd_faults_t *muxd_faults_new(uint64_t seed) {
 
 void muxd_faults_free(muxd_faults_t *faults) { free(faults); }
 
+void muxd_faults_proxies(muxd_faults_t *faults, const char *const *names,
+                         size_t n) {
+    faults->proxies = names;
+    faults->nproxies = n;
+}
+
+bool muxd_fault_proxy(const char *spec, char *name, size_t size) {
+    muxd_fault_t f;
+    spec_t s = {.f = &f};
+    if (strlen(spec) >= MUXD_FAULT_SPEC_MAX || parse(spec, &s) || !f.proxy[0])
+        return false;
+    snprintf(name, size, "%s", f.proxy);
+    return true;
+}
+
+/* f's proxy=NAME as an index into *proxy (SIZE_MAX: none given); false
+ * with the reason in err if no proxy has that name. */
+static bool find_proxy(const muxd_faults_t *faults, const muxd_fault_t *f,
+                       size_t *proxy, char *err, size_t size) {
+    *proxy = SIZE_MAX;
+    if (!f->proxy[0])
+        return true;
+    for (size_t k = 0; k < faults->nproxies; k++)
+        if (!strcmp(faults->proxies[k], f->proxy)) {
+            *proxy = k;
+            return true;
+        }
+    snprintf(err, size, "invalid fault: no proxy named '%s' (%s)", f->proxy,
+             faults->nproxies ? "see: proxy list"
+                              : "muxd relays nothing: proxies are --to's");
+    return false;
+}
+
 uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
                          size_t size) {
     if (!muxd_fault_check(spec, err, size))
+        return 0;
+    muxd_fault_t f;
+    spec_t checked = {.f = &f};
+    size_t proxy;
+    parse(spec, &checked);
+    if (!find_proxy(faults, &f, &proxy, err, size))
         return 0;
     size_t slot = faults->nslots;
     if (faults->reusable) { /* the lowest slot nobody remembers */
@@ -319,6 +384,7 @@ uint64_t muxd_faults_add(muxd_faults_t *faults, const char *spec, char *err,
     entry_t *e = &faults->entries[slot];
     memset(e, 0, sizeof(*e));
     e->used = true;
+    e->proxy = proxy;
     e->id = ++faults->next_id;
     spec_t parsed = {.f = &e->fault};
     parse(spec, &parsed);
@@ -345,6 +411,9 @@ bool muxd_faults_set(muxd_faults_t *faults, uint64_t id, const char *spec,
         explain(spec, why, err, size);
         return false;
     }
+    size_t proxy;
+    if (!find_proxy(faults, &f, &proxy, err, size))
+        return false;
     if (f.kind != e->fault.kind) {
         snprintf(err, size,
                  "fault %" PRIu64 " is a %s fault: a fault keeps its kind "
@@ -354,6 +423,7 @@ bool muxd_faults_set(muxd_faults_t *faults, uint64_t id, const char *spec,
     }
     f.seed = e->fault.seed;
     e->fault = f;
+    e->proxy = proxy;
     snprintf(e->spec, sizeof(e->spec), "%s", spec);
     faults->changes++;
     return true;
@@ -421,11 +491,14 @@ static unsigned percent(muxd_faults_t *faults) {
     return (unsigned)(x % 100);
 }
 
-/* Whether the fault in slot `s` applies to one more connection. */
-static bool draw(muxd_faults_t *faults, size_t s) {
+/* Whether the fault in slot `s` applies to one more connection, one of
+ * `proxy`'s. */
+static bool draw(muxd_faults_t *faults, size_t s, size_t proxy) {
     entry_t *e = &faults->entries[s];
     if (e->fault.kind->where == MUXD_FAULT_AT_ACCEPT)
         return false; /* the server's, not a connection's */
+    if (e->proxy != SIZE_MAX && e->proxy != proxy)
+        return false; /* another proxy's: no draw, no first=N used */
     if (e->fault.first && e->matched >= e->fault.first)
         return false;
     if (e->fault.odds < 100 && percent(faults) >= e->fault.odds)
@@ -449,8 +522,10 @@ muxd_conn_faults_t *muxd_conn_faults_new(void) {
         muxd_conn_faults_free(cf);
         return NULL;
     }
-    if (cf)
+    if (cf) {
         mux_faults_set_data(cf->client, cf);
+        cf->proxy = SIZE_MAX;
+    }
     return cf;
 }
 
@@ -484,7 +559,7 @@ void muxd_faults_pick(muxd_faults_t *faults, bool relay,
         if (!faults->entries[s].used)
             continue;
         cf->decided |= UINT64_C(1) << s;
-        if (draw(faults, s))
+        if (draw(faults, s, cf->proxy))
             cf->applied |= UINT64_C(1) << s;
     }
     rebuild(faults, relay, cf);
@@ -513,7 +588,8 @@ bool muxd_faults_refresh(muxd_faults_t *faults, bool relay,
         cf->decided |= bit;
         /* first=N counts connections accepted after the fault was set:
          * open ones get nothing of it, and take nothing of its budget. */
-        if (e->fault.kind->reaches_open && !e->fault.first && draw(faults, s))
+        if (e->fault.kind->reaches_open && !e->fault.first &&
+            draw(faults, s, cf->proxy))
             cf->applied |= bit;
     }
     rebuild(faults, relay, cf);
@@ -556,9 +632,11 @@ void muxd_fault_usage(FILE *out) {
           "odds=PERCENT of the\n"
           "                        connections (25 or 25%; or a fraction: "
           "0.25), first=N\n"
-          "                        connections only; ,rst after another kind "
-          "makes its\n"
-          "                        close a reset (drop-after=1000,rst)\n"
+          "                        connections only, proxy=NAME a relay's "
+          "only (--name);\n"
+          "                        ,rst after another kind makes its close a "
+          "reset\n"
+          "                        (drop-after=1000,rst)\n"
           "      --seed N          the odds= draws, reproducible (default: "
           "fixed)\n\n",
           out);

@@ -28,8 +28,16 @@ typedef struct muxd_faults muxd_faults_t;
  */
 bool muxd_fault_check(const char *spec, char *err, size_t size);
 
+/* The proxy=NAME of a valid spec into name[size]; false if it has none. */
+bool muxd_fault_proxy(const char *spec, char *name, size_t size);
+
 /* A registry; `seed` makes odds= draws reproducible. NULL: no memory. */
 muxd_faults_t *muxd_faults_new(uint64_t seed);
+/* The proxies' names, index 0.. (the --to relays; `names` must outlive the
+ * registry): a fault's proxy=NAME picks the connections of that one
+ * (muxd_conn_faults_t.proxy), and an unknown NAME is an add error. */
+void muxd_faults_proxies(muxd_faults_t *faults, const char *const *names,
+                         size_t n);
 void muxd_faults_free(muxd_faults_t *faults);
 
 /* Adds a spec. Returns its id (1, 2, ...), or 0 with a message in err. */
@@ -68,6 +76,7 @@ typedef struct {
     bool blackhole;         /* never answered, never relayed */
     bool nomem;             /* a stage found no memory: close it */
     uint64_t serial;        /* 1 for the first connection, 2, ... */
+    size_t proxy;           /* the proxy it came through; SIZE_MAX: none */
     /* private: which faults were drawn for it, and which apply */
     uint64_t decided, applied, epoch, changes;
 } muxd_conn_faults_t;

@@ -27,7 +27,7 @@
 
 typedef struct pair pair_t;
 
-/* With several upstreams: the listener at `local` relays to `upstream`. */
+/* The listener at `local` relays to `upstream`. */
 typedef struct {
     char local[MUX_ADDRSTRLEN];
     size_t upstream;
@@ -398,14 +398,28 @@ static void on_connected(mux_loop_t *loop, int fd, int err, void *arg) {
  * told of). */
 static const muxd_upstream_t *upstream_of(const muxd_relay_t *relay,
                                           const mux_conn_t *client) {
-    const muxd_relay_config_t *c = relay->config;
-    if (c->nupstreams == 1)
-        return &c->upstreams[0];
+    size_t k = muxd_relay_index_of(relay, client);
+    return k == SIZE_MAX ? NULL : &relay->config->upstreams[k];
+}
+
+size_t muxd_relay_index_of(const muxd_relay_t *relay,
+                           const mux_conn_t *client) {
+    if (relay->config->nupstreams == 1)
+        return 0;
     const char *local = mux_conn_local(client);
     for (size_t i = 0; i < relay->nroutes; i++)
         if (strcmp(relay->routes[i].local, local) == 0)
-            return &c->upstreams[relay->routes[i].upstream];
-    return NULL;
+            return relay->routes[i].upstream;
+    return SIZE_MAX;
+}
+
+size_t muxd_relay_listener(const muxd_relay_t *relay, size_t index, size_t i,
+                           const char **local) {
+    size_t n = 0;
+    for (size_t r = 0; r < relay->nroutes; r++)
+        if (relay->routes[r].upstream == index && n++ == i)
+            *local = relay->routes[r].local;
+    return n;
 }
 
 /* A new client: its pair, and its upstream connection under way (the

@@ -27,10 +27,14 @@
 
 typedef struct muxd_relay muxd_relay_t;
 
-/* One --to: where the clients of its listeners are relayed. */
+/* The longest proxy name (--name). */
+#define MUXD_PROXY_NAME_MAX 64
+
+/* One --to: where the clients of its listeners are relayed; a proxy. */
 typedef struct {
-    const char *upstream_text; /* as given */
-    mux_addr_t upstream;       /* parsed */
+    char name[MUXD_PROXY_NAME_MAX + 1]; /* --name, or "proxyN" */
+    const char *upstream_text;          /* as given */
+    mux_addr_t upstream;                /* parsed */
     /* Filled by muxd_relay_prepare(): */
     mux_sockaddr_t addrs[MUXD_RELAY_ADDRS];
     size_t naddrs;
@@ -64,12 +68,21 @@ muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                              size_t max_output, uint64_t idle_timeout_ms);
 
 /*
- * With several upstreams: the clients of the listener bound at `local`
- * (MUX_EV_LISTEN's, as mux_conn_local() gives it) go to upstream `index`.
- * With one, every client goes to it and routes are not needed. Returns 0,
- * -EEXIST (that address already goes to another upstream) or -ENOMEM.
+ * The clients of the listener bound at `local` (MUX_EV_LISTEN's, as
+ * mux_conn_local() gives it) go to upstream `index` (with one upstream
+ * every client goes to it; its routes only list its listeners). Returns
+ * 0, -EEXIST (that address already goes to another upstream) or -ENOMEM.
  */
 int muxd_relay_route(muxd_relay_t *relay, const char *local, size_t index);
+
+/* The index of the upstream (the proxy) `client` is relayed to, or
+ * SIZE_MAX if its listener has none. */
+size_t muxd_relay_index_of(const muxd_relay_t *relay, const mux_conn_t *client);
+
+/* The i-th listener address of upstream `index` into *local; returns how
+ * many it has (call with i = 0, 1, ... while below). */
+size_t muxd_relay_listener(const muxd_relay_t *relay, size_t index, size_t i,
+                           const char **local);
 
 /* Closes every upstream stream at once and releases the relay. NULL: no-op.
  * Free the server first. */

@@ -41,9 +41,10 @@ typedef struct muxd {
      * its stream's faults (mux_conn_faults()) pointing into it. */
     muxd_faults_t *faults;
     mux_faults_t *server_faults; /* the server's part of them (accept delay) */
-    muxd_control_t *control;     /* --control, or NULL */
-    bool refusing;               /* control's `refuse on` */
-    muxd_relay_t *relay;         /* --to, or NULL */
+    const char *proxy_names[MUXD_RELAY_UPSTREAMS]; /* for proxy=NAME */
+    muxd_control_t *control;                       /* --control, or NULL */
+    bool refusing;                                 /* control's `refuse on` */
+    muxd_relay_t *relay;                           /* --to, or NULL */
     /* Several --to: the -l being bound (an index in opts.listen, else
      * SIZE_MAX), so that its listeners are routed to its upstream. */
     size_t binding;
@@ -63,6 +64,8 @@ static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
         mux_conn_close(conn, MUX_CLOSE_NOW);
         return;
     }
+    if (muxd->relay)
+        cf->proxy = muxd_relay_index_of(muxd->relay, conn);
     muxd_faults_pick(muxd->faults, muxd->relay != NULL, cf);
     cf->refuse |= muxd->refusing;
     mux_conn_set_faults(conn, cf->client);
@@ -110,6 +113,9 @@ static int faults_start(muxd_t *muxd) {
     if (!(muxd->faults = muxd_faults_new(o->seed)) ||
         !(muxd->server_faults = mux_faults_new()))
         return -ENOMEM;
+    for (size_t k = 0; k < o->relay.nupstreams; k++)
+        muxd->proxy_names[k] = o->relay.upstreams[k].name;
+    muxd_faults_proxies(muxd->faults, muxd->proxy_names, o->relay.nupstreams);
     for (size_t i = 0; i < o->nfaults; i++)
         muxd_faults_add(muxd->faults, o->faults[i], NULL, 0);
     muxd_faults_server(muxd->faults, o->relay.nupstreams > 0,
@@ -137,14 +143,15 @@ static void count_accept(muxd_t *muxd) {
 
 static void stop_loop(void *loop) { mux_stop(loop); }
 
-/* A listener bound for -l ADDR --to UPSTREAM (several --to): its clients
- * go to that upstream. */
+/* A listener bound for -l ADDR --to UPSTREAM: its clients go to that
+ * upstream (with one --to, every listener's). */
 static void route_listener(muxd_t *muxd, const char *local) {
     const muxd_options_t *o = muxd->opts;
-    if (o->relay.nupstreams < 2 || muxd->binding >= o->nlisten)
+    if (o->relay.nupstreams > 1 && muxd->binding >= o->nlisten)
         return;
-    int err =
-        muxd_relay_route(muxd->relay, local, o->listen_upstream[muxd->binding]);
+    size_t index =
+        o->relay.nupstreams > 1 ? o->listen_upstream[muxd->binding] : 0;
+    int err = muxd_relay_route(muxd->relay, local, index);
     if (err < 0 && !muxd->route_err)
         muxd->route_err = err;
 }
@@ -366,20 +373,35 @@ static int relay_start(muxd_t *muxd, const mux_service_t **service) {
 
 /* The control socket's view of this muxd. */
 static void control_faults_changed(void *arg) { faults_changed(arg); }
+static bool control_proxy(void *arg, size_t i, const char **name,
+                          const char **upstream) {
+    const muxd_t *muxd = arg;
+    if (i >= muxd->opts->relay.nupstreams)
+        return false;
+    *name = muxd->opts->relay.upstreams[i].name;
+    *upstream = muxd->opts->relay.upstreams[i].upstream_text;
+    return true;
+}
+static size_t control_proxy_listener(void *arg, size_t i, size_t j,
+                                     const char **local) {
+    return muxd_relay_listener(((muxd_t *)arg)->relay, i, j, local);
+}
 static void control_shutdown(void *arg, const char *why) {
     muxd_shutdown(arg, why);
 }
 
 static int control_start(muxd_t *muxd) {
     const muxd_options_t *o = muxd->opts;
-    const muxd_control_target_t target = {.server = muxd->server,
-                                          .faults = muxd->faults,
-                                          .faults_changed =
-                                              control_faults_changed,
-                                          .refusing = refusing,
-                                          .set_refusing = set_refusing,
-                                          .shutdown = control_shutdown,
-                                          .arg = muxd};
+    const muxd_control_target_t target = {
+        .server = muxd->server,
+        .faults = muxd->faults,
+        .faults_changed = control_faults_changed,
+        .refusing = refusing,
+        .set_refusing = set_refusing,
+        .shutdown = control_shutdown,
+        .proxy = control_proxy,
+        .proxy_listener = control_proxy_listener,
+        .arg = muxd};
     return muxd_control_start(&target, &o->control, o->control_text,
                               &muxd->control);
 }

@@ -53,6 +53,23 @@ static void fake_shutdown(void *arg, const char *why) {
     calls++;
 }
 
+/* One proxy, "p", listening on one address. */
+static bool fake_proxy(void *arg, size_t i, const char **name,
+                       const char **upstream) {
+    (void)arg;
+    *name = "p";
+    *upstream = "127.0.0.1:1";
+    return i == 0;
+}
+static size_t fake_proxy_listener(void *arg, size_t i, size_t j,
+                                  const char **local) {
+    (void)arg;
+    (void)i;
+    (void)j;
+    *local = "127.0.0.1:2";
+    return 1;
+}
+
 static const mux_service_t quiet_service = {.name = "fuzz",
                                             .framing = MUX_FRAMING_RAW};
 
@@ -72,7 +89,9 @@ static void fake_start(fake_t *f) {
     *t = (muxd_control_target_t){.faults_changed = fake_faults_changed,
                                  .refusing = fake_refusing,
                                  .set_refusing = fake_set_refusing,
-                                 .shutdown = fake_shutdown};
+                                 .shutdown = fake_shutdown,
+                                 .proxy = fake_proxy,
+                                 .proxy_listener = fake_proxy_listener};
     CHECK(mux_loop_new(&f->loop) == 0);
     CHECK(mux_server_new(f->loop, &quiet_service, &opts, &t->server) == 0);
     CHECK((t->faults = muxd_faults_new(1)) != NULL);

@@ -176,7 +176,7 @@ class ControlTest(unittest.TestCase):
         c.close()
 
     def test_each_misuse_gets_its_message(self):
-        known = ("stats, clients, fault, kick, pause, resume, refuse, "
+        known = ("stats, clients, fault, proxy, kick, pause, resume, refuse, "
                  "shutdown")
         for line, error in [
                 ("", "empty command"),

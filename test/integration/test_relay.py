@@ -801,6 +801,75 @@ class TestSeveralRelays(unittest.TestCase):
                 self.assertIn(msg, err)
 
 
+    def test_named_proxies_and_a_fault_on_one(self):
+        # --name names the proxy of the --to before it (default proxyN);
+        # proxy=NAME keeps a fault to that proxy's connections, added at
+        # start or at run time; `proxy list` shows each one.
+        with tagged_upstream(b"X:") as x, tagged_upstream(b"Y:") as y, \
+                tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            unix = os.path.join(d, "y.sock")
+            with Muxd("-l", "127.0.0.1:0", "--to", f"127.0.0.1:{x.port}",
+                      "--name", "cache",
+                      "-l", "127.0.0.1:0", "-l", "unix:" + unix,
+                      "--to", f"127.0.0.1:{y.port}",
+                      "--fault", "corrupt=100,proxy=cache",
+                      "--control", "unix:" + path, listeners=3) as m:
+                ctl = muxtest.Control(path)
+                self.assertEqual(ctl.command("proxy list"), {"proxies": [
+                    {"name": "cache", "upstream": f"127.0.0.1:{x.port}",
+                     "listen": ["127.0.0.1:%d" % m.listeners[0][1][1]]},
+                    {"name": "proxy2", "upstream": f"127.0.0.1:{y.port}",
+                     "listen": ["127.0.0.1:%d" % m.listeners[1][1][1],
+                                "unix:" + unix]},
+                ]})
+                with m.connect(0) as a, m.connect(1) as b:
+                    got = ask(a, b"\0\0")  # corrupt down: tag and bytes
+                    self.assertTrue(all(bin(g ^ w).count("1") == 1
+                                        for g, w in zip(got, b"X:\0\0")))
+                    self.assertEqual(ask(b, b"\0\0"), b"Y:\0\0")
+                    # At run time, on the open connections: proxy2's only.
+                    fid = ctl.command("fault add stall,proxy=proxy2")["id"]
+                    a.sendall(b"1")
+                    self.assertEqual(len(recv_exactly(a, 3)), 3)
+                    b.sendall(b"2")
+                    b.settimeout(0.2)
+                    with self.assertRaises(socket.timeout):
+                        b.recv(3)  # stalled: never read
+                    ctl.command(f"fault del {fid}")
+                    b.settimeout(TIMEOUT)
+                    self.assertEqual(recv_exactly(b, 3), b"Y:2")
+                self.assertEqual(
+                    ctl.command("fault add latency=1,proxy=nope")["error"],
+                    "invalid fault: no proxy named 'nope' (see: proxy list)")
+                ctl.close()
+                self.assertEqual(m.stop(), 0)
+
+    def test_name_and_proxy_usage_errors(self):
+        for args, msg in [
+                (("--name", "a"), "--name a names the proxy of the --to "
+                                  "before it: give --to UPSTREAM first"),
+                (("--to", "1", "--name", "a", "--name", "b"),
+                 "--name b: that --to has a name already"),
+                (("--to", "1", "--name", "a/b"),
+                 "invalid proxy name 'a/b' (1 to 64 of A-Z a-z 0-9 . _ -)"),
+                (("-l", "127.0.0.1:0", "--to", "1", "-l", "127.0.0.1:0",
+                  "--to", "2", "--name", "proxy1"),
+                 "two proxies named 'proxy1' (--name, or a default proxyN): "
+                 "give each its own name"),
+                (("--to", "1", "--fault", "latency=5,proxy=x"),
+                 "invalid fault: 'latency=5,proxy=x' (no proxy named 'x': "
+                 "proxies are the --to relays, named by --name or proxyN)"),
+                (("--to", "1", "--fault", "accept-delay=5,proxy=proxy1"),
+                 "invalid fault: 'accept-delay=5,proxy=proxy1' "
+                 "(accept-delay=MS: proxy= does not apply: the listeners' "
+                 "accept is every proxy's)")]:
+            with self.subTest(args=args):
+                status, out, err = muxtest.run(*args)
+                self.assertEqual(status, 2)
+                self.assertIn("muxd: " + msg + "\n", err)
+
+
 class TestClientsThatLeave(unittest.TestCase):
     """Nothing is held for a client that is gone: not its fd, not its
     upstream connection, also under a stall either way and under faults

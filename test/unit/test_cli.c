@@ -503,10 +503,10 @@ static void test_fault_messages(void **state) {
                  "of its own)");
     expect_error(parse("--fault", "stall,jitter=5"),
                  "invalid fault: 'stall,jitter=5' (stall: unknown key (dir, "
-                 "odds, first; jitter with latency; rst))");
+                 "odds, first, proxy; jitter with latency; rst))");
     expect_error(parse("--fault", "latency=1,dir"),
                  "invalid fault: 'latency=1,dir' (latency=MS: a key needs "
-                 "=VALUE (dir, odds, first, jitter))");
+                 "=VALUE (dir, odds, first, proxy, jitter))");
     /* Sizes offer only the suffixes they take. */
     expect_error(parse("--fault", "drop-after=1T"),
                  "invalid fault: 'drop-after=1T' (drop-after=BYTES: BYTES: 1 "

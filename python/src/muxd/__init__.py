@@ -243,6 +243,10 @@ class Muxd:
         """Changes fault `fault_id`'s numbers to `spec`'s (same kind)."""
         self.command(f"fault set {int(fault_id)} {spec}")
 
+    def proxies(self):
+        """The relays as named proxies: [{"name", "upstream", "listen"}]."""
+        return self.command("proxy list")["proxies"]
+
     def faults(self):
         """The faults in force: [{"id": N, "spec": "..."}, ...]."""
         return self.command("fault list")["faults"]

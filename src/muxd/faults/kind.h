@@ -37,6 +37,7 @@ typedef struct {
     uint64_t first;        /* only the first N connections; 0: all */
     bool rst;              /* `,rst` after another kind: closes reset */
     uint64_t seed;         /* its own draws (--seed and its id) */
+    char proxy[65];        /* proxy=NAME: that proxy's connections only */
 } muxd_fault_t;
 
 /* Where a kind acts. */

@@ -13,9 +13,10 @@ static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
 }
 
 /* Clients refused before any draw are reset too, unless a relay's rst is
- * for the upstream only. */
+ * for the upstream only, or for one proxy's clients. */
 static void server(const muxd_fault_t *f, bool relay, mux_faults_t *faults) {
-    if (f->odds == 100 && !f->first && (!relay || (f->dir & MUXD_DIR_DOWN)))
+    if (f->odds == 100 && !f->first && !f->proxy[0] &&
+        (!relay || (f->dir & MUXD_DIR_DOWN)))
         mux_faults_set(faults, MUX_FAULT_RST, 1);
 }
 
