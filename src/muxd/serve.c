@@ -68,10 +68,14 @@ static void faults_accept(muxd_t *muxd, mux_conn_t *conn) {
         cf->proxy = muxd_relay_index_of(muxd->relay, conn);
     muxd_faults_pick(muxd->faults, muxd->relay != NULL, cf);
     cf->refuse |= muxd->refusing;
-    mux_conn_set_faults(conn, cf->client);
-    if (cf->nomem)
+    if (cf->nomem) { /* not its stream's yet: its close would not free it */
+        muxd_conn_faults_free(cf);
         mux_conn_close(conn, MUX_CLOSE_NOW);
-    else if (cf->refuse) /* nothing is sent yet: a reset at once */
+        return;
+    }
+    bool refuse = cf->refuse;
+    mux_conn_set_faults(conn, cf->client);
+    if (refuse) /* nothing is sent yet: a reset at once */
         mux_conn_close(conn, MUX_CLOSE_RESET);
 }
 
@@ -85,12 +89,14 @@ static void refresh_client(mux_conn_t *conn, void *arg) {
     muxd_conn_faults_t *cf = muxd_conn_faults_of(conn);
     if (!cf || !muxd_faults_refresh(muxd->faults, muxd->relay != NULL, cf))
         return;
-    mux_conn_set_faults(conn, cf->client); /* the same: read again */
     if (cf->nomem) {
-        mux_conn_close(conn, MUX_CLOSE_NOW);
+        mux_conn_close(conn, MUX_CLOSE_NOW); /* frees cf */
         return;
     }
-    if (muxd->relay)
+    mux_conn_set_faults(conn, cf->client); /* the same: read again */
+    /* Held bytes released to a client that left may end it here, and its
+     * close frees cf: then nothing is left to pass on. */
+    if (muxd->relay && !mux_conn_close_reason(conn))
         muxd_relay_faults_changed(conn);
 }
 
