@@ -513,8 +513,7 @@ static void test_read_string_errors(void **state) {
         "\"\xed\xa0\x80\"",     /* a surrogate, U+D800 */
         "\"\xf4\x90\x80\x80\"", /* beyond U+10FFFF */
         "\"\xe2\x82\"",         /* cut short */
-        "\"\xc3"
-        "A\"",
+        "\"\xc3\x41\"",         /* cut short by an 'A' */
     };
     for (size_t i = 0; i < sizeof(bad_utf8) / sizeof(*bad_utf8); i++)
         parse_fails(bad_utf8[i], "at byte 1: invalid UTF-8 in a string");
