@@ -7,11 +7,11 @@
  * What a client sees is compared byte for byte: keep-alive, pipelining,
  * Connection: close, HEAD and 204, 100 Continue, the 403 for browsers,
  * every error of the parser answered and closed (431 for a 64 KiB head,
- * 413 before the body), the 408 of a request that trickles, the idle
- * timeout, the 503 past the client limit, the loopback check. And that a
- * client that never reads its replies (and an idle one) stops nothing:
- * its requests wait, another client is answered, and all of its replies
- * come once it reads.
+ * 413 before the body), the 408 of a head or a body that never ends, a
+ * half-close answered, the idle timeout, the 503 past the client limit, the
+ * loopback check. And that a client that never reads its replies (and an idle
+ * one) stops nothing: its requests wait, another client is answered, and all of
+ * its replies come once it reads.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -393,7 +393,30 @@ static void test_request_timeout_408(void **state) {
                        "{\"error\":\"request not complete in time\","
                        "\"status\":408}"));
     expect_closed(f, c);
+    client_free(c);
+    /* The same for a body that never ends. */
+    c = connect_client(f);
+    send_text(f, c, "POST /slow HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc");
+    expect(f, c,
+           error_reply("408 Request Timeout",
+                       "{\"error\":\"request not complete in time\","
+                       "\"status\":408}"));
+    expect_closed(f, c);
     assert_int_equal(f->calls, 0);
+    client_free(c);
+}
+
+/* A client that half-closes after its requests (nc, printf | curl) is
+ * answered, then closed. */
+static void test_half_close(void **state) {
+    fixture_t *f = *state;
+    start(f);
+    client_t *c = connect_client(f);
+    send_text(f, c, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n");
+    assert_int_equal(shutdown(c->fd, SHUT_WR), 0);
+    expect(f, c, ok("{\"method\":\"GET\",\"path\":\"/a\",\"body\":0}", false));
+    expect(f, c, ok("{\"method\":\"GET\",\"path\":\"/b\",\"body\":0}", false));
+    expect_closed(f, c);
     client_free(c);
 }
 
@@ -526,6 +549,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_big_body_413, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_timeout_408, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loopback_only, setup, teardown),
