@@ -26,7 +26,7 @@ fi
 seconds=${1:-60}
 shift || true
 fuzzers=("$@")
-[ ${#fuzzers[@]} -eq 0 ] && fuzzers=(fuzz_addr fuzz_lines fuzz_server)
+[ ${#fuzzers[@]} -eq 0 ] && fuzzers=(fuzz_addr fuzz_lines fuzz_server fuzz_http)
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || die "usage: $0 [--ctest | SECONDS [FUZZER...]]"
 
 ensure_packages cmake:cmake clang:clang
