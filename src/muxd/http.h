@@ -77,7 +77,7 @@ typedef struct {
  * after the head are then the next request.
  *
  * Returns the bytes the request takes (> 0), *req pointing into buf; 0 if
- * more bytes are needed (*req->head_len says whether the head is already
+ * more bytes are needed (req->head_len says whether the head is already
  * complete); or -STATUS, req->error saying why, for an error to answer
  * and then close:
  *  -400 malformed: request line, header line, obs-fold (a line starting
@@ -96,7 +96,9 @@ ssize_t muxd_http_parse(const char *buf, size_t len, size_t max_header,
 typedef struct muxd_http muxd_http_t;
 
 /* A response. `body` is JSON text (or `content_type`'s), copied before the
- * handler's caller returns: the handler may reuse its buffer. */
+ * handler's caller returns: the handler may reuse its buffer. One
+ * response past 16 times the watermark (4 MiB with the defaults) cannot be
+ * queued: the client is dropped ("output overflow") instead. */
 typedef struct {
     int status;       /* 200..599 */
     const char *body; /* NULL or len 0: none (always none for 204) */
