@@ -257,9 +257,20 @@ static void set_control(parser_t *p, char *arg) {
     o->control_text = o->control.transport == MUX_UNIX ? o->control.path : arg;
 }
 
+/* --api ADDR: toxiproxy's HTTP API (checked when it listens: the address
+ * may be a name). */
+static void set_api(parser_t *p, char *arg) { p->o->api_text = arg; }
+
+static void set_api_remote(parser_t *p, char *arg) {
+    (void)arg;
+    p->o->api_remote = true;
+}
+
 /* Option combinations that cannot do what the user asked. */
 static bool check_options(parser_t *p) {
     const muxd_options_t *o = p->o;
+    if (o->api_remote && !o->api_text)
+        return fail(p, "%s", "--api-remote needs --api ADDR");
     const muxd_service_t *service = o->config.service;
     const char *name = service->callbacks.name;
     if (o->config.text && !service->text)
@@ -299,10 +310,11 @@ static bool check_workers(parser_t *p) {
         return fail(p, "%s",
                     "--max-accepts cannot be combined with --workers "
                     "(each worker would count its own)");
-    if (o->control_text)
-        return fail(p, "%s",
-                    "--control cannot be combined with --workers (each "
-                    "worker has its own clients and faults)");
+    if (o->control_text || o->api_text)
+        return fail(p,
+                    "%s cannot be combined with --workers (each worker has "
+                    "its own clients and faults)",
+                    o->control_text ? "--control" : "--api");
     if (o->relay.nupstreams > 1)
         return fail(p, "%s",
                     "several --to cannot be combined with --workers (the "
@@ -966,6 +978,19 @@ const muxd_cli_option_t muxd_cli_options[] = {
      .take = set_control,
      .help = "commands while muxd runs, one per line, a JSON reply",
      .more = muxd_usage_control},
+    {.name = "api",
+     .arg = "ADDR",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = set_api,
+     .help = "toxiproxy's HTTP API on ADDR (HOST:PORT, port 0 too;\n"
+             "loopback only unless --api-remote): the --to relays are\n"
+             "its proxies, toxics are faults (docs/toxiproxy.md); an\n"
+             "\"api on http://ADDR\" line follows the ready lines"},
+    {.name = "api-remote",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = set_api_remote,
+     .help = "let --api listen beyond loopback (anyone who reaches it\n"
+             "can change the faults: there is no authentication)"},
 
     {.name = "quiet",
      .letter = 'q',

@@ -50,6 +50,8 @@ typedef struct {
     unsigned workers;         /* --workers; 0 or 1: this process serves */
     mux_addr_t control;       /* --control: the control socket */
     const char *control_text; /* as given; NULL: none */
+    const char *api_text;     /* --api ADDR as given; NULL: none */
+    bool api_remote;          /* --api-remote: beyond loopback too */
 } muxd_options_t;
 
 /* What muxd_cli_parse() found the command line asks for. */

@@ -7,7 +7,9 @@
 
 #include "serve.h"
 #include "acl.h"
+#include "api.h"
 #include "control.h"
+#include "fixture.h"
 #include "log.h"
 #include "relay.h"
 
@@ -43,8 +45,10 @@ typedef struct muxd {
     mux_faults_t *server_faults; /* the server's part of them (accept delay) */
     const char *proxy_names[MUXD_RELAY_UPSTREAMS]; /* for proxy=NAME */
     muxd_control_t *control;                       /* --control, or NULL */
-    bool refusing;                                 /* control's `refuse on` */
-    muxd_relay_t *relay;                           /* --to, or NULL */
+    muxd_api_t *api;                               /* --api, or NULL */
+    char api_bound[MUX_ADDRSTRLEN + 16];
+    bool refusing;       /* control's `refuse on` */
+    muxd_relay_t *relay; /* --to, or NULL */
     /* Several --to: the -l being bound (an index in opts.listen, else
      * SIZE_MAX), so that its listeners are routed to its upstream. */
     size_t binding;
@@ -114,7 +118,7 @@ static void faults_changed(muxd_t *muxd) {
  * (then it exists even empty). Returns 0 or -ENOMEM. */
 static int faults_start(muxd_t *muxd) {
     muxd_options_t *o = muxd->opts;
-    if (!o->nfaults && !o->control_text)
+    if (!o->nfaults && !o->control_text && !o->api_text)
         return 0;
     if (!(muxd->faults = muxd_faults_new(o->seed)) ||
         !(muxd->server_faults = mux_faults_new()))
@@ -396,20 +400,47 @@ static void control_shutdown(void *arg, const char *why) {
     muxd_shutdown(arg, why);
 }
 
+/* What the control socket and the API act on. */
+static muxd_control_target_t control_target(muxd_t *muxd) {
+    return (muxd_control_target_t){.server = muxd->server,
+                                   .faults = muxd->faults,
+                                   .faults_changed = control_faults_changed,
+                                   .refusing = refusing,
+                                   .set_refusing = set_refusing,
+                                   .shutdown = control_shutdown,
+                                   .proxy = control_proxy,
+                                   .proxy_listener = control_proxy_listener,
+                                   .arg = muxd};
+}
+
 static int control_start(muxd_t *muxd) {
     const muxd_options_t *o = muxd->opts;
-    const muxd_control_target_t target = {
-        .server = muxd->server,
-        .faults = muxd->faults,
-        .faults_changed = control_faults_changed,
-        .refusing = refusing,
-        .set_refusing = set_refusing,
-        .shutdown = control_shutdown,
-        .proxy = control_proxy,
-        .proxy_listener = control_proxy_listener,
-        .arg = muxd};
+    const muxd_control_target_t target = control_target(muxd);
     return muxd_control_start(&target, &o->control, o->control_text,
                               &muxd->control);
+}
+
+/* --api: toxiproxy's HTTP API on the same view. */
+static int api_start(muxd_t *muxd) {
+    const muxd_options_t *o = muxd->opts;
+    const muxd_control_target_t target = control_target(muxd);
+    if (!(muxd->api = muxd_api_new(&target))) {
+        muxd_log_error("cannot serve --api: %s", mux_strerror(-ENOMEM));
+        return -ENOMEM;
+    }
+    return muxd_api_listen(muxd->api, o->api_text, o->api_remote,
+                           muxd->api_bound, sizeof(muxd->api_bound));
+}
+
+/* After the ready lines: where the API is (its port may be 0's pick). */
+static int announce_api(muxd_t *muxd) {
+    char line[sizeof(muxd->api_bound) + 32];
+    int n = snprintf(line, sizeof(line), "api on http://%s\n", muxd->api_bound);
+    int err = muxd_write_all(STDOUT_FILENO, line, (size_t)n);
+    if (err < 0)
+        muxd_log_error("cannot write the api line to stdout: %s",
+                       mux_strerror(err));
+    return err;
 }
 
 /* Everything up to the ready lines: server, signals, listeners. */
@@ -442,9 +473,12 @@ static int start(muxd_t *muxd) {
         return err;
     if (o->control_text && (err = control_start(muxd)) < 0)
         return err;
+    if (o->api_text && (err = api_start(muxd)) < 0)
+        return err;
     if (!o->server.max_clients)
         mux_server_set_max_clients(muxd->server, default_max_clients());
-    return announce_ready(muxd);
+    err = announce_ready(muxd);
+    return err == 0 && muxd->api ? announce_api(muxd) : err;
 }
 
 int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
@@ -461,6 +495,7 @@ int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
     if (err == 0 && (err = mux_run(muxd.loop, MUX_RUN_DEFAULT)) < 0)
         muxd_log_error("event loop failed: %s", mux_strerror(err));
     muxd_control_free(muxd.control);
+    muxd_api_free(muxd.api);
     mux_server_free(muxd.server);
     muxd_relay_free(muxd.relay);
     muxd_faults_free(muxd.faults);

@@ -1,0 +1,638 @@
+/*
+ * api.c -- toxiproxy's HTTP API (api.h) over muxd's proxies and faults.
+ *
+ * A toxic is a fault of the registry (faults.h) with a name, a type, a
+ * stream and a toxicity, kept to its proxy: its spec is built from the
+ * toxic ("latency=100,jitter=10,dir=down,odds=50,proxy=redis"), so the
+ * faults' parsing, drawing, stacking and reach (open connections too)
+ * are the ones --fault and the control socket have. The types each map
+ * to one muxd kind through a row of `types` below.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "api.h"
+#include "control_cmd.h"
+#include "faults.h"
+#include "json.h"
+#include "log.h"
+#include "relay.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The longest toxic name kept. */
+#define NAME_MAX_LEN 64
+/* The most JSON values a request body may hold. */
+#define BODY_VALUES 4096
+
+/* ------------------------------------------------------------------ */
+/* Toxic types                                                         */
+/* ------------------------------------------------------------------ */
+
+/* A toxic type: its attributes (at most three, int64 as toxiproxy's), and
+ * the muxd fault its numbers make (kind=VALUE, no keys), or "" for none. */
+typedef struct {
+    const char *type;
+    const char *attr[3];
+    /* NULL, or why the numbers are refused */
+    const char *(*spec)(const int64_t *a, char *buf, size_t size);
+} toxic_type_t;
+
+static bool ms_ok(int64_t v) { return v >= 0 && v <= 3600000; }
+
+static const char *latency_spec(const int64_t *a, char *buf, size_t size) {
+    if (!ms_ok(a[0]) || !ms_ok(a[1]))
+        return "latency and jitter: 0 to 3600000 ms";
+    if (a[1])
+        snprintf(buf, size, "latency=%" PRId64 ",jitter=%" PRId64, a[0], a[1]);
+    else
+        snprintf(buf, size, "latency=%" PRId64, a[0]);
+    return NULL;
+}
+
+/* rate in KB/s (1000 bytes); 0 stops the data: muxd's stall. */
+static const char *bandwidth_spec(const int64_t *a, char *buf, size_t size) {
+    if (a[0] < 0 || a[0] > INT64_C(1) << 30)
+        return "rate: 0 to 1073741824 KB/s";
+    if (a[0])
+        snprintf(buf, size, "bandwidth=%" PRId64, a[0] * 1000);
+    else
+        snprintf(buf, size, "stall");
+    return NULL;
+}
+
+static const char *slow_close_spec(const int64_t *a, char *buf, size_t size) {
+    if (!ms_ok(a[0]))
+        return "delay: 0 to 3600000 ms";
+    if (a[0])
+        snprintf(buf, size, "slow-close=%" PRId64, a[0]);
+    else
+        buf[0] = '\0';
+    return NULL;
+}
+
+/* timeout 0: stops the data and never closes, as muxd's timeout=0. */
+static const char *timeout_spec(const int64_t *a, char *buf, size_t size) {
+    if (!ms_ok(a[0]))
+        return "timeout: 0 to 3600000 ms";
+    snprintf(buf, size, "timeout=%" PRId64, a[0]);
+    return NULL;
+}
+
+static const char *limit_data_spec(const int64_t *a, char *buf, size_t size) {
+    if (a[0] < 1 || a[0] > INT64_C(1) << 40)
+        return "bytes: 1 to 1099511627776 (muxd's drop-after)";
+    snprintf(buf, size, "drop-after=%" PRId64, a[0]);
+    return NULL;
+}
+
+static const char *noop_spec(const int64_t *a, char *buf, size_t size) {
+    (void)a;
+    (void)size;
+    buf[0] = '\0';
+    return NULL;
+}
+
+static const toxic_type_t types[] = {
+    {"latency", {"latency", "jitter"}, latency_spec},
+    {"bandwidth", {"rate"}, bandwidth_spec},
+    {"slow_close", {"delay"}, slow_close_spec},
+    {"timeout", {"timeout"}, timeout_spec},
+    {"limit_data", {"bytes"}, limit_data_spec},
+    {"noop", {NULL}, noop_spec},
+};
+
+static const toxic_type_t *find_type(const char *name, size_t len) {
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strlen(types[i].type) == len && !memcmp(types[i].type, name, len))
+            return &types[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The API's state                                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    bool used;
+    char name[NAME_MAX_LEN + 1];
+    const toxic_type_t *type;
+    bool upstream;   /* stream: upstream (dir=up), else downstream */
+    double toxicity; /* 0..1 */
+    int64_t attr[3]; /* by type->attr */
+    size_t proxy;    /* its proxy's index */
+    uint64_t fault;  /* its fault's id, 0: none (noop, a zero delay) */
+} toxic_t;
+
+struct muxd_api {
+    muxd_control_target_t t;
+    muxd_http_t *http;
+    toxic_t toxics[MUXD_FAULTS_MAX];
+    muxd_reply_t body;
+    char msg[256];
+};
+
+/* A request's path, cut at '/': "proxies", NAME, "toxics", NAME. */
+typedef struct {
+    size_t n;
+    char seg[4][NAME_MAX_LEN + 1];
+    bool too_long;
+} path_t;
+
+/* ---- answers ---- */
+
+static void answer(muxd_api_t *api, muxd_http_response_t *res, int status) {
+    res->status = status;
+    res->body = api->body.data;
+    res->len = api->body.len;
+}
+
+/* {"error":"...","status":N}, as toxiproxy's apiError. */
+__attribute__((format(printf, 4, 5))) static void
+fail(muxd_api_t *api, muxd_http_response_t *res, int status, const char *fmt,
+     ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(api->msg, sizeof(api->msg), fmt, ap);
+    va_end(ap);
+    muxd_reply_reset(&api->body);
+    muxd_reply_add(&api->body, "{\"error\":");
+    muxd_reply_string(&api->body, api->msg, strlen(api->msg));
+    muxd_reply_add(&api->body, ",\"status\":%d}", status);
+    answer(api, res, status);
+}
+
+/* ---- proxies ---- */
+
+/* The index of the proxy named name, or SIZE_MAX. */
+static size_t find_proxy(const muxd_api_t *api, const char *name) {
+    const char *n, *up;
+    for (size_t i = 0; api->t.proxy(api->t.arg, i, &n, &up); i++)
+        if (!strcmp(n, name))
+            return i;
+    return SIZE_MAX;
+}
+
+static void add_toxic_json(muxd_api_t *api, const toxic_t *x) {
+    muxd_reply_t *b = &api->body;
+    muxd_reply_add(b, "{\"attributes\":{");
+    for (size_t i = 0; i < 3 && x->type->attr[i]; i++)
+        muxd_reply_add(b, "%s\"%s\":%" PRId64, i ? "," : "", x->type->attr[i],
+                       x->attr[i]);
+    muxd_reply_add(b, "},\"name\":");
+    muxd_reply_string(b, x->name, strlen(x->name));
+    muxd_reply_add(b, ",\"type\":\"%s\",\"stream\":\"%s\",\"toxicity\":%g}",
+                   x->type->type, x->upstream ? "upstream" : "downstream",
+                   x->toxicity);
+}
+
+static void add_toxics_json(muxd_api_t *api, size_t proxy) {
+    bool first = true;
+    muxd_reply_add(&api->body, "[");
+    for (size_t i = 0; i < MUXD_FAULTS_MAX; i++)
+        if (api->toxics[i].used && api->toxics[i].proxy == proxy) {
+            muxd_reply_add(&api->body, "%s", first ? "" : ",");
+            add_toxic_json(api, &api->toxics[i]);
+            first = false;
+        }
+    muxd_reply_add(&api->body, "]");
+}
+
+/* A proxy's object; its listen address is its first listener's. */
+static void add_proxy_json(muxd_api_t *api, size_t i) {
+    const char *name, *upstream, *local = "";
+    api->t.proxy(api->t.arg, i, &name, &upstream);
+    api->t.proxy_listener(api->t.arg, i, 0, &local);
+    muxd_reply_t *b = &api->body;
+    muxd_reply_add(b, "{\"name\":");
+    muxd_reply_string(b, name, strlen(name));
+    muxd_reply_add(b, ",\"listen\":");
+    muxd_reply_string(b, local, strlen(local));
+    muxd_reply_add(b, ",\"upstream\":");
+    muxd_reply_string(b, upstream, strlen(upstream));
+    muxd_reply_add(b, ",\"enabled\":true,\"toxics\":");
+    add_toxics_json(api, i);
+    muxd_reply_add(b, "}");
+}
+
+static void proxy_index(muxd_api_t *api, muxd_http_response_t *res) {
+    const char *name, *upstream;
+    muxd_reply_add(&api->body, "{");
+    for (size_t i = 0; api->t.proxy(api->t.arg, i, &name, &upstream); i++) {
+        muxd_reply_add(&api->body, "%s", i ? "," : "");
+        muxd_reply_string(&api->body, name, strlen(name));
+        muxd_reply_add(&api->body, ":");
+        add_proxy_json(api, i);
+    }
+    muxd_reply_add(&api->body, "}");
+    answer(api, res, 200);
+}
+
+/* ---- toxics ---- */
+
+static toxic_t *find_toxic(muxd_api_t *api, size_t proxy, const char *name) {
+    for (size_t i = 0; i < MUXD_FAULTS_MAX; i++)
+        if (api->toxics[i].used && api->toxics[i].proxy == proxy &&
+            !strcmp(api->toxics[i].name, name))
+            return &api->toxics[i];
+    return NULL;
+}
+
+/* x's fault spec into buf: its type's kind and value, then dir=, odds=,
+ * proxy=; "" when it makes none. NULL, or why not. */
+static const char *toxic_spec(const muxd_api_t *api, const toxic_t *x,
+                              char *buf, size_t size) {
+    char kind[96];
+    const char *why = x->type->spec(x->attr, kind, sizeof(kind));
+    if (why || !kind[0]) {
+        buf[0] = '\0';
+        return why;
+    }
+    const char *name, *upstream;
+    api->t.proxy(api->t.arg, x->proxy, &name, &upstream);
+    /* toxicity in whole percents, as odds= takes them */
+    long odds = (long)(x->toxicity * 100.0 + 0.5);
+    snprintf(buf, size, "%s,dir=%s,odds=%ld,proxy=%s", kind,
+             x->upstream ? "up" : "down", odds, name);
+    return NULL;
+}
+
+/* x's fault made anew from its fields: the old one (if any) goes, a new
+ * one comes (a changed kind, e.g. rate 0 -> stall, cannot be set in
+ * place). Returns false with the error answered. */
+static bool apply_toxic(muxd_api_t *api, toxic_t *x,
+                        muxd_http_response_t *res) {
+    char spec[MUXD_FAULT_SPEC_MAX], err[MUXD_FAULT_SPEC_MAX + 128];
+    const char *why = toxic_spec(api, x, spec, sizeof(spec));
+    if (why) {
+        fail(api, res, 400, "bad request body: %s", why);
+        return false;
+    }
+    if (x->fault && spec[0] &&
+        muxd_faults_set(api->t.faults, x->fault, spec, err, sizeof(err)))
+        return true;
+    if (x->fault)
+        muxd_faults_del(api->t.faults, x->fault);
+    x->fault = 0;
+    if (spec[0] &&
+        !(x->fault = muxd_faults_add(api->t.faults, spec, err, sizeof(err)))) {
+        fail(api, res, 500, "%s", err);
+        return false;
+    }
+    return true;
+}
+
+/* The body's JSON object, or NULL with the error answered. */
+static muxd_json_t *body_object(muxd_api_t *api, const muxd_http_request_t *req,
+                                muxd_http_response_t *res) {
+    char err[128];
+    muxd_json_t *doc = muxd_json_parse(req->body, req->body_len, BODY_VALUES,
+                                       err, sizeof(err));
+    if (!doc) {
+        fail(api, res, 400, "bad request body: %s", err);
+        return NULL;
+    }
+    if (muxd_json_type_of(muxd_json_root(doc)) != MUXD_JSON_OBJECT) {
+        muxd_json_free(doc);
+        fail(api, res, 400, "bad request body: not a JSON object");
+        return NULL;
+    }
+    return doc;
+}
+
+/* A string member into buf (absent: unchanged). False if not a string
+ * or too long, with the error answered. */
+static bool take_string(muxd_api_t *api, const muxd_json_value_t *obj,
+                        const char *key, char *buf, size_t size,
+                        muxd_http_response_t *res) {
+    const muxd_json_value_t *v = muxd_json_get_fold(obj, key);
+    const char *s;
+    size_t len;
+    if (!v || muxd_json_type_of(v) == MUXD_JSON_NULL)
+        return true;
+    if (!muxd_json_string(v, &s, &len) || len >= size || memchr(s, 0, len)) {
+        fail(api, res, 400,
+             "bad request body: %s: a string of at most %zu "
+             "bytes",
+             key, size - 1);
+        return false;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return true;
+}
+
+/* toxicity and attributes (absent: unchanged) into *x. */
+static bool take_numbers(muxd_api_t *api, const muxd_json_value_t *obj,
+                         toxic_t *x, muxd_http_response_t *res) {
+    const muxd_json_value_t *v = muxd_json_get_fold(obj, "toxicity");
+    if (v && muxd_json_type_of(v) != MUXD_JSON_NULL &&
+        (!muxd_json_number(v, &x->toxicity) || x->toxicity < 0 ||
+         x->toxicity > 1)) {
+        fail(api, res, 400, "bad request body: toxicity: a number, 0 to 1");
+        return false;
+    }
+    const muxd_json_value_t *attrs = muxd_json_get_fold(obj, "attributes");
+    for (size_t i = 0; i < 3 && x->type->attr[i] && attrs; i++) {
+        v = muxd_json_get_fold(attrs, x->type->attr[i]);
+        if (v && muxd_json_type_of(v) != MUXD_JSON_NULL &&
+            !muxd_json_int(v, &x->attr[i])) {
+            fail(api, res, 400, "bad request body: %s: an integer",
+                 x->type->attr[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The fields of a new toxic from the body: type, stream, name. */
+static bool take_new(muxd_api_t *api, const muxd_json_value_t *obj, toxic_t *x,
+                     muxd_http_response_t *res) {
+    char type[32] = "", stream[16] = "downstream";
+    if (!take_string(api, obj, "type", type, sizeof(type), res) ||
+        !take_string(api, obj, "stream", stream, sizeof(stream), res) ||
+        !take_string(api, obj, "name", x->name, sizeof(x->name), res))
+        return false;
+    if (strcmp(stream, "downstream") && strcmp(stream, "upstream")) {
+        fail(api, res, 400,
+             "stream was invalid, can be either upstream or downstream");
+        return false;
+    }
+    x->upstream = stream[0] == 'u';
+    if (!(x->type = find_type(type, strlen(type)))) {
+        fail(api, res, 400, "invalid toxic type");
+        return false;
+    }
+    if (!x->name[0])
+        snprintf(x->name, sizeof(x->name), "%s_%s", type, stream);
+    return true;
+}
+
+static toxic_t *free_slot(muxd_api_t *api) {
+    for (size_t i = 0; i < MUXD_FAULTS_MAX; i++)
+        if (!api->toxics[i].used)
+            return &api->toxics[i];
+    return NULL;
+}
+
+static void toxic_create(muxd_api_t *api, size_t proxy,
+                         const muxd_http_request_t *req,
+                         muxd_http_response_t *res) {
+    toxic_t x = {.toxicity = 1, .proxy = proxy};
+    muxd_json_t *doc = body_object(api, req, res);
+    if (!doc)
+        return;
+    const muxd_json_value_t *obj = muxd_json_root(doc);
+    bool ok = take_new(api, obj, &x, res) && take_numbers(api, obj, &x, res);
+    muxd_json_free(doc);
+    if (!ok)
+        return;
+    toxic_t *slot = free_slot(api);
+    if (find_toxic(api, proxy, x.name)) {
+        fail(api, res, 409, "toxic already exists");
+    } else if (!slot) {
+        fail(api, res, 500, "too many toxics (%d)", MUXD_FAULTS_MAX);
+    } else if (apply_toxic(api, &x, res)) {
+        x.used = true;
+        *slot = x;
+        api->t.faults_changed(api->t.arg);
+        muxd_reply_reset(&api->body);
+        add_toxic_json(api, slot);
+        answer(api, res, 200);
+    }
+}
+
+static void toxic_update(muxd_api_t *api, toxic_t *x,
+                         const muxd_http_request_t *req,
+                         muxd_http_response_t *res) {
+    toxic_t was = *x;
+    muxd_json_t *doc = body_object(api, req, res);
+    if (!doc)
+        return;
+    bool ok = take_numbers(api, muxd_json_root(doc), x, res);
+    muxd_json_free(doc);
+    if (!ok || !apply_toxic(api, x, res)) {
+        uint64_t fault = x->fault;
+        *x = was;
+        x->fault = fault; /* what apply_toxic left in force */
+        return;
+    }
+    api->t.faults_changed(api->t.arg);
+    muxd_reply_reset(&api->body);
+    add_toxic_json(api, x);
+    answer(api, res, 200);
+}
+
+static void toxic_delete(muxd_api_t *api, toxic_t *x,
+                         muxd_http_response_t *res) {
+    if (x->fault)
+        muxd_faults_del(api->t.faults, x->fault);
+    x->used = false;
+    api->t.faults_changed(api->t.arg);
+    answer(api, res, 204);
+}
+
+/* POST /reset: every toxic removed (muxd's proxies are always enabled). */
+static void reset(muxd_api_t *api, muxd_http_response_t *res) {
+    bool any = false;
+    for (size_t i = 0; i < MUXD_FAULTS_MAX; i++) {
+        toxic_t *x = &api->toxics[i];
+        if (x->used && x->fault)
+            muxd_faults_del(api->t.faults, x->fault);
+        any |= x->used;
+        x->used = false;
+    }
+    if (any)
+        api->t.faults_changed(api->t.arg);
+    answer(api, res, 204);
+}
+
+/* ------------------------------------------------------------------ */
+/* Routing                                                             */
+/* ------------------------------------------------------------------ */
+
+static int hex(char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* One segment, %XX decoded, into out; false if too long or a NUL. */
+static bool segment(const char *s, size_t len, char *out, size_t size) {
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%' && i + 2 < len && hex(s[i + 1]) >= 0 &&
+            hex(s[i + 2]) >= 0) {
+            c = (char)(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+            i += 2;
+        }
+        if (n + 1 >= size || c == '\0')
+            return false;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* The path (its query cut off) into segments. */
+static void split_path(const char *p, size_t len, path_t *path) {
+    const char *q = memchr(p, '?', len);
+    if (q)
+        len = (size_t)(q - p);
+    path->n = 0;
+    path->too_long = false;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && p[i] == '/')
+            i++;
+        size_t start = i;
+        while (i < len && p[i] != '/')
+            i++;
+        if (i == start)
+            break;
+        if (path->n == 4 || !segment(p + start, i - start, path->seg[path->n],
+                                     NAME_MAX_LEN + 1)) {
+            path->too_long = true;
+            return;
+        }
+        path->n++;
+    }
+}
+
+static bool is(const muxd_http_request_t *req, const char *method) {
+    return strlen(method) == req->method_len &&
+           !memcmp(req->method, method, req->method_len);
+}
+
+/* /proxies/{p}/toxics/{t} */
+static void route_toxic(muxd_api_t *api, size_t proxy, const char *name,
+                        const muxd_http_request_t *req,
+                        muxd_http_response_t *res) {
+    toxic_t *x = find_toxic(api, proxy, name);
+    bool known = is(req, "GET") || is(req, "POST") || is(req, "PATCH") ||
+                 is(req, "DELETE");
+    if (!known)
+        fail(api, res, 405, "method not allowed");
+    else if (!x)
+        fail(api, res, 404, "toxic not found");
+    else if (is(req, "GET")) {
+        add_toxic_json(api, x);
+        answer(api, res, 200);
+    } else if (is(req, "DELETE"))
+        toxic_delete(api, x, res);
+    else
+        toxic_update(api, x, req, res);
+}
+
+/* /proxies/{p}[/toxics[/{t}]] */
+static void route_proxy(muxd_api_t *api, const path_t *path,
+                        const muxd_http_request_t *req,
+                        muxd_http_response_t *res) {
+    size_t proxy = find_proxy(api, path->seg[1]);
+    if (path->n == 3 && strcmp(path->seg[2], "toxics")) {
+        fail(api, res, 404, "404 page not found");
+    } else if (proxy == SIZE_MAX) {
+        fail(api, res, 404, "proxy not found");
+    } else if (path->n == 2 && is(req, "GET")) {
+        add_proxy_json(api, proxy);
+        answer(api, res, 200);
+    } else if (path->n == 2) {
+        fail(api, res, 405,
+             "muxd's proxies are its --to relays: they are not changed at "
+             "run time yet");
+    } else if (path->n == 3 && is(req, "GET")) {
+        add_toxics_json(api, proxy);
+        answer(api, res, 200);
+    } else if (path->n == 3 && is(req, "POST")) {
+        toxic_create(api, proxy, req, res);
+    } else if (path->n == 3) {
+        fail(api, res, 405, "method not allowed");
+    } else if (!strcmp(path->seg[2], "toxics")) {
+        route_toxic(api, proxy, path->seg[3], req, res);
+    } else {
+        fail(api, res, 404, "404 page not found");
+    }
+}
+
+static void version(muxd_api_t *api, const muxd_http_request_t *req,
+                    muxd_http_response_t *res) {
+    if (!is(req, "GET")) {
+        fail(api, res, 405, "method not allowed");
+        return;
+    }
+    muxd_reply_add(&api->body, "{\"version\":\"%s\"}", MUXD_API_VERSION);
+    answer(api, res, 200);
+}
+
+void muxd_api_answer(muxd_api_t *api, const muxd_http_request_t *req,
+                     muxd_http_response_t *res) {
+    path_t path;
+    split_path(req->path, req->path_len, &path);
+    muxd_reply_reset(&api->body);
+    const char *top = path.n ? path.seg[0] : "";
+    if (path.too_long || path.n == 0 || path.n > 4)
+        fail(api, res, 404, "404 page not found");
+    else if (path.n == 1 && !strcmp(top, "version"))
+        version(api, req, res);
+    else if (path.n == 1 && !strcmp(top, "reset") && is(req, "POST"))
+        reset(api, res);
+    else if (path.n == 1 && !strcmp(top, "proxies") && is(req, "GET"))
+        proxy_index(api, res);
+    else if (path.n == 1 && !strcmp(top, "proxies"))
+        fail(api, res, 405,
+             "muxd's proxies are its --to relays: they are not created at "
+             "run time yet");
+    else if (path.n == 1 && !strcmp(top, "reset"))
+        fail(api, res, 405, "method not allowed");
+    else if (!strcmp(top, "proxies"))
+        route_proxy(api, &path, req, res);
+    else
+        fail(api, res, 404, "404 page not found");
+    if (api->body.failed)
+        fail(api, res, 500, "reply too large or out of memory");
+}
+
+/* ------------------------------------------------------------------ */
+/* The server                                                          */
+/* ------------------------------------------------------------------ */
+
+static void handle(void *arg, const muxd_http_request_t *req,
+                   muxd_http_response_t *res) {
+    muxd_api_answer(arg, req, res);
+}
+
+muxd_api_t *muxd_api_new(const muxd_control_target_t *target) {
+    muxd_api_t *api = calloc(1, sizeof(*api));
+    if (api)
+        api->t = *target;
+    return api;
+}
+
+int muxd_api_listen(muxd_api_t *api, const char *text, bool remote, char *bound,
+                    size_t size) {
+    int err = muxd_http_start(mux_server_loop(api->t.server), text, remote,
+                              handle, api, &api->http, bound, size);
+    if (err == MUXD_HTTP_EREMOTE)
+        muxd_log_error("cannot serve --api on %s: not a loopback address "
+                       "(add --api-remote to allow it: the API has no "
+                       "authentication)",
+                       text);
+    else if (err < 0)
+        muxd_log_error("cannot serve --api on %s: %s", text,
+                       muxd_http_strerror(err));
+    return err;
+}
+
+void muxd_api_free(muxd_api_t *api) {
+    if (!api)
+        return;
+    muxd_http_free(api->http);
+    muxd_reply_free(&api->body);
+    free(api);
+}
