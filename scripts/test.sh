@@ -29,6 +29,20 @@ ensure_packages "${BUILD_PACKAGES[@]}" python3:python3 valgrind:valgrind \
     /usr/sbin/rdate:rdate nmap:nmap \
     /usr/include/cmocka.h:libcmocka-dev /etc/services:netbase
 
+# The toxiproxy client library the API's tests drive (test_api_node.py),
+# from the npm registry with Debian's npm, into build/npm (the tests find
+# it there, or at $MUX_NODE_MODULES).
+ensure_packages node:nodejs npm:npm
+toxiproxy_client=toxiproxy-node-client@4.1.0
+if ! grep -qs '"version": "4.1.0"' \
+    build/npm/node_modules/toxiproxy-node-client/package.json; then
+    echo "== npm install $toxiproxy_client =="
+    mkdir -p build/npm
+    npm install --prefix build/npm --no-audit --no-fund --loglevel=error \
+        "$toxiproxy_client"
+fi
+export MUX_NODE_MODULES=$PWD/build/npm/node_modules
+
 jobs=$(nproc 2>/dev/null || echo 2)
 builds=${MUX_TEST_BUILDS:-plain asan clang}
 
