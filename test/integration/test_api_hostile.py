@@ -264,6 +264,35 @@ class Hostile(unittest.TestCase):
             self.assertEqual(reader.json(), proxies)
             self.assertEqual(reader.buf, b"")
 
+    def test_a_full_registry_leaves_a_toxic_whose_kind_changes_as_it_was(self):
+        # 64 faults in force (MUXD_FAULTS_MAX): a rate of 0 turns the
+        # bandwidth fault into a stall, a new fault that does not fit.
+        spec = "bandwidth=100000,dir=down,odds=100,proxy=echo"
+        path = "/proxies/echo/toxics"
+        with self.connect_api() as s:
+            reader = Reader(s)
+            s.sendall(b"".join(request("POST", path, {
+                "name": f"b{i}", "type": "bandwidth",
+                "attributes": {"rate": 100}}) for i in range(64)))
+            self.assertEqual([reader.json()[0] for _ in range(64)],
+                             [200] * 64)
+            s.sendall(request("PATCH", path + "/b5",
+                              {"attributes": {"rate": 0}}))
+            status, body = reader.json()
+            self.assertEqual((status, body["status"]), (500, 500))
+            # Refused as a whole: the toxic and its fault as they were.
+            self.assertEqual(self.api.fault_specs(), [spec] * 64)
+            s.sendall(request("GET", path + "/b5"))
+            self.assertEqual(reader.json()[1]["attributes"], {"rate": 100})
+            # With room, the same change is made.
+            s.sendall(request("DELETE", path + "/b0") +
+                      request("PATCH", path + "/b5",
+                              {"attributes": {"rate": 0}}))
+            self.assertEqual(reader.json(), (204, None))
+            self.assertEqual(reader.json()[0], 200)
+            self.assertEqual(sorted(self.api.fault_specs()), [spec] * 62 + [
+                "stall,dir=down,odds=100,proxy=echo"])
+
 
 if __name__ == "__main__":
     muxtest.main()
