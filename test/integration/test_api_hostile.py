@@ -72,7 +72,12 @@ class Hostile(unittest.TestCase):
         self.pid = self.api.m.proc.pid
 
     def tearDown(self):
+        # A clean exit: under ASan, no memory error and no leak either.
+        status = self.api.m.stop()
+        stderr = self.api.m.stderr()
         self.api.__exit__(None, None, None)
+        self.assertEqual(status, 0, stderr)
+        self.assertNotIn("Sanitizer", stderr)
 
     def connect_api(self):
         return socket.create_connection(self.api_addr, timeout=TIMEOUT)
