@@ -2,7 +2,8 @@
 ends, 1,000 idle keep-alive connections, pipelined requests, a client that
 pipelines and never reads. Each costs muxd bounded memory and only its
 own connection: the API answers the next client at once and the relay
-keeps relaying. Every wait and every load is bounded; nothing waits for
+keeps relaying. And a client that fills the fault registry: a change that
+does not fit is refused as a whole. Every wait and every load is bounded; nothing waits for
 the API's own timeouts (15 s for a request, 60 s idle)."""
 
 import json
