@@ -261,9 +261,11 @@ static const char *toxic_spec(const muxd_api_t *api, const toxic_t *x,
     return NULL;
 }
 
-/* x's fault made anew from its fields: the old one (if any) goes, a new
- * one comes (a changed kind, e.g. rate 0 -> stall, cannot be set in
- * place). Returns false with the error answered. */
+/* x's fault made anew from its fields: changed in place, or a new one
+ * comes (a changed kind, e.g. rate 0 -> stall, cannot be set in place)
+ * before the old one (if any) goes, so that a new one that cannot be
+ * added (the registry full) changes nothing. Returns false with the
+ * error answered. */
 static bool apply_toxic(muxd_api_t *api, toxic_t *x,
                         muxd_http_response_t *res) {
     char spec[MUXD_FAULT_SPEC_MAX], err[MUXD_FAULT_SPEC_MAX + 128];
@@ -275,14 +277,15 @@ static bool apply_toxic(muxd_api_t *api, toxic_t *x,
     if (x->fault && spec[0] &&
         muxd_faults_set(api->t.faults, x->fault, spec, err, sizeof(err)))
         return true;
-    if (x->fault)
-        muxd_faults_del(api->t.faults, x->fault);
-    x->fault = 0;
+    uint64_t fault = 0;
     if (spec[0] &&
-        !(x->fault = muxd_faults_add(api->t.faults, spec, err, sizeof(err)))) {
+        !(fault = muxd_faults_add(api->t.faults, spec, err, sizeof(err)))) {
         fail(api, res, 500, "%s", err);
         return false;
     }
+    if (x->fault)
+        muxd_faults_del(api->t.faults, x->fault);
+    x->fault = fault;
     return true;
 }
 
@@ -416,9 +419,7 @@ static void toxic_update(muxd_api_t *api, toxic_t *x,
     bool ok = take_numbers(api, muxd_json_root(doc), x, res);
     muxd_json_free(doc);
     if (!ok || !apply_toxic(api, x, res)) {
-        uint64_t fault = x->fault;
-        *x = was;
-        x->fault = fault; /* what apply_toxic left in force */
+        *x = was; /* its fault unchanged too */
         return;
     }
     api->t.faults_changed(api->t.arg);
