@@ -571,8 +571,30 @@ static void version(muxd_api_t *api, const muxd_http_request_t *req,
     answer(api, res, 200);
 }
 
+/* Whether the registry still has fault `id`. */
+static bool fault_exists(const muxd_api_t *api, uint64_t id) {
+    uint64_t each;
+    const char *spec;
+    for (size_t i = 0; i < muxd_faults_list(api->t.faults, i, &each, &spec);
+         i++)
+        if (each == id)
+            return true;
+    return false;
+}
+
+/* A toxic whose fault the control socket removed (fault del, fault
+ * clear) is gone from the API too: both show the same faults. */
+static void forget_removed(muxd_api_t *api) {
+    for (size_t i = 0; i < MUXD_FAULTS_MAX; i++) {
+        toxic_t *x = &api->toxics[i];
+        if (x->used && x->fault && !fault_exists(api, x->fault))
+            x->used = false;
+    }
+}
+
 void muxd_api_answer(muxd_api_t *api, const muxd_http_request_t *req,
                      muxd_http_response_t *res) {
+    forget_removed(api);
     path_t path;
     split_path(req->path, req->path_len, &path);
     muxd_reply_reset(&api->body);

@@ -170,6 +170,12 @@ class TestEndpoints(unittest.TestCase):
                 "toxicity": 0.25}))
             self.assertEqual(api.fault_specs(), [
                 "drop-after=10,dir=up,odds=25,proxy=echo"])
+            # A fault the control socket removes is gone from the API too.
+            ctl = muxtest.Control(api.ctl_path)
+            self.assertEqual(ctl.command("fault clear"), {"ok": True})
+            ctl.close()
+            self.assertEqual(api.call("GET", "/proxies/echo/toxics"),
+                             (200, []))
             self.assertEqual(api.call("POST", "/reset"), (204, None))
             self.assertEqual(api.call("GET", "/proxies/echo/toxics"),
                              (200, []))
