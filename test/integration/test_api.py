@@ -15,7 +15,7 @@ import time
 import unittest
 
 import muxtest
-from muxtest import Muxd, TIMEOUT, recv_exactly, wait_until
+from muxtest import Muxd, TIMEOUT, recv_exactly, recv_until_close
 
 
 def echo_upstream():
@@ -235,13 +235,7 @@ class TestToxicsOnTraffic(unittest.TestCase):
                      {"type": "limit_data", "attributes": {"bytes": 5}})
             with api.m.connect() as c:
                 c.sendall(b"0123456789")
-                got = b""
-                while True:
-                    b = c.recv(100)
-                    if not b:
-                        break
-                    got += b
-                self.assertEqual(got, b"01234")
+                self.assertEqual(recv_until_close(c), b"01234")
             api.call("POST", "/reset")
             # rate 0 stops the data: nothing comes back, until removed.
             api.call("POST", "/proxies/echo/toxics",

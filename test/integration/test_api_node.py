@@ -12,7 +12,7 @@ import time
 import unittest
 
 import muxtest
-from muxtest import Muxd, TIMEOUT, recv_exactly
+from muxtest import Muxd, TIMEOUT, recv_exactly, recv_until_close
 from test_api import echo_upstream
 
 CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -117,13 +117,7 @@ class TestNodeClient(unittest.TestCase):
             "attributes": {"bytes": 3}}))
         with self.m.connect() as c:
             c.sendall(b"abcdef")  # 3 bytes of the echo, then EOF
-            got = b""
-            while True:
-                b = c.recv(16)
-                if not b:
-                    break
-                got += b
-            self.assertEqual(got, b"abc")
+            self.assertEqual(recv_until_close(c), b"abc")
         self.assertEqual(self.client.call("reset"), {"ok": None})
         with self.m.connect() as c:
             c.sendall(b"abcdef")
