@@ -1,21 +1,16 @@
-/* blackhole.c -- blackhole: accepted, never answered nor relayed: both
- * directions of the client stall (a relay reads cf->blackhole and never
+/* blackhole.c -- blackhole: accepted, never answered nor relayed: a stall
+ * of both directions of the client (a relay reads cf->blackhole and never
  * connects). */
 #include "kind.h"
 
-static void fill(const muxd_fault_t *f, const muxd_conn_faults_t *cf,
-                 mux_stage_t *stage) {
-    (void)f;
-    (void)cf;
-    stage->shape.stall = 1;
-}
+extern const muxd_fault_kind_t muxd_fault_stall;
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
     (void)relay;
     cf->blackhole = true;
     muxd_fault_t both = *f;
     both.dir = MUXD_DIR_DOWN | MUXD_DIR_UP;
-    muxd_fault_each_dir(&both, false, cf, fill); /* the client's, both ways */
+    muxd_fault_stall.apply(&both, false, cf); /* the client's, both ways */
 }
 
 const muxd_fault_kind_t muxd_fault_blackhole = {
