@@ -8,7 +8,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "http.h"
+#include "http_parse.h"
+
+#include <stdint.h>
 
 #include <string.h>
 

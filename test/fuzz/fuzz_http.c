@@ -24,7 +24,7 @@
 
 #include "fuzz_util.h"
 
-#include "http.h"
+#include "http_parse.h"
 
 #include <stdbool.h>
 

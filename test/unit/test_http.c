@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "http.h"
+#include "http_parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
