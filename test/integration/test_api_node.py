@@ -1,5 +1,6 @@
 """muxd --api driven by toxiproxy's Node client, the npm package
-toxiproxy-node-client 4.1.0 (scripts/test.sh installs it into build/npm):
+toxiproxy-node-client 4.1.0 (scripts/test.sh installs it into build/npm
+from test/npm's lockfile):
 what a toxiproxy user's test suite does, unchanged, against muxd, with the
 toxics' effect seen through the relay. Every wait is bounded; the only
 times asserted are lower bounds muxd's timers guarantee."""
@@ -28,8 +29,8 @@ def client_module():
     if not os.path.isfile(os.path.join(path, "package.json")):
         raise AssertionError(
             f"toxiproxy-node-client is not installed at {path} (scripts/"
-            f"test.sh installs it: npm install --prefix build/npm "
-            f"toxiproxy-node-client@4.1.0)")
+            f"test.sh installs it: npm ci in build/npm with test/npm's "
+            f"package.json and package-lock.json)")
     return path
 
 
