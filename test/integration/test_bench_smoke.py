@@ -293,5 +293,25 @@ class FaultsSmoke(unittest.TestCase):
             self.assertIn(row, out)
 
 
+class ApiSmoke(unittest.TestCase):
+    """bench/api.py in its quickest form, muxd alone: every row measured
+    (no figure asserted: they are docs/performance.md's)."""
+
+    def test_rows(self):
+        script = os.path.join(os.path.dirname(COMPARE), "api.py")
+        p = subprocess.run(
+            [sys.executable, script, "--build-dir", BUILD, "--runs", "2",
+             "--duration", "0.2", "--conns", "5"],
+            capture_output=True, timeout=RELAY_TIMEOUT)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        self.assertEqual(p.returncode, 0, err)
+        for row in ("| exec to a usable proxy, ms (median) | ",
+                    "| API operations/s | ",
+                    "| server CPU per API operation, us | ",
+                    "| KiB per idle relayed connection | "):
+            self.assertIn(row, out)
+        self.assertEqual(out.count(" | - | - |"), 4)  # no toxiproxy here
+
+
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], "-v"])
