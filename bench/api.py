@@ -18,7 +18,7 @@ for toxiproxy-server (../shared/tools/toxiproxy-build.sh builds it):
   connections opened through the proxy, each with a round trip done, the
   server's VmRSS growth divided by their number.
 
-The upstream is a socket of the bench's own that echoes. The output is a
+The upstream is the bench's epoll_echo (BUILD-DIR/bench/epoll_echo). The output is a
 markdown table with the ratio muxd / toxiproxy.
 
   python3 bench/api.py --build-dir build-release [--toxiproxy PATH]
@@ -33,36 +33,10 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 
-
-def echo_upstream():
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-
-    def one(conn):
-        with conn:
-            while True:
-                try:
-                    b = conn.recv(65536)
-                except OSError:
-                    return
-                if not b:
-                    return
-                conn.sendall(b)
-
-    def run():
-        while True:
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=one, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=run, daemon=True).start()
-    return sock
+import compare
 
 
 def free_port():
@@ -203,8 +177,11 @@ def main():
     p.add_argument("--duration", type=float, default=3.0)
     p.add_argument("--conns", type=int, default=200)
     args = p.parse_args()
-    up = echo_upstream()
-    upstream = up.getsockname()[1]
+    up = compare.Server("upstream",
+                        [os.path.join(args.build_dir, "bench", "epoll_echo"),
+                         "0"], tempfile.mkdtemp(prefix="muxd-api-bench."),
+                        pin=False)
+    upstream = up.port
     peers = [("muxd", os.path.join(args.build_dir, "muxd"))]
     if args.toxiproxy:
         peers.append(("toxiproxy", args.toxiproxy))
@@ -221,7 +198,7 @@ def main():
         print(f"{kind}: ready {ready:.1f} ms, {ops:.0f} API ops/s, "
               f"{cpu:.1f} us CPU per op, {mem:.1f} KiB per idle connection",
               flush=True)
-    up.close()
+    up.stop()
     names = ("exec to a usable proxy, ms (median)", "API operations/s",
              "server CPU per API operation, us",
              "KiB per idle relayed connection")
