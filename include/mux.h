@@ -839,6 +839,15 @@ int mux_server_stop_on_signals(mux_server_t *server, uint64_t timeout_ms);
 void mux_server_close_listeners(mux_server_t *server);
 
 /*
+ * Closes the one listener bound at `local` (MUX_EV_LISTEN's address, as
+ * "127.0.0.1:9999", "[::1]:9999" or a unix socket's path), as
+ * mux_server_close_listeners() closes them all: its clients are served
+ * on, its backlog is reset, a unix socket's path is removed. Safe from
+ * any callback. Returns 0, or -ENOENT if no listener is bound there.
+ */
+int mux_server_close_listener(mux_server_t *server, const char *local);
+
+/*
  * Pauses (`paused` non-zero) or resumes accepting stream clients, without
  * closing anything: while paused the listeners stay bound but are not
  * watched, so new clients wait in the kernel's backlog (their connect

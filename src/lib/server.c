@@ -312,6 +312,17 @@ size_t mux_server_addresses(const mux_server_t *server, const char **out,
     return n;
 }
 
+int mux_server_close_listener(mux_server_t *server, const char *local) {
+    for (mux_listener_t **at = &server->listeners; *at; at = &(*at)->next)
+        if (strcmp((*at)->local, local) == 0) {
+            mux_listener_t *listener = *at;
+            *at = listener->next;
+            close_listener(listener);
+            return 0;
+        }
+    return -ENOENT;
+}
+
 void mux_server_close_listeners(mux_server_t *server) {
     while (server->listeners) {
         mux_listener_t *listener = server->listeners;

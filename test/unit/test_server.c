@@ -251,6 +251,38 @@ static void test_close_listeners_from_accept(void **state) {
         close(c[i]);
 }
 
+/* Closing one listener of two: its client is served on, a new connect to
+ * it is refused, the other listener accepts as before; an address no
+ * listener has is -ENOENT. */
+static void test_close_one_listener(void **state) {
+    fixture_t *f = *state;
+    unsigned port = start(f, &f->server, "127.0.0.1:0", 0, 0);
+    assert_int_equal(mux_server_listen(f->server, "127.0.0.1:0"), 0);
+    const char *names[2];
+    assert_int_equal(mux_server_addresses(f->server, names, 2), 2);
+    unsigned other = (unsigned)atoi(strrchr(names[1], ':') + 1);
+    int c = client(SOCK_STREAM, port);
+    RUN_UNTIL(f, f->accepts == 1);
+    char local[64];
+    snprintf(local, sizeof(local), "127.0.0.1:%u", port);
+    assert_int_equal(mux_server_close_listener(f->server, local), 0);
+    assert_int_equal(mux_server_close_listener(f->server, local), -ENOENT);
+    assert_int_equal(mux_server_close_listener(f->server, "/nowhere"), -ENOENT);
+    assert_int_equal(mux_server_addresses(f->server, NULL, 0), 1);
+
+    assert_int_equal(send(c, "still", 5, 0), 5);
+    expect_reply(f, c, "still", 5);
+    int late = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = loopback(port);
+    assert_int_equal(connect(late, (struct sockaddr *)&sin, sizeof(sin)), -1);
+    assert_int_equal(errno, ECONNREFUSED);
+    close(late);
+    int d = client(SOCK_STREAM, other);
+    RUN_UNTIL(f, f->accepts == 2);
+    close(c);
+    close(d);
+}
+
 /* Paused, a server leaves new clients in the backlog (their connect has
  * completed) and serves the ones it has; resumed, it accepts them. */
 static void test_pause_accepting(void **state) {
@@ -531,6 +563,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_stats_count_streams, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stats_count_datagrams, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_close_one_listener, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_listeners_from_accept, setup,
                                         teardown),
