@@ -18,11 +18,13 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The longest toxic name kept. */
 #define NAME_MAX_LEN 64
@@ -124,7 +126,8 @@ typedef struct {
     bool upstream;   /* stream: upstream (dir=up), else downstream */
     double toxicity; /* 0..1 */
     int64_t attr[3]; /* by type->attr */
-    size_t proxy;    /* its proxy's index */
+    size_t proxy;    /* its proxy's slot */
+    uint64_t serial; /* and that proxy's serial: another one is not it */
     uint64_t fault;  /* its fault's id, 0: none (noop, a zero delay) */
 } toxic_t;
 
@@ -168,12 +171,12 @@ fail(muxd_api_t *api, muxd_http_response_t *res, int status, const char *fmt,
 
 /* ---- proxies ---- */
 
-/* The index of the proxy named name, or SIZE_MAX. */
+/* The slot of the proxy named name, or SIZE_MAX. */
 static size_t find_proxy(const muxd_api_t *api, const char *name) {
-    const char *n, *up;
-    for (size_t i = 0; api->t.proxy(api->t.arg, i, &n, &up); i++)
-        if (!strcmp(n, name))
-            return i;
+    muxd_proxy_info_t info;
+    for (size_t k = 0; k < api->t.proxy_slots; k++)
+        if (api->t.proxy(api->t.arg, k, &info) && !strcmp(info.name, name))
+            return k;
     return SIZE_MAX;
 }
 
@@ -202,31 +205,36 @@ static void add_toxics_json(muxd_api_t *api, size_t proxy) {
     muxd_reply_add(&api->body, "]");
 }
 
-/* A proxy's object; its listen address is its first listener's. */
-static void add_proxy_json(muxd_api_t *api, size_t i) {
-    const char *name, *upstream, *local = "";
-    api->t.proxy(api->t.arg, i, &name, &upstream);
-    api->t.proxy_listener(api->t.arg, i, 0, &local);
+/* A proxy's object, as toxiproxy's: its listen address is its first
+ * listener's (disabled: the one it listens on once enabled). */
+static void add_proxy_json(muxd_api_t *api, size_t slot) {
+    muxd_proxy_info_t info;
+    api->t.proxy(api->t.arg, slot, &info);
     muxd_reply_t *b = &api->body;
     muxd_reply_add(b, "{\"name\":");
-    muxd_reply_string(b, name, strlen(name));
+    muxd_reply_string(b, info.name, strlen(info.name));
     muxd_reply_add(b, ",\"listen\":");
-    muxd_reply_string(b, local, strlen(local));
+    muxd_reply_string(b, info.listen, strlen(info.listen));
     muxd_reply_add(b, ",\"upstream\":");
-    muxd_reply_string(b, upstream, strlen(upstream));
-    muxd_reply_add(b, ",\"enabled\":true,\"toxics\":");
-    add_toxics_json(api, i);
+    muxd_reply_string(b, info.upstream, strlen(info.upstream));
+    muxd_reply_add(
+        b, ",\"enabled\":%s,\"toxics\":", info.enabled ? "true" : "false");
+    add_toxics_json(api, slot);
     muxd_reply_add(b, "}");
 }
 
 static void proxy_index(muxd_api_t *api, muxd_http_response_t *res) {
-    const char *name, *upstream;
+    muxd_proxy_info_t info;
+    bool first = true;
     muxd_reply_add(&api->body, "{");
-    for (size_t i = 0; api->t.proxy(api->t.arg, i, &name, &upstream); i++) {
-        muxd_reply_add(&api->body, "%s", i ? "," : "");
-        muxd_reply_string(&api->body, name, strlen(name));
+    for (size_t k = 0; k < api->t.proxy_slots; k++) {
+        if (!api->t.proxy(api->t.arg, k, &info))
+            continue;
+        muxd_reply_add(&api->body, "%s", first ? "" : ",");
+        muxd_reply_string(&api->body, info.name, strlen(info.name));
         muxd_reply_add(&api->body, ":");
-        add_proxy_json(api, i);
+        add_proxy_json(api, k);
+        first = false;
     }
     muxd_reply_add(&api->body, "}");
     answer(api, res, 200);
@@ -252,12 +260,12 @@ static const char *toxic_spec(const muxd_api_t *api, const toxic_t *x,
         buf[0] = '\0';
         return why;
     }
-    const char *name, *upstream;
-    api->t.proxy(api->t.arg, x->proxy, &name, &upstream);
+    muxd_proxy_info_t info;
+    api->t.proxy(api->t.arg, x->proxy, &info);
     /* toxicity in whole percents, as odds= takes them */
     long odds = (long)(x->toxicity * 100.0 + 0.5);
     snprintf(buf, size, "%s,dir=%s,odds=%ld,proxy=%s", kind,
-             x->upstream ? "up" : "down", odds, name);
+             x->upstream ? "up" : "down", odds, info.name);
     return NULL;
 }
 
@@ -289,22 +297,30 @@ static bool apply_toxic(muxd_api_t *api, toxic_t *x,
     return true;
 }
 
-/* The body's JSON object, or NULL with the error answered. */
-static muxd_json_t *body_object(muxd_api_t *api, const muxd_http_request_t *req,
-                                muxd_http_response_t *res) {
+/* The JSON document of `len` bytes at `text`, its root of `type` (an
+ * object or an array), or NULL with the error answered. */
+static muxd_json_t *parse_json(muxd_api_t *api, const char *text, size_t len,
+                               muxd_json_type type, muxd_http_response_t *res) {
     char err[128];
-    muxd_json_t *doc = muxd_json_parse(req->body, req->body_len, BODY_VALUES,
-                                       err, sizeof(err));
+    muxd_json_t *doc =
+        muxd_json_parse(text, len, BODY_VALUES, err, sizeof(err));
     if (!doc) {
         fail(api, res, 400, "bad request body: %s", err);
         return NULL;
     }
-    if (muxd_json_type_of(muxd_json_root(doc)) != MUXD_JSON_OBJECT) {
+    if (muxd_json_type_of(muxd_json_root(doc)) != type) {
         muxd_json_free(doc);
-        fail(api, res, 400, "bad request body: not a JSON object");
+        fail(api, res, 400, "bad request body: not a JSON %s",
+             type == MUXD_JSON_OBJECT ? "object" : "array");
         return NULL;
     }
     return doc;
+}
+
+/* The body's JSON object, or NULL with the error answered. */
+static muxd_json_t *body_object(muxd_api_t *api, const muxd_http_request_t *req,
+                                muxd_http_response_t *res) {
+    return parse_json(api, req->body, req->body_len, MUXD_JSON_OBJECT, res);
 }
 
 /* A string member into buf (absent: unchanged). False if not a string
@@ -382,18 +398,21 @@ static toxic_t *free_slot(muxd_api_t *api) {
     return NULL;
 }
 
-static void toxic_create(muxd_api_t *api, size_t proxy,
-                         const muxd_http_request_t *req,
-                         muxd_http_response_t *res) {
-    toxic_t x = {.toxicity = 1, .proxy = proxy};
-    muxd_json_t *doc = body_object(api, req, res);
-    if (!doc)
-        return;
-    const muxd_json_value_t *obj = muxd_json_root(doc);
-    bool ok = take_new(api, obj, &x, res) && take_numbers(api, obj, &x, res);
-    muxd_json_free(doc);
-    if (!ok)
-        return;
+/* A new toxic of proxy `proxy` from the JSON object `obj` (its fault in
+ * the registry; the caller tells the connections), or NULL with the error
+ * answered. */
+static toxic_t *toxic_add(muxd_api_t *api, size_t proxy,
+                          const muxd_json_value_t *obj,
+                          muxd_http_response_t *res) {
+    muxd_proxy_info_t info;
+    api->t.proxy(api->t.arg, proxy, &info);
+    toxic_t x = {.toxicity = 1, .proxy = proxy, .serial = info.serial};
+    if (muxd_json_type_of(obj) != MUXD_JSON_OBJECT) {
+        fail(api, res, 400, "bad request body: a toxic is a JSON object");
+        return NULL;
+    }
+    if (!take_new(api, obj, &x, res) || !take_numbers(api, obj, &x, res))
+        return NULL;
     toxic_t *slot = free_slot(api);
     if (find_toxic(api, proxy, x.name)) {
         fail(api, res, 409, "toxic already exists");
@@ -402,11 +421,25 @@ static void toxic_create(muxd_api_t *api, size_t proxy,
     } else if (apply_toxic(api, &x, res)) {
         x.used = true;
         *slot = x;
-        api->t.faults_changed(api->t.arg);
-        muxd_reply_reset(&api->body);
-        add_toxic_json(api, slot);
-        answer(api, res, 200);
+        return slot;
     }
+    return NULL;
+}
+
+static void toxic_create(muxd_api_t *api, size_t proxy,
+                         const muxd_http_request_t *req,
+                         muxd_http_response_t *res) {
+    muxd_json_t *doc = body_object(api, req, res);
+    if (!doc)
+        return;
+    toxic_t *x = toxic_add(api, proxy, muxd_json_root(doc), res);
+    muxd_json_free(doc);
+    if (!x)
+        return;
+    api->t.faults_changed(api->t.arg);
+    muxd_reply_reset(&api->body);
+    add_toxic_json(api, x);
+    answer(api, res, 200);
 }
 
 static void toxic_update(muxd_api_t *api, toxic_t *x,
@@ -437,19 +470,259 @@ static void toxic_delete(muxd_api_t *api, toxic_t *x,
     answer(api, res, 204);
 }
 
-/* POST /reset: every toxic removed (muxd's proxies are always enabled). */
-static void reset(muxd_api_t *api, muxd_http_response_t *res) {
+/* The toxics of proxy `proxy` (SIZE_MAX: of every proxy) removed with
+ * their faults; returns whether there were any (the caller tells the
+ * connections). */
+static bool drop_toxics(muxd_api_t *api, size_t proxy) {
     bool any = false;
     for (size_t i = 0; i < MUXD_FAULTS_MAX; i++) {
         toxic_t *x = &api->toxics[i];
-        if (x->used && x->fault)
+        if (!x->used || (proxy != SIZE_MAX && x->proxy != proxy))
+            continue;
+        if (x->fault)
             muxd_faults_del(api->t.faults, x->fault);
-        any |= x->used;
         x->used = false;
+        any = true;
     }
-    if (any)
+    return any;
+}
+
+/* ---- proxies: made, changed, deleted ---- */
+
+/* toxiproxy's status for a proxies.h error. */
+static int proxy_status(long err) {
+    return err == MUXD_PROXY_EINVAL   ? 400
+           : err == MUXD_PROXY_EEXIST ? 409
+           : err == MUXD_PROXY_ENOENT ? 404
+                                      : 500;
+}
+
+/* A proxy's fields in a request: strings, "" when absent. */
+typedef struct {
+    char name[NAME_MAX_LEN + 1];
+    char listen[MUXD_PROXY_ADDR_MAX];
+    char upstream[MUXD_PROXY_ADDR_MAX];
+    int enabled; /* -1: absent */
+} proxy_body_t;
+
+static bool take_proxy(muxd_api_t *api, const muxd_json_value_t *obj,
+                       proxy_body_t *b, muxd_http_response_t *res) {
+    *b = (proxy_body_t){.enabled = -1};
+    if (muxd_json_type_of(obj) != MUXD_JSON_OBJECT) {
+        fail(api, res, 400, "bad request body: a proxy is a JSON object");
+        return false;
+    }
+    if (!take_string(api, obj, "name", b->name, sizeof(b->name), res) ||
+        !take_string(api, obj, "listen", b->listen, sizeof(b->listen), res) ||
+        !take_string(api, obj, "upstream", b->upstream, sizeof(b->upstream),
+                     res))
+        return false;
+    const muxd_json_value_t *v = muxd_json_get_fold(obj, "enabled");
+    bool on;
+    if (muxd_json_type_of(v) == MUXD_JSON_NULL)
+        return true;
+    if (!muxd_json_bool(v, &on)) {
+        fail(api, res, 400, "bad request body: enabled: true or false");
+        return false;
+    }
+    b->enabled = on;
+    return true;
+}
+
+/* The spec a body makes: "" fields are absent. */
+static muxd_proxy_spec_t spec_of(const proxy_body_t *b) {
+    return (muxd_proxy_spec_t){.name = b->name,
+                               .listen = b->listen[0] ? b->listen : NULL,
+                               .upstream = b->upstream[0] ? b->upstream : NULL,
+                               .enabled = b->enabled};
+}
+
+/* A new proxy from `b` (enabled unless it says not); its slot, or
+ * SIZE_MAX with the error answered. */
+static size_t proxy_add(muxd_api_t *api, const proxy_body_t *b,
+                        muxd_http_response_t *res) {
+    muxd_proxy_spec_t spec = spec_of(b);
+    if (spec.enabled < 0)
+        spec.enabled = 1;
+    long k = api->t.proxy_add(api->t.arg, &spec, api->msg, sizeof(api->msg));
+    if (k >= 0)
+        return (size_t)k;
+    fail(api, res, proxy_status(k), "%s", api->msg);
+    return SIZE_MAX;
+}
+
+/* POST /proxies */
+static void proxy_create(muxd_api_t *api, const muxd_http_request_t *req,
+                         muxd_http_response_t *res) {
+    proxy_body_t b;
+    muxd_json_t *doc = body_object(api, req, res);
+    if (!doc)
+        return;
+    bool ok = take_proxy(api, muxd_json_root(doc), &b, res);
+    muxd_json_free(doc);
+    size_t k = ok ? proxy_add(api, &b, res) : SIZE_MAX;
+    if (k == SIZE_MAX)
+        return;
+    add_proxy_json(api, k);
+    answer(api, res, 201);
+}
+
+/* Proxy `slot` changed as `spec` says; false with the error answered. */
+static bool proxy_change(muxd_api_t *api, size_t slot,
+                         const muxd_proxy_spec_t *spec,
+                         muxd_http_response_t *res) {
+    int err =
+        api->t.proxy_update(api->t.arg, slot, spec, api->msg, sizeof(api->msg));
+    if (err < 0)
+        fail(api, res, proxy_status(err), "%s", api->msg);
+    return err == 0;
+}
+
+/* POST or PATCH /proxies/{p}: listen, upstream, enabled. */
+static void proxy_update(muxd_api_t *api, size_t slot,
+                         const muxd_http_request_t *req,
+                         muxd_http_response_t *res) {
+    proxy_body_t b;
+    muxd_json_t *doc = body_object(api, req, res);
+    if (!doc)
+        return;
+    bool ok = take_proxy(api, muxd_json_root(doc), &b, res);
+    muxd_json_free(doc);
+    muxd_proxy_spec_t spec = spec_of(&b);
+    if (!ok || !proxy_change(api, slot, &spec, res))
+        return;
+    add_proxy_json(api, slot);
+    answer(api, res, 200);
+}
+
+/* DELETE /proxies/{p}: its listeners, connections and toxics go. */
+static void proxy_delete(muxd_api_t *api, size_t slot,
+                         muxd_http_response_t *res) {
+    bool dropped = drop_toxics(api, slot);
+    api->t.proxy_del(api->t.arg, slot);
+    if (dropped)
         api->t.faults_changed(api->t.arg);
     answer(api, res, 204);
+}
+
+/* POST /reset: every proxy enabled, every toxic removed. */
+static void reset(muxd_api_t *api, muxd_http_response_t *res) {
+    if (drop_toxics(api, SIZE_MAX))
+        api->t.faults_changed(api->t.arg);
+    muxd_proxy_info_t info;
+    muxd_proxy_spec_t on = {.enabled = 1};
+    for (size_t k = 0; k < api->t.proxy_slots; k++)
+        if (api->t.proxy(api->t.arg, k, &info) && !info.enabled &&
+            !proxy_change(api, k, &on, res))
+            return;
+    answer(api, res, 204);
+}
+
+/* ---- populate ---- */
+
+/* Whether proxy `slot` already is what `b` asks for (then populate keeps
+ * it, toxics and all, as toxiproxy does). */
+static bool proxy_same(const muxd_api_t *api, size_t slot,
+                       const proxy_body_t *b) {
+    muxd_proxy_info_t info;
+    api->t.proxy(api->t.arg, slot, &info);
+    const char *listen = b->listen[0] ? b->listen : "127.0.0.1:0";
+    return !strcmp(info.listen, listen) && !strcmp(info.upstream, b->upstream);
+}
+
+/* One proxy of a populate: kept if the same, else made anew; `toxics`
+ * (muxd's, not toxiproxy's: its issue 447), if given, become its toxics.
+ * Its slot, or SIZE_MAX with the error answered. */
+static size_t populate_one(muxd_api_t *api, const muxd_json_value_t *obj,
+                           muxd_http_response_t *res) {
+    proxy_body_t b;
+    take_proxy(api, obj, &b, res); /* checked before */
+    size_t k = find_proxy(api, b.name);
+    if (k != SIZE_MAX && !proxy_same(api, k, &b)) {
+        proxy_delete(api, k, res);
+        k = SIZE_MAX;
+    }
+    if (k == SIZE_MAX && (k = proxy_add(api, &b, res)) == SIZE_MAX)
+        return SIZE_MAX;
+    const muxd_json_value_t *toxics = muxd_json_get_fold(obj, "toxics");
+    if (muxd_json_type_of(toxics) == MUXD_JSON_NULL)
+        return k;
+    drop_toxics(api, k);
+    if (muxd_json_type_of(toxics) != MUXD_JSON_ARRAY) {
+        fail(api, res, 400, "bad request body: toxics: a JSON array");
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < muxd_json_len(toxics); i++)
+        if (!toxic_add(api, k, muxd_json_at(toxics, i), res))
+            return SIZE_MAX;
+    return k;
+}
+
+/* Each proxy has its name and upstream, before any is made: false with
+ * the error ("... at proxy N", as toxiproxy's) answered. */
+static bool populate_check(muxd_api_t *api, const muxd_json_value_t *list,
+                           muxd_http_response_t *res) {
+    for (size_t i = 0; i < muxd_json_len(list); i++) {
+        proxy_body_t b;
+        if (!take_proxy(api, muxd_json_at(list, i), &b, res))
+            return false;
+        const char *missing = !b.name[0]       ? "name"
+                              : !b.upstream[0] ? "upstream"
+                                               : NULL;
+        if (missing) {
+            fail(api, res, 400, "missing required field: %s at proxy %zu",
+                 missing, i + 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The answer: {"proxies":[...]} (201), or after an error its message
+ * and status with the proxies made before it. */
+static void populate_answer(muxd_api_t *api, const size_t *made, size_t n,
+                            int status, muxd_http_response_t *res) {
+    muxd_reply_reset(&api->body);
+    if (status != 201) {
+        muxd_reply_add(&api->body, "{\"error\":");
+        muxd_reply_string(&api->body, api->msg, strlen(api->msg));
+        muxd_reply_add(&api->body, ",\"status\":%d,", status);
+    } else {
+        muxd_reply_add(&api->body, "{");
+    }
+    muxd_reply_add(&api->body, "\"proxies\":[");
+    for (size_t i = 0; i < n; i++) {
+        muxd_reply_add(&api->body, "%s", i ? "," : "");
+        add_proxy_json(api, made[i]);
+    }
+    muxd_reply_add(&api->body, "]}");
+    answer(api, res, status);
+}
+
+/* POST /populate, --api-config: a JSON array of proxies. */
+static void populate(muxd_api_t *api, const char *text, size_t len,
+                     muxd_http_response_t *res) {
+    muxd_json_t *doc = parse_json(api, text, len, MUXD_JSON_ARRAY, res);
+    if (!doc) {
+        populate_answer(api, NULL, 0, res->status, res);
+        return;
+    }
+    const muxd_json_value_t *list = muxd_json_root(doc);
+    static size_t made[MUXD_PROXIES_MAX];
+    size_t n = 0;
+    int status = 201;
+    if (!populate_check(api, list, res))
+        status = res->status;
+    for (size_t i = 0; status == 201 && i < muxd_json_len(list); i++) {
+        size_t k = populate_one(api, muxd_json_at(list, i), res);
+        if (k == SIZE_MAX)
+            status = res->status;
+        else if (n < MUXD_PROXIES_MAX)
+            made[n++] = k;
+    }
+    muxd_json_free(doc);
+    api->t.faults_changed(api->t.arg);
+    populate_answer(api, made, n, status, res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -543,10 +816,12 @@ static void route_proxy(muxd_api_t *api, const path_t *path,
     } else if (path->n == 2 && is(req, "GET")) {
         add_proxy_json(api, proxy);
         answer(api, res, 200);
+    } else if (path->n == 2 && (is(req, "POST") || is(req, "PATCH"))) {
+        proxy_update(api, proxy, req, res);
+    } else if (path->n == 2 && is(req, "DELETE")) {
+        proxy_delete(api, proxy, res);
     } else if (path->n == 2) {
-        fail(api, res, 405,
-             "muxd's proxies are its --to relays: they are not changed at "
-             "run time yet");
+        fail(api, res, 405, "method not allowed");
     } else if (path->n == 3 && is(req, "GET")) {
         add_toxics_json(api, proxy);
         answer(api, res, 200);
@@ -587,8 +862,15 @@ static bool fault_exists(const muxd_api_t *api, uint64_t id) {
 static void forget_removed(muxd_api_t *api) {
     for (size_t i = 0; i < MUXD_FAULTS_MAX; i++) {
         toxic_t *x = &api->toxics[i];
+        muxd_proxy_info_t info;
         if (x->used && x->fault && !fault_exists(api, x->fault))
             x->used = false;
+        if (x->used && (!api->t.proxy(api->t.arg, x->proxy, &info) ||
+                        info.serial != x->serial)) {
+            if (x->fault) /* its proxy went by the control socket */
+                muxd_faults_del(api->t.faults, x->fault);
+            x->used = false;
+        }
     }
 }
 
@@ -607,11 +889,12 @@ void muxd_api_answer(muxd_api_t *api, const muxd_http_request_t *req,
         reset(api, res);
     else if (path.n == 1 && !strcmp(top, "proxies") && is(req, "GET"))
         proxy_index(api, res);
-    else if (path.n == 1 && !strcmp(top, "proxies"))
-        fail(api, res, 405,
-             "muxd's proxies are its --to relays: they are not created at "
-             "run time yet");
-    else if (path.n == 1 && !strcmp(top, "reset"))
+    else if (path.n == 1 && !strcmp(top, "proxies") && is(req, "POST"))
+        proxy_create(api, req, res);
+    else if (path.n == 1 && !strcmp(top, "populate") && is(req, "POST"))
+        populate(api, req->body, req->body_len, res);
+    else if (path.n == 1 && (!strcmp(top, "reset") || !strcmp(top, "proxies") ||
+                             !strcmp(top, "populate")))
         fail(api, res, 405, "method not allowed");
     else if (!strcmp(top, "proxies"))
         route_proxy(api, &path, req, res);
@@ -650,6 +933,38 @@ int muxd_api_listen(muxd_api_t *api, const char *text, bool remote, char *bound,
         muxd_log_error("cannot serve --api on %s: %s", text,
                        muxd_http_strerror(err));
     return err;
+}
+
+/* The most bytes --api-config reads. */
+#define CONFIG_MAX (1024 * 1024)
+
+int muxd_api_load(muxd_api_t *api, const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *text = fd >= 0 ? malloc(CONFIG_MAX + 1) : NULL;
+    ssize_t len = 0, n = 1;
+    while (text && len <= CONFIG_MAX &&
+           (n = read(fd, text + len, (size_t)(CONFIG_MAX + 1 - len))) > 0)
+        len += n;
+    int err = fd < 0 || n < 0 ? -errno : !text ? -ENOMEM : 0;
+    if (fd >= 0)
+        close(fd);
+    if (err == 0 && len > CONFIG_MAX)
+        err = -EFBIG;
+    if (err < 0) {
+        free(text);
+        muxd_log_error("cannot read --api-config %s: %s", path,
+                       mux_strerror(err));
+        return err;
+    }
+    muxd_http_response_t res = {0};
+    muxd_reply_reset(&api->body);
+    populate(api, text, (size_t)len, &res);
+    free(text);
+    if (res.status == 201)
+        return 0;
+    muxd_log_error("cannot apply --api-config %s: %s (nothing is served)", path,
+                   api->msg);
+    return -EINVAL;
 }
 
 void muxd_api_free(muxd_api_t *api) {

@@ -33,6 +33,14 @@ muxd_api_t *muxd_api_new(const muxd_control_target_t *target);
 int muxd_api_listen(muxd_api_t *api, const char *text, bool remote, char *bound,
                     size_t size);
 
+/*
+ * --api-config FILE: toxiproxy's -config file (the JSON array POST
+ * /populate takes), applied now; unlike toxiproxy, a proxy's "toxics" are
+ * made too. Logs why and returns a negative error if the file cannot be
+ * read or any of it cannot be done; else 0.
+ */
+int muxd_api_load(muxd_api_t *api, const char *path);
+
 /* Stops serving and releases it. NULL is a no-op. */
 void muxd_api_free(muxd_api_t *api);
 

@@ -146,7 +146,7 @@ static bool add_default_listen(parser_t *p) {
 static bool parse_listeners(parser_t *p) {
     muxd_options_t *o = p->o;
     const char *host = o->host ? o->host : "127.0.0.1";
-    if ((o->port || (o->nlisten == 0 && o->ninherited == 0)) &&
+    if ((o->port || (o->nlisten == 0 && o->ninherited == 0 && !o->api_text)) &&
         !add_default_listen(p))
         return false;
     for (size_t i = 0; i < o->nlisten; i++) {
@@ -261,6 +261,8 @@ static void set_control(parser_t *p, char *arg) {
  * may be a name). */
 static void set_api(parser_t *p, char *arg) { p->o->api_text = arg; }
 
+static void set_api_config(parser_t *p, char *arg) { p->o->api_config = arg; }
+
 static void set_api_remote(parser_t *p, char *arg) {
     (void)arg;
     p->o->api_remote = true;
@@ -271,6 +273,8 @@ static bool check_options(parser_t *p) {
     const muxd_options_t *o = p->o;
     if (o->api_remote && !o->api_text)
         return fail(p, "%s", "--api-remote needs --api ADDR");
+    if (o->api_config && !o->api_text)
+        return fail(p, "%s", "--api-config needs --api ADDR");
     const muxd_service_t *service = o->config.service;
     const char *name = service->callbacks.name;
     if (o->config.text && !service->text)
@@ -358,6 +362,13 @@ static void parse_udp_budget(parser_t *p, char *arg) {
         fail(p, "invalid UDP budget: '%s' (a burst of at least 1)", arg);
 }
 
+/* A usage error naming two arguments. */
+static bool fail2(parser_t *p, const char *fmt, const char *a, const char *b) {
+    char msg[512];
+    snprintf(msg, sizeof(msg), fmt, a, b);
+    return fail(p, "%s", msg);
+}
+
 /* --to UPSTREAM: a TCP or unix address with a port other than 0; it
  * takes the -l options given since the previous --to. */
 static void add_upstream(parser_t *p, char *arg) {
@@ -367,32 +378,11 @@ static void add_upstream(parser_t *p, char *arg) {
         return;
     }
     muxd_upstream_t *to = &relay->upstreams[relay->nupstreams];
-    int err = mux_addr_parse(arg, NULL, &to->upstream);
-    if (err == 0 && to->upstream.transport == MUX_UDP)
-        fail(p,
-             "invalid upstream '%s': a relay carries streams (TCP or "
-             "unix:PATH), not udp://",
-             arg);
-    else if (err == 0 && to->upstream.transport == MUX_TCP &&
-             (err = mux_port_lookup(to->upstream.port, MUX_TCP)) == 0)
-        fail(p, "invalid upstream '%s': port 0 (give the upstream's port)",
-             arg);
-    else if (err < 0)
-        fail(p,
-             "invalid upstream '%s': not HOST:PORT, [V6]:PORT, PORT or "
-             "unix:PATH (or an unknown port name)",
-             arg);
-    else {
-        to->upstream_text = arg;
+    const char *why = muxd_upstream_parse(arg, to);
+    if (why)
+        fail2(p, "invalid upstream '%s': %s", arg, why);
+    else
         p->to_at[relay->nupstreams++] = p->o->nlisten;
-    }
-}
-
-/* A usage error naming two arguments. */
-static bool fail2(parser_t *p, const char *fmt, const char *a, const char *b) {
-    char msg[512];
-    snprintf(msg, sizeof(msg), fmt, a, b);
-    return fail(p, "%s", msg);
 }
 
 /* --name NAME: the proxy of the --to just given. */
@@ -522,6 +512,13 @@ static bool assign_upstreams(parser_t *p) {
 /* What --to replaces, and what only --to takes. */
 static bool check_relay(parser_t *p) {
     const muxd_options_t *o = p->o;
+    if (!o->relay.nupstreams && o->api_text && (o->nlisten || o->ninherited))
+        return fail(p, "%s",
+                    "with --api muxd relays only: give each -l ADDR a --to "
+                    "UPSTREAM after it (or make proxies with the API)");
+    if (!o->relay.nupstreams && o->api_text &&
+        o->config.service != &muxd_echo_service)
+        return fail(p, "%s", "with --api muxd relays only: -s does not apply");
     if (!o->relay.nupstreams) {
         if (o->connect_timeout_given || o->relay.dump || o->dump_max_given)
             return fail(p, "%s",
@@ -984,8 +981,17 @@ const muxd_cli_option_t muxd_cli_options[] = {
      .take = set_api,
      .help = "toxiproxy's HTTP API on ADDR (HOST:PORT, port 0 too;\n"
              "loopback only unless --api-remote): the --to relays are\n"
-             "its proxies, toxics are faults (docs/toxiproxy.md); an\n"
-             "\"api on http://ADDR\" line follows the ready lines"},
+             "its first proxies, it makes more; toxics are faults\n"
+             "(docs/toxiproxy.md). muxd relays only: no default\n"
+             "listener. An \"api on http://ADDR\" line follows the\n"
+             "ready lines"},
+    {.name = "api-config",
+     .arg = "FILE",
+     .topic = MUXD_TOPIC_FIXTURES,
+     .take = set_api_config,
+     .help = "proxies (and their toxics) made before the ready lines,\n"
+             "from toxiproxy's -config JSON (POST /populate's body); a\n"
+             "file that cannot be done is a start error"},
     {.name = "api-remote",
      .topic = MUXD_TOPIC_FIXTURES,
      .take = set_api_remote,

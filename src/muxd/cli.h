@@ -52,6 +52,7 @@ typedef struct {
     const char *control_text; /* as given; NULL: none */
     const char *api_text;     /* --api ADDR as given; NULL: none */
     bool api_remote;          /* --api-remote: beyond loopback too */
+    const char *api_config;   /* --api-config FILE, or NULL */
 } muxd_options_t;
 
 /* What muxd_cli_parse() found the command line asks for. */

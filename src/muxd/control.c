@@ -128,19 +128,21 @@ static void do_fault_set(void *arg, uint64_t id, const char *spec,
     muxd_reply_ok(reply);
 }
 
-/* One proxy's object: name, upstream, the addresses it listens on. */
-static void add_proxy(const muxd_control_target_t *t, size_t i,
+/* One proxy's object: name, upstream, enabled, the addresses it listens
+ * on. */
+static void add_proxy(const muxd_control_target_t *t, size_t slot,
+                      const muxd_proxy_info_t *info, bool first,
                       muxd_reply_t *reply) {
-    const char *name, *upstream, *local = NULL;
-    t->proxy(t->arg, i, &name, &upstream);
-    muxd_reply_add(reply, "%s{\"name\":", i ? "," : "");
-    muxd_reply_string(reply, name, strlen(name));
+    const char *local = NULL;
+    muxd_reply_add(reply, "%s{\"name\":", first ? "" : ",");
+    muxd_reply_string(reply, info->name, strlen(info->name));
     muxd_reply_add(reply, ",\"upstream\":");
-    muxd_reply_string(reply, upstream, strlen(upstream));
-    muxd_reply_add(reply, ",\"listen\":[");
-    for (size_t j = 0; j < t->proxy_listener(t->arg, i, j, &local); j++) {
+    muxd_reply_string(reply, info->upstream, strlen(info->upstream));
+    muxd_reply_add(reply, ",\"enabled\":%s,\"listen\":[",
+                   info->enabled ? "true" : "false");
+    for (size_t j = 0; j < t->proxy_listener(t->arg, slot, j, &local); j++) {
         /* a unix socket's path (or @abstract name) as -l takes it */
-        char addr[MUX_ADDRSTRLEN + 8];
+        char addr[MUXD_PROXY_ADDR_MAX];
         int n =
             snprintf(addr, sizeof(addr), "%s%s",
                      local[0] == '/' || local[0] == '@' ? "unix:" : "", local);
@@ -150,13 +152,84 @@ static void add_proxy(const muxd_control_target_t *t, size_t i,
     muxd_reply_add(reply, "]}");
 }
 
+/* {"ok":true,"proxy":{...}} for the proxy in `slot`. */
+static void do_proxy_show(const muxd_control_target_t *t, size_t slot,
+                          muxd_reply_t *reply) {
+    muxd_proxy_info_t info;
+    if (slot == SIZE_MAX || !t->proxy(t->arg, slot, &info))
+        return;
+    muxd_reply_add(reply, "{\"ok\":true,\"proxy\":");
+    add_proxy(t, slot, &info, true, reply);
+    muxd_reply_add(reply, "}");
+}
+
 static void do_proxy_list(void *arg, muxd_reply_t *reply) {
     const muxd_control_target_t *t = arg;
-    const char *name, *upstream;
+    muxd_proxy_info_t info;
+    bool first = true;
     muxd_reply_add(reply, "{\"proxies\":[");
-    for (size_t i = 0; t->proxy(t->arg, i, &name, &upstream); i++)
-        add_proxy(t, i, reply);
+    for (size_t k = 0; k < t->proxy_slots; k++)
+        if (t->proxy(t->arg, k, &info)) {
+            add_proxy(t, k, &info, first, reply);
+            first = false;
+        }
     muxd_reply_add(reply, "]}");
+}
+
+/* The slot of the proxy named `name`, or SIZE_MAX with the error. */
+static size_t proxy_named(const muxd_control_target_t *t, const char *name,
+                          muxd_reply_t *reply) {
+    muxd_proxy_info_t info;
+    for (size_t k = 0; k < t->proxy_slots; k++)
+        if (t->proxy(t->arg, k, &info) && !strcmp(info.name, name))
+            return k;
+    muxd_reply_error(reply, "no proxy named '%.64s' (see: proxy list)", name);
+    return SIZE_MAX;
+}
+
+static void do_proxy_add(void *arg, const char *const *words,
+                         muxd_reply_t *reply) {
+    const muxd_control_target_t *t = arg;
+    muxd_proxy_spec_t spec = {.name = words[0],
+                              .listen = words[1],
+                              .upstream = words[2],
+                              .enabled = 1};
+    char err[256];
+    if (t->proxy_add(t->arg, &spec, err, sizeof(err)) < 0) {
+        muxd_reply_error(reply, "%s", err);
+        return;
+    }
+    do_proxy_show(t, proxy_named(t, words[0], reply), reply);
+}
+
+static void do_proxy_del(void *arg, const char *name, muxd_reply_t *reply) {
+    const muxd_control_target_t *t = arg;
+    size_t slot = proxy_named(t, name, reply);
+    if (slot == SIZE_MAX)
+        return;
+    t->proxy_del(t->arg, slot);
+    muxd_reply_ok(reply);
+}
+
+static void set_enabled(const muxd_control_target_t *t, const char *name,
+                        int enabled, muxd_reply_t *reply) {
+    size_t slot = proxy_named(t, name, reply);
+    if (slot == SIZE_MAX)
+        return;
+    muxd_proxy_spec_t spec = {.enabled = enabled};
+    char err[256];
+    if (t->proxy_update(t->arg, slot, &spec, err, sizeof(err)) < 0)
+        muxd_reply_error(reply, "%s", err);
+    else
+        do_proxy_show(t, slot, reply);
+}
+
+static void do_proxy_enable(void *arg, const char *name, muxd_reply_t *reply) {
+    set_enabled(arg, name, 1, reply);
+}
+
+static void do_proxy_disable(void *arg, const char *name, muxd_reply_t *reply) {
+    set_enabled(arg, name, 0, reply);
 }
 
 static void do_fault_list(void *arg, muxd_reply_t *reply) {
@@ -258,6 +331,20 @@ const muxd_control_cmd_t muxd_control_commands[] = {
      .what = "fault id"},
     {.name = "fault", .sub = "clear", .run = do_fault_clear},
     {.name = "proxy", .sub = "list", .run = do_proxy_list},
+    {.name = "proxy",
+     .sub = "add",
+     .arg = "NAME LISTEN UPSTREAM",
+     .run_words = do_proxy_add,
+     .nargs = 3},
+    {.name = "proxy", .sub = "del", .arg = "NAME", .run_word = do_proxy_del},
+    {.name = "proxy",
+     .sub = "enable",
+     .arg = "NAME",
+     .run_word = do_proxy_enable},
+    {.name = "proxy",
+     .sub = "disable",
+     .arg = "NAME",
+     .run_word = do_proxy_disable},
     {.name = "kick", .arg = "ID", .run_id = do_kick, .what = "client id"},
     {.name = "pause", .run_flag = do_pause, .flag = true},
     {.name = "resume", .run_flag = do_pause, .flag = false},

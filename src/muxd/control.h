@@ -8,6 +8,7 @@
 
 #include "control_cmd.h"
 #include "faults.h"
+#include "proxies.h"
 
 #include "mux.h"
 
@@ -30,11 +31,20 @@ typedef struct {
     bool (*refusing)(void *arg);       /* `refuse on` in force */
     void (*set_refusing)(void *arg, bool on);
     void (*shutdown)(void *arg, const char *why); /* as SIGTERM does */
-    /* The i-th proxy (a --to): false past the last; *listen the i-th
-     * address... through listen(arg, proxy, j). */
-    bool (*proxy)(void *arg, size_t i, const char **name,
-                  const char **upstream);
-    size_t (*proxy_listener)(void *arg, size_t i, size_t j, const char **local);
+    /* Proxy slot `slot` (0 .. proxy_slots - 1) into *info; false for a
+     * free slot. Its listeners' addresses: proxy_listener(arg, slot, j,
+     * &local) for j = 0, 1, ... while below what it returns. */
+    bool (*proxy)(void *arg, size_t slot, muxd_proxy_info_t *info);
+    size_t proxy_slots;
+    size_t (*proxy_listener)(void *arg, size_t slot, size_t j,
+                             const char **local);
+    /* As muxd_proxies_add(), _update(), _del() (proxies.h); del makes the
+     * faults the proxy had forgotten too. */
+    long (*proxy_add)(void *arg, const muxd_proxy_spec_t *spec, char *err,
+                      size_t size);
+    int (*proxy_update)(void *arg, size_t slot, const muxd_proxy_spec_t *spec,
+                        char *err, size_t size);
+    void (*proxy_del)(void *arg, size_t slot);
     void *arg;
 } muxd_control_target_t;
 

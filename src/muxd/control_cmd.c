@@ -97,7 +97,7 @@ void muxd_reply_free(muxd_reply_t *reply) {
 
 /* ---- commands ---- */
 
-#define MAX_WORDS 4
+#define MAX_WORDS 5
 
 typedef struct {
     char text[MUXD_CONTROL_LINE_MAX + 1]; /* the line, cut into words */
@@ -200,7 +200,10 @@ static const muxd_control_cmd_t *find(const muxd_control_cmd_t *commands,
             return NULL;
         }
     }
-    size_t args = c->run_id_word ? 2u : c->arg ? 1u : 0u;
+    size_t args = c->run_words     ? c->nargs
+                  : c->run_id_word ? 2u
+                  : c->arg         ? 1u
+                                   : 0u;
     if (w->nwords != 1 + (c->sub ? 1u : 0u) + args) {
         usage_error(c, false, reply);
         return NULL;
@@ -235,6 +238,8 @@ static bool run(const muxd_control_cmd_t *c, const words_t *w, void *target,
         c->run_id(target, id, reply);
     else if (c->run_id_word)
         c->run_id_word(target, id, arg, reply);
+    else if (c->run_words)
+        c->run_words(target, &w->word[w->nwords - c->nargs], reply);
     else
         c->run_flag(target, on, reply);
     return true;

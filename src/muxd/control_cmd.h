@@ -62,6 +62,10 @@ typedef struct {
     /* Two arguments ("ID SPEC"): an id as run_id's, then a word. */
     void (*run_id_word)(void *target, uint64_t id, const char *word,
                         muxd_reply_t *reply);
+    /* `nargs` words ("NAME LISTEN UPSTREAM"), as they are. */
+    void (*run_words)(void *target, const char *const *words,
+                      muxd_reply_t *reply);
+    size_t nargs;
 } muxd_control_cmd_t;
 
 /* A command's usage, "fault del ID", in `buf` (returned). */

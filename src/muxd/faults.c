@@ -348,7 +348,7 @@ static bool find_proxy(const muxd_faults_t *faults, const muxd_fault_t *f,
     if (!f->proxy[0])
         return true;
     for (size_t k = 0; k < faults->nproxies; k++)
-        if (!strcmp(faults->proxies[k], f->proxy)) {
+        if (faults->proxies[k] && !strcmp(faults->proxies[k], f->proxy)) {
             *proxy = k;
             return true;
         }
@@ -437,6 +437,14 @@ bool muxd_faults_del(muxd_faults_t *faults, uint64_t id) {
             return true;
         }
     return false;
+}
+
+size_t muxd_faults_del_proxy(muxd_faults_t *faults, size_t proxy) {
+    size_t n = 0;
+    for (size_t i = 0; i < faults->nslots; i++)
+        if (faults->entries[i].used && faults->entries[i].proxy == proxy)
+            n += muxd_faults_del(faults, faults->entries[i].id);
+    return n;
 }
 
 void muxd_faults_clear(muxd_faults_t *faults) {

@@ -33,9 +33,10 @@ bool muxd_fault_proxy(const char *spec, char *name, size_t size);
 
 /* A registry; `seed` makes odds= draws reproducible. NULL: no memory. */
 muxd_faults_t *muxd_faults_new(uint64_t seed);
-/* The proxies' names, index 0.. (the --to relays; `names` must outlive the
- * registry): a fault's proxy=NAME picks the connections of that one
- * (muxd_conn_faults_t.proxy), and an unknown NAME is an add error. */
+/* The proxies' names by slot, 0..n-1 (NULL: a free slot; `names` must
+ * outlive the registry and may change): a fault's proxy=NAME picks the
+ * connections of that one (muxd_conn_faults_t.proxy), and an unknown NAME
+ * is an add error. */
 void muxd_faults_proxies(muxd_faults_t *faults, const char *const *names,
                          size_t n);
 void muxd_faults_free(muxd_faults_t *faults);
@@ -53,6 +54,9 @@ bool muxd_faults_set(muxd_faults_t *faults, uint64_t id, const char *spec,
 /* Removes one. Returns false if no fault has that id. Its slot is used
  * again only after muxd_faults_settle(). */
 bool muxd_faults_del(muxd_faults_t *faults, uint64_t id);
+/* Deletes every fault kept to proxy slot `proxy` (its proxy=NAME), as
+ * muxd_faults_del() does; returns how many. */
+size_t muxd_faults_del_proxy(muxd_faults_t *faults, size_t proxy);
 /* Every open connection was refreshed since the last del: the slots of
  * deleted faults may be used again. */
 void muxd_faults_settle(muxd_faults_t *faults);

@@ -36,6 +36,8 @@ typedef struct {
 struct muxd_relay {
     mux_loop_t *loop;
     const muxd_relay_config_t *config;
+    /* Each proxy's upstream by its slot (muxd_relay_set_upstream()). */
+    const muxd_upstream_t *upstreams[MUXD_RELAY_SLOTS];
     char dump_tag[MUXD_DUMP_TAG_MAX]; /* this process's, in file names */
     route_t *routes;
     size_t nroutes;
@@ -49,6 +51,7 @@ struct muxd_relay {
 struct pair {
     muxd_relay_t *relay;
     const muxd_upstream_t *to; /* its client's listener's upstream */
+    size_t proxy;              /* and that upstream's slot */
     pair_t *prev, *next;
     mux_conn_t *client;   /* NULL once closed */
     mux_conn_t *upstream; /* NULL until connected, and once closed */
@@ -96,13 +99,14 @@ static void pair_free(pair_t *pair, const char *reason) {
     }
 }
 
-static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client,
-                        const muxd_upstream_t *to) {
+static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client, size_t proxy) {
     pair_t *pair = calloc(1, sizeof(*pair));
     if (!pair)
         return NULL;
+    const muxd_upstream_t *to = relay->upstreams[proxy];
     pair->relay = relay;
     pair->to = to;
+    pair->proxy = proxy;
     pair->client = client;
     pair->next = relay->pairs;
     if (relay->pairs)
@@ -393,19 +397,8 @@ static void on_connected(mux_loop_t *loop, int fd, int err, void *arg) {
         mux_conn_resume_reading(pair->client);
 }
 
-/* The upstream of the listener that accepted `client`: the only one, or
- * its route; NULL if it has none (a listener muxd_relay_route() was not
- * told of). */
-static const muxd_upstream_t *upstream_of(const muxd_relay_t *relay,
-                                          const mux_conn_t *client) {
-    size_t k = muxd_relay_index_of(relay, client);
-    return k == SIZE_MAX ? NULL : &relay->config->upstreams[k];
-}
-
 size_t muxd_relay_index_of(const muxd_relay_t *relay,
                            const mux_conn_t *client) {
-    if (relay->config->nupstreams == 1)
-        return 0;
     const char *local = mux_conn_local(client);
     for (size_t i = 0; i < relay->nroutes; i++)
         if (strcmp(relay->routes[i].local, local) == 0)
@@ -429,10 +422,12 @@ size_t muxd_relay_listener(const muxd_relay_t *relay, size_t index, size_t i,
 static void client_open(mux_conn_t *client) {
     muxd_relay_t *relay = mux_conn_service_arg(client);
     join(client);
-    const muxd_upstream_t *to = upstream_of(relay, client);
-    pair_t *pair = to ? pair_new(relay, client, to) : NULL;
+    size_t proxy = muxd_relay_index_of(relay, client);
+    bool routed = proxy != SIZE_MAX && relay->upstreams[proxy];
+    pair_t *pair = routed ? pair_new(relay, client, proxy) : NULL;
     if (!pair) {
-        const char *why = to ? "out of memory" : "no upstream for its listener";
+        const char *why =
+            routed ? "out of memory" : "no upstream for its listener";
         mux_conn_log(client, why, strlen(why));
         mux_conn_close(client, MUX_CLOSE_NOW);
         return;
@@ -442,6 +437,7 @@ static void client_open(mux_conn_t *client) {
     if (cf && cf->blackhole)
         return;
     mux_conn_pause_reading(client);
+    const muxd_upstream_t *to = pair->to;
     int err = mux_connect(relay->loop, to->addrs, to->naddrs,
                           relay->config->connect_timeout_ms, on_connected, pair,
                           &pair->connecting);
@@ -478,16 +474,37 @@ void muxd_relay_faults_changed(mux_conn_t *client) {
 /* The relay                                                           */
 /* ------------------------------------------------------------------ */
 
+const char *muxd_upstream_parse(const char *text, muxd_upstream_t *to) {
+    int err = mux_addr_parse(text, NULL, &to->upstream);
+    if (err == 0 && to->upstream.transport == MUX_UDP)
+        return "a relay carries streams (TCP or unix:PATH), not udp://";
+    if (err == 0 && to->upstream.transport == MUX_TCP &&
+        mux_port_lookup(to->upstream.port, MUX_TCP) == 0)
+        return "port 0 (give the upstream's port)";
+    if (err < 0 || (to->upstream.transport == MUX_TCP &&
+                    mux_port_lookup(to->upstream.port, MUX_TCP) < 0))
+        return "not HOST:PORT, [V6]:PORT, PORT or unix:PATH (or an unknown "
+               "port name)";
+    to->upstream_text = text;
+    return NULL;
+}
+
+int muxd_upstream_resolve(muxd_upstream_t *to) {
+    int n = mux_addr_resolve(&to->upstream, 0, to->addrs, MUXD_RELAY_ADDRS);
+    if (n >= 0)
+        to->naddrs = (size_t)n;
+    return n < 0 ? n : 0;
+}
+
 int muxd_relay_prepare(muxd_relay_config_t *config) {
     for (size_t i = 0; i < config->nupstreams; i++) {
         muxd_upstream_t *to = &config->upstreams[i];
-        int n = mux_addr_resolve(&to->upstream, 0, to->addrs, MUXD_RELAY_ADDRS);
-        if (n < 0) {
+        int err = muxd_upstream_resolve(to);
+        if (err < 0) {
             muxd_log_error("cannot resolve the upstream %s: %s",
-                           to->upstream_text, mux_strerror(n));
-            return n;
+                           to->upstream_text, mux_strerror(err));
+            return err;
         }
-        to->naddrs = (size_t)n;
     }
     int err = config->dump ? muxd_dump_check(config->dump) : 0;
     if (err < 0)
@@ -496,11 +513,15 @@ int muxd_relay_prepare(muxd_relay_config_t *config) {
     return err;
 }
 
-/* Closes every upstream stream (and connect) that is left, at once. */
-static void close_all(muxd_relay_t *relay) {
+/* Closes the pairs of proxy `slot` (every pair: SIZE_MAX), both streams
+ * and a connect under way, at once: each pair is freed before this
+ * returns. */
+static void close_pairs(muxd_relay_t *relay, size_t slot) {
     pair_t *next;
     for (pair_t *pair = relay->pairs; pair; pair = next) {
         next = pair->next;
+        if (slot != SIZE_MAX && pair->proxy != slot)
+            continue;
         mux_conn_t *client = pair->client; /* valid to the turn's end */
         mux_connect_cancel(pair->connecting);
         pair->connecting = NULL;
@@ -510,6 +531,8 @@ static void close_all(muxd_relay_t *relay) {
             mux_conn_close(client, MUX_CLOSE_NOW);
     }
 }
+
+static void close_all(muxd_relay_t *relay) { close_pairs(relay, SIZE_MAX); }
 
 static void on_finish_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     (void)loop;
@@ -553,6 +576,22 @@ void muxd_relay_finish(muxd_relay_t *relay, uint64_t deadline_ms,
     if (deadline_ms <= now ||
         mux_timer_start(&relay->finish_timer, deadline_ms - now, 0) < 0)
         close_all(relay);
+}
+
+void muxd_relay_set_upstream(muxd_relay_t *relay, size_t slot,
+                             const muxd_upstream_t *to) {
+    if (!to)
+        muxd_relay_close_proxy(relay, slot);
+    relay->upstreams[slot] = to;
+}
+
+void muxd_relay_close_proxy(muxd_relay_t *relay, size_t slot) {
+    close_pairs(relay, slot);
+    size_t kept = 0;
+    for (size_t i = 0; i < relay->nroutes; i++)
+        if (relay->routes[i].upstream != slot)
+            relay->routes[kept++] = relay->routes[i];
+    relay->nroutes = kept;
 }
 
 int muxd_relay_route(muxd_relay_t *relay, const char *local, size_t index) {

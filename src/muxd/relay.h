@@ -20,8 +20,10 @@
 
 /* The most addresses UPSTREAM resolves to that are tried. */
 #define MUXD_RELAY_ADDRS 16
-/* The most upstreams (--to) of one muxd: one per -l at most. */
+/* The most upstreams (--to) of one muxd's command line. */
 #define MUXD_RELAY_UPSTREAMS 64
+/* The most proxies (upstreams) a relay serves at once: its slots. */
+#define MUXD_RELAY_SLOTS 256
 /* --dump-max's default: the most dump text one connection writes. */
 #define MUXD_RELAY_DUMP_MAX (UINT64_C(16) << 20)
 
@@ -49,6 +51,14 @@ typedef struct {
     uint64_t dump_max;           /* --dump-max: text per connection */
 } muxd_relay_config_t;
 
+/* UPSTREAM `text` (kept by pointer) parsed into *to: NULL, or why it is
+ * not an upstream (after "invalid upstream 'TEXT': "). */
+const char *muxd_upstream_parse(const char *text, muxd_upstream_t *to);
+
+/* Resolves a parsed upstream into to->addrs (blocking, as getaddrinfo()
+ * is: a name in /etc/hosts or a number costs nothing). 0 or -errno. */
+int muxd_upstream_resolve(muxd_upstream_t *to);
+
 /*
  * Before the loop runs (and before --workers fork): resolves each
  * UPSTREAM once, and checks that --dump's directory takes files. Logs why
@@ -68,9 +78,20 @@ muxd_relay_t *muxd_relay_new(mux_loop_t *loop,
                              size_t max_output, uint64_t idle_timeout_ms);
 
 /*
+ * Proxy `slot`'s upstream (< MUXD_RELAY_SLOTS; kept by pointer: it must
+ * live until set again). NULL: the slot has none; its connections are
+ * closed and its routes dropped (muxd_relay_close_proxy()).
+ */
+void muxd_relay_set_upstream(muxd_relay_t *relay, size_t slot,
+                             const muxd_upstream_t *to);
+
+/* Closes proxy `slot`'s connections, both streams of each pair, at once,
+ * and forgets its routes (its listeners are the caller's to close). */
+void muxd_relay_close_proxy(muxd_relay_t *relay, size_t slot);
+
+/*
  * The clients of the listener bound at `local` (MUX_EV_LISTEN's, as
- * mux_conn_local() gives it) go to upstream `index` (with one upstream
- * every client goes to it; its routes only list its listeners). Returns
+ * mux_conn_local() gives it) go to upstream `index`. Returns
  * 0, -EEXIST (that address already goes to another upstream) or -ENOMEM.
  */
 int muxd_relay_route(muxd_relay_t *relay, const char *local, size_t index);

@@ -11,6 +11,7 @@
 #include "control.h"
 #include "fixture.h"
 #include "log.h"
+#include "proxies.h"
 #include "relay.h"
 
 #include <dirent.h>
@@ -43,16 +44,12 @@ typedef struct muxd {
      * its stream's faults (mux_conn_faults()) pointing into it. */
     muxd_faults_t *faults;
     mux_faults_t *server_faults; /* the server's part of them (accept delay) */
-    const char *proxy_names[MUXD_RELAY_UPSTREAMS]; /* for proxy=NAME */
-    muxd_control_t *control;                       /* --control, or NULL */
-    muxd_api_t *api;                               /* --api, or NULL */
+    muxd_control_t *control;     /* --control, or NULL */
+    muxd_api_t *api;             /* --api, or NULL */
     char api_bound[MUX_ADDRSTRLEN + 16];
-    bool refusing;       /* control's `refuse on` */
-    muxd_relay_t *relay; /* --to, or NULL */
-    /* Several --to: the -l being bound (an index in opts.listen, else
-     * SIZE_MAX), so that its listeners are routed to its upstream. */
-    size_t binding;
-    int route_err;
+    bool refusing;           /* control's `refuse on` */
+    muxd_relay_t *relay;     /* --to or --api, or NULL */
+    muxd_proxies_t *proxies; /* the relay's */
 } muxd_t;
 
 /* Control's `refuse on|off`: new clients are reset at once, or served. */
@@ -116,22 +113,28 @@ static void faults_changed(muxd_t *muxd) {
 
 /* The registry of --fault's specs, and of the control socket's faults
  * (then it exists even empty). Returns 0 or -ENOMEM. */
-static int faults_start(muxd_t *muxd) {
+static int faults_new(muxd_t *muxd) {
     muxd_options_t *o = muxd->opts;
     if (!o->nfaults && !o->control_text && !o->api_text)
         return 0;
     if (!(muxd->faults = muxd_faults_new(o->seed)) ||
         !(muxd->server_faults = mux_faults_new()))
         return -ENOMEM;
-    for (size_t k = 0; k < o->relay.nupstreams; k++)
-        muxd->proxy_names[k] = o->relay.upstreams[k].name;
-    muxd_faults_proxies(muxd->faults, muxd->proxy_names, o->relay.nupstreams);
+    return 0;
+}
+
+/* --fault's specs, once the proxies they may name are there. */
+static void faults_load(muxd_t *muxd) {
+    muxd_options_t *o = muxd->opts;
+    if (!muxd->faults)
+        return;
+    if (muxd->proxies)
+        muxd_faults_proxies(muxd->faults, muxd_proxies_names(muxd->proxies),
+                            MUXD_PROXIES_MAX);
     for (size_t i = 0; i < o->nfaults; i++)
         muxd_faults_add(muxd->faults, o->faults[i], NULL, 0);
-    muxd_faults_server(muxd->faults, o->relay.nupstreams > 0,
-                       muxd->server_faults);
+    muxd_faults_server(muxd->faults, muxd->relay != NULL, muxd->server_faults);
     o->server.faults = muxd->server_faults;
-    return 0;
 }
 
 /*
@@ -153,25 +156,12 @@ static void count_accept(muxd_t *muxd) {
 
 static void stop_loop(void *loop) { mux_stop(loop); }
 
-/* A listener bound for -l ADDR --to UPSTREAM: its clients go to that
- * upstream (with one --to, every listener's). */
-static void route_listener(muxd_t *muxd, const char *local) {
-    const muxd_options_t *o = muxd->opts;
-    if (o->relay.nupstreams > 1 && muxd->binding >= o->nlisten)
-        return;
-    size_t index =
-        o->relay.nupstreams > 1 ? o->listen_upstream[muxd->binding] : 0;
-    int err = muxd_relay_route(muxd->relay, local, index);
-    if (err < 0 && !muxd->route_err)
-        muxd->route_err = err;
-}
-
 static void on_event(mux_server_t *server, const mux_event_t *ev, void *arg) {
     muxd_t *muxd = arg;
     muxd_options_t *o = muxd->opts;
     muxd_log_event(ev);
-    if (ev->type == MUX_EV_LISTEN && muxd->relay)
-        route_listener(muxd, ev->local);
+    if (ev->type == MUX_EV_LISTEN && muxd->proxies)
+        muxd_proxies_listened(muxd->proxies, ev->local);
     if (ev->type == MUX_EV_ACCEPT && muxd->faults)
         faults_accept(muxd, ev->conn);
     if (ev->type == MUX_EV_CLOSE && muxd->faults)
@@ -256,13 +246,19 @@ static const char *listen_hint(const mux_addr_t *addr, int err) {
     return "";
 }
 
+/* The -l listeners; each --to's go to its proxy (with one --to, every
+ * listener's, inherited ones too). */
 static int listen_all(muxd_t *muxd) {
     muxd_options_t *o = muxd->opts;
+    size_t fallback = o->relay.nupstreams == 1 ? 0 : SIZE_MAX;
     for (size_t i = 0; i < o->nlisten; i++) {
-        muxd->binding = i;
+        if (muxd->proxies)
+            muxd_proxies_bind(muxd->proxies, o->listen_upstream[i], fallback);
         int err = mux_server_listen_addr(muxd->server, &o->listen[i]);
-        muxd->binding = SIZE_MAX;
-        if (err == 0 && muxd->route_err == -EEXIST) {
+        int route_err =
+            muxd->proxies ? muxd_proxies_bind(muxd->proxies, SIZE_MAX, fallback)
+                          : 0;
+        if (err == 0 && route_err == -EEXIST) {
             muxd_log_error(
                 "cannot listen on %s for --to %s: the address "
                 "is another --to's listener already",
@@ -270,7 +266,7 @@ static int listen_all(muxd_t *muxd) {
                 o->relay.upstreams[o->listen_upstream[i]].upstream_text);
             return -EEXIST;
         }
-        if (err == 0 && (err = muxd->route_err) < 0) {
+        if (err == 0 && (err = route_err) < 0) {
             muxd_log_error("cannot route %s to its upstream: %s",
                            o->listen_text[i], mux_strerror(err));
             return err;
@@ -367,15 +363,20 @@ static unsigned default_max_clients(void) {
     return free_fds > 1 ? (unsigned)free_fds : 1;
 }
 
-/* --to: the relay is the service. Returns 0 or -ENOMEM. */
+/* --to or --api: the relay is the service, its proxies the --to's (the
+ * API adds more). Returns 0 or -ENOMEM. */
 static int relay_start(muxd_t *muxd, const mux_service_t **service) {
     muxd_options_t *o = muxd->opts;
-    if (!o->relay.nupstreams)
+    if (!o->relay.nupstreams && !o->api_text)
         return 0;
     muxd->relay = muxd_relay_new(muxd->loop, &o->relay, o->server.max_output,
                                  o->server.idle_timeout_ms);
-    if (!muxd->relay)
+    if (!muxd->relay ||
+        !(muxd->proxies = muxd_proxies_new(muxd->relay, muxd->faults, o->host)))
         return -ENOMEM;
+    for (size_t k = 0; k < o->relay.nupstreams; k++)
+        if (muxd_proxies_adopt(muxd->proxies, &o->relay.upstreams[k]) != k)
+            return -ENOMEM;
     *service = muxd_relay_service();
     o->server.service_arg = muxd->relay;
     return 0;
@@ -383,18 +384,31 @@ static int relay_start(muxd_t *muxd, const mux_service_t **service) {
 
 /* The control socket's view of this muxd. */
 static void control_faults_changed(void *arg) { faults_changed(arg); }
-static bool control_proxy(void *arg, size_t i, const char **name,
-                          const char **upstream) {
+static bool control_proxy(void *arg, size_t slot, muxd_proxy_info_t *info) {
     const muxd_t *muxd = arg;
-    if (i >= muxd->opts->relay.nupstreams)
-        return false;
-    *name = muxd->opts->relay.upstreams[i].name;
-    *upstream = muxd->opts->relay.upstreams[i].upstream_text;
-    return true;
+    return muxd->proxies && muxd_proxies_info(muxd->proxies, slot, info);
 }
 static size_t control_proxy_listener(void *arg, size_t i, size_t j,
                                      const char **local) {
     return muxd_relay_listener(((muxd_t *)arg)->relay, i, j, local);
+}
+static long control_proxy_add(void *arg, const muxd_proxy_spec_t *spec,
+                              char *err, size_t size) {
+    muxd_t *muxd = arg;
+    if (muxd->proxies)
+        return muxd_proxies_add(muxd->proxies, spec, err, size);
+    snprintf(err, size, "this muxd relays nothing: proxies need --to or --api");
+    return -EINVAL;
+}
+static int control_proxy_update(void *arg, size_t slot,
+                                const muxd_proxy_spec_t *spec, char *err,
+                                size_t size) {
+    return muxd_proxies_update(((muxd_t *)arg)->proxies, slot, spec, err, size);
+}
+static void control_proxy_del(void *arg, size_t slot) {
+    muxd_t *muxd = arg;
+    if (muxd_proxies_del(muxd->proxies, slot))
+        faults_changed(muxd);
 }
 static void control_shutdown(void *arg, const char *why) {
     muxd_shutdown(arg, why);
@@ -409,7 +423,11 @@ static muxd_control_target_t control_target(muxd_t *muxd) {
                                    .set_refusing = set_refusing,
                                    .shutdown = control_shutdown,
                                    .proxy = control_proxy,
+                                   .proxy_slots = MUXD_PROXIES_MAX,
                                    .proxy_listener = control_proxy_listener,
+                                   .proxy_add = control_proxy_add,
+                                   .proxy_update = control_proxy_update,
+                                   .proxy_del = control_proxy_del,
                                    .arg = muxd};
 }
 
@@ -428,6 +446,9 @@ static int api_start(muxd_t *muxd) {
         muxd_log_error("cannot serve --api: %s", mux_strerror(-ENOMEM));
         return -ENOMEM;
     }
+    int err = o->api_config ? muxd_api_load(muxd->api, o->api_config) : 0;
+    if (err < 0)
+        return err;
     return muxd_api_listen(muxd->api, o->api_text, o->api_remote,
                            muxd->api_bound, sizeof(muxd->api_bound));
 }
@@ -455,7 +476,7 @@ static int start(muxd_t *muxd) {
         o->server.filter = muxd_acl_filter;
         o->server.filter_arg = &o->acl;
     }
-    int err = faults_start(muxd);
+    int err = faults_new(muxd);
     if (err == 0)
         err = relay_start(muxd, &service);
     if (err < 0) {
@@ -463,11 +484,14 @@ static int start(muxd_t *muxd) {
                        mux_strerror(err));
         return err;
     }
+    faults_load(muxd);
     err = mux_server_new(muxd->loop, service, &o->server, &muxd->server);
     if (err < 0) {
         muxd_log_error("cannot create the server: %s", mux_strerror(err));
         return err;
     }
+    if (muxd->proxies)
+        muxd_proxies_attach(muxd->proxies, muxd->server);
     if ((err = watch_signals(muxd)) < 0 || (err = listen_all(muxd)) < 0 ||
         (err = adopt_inherited(muxd)) < 0)
         return err;
@@ -482,8 +506,7 @@ static int start(muxd_t *muxd) {
 }
 
 int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
-    muxd_t muxd = {
-        .opts = o, .ready = ready, .worker = worker, .binding = SIZE_MAX};
+    muxd_t muxd = {.opts = o, .ready = ready, .worker = worker};
     muxd.faults = NULL;
     int err = mux_loop_new(&muxd.loop);
     if (err < 0) {
@@ -498,6 +521,7 @@ int muxd_serve(muxd_options_t *o, muxd_ready_t *ready, unsigned worker) {
     muxd_api_free(muxd.api);
     mux_server_free(muxd.server);
     muxd_relay_free(muxd.relay);
+    muxd_proxies_free(muxd.proxies);
     muxd_faults_free(muxd.faults);
     mux_faults_free(muxd.server_faults);
     muxd_log_attach(NULL);

@@ -1,9 +1,9 @@
 /*
  * fuzz_api.c -- libFuzzer harness for toxiproxy's API (src/muxd/api.c):
  * muxd_api_answer() on a fake target, without the network: a real fault
- * registry whose proxies are "echo" and "db", fake proxy callbacks giving
- * those two, and a faults_changed callback that counts (and settles the
- * registry, as serve.c's does).
+ * registry, a fake table of four proxy slots that starts with "echo" and
+ * "db" (requests add, change and delete proxies), and a faults_changed
+ * callback that counts (and settles the registry, as serve.c's does).
  *
  * Input: requests cut at each 0xFF byte (never in a JSON text); each is
  * METHOD NUL PATH NUL BODY (a missing NUL: the path, the body empty).
@@ -16,12 +16,13 @@
  *  - any other body is one JSON object (muxd_json_parse), or an array
  *    for a 200 to a GET (a proxy's toxics, as toxiproxy lists them);
  *  - an error (400 and up) is exactly {"error": STRING, "status": N}, N
- *    the status;
+ *    the status (a /populate's has its "proxies" too);
  *  - faults_changed is called at most once, and once whenever the
  *    registry's faults (ids and specs) changed; an error (300 and up)
- *    changes no fault and calls nothing;
+ *    changes no fault and calls nothing (but a /populate's: what it made
+ *    before the error stays);
  *  - after each success but a GET's, and after each pass: every fault is
- *    kept to one of the two proxies, and a proxy has no more faults than
+ *    kept to one of the proxies, and a proxy has no more faults than
  *    GET /proxies/{p}/toxics lists toxics (a toxic has at most one
  *    fault), each listed toxic named once.
  */
@@ -34,25 +35,29 @@
 #include "json.h"
 #include "log.h"
 
-static const char *const proxy_names[] = {"echo", "db"};
-#define NPROXIES (sizeof(proxy_names) / sizeof(proxy_names[0]))
-
 static int calls; /* of faults_changed, per request */
 static muxd_faults_t *faults;
 
-static void fake_faults_changed(void *arg) {
-    (void)arg;
-    calls++;
-    muxd_faults_settle(faults); /* no open connection to refresh */
-}
+/* The fake proxies. */
+#define NPROXIES 4
+static struct {
+    bool used, enabled;
+    char name[MUXD_PROXY_NAME_MAX + 1];
+    char listen[MUXD_PROXY_ADDR_MAX], upstream[MUXD_PROXY_ADDR_MAX];
+    uint64_t serial;
+} proxies[NPROXIES];
+static const char *proxy_names[NPROXIES];
+static uint64_t serials;
 
-static bool fake_proxy(void *arg, size_t i, const char **name,
-                       const char **upstream) {
+static bool fake_proxy(void *arg, size_t slot, muxd_proxy_info_t *info) {
     (void)arg;
-    if (i >= NPROXIES)
+    if (slot >= NPROXIES || !proxies[slot].used)
         return false;
-    *name = proxy_names[i];
-    *upstream = i ? "127.0.0.1:5432" : "127.0.0.1:7";
+    *info = (muxd_proxy_info_t){.name = proxies[slot].name,
+                                .listen = proxies[slot].listen,
+                                .upstream = proxies[slot].upstream,
+                                .enabled = proxies[slot].enabled,
+                                .serial = proxies[slot].serial};
     return true;
 }
 
@@ -60,8 +65,93 @@ static size_t fake_proxy_listener(void *arg, size_t i, size_t j,
                                   const char **local) {
     (void)arg;
     (void)j;
-    *local = i ? "127.0.0.1:15432" : "127.0.0.1:10007";
-    return 1;
+    *local = proxies[i].listen;
+    return proxies[i].enabled ? 1 : 0;
+}
+
+static void set_field(char *field, const char *value) {
+    if (value)
+        snprintf(field, MUXD_PROXY_ADDR_MAX, "%s", value);
+}
+
+static int fake_proxy_update(void *arg, size_t slot,
+                             const muxd_proxy_spec_t *spec, char *err,
+                             size_t size) {
+    (void)arg;
+    (void)err;
+    (void)size;
+    CHECK(slot < NPROXIES && proxies[slot].used);
+    set_field(proxies[slot].listen, spec->listen);
+    set_field(proxies[slot].upstream, spec->upstream);
+    if (spec->enabled >= 0)
+        proxies[slot].enabled = spec->enabled;
+    return 0;
+}
+
+static long fake_proxy_add(void *arg, const muxd_proxy_spec_t *spec, char *err,
+                           size_t size) {
+    (void)arg;
+    size_t len = spec->name ? strlen(spec->name) : 0, k = 0;
+    const char *ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-";
+    if (!len || len > MUXD_PROXY_NAME_MAX || strspn(spec->name, ok) != len ||
+        !spec->upstream) {
+        snprintf(err, size, "invalid proxy");
+        return MUXD_PROXY_EINVAL;
+    }
+    for (size_t i = 0; i < NPROXIES; i++)
+        if (proxies[i].used && !strcmp(proxies[i].name, spec->name)) {
+            snprintf(err, size, "proxy already exists");
+            return MUXD_PROXY_EEXIST;
+        }
+    while (k < NPROXIES && proxies[k].used)
+        k++;
+    if (k == NPROXIES) {
+        snprintf(err, size, "too many proxies");
+        return MUXD_PROXY_EFULL;
+    }
+    proxies[k].used = true;
+    proxies[k].serial = ++serials;
+    memcpy(proxies[k].name, spec->name, len + 1);
+    set_field(proxies[k].listen, spec->listen ? spec->listen : "127.0.0.1:0");
+    set_field(proxies[k].upstream, spec->upstream);
+    proxies[k].enabled = spec->enabled != 0;
+    proxy_names[k] = proxies[k].name;
+    return (long)k;
+}
+
+static void fake_faults_changed(void *arg);
+
+/* As muxd_proxies_del(): the proxy's faults go with it. */
+static void fake_proxy_del(void *arg, size_t slot) {
+    CHECK(slot < NPROXIES && proxies[slot].used);
+    if (muxd_faults_del_proxy(faults, slot))
+        fake_faults_changed(arg);
+    proxies[slot].used = false;
+    proxy_names[slot] = NULL;
+}
+
+/* "echo" and "db", and two free slots. */
+static void fake_proxies_start(void) {
+    memset(proxies, 0, sizeof(proxies));
+    memset(proxy_names, 0, sizeof(proxy_names));
+    serials = 0;
+    const char *names[] = {"echo", "db"};
+    for (size_t i = 0; i < 2; i++) {
+        muxd_proxy_spec_t spec = {
+            .name = names[i],
+            .listen = i ? "127.0.0.1:15432" : "127.0.0.1:10007",
+            .upstream = i ? "127.0.0.1:5432" : "127.0.0.1:7",
+            .enabled = 1};
+        char err[64];
+        CHECK(fake_proxy_add(NULL, &spec, err, sizeof(err)) == (long)i);
+    }
+}
+
+static void fake_faults_changed(void *arg) {
+    (void)arg;
+    calls++;
+    muxd_faults_settle(faults); /* no open connection to refresh */
 }
 
 /* The registry's faults, ids and specs, as one number. */
@@ -91,7 +181,8 @@ static muxd_json_t *parse_body(const muxd_http_response_t *res) {
     return doc;
 }
 
-static void check_response(const muxd_http_response_t *res, bool get) {
+static void check_response(const muxd_http_response_t *res, bool get,
+                           bool populate) {
     CHECK(res->status >= 200 && res->status <= 599);
     if (res->status == 204) {
         CHECK(res->body == NULL || res->len == 0);
@@ -105,7 +196,7 @@ static void check_response(const muxd_http_response_t *res, bool get) {
     if (res->status >= 400) {
         const char *error;
         int64_t status;
-        CHECK(muxd_json_len(root) == 2);
+        CHECK(muxd_json_len(root) == (populate ? 3u : 2u));
         CHECK(muxd_json_string(muxd_json_get(root, "error"), &error, NULL));
         CHECK(muxd_json_int(muxd_json_get(root, "status"), &status));
         CHECK(status == res->status);
@@ -129,7 +220,7 @@ static void answer(muxd_api_t *api, const char *method, const char *path,
 
 /* Proxy i's toxics as GET lists them: each named once. Their number. */
 static size_t toxics_listed(muxd_api_t *api, size_t i) {
-    char path[64];
+    char path[128];
     snprintf(path, sizeof(path), "/proxies/%s/toxics", proxy_names[i]);
     muxd_http_response_t res;
     answer(api, "GET", path, NULL, 0, &res);
@@ -164,13 +255,15 @@ static void check_faults(muxd_api_t *api) {
         muxd_faults_list(faults, i, &id, &spec);
         CHECK(muxd_fault_proxy(spec, name, sizeof(name)));
         size_t p = 0;
-        while (p < NPROXIES && strcmp(name, proxy_names[p]))
+        while (p < NPROXIES &&
+               (!proxy_names[p] || strcmp(name, proxy_names[p])))
             p++;
         CHECK(p < NPROXIES);
         per_proxy[p]++;
     }
     for (size_t p = 0; p < NPROXIES; p++)
-        CHECK(per_proxy[p] <= toxics_listed(api, p));
+        if (proxy_names[p])
+            CHECK(per_proxy[p] <= toxics_listed(api, p));
 }
 
 /* One request: METHOD NUL PATH NUL BODY. */
@@ -194,12 +287,13 @@ static void run_request(muxd_api_t *api, const char *data, size_t size) {
     muxd_http_response_t res;
     const char *m = mlen ? method : "GET";
     answer(api, m, path, body, (size_t)(end - body), &res);
-    check_response(&res, !strcmp(m, "GET"));
+    bool populate = strstr(path, "populate") != NULL;
+    check_response(&res, !strcmp(m, "GET"), populate);
     CHECK(calls <= 1);
     bool changed = faults_hash() != before;
     if (changed)
         CHECK(calls == 1);
-    if (res.status >= 300) /* refused as a whole */
+    if (res.status >= 300 && !populate) /* refused as a whole */
         CHECK(!changed && calls == 0);
     else if (strcmp(m, "GET"))
         check_faults(api);
@@ -209,11 +303,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const muxd_log_t quiet = {.level = MUXD_LOG_QUIET};
     muxd_log_init(&quiet, 0);
     CHECK((faults = muxd_faults_new(1)) != NULL);
+    fake_proxies_start();
     muxd_faults_proxies(faults, proxy_names, NPROXIES);
     muxd_control_target_t target = {.faults = faults,
                                     .faults_changed = fake_faults_changed,
                                     .proxy = fake_proxy,
-                                    .proxy_listener = fake_proxy_listener};
+                                    .proxy_slots = NPROXIES,
+                                    .proxy_listener = fake_proxy_listener,
+                                    .proxy_add = fake_proxy_add,
+                                    .proxy_update = fake_proxy_update,
+                                    .proxy_del = fake_proxy_del};
     muxd_api_t *api = muxd_api_new(&target);
     CHECK(api != NULL);
     for (int pass = 0; pass < 2; pass++) {

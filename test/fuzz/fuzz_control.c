@@ -28,6 +28,8 @@
 #include "faults.h"
 #include "log.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -53,13 +55,39 @@ static void fake_shutdown(void *arg, const char *why) {
     calls++;
 }
 
-/* One proxy, "p", listening on one address. */
-static bool fake_proxy(void *arg, size_t i, const char **name,
-                       const char **upstream) {
+/* One proxy, "p", listening on one address; adding one fails, changing
+ * and deleting one only count. */
+static bool fake_proxy(void *arg, size_t slot, muxd_proxy_info_t *info) {
     (void)arg;
-    *name = "p";
-    *upstream = "127.0.0.1:1";
-    return i == 0;
+    *info = (muxd_proxy_info_t){.name = "p",
+                                .upstream = "127.0.0.1:1",
+                                .listen = "127.0.0.1:2",
+                                .enabled = true,
+                                .serial = 1};
+    return slot == 0;
+}
+static long fake_proxy_add(void *arg, const muxd_proxy_spec_t *spec, char *err,
+                           size_t size) {
+    (void)arg;
+    CHECK(spec->name && spec->listen && spec->upstream);
+    calls++;
+    snprintf(err, size, "fake: no proxies made");
+    return -EINVAL;
+}
+static int fake_proxy_update(void *arg, size_t slot,
+                             const muxd_proxy_spec_t *spec, char *err,
+                             size_t size) {
+    (void)arg;
+    (void)err;
+    (void)size;
+    CHECK(slot == 0 && spec->enabled >= 0);
+    calls++;
+    return 0;
+}
+static void fake_proxy_del(void *arg, size_t slot) {
+    (void)arg;
+    CHECK(slot == 0);
+    calls++;
 }
 static size_t fake_proxy_listener(void *arg, size_t i, size_t j,
                                   const char **local) {
@@ -91,7 +119,11 @@ static void fake_start(fake_t *f) {
                                  .set_refusing = fake_set_refusing,
                                  .shutdown = fake_shutdown,
                                  .proxy = fake_proxy,
-                                 .proxy_listener = fake_proxy_listener};
+                                 .proxy_slots = 1,
+                                 .proxy_listener = fake_proxy_listener,
+                                 .proxy_add = fake_proxy_add,
+                                 .proxy_update = fake_proxy_update,
+                                 .proxy_del = fake_proxy_del};
     CHECK(mux_loop_new(&f->loop) == 0);
     CHECK(mux_server_new(f->loop, &quiet_service, &opts, &t->server) == 0);
     CHECK((t->faults = muxd_faults_new(1)) != NULL);

@@ -260,7 +260,8 @@ class TestOptions(unittest.TestCase):
         self.assertEqual(status, 2)
         self.assertIn("muxd: --api-remote needs --api ADDR", err)
         status, _, err = muxtest.run("--api", "127.0.0.1:0", "--workers",
-                                     "2", "-p", "0")
+                                     "2", "-l", "127.0.0.1:0", "--to",
+                                     "127.0.0.1:1")
         self.assertEqual(status, 2)
         self.assertIn("muxd: --api cannot be combined with --workers", err)
 

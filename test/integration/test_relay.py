@@ -818,8 +818,10 @@ class TestSeveralRelays(unittest.TestCase):
                 ctl = muxtest.Control(path)
                 self.assertEqual(ctl.command("proxy list"), {"proxies": [
                     {"name": "cache", "upstream": f"127.0.0.1:{x.port}",
+                     "enabled": True,
                      "listen": ["127.0.0.1:%d" % m.listeners[0][1][1]]},
                     {"name": "proxy2", "upstream": f"127.0.0.1:{y.port}",
+                     "enabled": True,
                      "listen": ["127.0.0.1:%d" % m.listeners[1][1][1],
                                 "unix:" + unix]},
                 ]})

@@ -21,14 +21,22 @@
 /* Exactly one run function; an argument exactly where one is taken. */
 static void check_row(const muxd_control_cmd_t *c) {
     int runs = !!c->run + !!c->run_word + !!c->run_id + !!c->run_flag +
-               !!c->run_id_word;
+               !!c->run_id_word + !!c->run_words;
     assert_int_equal(runs, 1);
     assert_true(!c->run || !c->arg);
-    assert_true(!(c->run_word || c->run_id || c->run_id_word) || c->arg);
+    assert_true(!(c->run_word || c->run_id || c->run_id_word || c->run_words) ||
+                c->arg);
     assert_true(!c->run_flag || !c->arg || strcmp(c->arg, "on|off") == 0);
     assert_true(!(c->run_id || c->run_id_word) == !c->what);
     /* Two arguments: two words in the usage. */
     assert_true(!c->run_id_word || strchr(c->arg, ' '));
+    /* N words: N words in the usage. */
+    if (c->run_words) {
+        size_t words = 1;
+        for (const char *p = c->arg; *p; p++)
+            words += *p == ' ';
+        assert_int_equal(words, c->nargs);
+    }
 }
 
 static void test_muxd_rows_are_well_formed(void **state) {
