@@ -99,6 +99,40 @@ static const char *noop_spec(const int64_t *a, char *buf, size_t size) {
     return NULL;
 }
 
+/* muxd's own kinds, further types; those that take no value: */
+#define BARE(kind)                                                             \
+    static const char *kind##_spec(const int64_t *a, char *buf, size_t size) { \
+        (void)a;                                                               \
+        snprintf(buf, size, "%s", #kind);                                      \
+        return NULL;                                                           \
+    }
+BARE(refuse)
+BARE(blackhole)
+BARE(stall)
+BARE(rst)
+
+static const char *limit_time_spec(const int64_t *a, char *buf, size_t size) {
+    if (a[0] < 1 || !ms_ok(a[0]))
+        return "time: 1 to 3600000 ms";
+    snprintf(buf, size, "limit-time=%" PRId64, a[0]);
+    return NULL;
+}
+
+static const char *corrupt_spec(const int64_t *a, char *buf, size_t size) {
+    if (a[0] < 1 || a[0] > 100)
+        return "percent: 1 to 100";
+    snprintf(buf, size, "corrupt=%" PRId64, a[0]);
+    return NULL;
+}
+
+/* bytes, then a close; rst 1: a reset. */
+static const char *drop_after_spec(const int64_t *a, char *buf, size_t size) {
+    if (a[0] < 1 || a[0] > INT64_C(1) << 40 || a[1] < 0 || a[1] > 1)
+        return "bytes: 1 to 1099511627776; rst: 0 or 1";
+    snprintf(buf, size, "drop-after=%" PRId64 "%s", a[0], a[1] ? ",rst" : "");
+    return NULL;
+}
+
 static const toxic_type_t types[] = {
     {"latency", {"latency", "jitter"}, latency_spec},
     {"bandwidth", {"rate"}, bandwidth_spec},
@@ -106,6 +140,14 @@ static const toxic_type_t types[] = {
     {"timeout", {"timeout"}, timeout_spec},
     {"limit_data", {"bytes"}, limit_data_spec},
     {"noop", {NULL}, noop_spec},
+    /* muxd's */
+    {"refuse", {NULL}, refuse_spec},
+    {"blackhole", {NULL}, blackhole_spec},
+    {"stall", {NULL}, stall_spec},
+    {"rst", {NULL}, rst_spec},
+    {"limit_time", {"time"}, limit_time_spec},
+    {"corrupt", {"percent"}, corrupt_spec},
+    {"drop_after", {"bytes", "rst"}, drop_after_spec},
 };
 
 static const toxic_type_t *find_type(const char *name, size_t len) {
@@ -126,6 +168,7 @@ typedef struct {
     bool upstream;   /* stream: upstream (dir=up), else downstream */
     double toxicity; /* 0..1 */
     int64_t attr[3]; /* by type->attr */
+    int64_t first;   /* muxd's `first` attribute: first=N; 0: none */
     size_t proxy;    /* its proxy's slot */
     uint64_t serial; /* and that proxy's serial: another one is not it */
     uint64_t fault;  /* its fault's id, 0: none (noop, a zero delay) */
@@ -183,9 +226,12 @@ static size_t find_proxy(const muxd_api_t *api, const char *name) {
 static void add_toxic_json(muxd_api_t *api, const toxic_t *x) {
     muxd_reply_t *b = &api->body;
     muxd_reply_add(b, "{\"attributes\":{");
-    for (size_t i = 0; i < 3 && x->type->attr[i]; i++)
+    size_t i = 0;
+    for (; i < 3 && x->type->attr[i]; i++)
         muxd_reply_add(b, "%s\"%s\":%" PRId64, i ? "," : "", x->type->attr[i],
                        x->attr[i]);
+    if (x->first)
+        muxd_reply_add(b, "%s\"first\":%" PRId64, i ? "," : "", x->first);
     muxd_reply_add(b, "},\"name\":");
     muxd_reply_string(b, x->name, strlen(x->name));
     muxd_reply_add(b, ",\"type\":\"%s\",\"stream\":\"%s\",\"toxicity\":%g}",
@@ -259,6 +305,10 @@ static const char *toxic_spec(const muxd_api_t *api, const toxic_t *x,
     if (why || !kind[0]) {
         buf[0] = '\0';
         return why;
+    }
+    if (x->first) {
+        size_t len = strlen(kind);
+        snprintf(kind + len, sizeof(kind) - len, ",first=%" PRId64, x->first);
     }
     muxd_proxy_info_t info;
     api->t.proxy(api->t.arg, x->proxy, &info);
@@ -356,6 +406,13 @@ static bool take_numbers(muxd_api_t *api, const muxd_json_value_t *obj,
         return false;
     }
     const muxd_json_value_t *attrs = muxd_json_get_fold(obj, "attributes");
+    v = muxd_json_get_fold(attrs, "first");
+    if (v && muxd_json_type_of(v) != MUXD_JSON_NULL &&
+        (!muxd_json_int(v, &x->first) || x->first < 0 ||
+         x->first > 1000000000)) {
+        fail(api, res, 400, "bad request body: first: 0 to 1000000000");
+        return false;
+    }
     for (size_t i = 0; i < 3 && x->type->attr[i] && attrs; i++) {
         v = muxd_json_get_fold(attrs, x->type->attr[i]);
         if (v && muxd_json_type_of(v) != MUXD_JSON_NULL &&
