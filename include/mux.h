@@ -577,7 +577,9 @@ typedef enum {
     /* Stops both directions at once (nothing is read or written any more)
      * and this long later closes the stream as a close after flush does
      * (the peer reads EOF; a reset with MUX_FAULT_RST), what was held back
-     * either way or not yet written dropped; MUX_FOREVER: never closes. */
+     * either way or not yet written dropped; MUX_FOREVER: never closes.
+     * Lifted from a stream it stopped (the faults set again without it),
+     * the stream closes at once the same way. */
     MUX_FAULT_TIMEOUT_MS,
 } mux_fault_end;
 

@@ -1184,14 +1184,13 @@ static void slow_close_over(mux_conn_t *conn) {
  * (a reset with MUX_FAULT_RST). What the stop held back in either direction,
  * and output still queued for a peer that does not read, never goes: the
  * close is bounded by the lingering close alone. */
-static void timed_out(mux_conn_t *conn) {
+static void timed_out(mux_conn_t *conn, const char *reason) {
     drop_held(conn->out_shaper);
     drop_held(conn->in_shaper);
     mux__buf_consume(&conn->out, conn->out.len);
     conn->eof_held = false;
-    mux_event_t ev = {.type = MUX_EV_ERROR,
-                      .reason = "fault timeout: closing",
-                      .err = -ETIMEDOUT};
+    mux_event_t ev = {
+        .type = MUX_EV_ERROR, .reason = reason, .err = -ETIMEDOUT};
     emit(conn, &ev);
     if (conn->state == OPEN)
         set_state(conn, CLOSING);
@@ -1214,7 +1213,7 @@ static void on_fault_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     uint64_t limit = fault(conn, MUX_FAULT_LIMIT_TIME_MS);
     if ((conn->fault_state & FAULT_STOPPED) && timeout &&
         (!limit || timeout < limit))
-        timed_out(conn);
+        timed_out(conn, "fault timeout: closing");
     else
         finish(conn, "fault limit-time");
 }
@@ -1279,11 +1278,18 @@ static int apply_faults(mux_conn_t *conn) {
 void mux_conn_set_faults(mux_conn_t *conn, const mux_faults_t *faults) {
     if (conn->state == CLOSED)
         return;
+    bool stopped = conn->fault_state & FAULT_STOPPED;
     conn->faults = faults               ? faults
                    : conn->opts->faults ? conn->opts->faults
                                         : &mux__no_faults;
     if (apply_faults(conn) < 0) {
         finish(conn, "out of memory");
+        return;
+    }
+    if (stopped && !(conn->fault_state & FAULT_STOPPED)) {
+        /* A timeout lifted ends the stream it stopped, as toxiproxy's
+         * timeout toxic removed closes its connections. */
+        timed_out(conn, "fault timeout removed: closing");
         return;
     }
     drop_stalled(conn);

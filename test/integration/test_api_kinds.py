@@ -105,5 +105,24 @@ class TestMuxdKinds(unittest.TestCase):
                 self.assertEqual(recv_until_close(s), b"")
 
 
+class TestTimeoutRemoved(unittest.TestCase):
+    def test_deleting_a_timeout_toxic_closes_its_connections(self):
+        # toxiproxy's timeout toxic, removed, closes the connections it
+        # held; what they sent meanwhile is dropped.
+        with Api() as api:
+            with connect(api) as s:
+                s.sendall(b"ping")
+                self.assertEqual(recv_exactly(s, 4), b"ping")
+                self.assertEqual(add(api, "timeout", {"timeout": 0})[0], 200)
+                s.sendall(b"held")
+                s.settimeout(0.3)
+                with self.assertRaises(socket.timeout):
+                    s.recv(4)
+                self.assertEqual(api.call(
+                    "DELETE", "/proxies/echo/toxics/timeout_downstream"),
+                    (204, None))
+                self.assertEqual(recv_until_close(s), b"")
+
+
 if __name__ == "__main__":
     unittest.main()

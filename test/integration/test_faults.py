@@ -495,6 +495,29 @@ class Endings(unittest.TestCase):
                 c.sendall(b"unanswered")
                 self.assertEqual(read_to_end(c), (b"", 0, True))
 
+    def test_a_timeout_removed_closes_what_it_stopped(self):
+        # As toxiproxy's timeout toxic: removed, it closes its connections
+        # (what it held is dropped, not sent).
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "--control", "unix:" + path) as m:
+                ctl = muxtest.Control(path)
+                with m.connect() as c:
+                    fault = ctl.command("fault add timeout=0")["id"]
+                    c.sendall(b"held")
+                    c.settimeout(0.3)
+                    with self.assertRaises(socket.timeout):
+                        c.recv(4)
+                    self.assertEqual(ctl.command(f"fault del {fault}"),
+                                     {"ok": True})
+                    self.assertEqual(read_to_end(c), (b"", 0, False))
+                    with m.connect() as d2:  # a new one is served
+                        d2.sendall(b"ping")
+                        self.assertEqual(muxtest.recv_exactly(d2, 4), b"ping")
+                ctl.close()
+                m.stop()
+                self.assertIn("fault timeout removed: closing", m.stderr())
+
     def test_timeout_0_never_closes(self):
         with Muxd("-p", "0", "-s", "greet", "--fault", "timeout=0") as m:
             with m.connect() as c:
