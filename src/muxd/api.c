@@ -544,10 +544,11 @@ static size_t proxy_add(muxd_api_t *api, const proxy_body_t *b,
     muxd_proxy_spec_t spec = spec_of(b);
     if (spec.enabled < 0)
         spec.enabled = 1;
-    long k = api->t.proxy_add(api->t.arg, &spec, api->msg, sizeof(api->msg));
+    char err[sizeof(api->msg)]; /* not api->msg: fail() writes there */
+    long k = api->t.proxy_add(api->t.arg, &spec, err, sizeof(err));
     if (k >= 0)
         return (size_t)k;
-    fail(api, res, proxy_status(k), "%s", api->msg);
+    fail(api, res, proxy_status(k), "%s", err);
     return SIZE_MAX;
 }
 
@@ -571,10 +572,10 @@ static void proxy_create(muxd_api_t *api, const muxd_http_request_t *req,
 static bool proxy_change(muxd_api_t *api, size_t slot,
                          const muxd_proxy_spec_t *spec,
                          muxd_http_response_t *res) {
-    int err =
-        api->t.proxy_update(api->t.arg, slot, spec, api->msg, sizeof(api->msg));
+    char why[sizeof(api->msg)]; /* not api->msg: fail() writes there */
+    int err = api->t.proxy_update(api->t.arg, slot, spec, why, sizeof(why));
     if (err < 0)
-        fail(api, res, proxy_status(err), "%s", api->msg);
+        fail(api, res, proxy_status(err), "%s", why);
     return err == 0;
 }
 
