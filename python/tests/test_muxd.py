@@ -1,9 +1,11 @@
 """The muxd package against the real muxd ($MUXD, else PATH), through its
 pytest plugin's `muxd` fixture (loaded from the installed entry point)."""
 
+import json
 import os
 import socket
 import tempfile
+import urllib.request
 
 import pytest
 
@@ -196,3 +198,14 @@ def test_proxies_are_listed_and_a_fault_kept_to_one(muxd):
     assert server.faults() == [{"id": fid, "spec": "latency=50,proxy=db"}]
     with pytest.raises(muxd_pkg.MuxdError, match="no proxy named 'x'"):
         server.fault("latency=50,proxy=x")
+
+
+def test_api_alone_relays_only(muxd):
+    # --api: no default listener (muxd relays only); the API's URL.
+    server = muxd("--api", "127.0.0.1:0")
+    assert server.addresses == [] and server.address is None
+    assert server.api_url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(server.api_url + "/version",
+                                timeout=TIMEOUT) as r:
+        assert json.load(r) == {"version": "muxd 0.2.0"}
+    assert muxd().api_url is None

@@ -132,10 +132,10 @@ def _parse_address(line):
 class Muxd:
     """A running muxd, started with `args` (muxd's options) plus a control
     socket and a ready file in a private temporary directory, and
-    -l 127.0.0.1:0 unless `args` give a listener. Returns once muxd is
-    ready (at most `timeout` seconds). Use it as a context manager, or
-    call stop(). With --workers muxd has no control socket: the control
-    methods raise MuxdError."""
+    -l 127.0.0.1:0 unless `args` give a listener or --api (which relays
+    only). Returns once muxd is ready (at most `timeout` seconds). Use it
+    as a context manager, or call stop(). With --workers muxd has no
+    control socket: the control methods raise MuxdError."""
 
     def __init__(self, *args, binary=None, timeout=10.0):
         self.binary = find_binary(binary)
@@ -143,7 +143,9 @@ class Muxd:
         self.returncode = None
         argv = [self.binary, *map(str, args)]
         options = [a.split("=")[0] for a in argv[1:]]
-        if not any(o in _LISTEN_OPTIONS for o in options):
+        self._api = "--api" in options
+        self._api_url = None
+        if not self._api and not any(o in _LISTEN_OPTIONS for o in options):
             argv += ["-l", "127.0.0.1:0"]
         self._dir = _private_dir()
         self.control_path = None
@@ -176,7 +178,8 @@ class Muxd:
         deadline = time.monotonic() + self.timeout
         while not (os.path.exists(self._ready_path) and
                    (self.control_path is None or
-                    os.path.exists(self.control_path))):
+                    os.path.exists(self.control_path)) and
+                   (not self._api or self.api_url)):
             if self.proc.poll() is not None:
                 raise MuxdError(f"muxd exited with status "
                                 f"{self.proc.returncode}: {self.log}")
@@ -191,8 +194,19 @@ class Muxd:
     @property
     def address(self):
         """The first listener: a (host, port) tuple for
-        socket.create_connection(), or a unix socket's path."""
-        return self.addresses[0][1]
+        socket.create_connection(), or a unix socket's path; None if there
+        is none (--api alone: proxies come later)."""
+        return self.addresses[0][1] if self.addresses else None
+
+    @property
+    def api_url(self):
+        """With --api: the API's base URL, "http://127.0.0.1:8474" (its
+        port 0 the port it got); else None."""
+        if self._api and self._api_url is None:
+            for line in self.log.splitlines():
+                if line.startswith("api on "):
+                    self._api_url = line[len("api on "):]
+        return self._api_url
 
     @property
     def log(self):
