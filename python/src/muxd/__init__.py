@@ -119,6 +119,32 @@ def _end(owner, proc, directory, timeout):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def _listen_address(text):
+    """A proxy's listen address as .address gives one: '127.0.0.1:80' ->
+    ('127.0.0.1', 80), '[::1]:80' -> ('::1', 80), 'unix:/p' -> '/p'."""
+    if text.startswith("unix:"):
+        return text[len("unix:"):]
+    return _parse_address("tcp " + text)[1]
+
+
+def _proxy(fields):
+    """A proxy of the control socket's replies, with its "address": its
+    first listener as .address gives one (None while disabled)."""
+    listen = fields.get("listen") or []
+    return dict(fields, address=_listen_address(listen[0]) if listen
+                else None)
+
+
+def _word(text):
+    """`text` as one word of a control command: a space would make it
+    two."""
+    text = str(text)
+    if not text or any(c.isspace() for c in text):
+        raise MuxdError(f"{text!r}: a proxy's name and addresses are one "
+                        f"word each: not empty, no spaces")
+    return text
+
+
 def _parse_address(line):
     """'tcp 127.0.0.1:80' -> ('tcp', ('127.0.0.1', 80)); '[::1]:80' loses
     its brackets; 'unix /p' -> ('unix', '/p')."""
@@ -258,8 +284,38 @@ class Muxd:
         self.command(f"fault set {int(fault_id)} {spec}")
 
     def proxies(self):
-        """The relays as named proxies: [{"name", "upstream", "listen"}]."""
-        return self.command("proxy list")["proxies"]
+        """The proxies (the relays, named): [{"name", "upstream",
+        "enabled", "listen": [addresses], "address"}], "address" being
+        the first listener as .address gives one (None while disabled)."""
+        return [_proxy(p) for p in self.command("proxy list")["proxies"]]
+
+    def proxy(self, name):
+        """The proxy named `name`, as proxies() shows it."""
+        for found in self.proxies():
+            if found["name"] == name:
+                return found
+        raise MuxdError(f"no proxy named {name!r}")
+
+    def add_proxy(self, name, upstream, listen="127.0.0.1:0"):
+        """A new proxy while muxd runs (`proxy add`): listening on
+        `listen` (port 0: a free one), relaying to `upstream`. Returns it
+        as proxy() does: its "address" is where to connect."""
+        line = f"proxy add {_word(name)} {_word(listen)} {_word(upstream)}"
+        return _proxy(self.command(line)["proxy"])
+
+    def del_proxy(self, name):
+        """Deletes a proxy: its listeners, connections and faults."""
+        self.command(f"proxy del {_word(name)}")
+
+    def disable_proxy(self, name):
+        """Closes a proxy's listeners (a connect is refused) and its
+        connections; returns it."""
+        return _proxy(self.command(f"proxy disable {_word(name)}")["proxy"])
+
+    def enable_proxy(self, name):
+        """Listens again on a disabled proxy's addresses (the same ports);
+        returns it."""
+        return _proxy(self.command(f"proxy enable {_word(name)}")["proxy"])
 
     def faults(self):
         """The faults in force: [{"id": N, "spec": "..."}, ...]."""
