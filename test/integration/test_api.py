@@ -641,6 +641,30 @@ class TestProxiesAtRunTime(ProxyCase):
         self.assertEqual(sorted(api.call("GET", "/proxies")[1]),
                          ["kept", "moved", "new1", "new4"])
 
+    def test_populate_toxics_replace_a_kept_proxys(self):
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        api.call("POST", "/proxies/cache/toxics", {"type": "latency"})
+        same = {"name": "cache", "listen": cache["listen"],
+                "upstream": self.up_a}
+        with connect(port_of(cache["listen"])) as live:
+            self.talk(live, b"1", b"1")
+            self.assertEqual(api.call("POST", "/populate", [dict(
+                same, toxics=[{"type": "latency", "stream": "upstream",
+                               "attributes": {"latency": 300}}])]),
+                (201, {"proxies": [dict(cache, toxics=[dict(
+                    LATENCY, name="latency_upstream",
+                    stream="upstream")])]}))
+            self.assertEqual(api.fault_specs(),
+                             ["latency=300,dir=up,odds=100,proxy=cache"])
+            start = time.monotonic()  # kept: the toxic reaches it
+            self.talk(live, b"2", b"2")
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+            self.assertEqual(api.call("POST", "/populate", [
+                dict(same, toxics=[])]), (201, {"proxies": [cache]}))
+            self.talk(live, b"3", b"3")
+        self.assertEqual(api.fault_specs(), [])
+
     def test_reset_enables_every_proxy(self):
         api = self.api
         cache = self.create(api, "cache", self.up_a)
