@@ -1,9 +1,11 @@
 """The muxd package against the real muxd ($MUXD, else PATH), through its
 pytest plugin's `muxd` fixture (loaded from the installed entry point)."""
 
+import json
 import os
 import socket
 import tempfile
+import urllib.request
 
 import pytest
 
@@ -12,12 +14,15 @@ import muxd as muxd_pkg
 TIMEOUT = 10
 
 
-def echo(address, data=b"ping"):
+def echo(address, data=b"ping", size=None):
+    """Sends data on a new connection; the first `size` bytes back (as
+    many as sent by default)."""
+    size = len(data) if size is None else size
     with socket.create_connection(address, timeout=TIMEOUT) as s:
         s.sendall(data)
         got = b""
-        while len(got) < len(data):
-            chunk = s.recv(len(data) - len(got))
+        while len(got) < size:
+            chunk = s.recv(size - len(got))
             if not chunk:
                 break
             got += chunk
@@ -196,3 +201,83 @@ def test_proxies_are_listed_and_a_fault_kept_to_one(muxd):
     assert server.faults() == [{"id": fid, "spec": "latency=50,proxy=db"}]
     with pytest.raises(muxd_pkg.MuxdError, match="no proxy named 'x'"):
         server.fault("latency=50,proxy=x")
+
+
+HELLO = b"Hello, client!\n"  # muxd -s reply's answer to a line
+
+
+def test_proxies_added_disabled_enabled_deleted(muxd):
+    # Two upstreams told apart: muxd's echo and its reply service.
+    echo_up, reply_up = muxd("-s", "echo"), muxd("-s", "reply")
+    to_echo = "%s:%d" % echo_up.address
+    to_reply = "%s:%d" % reply_up.address
+    server = muxd("-l", "127.0.0.1:0", "--to", to_echo, "--name", "first")
+    second = server.add_proxy("second", to_reply)
+    host, port = second["address"]
+    assert (host, port != 0) == ("127.0.0.1", True)
+    assert second == {"name": "second", "upstream": to_reply,
+                      "enabled": True, "listen": ["%s:%d" % (host, port)],
+                      "address": (host, port)}
+    assert echo(second["address"], b"hi\n", len(HELLO)) == HELLO
+    assert server.proxy("second") == second
+    assert [p["name"] for p in server.proxies()] == ["first", "second"]
+    assert server.proxy("first")["address"] == server.address
+    # Disabled: its listener and connections close; enabled: same port.
+    with socket.create_connection(second["address"], timeout=TIMEOUT) as s:
+        off = server.disable_proxy("second")
+        assert off == dict(second, enabled=False, listen=[], address=None)
+        assert s.recv(16) == b""
+    with pytest.raises(ConnectionRefusedError):
+        echo(second["address"], b"x")
+    assert server.enable_proxy("second") == second
+    assert echo(second["address"], b"x\n", len(HELLO)) == HELLO
+    # A fault kept to it goes with it.
+    server.fault("latency=5,proxy=second")
+    server.del_proxy("second")
+    assert server.faults() == []
+    with pytest.raises(ConnectionRefusedError):
+        echo(second["address"], b"x")
+    with pytest.raises(muxd_pkg.MuxdError, match="no proxy named 'second'"):
+        server.proxy("second")
+    with pytest.raises(muxd_pkg.MuxdError,
+                       match="no proxy named 'second' \\(see: proxy list\\)"):
+        server.enable_proxy("second")
+    # The same name again, on a fixed address: the one it had.
+    again = server.add_proxy("second", to_echo,
+                             listen="%s:%d" % second["address"])
+    assert again["address"] == second["address"]
+    assert echo(again["address"], b"x") == b"x"
+
+
+def test_proxy_errors(muxd):
+    server = muxd("-l", "127.0.0.1:0", "--to", "127.0.0.1:1")
+    taken = "%s:%d" % server.address
+    with pytest.raises(muxd_pkg.MuxdError,
+                       match=f"cannot listen on {taken}: Address already "
+                             "in use"):
+        server.add_proxy("x", "127.0.0.1:1", listen=taken)
+    with pytest.raises(muxd_pkg.MuxdError, match="proxy already exists"):
+        server.add_proxy("proxy1", "127.0.0.1:1")
+    with pytest.raises(muxd_pkg.MuxdError, match="invalid upstream"):
+        server.add_proxy("x", "nowhere")
+    # A space would shift the words of the command: refused before.
+    for name in ("a b", "", "a\nproxy del proxy1"):
+        with pytest.raises(muxd_pkg.MuxdError, match="one word each"):
+            server.add_proxy(name, "127.0.0.1:1")
+        with pytest.raises(muxd_pkg.MuxdError, match="one word each"):
+            server.del_proxy(name)
+    assert [p["name"] for p in server.proxies()] == ["proxy1"]
+
+
+def test_api_alone_relays_only(muxd):
+    # --api: no default listener; proxies come from the API or add_proxy.
+    upstream = muxd("-s", "echo")
+    server = muxd("--api", "127.0.0.1:0")
+    assert server.addresses == [] and server.address is None
+    assert server.api_url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(server.api_url + "/version",
+                                timeout=TIMEOUT) as r:
+        assert json.load(r) == {"version": "muxd 0.2.0"}
+    made = server.add_proxy("echo", "%s:%d" % upstream.address)
+    assert echo(made["address"], b"ping") == b"ping"
+    assert muxd().api_url is None

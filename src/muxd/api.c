@@ -601,10 +601,11 @@ static size_t proxy_add(muxd_api_t *api, const proxy_body_t *b,
     muxd_proxy_spec_t spec = spec_of(b);
     if (spec.enabled < 0)
         spec.enabled = 1;
-    long k = api->t.proxy_add(api->t.arg, &spec, api->msg, sizeof(api->msg));
+    char err[sizeof(api->msg)]; /* not api->msg: fail() writes there */
+    long k = api->t.proxy_add(api->t.arg, &spec, err, sizeof(err));
     if (k >= 0)
         return (size_t)k;
-    fail(api, res, proxy_status(k), "%s", api->msg);
+    fail(api, res, proxy_status(k), "%s", err);
     return SIZE_MAX;
 }
 
@@ -628,10 +629,10 @@ static void proxy_create(muxd_api_t *api, const muxd_http_request_t *req,
 static bool proxy_change(muxd_api_t *api, size_t slot,
                          const muxd_proxy_spec_t *spec,
                          muxd_http_response_t *res) {
-    int err =
-        api->t.proxy_update(api->t.arg, slot, spec, api->msg, sizeof(api->msg));
+    char why[sizeof(api->msg)]; /* not api->msg: fail() writes there */
+    int err = api->t.proxy_update(api->t.arg, slot, spec, why, sizeof(why));
     if (err < 0)
-        fail(api, res, proxy_status(err), "%s", api->msg);
+        fail(api, res, proxy_status(err), "%s", why);
     return err == 0;
 }
 
@@ -689,9 +690,10 @@ static bool proxy_same(const muxd_api_t *api, size_t slot,
 
 /* One proxy of a populate: kept if the same, else made anew; `toxics`
  * (muxd's, not toxiproxy's: its issue 447), if given, become its toxics.
- * Its slot, or SIZE_MAX with the error answered. */
+ * Returns its slot (SIZE_MAX: not made); *ok false with the error
+ * answered (a toxic that fails leaves it made, with the toxics before). */
 static size_t populate_one(muxd_api_t *api, const muxd_json_value_t *obj,
-                           muxd_http_response_t *res) {
+                           bool *ok, muxd_http_response_t *res) {
     proxy_body_t b;
     take_proxy(api, obj, &b, res); /* checked before */
     size_t k = find_proxy(api, b.name);
@@ -699,19 +701,13 @@ static size_t populate_one(muxd_api_t *api, const muxd_json_value_t *obj,
         proxy_delete(api, k, res);
         k = SIZE_MAX;
     }
-    if (k == SIZE_MAX && (k = proxy_add(api, &b, res)) == SIZE_MAX)
-        return SIZE_MAX;
+    *ok = k != SIZE_MAX || (k = proxy_add(api, &b, res)) != SIZE_MAX;
     const muxd_json_value_t *toxics = muxd_json_get_fold(obj, "toxics");
-    if (muxd_json_type_of(toxics) == MUXD_JSON_NULL)
+    if (!*ok || muxd_json_type_of(toxics) == MUXD_JSON_NULL)
         return k;
     drop_toxics(api, k);
-    if (muxd_json_type_of(toxics) != MUXD_JSON_ARRAY) {
-        fail(api, res, 400, "bad request body: toxics: a JSON array");
-        return SIZE_MAX;
-    }
-    for (size_t i = 0; i < muxd_json_len(toxics); i++)
-        if (!toxic_add(api, k, muxd_json_at(toxics, i), res))
-            return SIZE_MAX;
+    for (size_t i = 0; *ok && i < muxd_json_len(toxics); i++)
+        *ok = toxic_add(api, k, muxd_json_at(toxics, i), res) != NULL;
     return k;
 }
 
@@ -729,6 +725,13 @@ static bool populate_check(muxd_api_t *api, const muxd_json_value_t *list,
         if (missing) {
             fail(api, res, 400, "missing required field: %s at proxy %zu",
                  missing, i + 1);
+            return false;
+        }
+        muxd_json_type toxics = muxd_json_type_of(
+            muxd_json_get_fold(muxd_json_at(list, i), "toxics"));
+        if (toxics != MUXD_JSON_NULL && toxics != MUXD_JSON_ARRAY) {
+            fail(api, res, 400,
+                 "bad request body: toxics: a JSON array at proxy %zu", i + 1);
             return false;
         }
     }
@@ -771,11 +774,12 @@ static void populate(muxd_api_t *api, const char *text, size_t len,
     if (!populate_check(api, list, res))
         status = res->status;
     for (size_t i = 0; status == 201 && i < muxd_json_len(list); i++) {
-        size_t k = populate_one(api, muxd_json_at(list, i), res);
-        if (k == SIZE_MAX)
-            status = res->status;
-        else if (n < MUXD_PROXIES_MAX)
+        bool ok;
+        size_t k = populate_one(api, muxd_json_at(list, i), &ok, res);
+        if (k != SIZE_MAX && n < MUXD_PROXIES_MAX)
             made[n++] = k;
+        if (!ok)
+            status = res->status;
     }
     muxd_json_free(doc);
     api->t.faults_changed(api->t.arg);

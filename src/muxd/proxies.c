@@ -271,6 +271,20 @@ static bool take_upstream(proxy_t *p, const char *text, char *err,
     return true;
 }
 
+/* Proxy `slot` closed and gone with its faults, quietly (an add that
+ * failed had no proxy to log). Returns whether faults were deleted. */
+static bool drop(muxd_proxies_t *proxies, size_t slot) {
+    proxy_t *p = proxies->slots[slot];
+    stop(proxies, slot, false);
+    muxd_relay_set_upstream(proxies->relay, slot, NULL);
+    bool changed =
+        proxies->faults && muxd_faults_del_proxy(proxies->faults, slot) > 0;
+    proxies->names[slot] = NULL;
+    proxies->slots[slot] = NULL;
+    free(p);
+    return changed;
+}
+
 long muxd_proxies_add(muxd_proxies_t *proxies, const muxd_proxy_spec_t *spec,
                       char *err, size_t size) {
     const char *listen = spec->listen ? spec->listen : "127.0.0.1:0";
@@ -306,7 +320,7 @@ long muxd_proxies_add(muxd_proxies_t *proxies, const muxd_proxy_spec_t *spec,
     occupy(proxies, k, p);
     int e = spec->enabled != 0 ? start(proxies, k, err, size) : 0;
     if (e < 0) {
-        muxd_proxies_del(proxies, k);
+        drop(proxies, k);
         return e;
     }
     log_proxy(proxies, k, "added");
@@ -341,14 +355,7 @@ int muxd_proxies_update(muxd_proxies_t *proxies, size_t slot,
 }
 
 bool muxd_proxies_del(muxd_proxies_t *proxies, size_t slot) {
-    proxy_t *p = proxies->slots[slot];
-    muxd_log_text(MUXD_LOG_NORMAL, "proxy %s: deleted", p->to.name);
-    stop(proxies, slot, false);
-    muxd_relay_set_upstream(proxies->relay, slot, NULL);
-    bool changed =
-        proxies->faults && muxd_faults_del_proxy(proxies->faults, slot) > 0;
-    proxies->names[slot] = NULL;
-    proxies->slots[slot] = NULL;
-    free(p);
-    return changed;
+    muxd_log_text(MUXD_LOG_NORMAL, "proxy %s: deleted",
+                  proxies->slots[slot]->to.name);
+    return drop(proxies, slot);
 }

@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,9 +19,10 @@ import muxtest
 from muxtest import Muxd, TIMEOUT, recv_exactly, recv_until_close
 
 
-def echo_upstream():
+def echo_upstream(prefix=b""):
     """A listening socket of the test's own that echoes every connection
-    on a thread until EOF; (socket, port)."""
+    on a thread until EOF (each read back after `prefix`, to tell two
+    upstreams apart); (socket, port)."""
     sock = muxtest.tcp_listener()
 
     def one(conn):
@@ -32,7 +34,7 @@ def echo_upstream():
                     return
                 if not b:
                     return
-                conn.sendall(b)
+                conn.sendall(prefix + b)
 
     def run():
         sock.settimeout(TIMEOUT)
@@ -50,7 +52,7 @@ def echo_upstream():
 class Api:
     """A relaying muxd with --api and --control, its API's base URL."""
 
-    def __init__(self, *args, proxies=(("echo", None),)):
+    def __init__(self, *args, proxies=(("echo", None),), listeners=None):
         self.upstreams = []
         argv = []
         for name, port in proxies:
@@ -62,7 +64,9 @@ class Api:
         self.dir = tempfile.TemporaryDirectory()
         self.ctl_path = os.path.join(self.dir.name, "ctl")
         self.m = Muxd(*argv, "--api", "127.0.0.1:0", "--control",
-                      "unix:" + self.ctl_path, *args, listeners=len(proxies))
+                      "unix:" + self.ctl_path, *args,
+                      listeners=len(proxies) if listeners is None
+                      else listeners)
         line = self.m.readline(time.monotonic() + TIMEOUT)
         match = re.fullmatch(r"api on (http://127\.0\.0\.1:\d+)", line or "")
         if not match:
@@ -84,12 +88,16 @@ class Api:
         text, _, status = p.stdout.rpartition("\n")
         return int(status), json.loads(text) if text else None
 
-    def fault_specs(self):
+    def control(self, line):
+        """One control command's reply."""
         ctl = muxtest.Control(self.ctl_path)
         try:
-            return [f["spec"] for f in ctl.command("fault list")["faults"]]
+            return ctl.command(line)
         finally:
             ctl.close()
+
+    def fault_specs(self):
+        return [f["spec"] for f in self.control("fault list")["faults"]]
 
     def __enter__(self):
         return self
@@ -248,6 +256,624 @@ class TestToxicsOnTraffic(unittest.TestCase):
                 api.call("DELETE", "/proxies/echo/toxics/bandwidth_downstream")
                 c.settimeout(TIMEOUT)
                 self.assertEqual(recv_exactly(c, 4), b"held")
+
+
+def port_of(listen):
+    """The port of a proxy's listen address, 127.0.0.1:PORT."""
+    host, _, port = listen.rpartition(":")
+    assert host == "127.0.0.1", listen
+    return int(port)
+
+
+def connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+
+
+class ProxyCase(unittest.TestCase):
+    """Proxies made while muxd runs, checked with traffic through them to
+    two echo upstreams of the test's own, the second one's replies after
+    "B:"."""
+
+    def setUp(self):
+        a, self.a_port = echo_upstream()
+        b, self.b_port = echo_upstream(b"B:")
+        self.up_a = f"127.0.0.1:{self.a_port}"
+        self.up_b = f"127.0.0.1:{self.b_port}"
+        for sock in (a, b):
+            self.addCleanup(sock.close)
+
+    def start(self, *args, **kwargs):
+        api = Api(*args, **kwargs)
+        self.addCleanup(api.__exit__, None, None, None)
+        return api
+
+    def talk(self, sock, msg, reply):
+        sock.sendall(msg)
+        self.assertEqual(recv_exactly(sock, len(reply)), reply)
+
+    def assert_closed(self, sock):
+        """muxd ended the connection: EOF, or a reset."""
+        sock.settimeout(TIMEOUT)
+        try:
+            self.assertEqual(sock.recv(16), b"")
+        except ConnectionResetError:
+            pass
+
+    def assert_refused(self, port):
+        with self.assertRaises(ConnectionRefusedError):
+            connect(port).close()
+
+    def busy_port(self):
+        """A port a socket of the test's own listens on."""
+        taken = muxtest.tcp_listener()
+        self.addCleanup(taken.close)
+        return taken.getsockname()[1]
+
+    def create(self, api, name, upstream, **fields):
+        status, body = api.call("POST", "/proxies",
+                                dict(name=name, upstream=upstream, **fields))
+        self.assertEqual(status, 201, body)
+        return body
+
+
+class TestProxiesAtRunTime(ProxyCase):
+    """POST /proxies, PATCH|POST|DELETE /proxies/{p}, /populate, /reset on
+    a muxd --api with no proxy of the command line (it relays only)."""
+
+    def setUp(self):
+        super().setUp()
+        self.api = self.start(proxies=())
+
+    def test_create_port_0_and_default_listen(self):
+        api = self.api
+        self.assertEqual(api.call("GET", "/proxies"), (200, {}))
+        cache = self.create(api, "cache", self.up_a, listen="127.0.0.1:0")
+        port = port_of(cache["listen"])
+        self.assertNotEqual(port, 0)
+        self.assertEqual(cache, {"name": "cache",
+                                 "listen": f"127.0.0.1:{port}",
+                                 "upstream": self.up_a, "enabled": True,
+                                 "toxics": []})
+        with connect(port) as c:
+            self.talk(c, b"ping", b"ping")
+        db = self.create(api, "db", self.up_b)  # no listen: 127.0.0.1:0
+        self.assertNotIn(port_of(db["listen"]), (0, port))
+        with connect(port_of(db["listen"])) as c:
+            self.talk(c, b"ping", b"B:ping")
+        off = self.create(api, "off", self.up_a, listen="127.0.0.1:0",
+                          enabled=False)
+        self.assertEqual(off, {"name": "off", "listen": "127.0.0.1:0",
+                               "upstream": self.up_a, "enabled": False,
+                               "toxics": []})
+        self.assertEqual(api.call("GET", "/proxies"),
+                         (200, {"cache": cache, "db": db, "off": off}))
+        self.assertEqual(api.call("GET", "/proxies/db"), (200, db))
+        self.assertEqual(api.control("proxy list"), {"proxies": [
+            {"name": "cache", "upstream": self.up_a, "enabled": True,
+             "listen": [cache["listen"]]},
+            {"name": "db", "upstream": self.up_b, "enabled": True,
+             "listen": [db["listen"]]},
+            {"name": "off", "upstream": self.up_a, "enabled": False,
+             "listen": []}]})
+
+    def test_create_errors(self):
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        busy = self.busy_port()
+        up = self.up_a
+        not_addr = "not HOST:PORT, [V6]:PORT, PORT or unix:PATH"
+        for body, status, error in [
+                ({"upstream": up}, 400, "missing required field: name"),
+                ({"name": "", "upstream": up}, 400,
+                 "missing required field: name"),
+                ({"name": "x"}, 400, "missing required field: upstream"),
+                ({"name": "x", "upstream": ""}, 400,
+                 "missing required field: upstream"),
+                ({"name": "a/b", "upstream": up}, 400,
+                 "invalid proxy name 'a/b' (1 to 64 of A-Z a-z 0-9 . _ -)"),
+                ({"name": "n" * 65, "upstream": up}, 400,
+                 "bad request body: name: a string of at most 64 bytes"),
+                ({"name": 5, "upstream": up}, 400,
+                 "bad request body: name: a string of at most 64 bytes"),
+                ({"name": "x", "upstream": "127.0.0.1"}, 400,
+                 f"invalid upstream '127.0.0.1': {not_addr} (or an unknown "
+                 "port name)"),
+                ({"name": "x", "upstream": "127.0.0.1:99999"}, 400,
+                 f"invalid upstream '127.0.0.1:99999': {not_addr} (or an "
+                 "unknown port name)"),
+                ({"name": "x", "upstream": up, "listen": "127.0.0.1:x"}, 400,
+                 f"invalid listen address '127.0.0.1:x': {not_addr}"),
+                ({"name": "x", "upstream": up, "listen": "udp://127.0.0.1:0"},
+                 400, "invalid listen address 'udp://127.0.0.1:0': a proxy "
+                 "relays streams (TCP or unix:PATH), not udp://"),
+                ({"name": "x", "upstream": up, "enabled": "yes"}, 400,
+                 "bad request body: enabled: true or false"),
+                ("[]", 400, "bad request body: not a JSON object"),
+                ({"name": "cache", "upstream": self.up_b}, 409,
+                 "proxy already exists"),
+                ({"name": "x", "upstream": up,
+                  "listen": f"127.0.0.1:{busy}"}, 500,
+                 f"cannot listen on 127.0.0.1:{busy}: Address already in "
+                 "use")]:
+            with self.subTest(body=body):
+                self.assertEqual(api.call("POST", "/proxies", body),
+                                 (status, {"error": error, "status": status}))
+        # None of them made anything, nor changed cache.
+        self.assertEqual(api.call("GET", "/proxies"), (200, {"cache": cache}))
+        self.assertNotIn("proxy x:", api.m.stderr())
+
+    def test_disable_closes_enable_listens_again(self):
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        port = port_of(cache["listen"])
+        with connect(port) as live:
+            self.talk(live, b"1", b"1")
+            off = dict(cache, enabled=False)
+            self.assertEqual(api.call("PATCH", "/proxies/cache",
+                                      {"enabled": False}), (200, off))
+            self.assert_closed(live)
+        self.assert_refused(port)
+        self.assertEqual(api.call("GET", "/proxies/cache"), (200, off))
+        self.assertEqual(api.control("proxy list")["proxies"], [
+            {"name": "cache", "upstream": self.up_a, "enabled": False,
+             "listen": []}])
+        # Again: nothing changes.
+        self.assertEqual(api.call("PATCH", "/proxies/cache",
+                                  {"enabled": False}), (200, off))
+        # Enabled: the same port.
+        self.assertEqual(api.call("PATCH", "/proxies/cache",
+                                  {"enabled": True}), (200, cache))
+        with connect(port) as c:
+            self.talk(c, b"2", b"2")
+
+    def test_new_upstream_keeps_the_toxics(self):
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        port = port_of(cache["listen"])
+        status, toxic = api.call("POST", "/proxies/cache/toxics", {
+            "type": "latency", "attributes": {"latency": 300}})
+        self.assertEqual((status, toxic), (200, LATENCY))
+        with connect(port) as live:
+            self.talk(live, b"a", b"a")
+            # The same upstream again changes nothing: live stays.
+            self.assertEqual(api.call("PATCH", "/proxies/cache",
+                                      {"upstream": self.up_a}),
+                             (200, dict(cache, toxics=[LATENCY])))
+            self.talk(live, b"b", b"b")
+            # A bad one is refused, nothing changed.
+            self.assertEqual(api.call("PATCH", "/proxies/cache",
+                                      {"upstream": "127.0.0.1:0x"}),
+                             (400, {"error": "invalid upstream "
+                                    "'127.0.0.1:0x': not HOST:PORT, "
+                                    "[V6]:PORT, PORT or unix:PATH (or an "
+                                    "unknown port name)", "status": 400}))
+            self.talk(live, b"c", b"c")
+            moved = dict(cache, upstream=self.up_b, toxics=[LATENCY])
+            self.assertEqual(api.call("PATCH", "/proxies/cache",
+                                      {"upstream": self.up_b}), (200, moved))
+            self.assert_closed(live)
+        with connect(port) as c:
+            start = time.monotonic()
+            self.talk(c, b"d", b"B:d")
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+        self.assertEqual(api.fault_specs(),
+                         ["latency=300,dir=down,odds=100,proxy=cache"])
+        self.assertEqual(api.call("GET", "/proxies/cache"), (200, moved))
+
+    def test_new_listen_and_post_as_update(self):
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        old = port_of(cache["listen"])
+        status, moved = api.call("POST", "/proxies/cache",
+                                 {"listen": "127.0.0.1:0"})
+        self.assertEqual(status, 200, moved)
+        new = port_of(moved["listen"])
+        self.assertNotIn(new, (0, old))
+        self.assertEqual(moved, dict(cache, listen=f"127.0.0.1:{new}"))
+        self.assert_refused(old)
+        with connect(new) as c:
+            self.talk(c, b"x", b"x")
+        # Listen and upstream at once.
+        status, both = api.call("PATCH", "/proxies/cache", {
+            "listen": "127.0.0.1:0", "upstream": self.up_b})
+        self.assertEqual(status, 200, both)
+        self.assertEqual(both, dict(moved, listen=both["listen"],
+                                    upstream=self.up_b))
+        self.assert_refused(new)
+        with connect(port_of(both["listen"])) as c:
+            self.talk(c, b"y", b"B:y")
+        # Errors: nothing changed by a bad one.
+        for method, path, body, status, error in [
+                ("PATCH", "/proxies/cache", {"listen": "127.0.0.1:x"}, 400,
+                 "invalid listen address '127.0.0.1:x': not HOST:PORT, "
+                 "[V6]:PORT, PORT or unix:PATH"),
+                ("PATCH", "/proxies/cache", {"enabled": 1}, 400,
+                 "bad request body: enabled: true or false"),
+                ("PATCH", "/proxies/cache", "[1]", 400,
+                 "bad request body: not a JSON object"),
+                ("PATCH", "/proxies/nope", {"enabled": False}, 404,
+                 "proxy not found"),
+                ("POST", "/proxies/nope", {"enabled": False}, 404,
+                 "proxy not found"),
+                ("PUT", "/proxies/cache", {"enabled": False}, 405,
+                 "method not allowed")]:
+            with self.subTest(method=method, path=path, body=body):
+                self.assertEqual(api.call(method, path, body),
+                                 (status, {"error": error, "status": status}))
+        self.assertEqual(api.call("GET", "/proxies/cache"), (200, both))
+        # A listen that fails leaves it disabled, with its new address.
+        busy = self.busy_port()
+        self.assertEqual(api.call("PATCH", "/proxies/cache",
+                                  {"listen": f"127.0.0.1:{busy}"}),
+                         (500, {"error": f"cannot listen on 127.0.0.1:{busy}:"
+                                " Address already in use", "status": 500}))
+        self.assertEqual(api.call("GET", "/proxies/cache"), (200, dict(
+            both, listen=f"127.0.0.1:{busy}", enabled=False)))
+        status, back = api.call("PATCH", "/proxies/cache", {
+            "listen": "127.0.0.1:0", "enabled": True})
+        self.assertEqual((status, back["enabled"]), (200, True))
+        with connect(port_of(back["listen"])) as c:
+            self.talk(c, b"z", b"B:z")
+
+    def test_delete_takes_connections_and_toxics(self):
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        port = port_of(cache["listen"])
+        other = self.create(api, "other", self.up_a)
+        api.call("POST", "/proxies/cache/toxics",
+                 {"type": "latency", "attributes": {"latency": 5}})
+        ctl = api.control("fault add latency=7,proxy=cache")
+        self.assertTrue(ctl["ok"], ctl)
+        api.control("fault add latency=9,proxy=other")
+        with connect(port) as live:
+            self.talk(live, b"x", b"x")
+            self.assertEqual(api.call("DELETE", "/proxies/cache"),
+                             (204, None))
+            self.assert_closed(live)
+        self.assert_refused(port)
+        self.assertEqual(api.fault_specs(), ["latency=9,proxy=other"])
+        self.assertEqual(api.call("GET", "/proxies/cache"), (404, {
+            "error": "proxy not found", "status": 404}))
+        self.assertEqual(api.call("DELETE", "/proxies/cache"), (404, {
+            "error": "proxy not found", "status": 404}))
+        self.assertEqual(api.call("GET", "/proxies"), (200, {"other": other}))
+        # The same name again: a new proxy, no toxics.
+        again = self.create(api, "cache", self.up_b)
+        self.assertEqual(again["toxics"], [])
+        self.assertEqual(api.call("GET", "/proxies/cache/toxics"), (200, []))
+        with connect(port_of(again["listen"])) as c:
+            self.talk(c, b"x", b"B:x")
+
+    def test_deleted_by_the_control_socket(self):
+        # Its toxics go with it; a proxy of the same name, made by the
+        # control socket, has none.
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        api.call("POST", "/proxies/cache/toxics",
+                 {"type": "latency", "attributes": {"latency": 5}})
+        with connect(port_of(cache["listen"])) as live:
+            self.talk(live, b"x", b"x")
+            self.assertEqual(api.control("proxy del cache"), {"ok": True})
+            self.assert_closed(live)
+        self.assertEqual(api.fault_specs(), [])
+        self.assertEqual(api.call("GET", "/proxies"), (200, {}))
+        made = api.control(f"proxy add cache 127.0.0.1:0 {self.up_b}")
+        self.assertTrue(made["ok"], made)
+        self.assertEqual(api.call("GET", "/proxies/cache/toxics"), (200, []))
+        self.assertEqual(api.call("GET", "/proxies/cache"), (200, {
+            "name": "cache", "listen": made["proxy"]["listen"][0],
+            "upstream": self.up_b, "enabled": True, "toxics": []}))
+        self.assertEqual(api.fault_specs(), [])
+
+    def test_populate(self):
+        api = self.api
+        status, body = api.call("POST", "/populate", [
+            {"name": "kept", "listen": "127.0.0.1:0", "upstream": self.up_a},
+            {"name": "moved", "upstream": self.up_a, "toxics": [
+                {"type": "latency", "attributes": {"latency": 300}}]}])
+        self.assertEqual(status, 201, body)
+        kept, moved = body["proxies"]
+        self.assertEqual(body, {"proxies": [
+            {"name": "kept", "listen": kept["listen"], "upstream": self.up_a,
+             "enabled": True, "toxics": []},
+            {"name": "moved", "listen": moved["listen"],
+             "upstream": self.up_a, "enabled": True, "toxics": [LATENCY]}]})
+        self.assertEqual(api.fault_specs(),
+                         ["latency=300,dir=down,odds=100,proxy=moved"])
+        status, toxic = api.call("POST", "/proxies/kept/toxics", {
+            "type": "latency", "attributes": {"latency": 1}})
+        self.assertEqual(status, 200)
+        kept["toxics"] = [toxic]
+        with connect(port_of(kept["listen"])) as live_kept, \
+                connect(port_of(moved["listen"])) as live_moved:
+            self.talk(live_kept, b"k", b"k")
+            self.talk(live_moved, b"m", b"m")
+            # kept is the same (no toxics member: its toxics stay), moved
+            # has a new upstream: made anew, without its toxics.
+            self.assertEqual(api.call("POST", "/populate", [
+                {"name": "kept", "listen": kept["listen"],
+                 "upstream": self.up_a},
+                {"name": "moved", "listen": moved["listen"],
+                 "upstream": self.up_b}]), (201, {"proxies": [
+                     kept, dict(moved, upstream=self.up_b, toxics=[])]}))
+            self.talk(live_kept, b"still", b"still")
+            self.assert_closed(live_moved)
+        with connect(port_of(moved["listen"])) as c:
+            self.talk(c, b"m", b"B:m")
+        self.assertEqual(api.fault_specs(),
+                         ["latency=1,dir=down,odds=100,proxy=kept"])
+        # A missing field, or toxics that are not an array: none is made.
+        for proxies, error in [
+                ([{"name": "new1", "upstream": self.up_a},
+                  {"upstream": self.up_a}],
+                 "missing required field: name at proxy 2"),
+                ([{"name": "new1"}], "missing required field: upstream at "
+                                     "proxy 1"),
+                ([{"name": "new1", "upstream": self.up_a},
+                  {"name": "new2", "upstream": self.up_a, "toxics": {}}],
+                 "bad request body: toxics: a JSON array at proxy 2")]:
+            with self.subTest(proxies=proxies):
+                self.assertEqual(api.call("POST", "/populate", proxies), (
+                    400, {"error": error, "status": 400, "proxies": []}))
+        self.assertEqual(api.call("POST", "/populate", {"name": "x"}), (
+            400, {"error": "bad request body: not a JSON array",
+                  "status": 400, "proxies": []}))
+        self.assertEqual(sorted(api.call("GET", "/proxies")[1]),
+                         ["kept", "moved"])
+        # A listen that fails: 500, with the proxies made before it.
+        busy = self.busy_port()
+        status, body = api.call("POST", "/populate", [
+            {"name": "new1", "upstream": self.up_a},
+            {"name": "new2", "upstream": self.up_a,
+             "listen": f"127.0.0.1:{busy}"},
+            {"name": "new3", "upstream": self.up_a}])
+        new1 = api.call("GET", "/proxies/new1")[1]
+        self.assertEqual((status, body), (500, {
+            "error": f"cannot listen on 127.0.0.1:{busy}: Address already "
+                     "in use", "status": 500, "proxies": [new1]}))
+        # A toxic that fails: its proxy is made, and listed.
+        status, body = api.call("POST", "/populate", [
+            {"name": "new4", "upstream": self.up_a,
+             "toxics": [{"type": "bogus"}]}])
+        new4 = api.call("GET", "/proxies/new4")[1]
+        self.assertEqual((status, body), (400, {
+            "error": "invalid toxic type", "status": 400, "proxies": [new4]}))
+        self.assertEqual(sorted(api.call("GET", "/proxies")[1]),
+                         ["kept", "moved", "new1", "new4"])
+
+    def test_populate_toxics_replace_a_kept_proxys(self):
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        api.call("POST", "/proxies/cache/toxics", {"type": "latency"})
+        same = {"name": "cache", "listen": cache["listen"],
+                "upstream": self.up_a}
+        with connect(port_of(cache["listen"])) as live:
+            self.talk(live, b"1", b"1")
+            self.assertEqual(api.call("POST", "/populate", [dict(
+                same, toxics=[{"type": "latency", "stream": "upstream",
+                               "attributes": {"latency": 300}}])]),
+                (201, {"proxies": [dict(cache, toxics=[dict(
+                    LATENCY, name="latency_upstream",
+                    stream="upstream")])]}))
+            self.assertEqual(api.fault_specs(),
+                             ["latency=300,dir=up,odds=100,proxy=cache"])
+            start = time.monotonic()  # kept: the toxic reaches it
+            self.talk(live, b"2", b"2")
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+            self.assertEqual(api.call("POST", "/populate", [
+                dict(same, toxics=[])]), (201, {"proxies": [cache]}))
+            self.talk(live, b"3", b"3")
+        self.assertEqual(api.fault_specs(), [])
+
+    def test_reset_enables_every_proxy(self):
+        api = self.api
+        cache = self.create(api, "cache", self.up_a)
+        db = self.create(api, "db", self.up_b, enabled=False)
+        api.call("PATCH", "/proxies/cache", {"enabled": False})
+        api.call("POST", "/proxies/cache/toxics", {"type": "latency"})
+        self.assert_refused(port_of(cache["listen"]))
+        self.assertEqual(api.call("POST", "/reset"), (204, None))
+        status, proxies = api.call("GET", "/proxies")
+        self.assertEqual((status, proxies["cache"]), (200, cache))
+        self.assertEqual(proxies["db"]["enabled"], True)
+        with connect(port_of(cache["listen"])) as c:
+            self.talk(c, b"c", b"c")
+        with connect(port_of(proxies["db"]["listen"])) as c:
+            self.talk(c, b"d", b"B:d")
+        self.assertEqual(api.fault_specs(), [])
+
+
+class TestCommandLineProxies(ProxyCase):
+    def test_disabled_enabled_deleted_through_the_api(self):
+        # -l X --to Y --name n: two listeners for one of them.
+        api = self.start("-l", "127.0.0.1:0", "-l", "127.0.0.1:0", "--to",
+                         self.up_b, "--name", "two", proxies=(("echo", None),),
+                         listeners=3)
+        ports = [addr[1] for _, addr in api.m.listeners]
+        status, echo = api.call("GET", "/proxies/echo")
+        self.assertEqual(echo["listen"], f"127.0.0.1:{ports[0]}")
+        with api.m.connect(0) as live:
+            self.talk(live, b"e", b"e")
+            self.assertEqual(api.call("PATCH", "/proxies/echo", {
+                "enabled": False}), (200, dict(echo, enabled=False)))
+            self.assert_closed(live)
+        self.assert_refused(ports[0])
+        self.assertEqual(api.call("PATCH", "/proxies/echo", {
+            "enabled": True}), (200, echo))
+        with api.m.connect(0) as c:
+            self.talk(c, b"e", b"e")
+        # Both of its addresses, the same ports again.
+        api.call("PATCH", "/proxies/two", {"enabled": False})
+        self.assert_refused(ports[1])
+        self.assert_refused(ports[2])
+        api.call("PATCH", "/proxies/two", {"enabled": True})
+        self.assertEqual(api.control("proxy list")["proxies"][1]["listen"],
+                         [f"127.0.0.1:{ports[1]}", f"127.0.0.1:{ports[2]}"])
+        for index in (1, 2):
+            with api.m.connect(index) as c:
+                self.talk(c, b"t", b"B:t")
+        self.assertEqual(api.call("DELETE", "/proxies/echo"), (204, None))
+        self.assert_refused(ports[0])
+        self.assertEqual(sorted(api.call("GET", "/proxies")[1]), ["two"])
+        again = self.create(api, "echo", self.up_b,
+                            listen=f"127.0.0.1:{ports[0]}")
+        self.assertEqual(again["listen"], f"127.0.0.1:{ports[0]}")
+        with api.m.connect(0) as c:
+            self.talk(c, b"e", b"B:e")
+
+
+# Runs in a network namespace of its own (the doc's fixed ports): an echo
+# upstream on the doc's upstream address, then muxd as the doc starts it,
+# with the doc's file; prints what a client saw, as JSON.
+DOC_CONFIG_RUN = """
+import json, socket, subprocess, sys, threading, time
+import muxtest
+exec(sys.argv[1])  # the loopback interface up
+config, command, upstream = json.loads(sys.argv[2])
+host, _, port = upstream.rpartition(":")
+up = socket.create_server((host, int(port)))
+
+def echo():
+    conn, _ = up.accept()
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+
+threading.Thread(target=echo, daemon=True).start()
+with open("proxies.json", "w") as f:
+    f.write(config)
+with muxtest.Muxd(*command[1:]) as m:
+    api_line = m.readline(time.monotonic() + muxtest.TIMEOUT)
+    with m.connect() as c:
+        start = time.monotonic()
+        c.sendall(b"ping")
+        echoed = muxtest.recv_exactly(c, 4).decode()
+        elapsed = time.monotonic() - start
+    url = api_line.split()[-1]
+    proxies = subprocess.run(["curl", "-sS", url + "/proxies"],
+                             capture_output=True, text=True,
+                             timeout=muxtest.TIMEOUT).stdout
+print(json.dumps({"listeners": m.listeners, "api": api_line,
+                  "echoed": echoed, "elapsed": elapsed,
+                  "proxies": json.loads(proxies)}))
+"""
+
+
+def doc_config_example():
+    """docs/toxiproxy.md's --api-config example: (the JSON file, the
+    command that starts muxd with it)."""
+    path = os.path.join(muxtest.SOURCE_DIR, "docs", "toxiproxy.md")
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    match = re.search(r"\n```json\n(.*?)```\n\n`(muxd [^`]*--api-config "
+                      r"proxies\.json)`", text, re.S)
+    assert match, f"{path}: no --api-config example (a json block, then " \
+                  "`muxd ... --api-config proxies.json`)"
+    return match.group(1), match.group(2).split()
+
+
+class TestApiConfig(ProxyCase):
+    def write(self, text):
+        d = tempfile.TemporaryDirectory()
+        self.addCleanup(d.cleanup)
+        path = os.path.join(d.name, "proxies.json")
+        if text is not None:
+            with open(path, "w") as f:
+                f.write(text if isinstance(text, str) else json.dumps(text))
+        return path
+
+    def test_proxies_and_toxics_there_at_the_ready_line(self):
+        path = self.write([
+            {"name": "slow", "listen": "127.0.0.1:0", "upstream": self.up_a,
+             "toxics": [{"type": "latency",
+                         "attributes": {"latency": 300}}]},
+            {"name": "off", "upstream": self.up_b, "enabled": False}])
+        api = self.start("--api-config", path, proxies=(), listeners=1)
+        (transport, (host, port)), = api.m.listeners
+        with api.m.connect() as c:  # the first connection has the toxic
+            start = time.monotonic()
+            self.talk(c, b"first", b"first")
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+        self.assertEqual(api.call("GET", "/proxies"), (200, {
+            "slow": {"name": "slow", "listen": f"127.0.0.1:{port}",
+                     "upstream": self.up_a, "enabled": True,
+                     "toxics": [LATENCY]},
+            "off": {"name": "off", "listen": "127.0.0.1:0",
+                    "upstream": self.up_b, "enabled": False, "toxics": []}}))
+        self.assertEqual(api.fault_specs(),
+                         ["latency=300,dir=down,odds=100,proxy=slow"])
+
+    def test_a_bad_file_is_a_start_error(self):
+        busy = self.busy_port()
+        not_addr = "not HOST:PORT, [V6]:PORT, PORT or unix:PATH"
+        for text, reason in [
+                (None, "cannot read --api-config {}: No such file or "
+                       "directory"),
+                ("[{", "cannot apply --api-config {}: bad request body: at "
+                       "byte 2: expected '\"' to start an object key, got "
+                       "the end of the input (nothing is served)"),
+                ({"name": "x"}, "cannot apply --api-config {}: bad request "
+                                "body: not a JSON array (nothing is "
+                                "served)"),
+                ([{"name": "x", "upstream": "127.0.0.1"}],
+                 "cannot apply --api-config {}: invalid upstream "
+                 f"'127.0.0.1': {not_addr} (or an unknown port name) "
+                 "(nothing is served)"),
+                ([{"name": "x", "upstream": self.up_a},
+                  {"upstream": self.up_a}],
+                 "cannot apply --api-config {}: missing required field: "
+                 "name at proxy 2 (nothing is served)"),
+                ([{"name": "x", "upstream": self.up_a,
+                   "listen": f"127.0.0.1:{busy}"}],
+                 "cannot apply --api-config {}: cannot listen on "
+                 f"127.0.0.1:{busy}: Address already in use (nothing is "
+                 "served)"),
+                ([{"name": "x", "upstream": self.up_a,
+                   "toxics": [{"type": "bogus"}]}],
+                 "cannot apply --api-config {}: invalid toxic type "
+                 "(nothing is served)")]:
+            path = self.write(text)
+            with self.subTest(text=text):
+                status, out, err = muxtest.run("--api", "127.0.0.1:0",
+                                               "--api-config", path)
+                self.assertEqual((status, out), (1, ""))
+                # The reason, last; before it the proxy a bad toxic
+                # came after (made, then undone by the exit).
+                *made, last = err.split("\n")[:-1]
+                self.assertEqual(last, "muxd: " + reason.format(path))
+                self.assertEqual(len(made), "toxic" in reason, made)
+                for line in made:
+                    self.assertRegex(line, r"^muxd: proxy x: added, "
+                                     r"listening on 127\.0\.0\.1:\d+, "
+                                     rf"relaying to {self.up_a}$")
+
+    def test_the_docs_example(self):
+        """docs/toxiproxy.md's JSON and command as they are written, fixed
+        ports and all, in a network namespace of the test's own."""
+        from test_docs import LO_UP, namespace_prefix
+        config, command = doc_config_example()
+        upstream = json.loads(config)[0]["upstream"]
+        with tempfile.TemporaryDirectory() as d:
+            env = dict(os.environ,
+                       MUX_BUILD_DIR=os.path.abspath(muxtest.BUILD_DIR),
+                       PYTHONPATH=os.path.dirname(os.path.abspath(__file__)))
+            p = subprocess.run(
+                [*namespace_prefix(), sys.executable, "-c", DOC_CONFIG_RUN,
+                 LO_UP, json.dumps([config, command, upstream])],
+                capture_output=True, text=True, timeout=3 * TIMEOUT, cwd=d,
+                env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        seen = json.loads(p.stdout)
+        self.assertEqual(command[:3], ["muxd", "--api", "127.0.0.1:8474"])
+        self.assertEqual(seen["listeners"], [["tcp", ["127.0.0.1", 26379]]])
+        self.assertEqual(seen["api"], "api on http://127.0.0.1:8474")
+        self.assertEqual(seen["echoed"], "ping")
+        self.assertGreaterEqual(seen["elapsed"], 0.1)
+        self.assertEqual(seen["proxies"], {"echo": {
+            "name": "echo", "listen": "127.0.0.1:26379",
+            "upstream": "127.0.0.1:7001", "enabled": True,
+            "toxics": [dict(LATENCY, attributes={"latency": 100,
+                                                  "jitter": 0})]}})
 
 
 class TestOptions(unittest.TestCase):

@@ -1,7 +1,7 @@
 """muxd --control: the control socket's commands (stats, clients, fault
-add/list/del/clear, kick, pause, resume, refuse, shutdown), its bounds
-(long lines, junk, a client that never reads, many clients), and muxcat
---control."""
+add/list/del/clear, proxy add/del/enable/disable, kick, pause, resume,
+refuse, shutdown), its bounds (long lines, junk, a client that never
+reads, many clients), and muxcat --control."""
 
 import json
 import os
@@ -14,6 +14,7 @@ import unittest
 
 from muxtest import (
     Control, Muxd, TIMEOUT, binary, recv_exactly, round_trip, run)
+from test_api import echo_upstream
 
 
 class ControlTest(unittest.TestCase):
@@ -321,6 +322,187 @@ class ControlTest(unittest.TestCase):
                            binary_name="muxcat")
         self.assertEqual(rc, 1)
         self.assertIn("cannot connect", err)
+
+
+class ProxyCommandsTest(unittest.TestCase):
+    """proxy add/del/enable/disable on a relaying muxd (-l --to --name
+    first), with traffic through each proxy to echo upstreams of the
+    test's own (the second one's replies after "B:")."""
+
+    def setUp(self):
+        a, self.a_port = echo_upstream()
+        b, self.b_port = echo_upstream(b"B:")
+        self.up_a = f"127.0.0.1:{self.a_port}"
+        self.up_b = f"127.0.0.1:{self.b_port}"
+        self.dir = tempfile.TemporaryDirectory()
+        path = os.path.join(self.dir.name, "muxd.ctl")
+        self.muxd = Muxd("-l", "127.0.0.1:0", "--to", self.up_a, "--name",
+                         "first", "--control", "unix:" + path)
+        self.ctl = Control(path)
+        for sock in (a, b):
+            self.addCleanup(sock.close)
+        self.addCleanup(self.dir.cleanup)
+        self.addCleanup(self.muxd.__exit__)
+        self.addCleanup(self.ctl.close)
+
+    def talk(self, port, msg, reply):
+        with socket.create_connection(("127.0.0.1", port),
+                                      timeout=TIMEOUT) as c:
+            c.sendall(msg)
+            self.assertEqual(recv_exactly(c, len(reply)), reply)
+
+    def add(self, name, upstream, listen="127.0.0.1:0"):
+        """proxy add; the port it listens on."""
+        reply = self.ctl.command(f"proxy add {name} {listen} {upstream}")
+        self.assertTrue(reply["ok"], reply)
+        port = int(reply["proxy"]["listen"][0].rpartition(":")[2])
+        self.assertEqual(reply, {"ok": True, "proxy": {
+            "name": name, "upstream": upstream, "enabled": True,
+            "listen": [f"127.0.0.1:{port}"]}})
+        return port
+
+    def assert_closed(self, sock):
+        sock.settimeout(TIMEOUT)
+        try:
+            self.assertEqual(sock.recv(16), b"")
+        except ConnectionResetError:
+            pass
+
+    def assert_refused(self, port):
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port),
+                                     timeout=TIMEOUT).close()
+
+    def test_add_relays_at_once(self):
+        port = self.add("second", self.up_b)
+        self.assertNotEqual(port, 0)
+        self.talk(port, b"2", b"B:2")
+        self.talk(self.muxd.port, b"1", b"1")
+        self.assertEqual(self.ctl.command("proxy list"), {"proxies": [
+            {"name": "first", "upstream": self.up_a, "enabled": True,
+             "listen": [f"127.0.0.1:{self.muxd.port}"]},
+            {"name": "second", "upstream": self.up_b, "enabled": True,
+             "listen": [f"127.0.0.1:{port}"]}]})
+
+    def test_add_errors(self):
+        taken = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(taken.close)
+        busy = taken.getsockname()[1]
+        not_addr = "not HOST:PORT, [V6]:PORT, PORT or unix:PATH"
+        up = self.up_b
+        for line, error in [
+                (f"proxy add first 127.0.0.1:0 {up}", "proxy already exists"),
+                (f"proxy add a/b 127.0.0.1:0 {up}",
+                 "invalid proxy name 'a/b' (1 to 64 of A-Z a-z 0-9 . _ -)"),
+                (f"proxy add x 127.0.0.1:x {up}",
+                 f"invalid listen address '127.0.0.1:x': {not_addr}"),
+                (f"proxy add x udp://127.0.0.1:0 {up}",
+                 "invalid listen address 'udp://127.0.0.1:0': a proxy "
+                 "relays streams (TCP or unix:PATH), not udp://"),
+                ("proxy add x 127.0.0.1:0 127.0.0.1",
+                 f"invalid upstream '127.0.0.1': {not_addr} (or an unknown "
+                 "port name)"),
+                (f"proxy add x 127.0.0.1:{busy} {up}",
+                 f"cannot listen on 127.0.0.1:{busy}: Address already in "
+                 "use"),
+                (f"proxy add x 127.0.0.1:{self.muxd.port} {up}",
+                 f"cannot listen on 127.0.0.1:{self.muxd.port}: Address "
+                 "already in use"),
+                ("proxy add x 127.0.0.1:0", "usage: proxy add NAME LISTEN "
+                                            "UPSTREAM"),
+                ("proxy del x", "no proxy named 'x' (see: proxy list)"),
+                ("proxy enable x", "no proxy named 'x' (see: proxy list)"),
+                ("proxy disable x", "no proxy named 'x' (see: proxy list)"),
+                ("proxy disable", "usage: proxy disable NAME"),
+                ("proxy enable a b", "usage: proxy enable NAME")]:
+            self.assertEqual(self.ctl.command(line),
+                             {"ok": False, "error": error}, line)
+        self.assertEqual([p["name"] for p in
+                          self.ctl.command("proxy list")["proxies"]],
+                         ["first"])
+        self.talk(self.muxd.port, b"1", b"1")
+        self.assertNotIn("proxy x", self.muxd.stderr())
+
+    def test_disable_and_enable(self):
+        port = self.add("second", self.up_b)
+        live = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.addCleanup(live.close)
+        live.sendall(b"x")
+        self.assertEqual(recv_exactly(live, 3), b"B:x")
+        self.assertEqual(self.ctl.command("proxy disable second"), {
+            "ok": True, "proxy": {"name": "second", "upstream": self.up_b,
+                                  "enabled": False, "listen": []}})
+        self.assert_closed(live)
+        self.assert_refused(port)
+        self.talk(self.muxd.port, b"1", b"1")  # the other one serves on
+        enabled = {"ok": True, "proxy": {
+            "name": "second", "upstream": self.up_b, "enabled": True,
+            "listen": [f"127.0.0.1:{port}"]}}
+        self.assertEqual(self.ctl.command("proxy enable second"), enabled)
+        self.talk(port, b"y", b"B:y")
+        self.assertEqual(self.ctl.command("proxy enable second"), enabled)
+        # A listen that fails: the error, and it stays disabled.
+        self.ctl.command("proxy disable second")
+        taken = socket.create_server(("127.0.0.1", port))
+        self.assertEqual(self.ctl.command("proxy enable second"), {
+            "ok": False, "error": f"cannot listen on 127.0.0.1:{port}: "
+                                  "Address already in use"})
+        self.assertFalse(self.ctl.command("proxy list")["proxies"][1][
+            "enabled"])
+        taken.close()
+        self.assertEqual(self.ctl.command("proxy enable second"), enabled)
+        self.talk(port, b"z", b"B:z")
+
+    def test_del_takes_its_faults(self):
+        port = self.add("second", self.up_b)
+        mine = self.ctl.command("fault add latency=5,proxy=second")["id"]
+        theirs = self.ctl.command("fault add latency=7,proxy=first")["id"]
+        everyone = self.ctl.command("fault add latency=9")["id"]
+        live = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.addCleanup(live.close)
+        live.sendall(b"x")
+        self.assertEqual(recv_exactly(live, 3), b"B:x")
+        self.assertEqual(self.ctl.command("proxy del second"), {"ok": True})
+        self.assert_closed(live)
+        self.assert_refused(port)
+        self.assertEqual(self.ctl.command("fault list"), {"faults": [
+            {"id": theirs, "spec": "latency=7,proxy=first"},
+            {"id": everyone, "spec": "latency=9"}]})
+        self.assertEqual(self.ctl.command("fault del %d" % mine), {
+            "ok": False, "error": f"no fault with id {mine}"})
+        self.assertEqual(self.ctl.command("fault add latency=5,proxy=second"),
+                         {"ok": False, "error": "invalid fault: no proxy "
+                          "named 'second' (see: proxy list)"})
+        self.assertEqual(self.ctl.command("proxy del second"), {
+            "ok": False, "error": "no proxy named 'second' (see: proxy "
+                                  "list)"})
+        # The same name again: a new proxy, without the old one's faults.
+        again = self.add("second", self.up_a)
+        self.talk(again, b"a", b"a")
+        self.assertEqual(len(self.ctl.command("fault list")["faults"]), 2)
+        # The command line's proxy goes the same way.
+        self.assertEqual(self.ctl.command("proxy del first"), {"ok": True})
+        self.assert_refused(self.muxd.port)
+        self.assertEqual(self.ctl.command("fault list"), {"faults": [
+            {"id": everyone, "spec": "latency=9"}]})
+
+    def test_unix_listener(self):
+        path = os.path.join(self.dir.name, "second.sock")
+        reply = self.ctl.command(f"proxy add second unix:{path} {self.up_b}")
+        self.assertEqual(reply, {"ok": True, "proxy": {
+            "name": "second", "upstream": self.up_b, "enabled": True,
+            "listen": ["unix:" + path]}})
+        with socket.socket(socket.AF_UNIX) as c:
+            c.settimeout(TIMEOUT)
+            c.connect(path)
+            c.sendall(b"u")
+            self.assertEqual(recv_exactly(c, 3), b"B:u")
+        self.ctl.command("proxy disable second")
+        self.assertFalse(os.path.exists(path))
+        self.ctl.command("proxy enable second")
+        self.assertTrue(stat.S_ISSOCK(os.stat(path).st_mode))
+        self.assertEqual(self.ctl.command("proxy del second"), {"ok": True})
+        self.assertFalse(os.path.exists(path))
 
 
 class ControlOptionsTest(unittest.TestCase):

@@ -119,6 +119,32 @@ def _end(owner, proc, directory, timeout):
     shutil.rmtree(directory, ignore_errors=True)
 
 
+def _listen_address(text):
+    """A proxy's listen address as .address gives one: '127.0.0.1:80' ->
+    ('127.0.0.1', 80), '[::1]:80' -> ('::1', 80), 'unix:/p' -> '/p'."""
+    if text.startswith("unix:"):
+        return text[len("unix:"):]
+    return _parse_address("tcp " + text)[1]
+
+
+def _proxy(fields):
+    """A proxy of the control socket's replies, with its "address": its
+    first listener as .address gives one (None while disabled)."""
+    listen = fields.get("listen") or []
+    return dict(fields, address=_listen_address(listen[0]) if listen
+                else None)
+
+
+def _word(text):
+    """`text` as one word of a control command: a space would make it
+    two."""
+    text = str(text)
+    if not text or any(c.isspace() for c in text):
+        raise MuxdError(f"{text!r}: a proxy's name and addresses are one "
+                        f"word each: not empty, no spaces")
+    return text
+
+
 def _parse_address(line):
     """'tcp 127.0.0.1:80' -> ('tcp', ('127.0.0.1', 80)); '[::1]:80' loses
     its brackets; 'unix /p' -> ('unix', '/p')."""
@@ -132,10 +158,10 @@ def _parse_address(line):
 class Muxd:
     """A running muxd, started with `args` (muxd's options) plus a control
     socket and a ready file in a private temporary directory, and
-    -l 127.0.0.1:0 unless `args` give a listener. Returns once muxd is
-    ready (at most `timeout` seconds). Use it as a context manager, or
-    call stop(). With --workers muxd has no control socket: the control
-    methods raise MuxdError."""
+    -l 127.0.0.1:0 unless `args` give a listener or --api (which relays
+    only). Returns once muxd is ready (at most `timeout` seconds). Use it
+    as a context manager, or call stop(). With --workers muxd has no
+    control socket: the control methods raise MuxdError."""
 
     def __init__(self, *args, binary=None, timeout=10.0):
         self.binary = find_binary(binary)
@@ -143,7 +169,9 @@ class Muxd:
         self.returncode = None
         argv = [self.binary, *map(str, args)]
         options = [a.split("=")[0] for a in argv[1:]]
-        if not any(o in _LISTEN_OPTIONS for o in options):
+        self._api = "--api" in options
+        self._api_url = None
+        if not self._api and not any(o in _LISTEN_OPTIONS for o in options):
             argv += ["-l", "127.0.0.1:0"]
         self._dir = _private_dir()
         self.control_path = None
@@ -176,7 +204,8 @@ class Muxd:
         deadline = time.monotonic() + self.timeout
         while not (os.path.exists(self._ready_path) and
                    (self.control_path is None or
-                    os.path.exists(self.control_path))):
+                    os.path.exists(self.control_path)) and
+                   (not self._api or self.api_url)):
             if self.proc.poll() is not None:
                 raise MuxdError(f"muxd exited with status "
                                 f"{self.proc.returncode}: {self.log}")
@@ -191,8 +220,19 @@ class Muxd:
     @property
     def address(self):
         """The first listener: a (host, port) tuple for
-        socket.create_connection(), or a unix socket's path."""
-        return self.addresses[0][1]
+        socket.create_connection(), or a unix socket's path; None if there
+        is none (--api alone: proxies come later)."""
+        return self.addresses[0][1] if self.addresses else None
+
+    @property
+    def api_url(self):
+        """With --api: the API's base URL, "http://127.0.0.1:8474" (its
+        port 0 the port it got); else None."""
+        if self._api and self._api_url is None:
+            for line in self.log.splitlines():
+                if line.startswith("api on "):
+                    self._api_url = line[len("api on "):]
+        return self._api_url
 
     @property
     def log(self):
@@ -244,8 +284,38 @@ class Muxd:
         self.command(f"fault set {int(fault_id)} {spec}")
 
     def proxies(self):
-        """The relays as named proxies: [{"name", "upstream", "listen"}]."""
-        return self.command("proxy list")["proxies"]
+        """The proxies (the relays, named): [{"name", "upstream",
+        "enabled", "listen": [addresses], "address"}], "address" being
+        the first listener as .address gives one (None while disabled)."""
+        return [_proxy(p) for p in self.command("proxy list")["proxies"]]
+
+    def proxy(self, name):
+        """The proxy named `name`, as proxies() shows it."""
+        for found in self.proxies():
+            if found["name"] == name:
+                return found
+        raise MuxdError(f"no proxy named {name!r}")
+
+    def add_proxy(self, name, upstream, listen="127.0.0.1:0"):
+        """A new proxy while muxd runs (`proxy add`): listening on
+        `listen` (port 0: a free one), relaying to `upstream`. Returns it
+        as proxy() does: its "address" is where to connect."""
+        line = f"proxy add {_word(name)} {_word(listen)} {_word(upstream)}"
+        return _proxy(self.command(line)["proxy"])
+
+    def del_proxy(self, name):
+        """Deletes a proxy: its listeners, connections and faults."""
+        self.command(f"proxy del {_word(name)}")
+
+    def disable_proxy(self, name):
+        """Closes a proxy's listeners (a connect is refused) and its
+        connections; returns it."""
+        return _proxy(self.command(f"proxy disable {_word(name)}")["proxy"])
+
+    def enable_proxy(self, name):
+        """Listens again on a disabled proxy's addresses (the same ports);
+        returns it."""
+        return _proxy(self.command(f"proxy enable {_word(name)}")["proxy"])
 
     def faults(self):
         """The faults in force: [{"id": N, "spec": "..."}, ...]."""
