@@ -372,7 +372,8 @@ static int relay_start(muxd_t *muxd, const mux_service_t **service) {
     muxd->relay = muxd_relay_new(muxd->loop, &o->relay, o->server.max_output,
                                  o->server.idle_timeout_ms);
     if (!muxd->relay ||
-        !(muxd->proxies = muxd_proxies_new(muxd->relay, muxd->faults, o->host)))
+        !(muxd->proxies = muxd_proxies_new(muxd->relay, muxd->faults,
+                                           o->host ? o->host : "127.0.0.1")))
         return -ENOMEM;
     for (size_t k = 0; k < o->relay.nupstreams; k++)
         if (muxd_proxies_adopt(muxd->proxies, &o->relay.upstreams[k]) != k)

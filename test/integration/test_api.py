@@ -356,6 +356,15 @@ class TestProxiesAtRunTime(ProxyCase):
             {"name": "off", "upstream": self.up_a, "enabled": False,
              "listen": []}]})
 
+    def test_a_bare_port_listens_on_loopback(self):
+        # As -l PORT does (-H's default); toxiproxy would bind every
+        # interface.
+        bare = self.create(self.api, "bare", self.up_a, listen="0")
+        port = port_of(bare["listen"])
+        self.assertEqual(bare["listen"], f"127.0.0.1:{port}")
+        with connect(port) as c:
+            self.talk(c, b"ping", b"ping")
+
     def test_create_errors(self):
         api = self.api
         cache = self.create(api, "cache", self.up_a)
