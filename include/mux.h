@@ -577,7 +577,9 @@ typedef enum {
     /* Stops both directions at once (nothing is read or written any more)
      * and this long later closes the stream as a close after flush does
      * (the peer reads EOF; a reset with MUX_FAULT_RST), what was held back
-     * either way or not yet written dropped; MUX_FOREVER: never closes. */
+     * either way or not yet written dropped; MUX_FOREVER: never closes.
+     * Taken off an open stream (mux_conn_set_faults()), it closes it so
+     * at once. */
     MUX_FAULT_TIMEOUT_MS,
 } mux_fault_end;
 

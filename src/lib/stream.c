@@ -1279,11 +1279,16 @@ static int apply_faults(mux_conn_t *conn) {
 void mux_conn_set_faults(mux_conn_t *conn, const mux_faults_t *faults) {
     if (conn->state == CLOSED)
         return;
+    bool stopped = conn->fault_state & FAULT_STOPPED;
     conn->faults = faults               ? faults
                    : conn->opts->faults ? conn->opts->faults
                                         : &mux__no_faults;
     if (apply_faults(conn) < 0) {
         finish(conn, "out of memory");
+        return;
+    }
+    if (stopped && !(conn->fault_state & FAULT_STOPPED)) {
+        timed_out(conn); /* a timeout taken off ends as at its end */
         return;
     }
     drop_stalled(conn);

@@ -504,7 +504,19 @@ class TestNodeClientServices(unittest.TestCase):
             "attributes": {"timeout": 600}, "name": "timeout_downstream",
             "stream": "downstream", "toxicity": 1, "type": "timeout"})
         self.assert_timed_out(port, 0.6)
-        self.toxic_removed("web", "timeout_downstream")
+        # 0: held until the toxic goes; removed, it closes what it held.
+        self.toxic_changed("web", "timeout_downstream",
+                           {"attributes": {"timeout": 0}}, {
+            "attributes": {"timeout": 0}, "name": "timeout_downstream",
+            "stream": "downstream", "toxicity": 1, "type": "timeout"})
+        with socket.create_connection(("127.0.0.1", port),
+                                      timeout=TIMEOUT) as held:
+            held.sendall(b"GET /blob HTTP/1.0\r\n\r\n")
+            # Accepted (with its toxic) before the toxic goes:
+            self.m.wait_for_log(
+                f"accepted 127.0.0.1:{held.getsockname()[1]} on")
+            self.toxic_removed("web", "timeout_downstream")
+            self.assertEqual(recv_until_close(held), b"")
         self.assert_file(port)
 
     def test_slow_close(self):
