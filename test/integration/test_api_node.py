@@ -200,7 +200,7 @@ class TestNodeClientServices(unittest.TestCase):
             [muxtest.require_tool("redis-server", "redis-server"),
              "--port", "0", "--unixsocket", sock, "--save", "",
              "--appendonly", "no", "--dir", cls.tmp.name],
-            r"ready to accept connections", cls.tmp.name)
+            r"(?i)ready to accept connections", cls.tmp.name)
         cls.redis_up = f"unix:{sock}"
         cls.web = Service(
             [sys.executable, "-u", "-m", "http.server", "0", "--bind",
