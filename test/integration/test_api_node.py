@@ -482,6 +482,11 @@ class TestNodeClientServices(unittest.TestCase):
             "attributes": {"bytes": 5000}, "name": "limit_data_downstream",
             "stream": "downstream", "toxicity": 1, "type": "limit_data"})
         self.assert_cut(port, 5000)
+        # toxicity 0: no connection gets it.
+        self.toxic_changed("web", "limit_data_downstream", {"toxicity": 0}, {
+            "attributes": {"bytes": 5000}, "name": "limit_data_downstream",
+            "stream": "downstream", "toxicity": 0, "type": "limit_data"})
+        self.assert_file(port)
         self.toxic_removed("web", "limit_data_downstream")
         self.assert_file(port)
 
