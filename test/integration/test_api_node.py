@@ -189,6 +189,7 @@ class TestNodeClientServices(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
+        cls.addClassCleanup(cls.tmp.cleanup)  # cleanups: even if one fails
         cls.blob = os.urandom(BLOB_SIZE)
         with open(os.path.join(cls.tmp.name, "blob"), "wb") as f:
             f.write(cls.blob)
@@ -201,28 +202,22 @@ class TestNodeClientServices(unittest.TestCase):
              "--port", "0", "--unixsocket", sock, "--save", "",
              "--appendonly", "no", "--dir", cls.tmp.name],
             r"(?i)ready to accept connections", cls.tmp.name)
+        cls.addClassCleanup(cls.redis.stop)
         cls.redis_up = f"unix:{sock}"
         cls.web = Service(
             [sys.executable, "-u", "-m", "http.server", "0", "--bind",
              "127.0.0.1", "--directory", cls.tmp.name],
             r"Serving HTTP on 127\.0\.0\.1 port (\d+)", cls.tmp.name)
+        cls.addClassCleanup(cls.web.stop)
         cls.web_up = f"127.0.0.1:{cls.web.match.group(1)}"
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.web.stop()
-        cls.redis.stop()
-        cls.tmp.cleanup()
 
     def setUp(self):
         self.m = Muxd("--api", "127.0.0.1:0", listeners=0)
+        self.addCleanup(self.m.__exit__, None, None, None)
         line = self.m.readline(time.monotonic() + TIMEOUT)
         url = re.fullmatch(r"api on (http://\S+)", line or "").group(1)
         self.client = NodeClient(url)
-
-    def tearDown(self):
-        self.client.close()
-        self.m.__exit__(None, None, None)
+        self.addCleanup(self.client.close)
 
     # What the test does through a proxy, as a user would.
 
