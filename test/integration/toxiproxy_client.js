@@ -15,13 +15,27 @@ async function toxicOf(req) {
   return proxy.getToxic(req.name);
 }
 
+// {name: proxy} as the client returns it, as a list sorted by name.
+function sorted(proxies) {
+  return Object.keys(proxies).sort().map((name) => proxies[name].toJson());
+}
+
 const ops = {
   version: async () => toxiproxy.getVersion(),
-  proxies: async () => {
-    const all = await toxiproxy.getAll();
-    return Object.keys(all).sort().map((name) => all[name].toJson());
-  },
+  // Proxies: POST /proxies, GET /proxies, GET, POST and DELETE
+  // /proxies/{p}, POST /populate.
+  create: async (req) => (await toxiproxy.createProxy(req.body)).toJson(),
+  proxies: async () => sorted(await toxiproxy.getAll()),
   get: async (req) => (await toxiproxy.get(req.proxy)).toJson(),
+  change: async (req) =>
+    (await (await toxiproxy.get(req.proxy)).update(req.body)).toJson(),
+  delete: async (req) => {
+    await (await toxiproxy.get(req.proxy)).remove();
+    return null;
+  },
+  populate: async (req) => sorted(await toxiproxy.populate(req.body)),
+  // Toxics: POST /proxies/{p}/toxics, GET, POST and DELETE
+  // /proxies/{p}/toxics/{t}.
   add: async (req) => {
     const proxy = await toxiproxy.get(req.proxy);
     return (await proxy.addToxic(req.body)).toJson();

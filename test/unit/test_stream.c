@@ -433,6 +433,33 @@ static void test_faults_changed_at_run_time(void **state) {
     assert_true(mux_run(f->t.loop, MUX_RUN_NOWAIT) >= 0);
 }
 
+/* A timeout taken off an open stream closes it, as its end would: what
+ * it held never goes (toxiproxy's timeout toxic, removed, closes too). A
+ * timeout changed keeps it stopped. */
+static void test_timeout_taken_off_closes(void **state) {
+    fixture_t *f = *state;
+    mux_conn_opts_t opts = {.on_event = on_event, .event_arg = f};
+    mux_conn_t *conn;
+    assert_int_equal(
+        mux_conn_new(f->t.loop, f->sv[0], &quiet_echo, &opts, &conn), 0);
+    mux_conn_set_faults(conn, FAULTS(.timeout_ms = MUX_FOREVER));
+    assert_int_equal(send(f->sv[1], "held", 4, 0), 4);
+    assert_false(peer_readable(f));
+    mux_conn_set_faults(conn, FAULTS(.timeout_ms = 60000));
+    assert_false(peer_readable(f));
+    assert_int_equal(f->errors, 0);
+    mux_conn_set_faults(conn, NULL);
+    assert_int_equal(f->errors, 1); /* fault timeout removed: closing */
+    char buf[8];
+    ssize_t n;
+    test_loop_t *t = &f->t;
+    TEST_RUN_UNTIL(t,
+                   (n = recv(f->sv[1], buf, sizeof(buf), MSG_DONTWAIT)) >= 0);
+    assert_int_equal(n, 0); /* EOF, and nothing before it */
+    assert_int_equal(shutdown(f->sv[1], SHUT_WR), 0); /* the lingering ends */
+    TEST_RUN_UNTIL(t, f->close_events == 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_a_stream_without_a_server, setup,
@@ -446,6 +473,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_close_reset_after_the_last_bytes,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_faults_changed_at_run_time, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_timeout_taken_off_closes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_close_callback_sees_peer_eof,
                                         setup, teardown),
