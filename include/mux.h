@@ -509,11 +509,14 @@ typedef struct {
      * loaded machine costs no rate); 0: unlimited. */
     uint64_t bandwidth;
     /* Pieces of at most `split` bytes, one write() (or one delivery to
-     * the service) each, at least `split_ms` apart (0: no pause, the
-     * next piece as soon as the last is written in full), so a message
-     * arrives in several reads. 0: off. */
+     * the service) each, at least `split_us` microseconds apart (0: no
+     * pause, the next piece as soon as the last is written in full), so
+     * a message arrives in several reads. 0: off. The pause is a timer:
+     * it is never shorter, and as much longer as the loop wakes late
+     * (select() and the kernel's timer slack: tens of microseconds on
+     * an idle Linux machine). */
     size_t split;
-    uint64_t split_ms;
+    uint64_t split_us;
     /* Once this many bytes went through, the rest is discarded and the
      * stream closed after flush (output: exactly that many reach the peer,
      * then EOF, or a reset with `rst`). 0: off. */
@@ -526,6 +529,19 @@ typedef struct {
      * dropped and the close goes on. They are not activity for the idle
      * timeout. */
     int stall;
+    /* toxiproxy's slicer: each chunk (the bytes of one send, or of one
+     * read on input) is cut into pieces around `slice` bytes: a chunk of
+     * more than slice + slice_variation bytes is cut in two near its
+     * middle (moved by a draw in [-slice_variation, slice_variation)),
+     * and each half again, left first; no piece is larger than slice +
+     * slice_variation, and a chunk smaller than that is one piece. Each
+     * piece is its own write() (or delivery), at least `split_us` apart,
+     * as split's. slice_variation must be below slice. 0: off. */
+    size_t slice;
+    size_t slice_variation;
+    /* The seed of the stream's draws for this direction (slice_variation,
+     * jitter_ms), so that a run repeats; 0: a fixed one. */
+    uint64_t seed;
 } mux_shape_t;
 
 /*
@@ -581,6 +597,18 @@ typedef enum {
      * Lifted from a stream it stopped (the faults set again without it),
      * the stream closes at once the same way. */
     MUX_FAULT_TIMEOUT_MS,
+    /* toxiproxy's reset_peer, one value per direction: the first bytes
+     * given to the stream to send (OUT) or read from it (IN) are dropped,
+     * never written or delivered, and that direction stops there (output
+     * is held, reading stops); this many milliseconds after those bytes
+     * (MUX_AT_ONCE: at the turn's timers) the stream is reset, as
+     * MUX_FAULT_RST's close (the peer gets ECONNRESET), its close reason
+     * "reset (fault reset-peer)". Until then a close after flush or a
+     * half-close waits for the reset. A stream that never has bytes in
+     * that direction is never reset; once due, the reset comes even if the
+     * fault is lifted. */
+    MUX_FAULT_RESET_OUT_MS,
+    MUX_FAULT_RESET_IN_MS,
 } mux_fault_end;
 
 /*
@@ -608,9 +636,10 @@ uint64_t mux_faults_get(const mux_faults_t *faults, mux_fault_end what);
 /*
  * Appends a stage (copied) to a direction's chain. Stages stack in
  * series, as two links one after the other would: latencies and their
- * jitters add up, the slowest bandwidth and the smallest split and
- * drop_after hold, the longest pause between pieces, and one stalled
- * stage stalls the direction. Returns 0, or -ENOMEM.
+ * jitters add up, the slowest bandwidth and the smallest split, slice
+ * (with its variation) and drop_after hold, the longest pause between
+ * pieces, the first seed, and one stalled stage stalls the direction.
+ * Returns 0, or -ENOMEM.
  */
 int mux_faults_push(mux_faults_t *faults, mux_dir dir,
                     const mux_stage_t *stage);
@@ -626,6 +655,8 @@ void *mux_faults_data(const mux_faults_t *faults);
 
 /* MUX_FAULT_TIMEOUT_MS: stop, and never close. */
 #define MUX_FOREVER UINT64_MAX
+/* MUX_FAULT_RESET_OUT_MS, MUX_FAULT_RESET_IN_MS: reset at once (0 is off). */
+#define MUX_AT_ONCE (UINT64_MAX - 1)
 
 /* The largest opts.max_output: 16 times it (the hard cap) fits a size_t. */
 #define MUX_OUTPUT_MAX (SIZE_MAX / 16)

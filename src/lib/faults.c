@@ -71,8 +71,14 @@ static void then(mux_shape_t *chain, const mux_shape_t *next) {
     chain->jitter_ms = add_sat(chain->jitter_ms, next->jitter_ms);
     chain->bandwidth = min_set(chain->bandwidth, next->bandwidth);
     chain->split = (size_t)min_set(chain->split, next->split);
-    if (next->split_ms > chain->split_ms)
-        chain->split_ms = next->split_ms;
+    if (next->slice && (!chain->slice || next->slice < chain->slice)) {
+        chain->slice = next->slice;
+        chain->slice_variation = next->slice_variation;
+    }
+    if (next->split_us > chain->split_us)
+        chain->split_us = next->split_us;
+    if (!chain->seed)
+        chain->seed = next->seed;
     chain->drop_after = min_set(chain->drop_after, next->drop_after);
     chain->stall = chain->stall || next->stall;
 }

@@ -274,8 +274,8 @@ typedef struct {
 
 /* Opaque to callers; the library's files read it directly. */
 struct mux_faults {
-    uint64_t end[MUX_FAULT_TIMEOUT_MS + 1]; /* by mux_fault_end */
-    mux__chain_t dir[2];                    /* by mux_dir */
+    uint64_t end[MUX_FAULT_RESET_IN_MS + 1]; /* by mux_fault_end */
+    mux__chain_t dir[2];                     /* by mux_dir */
     void *data;
 };
 
@@ -296,11 +296,14 @@ typedef struct {
     mux_buf_t bytes;     /* held bytes, oldest first */
     mux_buf_t groups;    /* {due, len} records: how `bytes` falls due */
     mux_timer_t timer;   /* the owner's: armed for the next release */
-    uint64_t next_piece; /* split: not before this time */
+    uint64_t next_piece; /* split, slice: not before this time */
+    mux_buf_t slices;    /* slice: the first group's chunk halves still to
+                            cut, nearest last (size_t each) */
+    size_t slice_left;   /* slice: what is left of the piece under way */
     uint64_t passed;     /* bytes let through (drop_after) */
     uint64_t empty_at;   /* bandwidth: the bucket (see shape.c) */
     uint64_t wake;       /* when its timer was last armed for; 0: stopped */
-    uint32_t rng;        /* jitter */
+    uint32_t rng;        /* jitter, slice_variation; 0: not started */
     bool dropped;        /* drop_after reached: nothing more */
 } mux__shaper_t;
 
@@ -317,8 +320,9 @@ int mux__shaper_hold(mux__shaper_t *sh, const mux_shape_t *shape,
 char *mux__shaper_tail(mux__shaper_t *sh, size_t len);
 /* How many held bytes may go now (from *data on), as the shape lets them:
  * due, and within the piece, the rate and the total. `busy`: the sink has
- * not taken the last piece yet (split waits for it). */
-size_t mux__shaper_peek(const mux__shaper_t *sh, const mux_shape_t *shape,
+ * not taken the last piece yet (split and slice wait for it). A slice's
+ * pieces are drawn here, as a chunk's first piece is asked for. */
+size_t mux__shaper_peek(mux__shaper_t *sh, const mux_shape_t *shape,
                         uint64_t now, bool busy, const char **data);
 /* The sink took `n` of them. Returns true when drop_after was reached
  * just now: the rest was discarded, nothing more goes through. */

@@ -1,11 +1,11 @@
 /*
  * shape.c -- one direction of a stream's bytes, disturbed as a mux_shape_t
  * says: held back (latency, jitter, the stream's delay), let through at a
- * rate (bandwidth), in pieces (split), up to a total (drop_after), or not
- * at all (stall). The stream pushes bytes in and asks what may go now; the
- * shaper never writes or reads a socket itself, so the same code shapes a
- * stream's output (towards the socket) and its input (towards the
- * service).
+ * rate (bandwidth), in pieces (split; slice, toxiproxy's slicer), up to
+ * a total (drop_after), or not at all (stall). The stream pushes bytes in and
+ * asks what may go now; the shaper never writes or reads a socket itself, so
+ * the same code shapes a stream's output (towards the socket) and its input
+ * (towards the service).
  *
  * The held bytes are one buffer plus one small record per group of bytes
  * falling due in the same slot (the whole delay / 1024): the queue costs
@@ -49,6 +49,7 @@ void mux__shaper_free(mux__shaper_t *sh) {
     mux_timer_stop(&sh->timer);
     mux__buf_free(&sh->bytes);
     mux__buf_free(&sh->groups);
+    mux__buf_free(&sh->slices);
     free(sh);
 }
 
@@ -73,6 +74,8 @@ size_t mux__shaper_cost(const mux__shaper_t *sh) {
 void mux__shaper_drop(mux__shaper_t *sh) {
     mux__buf_free(&sh->bytes);
     mux__buf_free(&sh->groups);
+    mux__buf_free(&sh->slices);
+    sh->slice_left = 0;
 }
 
 /* What an emptied buffer keeps of its storage: a stream that sends one
@@ -88,9 +91,12 @@ static void emptied(mux_buf_t *buf) {
         mux__buf_consume(buf, buf->len);
 }
 
-/* A small generator for jitter (xorshift; reproducible per stream). */
-static uint64_t draw(mux__shaper_t *sh, uint64_t bound) {
-    uint32_t x = sh->rng ? sh->rng : 0x9e3779b9u;
+/* A small generator for jitter and slice_variation (xorshift), from the
+ * shape's seed: a draw in 0..bound. */
+static uint64_t draw(mux__shaper_t *sh, const mux_shape_t *shape,
+                     uint64_t bound) {
+    uint32_t seed = (uint32_t)(shape->seed ^ (shape->seed >> 32));
+    uint32_t x = sh->rng ? sh->rng : seed ? seed : 0x9e3779b9u;
     x ^= x << 13;
     x ^= x >> 17;
     x ^= x << 5;
@@ -113,6 +119,10 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
     return b > UINT64_MAX - a ? UINT64_MAX : a + b;
 }
 
+static uint64_t us_to_ns(uint64_t us) {
+    return us > UINT64_MAX / 1000u ? UINT64_MAX : us * 1000u;
+}
+
 /* The end of the slot that bytes due at `due` wait for. */
 static uint64_t slot_due(uint64_t delay, uint64_t due) {
     uint64_t slot = delay / DELAY_SLOTS ? delay / DELAY_SLOTS : 1;
@@ -128,12 +138,15 @@ int mux__shaper_hold(mux__shaper_t *sh, const mux_shape_t *shape,
     uint64_t jitter = mux__ms_to_ns(shape->jitter_ms);
     /* Drawn in microseconds: the generator has 32 bits. */
     uint64_t due =
-        add_sat(add_sat(now, held), draw(sh, jitter / 1000u) * 1000u);
+        add_sat(add_sat(now, held),
+                jitter ? draw(sh, shape, jitter / 1000u) * 1000u : 0);
     group_t *last = last_group(sh);
     if (held || jitter)
         due = slot_due(add_sat(held, jitter), due);
-    else if (last)
+    else if (last && !shape->slice)
         due = last->due; /* no delay: due with what is held, one group */
+    /* (slice: a group per chunk, but a send's pieces, held at once, are
+     * one: mux_conn_sendv()) */
     if (last && due < last->due)
         due = last->due; /* jitter never reorders */
     if (!last || last->due != due) {
@@ -202,17 +215,63 @@ static void spend(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
     sh->empty_at = add_sat(empty_at(sh, shape, now), cost_ns(shape, n));
 }
 
-size_t mux__shaper_peek(const mux__shaper_t *sh, const mux_shape_t *shape,
+/* Whether the shape cuts the bytes into pieces, a write each. */
+static bool pieces(const mux_shape_t *shape) {
+    return shape->split || shape->slice;
+}
+
+/* slice: a half of a chunk to cut later, or 0 if none is left. */
+static size_t pop_half(mux__shaper_t *sh) {
+    if (sh->slices.len < sizeof(size_t))
+        return 0;
+    size_t half;
+    sh->slices.len -= sizeof(half);
+    memcpy(&half, mux__buf_head(&sh->slices) + sh->slices.len, sizeof(half));
+    return half;
+}
+
+/*
+ * slice: the next piece of the first group, `len` bytes: the nearest
+ * half still to cut (or, none left, the rest of the group: a new chunk)
+ * cut in two near its middle, the right half kept for later, and its
+ * left half again, until it is at most slice + slice_variation bytes (the
+ * order of toxiproxy's recursion, and of its draws). With no memory for a
+ * half, the piece is what is left uncut.
+ */
+static size_t next_slice(mux__shaper_t *sh, const mux_shape_t *shape,
+                         size_t len) {
+    size_t n = pop_half(sh), var = shape->slice_variation;
+    if (var >= shape->slice)
+        var = shape->slice - 1; /* a variation must stay below the size */
+    if (!n || n > len)
+        n = len;
+    while (n > shape->slice && n - shape->slice > var) {
+        size_t left = n / 2; /* > var: n > slice + var >= 2 var + 1 */
+        if (var)
+            left = left + (size_t)draw(sh, shape, 2 * var - 1) - var;
+        size_t right = n - left;
+        if (mux__buf_append(&sh->slices, &right, sizeof(right)) < 0)
+            break;
+        n = left;
+    }
+    return n;
+}
+
+size_t mux__shaper_peek(mux__shaper_t *sh, const mux_shape_t *shape,
                         uint64_t now, bool busy, const char **data) {
     const group_t *first = first_group(sh);
     if (!first || first->due > now || shape->stall || sh->dropped)
         return 0;
     size_t quota = first->len;
-    if (shape->split) {
-        if (busy || now < sh->next_piece)
-            return 0;
-        quota = quota < shape->split ? quota : shape->split;
+    if (pieces(shape) && (busy || now < sh->next_piece))
+        return 0;
+    if (shape->slice) {
+        if (!sh->slice_left)
+            sh->slice_left = next_slice(sh, shape, quota);
+        quota = quota < sh->slice_left ? quota : sh->slice_left;
     }
+    if (shape->split)
+        quota = quota < shape->split ? quota : shape->split;
     if (shape->bandwidth) {
         uint64_t t = tokens(sh, shape, now);
         quota = t < quota ? (size_t)t : quota;
@@ -233,16 +292,20 @@ bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
         mux__buf_consume(&sh->bytes, n);
         first->len -= n;
         sh->passed += n;
-        if (shape->split)
-            sh->next_piece = add_sat(now, mux__ms_to_ns(shape->split_ms));
+        sh->slice_left -= n < sh->slice_left ? n : sh->slice_left;
+        if (pieces(shape))
+            sh->next_piece = add_sat(now, us_to_ns(shape->split_us));
     }
     if (n > 0 && shape->bandwidth)
         spend(sh, shape, n, now); /* before the group goes: its due counts */
     if (first->len == 0) {
+        mux__buf_consume(&sh->slices, sh->slices.len); /* the chunk is out */
+        sh->slice_left = 0;
         mux__buf_consume(&sh->groups, sizeof(*first));
         if (sh->groups.len == 0) { /* a burst's memory goes with it */
             emptied(&sh->bytes);
             emptied(&sh->groups);
+            emptied(&sh->slices);
         }
     }
     if (shape->drop_after && sh->passed >= shape->drop_after && !sh->dropped) {
@@ -259,11 +322,11 @@ uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
     if (!first || shape->stall || sh->dropped)
         return 0;
     uint64_t when = first->due > now ? first->due : now;
-    if (shape->split && busy && !shape->split_ms)
+    if (pieces(shape) && busy && !shape->split_us)
         return 0; /* no pause: the write of the last piece releases the next */
-    if (shape->split) {
-        uint64_t piece = busy ? add_sat(now, mux__ms_to_ns(shape->split_ms))
-                              : sh->next_piece;
+    if (pieces(shape)) {
+        uint64_t piece =
+            busy ? add_sat(now, us_to_ns(shape->split_us)) : sh->next_piece;
         when = piece > when ? piece : when;
     }
     if (shape->bandwidth) {

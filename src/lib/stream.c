@@ -17,8 +17,8 @@
  * the bytes into the output shaper instead, whose timer moves what may go
  * into the output queue; with `in_held`, what is read goes into the input
  * shaper, whose timer hands it to the framing. The faults that end a
- * stream (limit_time, timeout, slow_close, rst) use the fault timer and
- * the close paths. Faults can change while the stream runs
+ * stream (limit_time, timeout, slow_close, rst, reset-peer) use the fault
+ * timer and the close paths. Faults can change while the stream runs
  * (mux_conn_set_faults()): apply_faults() works the flags out again.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -58,8 +58,16 @@ enum {
 };
 
 /* conn->fault_state: stopped by faults.timeout; a slow close is waiting
- * (FAULT_SLOW) or over (FAULT_SLOWED). */
-enum { FAULT_STOPPED = 1, FAULT_SLOW = 2, FAULT_SLOWED = 4 };
+ * (FAULT_SLOW) or over (FAULT_SLOWED); the first bytes of a direction
+ * came under MUX_FAULT_RESET_OUT_MS / _IN_MS (FAULT_RESET_OUT, _IN): that
+ * direction stopped, a reset is due at reset_at. */
+enum {
+    FAULT_STOPPED = 1,
+    FAULT_SLOW = 2,
+    FAULT_SLOWED = 4,
+    FAULT_RESET_OUT = 8,
+    FAULT_RESET_IN = 16
+};
 
 typedef enum { OPEN, CLOSING, LINGER, CLOSED } conn_state;
 
@@ -103,7 +111,8 @@ struct mux_conn {
     size_t nfilter_state[2];
     mux__shaper_t *out_shaper; /* output held back, or NULL */
     mux__shaper_t *in_shaper;  /* input held back, or NULL */
-    mux_timer_t fault_timer;   /* limit_time, timeout, slow_close */
+    mux_timer_t fault_timer;   /* limit_time, timeout, slow_close, reset */
+    uint64_t reset_at;         /* ns: a reset-peer's reset is due; 0: none */
     uint64_t started, last_active;
     mux_timer_t timer; /* idle and line timeouts, or the linger limit */
     void *data;
@@ -317,6 +326,19 @@ static bool slow_close(mux_conn_t *conn, bool full) {
     return true;
 }
 
+static int arm_reset(mux_conn_t *conn);
+
+/* MUX_FAULT_RESET_*: a reset is due, and a close after flush or a
+ * half-close waits for it (the peer is to see a reset, not a FIN), unless
+ * a reset was asked now. Returns true while it waits. */
+static bool reset_waits(mux_conn_t *conn) {
+    if (!conn->reset_at || (conn->shut & SHUT_RESET))
+        return false;
+    if (arm_reset(conn) < 0)
+        finish(conn, "out of memory");
+    return true;
+}
+
 static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
@@ -328,7 +350,7 @@ static void on_linger_timeout(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
  * MUX_FAULT_RST: no FIN, no wait, a reset at once). */
 static void linger(mux_conn_t *conn) {
     assert(conn->state == CLOSING && mux_conn_pending(conn) == 0);
-    if (slow_close(conn, true))
+    if (reset_waits(conn) || slow_close(conn, true))
         return;
     bool rst = fault(conn, MUX_FAULT_RST);
     if (rst || (conn->shut & SHUT_RESET)) {
@@ -357,7 +379,8 @@ static void fail(mux_conn_t *conn, int err);
  * whenever the fault came (also after the half-close was asked). */
 static void shut_write(mux_conn_t *conn) {
     if (!(conn->shut & SHUT_WANTED) || (conn->shut & SHUT_DONE) ||
-        mux_conn_pending(conn) > 0 || slow_close(conn, false))
+        mux_conn_pending(conn) > 0 || reset_waits(conn) ||
+        slow_close(conn, false))
         return;
     if (fault(conn, MUX_FAULT_RST)) {
         finish(conn, "reset (fault rst)");
@@ -387,6 +410,33 @@ static void drop_stalled(mux_conn_t *conn) {
 }
 
 static void close_goes_on(mux_conn_t *conn);
+
+/* MUX_FAULT_RESET_OUT_MS / _IN_MS on direction `dir`: whether the bytes
+ * coming now are its first under it: then they are dropped (the caller
+ * does not pass them on), the direction stops, and the reset is due.
+ * Returns 1 then, 0 if not, or -ENOMEM with the stream finished. */
+static int reset_starts(mux_conn_t *conn, mux_dir dir) {
+    uint8_t bit = dir == MUX_OUT ? FAULT_RESET_OUT : FAULT_RESET_IN;
+    uint64_t wait = fault(conn, dir == MUX_OUT ? MUX_FAULT_RESET_OUT_MS
+                                               : MUX_FAULT_RESET_IN_MS);
+    if (!wait || (conn->fault_state & bit))
+        return 0;
+    conn->fault_state |= bit;
+    uint64_t now = mux__clock_ns();
+    uint64_t after = wait == MUX_AT_ONCE ? 0 : mux__ms_to_ns(wait);
+    uint64_t at = after > UINT64_MAX - now ? UINT64_MAX : now + after;
+    if (!conn->reset_at || at < conn->reset_at)
+        conn->reset_at = at;
+    if (dir == MUX_IN) {
+        conn->paused |= PAUSED_STALL;
+        update_interest(conn);
+    }
+    if (arm_reset(conn) < 0) {
+        finish(conn, "out of memory");
+        return -ENOMEM;
+    }
+    return 1;
+}
 
 void mux_conn_close(mux_conn_t *conn, int how) {
     if (conn->state == CLOSED)
@@ -509,12 +559,13 @@ static void output_drained(mux_conn_t *conn) {
 
 static int release_out(mux_conn_t *conn, uint64_t now);
 
-/* A split with no pause (split_ms 0) sends its next piece once the last
- * one is written in full: no timer waits for that. */
+/* A split or slice with no pause (split_us 0) sends its next piece once
+ * the last one is written in full: no timer waits for that. */
 static bool next_piece_waits_for_flush(const mux_conn_t *conn) {
     const mux_shape_t *shape = &conn->faults->dir[MUX_OUT].shape;
-    return conn->out.len == 0 && shape->split && !shape->split_ms &&
-           conn->out_shaper && mux__shaper_len(conn->out_shaper) > 0;
+    return conn->out.len == 0 && (shape->split || shape->slice) &&
+           !shape->split_us && conn->out_shaper &&
+           mux__shaper_len(conn->out_shaper) > 0;
 }
 
 static void flush(mux_conn_t *conn) {
@@ -575,10 +626,10 @@ static int output(mux_conn_t *conn, const char *data, size_t len) {
 /* ---- output held back: delay and the out chain ---- */
 
 /* The output chain's timing, or a stalled one while MUX_FAULT_TIMEOUT_MS
- * has stopped the stream. */
+ * has stopped the stream, or a reset-peer its output. */
 static const mux_shape_t *out_shape(const mux_conn_t *conn) {
     static const mux_shape_t stalled = {.stall = 1};
-    return (conn->fault_state & FAULT_STOPPED)
+    return (conn->fault_state & (FAULT_STOPPED | FAULT_RESET_OUT))
                ? &stalled
                : &conn->faults->dir[MUX_OUT].shape;
 }
@@ -704,6 +755,9 @@ static int behind(mux_conn_t *conn, const char *data, size_t len,
                   uint64_t now) {
     if (!conn->held)
         return output(conn, data, len);
+    int reset = reset_starts(conn, MUX_OUT);
+    if (reset)
+        return reset < 0 ? reset : 0; /* the first bytes: dropped */
     if (overflows(conn, len)) {
         finish(conn, "output overflow");
         return -ENOBUFS;
@@ -967,7 +1021,7 @@ static const mux_shape_t *in_shape(const mux_conn_t *conn) {
 
 static bool shapes(const mux_shape_t *shape) {
     return shape->latency_ms || shape->jitter_ms || shape->bandwidth ||
-           shape->split || shape->drop_after || shape->stall;
+           shape->split || shape->slice || shape->drop_after || shape->stall;
 }
 
 /* Arms the input shaper's timer; -ENOMEM finishes the stream. */
@@ -985,6 +1039,8 @@ static int rearm_in(mux_conn_t *conn, uint64_t now) {
  * the input shaper (unless the chain only filters and holds nothing);
  * reading pauses while it holds a high watermark's worth. */
 MUX__COLD static void hold_input(mux_conn_t *conn, char *data, size_t len) {
+    if (reset_starts(conn, MUX_IN))
+        return; /* the first bytes: dropped (or the stream finished) */
     if (conn->nfilter_state[MUX_IN])
         mux__faults_filter(conn->faults, MUX_IN, conn->filter_state[MUX_IN],
                            data, len);
@@ -1200,11 +1256,22 @@ static void timed_out(mux_conn_t *conn, const char *reason) {
         update_interest(conn);
 }
 
-/* limit_time, timeout, or a slow close waiting: the fault timer's end. */
+/* MUX_FAULT_RESET_*: the wait after a direction's first bytes is over. */
+static void reset_now(mux_conn_t *conn) {
+    conn->shut |= SHUT_RESET;
+    finish(conn, "reset (fault reset-peer)");
+}
+
+/* A reset due, limit_time, timeout, or a slow close waiting: the fault
+ * timer's end (it wakes for the soonest). */
 static void on_fault_timer(mux_loop_t *loop, mux_timer_t *timer, void *arg) {
     MUX__UNUSED(loop);
     MUX__UNUSED(timer);
     mux_conn_t *conn = arg;
+    if (conn->reset_at && mux__clock_ns() >= conn->reset_at) {
+        reset_now(conn);
+        return;
+    }
     if (conn->fault_state & FAULT_SLOW) {
         slow_close_over(conn);
         return;
@@ -1225,8 +1292,18 @@ static int need_shaper(mux_conn_t *conn, mux__shaper_t **sh, mux_timer_cb *cb) {
     return 0;
 }
 
+/* Arms the fault timer for a due reset, unless it wakes sooner. Returns
+ * 0 or -ENOMEM. */
+static int arm_reset(mux_conn_t *conn) {
+    mux_timer_t *t = &conn->fault_timer;
+    if (!conn->reset_at ||
+        (mux_timer_active(t) && t->deadline <= conn->reset_at))
+        return 0;
+    return mux__timer_start_at(t, conn->reset_at, 0);
+}
+
 /* Arms the fault timer for limit_time / timeout (not while a slow close
- * waits on it). Returns 0 or -ENOMEM. */
+ * waits on it), or a due reset if sooner. Returns 0 or -ENOMEM. */
 static int arm_fault_timer(mux_conn_t *conn) {
     if (conn->fault_state & FAULT_SLOW)
         return 0;
@@ -1235,11 +1312,12 @@ static int arm_fault_timer(mux_conn_t *conn) {
     uint64_t after = limit ? limit : UINT64_MAX;
     if (timeout && timeout != MUX_FOREVER && timeout < after)
         after = timeout;
-    if (after == UINT64_MAX) {
+    int err = 0;
+    if (after == UINT64_MAX)
         mux_timer_stop(&conn->fault_timer);
-        return 0;
-    }
-    return mux_timer_start(&conn->fault_timer, after, 0);
+    else
+        err = mux_timer_start(&conn->fault_timer, after, 0);
+    return err < 0 ? err : arm_reset(conn);
 }
 
 /*
@@ -1262,10 +1340,12 @@ static int apply_faults(mux_conn_t *conn) {
         (shapes(in) && !in->stall) || mux__shaper_len(conn->in_shaper) > 0;
     conn->held = conn->opts->delay_ms || shapes(out) ||
                  conn->nfilter_state[MUX_OUT] ||
-                 (conn->fault_state & FAULT_STOPPED) ||
+                 fault(conn, MUX_FAULT_RESET_OUT_MS) ||
+                 (conn->fault_state & (FAULT_STOPPED | FAULT_RESET_OUT)) ||
                  mux__shaper_len(conn->out_shaper) > 0;
-    conn->in_held = in_shaped || conn->nfilter_state[MUX_IN];
-    if (in->stall || (conn->fault_state & FAULT_STOPPED))
+    conn->in_held = in_shaped || conn->nfilter_state[MUX_IN] ||
+                    fault(conn, MUX_FAULT_RESET_IN_MS);
+    if (in->stall || (conn->fault_state & (FAULT_STOPPED | FAULT_RESET_IN)))
         conn->paused |= PAUSED_STALL;
     else if (!(conn->fault_state & FAULT_SLOW))
         conn->paused &= (uint8_t)~PAUSED_STALL;

@@ -15,6 +15,7 @@
 typedef struct {
     mux_shape_t out, in;
     uint64_t rst, accept_delay_ms, slow_close_ms, limit_time_ms, timeout_ms;
+    uint64_t reset_out_ms, reset_in_ms;
 } faultset_t;
 
 static mux_faults_t *faultsets[256];
@@ -47,6 +48,8 @@ static inline mux_faults_t *faultset(faultset_t d) {
     mux_faults_set(f, MUX_FAULT_SLOW_CLOSE_MS, d.slow_close_ms);
     mux_faults_set(f, MUX_FAULT_LIMIT_TIME_MS, d.limit_time_ms);
     mux_faults_set(f, MUX_FAULT_TIMEOUT_MS, d.timeout_ms);
+    mux_faults_set(f, MUX_FAULT_RESET_OUT_MS, d.reset_out_ms);
+    mux_faults_set(f, MUX_FAULT_RESET_IN_MS, d.reset_in_ms);
     return f;
 }
 

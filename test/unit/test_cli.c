@@ -432,12 +432,12 @@ static void test_fault_split_without_pause(void **state) {
     (void)state;
     muxd_conn_faults_t *cf = picked("split=4:0", false);
     assert_int_equal(OUT_OF(cf->client)->split, 4);
-    assert_int_equal(OUT_OF(cf->client)->split_ms, 0);
+    assert_int_equal(OUT_OF(cf->client)->split_us, 0);
     cf = picked("split=4", false);
-    assert_int_equal(OUT_OF(cf->client)->split_ms, 10);
+    assert_int_equal(OUT_OF(cf->client)->split_us, 10000);
     cf = picked("split=1k:7,dir=up", false);
     assert_int_equal(IN_OF(cf->client)->split, 1024);
-    assert_int_equal(IN_OF(cf->client)->split_ms, 7);
+    assert_int_equal(IN_OF(cf->client)->split_us, 7000);
     expect_error(parse("--fault", "split=0:5"),
                  "invalid fault: 'split=0:5' (split=BYTES[:MS]: BYTES at "
                  "least 1 (k, M, G), MS 0 to 3600000 (default 10))");

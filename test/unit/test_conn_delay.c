@@ -592,6 +592,233 @@ static void test_filter_stages_change_bytes(void **state) {
     mux_faults_free(faults);
 }
 
+/* ---- slicer and reset-peer, on the fake clock ---- */
+
+/* The peer's bytes since the last look: one turn at `at`. */
+static size_t fake_stream_piece(fake_stream_t *fs, uint64_t at) {
+    size_t before = fs->got;
+    return fake_stream_at(fs, at) - before;
+}
+
+/* slice, no variation: a chunk of 250 around 100 is toxiproxy's halves of
+ * halves, 62 63 62 63, each its own write, exactly split_us apart (20 ms
+ * here: none a nanosecond early). */
+static void test_slice_halves_each_chunk(void **state) {
+    (void)state;
+    mux_faults_t *faults =
+        FAULTS(.out = {.slice = 100, .split_us = 20000, .seed = 7});
+    fake_stream_t fs;
+    fake_stream_open(&fs, faults, FAKE_START);
+    static char data[250];
+    memset(data, 's', sizeof(data));
+    assert_int_equal(mux_conn_send(fs.conn, data, sizeof(data)), 0);
+    static const size_t want[] = {62, 63, 62, 63};
+    for (uint64_t i = 0; i < 4; i++) {
+        uint64_t due = FAKE_START + i * 20000000u;
+        if (i)
+            assert_int_equal(fake_stream_piece(&fs, due - 1), 0);
+        assert_int_equal(fake_stream_piece(&fs, due), want[i]);
+    }
+    assert_int_equal(fake_stream_piece(&fs, FAKE_START + 200000000u), 0);
+    /* A second chunk is cut on its own: 90 is one piece. */
+    fake_clock_ns = FAKE_START + 300000000u;
+    assert_int_equal(mux_conn_send(fs.conn, data, 90), 0);
+    assert_int_equal(fake_stream_piece(&fs, FAKE_START + 300000000u), 90);
+    fake_stream_close(&fs);
+}
+
+/* The slicer's pause is in microseconds: 1.5 ms, not 1 or 2. */
+static void test_slice_pause_in_microseconds(void **state) {
+    (void)state;
+    mux_faults_t *faults = FAULTS(.out = {.slice = 10, .split_us = 1500});
+    fake_stream_t fs;
+    uint64_t sent = FAKE_START + 300000u;
+    fake_stream_open(&fs, faults, sent);
+    assert_int_equal(
+        mux_conn_send(fs.conn, "abcdefghijklmnopqrstuvwxyz0123", 30), 0);
+    assert_int_equal(fake_stream_piece(&fs, sent), 7);
+    assert_int_equal(fake_stream_piece(&fs, sent + 1499999u), 0);
+    assert_int_equal(fake_stream_piece(&fs, sent + 1500000u), 8);
+    assert_int_equal(fake_stream_piece(&fs, sent + 2999999u), 0);
+    assert_int_equal(fake_stream_piece(&fs, sent + 3000000u), 7);
+    assert_int_equal(fake_stream_piece(&fs, sent + 4500000u), 8);
+    fake_stream_close(&fs);
+}
+
+/* toxiproxy's slicer (toxics/slicer.go), as a model: chunk [start, end)
+ * into pieces, draws from shape.c's generator (xorshift32 from the
+ * folded seed), in the order of the recursion. */
+static uint32_t model_rng;
+static size_t model_draw(size_t bound) {
+    uint32_t x = model_rng;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    model_rng = x;
+    return x % (bound + 1);
+}
+static void model_chunk(size_t start, size_t end, size_t avg, size_t var,
+                        size_t *out, size_t *n) {
+    if (end - start <= avg + var) {
+        out[(*n)++] = end - start;
+        return;
+    }
+    size_t mid = start + (end - start) / 2;
+    if (var)
+        mid = mid + model_draw(2 * var - 1) - var;
+    model_chunk(start, mid, avg, var, out, n);
+    model_chunk(mid, end, avg, var, out, n);
+}
+
+/* The pieces of one 1000-byte send around 50 +-30 with `seed`, as the
+ * peer reads them: 1 us apart, a turn each microsecond, so that every
+ * read takes one piece. */
+static size_t sliced(uint64_t seed, size_t *pieces, size_t max) {
+    mux_faults_t *faults = FAULTS(.out = {.slice = 50,
+                                          .slice_variation = 30,
+                                          .split_us = 1,
+                                          .seed = seed});
+    fake_stream_t fs;
+    fake_stream_open(&fs, faults, FAKE_START);
+    static char data[1000];
+    memset(data, 'v', sizeof(data));
+    assert_int_equal(mux_conn_send(fs.conn, data, sizeof(data)), 0);
+    size_t n = 0, total = 0;
+    for (uint64_t t = 0; total < sizeof(data) && n < max; t += 1000u) {
+        size_t got = fake_stream_piece(&fs, FAKE_START + t);
+        if (got)
+            total += pieces[n++] = got;
+    }
+    fake_stream_close(&fs);
+    assert_int_equal(total, sizeof(data));
+    return n;
+}
+
+/* With a variation the pieces are toxiproxy's recursion's, drawn from the
+ * seed: the same seed cuts the same pieces, another seed others, none
+ * above 80 bytes. */
+static void test_slice_variation_is_toxiproxys_from_the_seed(void **state) {
+    (void)state;
+    size_t got[64], again[64], other[64], model[64], nmodel = 0;
+    size_t n = sliced(UINT64_C(0x1234567800000001), got, 64);
+    model_rng = 0x12345679u; /* the seed folded: its halves xor'ed */
+    model_chunk(0, 1000, 50, 30, model, &nmodel);
+    assert_int_equal(n, nmodel);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(got[i], model[i]);
+        assert_true(got[i] >= 1 && got[i] <= 80);
+    }
+    assert_int_equal(sliced(UINT64_C(0x1234567800000001), again, 64), n);
+    assert_memory_equal(got, again, n * sizeof(got[0]));
+    size_t m = sliced(2, other, 64);
+    assert_true(m != n || memcmp(got, other, n * sizeof(got[0])) != 0);
+}
+
+static char reset_reason[64];
+
+static void note_close(mux_conn_t *conn, mux_event_t *ev, void *arg) {
+    (void)conn, (void)arg;
+    if (ev->type == MUX_EV_CLOSE)
+        snprintf(reset_reason, sizeof(reset_reason), "%s", ev->reason);
+}
+
+/* A stream that closed (its struct gone at the end of its turn): the
+ * rest of the fixture goes. */
+static void fake_stream_gone(fake_stream_t *fs) {
+    mux_loop_free(fs->loop);
+    close(fs->peer);
+    fake_clock_stop();
+}
+
+/* reset-peer, output: never reset while nothing is sent; the first send
+ * is dropped, the next held; a close after flush waits for the reset,
+ * which comes exactly 100 ms after the first send; the peer got
+ * nothing, then the end. */
+static void test_reset_peer_out(void **state) {
+    (void)state;
+    reset_reason[0] = '\0';
+    fake_stream_t fs;
+    fake_stream_open(&fs, FAULTS(.reset_out_ms = 100), FAKE_START);
+    fs.opts.on_event = note_close;
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 5000000000u), 0);
+    assert_string_equal(reset_reason, "");
+    uint64_t first = FAKE_START + 5000000000u;
+    assert_int_equal(mux_conn_send(fs.conn, "hello", 5), 0);
+    assert_int_equal(mux_conn_pending(fs.conn), 0); /* dropped */
+    fake_clock_ns = first + 50000000u;
+    assert_int_equal(mux_conn_send(fs.conn, "world", 5), 0);
+    assert_int_equal(mux_conn_pending(fs.conn), 5); /* held */
+    mux_conn_close(fs.conn, MUX_CLOSE_AFTER_FLUSH);
+    assert_int_equal(fake_stream_at(&fs, first + 99999999u), 0);
+    assert_string_equal(reset_reason, "");
+    fake_clock_ns = first + 100000000u;
+    assert_true(mux_run(fs.loop, MUX_RUN_NOWAIT) >= 0);
+    assert_string_equal(reset_reason, "reset (fault reset-peer)");
+    char buf[16];
+    assert_int_equal(recv(fs.peer, buf, sizeof(buf), MSG_DONTWAIT), 0);
+    fake_stream_gone(&fs);
+}
+
+static int input_messages;
+
+static void count_input(mux_conn_t *conn, const char *data, size_t len) {
+    (void)conn, (void)data, (void)len;
+    input_messages++;
+}
+
+/* reset-peer, input, at once: the first bytes read never reach the
+ * service, and the stream is reset in the same turn. */
+static void test_reset_peer_in_at_once(void **state) {
+    (void)state;
+    static const mux_service_t counting = {
+        .name = "counting", .framing = MUX_FRAMING_RAW, .message = count_input};
+    reset_reason[0] = '\0';
+    input_messages = 0;
+    fake_stream_t fs;
+    memset(&fs, 0, sizeof(fs));
+    fake_clock_start(FAKE_START);
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(mux_loop_new(&fs.loop), 0);
+    fs.opts.faults = FAULTS(.reset_in_ms = MUX_AT_ONCE);
+    fs.opts.on_event = note_close;
+    assert_int_equal(
+        mux_conn_new(fs.loop, sv[0], &counting, &fs.opts, &fs.conn), 0);
+    fs.peer = sv[1];
+    assert_int_equal(send(fs.peer, "abc", 3, 0), 3);
+    assert_true(mux_run(fs.loop, MUX_RUN_NOWAIT) >= 0);
+    assert_int_equal(input_messages, 0);
+    assert_string_equal(reset_reason, "reset (fault reset-peer)");
+    fake_stream_gone(&fs);
+}
+
+/* reset-peer lifted after its first bytes came: the reset comes anyway
+ * (toxiproxy's cannot be interrupted either); one lifted before them
+ * never resets. */
+static void test_reset_peer_lifted(void **state) {
+    (void)state;
+    reset_reason[0] = '\0';
+    fake_stream_t fs;
+    fake_stream_open(&fs, FAULTS(.reset_out_ms = 10), FAKE_START);
+    fs.opts.on_event = note_close;
+    assert_int_equal(mux_conn_send(fs.conn, "x", 1), 0);
+    mux_conn_set_faults(fs.conn, FAULTS(.out = {.latency_ms = 1}));
+    assert_int_equal(mux_conn_send(fs.conn, "y", 1), 0);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 9999999u), 0);
+    fake_clock_ns = FAKE_START + 10000000u;
+    assert_true(mux_run(fs.loop, MUX_RUN_NOWAIT) >= 0);
+    assert_string_equal(reset_reason, "reset (fault reset-peer)");
+    fake_stream_gone(&fs);
+    reset_reason[0] = '\0';
+    fake_stream_open(&fs, FAULTS(.reset_out_ms = 10), FAKE_START);
+    fs.opts.on_event = note_close;
+    mux_conn_set_faults(fs.conn, FAULTS(.rst = 0));
+    assert_int_equal(mux_conn_send(fs.conn, "z", 1), 0);
+    assert_int_equal(fake_stream_at(&fs, FAKE_START + 1000000000u), 1);
+    assert_string_equal(reset_reason, "");
+    fake_stream_close(&fs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_kept_and_close_waits),
@@ -615,6 +842,17 @@ int main(void) {
                                   fake_clock_teardown),
         cmocka_unit_test_teardown(test_filter_stages_change_bytes,
                                   fake_clock_teardown),
+        cmocka_unit_test_teardown(test_slice_halves_each_chunk,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(test_slice_pause_in_microseconds,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(
+            test_slice_variation_is_toxiproxys_from_the_seed,
+            fake_clock_teardown),
+        cmocka_unit_test_teardown(test_reset_peer_out, fake_clock_teardown),
+        cmocka_unit_test_teardown(test_reset_peer_in_at_once,
+                                  fake_clock_teardown),
+        cmocka_unit_test_teardown(test_reset_peer_lifted, fake_clock_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

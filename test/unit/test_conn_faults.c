@@ -210,7 +210,7 @@ static void run_for(uint64_t ms) {
 
 static void test_split_pieces_in_order_then_close(void **state) {
     (void)state;
-    start(&text_close_service, FAULTS(.out = {.split = 3, .split_ms = 20}));
+    start(&text_close_service, FAULTS(.out = {.split = 3, .split_us = 20000}));
     int client = connect_client();
     uint64_t t0 = test_now_ms();
     seen_t seen = run_until_end(client);
@@ -232,7 +232,8 @@ static void test_split_pieces_in_order_then_close(void **state) {
  * (7 pieces, whatever the clock), not at the pieces' boundary. */
 static void test_split_cuts_a_sendv_reply_not_its_pieces(void **state) {
     (void)state;
-    start(&gather_close_service, FAULTS(.out = {.split = 3, .split_ms = 20}));
+    start(&gather_close_service,
+          FAULTS(.out = {.split = 3, .split_us = 20000}));
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(fx.pending_after, 20);
@@ -293,7 +294,7 @@ static void test_drop_after_closed_by_its_event(void **state) {
 static void test_split_and_drop_after_combine(void **state) {
     (void)state;
     start(&text_close_service,
-          FAULTS(.out = {.split = 3, .split_ms = 5, .drop_after = 7}));
+          FAULTS(.out = {.split = 3, .split_us = 5000, .drop_after = 7}));
     int client = connect_client();
     seen_t seen = run_until_end(client);
     assert_int_equal(seen.end, 0);
@@ -499,7 +500,7 @@ static void stop_pair(int peer) {
     mux_loop_free(fx.loop);
 }
 
-/* split_ms 0: once the first piece is out, every other piece is too, each
+/* split_us 0: once the first piece is out, every other piece is too, each
  * a send of its own: on a SOCK_SEQPACKET pair each send is one record. */
 static void test_split_without_pause_sends_each_piece(void **state) {
     (void)state;
@@ -527,7 +528,7 @@ static void test_split_without_pause_sends_each_piece(void **state) {
     stop_pair(peer);
 }
 
-/* split_ms 0 when the socket is full: the next piece waits for the last
+/* split_us 0 when the socket is full: the next piece waits for the last
  * to be written, then all arrive, in order. */
 static void test_split_without_pause_through_a_full_socket(void **state) {
     (void)state;

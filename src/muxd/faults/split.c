@@ -25,7 +25,7 @@ static void fill(const muxd_fault_t *f, const muxd_conn_faults_t *cf,
                  mux_stage_t *stage) {
     (void)cf;
     stage->shape.split = (size_t)f->value;
-    stage->shape.split_ms = f->extra;
+    stage->shape.split_us = f->extra * 1000u;
 }
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
