@@ -19,6 +19,13 @@ trip by (the p50 of the same relay and connections without a fault);
 machine's floor: how late a bare select() of MS wakes here. The goal
 (issue 19): over within +0.2 ms at p50 and +0.5 ms at p99, never below 0.
 
+slicer: how exactly a slicer's pause in microseconds is kept: muxd's
+chargen with `--fault slicer=64:0:US` (pieces of at most 64 bytes, US apart), a
+client that reads --pieces times (a piece each) and times each read:
+"interval" is the mean gap between reads, "gap" its p50 and p99, "over"
+what they exceed US by. "select()
+alone" rows: a bare select() of US here (the floor).
+
 bandwidth: the relay with `--fault bandwidth=RATE` in front of muxd's
 chargen service (which sends as fast as it may); a client reads for
 --duration seconds and the rate is the bytes after its first read over the
@@ -29,7 +36,8 @@ the relay's timers wake late.
 
   python3 bench/faults.py --build-dir build/plain [--toxiproxy PATH]
       [--latencies 1,5,20] [--conns 1,100] [--rates 100k,2M,50M]
-      [--duration 5] [--load N] [--only latency|bandwidth] [--out FILE]
+      [--duration 5] [--load N] [--slicer-us 100,1000] [--pieces 2000]
+      [--only latency|bandwidth|slicer] [--out FILE]
 """
 import argparse
 import json
@@ -198,6 +206,73 @@ def latency_table(rows):
 
 
 # ---------------------------------------------------------------------------
+# slicer
+
+
+def select_gaps(us, n):
+    """n bare select()s of US microseconds: their lengths in us."""
+    gaps = []
+    for _ in range(n):
+        t = time.monotonic_ns()
+        select.select([], [], [], us / 1e6)
+        gaps.append((time.monotonic_ns() - t) / 1e3)
+    return gaps
+
+
+def piece_gaps(port, pieces):
+    """Reads `pieces` times (a piece each, unless the reader was late):
+    the gaps between the reads, in us."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        gaps, last = [], None
+        for _ in range(pieces):
+            if not s.recv(65536):
+                raise BenchError("slicer: EOF")
+            now = time.monotonic_ns()
+            if last is not None:
+                gaps.append((now - last) / 1e3)
+            last = now
+    return gaps
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) * q // 100, len(values) - 1)]
+
+
+def run_slicer(args):
+    rows = []
+    for us in args.slicer_us:
+        gaps = select_gaps(us, args.pieces)
+        rows.append({"what": "select() alone", "us": us,
+                     "interval": sum(gaps) / len(gaps),
+                     "p50": pct(gaps, 50), "p99": pct(gaps, 99)})
+        progress(rows[-1])
+        server = compare.Server("muxd", [args.muxd, "-q", "-p", "0", "-s",
+                                         "chargen", "--fault",
+                                         f"slicer=64:0:{us}"],
+                                args.logdir, pin=False)
+        try:
+            gaps = piece_gaps(server.port, args.pieces)
+        finally:
+            server.stop()
+        rows.append({"what": f"muxd slicer=64:0:{us}", "us": us,
+                     "interval": sum(gaps) / len(gaps), "p50": pct(gaps, 50),
+                     "p99": pct(gaps, 99)})
+        progress(rows[-1])
+    return rows
+
+
+def slicer_table(rows):
+    out = ["| what | US | interval us | gap p50 us | gap p99 us | over p50 | "
+           "over p99 |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['what']} | {r['us']} | {r['interval']:.1f} | "
+                   f"{r['p50']:.1f} | {r['p99']:.1f} | "
+                   f"{r['p50'] - r['us']:+.1f} | {r['p99'] - r['us']:+.1f} |")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
 # bandwidth
 
 
@@ -288,7 +363,9 @@ def parse_args():
                    help="seconds each of several connections pauses "
                    "(0.5-1.5 x) between round trips (muxbench --think)")
     p.add_argument("--load", type=int, default=0)
-    p.add_argument("--only", choices=["latency", "bandwidth"])
+    p.add_argument("--slicer-us", default="100,1000")
+    p.add_argument("--pieces", type=int, default=2000)
+    p.add_argument("--only", choices=["latency", "bandwidth", "slicer"])
     p.add_argument("--out", help="also write the tables here (markdown)")
     a = p.parse_args()
     build = os.path.abspath(a.build_dir)
@@ -299,6 +376,7 @@ def parse_args():
     a.latencies = [int(v) for v in a.latencies.split(",")]
     a.conns = [int(v) for v in a.conns.split(",")]
     a.rates = a.rates.split(",")
+    a.slicer_us = [int(v) for v in a.slicer_us.split(",")]
     return a
 
 
@@ -308,9 +386,11 @@ def main():
     with tempfile.TemporaryDirectory(prefix="muxbench-faults-") as tmp:
         args.logdir = tmp
         try:
-            if args.only != "bandwidth":
+            if args.only in (None, "latency"):
                 sections.append(latency_table(run_latency(args)))
-            if args.only != "latency":
+            if args.only in (None, "slicer"):
+                sections.append(slicer_table(run_slicer(args)))
+            if args.only in (None, "bandwidth"):
                 with Load(args.load):
                     sections.append(bandwidth_table(
                         run_bandwidth(args, args.load)))

@@ -618,12 +618,16 @@ muxd_conn_faults_t *muxd_conn_faults_of(const mux_conn_t *conn) {
 /* Help                                                                */
 /* ------------------------------------------------------------------ */
 
-/* A kind's lines: its name and value, then its usage in a column. */
+/* A kind's lines: its name and value, then its usage in a column (on
+ * the next line when the name and value fill theirs). */
 static void kind_usage(FILE *out, const muxd_fault_kind_t *kind) {
     char head[40];
-    snprintf(head, sizeof(head), "%s%s%s", kind->name, kind->value ? "=" : "",
-             kind->value ? kind->value : "");
-    fprintf(out, "%26s%-18s%s\n", "", head, kind->usage[0]);
+    int len = snprintf(head, sizeof(head), "%s%s%s", kind->name,
+                       kind->value ? "=" : "", kind->value ? kind->value : "");
+    if (len >= 18)
+        fprintf(out, "%26s%s\n%44s%s\n", "", head, "", kind->usage[0]);
+    else
+        fprintf(out, "%26s%-18s%s\n", "", head, kind->usage[0]);
     for (size_t i = 1; i < 3 && kind->usage[i]; i++)
         fprintf(out, "%44s%s\n", "", kind->usage[i]);
 }
@@ -645,7 +649,7 @@ void muxd_fault_usage(FILE *out) {
           "                        ,rst after another kind makes its close a "
           "reset\n"
           "                        (drop-after=1000,rst)\n"
-          "      --seed N          the odds= draws, reproducible (default: "
-          "fixed)\n\n",
+          "      --seed N          the draws of odds=, corrupt and slicer,\n"
+          "                        reproducible (default: fixed)\n\n",
           out);
 }

@@ -6,7 +6,8 @@
  * pending output reaches its watermark, the sender is paused until the
  * other's drain says it fell to half. An end passes on as it came: EOF as
  * a half-close (a reset where an rst fault is on that side), a reset as a
- * reset, after the bytes already in flight.
+ * reset (a reset-peer fault's too: it resets both sides), after the bytes
+ * already in flight.
  *
  * The pair lives until both streams are gone; the relay keeps the open
  * pairs in a list, for muxd_relay_finish() and muxd_relay_free().
@@ -126,11 +127,14 @@ static pair_t *pair_new(muxd_relay_t *relay, mux_conn_t *client, size_t proxy) {
     return pair;
 }
 
-/* How a stream closes when its other side ended with `err`: a reset
- * passes on as a reset, anything else as a close after flush. */
-static int close_like(int err) {
-    return err == -ECONNRESET || err == -ECONNREFUSED ? MUX_CLOSE_RESET
-                                                      : MUX_CLOSE_AFTER_FLUSH;
+/* How a stream closes when its other side ended with `err` for `reason`:
+ * a reset passes on as a reset (the peer's, or a reset-peer fault's,
+ * which resets the pair), anything else as a close after flush. */
+static int close_like(int err, const char *reason) {
+    return err == -ECONNRESET || err == -ECONNREFUSED ||
+                   (reason && !strcmp(reason, "reset (fault reset-peer)"))
+               ? MUX_CLOSE_RESET
+               : MUX_CLOSE_AFTER_FLUSH;
 }
 
 /* The upstream closes as `how` says, after its output, but what a stall
@@ -287,7 +291,8 @@ static void client_close(mux_conn_t *client) {
     mux_connect_cancel(pair->connecting);
     pair->connecting = NULL;
     if (pair->upstream)
-        close_upstream(pair, close_like(mux_conn_close_error(client)));
+        close_upstream(pair, close_like(mux_conn_close_error(client),
+                                        mux_conn_close_reason(client)));
     else
         pair_free(pair, mux_conn_close_reason(client));
 }
@@ -316,7 +321,7 @@ static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
             ev->err == -ECONNRESET ? "reset by upstream" : "failed", ev->err);
     else if (strcmp(ev->reason, "idle timeout") == 0)
         muxd_log_upstream(MUXD_LOG_NORMAL, client, text, ev->reason, 0);
-    mux_conn_close(pair->client, close_like(ev->err));
+    mux_conn_close(pair->client, close_like(ev->err, ev->reason));
 }
 
 /* ------------------------------------------------------------------ */
@@ -326,7 +331,7 @@ static void on_upstream_event(mux_conn_t *upstream, mux_event_t *ev,
 static void connect_failed(pair_t *pair, int err) {
     muxd_log_upstream(MUXD_LOG_NORMAL, mux_conn_peer(pair->client),
                       pair->to->upstream_text, "cannot connect", err);
-    mux_conn_close(pair->client, close_like(err));
+    mux_conn_close(pair->client, close_like(err, NULL));
 }
 
 /* Both streams of a pair: drain only when asked, and no pause for their

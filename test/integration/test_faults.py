@@ -166,6 +166,67 @@ class Split(unittest.TestCase):
             self.assertEqual(m.stop(), 0)
 
 
+class ResetPeer(unittest.TestCase):
+    def test_the_greeting_is_dropped_then_a_reset(self):
+        with Muxd("-p", "0", "-s", "greet", "--fault",
+                  "reset-peer=100") as m:
+            start = time.monotonic()
+            self.assertEqual(connect_and_read(m), (b"", 0, True))
+            self.assertGreaterEqual(time.monotonic() - start, 0.1)
+            m.wait_for_log("reset (fault reset-peer)")
+
+    def test_up_the_service_never_sees_the_first_bytes(self):
+        # echo, dir=up, at once: the first message is not echoed, the
+        # connection is reset.
+        with Muxd("-p", "0", "--fault", "reset-peer=0,dir=up") as m, \
+                m.connect() as c:
+            c.sendall(b"ping\n")
+            self.assertEqual(read_to_end(c), (b"", 0, True))
+
+    def test_added_on_an_open_connection(self):
+        # The control socket adds it to an echo client that already had
+        # an answer: its next answer is dropped, and it is reset.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "--control", "unix:" + path) as m, \
+                    m.connect() as c:
+                ctl = muxtest.Control(path)
+                self.assertEqual(muxtest.round_trip(c, b"one"), b"one")
+                self.assertEqual(ctl.command("fault add reset-peer=50")["id"],
+                                 1)
+                c.sendall(b"two")
+                self.assertEqual(read_to_end(c), (b"", 0, True))
+                ctl.close()
+
+
+class Slicer(unittest.TestCase):
+    def test_a_greeting_in_halves_over_time(self):
+        # 25 bytes around 10: halves of halves, 6 6 6 7, 100 ms apart.
+        with Muxd("-p", "0", "-s", "greet", "--fault",
+                  "slicer=10:0:100000") as m, m.connect() as c:
+            start = time.monotonic()
+            data, reads, reset = read_to_end(c)
+            self.assertEqual((data, reads, reset), (GREETING, 4, False))
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_added_on_an_open_connection(self):
+        # An echo client that had its answer whole: after the control
+        # socket adds the slicer, 12 bytes around 5 come back in halves
+        # of halves: 3 3 3 3.
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "ctl")
+            with Muxd("-p", "0", "--control", "unix:" + path) as m, \
+                    m.connect() as c:
+                ctl = muxtest.Control(path)
+                self.assertEqual(muxtest.round_trip(c, b"whole"), b"whole")
+                self.assertEqual(
+                    ctl.command("fault add slicer=5:0:100000")["id"], 1)
+                c.sendall(b"0123456789ab")
+                self.assertEqual([c.recv(64) for _ in range(4)],
+                                 [b"012", b"345", b"678", b"9ab"])
+                ctl.close()
+
+
 class Stall(unittest.TestCase):
     def test_sends_block_and_muxd_still_greets_and_stops(self):
         with Muxd("-p", "0", "-s", "hello", "--fault", "stall",

@@ -613,6 +613,136 @@ class TestFaults(unittest.TestCase):
             self.assertEqual(first, b"hi")
             self.assertGreaterEqual(eof_at - start, 0.3)
 
+    def test_reset_peer_down_resets_both_sides(self):
+        # The upstream's answer is the first byte down: dropped, and 200
+        # ms later the client and the upstream connection are reset. What
+        # the client sent went up as usual.
+        def serve(conn):
+            asked = conn.recv(10)
+            conn.sendall(b"answer")
+            try:
+                while conn.recv(65536):
+                    pass
+                return asked, "eof"
+            except ConnectionResetError:
+                return asked, "reset"
+
+        with Upstream(serve) as up, \
+                relay("--fault", "reset-peer=200",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            start = time.monotonic()
+            s.sendall(b"ask")
+            self.assertEqual(read_to_end(s), (b"", True))
+            self.assertGreaterEqual(time.monotonic() - start, 0.2)
+            self.assertEqual(up.wait_results(), [(b"ask", "reset")])
+            m.wait_for_log("reset (fault reset-peer)")
+
+    def test_reset_peer_up_drops_what_the_client_sent(self):
+        # dir=up, at once: the client's first bytes never reach the
+        # upstream; both sides are reset.
+        def serve(conn):
+            got = b""
+            try:
+                while True:
+                    b = conn.recv(65536)
+                    if not b:
+                        return got, "eof"
+                    got += b
+            except ConnectionResetError:
+                return got, "reset"
+
+        with Upstream(serve) as up, \
+                relay("--fault", "reset-peer=0,dir=up",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            s.sendall(b"secret")
+            self.assertEqual(read_to_end(s), (b"", True))
+            self.assertEqual(up.wait_results(), [(b"", "reset")])
+
+    def test_reset_peer_never_without_data_that_way(self):
+        # Nothing comes down: no reset; the client's EOF ends the pair
+        # with EOFs, as without the fault.
+        def serve(conn):
+            return read_all_upstream(conn)[0]
+
+        with Upstream(serve) as up, \
+                relay("--fault", "reset-peer=0",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            s.sendall(b"only up")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(read_to_end(s), (b"", False))
+            self.assertEqual(up.wait_results(), [b"only up"])
+
+    @staticmethod
+    def reads(sock, total):
+        """The sizes of the reads that bring `total` bytes, and them."""
+        sizes, data = [], b""
+        while len(data) < total:
+            b = sock.recv(65536)
+            if not b:
+                break
+            sizes.append(len(b))
+            data += b
+        return sizes, data
+
+    def test_slicer_down_in_halves(self):
+        # 300 bytes around 100 with no variation: toxiproxy's halves of
+        # halves, 75 x 4, each its own send 100 ms apart (a pause no
+        # reader misses: each read gets one piece).
+        payload = bytes(range(256)) + bytes(44)
+
+        def serve(conn):
+            conn.recv(10)
+            conn.sendall(payload)
+            conn.recv(10)
+
+        with Upstream(serve) as up, \
+                relay("--fault", "slicer=100:0:100000",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            start = time.monotonic()
+            s.sendall(b"go")
+            self.assertEqual(self.reads(s, 300), ([75] * 4, payload))
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_slicer_variation_repeats_with_the_seed(self):
+        # Around 100 +-40, from --seed: no piece above 140, the bytes
+        # intact, and the same pieces in a second run.
+        payload = os.urandom(600)
+
+        def serve(conn):
+            conn.recv(10)
+            conn.sendall(payload)
+            conn.recv(10)
+
+        runs = []
+        for _ in range(2):
+            with Upstream(serve) as up, \
+                    relay("--seed", "7", "--fault", "slicer=100:40:50000",
+                          upstream=f"127.0.0.1:{up.port}") as m, \
+                    m.connect() as s:
+                s.sendall(b"go")
+                sizes, data = self.reads(s, 600)
+                self.assertEqual(data, payload)
+                self.assertTrue(all(1 <= n <= 140 for n in sizes), sizes)
+                runs.append(sizes)
+        self.assertEqual(runs[0], runs[1])
+        self.assertGreater(len(set(runs[0])), 1, runs[0])  # it varied
+
+    def test_slicer_up(self):
+        # dir=up: the upstream reads the client's 200 bytes as 50 x 4.
+        def serve(conn):
+            return self.reads(conn, 200)
+
+        with Upstream(serve) as up, \
+                relay("--fault", "slicer=50:0:100000,dir=up",
+                      upstream=f"127.0.0.1:{up.port}") as m, \
+                m.connect() as s:
+            s.sendall(b"u" * 200)
+            self.assertEqual(up.wait_results(), [([50] * 4, b"u" * 200)])
+
     def test_accept_delay(self):
         with self.relay_echo("accept-delay=200") as m:
             self.assertGreaterEqual(self.timed_round_trip(m), 0.2)

@@ -232,8 +232,9 @@ static void test_usage_errors(void **state) {
                  "invalid UDP budget: '0:5' (0 takes no burst)");
     expect_error(parse("--fault", "melt"),
                  "invalid fault: 'melt' (unknown kind: latency, bandwidth, "
-                 "split, drop-after, stall, rst, slow-close, limit-time, "
-                 "timeout, refuse, blackhole, accept-delay, corrupt)");
+                 "split, slicer, drop-after, stall, rst, reset-peer, "
+                 "slow-close, limit-time, timeout, refuse, blackhole, "
+                 "accept-delay, corrupt)");
     expect_error(parse("--fault", "latency=5,odds=101"),
                  "invalid fault: 'latency=5,odds=101' (latency=MS: "
                  "odds=PERCENT (0 to 100: 25 or 25%) or a FRACTION (0 to 1: "
@@ -446,6 +447,69 @@ static void test_fault_split_without_pause(void **state) {
                  "least 1 (k, M, G), MS 0 to 3600000 (default 10))");
 }
 
+/* slicer=BYTES[:VAR[:US]]: a slice stage, its variation and pause (in
+ * microseconds), and a seed of its own (--seed, its id, the connection's
+ * number); a variation must stay below BYTES. */
+static void test_fault_slicer(void **state) {
+    (void)state;
+    muxd_conn_faults_t *cf = picked("slicer=100:20:500", false);
+    assert_int_equal(OUT_OF(cf->client)->slice, 100);
+    assert_int_equal(OUT_OF(cf->client)->slice_variation, 20);
+    assert_int_equal(OUT_OF(cf->client)->split_us, 500);
+    assert_int_equal(OUT_OF(cf->client)->split, 0);
+    uint64_t seed = OUT_OF(cf->client)->seed;
+    assert_int_not_equal(seed, 0);
+    assert_int_equal(picked("slicer=100:20:500", false)->serial, 1);
+    assert_int_equal(OUT_OF(last_picked->client)->seed, seed); /* repeats */
+    cf = picked("slicer=1k,dir=up", true); /* a relay: the upstream's */
+    assert_int_equal(OUT_OF(cf->upstream)->slice, 1024);
+    assert_int_equal(OUT_OF(cf->upstream)->slice_variation, 0);
+    assert_int_equal(OUT_OF(cf->upstream)->split_us, 0);
+    assert_int_equal(OUT_OF(cf->client)->slice, 0);
+    const char *bad[] = {"slicer=0", "slicer=10:10",
+                         "slicer=10:5:", "slicer=10::5",
+                         "slicer=10:5:3600000001"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "invalid fault: '%s' (slicer=BYTES[:VAR[:US]]: BYTES at "
+                 "least 1, VAR below BYTES (k, M, G), US 0 to "
+                 "3600000000 (default 0))",
+                 bad[i]);
+        expect_error(parse("--fault", bad[i]), msg);
+    }
+}
+
+/* reset-peer=MS: the ending of the stream the direction names, MS or
+ * MUX_AT_ONCE for 0; two take the sooner; no `,rst` with it. */
+static void test_fault_reset_peer(void **state) {
+    (void)state;
+    muxd_conn_faults_t *cf = picked("reset-peer=0", true);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RESET_OUT_MS),
+                     MUX_AT_ONCE);
+    assert_int_equal(mux_faults_get(cf->upstream, MUX_FAULT_RESET_OUT_MS), 0);
+    cf = picked("reset-peer=250,dir=up", true); /* the upstream's output */
+    assert_int_equal(mux_faults_get(cf->upstream, MUX_FAULT_RESET_OUT_MS), 250);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RESET_OUT_MS), 0);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RESET_IN_MS), 0);
+    cf = picked("reset-peer=250,dir=up", false); /* the client's input */
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RESET_IN_MS), 250);
+    const char *two[] = {"reset-peer=300", "reset-peer=100", NULL};
+    cf = picked_all(false, two);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RESET_OUT_MS), 100);
+    const char *at_once[] = {"reset-peer=300", "reset-peer=0", "reset-peer=100",
+                             NULL};
+    cf = picked_all(false, at_once);
+    assert_int_equal(mux_faults_get(cf->client, MUX_FAULT_RESET_OUT_MS),
+                     MUX_AT_ONCE);
+    expect_error(parse("--fault", "reset-peer=100,rst"),
+                 "invalid fault: 'reset-peer=100,rst' (reset-peer=MS: rst "
+                 "does not combine with reset-peer)");
+    expect_error(parse("--fault", "reset-peer"),
+                 "invalid fault: 'reset-peer' (reset-peer=MS: needs a "
+                 "value)");
+}
+
 /* `,rst` after another kind: one fault, drawn once, whose close is a
  * reset, on the side its dir= names in a relay. */
 static void test_fault_kind_with_rst(void **state) {
@@ -646,6 +710,8 @@ int main(void) {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_fault_odds_percent_and_fraction),
         cmocka_unit_test_teardown(test_fault_split_without_pause, free_picked),
+        cmocka_unit_test_teardown(test_fault_slicer, free_picked),
+        cmocka_unit_test_teardown(test_fault_reset_peer, free_picked),
         cmocka_unit_test_teardown(test_fault_kind_with_rst, free_picked),
         cmocka_unit_test_teardown(test_fault_stages_stack, free_picked),
         cmocka_unit_test(test_fault_messages),

@@ -60,7 +60,7 @@ static void test_value_or_none(void **state) {
 
 static void test_every_kind_in_help(void **state) {
     (void)state;
-    char *help = NULL, head[64], line[128];
+    char *help = NULL, head[64], line[256];
     size_t len = 0;
     FILE *out = open_memstream(&help, &len);
     assert_non_null(out);
@@ -68,8 +68,12 @@ static void test_every_kind_in_help(void **state) {
     assert_int_equal(fclose(out), 0);
     for (size_t k = 0; k < muxd_fault_nkinds; k++) {
         head_of(muxd_fault_kinds[k], head, sizeof(head));
-        snprintf(line, sizeof(line), "\n%26s%-18s%s\n", "", head,
-                 muxd_fault_kinds[k]->usage[0]);
+        if (strlen(head) < 18)
+            snprintf(line, sizeof(line), "\n%26s%-18s%s\n", "", head,
+                     muxd_fault_kinds[k]->usage[0]);
+        else /* its usage on the next line */
+            snprintf(line, sizeof(line), "\n%26s%s\n%44s%s\n", "", head, "",
+                     muxd_fault_kinds[k]->usage[0]);
         assert_non_null(strstr(help, line));
     }
     free(help);

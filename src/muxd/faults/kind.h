@@ -32,6 +32,7 @@ typedef struct muxd_fault_kind muxd_fault_kind_t;
 typedef struct {
     const muxd_fault_kind_t *kind;
     uint64_t value, extra; /* split: bytes, ms; latency: ms, jitter */
+    uint64_t extra2;       /* slicer: bytes, variation, us */
     uint8_t dir;           /* MUXD_DIR_* bits */
     unsigned odds;         /* percent of connections */
     uint64_t first;        /* only the first N connections; 0: all */
@@ -91,9 +92,13 @@ uint64_t muxd_fault_ms(const char *text, const char *end, uint64_t min,
 /* kind->param's value into f->value: NULL or param.why. */
 const char *muxd_fault_parse_param(const muxd_fault_kind_t *kind,
                                    const char *value, muxd_fault_t *f);
+/* The set and the direction of a connection's stream that one dir bit
+ * (MUXD_DIR_*) names: down the client's output; up the client's input,
+ * or in a relay the upstream's output. */
+mux_faults_t *muxd_fault_chain(bool relay, muxd_conn_faults_t *cf, uint8_t dir,
+                               mux_dir *which);
 /* A stage of f, filled by `fill`, at the end of the chain of each
- * direction f->dir names: down the client's output; up the client's
- * input, or in a relay the upstream's output. */
+ * direction f->dir names (muxd_fault_chain()). */
 typedef void muxd_stage_fill_t(const muxd_fault_t *f,
                                const muxd_conn_faults_t *cf,
                                mux_stage_t *stage);

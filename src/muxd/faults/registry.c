@@ -16,9 +16,11 @@
     ROW(latency)                                                               \
     ROW(bandwidth)                                                             \
     ROW(split)                                                                 \
+    ROW(slicer)                                                                \
     ROW(drop_after)                                                            \
     ROW(stall)                                                                 \
     ROW(rst)                                                                   \
+    ROW(reset_peer)                                                            \
     ROW(slow_close)                                                            \
     ROW(limit_time)                                                            \
     ROW(timeout)                                                               \
@@ -64,13 +66,23 @@ static void push(const muxd_fault_t *f, muxd_conn_faults_t *cf,
         cf->nomem = true;
 }
 
+mux_faults_t *muxd_fault_chain(bool relay, muxd_conn_faults_t *cf, uint8_t dir,
+                               mux_dir *which) {
+    bool upstream = relay && dir == MUXD_DIR_UP;
+    *which = dir == MUXD_DIR_UP && !relay ? MUX_IN : MUX_OUT;
+    return upstream ? cf->upstream : cf->client;
+}
+
 void muxd_fault_each_dir(const muxd_fault_t *f, bool relay,
                          muxd_conn_faults_t *cf, muxd_stage_fill_t *fill) {
-    if (f->dir & MUXD_DIR_DOWN)
-        push(f, cf, fill, cf->client, MUX_OUT);
-    if (f->dir & MUXD_DIR_UP)
-        push(f, cf, fill, relay ? cf->upstream : cf->client,
-             relay ? MUX_OUT : MUX_IN);
+    for (uint8_t dir = MUXD_DIR_DOWN; dir <= MUXD_DIR_UP;
+         dir = (uint8_t)(dir << 1)) {
+        mux_dir which;
+        if (!(f->dir & dir))
+            continue;
+        mux_faults_t *faults = muxd_fault_chain(relay, cf, dir, &which);
+        push(f, cf, fill, faults, which);
+    }
 }
 
 void muxd_fault_each_side(const muxd_fault_t *f, bool relay,
