@@ -92,6 +92,25 @@ static const char *limit_data_spec(const int64_t *a, char *buf, size_t size) {
     return NULL;
 }
 
+/* timeout ms after the first data; 0: at once. */
+static const char *reset_peer_spec(const int64_t *a, char *buf, size_t size) {
+    if (!ms_ok(a[0]))
+        return "timeout: 0 to 3600000 ms";
+    snprintf(buf, size, "reset-peer=%" PRId64, a[0]);
+    return NULL;
+}
+
+/* average_size, size_variation (bytes, below the average), delay (us). */
+static const char *slicer_spec(const int64_t *a, char *buf, size_t size) {
+    if (a[0] < 1 || a[0] > INT64_C(1) << 30 || a[1] < 0 || a[1] >= a[0] ||
+        a[2] < 0 || a[2] > INT64_C(3600000000))
+        return "average_size: 1 to 1073741824; size_variation: 0 to "
+               "average_size - 1; delay: 0 to 3600000000 us";
+    snprintf(buf, size, "slicer=%" PRId64 ":%" PRId64 ":%" PRId64, a[0], a[1],
+             a[2]);
+    return NULL;
+}
+
 static const char *noop_spec(const int64_t *a, char *buf, size_t size) {
     (void)a;
     (void)size;
@@ -139,6 +158,8 @@ static const toxic_type_t types[] = {
     {"slow_close", {"delay"}, slow_close_spec},
     {"timeout", {"timeout"}, timeout_spec},
     {"limit_data", {"bytes"}, limit_data_spec},
+    {"reset_peer", {"timeout"}, reset_peer_spec},
+    {"slicer", {"average_size", "size_variation", "delay"}, slicer_spec},
     {"noop", {NULL}, noop_spec},
     /* muxd's */
     {"refuse", {NULL}, refuse_spec},

@@ -257,6 +257,74 @@ class TestToxicsOnTraffic(unittest.TestCase):
                 c.settimeout(TIMEOUT)
                 self.assertEqual(recv_exactly(c, 4), b"held")
 
+    def test_reset_peer(self):
+        with Api() as api:
+            # stream upstream, at once: what the client sends never
+            # reaches the upstream (nothing is echoed); a reset.
+            self.assertEqual(api.call("POST", "/proxies/echo/toxics", {
+                "type": "reset_peer", "stream": "upstream"}), (200, {
+                    "attributes": {"timeout": 0},
+                    "name": "reset_peer_upstream", "type": "reset_peer",
+                    "stream": "upstream", "toxicity": 1}))
+            self.assertEqual(api.fault_specs(),
+                             ["reset-peer=0,dir=up,odds=100,proxy=echo"])
+            with api.m.connect() as c:
+                c.sendall(b"ping")
+                c.settimeout(TIMEOUT)
+                with self.assertRaises(ConnectionResetError):
+                    self.assertEqual(c.recv(4), b"")  # never data
+            api.call("POST", "/reset")
+            # downstream, 200 ms: the echo is dropped, the reset comes
+            # after it.
+            status, body = api.call("POST", "/proxies/echo/toxics", {
+                "type": "reset_peer", "attributes": {"timeout": 200}})
+            self.assertEqual((status, body["attributes"]), (200,
+                                                            {"timeout": 200}))
+            with api.m.connect() as c:
+                start = time.monotonic()
+                c.sendall(b"ping")
+                c.settimeout(TIMEOUT)
+                with self.assertRaises(ConnectionResetError):
+                    self.assertEqual(c.recv(4), b"")
+                self.assertGreaterEqual(time.monotonic() - start, 0.2)
+            self.assertEqual(api.call("POST", "/proxies/echo/toxics", {
+                "type": "reset_peer", "name": "bad",
+                "attributes": {"timeout": -1}}), (400, {
+                    "error": "bad request body: timeout: 0 to 3600000 ms",
+                    "status": 400}))
+
+    def test_slicer(self):
+        with Api() as api:
+            self.assertEqual(api.call("POST", "/proxies/echo/toxics", {
+                "type": "slicer", "attributes": {
+                    "average_size": 10, "delay": 100000}}), (200, {
+                        "attributes": {"average_size": 10, "size_variation": 0,
+                                       "delay": 100000},
+                        "name": "slicer_downstream", "type": "slicer",
+                        "stream": "downstream", "toxicity": 1}))
+            self.assertEqual(api.fault_specs(), [
+                "slicer=10:0:100000,dir=down,odds=100,proxy=echo"])
+            # 40 bytes echoed as toxiproxy's halves of halves: 10 x 4,
+            # 100 ms apart (each its own read).
+            data = b"0123456789abcdefghijklmnopqrstuvwxyz!?+-"
+            with api.m.connect() as c:
+                c.sendall(data)
+                sizes, got = [], b""
+                while len(got) < len(data):
+                    b = c.recv(65536)
+                    self.assertTrue(b)
+                    sizes.append(len(b))
+                    got += b
+                self.assertEqual((sizes, got), ([10] * 4, data))
+            why = ("bad request body: average_size: 1 to 1073741824; "
+                   "size_variation: 0 to average_size - 1; delay: 0 to "
+                   "3600000000 us")
+            for attributes in ({}, {"average_size": 10, "size_variation": 10},
+                               {"average_size": 10, "delay": -1}):
+                self.assertEqual(api.call("POST", "/proxies/echo/toxics", {
+                    "type": "slicer", "name": "bad", "attributes": attributes}),
+                    (400, {"error": why, "status": 400}))
+
 
 def port_of(listen):
     """The port of a proxy's listen address, 127.0.0.1:PORT."""
