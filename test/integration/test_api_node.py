@@ -538,6 +538,71 @@ class TestNodeClientServices(unittest.TestCase):
         self.assert_file(port, whole)
 
 
+    def assert_reset(self, conn, seconds):
+        """A PING on `conn` gets no answer: a reset, `seconds` or more
+        after it was sent."""
+        start = time.monotonic()
+        conn.sendall(b"PING\r\n")
+        with self.assertRaises(ConnectionResetError):
+            self.assertEqual(conn.recv(64), b"")  # never an answer
+        self.assertGreaterEqual(time.monotonic() - start, seconds)
+
+    def test_reset_peer(self):
+        _, port = self.create("redis", self.redis_up)
+        before = self.redis_conn(port)  # open before the toxic: reached too
+        self.addCleanup(before.close)
+        self.toxic_added("redis", {"type": "reset_peer",
+                                   "attributes": {"timeout": 200}}, {
+            "attributes": {"timeout": 200}, "name": "reset_peer_downstream",
+            "stream": "downstream", "toxicity": 1, "type": "reset_peer"})
+        self.assert_reset(before, 0.2)
+        with socket.create_connection(("127.0.0.1", port),
+                                      timeout=TIMEOUT) as conn:
+            self.assert_reset(conn, 0.2)
+        self.toxic_changed("redis", "reset_peer_downstream",
+                           {"attributes": {"timeout": 0}}, {
+            "attributes": {"timeout": 0}, "name": "reset_peer_downstream",
+            "stream": "downstream", "toxicity": 1, "type": "reset_peer"})
+        with socket.create_connection(("127.0.0.1", port),
+                                      timeout=TIMEOUT) as conn:
+            self.assert_reset(conn, 0)
+        self.toxic_removed("redis", "reset_peer_downstream")
+        self.assert_pong(port)
+
+    def test_slicer(self):
+        _, web_port = self.create("web", self.web_up)
+        self.toxic_added("web", {"type": "slicer", "attributes": {
+            "average_size": 1000, "size_variation": 300, "delay": 100}}, {
+            "attributes": {"average_size": 1000, "size_variation": 300,
+                           "delay": 100},
+            "name": "slicer_downstream", "stream": "downstream",
+            "toxicity": 1, "type": "slicer"})
+        self.assert_file(web_port)  # in pieces, intact
+        _, port = self.create("redis", self.redis_up)
+        self.toxic_added("redis", {"type": "slicer", "attributes": {
+            "average_size": 2, "delay": 100_000}}, {
+            "attributes": {"average_size": 2, "size_variation": 0,
+                           "delay": 100_000},
+            "name": "slicer_downstream", "stream": "downstream",
+            "toxicity": 1, "type": "slicer"})
+        with socket.create_connection(("127.0.0.1", port),
+                                      timeout=TIMEOUT) as conn:
+            # +PONG\r\n, 7 bytes in toxiproxy's halves: 1 2 2 2, 100 ms
+            # apart (each its own read).
+            conn.sendall(b"PING\r\n")
+            reads = []
+            while sum(map(len, reads)) < 7:
+                reads.append(conn.recv(64))
+            self.assertEqual(reads, [b"+", b"PO", b"NG", b"\r\n"])
+        self.assertEqual(self.client.call(  # a variation below the size
+            "update", proxy="redis", name="slicer_downstream",
+            body={"attributes": {"average_size": 2, "size_variation": 2}}),
+            {"error": "Request failed with status code 400"})
+        self.toxic_removed("redis", "slicer_downstream")
+        self.toxic_removed("web", "slicer_downstream")
+        self.assert_pong(port)
+        self.assert_file(web_port)
+
 def port_of(proxy):
     """The port of a proxy's listen address (127.0.0.1:PORT)."""
     return int(re.fullmatch(r"127\.0\.0\.1:(\d+)", proxy["listen"]).group(1))
