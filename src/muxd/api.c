@@ -46,6 +46,16 @@ typedef struct {
 
 static bool ms_ok(int64_t v) { return v >= 0 && v <= 3600000; }
 
+/* KIND=MS from one attribute of milliseconds, `min` to 3600000; else
+ * why not ("timeout: 0 to 3600000 ms", as `why` says). */
+static const char *ms_spec(const char *kind, int64_t ms, int64_t min,
+                           const char *why, char *buf, size_t size) {
+    if (ms < min || !ms_ok(ms))
+        return why;
+    snprintf(buf, size, "%s=%" PRId64, kind, ms);
+    return NULL;
+}
+
 static const char *latency_spec(const int64_t *a, char *buf, size_t size) {
     if (!ms_ok(a[0]) || !ms_ok(a[1]))
         return "latency and jitter: 0 to 3600000 ms";
@@ -68,21 +78,16 @@ static const char *bandwidth_spec(const int64_t *a, char *buf, size_t size) {
 }
 
 static const char *slow_close_spec(const int64_t *a, char *buf, size_t size) {
-    if (!ms_ok(a[0]))
-        return "delay: 0 to 3600000 ms";
-    if (a[0])
-        snprintf(buf, size, "slow-close=%" PRId64, a[0]);
-    else
-        buf[0] = '\0';
-    return NULL;
+    const char *why =
+        ms_spec("slow-close", a[0], 0, "delay: 0 to 3600000 ms", buf, size);
+    if (!why && !a[0])
+        buf[0] = '\0'; /* no wait: no fault */
+    return why;
 }
 
 /* timeout 0: stops the data and never closes, as muxd's timeout=0. */
 static const char *timeout_spec(const int64_t *a, char *buf, size_t size) {
-    if (!ms_ok(a[0]))
-        return "timeout: 0 to 3600000 ms";
-    snprintf(buf, size, "timeout=%" PRId64, a[0]);
-    return NULL;
+    return ms_spec("timeout", a[0], 0, "timeout: 0 to 3600000 ms", buf, size);
 }
 
 static const char *limit_data_spec(const int64_t *a, char *buf, size_t size) {
@@ -94,10 +99,8 @@ static const char *limit_data_spec(const int64_t *a, char *buf, size_t size) {
 
 /* timeout ms after the first data; 0: at once. */
 static const char *reset_peer_spec(const int64_t *a, char *buf, size_t size) {
-    if (!ms_ok(a[0]))
-        return "timeout: 0 to 3600000 ms";
-    snprintf(buf, size, "reset-peer=%" PRId64, a[0]);
-    return NULL;
+    return ms_spec("reset-peer", a[0], 0, "timeout: 0 to 3600000 ms", buf,
+                   size);
 }
 
 /* average_size, size_variation (bytes, below the average), delay (us). */
@@ -131,10 +134,7 @@ BARE(stall)
 BARE(rst)
 
 static const char *limit_time_spec(const int64_t *a, char *buf, size_t size) {
-    if (a[0] < 1 || !ms_ok(a[0]))
-        return "time: 1 to 3600000 ms";
-    snprintf(buf, size, "limit-time=%" PRId64, a[0]);
-    return NULL;
+    return ms_spec("limit-time", a[0], 1, "time: 1 to 3600000 ms", buf, size);
 }
 
 static const char *corrupt_spec(const int64_t *a, char *buf, size_t size) {

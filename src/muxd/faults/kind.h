@@ -104,6 +104,12 @@ typedef void muxd_stage_fill_t(const muxd_fault_t *f,
                                mux_stage_t *stage);
 void muxd_fault_each_dir(const muxd_fault_t *f, bool relay,
                          muxd_conn_faults_t *cf, muxd_stage_fill_t *fill);
+/* `each` on the set and direction of each direction f->dir names. */
+typedef void muxd_chain_fn_t(const muxd_fault_t *f, mux_faults_t *faults,
+                             mux_dir which, void *arg);
+void muxd_fault_each_chain(const muxd_fault_t *f, bool relay,
+                           muxd_conn_faults_t *cf, muxd_chain_fn_t *each,
+                           void *arg);
 /* `into` each stream whose close f->dir names: a service has one (the
  * client's); a relay down the client's, up the upstream's. */
 void muxd_fault_each_side(const muxd_fault_t *f, bool relay,

@@ -73,16 +73,34 @@ mux_faults_t *muxd_fault_chain(bool relay, muxd_conn_faults_t *cf, uint8_t dir,
     return upstream ? cf->upstream : cf->client;
 }
 
-void muxd_fault_each_dir(const muxd_fault_t *f, bool relay,
-                         muxd_conn_faults_t *cf, muxd_stage_fill_t *fill) {
+void muxd_fault_each_chain(const muxd_fault_t *f, bool relay,
+                           muxd_conn_faults_t *cf, muxd_chain_fn_t *each,
+                           void *arg) {
     for (uint8_t dir = MUXD_DIR_DOWN; dir <= MUXD_DIR_UP;
          dir = (uint8_t)(dir << 1)) {
         mux_dir which;
         if (!(f->dir & dir))
             continue;
         mux_faults_t *faults = muxd_fault_chain(relay, cf, dir, &which);
-        push(f, cf, fill, faults, which);
+        each(f, faults, which, arg);
     }
+}
+
+typedef struct {
+    muxd_conn_faults_t *cf;
+    muxd_stage_fill_t *fill;
+} push_t;
+
+static void push_each(const muxd_fault_t *f, mux_faults_t *faults,
+                      mux_dir which, void *arg) {
+    const push_t *p = arg;
+    push(f, p->cf, p->fill, faults, which);
+}
+
+void muxd_fault_each_dir(const muxd_fault_t *f, bool relay,
+                         muxd_conn_faults_t *cf, muxd_stage_fill_t *fill) {
+    push_t p = {.cf = cf, .fill = fill};
+    muxd_fault_each_chain(f, relay, cf, push_each, &p);
 }
 
 void muxd_fault_each_side(const muxd_fault_t *f, bool relay,

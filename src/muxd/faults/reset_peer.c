@@ -11,19 +11,17 @@ static void sooner(mux_faults_t *faults, mux_fault_end what, uint64_t wait) {
         mux_faults_set(faults, what, wait);
 }
 
+/* That direction's reset, f->value ms after its first bytes. */
+static void reset_dir(const muxd_fault_t *f, mux_faults_t *faults,
+                      mux_dir which, void *arg) {
+    (void)arg;
+    sooner(faults,
+           which == MUX_OUT ? MUX_FAULT_RESET_OUT_MS : MUX_FAULT_RESET_IN_MS,
+           f->value ? f->value : MUX_AT_ONCE);
+}
+
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
-    uint64_t wait = f->value ? f->value : MUX_AT_ONCE;
-    for (uint8_t dir = MUXD_DIR_DOWN; dir <= MUXD_DIR_UP;
-         dir = (uint8_t)(dir << 1)) {
-        mux_dir which;
-        if (!(f->dir & dir))
-            continue;
-        mux_faults_t *faults = muxd_fault_chain(relay, cf, dir, &which);
-        sooner(faults,
-               which == MUX_OUT ? MUX_FAULT_RESET_OUT_MS
-                                : MUX_FAULT_RESET_IN_MS,
-               wait);
-    }
+    muxd_fault_each_chain(f, relay, cf, reset_dir, NULL);
 }
 
 const muxd_fault_kind_t muxd_fault_reset_peer = {
