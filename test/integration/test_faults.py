@@ -647,12 +647,17 @@ class Corrupt(unittest.TestCase):
         self.assertTrue(1700 < len(flipped) < 2300, len(flipped))
 
     def test_both_ways_flip_twice_and_other_faults_stack(self):
-        # dir=both: read and written bytes each drawn; with latency in
+        # dir=both: read and written bytes each drawn, apart; with latency in
         # the same chain the bytes still arrive, all of them.
         got = self.echoed("--fault", "corrupt=100,dir=both",
                           "--fault", "latency=5")
         self.assertEqual(len(got), self.SIZE)
         self.assertTrue(all(bin(b).count("1") in (0, 2) for b in got))
+        # Each direction draws its own bits: a byte comes back as it went
+        # only when both picked the same bit, 1 in 8 (the same draws both
+        # ways would give every byte back unchanged).
+        twice = sum(bin(b).count("1") == 2 for b in got)
+        self.assertTrue(0.85 * self.SIZE < twice < 0.90 * self.SIZE, twice)
 
     def test_added_on_an_open_connection(self):
         with tempfile.TemporaryDirectory() as d:

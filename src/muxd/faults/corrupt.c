@@ -59,16 +59,24 @@ static void flip(const mux_stage_t *stage, uint64_t *state, char *data,
     }
 }
 
-static void fill(const muxd_fault_t *f, const muxd_conn_faults_t *cf,
-                 mux_stage_t *stage) {
-    stage->filter = flip;
-    stage->param[0] = f->value;
-    stage->param[1] = (f->seed ^ (cf->serial * UINT64_C(0xd1b54a32d192ed03))) |
-                      1u; /* never 0: 0 is "not started" */
+/* One direction's stage; each direction draws its own bytes (with
+ * dir=both through an echo, the same draws both ways would flip a bit
+ * back). */
+static void push_dir(const muxd_fault_t *f, mux_faults_t *faults, mux_dir which,
+                     void *arg) {
+    muxd_conn_faults_t *cf = arg;
+    bool down = which == MUX_OUT && faults == cf->client;
+    uint64_t seed = f->seed ^ (cf->serial * UINT64_C(0xd1b54a32d192ed03)) ^
+                    (down ? 0 : UINT64_C(0x94d049bb133111eb));
+    mux_stage_t stage = {.name = f->kind->name,
+                         .filter = flip,
+                         .param = {f->value, seed | 1u}}; /* 0: not started */
+    if (mux_faults_push(faults, which, &stage) < 0)
+        cf->nomem = true;
 }
 
 static void apply(const muxd_fault_t *f, bool relay, muxd_conn_faults_t *cf) {
-    muxd_fault_each_dir(f, relay, cf, fill);
+    muxd_fault_each_chain(f, relay, cf, push_dir, cf);
 }
 
 const muxd_fault_kind_t muxd_fault_corrupt = {
