@@ -40,6 +40,7 @@ The output ends with a markdown table: muxd, toxiproxy, the ratio and
 issue 21's goal for it.
 
   python3 bench/api.py --build-dir build-release [--toxiproxy PATH]
+      [--muxd OTHER/muxd]
       [--runs 20] [--duration 3] [--levels 10,100,1000] [--rounds 1]
       [--relay-duration 3] [--conns 200] [--no-pin]
       [--only ready,ops,relay,memory]
@@ -491,6 +492,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build-dir", required=True)
     p.add_argument("--toxiproxy")
+    p.add_argument("--muxd", help="this muxd instead of BUILD-DIR/muxd")
     p.add_argument("--runs", type=int, default=20,
                    help="starts per server for each ready figure")
     p.add_argument("--poll", type=float, default=0.0001,
@@ -512,7 +514,8 @@ def parse_args():
     a = p.parse_args()
     a.only = a.only.split(",")
     build = os.path.abspath(a.build_dir)
-    a.muxd = os.path.join(build, "muxd")
+    a.muxd = os.path.abspath(a.muxd) if a.muxd else \
+        os.path.join(build, "muxd")
     a.muxbench = os.path.join(build, "bench", "muxbench")
     a.epoll_echo = os.path.join(build, "bench", "epoll_echo")
     a.toxiproxy = os.path.abspath(a.toxiproxy) if a.toxiproxy else None
