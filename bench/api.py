@@ -8,7 +8,7 @@ the same client: a raw keep-alive HTTP/1.1 socket (TCP_NODELAY), requests
 pre-built as bytes, replies read by their Content-Length. http.client
 costs ~40 us of Python per request, as much as muxd's whole answer; this
 client's own CPU per operation is printed beside the servers' so that a
-reader sees it does not cap the ratio.
+reader sees how much of a sequential round trip it still is.
 
 - ready: from exec (os.posix_spawn through subprocess) to the first 200
   from GET /version, one proxy in a config file: `muxd --api ADDR
@@ -19,9 +19,12 @@ reader sees it does not cap the ratio.
   server could get against toxiproxy here). Also from exec to a usable
   proxy with no file: muxd `-l --to --api` until /version answers;
   toxiproxy until /version answers and POST /proxies made the proxy.
-- ops: the cycle issue 21 names, over one keep-alive connection for
-  --duration s (median of --rounds, the servers taking turns): POST /proxies (listen 127.0.0.1:0), POST a latency toxic,
-  DELETE it, DELETE the proxy; each request's status checked. Sequential
+- ops (the client: bench/apicycle.c, the same requests in C, a write and
+  a read each; --client python: this script's): the cycle issue 21
+  names, over one keep-alive connection for
+  --duration s (median of --rounds, the servers taking turns): POST
+  /proxies (listen 127.0.0.1:0), POST a latency toxic, DELETE it, DELETE
+  the proxy; each request's status checked. Sequential
   (one request, its reply, the next: what the client libraries do) and
   pipelined (the cycle's four requests in one write, then the four
   replies). Operations a second, and the server's CPU per operation
@@ -36,14 +39,14 @@ reader sees it does not cap the ratio.
 - memory: VmRSS growth per idle relayed connection with one latency
   toxic, --conns connections each with a round trip done.
 
-The output ends with a markdown table: muxd, toxiproxy, the ratio and
-issue 21's goal for it.
+Progress goes to stderr; stdout gets a markdown table: muxd, toxiproxy,
+the ratio and issue 21's goal for it.
 
   python3 bench/api.py --build-dir build-release [--toxiproxy PATH]
       [--muxd OTHER/muxd]
       [--runs 20] [--duration 3] [--levels 10,100,1000] [--rounds 1]
       [--relay-duration 3] [--conns 200] [--no-pin]
-      [--only ready,ops,relay,memory]
+      [--only ready,ops,relay,memory] [--client c|python]
 """
 import argparse
 import json
@@ -272,6 +275,8 @@ def cycle_requests(args):
 
 def api_ops(args, server, pipelined):
     """{ops/s, server us CPU per op, client us CPU per op}."""
+    if args.client == "c":
+        return api_ops_c(args, server, pipelined)
     reqs = cycle_requests(args)
     c = server.http()
     cpu0, mine0 = server.stat_cpu_s(), time.process_time()
@@ -293,6 +298,20 @@ def api_ops(args, server, pipelined):
     return {"ops": ops / elapsed,
             "cpu_us": (server.stat_cpu_s() - cpu0) * 1e6 / ops,
             "client_us": mine * 1e6 / ops}
+
+
+def api_ops_c(args, server, pipelined):
+    """api_ops() through bench/apicycle.c: the same requests, in C."""
+    cmd = [args.apicycle, str(server.api_port), str(args.upstream.port),
+           str(args.duration)] + (["pipelined"] if pipelined else [])
+    cpu0, mine0 = server.stat_cpu_s(), compare.children_cpu()
+    p = subprocess.run(cmd, capture_output=True, timeout=args.duration + 30)
+    cpu, mine = server.stat_cpu_s() - cpu0, compare.children_cpu() - mine0
+    r = compare.parse_result(p.stdout.decode())
+    if p.returncode or not r or not r["ops"]:
+        raise BenchError(f"{server.kind}: apicycle: {p.stderr.decode()}")
+    return {"ops": r["ops"] / r["seconds"], "cpu_us": cpu * 1e6 / r["ops"],
+            "client_us": mine * 1e6 / r["ops"]}
 
 
 def add_latency(server):
@@ -509,6 +528,9 @@ def parse_args():
     p.add_argument("--conns", type=int, default=200,
                    help="idle relayed connections for the memory figure")
     p.add_argument("--no-pin", dest="pin", action="store_false")
+    p.add_argument("--client", choices=["c", "python"], default="c",
+                   help="the API cycle's client: BUILD-DIR/bench/apicycle "
+                   "or this script's own (both raw keep-alive HTTP/1.1)")
     p.add_argument("--only", default="ready,ops,relay,memory",
                    help="the parts to run (comma-separated)")
     a = p.parse_args()
@@ -518,6 +540,7 @@ def parse_args():
         os.path.join(build, "muxd")
     a.muxbench = os.path.join(build, "bench", "muxbench")
     a.epoll_echo = os.path.join(build, "bench", "epoll_echo")
+    a.apicycle = os.path.join(build, "bench", "apicycle")
     a.toxiproxy = os.path.abspath(a.toxiproxy) if a.toxiproxy else None
     a.levels = [int(v) for v in a.levels.split(",") if v]
     if a.pin and ((os.cpu_count() or 1) < 2 or
