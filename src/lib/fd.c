@@ -39,8 +39,16 @@ int mux__fd_prepare(int fd) {
 }
 
 int mux__fd_socket(int family, int type) {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    /* One system call instead of five where socket() takes the flags
+     * (Linux, the BSDs): a listener made at run time, a relay's upstream
+     * connect. */
+    int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+#else
     int fd = socket(family, type, 0);
     return fd < 0 ? -errno : mux__fd_prepare(fd);
+#endif
 }
 
 int mux__fd_spare(void) { return open("/dev/null", O_RDONLY | O_CLOEXEC); }

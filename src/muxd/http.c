@@ -30,12 +30,22 @@
 #define HTTP_MAX_BUFFERED                                                      \
     (MUXD_HTTP_MAX_HEADER + MUXD_HTTP_MAX_BODY + 256 * 1024)
 
+/* The replies to the requests of one read are gathered (up to this many
+ * bytes) and leave in one write when the read is answered: written one by
+ * one, each after the first waits for the client's ACK of the one before
+ * it (Nagle's algorithm), and a client that pipelines delays that ACK, up
+ * to 40 ms a reply. */
+#define HTTP_BATCH_MAX 16384
+
 struct muxd_http {
     mux_server_t *server;
     muxd_http_handler_t *handler;
     void *arg;
     uint64_t request_timeout_ms;
-    char full_message[256]; /* the 503 a client past the limit gets */
+    char full_message[256];  /* the 503 a client past the limit gets */
+    const void *batch_owner; /* the client the batch is for */
+    size_t batch_len;
+    char batch[HTTP_BATCH_MAX];
 };
 
 typedef struct {
@@ -112,6 +122,41 @@ static size_t format_head(char *head, size_t size,
     return (size_t)n;
 }
 
+/* Writes the batch and then `iov` (one sendmsg() when nothing is
+ * queued); false when the send failed (the connection is closed). */
+static bool send_after_batch(http_client_t *client, const struct iovec *iov,
+                             int iovcnt) {
+    muxd_http_t *http = client->http;
+    assert(http->batch_len == 0 || http->batch_owner == client);
+    struct iovec all[3] = {{http->batch, http->batch_len}};
+    int n = http->batch_len ? 1 : 0;
+    for (int i = 0; i < iovcnt; i++)
+        all[n++] = iov[i];
+    http->batch_len = 0;
+    return n == 0 || mux_conn_sendv(client->conn, all, n) == 0;
+}
+
+static void flush_batch(http_client_t *client) {
+    if (!send_after_batch(client, NULL, 0))
+        client->done = true; /* closed by the failure */
+}
+
+/* Adds the pieces to the batch if they fit (and the client is not to be
+ * closed after them). */
+static bool batch(http_client_t *client, const struct iovec *iov, int iovcnt,
+                  bool closing) {
+    muxd_http_t *http = client->http;
+    size_t len = iov[0].iov_len + (iovcnt > 1 ? iov[1].iov_len : 0);
+    if (closing || len > sizeof(http->batch) - http->batch_len)
+        return false;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(http->batch + http->batch_len, iov[i].iov_base, iov[i].iov_len);
+        http->batch_len += iov[i].iov_len;
+    }
+    http->batch_owner = client;
+    return true;
+}
+
 /* Sends a response (no body for HEAD or 204); the last one closes. */
 static void respond(http_client_t *client, const muxd_http_response_t *res,
                     bool head_only, bool closing) {
@@ -121,7 +166,9 @@ static void respond(http_client_t *client, const muxd_http_response_t *res,
         {head, format_head(head, sizeof(head), res, closing)},
         {(void *)res->body, res->len}};
     bool body = res->body && res->len && res->status != 204 && !head_only;
-    if (mux_conn_sendv(client->conn, iov, body ? 2 : 1) < 0)
+    int iovcnt = body ? 2 : 1;
+    if (!batch(client, iov, iovcnt, closing) &&
+        !send_after_batch(client, iov, iovcnt))
         client->done = true; /* closed by the failure */
     if (closing && !client->done) {
         client->done = true;
@@ -170,7 +217,9 @@ static void maybe_continue(http_client_t *client,
     static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
     if (req->head_len && req->expect_continue && !client->continued) {
         client->continued = true;
-        mux_conn_send(client->conn, cont, sizeof(cont) - 1);
+        struct iovec iov = {(void *)cont, sizeof(cont) - 1};
+        if (!send_after_batch(client, &iov, 1))
+            client->done = true;
     }
 }
 
@@ -209,6 +258,8 @@ static size_t serve_requests(http_client_t *client, const char *data,
         mux_timer_stop(&client->request_timer); /* the next one is new */
         serve_request(client, &req);
     }
+    if (client->http->batch_len)
+        flush_batch(client);
     return used;
 }
 

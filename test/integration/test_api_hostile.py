@@ -230,6 +230,49 @@ class Hostile(unittest.TestCase):
             s.sendall(request("GET", "/version"))
             self.assertEqual(reader.json(), (200, {"version": "muxd 0.2.0"}))
 
+    def test_pipelined_replies_leave_in_one_write(self):
+        # Written one by one, each reply after the first waited for the
+        # client's delayed ACK (Nagle's algorithm): up to 40 ms a reply.
+        # A few requests one at a time first: then the client's TCP delays
+        # its ACKs (it no longer acks each segment at once).
+        with self.connect_api() as s:
+            reader = Reader(s)
+            for _ in range(5):
+                s.sendall(request("GET", "/version"))
+                self.assertEqual(reader.json(),
+                                 (200, {"version": "muxd 0.2.0"}))
+            s.sendall(request("GET", "/version") * 4)  # one write
+            got = s.recv(65536)  # one read takes all four
+            self.assertEqual(got.count(b"HTTP/1.1 200 OK\r\n"), 4, got)
+            reader.buf = got
+            for _ in range(4):
+                self.assertEqual(reader.json(),
+                                 (200, {"version": "muxd 0.2.0"}))
+            self.assertEqual(reader.buf, b"")
+
+    def test_pipelined_past_one_write(self):
+        # 300 replies, about 40 KiB: more than one write's worth, each
+        # whole and in order.
+        reqs, want = [], []
+        for i in range(100):
+            name = f"t{i}"
+            made = {"attributes": {"latency": i, "jitter": 0}, "name": name,
+                    "type": "latency", "stream": "downstream",
+                    "toxicity": 1}
+            path = f"/proxies/echo/toxics/{name}"
+            reqs += [request("POST", "/proxies/echo/toxics",
+                             {"name": name, "type": "latency",
+                              "attributes": {"latency": i}}),
+                     request("GET", path), request("DELETE", path)]
+            want += [(200, made), (200, made), (204, None)]
+        with self.connect_api() as s:
+            s.sendall(b"".join(reqs))
+            reader = Reader(s)
+            self.assertEqual([reader.json() for _ in reqs], want)
+            s.sendall(request("GET", "/proxies/echo/toxics"))
+            self.assertEqual(reader.json(), (200, []))
+            self.assertEqual(reader.buf, b"")
+
     def test_client_that_never_reads(self):
         one = request("GET", "/proxies")
         before = rss_kib(self.pid)
