@@ -928,24 +928,13 @@ static void version(muxd_api_t *api, const muxd_http_request_t *req,
     answer(api, res, 200);
 }
 
-/* Whether the registry still has fault `id`. */
-static bool fault_exists(const muxd_api_t *api, uint64_t id) {
-    uint64_t each;
-    const char *spec;
-    for (size_t i = 0; i < muxd_faults_list(api->t.faults, i, &each, &spec);
-         i++)
-        if (each == id)
-            return true;
-    return false;
-}
-
 /* A toxic whose fault the control socket removed (fault del, fault
  * clear) is gone from the API too: both show the same faults. */
 static void forget_removed(muxd_api_t *api) {
     for (size_t i = 0; i < MUXD_FAULTS_MAX; i++) {
         toxic_t *x = &api->toxics[i];
         muxd_proxy_info_t info;
-        if (x->used && x->fault && !fault_exists(api, x->fault))
+        if (x->used && x->fault && !muxd_faults_has(api->t.faults, x->fault))
             x->used = false;
         if (x->used && (!api->t.proxy(api->t.arg, x->proxy, &info) ||
                         info.serial != x->serial)) {

@@ -439,6 +439,13 @@ bool muxd_faults_del(muxd_faults_t *faults, uint64_t id) {
     return false;
 }
 
+bool muxd_faults_has(const muxd_faults_t *faults, uint64_t id) {
+    for (size_t i = 0; i < faults->nslots; i++)
+        if (faults->entries[i].used && faults->entries[i].id == id)
+            return true;
+    return false;
+}
+
 size_t muxd_faults_del_proxy(muxd_faults_t *faults, size_t proxy) {
     size_t n = 0;
     for (size_t i = 0; i < faults->nslots; i++)

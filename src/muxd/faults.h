@@ -54,6 +54,8 @@ bool muxd_faults_set(muxd_faults_t *faults, uint64_t id, const char *spec,
 /* Removes one. Returns false if no fault has that id. Its slot is used
  * again only after muxd_faults_settle(). */
 bool muxd_faults_del(muxd_faults_t *faults, uint64_t id);
+/* Whether fault `id` is in force. */
+bool muxd_faults_has(const muxd_faults_t *faults, uint64_t id);
 /* Deletes every fault kept to proxy slot `proxy` (its proxy=NAME), as
  * muxd_faults_del() does; returns how many. */
 size_t muxd_faults_del_proxy(muxd_faults_t *faults, size_t proxy);
