@@ -519,7 +519,8 @@ typedef struct {
     uint64_t split_us;
     /* Once this many bytes went through, the rest is discarded and the
      * stream closed after flush (output: exactly that many reach the peer,
-     * then EOF, or a reset with `rst`). 0: off. */
+     * then EOF, or a reset with `rst`). 0: off; MUX_DROP_ALL: no byte
+     * goes through, the first ones end the stream so. */
     uint64_t drop_after;
     /* Non-zero: nothing goes through. Input: the stream never reads (the
      * peer's sends block once the socket buffers are full; a greeting
@@ -655,6 +656,8 @@ void *mux_faults_data(const mux_faults_t *faults);
 
 /* MUX_FAULT_TIMEOUT_MS: stop, and never close. */
 #define MUX_FOREVER UINT64_MAX
+/* mux_shape_t.drop_after: not one byte (toxiproxy's limit_data of 0). */
+#define MUX_DROP_ALL UINT64_MAX
 /* MUX_FAULT_RESET_OUT_MS, MUX_FAULT_RESET_IN_MS: reset at once (0 is off). */
 #define MUX_AT_ONCE (UINT64_MAX - 1)
 

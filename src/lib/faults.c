@@ -79,7 +79,10 @@ static void then(mux_shape_t *chain, const mux_shape_t *next) {
         chain->split_us = next->split_us;
     if (!chain->seed)
         chain->seed = next->seed;
-    chain->drop_after = min_set(chain->drop_after, next->drop_after);
+    chain->drop_after =
+        chain->drop_after == MUX_DROP_ALL || next->drop_after == MUX_DROP_ALL
+            ? MUX_DROP_ALL
+            : min_set(chain->drop_after, next->drop_after);
     chain->stall = chain->stall || next->stall;
 }
 

@@ -328,6 +328,9 @@ size_t mux__shaper_peek(mux__shaper_t *sh, const mux_shape_t *shape,
  * just now: the rest was discarded, nothing more goes through. */
 bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
                       uint64_t now);
+/* drop_after is MUX_DROP_ALL and bytes are held: they are discarded, and
+ * true is returned (once), as mux__shaper_took() does at its limit. */
+bool mux__shaper_drop_all(mux__shaper_t *sh, const mux_shape_t *shape);
 /* When to look again (0: nothing held, or stalled). */
 uint64_t mux__shaper_next(const mux__shaper_t *sh, const mux_shape_t *shape,
                           uint64_t now, bool busy);

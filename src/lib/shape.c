@@ -257,6 +257,20 @@ static size_t next_slice(mux__shaper_t *sh, const mux_shape_t *shape,
     return n;
 }
 
+/* drop_after as a count: MUX_DROP_ALL is none. */
+static uint64_t drop_limit(const mux_shape_t *shape) {
+    return shape->drop_after == MUX_DROP_ALL ? 0 : shape->drop_after;
+}
+
+bool mux__shaper_drop_all(mux__shaper_t *sh, const mux_shape_t *shape) {
+    if (shape->drop_after != MUX_DROP_ALL || sh->dropped ||
+        mux__shaper_len(sh) == 0)
+        return false;
+    sh->dropped = true;
+    mux__shaper_drop(sh);
+    return true;
+}
+
 size_t mux__shaper_peek(mux__shaper_t *sh, const mux_shape_t *shape,
                         uint64_t now, bool busy, const char **data) {
     const group_t *first = first_group(sh);
@@ -277,8 +291,8 @@ size_t mux__shaper_peek(mux__shaper_t *sh, const mux_shape_t *shape,
         quota = t < quota ? (size_t)t : quota;
     }
     if (shape->drop_after) {
-        uint64_t left =
-            sh->passed < shape->drop_after ? shape->drop_after - sh->passed : 0;
+        uint64_t limit = drop_limit(shape);
+        uint64_t left = sh->passed < limit ? limit - sh->passed : 0;
         quota = left < quota ? (size_t)left : quota;
     }
     *data = mux__buf_head(&sh->bytes);
@@ -308,7 +322,7 @@ bool mux__shaper_took(mux__shaper_t *sh, const mux_shape_t *shape, size_t n,
             emptied(&sh->slices);
         }
     }
-    if (shape->drop_after && sh->passed >= shape->drop_after && !sh->dropped) {
+    if (shape->drop_after && sh->passed >= drop_limit(shape) && !sh->dropped) {
         sh->dropped = true;
         mux__shaper_drop(sh);
         return true;

@@ -674,6 +674,11 @@ static int release_out(mux_conn_t *conn, uint64_t now) {
                 return -ECONNABORTED;
         }
     }
+    if (mux__shaper_drop_all(sh, shape)) { /* no byte may pass */
+        out_dropped(conn);
+        if (conn->state == CLOSED)
+            return -ECONNABORTED;
+    }
     return rearm_out(conn, now);
 }
 
@@ -1062,6 +1067,17 @@ MUX__COLD static void hold_input(mux_conn_t *conn, char *data, size_t len) {
     }
 }
 
+/* The in chain's drop_after was reached: the stream closes once what it
+ * sends is written. */
+static void in_dropped(mux_conn_t *conn) {
+    if (conn->state != OPEN)
+        return;
+    mux_event_t ev = {.type = MUX_EV_ERROR,
+                      .reason = "fault drop-after (input): closing"};
+    emit(conn, &ev);
+    mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
+}
+
 /* Hands what may go of the held input to the service, then the peer's EOF
  * once nothing is held. */
 static void release_in(mux_conn_t *conn, uint64_t now) {
@@ -1077,13 +1093,11 @@ static void release_in(mux_conn_t *conn, uint64_t now) {
         memcpy(scratch, data, n);
         bool dropped = mux__shaper_took(sh, shape, n, now);
         deliver(conn, scratch, n);
-        if (dropped && conn->state == OPEN) {
-            mux_event_t ev = {.type = MUX_EV_ERROR,
-                              .reason = "fault drop-after (input): closing"};
-            emit(conn, &ev);
-            mux_conn_close(conn, MUX_CLOSE_AFTER_FLUSH);
-        }
+        if (dropped)
+            in_dropped(conn);
     }
+    if (conn->state == OPEN && mux__shaper_drop_all(sh, shape))
+        in_dropped(conn); /* no byte may pass */
     if (conn->state == CLOSED || rearm_in(conn, now) < 0)
         return;
     if ((conn->paused & PAUSED_INPUT) &&

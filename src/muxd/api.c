@@ -90,9 +90,11 @@ static const char *timeout_spec(const int64_t *a, char *buf, size_t size) {
     return ms_spec("timeout", a[0], 0, "timeout: 0 to 3600000 ms", buf, size);
 }
 
+/* bytes 0 (toxiproxy's default): closed at the first data, none of it
+ * passed on. */
 static const char *limit_data_spec(const int64_t *a, char *buf, size_t size) {
-    if (a[0] < 1 || a[0] > INT64_C(1) << 40)
-        return "bytes: 1 to 1099511627776 (muxd's drop-after)";
+    if (a[0] < 0 || a[0] > INT64_C(1) << 40)
+        return "bytes: 0 to 1099511627776 (muxd's drop-after)";
     snprintf(buf, size, "drop-after=%" PRId64, a[0]);
     return NULL;
 }
@@ -146,8 +148,8 @@ static const char *corrupt_spec(const int64_t *a, char *buf, size_t size) {
 
 /* bytes, then a close; rst 1: a reset. */
 static const char *drop_after_spec(const int64_t *a, char *buf, size_t size) {
-    if (a[0] < 1 || a[0] > INT64_C(1) << 40 || a[1] < 0 || a[1] > 1)
-        return "bytes: 1 to 1099511627776; rst: 0 or 1";
+    if (a[0] < 0 || a[0] > INT64_C(1) << 40 || a[1] < 0 || a[1] > 1)
+        return "bytes: 0 to 1099511627776; rst: 0 or 1";
     snprintf(buf, size, "drop-after=%" PRId64 "%s", a[0], a[1] ? ",rst" : "");
     return NULL;
 }

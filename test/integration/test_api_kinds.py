@@ -55,7 +55,7 @@ class TestMuxdKinds(unittest.TestCase):
                     ("limit_time", {"time": 0}, "time: 1 to 3600000 ms"),
                     ("corrupt", {"percent": 101}, "percent: 1 to 100"),
                     ("drop_after", {"bytes": 1, "rst": 2},
-                     "bytes: 1 to 1099511627776; rst: 0 or 1"),
+                     "bytes: 0 to 1099511627776; rst: 0 or 1"),
                     ("refuse", {"first": -1}, None)]:
                 status, body = add(api, type_, attrs)
                 self.assertEqual(status, 400, type_)
@@ -103,6 +103,23 @@ class TestMuxdKinds(unittest.TestCase):
             self.assertEqual(add(api, "limit_time", {"time": 200})[0], 200)
             with connect(api) as s:  # nothing sent, nothing unread: EOF
                 self.assertEqual(recv_until_close(s), b"")
+
+
+class TestLimitDataZero(unittest.TestCase):
+    def test_zero_bytes_closes_at_the_first_data_either_stream(self):
+        # toxiproxy's default: limit_data with bytes 0 closes the
+        # connection at its first data, none of it passed on.
+        for stream in ("downstream", "upstream"):
+            with self.subTest(stream=stream), Api() as api:
+                status, body = add(api, "limit_data", {"bytes": 0}, stream)
+                self.assertEqual((status, body["attributes"]),
+                                 (200, {"bytes": 0}))
+                self.assertEqual(api.fault_specs(), [
+                    "drop-after=0,dir=%s,odds=100,proxy=echo"
+                    % stream[:-len("stream")]])
+                with connect(api) as s:
+                    s.sendall(b"ping")
+                    self.assertEqual(recv_until_close(s), b"")
 
 
 class TestTimeoutRemoved(unittest.TestCase):

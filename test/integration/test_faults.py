@@ -73,6 +73,27 @@ class DropAfter(unittest.TestCase):
             self.assertFalse(reset)
             self.assertEqual(m.stop(), 0)
 
+    def test_zero_closes_at_the_first_bytes_passing_none(self):
+        # toxiproxy's limit_data of 0 bytes: EOF, not one byte, both ways.
+        for spec, reason in [("drop-after=0", "fault drop-after: closing"),
+                             ("drop-after=0,dir=up",
+                              "fault drop-after (input): closing")]:
+            with self.subTest(spec=spec), \
+                    Muxd("-p", "0", "--fault", spec) as m:
+                with m.connect() as c:
+                    c.sendall(b"hello")
+                    self.assertEqual(read_to_end(c), (b"", 0, False))
+                self.assertEqual(m.stop(), 0)
+                self.assertIn(reason, m.stderr())
+
+    def test_zero_holds_against_any_other_limit(self):
+        # In series, a link that passes nothing: nothing passes.
+        with Muxd("-p", "0", "--fault", "drop-after=100",
+                  "--fault", "drop-after=0") as m:
+            with m.connect() as c:
+                c.sendall(b"hello")
+                self.assertEqual(read_to_end(c), (b"", 0, False))
+
 
 class Rst(unittest.TestCase):
     def test_a_close_after_the_greeting_is_a_reset(self):
@@ -676,7 +697,7 @@ class Corrupt(unittest.TestCase):
 
 class Usage(unittest.TestCase):
     def test_bad_values_are_usage_errors(self):
-        for bad in ["nope", "drop-after", "drop-after=", "drop-after=0",
+        for bad in ["nope", "drop-after", "drop-after=", "drop-after=00",
                     "drop-after=x", "drop-after=-1", "drop-after=5q",
                     "split", "split=0", "split=4:", "split=:5",
                     "split=4:5:6", "rst=1", "stall=yes", "accept-delay",

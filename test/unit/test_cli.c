@@ -573,7 +573,7 @@ static void test_fault_messages(void **state) {
                  "=VALUE (dir, odds, first, proxy, jitter))");
     /* Sizes offer only the suffixes they take. */
     expect_error(parse("--fault", "drop-after=1T"),
-                 "invalid fault: 'drop-after=1T' (drop-after=BYTES: BYTES: 1 "
+                 "invalid fault: 'drop-after=1T' (drop-after=BYTES: BYTES: 0 "
                  "to 1024G (suffixes k, M, G))");
     assert_true(fault_ok("drop-after=1024G"));
 }

@@ -273,6 +273,27 @@ static void test_drop_after_exactly_n_then_eof(void **state) {
     stop(client);
 }
 
+/* MUX_DROP_ALL: not one byte, the first ones end the stream; in series
+ * with a limit of 7 it still passes none. */
+static void test_drop_all_passes_none(void **state) {
+    (void)state;
+    start(&text_service, FAULTS(.out = {.drop_after = MUX_DROP_ALL}));
+    int client = connect_client();
+    seen_t seen = run_until_end(client);
+    assert_int_equal(seen.end, 0);
+    assert_int_equal(seen.len, 0);
+    assert_string_equal(fx.error_reason, "fault drop-after: closing");
+    stop(client);
+    mux_faults_t *f = mux_faults_new();
+    assert_non_null(f);
+    mux_stage_t seven = {.name = "a", .shape = {.drop_after = 7}};
+    mux_stage_t all = {.name = "b", .shape = {.drop_after = MUX_DROP_ALL}};
+    assert_int_equal(mux_faults_push(f, MUX_OUT, &seven), 0);
+    assert_int_equal(mux_faults_push(f, MUX_OUT, &all), 0);
+    assert_true(mux_faults_shape(f, MUX_OUT)->drop_after == MUX_DROP_ALL);
+    mux_faults_free(f);
+}
+
 /* A program that closes the stream from drop-after's MUX_EV_ERROR: the
  * release that reported it stops there (it went on to the closed stream:
  * an assert in debug builds, a closed fd number watched in others). */
@@ -562,6 +583,7 @@ int main(void) {
         cmocka_unit_test(test_split_without_pause_through_a_full_socket),
         cmocka_unit_test(test_drop_after_exactly_n_then_eof),
         cmocka_unit_test(test_drop_after_closed_by_its_event),
+        cmocka_unit_test(test_drop_all_passes_none),
         cmocka_unit_test(test_split_and_drop_after_combine),
         cmocka_unit_test(test_stall_never_reads),
         cmocka_unit_test(test_stall_drops_what_it_holds_once_the_client_closed),
