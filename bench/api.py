@@ -40,13 +40,17 @@ reader sees how much of a sequential round trip it still is.
   toxic, --conns connections each with a round trip done.
 
 Progress goes to stderr; stdout gets a markdown table: muxd, toxiproxy,
-the ratio and issue 21's goal for it.
+the ratio and issue 21's goal for it. With --out DIR and the relay part:
+DIR/api.dat and DIR/api.gp (the relay's medians and a gnuplot script:
+CPU per round trip and round trips/s against connections, each server
+with and without the toxic), and DIR/api.png when gnuplot is installed
+(else run `gnuplot api.gp` there).
 
   python3 bench/api.py --build-dir build-release [--toxiproxy PATH]
       [--muxd OTHER/muxd]
       [--runs 20] [--duration 3] [--levels 10,100,1000] [--rounds 1]
       [--relay-duration 3] [--conns 200] [--no-pin]
-      [--only ready,ops,relay,memory] [--client c|python]
+      [--only ready,ops,relay,memory] [--client c|python] [--out DIR]
 """
 import argparse
 import json
@@ -477,11 +481,70 @@ def relay_rows(args, kinds, rows):
                    for k, v in cells.items()}
             rps = {k: statistics.median(c["rps"] for c in v)
                    for k, v in cells.items()}
+            args.relay[(toxic, conns)] = {"us_per_rt": cpu, "rps": rps}
             rows.append((f"relay CPU per round trip, {what}, {conns} conns, "
                          "us", cpu, GOAL_CPU.get(conns), True))
             rows.append((f"round trips/s, {what}, {conns} conns", rps,
                          1.0 if toxic else None, False))
             note(rows, 2)
+
+
+def plot_columns(args, kinds):
+    """(kind, toxic) of every relay curve measured, in the plot's
+    order."""
+    return [(k, toxic) for toxic in (False, True) for k in kinds
+            if any(t == toxic for t, _ in args.relay)]
+
+
+def write_plot(args, kinds):
+    """api.dat and api.gp in --out (api.png too with gnuplot)."""
+    cols = plot_columns(args, kinds)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "api.dat"), "w") as f:
+        f.write("# api.py relay, ping-pong 64 B through one proxy, medians "
+                "by connections; ? = not measured\n# block 0: server CPU "
+                "us per round trip; block 1: round trips/s\n")
+        for key in ("us_per_rt", "rps"):
+            f.write("conns " + " ".join(
+                k + ("+lag" if t else "") for k, t in cols) + "\n")
+            for conns in args.levels:
+                vals = [args.relay.get((t, conns), {}).get(key, {}).get(k)
+                        for k, t in cols]
+                f.write(f"{conns} " + " ".join(
+                    "?" if v is None else f"{v:.2f}" for v in vals) + "\n")
+            f.write("\n\n")
+    with open(os.path.join(args.out, "api.gp"), "w") as f:
+        f.write(plot_script(args, cols))
+    if shutil.which("gnuplot"):
+        subprocess.run(["gnuplot", "api.gp"], cwd=args.out, check=False)
+
+
+def plot_script(args, cols):
+    def plots(index):
+        return ", ".join(
+            f"'api.dat' index {index} using 1:{i + 2} with linespoints "
+            f"lt {1 + (k != 'muxd')} lw 2{' dt 2' if t else ''} "
+            f"title '{k}{', 1 ms latency toxic' if t else ''}'"
+            for i, (k, t) in enumerate(cols))
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(args.started))
+    lo, hi = min(args.levels), max(args.levels)
+    return ("set terminal pngcairo size 1100,540 noenhanced\n"
+            "set output 'api.png'\n"
+            "set multiplot layout 1,2 title 'one proxy to an epoll echo, "
+            f"ping-pong 64 B ({when}, {args.rounds} round(s) of "
+            f"{args.relay_duration:g} s)'\n"
+            "set xlabel 'connections'\nset logscale x\n"
+            f"set xrange [{lo * 0.7:g}:{hi * 1.4:g}]\n"
+            f"set xtics ({', '.join(str(c) for c in args.levels)})\n"
+            "set datafile missing '?'\n"
+            "set yrange [0:*]\nset key below\nset grid\n"
+            "set title 'server CPU per round trip (lower is better)'\n"
+            "set ylabel 'µs'\n"
+            f"plot {plots(0)}\n"
+            "set title 'round trips/s'\nset ylabel ''\n"
+            "set format y '%.0s%c'\n"
+            f"plot {plots(1)}\n"
+            "unset multiplot\n")
 
 
 def note(rows, last=1):
@@ -533,6 +596,8 @@ def parse_args():
                    "or this script's own (both raw keep-alive HTTP/1.1)")
     p.add_argument("--only", default="ready,ops,relay,memory",
                    help="the parts to run (comma-separated)")
+    p.add_argument("--out", help="a directory for api.dat, api.gp and "
+                   "api.png (the relay part's plot); none by default")
     a = p.parse_args()
     a.only = a.only.split(",")
     build = os.path.abspath(a.build_dir)
@@ -543,6 +608,7 @@ def parse_args():
     a.apicycle = os.path.join(build, "bench", "apicycle")
     a.toxiproxy = os.path.abspath(a.toxiproxy) if a.toxiproxy else None
     a.levels = [int(v) for v in a.levels.split(",") if v]
+    a.out = os.path.abspath(a.out) if a.out else None
     if a.pin and ((os.cpu_count() or 1) < 2 or
                   not shutil.which("taskset")):
         print("api: fewer than 2 CPUs or no taskset: not pinning",
@@ -555,6 +621,7 @@ def main():
     args = parse_args()
     compare.raise_fd_limit()
     kinds = ["muxd"] + (["toxiproxy"] if args.toxiproxy else [])
+    args.relay, args.started = {}, time.time()
     with tempfile.TemporaryDirectory(prefix="muxd-api-bench.") as tmp:
         args.tmp = tmp
         args.log = open(os.path.join(tmp, "servers.log"), "ab")
@@ -572,6 +639,8 @@ def main():
             args.upstream.stop()
             args.log.close()
     print(table(rows))
+    if args.out and args.relay:
+        write_plot(args, kinds)
     return 0
 
 

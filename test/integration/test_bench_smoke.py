@@ -333,6 +333,39 @@ class ApiSmoke(unittest.TestCase):
             self.assertRegex(cells[1], r"^[0-9][0-9,]*\.?[0-9]*$", line)
             self.assertEqual(cells[2:4], ["-", "-"], line)
 
+    def test_plot_files(self):
+        """--out DIR: the relay's medians in api.dat (a block per figure,
+        a column per server and toxic) and the gnuplot script api.gp that
+        plots them (api.png only with gnuplot: not asserted)."""
+        script = os.path.join(os.path.dirname(COMPARE), "api.py")
+        with tempfile.TemporaryDirectory(prefix="api-smoke-") as out:
+            p = subprocess.run(
+                [sys.executable, script, "--build-dir", BUILD, "--only",
+                 "relay", "--levels", "10,20", "--relay-duration", "0.2",
+                 "--warmup", "0", "--no-pin", "--out", out],
+                capture_output=True, timeout=RELAY_TIMEOUT)
+            self.assertEqual(p.returncode, 0, p.stderr.decode())
+            with open(os.path.join(out, "api.dat")) as f:
+                dat = f.read()
+            with open(os.path.join(out, "api.gp")) as f:
+                gp = f.read()
+        blocks = [b.splitlines() for b in dat.split("\n\n\n") if b]
+        self.assertEqual(len(blocks), 2, dat)
+        for block in blocks:
+            rows = [line for line in block if not line.startswith("#")]
+            self.assertEqual(rows[0], "conns muxd muxd+lag")
+            self.assertEqual([r.split()[0] for r in rows[1:]], ["10", "20"])
+            for row in rows[1:]:
+                for v in row.split()[1:]:
+                    self.assertRegex(v, r"^[0-9]+\.[0-9]{2}$", row)
+        self.assertIn("set output 'api.png'\n", gp)
+        for index in (0, 1):
+            self.assertIn(f"'api.dat' index {index} using 1:2 with "
+                          "linespoints lt 1 lw 2 title 'muxd'", gp)
+            self.assertIn(f"'api.dat' index {index} using 1:3 with "
+                          "linespoints lt 1 lw 2 dt 2 title 'muxd, 1 ms "
+                          "latency toxic'", gp)
+
 
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], "-v"])
