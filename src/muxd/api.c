@@ -506,6 +506,15 @@ static toxic_t *toxic_add(muxd_api_t *api, size_t proxy,
     return NULL;
 }
 
+/* A toxic made or changed: the connections told, the toxic answered. */
+static void toxic_changed(muxd_api_t *api, const toxic_t *x,
+                          muxd_http_response_t *res) {
+    api->t.faults_changed(api->t.arg);
+    muxd_reply_reset(&api->body);
+    add_toxic_json(api, x);
+    answer(api, res, 200);
+}
+
 static void toxic_create(muxd_api_t *api, size_t proxy,
                          const muxd_http_request_t *req,
                          muxd_http_response_t *res) {
@@ -516,10 +525,7 @@ static void toxic_create(muxd_api_t *api, size_t proxy,
     muxd_json_free(doc);
     if (!x)
         return;
-    api->t.faults_changed(api->t.arg);
-    muxd_reply_reset(&api->body);
-    add_toxic_json(api, x);
-    answer(api, res, 200);
+    toxic_changed(api, x, res);
 }
 
 static void toxic_update(muxd_api_t *api, toxic_t *x,
@@ -535,10 +541,7 @@ static void toxic_update(muxd_api_t *api, toxic_t *x,
         *x = was; /* its fault unchanged too */
         return;
     }
-    api->t.faults_changed(api->t.arg);
-    muxd_reply_reset(&api->body);
-    add_toxic_json(api, x);
-    answer(api, res, 200);
+    toxic_changed(api, x, res);
 }
 
 static void toxic_delete(muxd_api_t *api, toxic_t *x,
