@@ -635,15 +635,23 @@ static size_t proxy_add(muxd_api_t *api, const proxy_body_t *b,
     return SIZE_MAX;
 }
 
+/* The request body's proxy fields into *b; false with the error answered. */
+static bool read_proxy(muxd_api_t *api, const muxd_http_request_t *req,
+                       proxy_body_t *b, muxd_http_response_t *res) {
+    *b = (proxy_body_t){.enabled = -1};
+    muxd_json_t *doc = body_object(api, req, res);
+    if (!doc)
+        return false;
+    bool ok = take_proxy(api, muxd_json_root(doc), b, res);
+    muxd_json_free(doc);
+    return ok;
+}
+
 /* POST /proxies */
 static void proxy_create(muxd_api_t *api, const muxd_http_request_t *req,
                          muxd_http_response_t *res) {
     proxy_body_t b;
-    muxd_json_t *doc = body_object(api, req, res);
-    if (!doc)
-        return;
-    bool ok = take_proxy(api, muxd_json_root(doc), &b, res);
-    muxd_json_free(doc);
+    bool ok = read_proxy(api, req, &b, res);
     size_t k = ok ? proxy_add(api, &b, res) : SIZE_MAX;
     if (k == SIZE_MAX)
         return;
@@ -667,11 +675,7 @@ static void proxy_update(muxd_api_t *api, size_t slot,
                          const muxd_http_request_t *req,
                          muxd_http_response_t *res) {
     proxy_body_t b;
-    muxd_json_t *doc = body_object(api, req, res);
-    if (!doc)
-        return;
-    bool ok = take_proxy(api, muxd_json_root(doc), &b, res);
-    muxd_json_free(doc);
+    bool ok = read_proxy(api, req, &b, res);
     muxd_proxy_spec_t spec = spec_of(&b);
     if (!ok || !proxy_change(api, slot, &spec, res))
         return;

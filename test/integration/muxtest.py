@@ -381,3 +381,22 @@ class Control:
 
 def main():
     unittest.main(verbosity=2)
+
+
+class ConnectionAsserts:
+    """For a unittest.TestCase: how a test sees muxd end or refuse a
+    connection (a proxy disabled, deleted, moved)."""
+
+    def assert_closed(self, sock):
+        """muxd ended the connection: EOF, or a reset."""
+        sock.settimeout(TIMEOUT)
+        try:
+            self.assertEqual(sock.recv(16), b"")
+        except ConnectionResetError:
+            pass
+
+    def assert_refused(self, port):
+        """Nothing listens on 127.0.0.1:port."""
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port),
+                                     timeout=TIMEOUT).close()

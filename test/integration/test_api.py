@@ -337,7 +337,7 @@ def connect(port):
     return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
 
 
-class ProxyCase(unittest.TestCase):
+class ProxyCase(muxtest.ConnectionAsserts, unittest.TestCase):
     """Proxies made while muxd runs, checked with traffic through them to
     two echo upstreams of the test's own, the second one's replies after
     "B:"."""
@@ -358,18 +358,6 @@ class ProxyCase(unittest.TestCase):
     def talk(self, sock, msg, reply):
         sock.sendall(msg)
         self.assertEqual(recv_exactly(sock, len(reply)), reply)
-
-    def assert_closed(self, sock):
-        """muxd ended the connection: EOF, or a reset."""
-        sock.settimeout(TIMEOUT)
-        try:
-            self.assertEqual(sock.recv(16), b"")
-        except ConnectionResetError:
-            pass
-
-    def assert_refused(self, port):
-        with self.assertRaises(ConnectionRefusedError):
-            connect(port).close()
 
     def busy_port(self):
         """A port a socket of the test's own listens on."""

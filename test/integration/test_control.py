@@ -13,7 +13,7 @@ import time
 import unittest
 
 from muxtest import (
-    Control, Muxd, TIMEOUT, binary, recv_exactly, round_trip, run)
+    ConnectionAsserts, Control, Muxd, TIMEOUT, binary, recv_exactly, round_trip, run)
 from test_api import echo_upstream
 
 
@@ -324,7 +324,7 @@ class ControlTest(unittest.TestCase):
         self.assertIn("cannot connect", err)
 
 
-class ProxyCommandsTest(unittest.TestCase):
+class ProxyCommandsTest(ConnectionAsserts, unittest.TestCase):
     """proxy add/del/enable/disable on a relaying muxd (-l --to --name
     first), with traffic through each proxy to echo upstreams of the
     test's own (the second one's replies after "B:")."""
@@ -360,18 +360,6 @@ class ProxyCommandsTest(unittest.TestCase):
             "name": name, "upstream": upstream, "enabled": True,
             "listen": [f"127.0.0.1:{port}"]}})
         return port
-
-    def assert_closed(self, sock):
-        sock.settimeout(TIMEOUT)
-        try:
-            self.assertEqual(sock.recv(16), b"")
-        except ConnectionResetError:
-            pass
-
-    def assert_refused(self, port):
-        with self.assertRaises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", port),
-                                     timeout=TIMEOUT).close()
 
     def test_add_relays_at_once(self):
         port = self.add("second", self.up_b)
